@@ -1,0 +1,60 @@
+"""The user-facing calls; the CLI only wraps these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from neuroscape.models import get_model
+from neuroscape.sim.batch import Recording, SimSettings
+from neuroscape.sim.engine import SimulationResult, run_batch
+
+
+def simulate(
+    model: str = "cortical",
+    params: np.ndarray | Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
+    *,
+    seed: int = 0,
+    conn_seed: int = 0,
+    connectivity: str | Path | object | None = None,
+    duration_ms: float = 3000.0,
+    dt_ms: float = 0.1,
+    window_ms: float | None = None,
+    integrator: str = "midpoint",
+    device: str = "cpu",
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    allow_outside: bool = False,
+    record_spikes: bool = False,
+    record_v: Sequence[int] = (),
+    progress: bool | Callable[[int], None] = False,
+) -> SimulationResult:
+    """Simulate a batch of parameter sets of ``model``.
+
+    params: a ``{name: value}`` dict (missing names take defaults), a list of such dicts, or a
+        (B, n_params) array in the model's parameter order; None runs the defaults.
+    seed: noise seed; row r uses the stream (seed, r). conn_seed: seed of the random graph, or
+        ``connectivity``: a graph file (NPZ) or Connectivity to use instead.
+    duration_ms, dt_ms: run length and time step (ms). window_ms: the final window over which
+        rates are measured (ms); default the last 2000 ms, or the last 2/3 of a shorter run.
+    device: "cpu" (numba, ``workers`` threads, default all) or "cuda" (torch).
+    record_spikes / record_v: also return spike trains / voltage traces of the given neurons.
+    """
+    m = get_model(model, conn_seed=conn_seed, connectivity=connectivity)
+    if window_ms is None:  # the last 2 s of the run, or its last two thirds if shorter than 3 s
+        window_ms = min(2000.0, duration_ms * 2.0 / 3.0)
+    settings = SimSettings(duration_ms, dt_ms, window_ms, integrator)
+    return run_batch(
+        m,
+        params,
+        seed=seed,
+        settings=settings,
+        device=device,
+        workers=workers,
+        chunk_size=chunk_size,
+        allow_outside=allow_outside,
+        recording=Recording(spikes=record_spikes, v_neurons=tuple(int(i) for i in record_v)),
+        progress=progress,
+    )

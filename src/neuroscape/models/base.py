@@ -1,0 +1,142 @@
+"""Declarative model descriptions: a model is its parameters (names, units, defaults, bounds).
+
+Everything else (the engine, the CLI, later the samplers and the database) reads these
+declarations, so a parameter is named and bounded in exactly one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class ParameterError(ValueError):
+    """A parameter name or value that the model does not accept."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One free parameter of a model.
+
+    ``low``/``high`` are the model's declared domain (for the circuit, the paper's physiological
+    box); values outside it are refused unless the caller explicitly allows them.
+    """
+
+    name: str
+    default: float
+    low: float
+    high: float
+    unit: str = "1"
+    description: str = ""
+    # Hard limits that no simulation may cross even when "outside" values are allowed
+    # (e.g. a rate cannot be negative).
+    hard_low: float = -np.inf
+    hard_high: float = np.inf
+
+    def __post_init__(self) -> None:
+        if not self.low < self.high:
+            raise ValueError(f"parameter {self.name}: low={self.low} must be < high={self.high}")
+        if not self.low <= self.default <= self.high:
+            raise ValueError(f"parameter {self.name}: default {self.default} outside bounds")
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "default": self.default,
+            "low": self.low,
+            "high": self.high,
+            "unit": self.unit,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class Output:
+    """One scalar output of a model (e.g. a population firing rate)."""
+
+    name: str
+    unit: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The declaration of a model: its parameters in order, its outputs and fixed constants."""
+
+    name: str
+    version: str
+    description: str
+    parameters: tuple[Parameter, ...]
+    outputs: tuple[Output, ...]
+    constants: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return [p.name for p in self.parameters]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.outputs]
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        return {p.name: p.default for p in self.parameters}
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """(n_params, 2) array of [low, high] in declaration order."""
+        return np.array([[p.low, p.high] for p in self.parameters], dtype=float)
+
+    def parameter(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise ParameterError(
+            f"unknown parameter {name!r} for model {self.name!r}; "
+            f"allowed: {', '.join(self.parameter_names)}"
+        )
+
+    def params_from_mapping(self, values: Mapping[str, float]) -> np.ndarray:
+        """A full parameter vector from a partial ``{name: value}``; missing names take defaults."""
+        vec = np.array([p.default for p in self.parameters], dtype=float)
+        for name, value in values.items():
+            p = self.parameter(name)
+            vec[self.parameter_names.index(p.name)] = float(value)
+        return vec
+
+    def validate(self, params: np.ndarray, allow_outside: bool = False) -> np.ndarray:
+        """Check a (B, n_params) array; raise ParameterError naming the first bad value."""
+        arr = np.asarray(params, dtype=float)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != len(self.parameters):
+            raise ParameterError(
+                f"model {self.name!r} takes {len(self.parameters)} parameters "
+                f"({', '.join(self.parameter_names)}); got an array of shape {arr.shape}"
+            )
+        for j, p in enumerate(self.parameters):
+            col = arr[:, j]
+            bad = ~np.isfinite(col)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ParameterError(f"row {i}: {p.name}={col[i]} is not a finite number")
+            lo, hi = (p.hard_low, p.hard_high) if allow_outside else (p.low, p.high)
+            out = (col < lo) | (col > hi)
+            if out.any():
+                i = int(np.argmax(out))
+                hint = "" if allow_outside else " (use allow_outside / --allow-outside to override)"
+                raise ParameterError(
+                    f"row {i}: {p.name}={col[i]:g} is outside the allowed range "
+                    f"[{lo:g}, {hi:g}] {p.unit}{hint}"
+                )
+        return arr
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.name,
+            "version": self.version,
+            "parameters": [p.as_dict() for p in self.parameters],
+            "outputs": [{"name": o.name, "unit": o.unit} for o in self.outputs],
+        }

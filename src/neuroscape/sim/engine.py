@@ -1,0 +1,191 @@
+"""The batched engine: validate, seed per row, chunk, dispatch to a device, collect.
+
+A batch of B parameter sets is the unit of work. Row r draws its noise from the stream
+key(seed, r), where r is the row's index in the whole batch, so results do not depend on chunk
+size, worker count or batch size.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neuroscape.sim.batch import BatchModel, Recording, SettingsError, SimSettings
+from neuroscape.sim.rng import row_keys
+
+
+@dataclass
+class SimulationResult:
+    """Outputs of a batch. ``outputs[r]`` is NaN where ``ok[r]`` is False (see ``errors[r]``)."""
+
+    model: str
+    parameter_names: list[str]
+    params: np.ndarray
+    output_names: list[str]
+    outputs: np.ndarray
+    ok: np.ndarray
+    errors: list[str | None]
+    seed: int
+    settings: SimSettings
+    device: str
+    wall_time_s: float
+    provenance: dict = field(default_factory=dict)
+    spikes: list[tuple[np.ndarray, np.ndarray]] | None = None
+    voltages: np.ndarray | None = None
+    v_neurons: tuple[int, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """A column by output or parameter name."""
+        if name in self.output_names:
+            return self.outputs[:, self.output_names.index(name)]
+        if name in self.parameter_names:
+            return self.params[:, self.parameter_names.index(name)]
+        raise KeyError(f"{name!r}; columns: {self.parameter_names + self.output_names}")
+
+    @property
+    def t_ms(self) -> np.ndarray:
+        """Times (ms) of the voltage samples: the end of each step."""
+        return (np.arange(self.settings.n_steps) + 1) * self.settings.dt_ms
+
+    def row(self, r: int) -> dict[str, float]:
+        d = dict(zip(self.parameter_names, self.params[r].tolist(), strict=True))
+        d.update(zip(self.output_names, self.outputs[r].tolist(), strict=True))
+        return d
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _set_threads(workers: int | None) -> int:
+    import numba
+
+    limit = numba.config.NUMBA_NUM_THREADS
+    if workers is None:
+        workers = limit
+    if not 1 <= workers <= limit:
+        raise SettingsError(f"workers={workers}; allowed: 1..{limit} (this machine's threads)")
+    numba.set_num_threads(workers)
+    return workers
+
+
+def check_device(device: str) -> str:
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        try:
+            import torch
+        except ImportError:
+            raise SettingsError(
+                f"device={device!r} needs PyTorch with CUDA; install torch (pip install torch)"
+            ) from None
+        if not torch.cuda.is_available():
+            raise SettingsError(f"device={device!r} asked for, but no CUDA GPU is available")
+        return device
+    raise SettingsError(f"unknown device {device!r}; allowed: cpu, cuda, cuda:N")
+
+
+def run_batch(
+    model: BatchModel,
+    params: np.ndarray | Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
+    *,
+    seed: int = 0,
+    settings: SimSettings | None = None,
+    device: str = "cpu",
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    allow_outside: bool = False,
+    recording: Recording | None = None,
+    progress: bool | Callable[[int], None] = False,
+) -> SimulationResult:
+    """Simulate B parameter sets of ``model``; see ``neuroscape.simulate`` for the arguments."""
+    spec = model.spec
+    settings = settings or SimSettings()
+    recording = recording or Recording()
+    if params is None:
+        params = spec.defaults
+    if isinstance(params, Mapping):
+        arr = spec.params_from_mapping(params)[None, :]
+    elif isinstance(params, Sequence) and params and isinstance(params[0], Mapping):
+        arr = np.stack([spec.params_from_mapping(p) for p in params])
+    else:
+        arr = np.asarray(params, dtype=float)
+    arr = spec.validate(arr, allow_outside=allow_outside)
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise SettingsError(f"seed={seed!r} must be a non-negative integer")
+    model.check_settings(settings)
+    device = check_device(device)
+    if device == "cpu":
+        workers = _set_threads(workers)
+    b = len(arr)
+    if chunk_size is None:
+        # CPU: enough rows per chunk to keep every thread busy, few enough for a live progress bar
+        # and bounded memory; GPU: wide chunks, the device is only efficient on many rows.
+        chunk_size = 4096 if device != "cpu" else max(8 * (workers or 1), 64)
+        if recording.spikes or recording.v_neurons:
+            chunk_size = min(chunk_size, 16)
+    if chunk_size < 1:
+        raise SettingsError(f"chunk_size={chunk_size}; allowed: >= 1")
+
+    keys = row_keys(int(seed), np.arange(b))
+    outputs = np.full((b, len(spec.outputs)), np.nan)
+    ok = np.zeros(b, dtype=bool)
+    errors: list[str | None] = [None] * b
+    spikes: list | None = [] if recording.spikes else None
+    voltages = []
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=b, unit="sim", desc=f"{spec.name}", leave=False)
+    t0 = time.perf_counter()
+    try:
+        for start in range(0, b, chunk_size):
+            sl = slice(start, min(start + chunk_size, b))
+            try:
+                res = model.run_chunk(arr[sl], keys[sl], settings, device, recording)
+            except (SettingsError, ValueError):
+                raise
+            except Exception as exc:  # a crash in a chunk is recorded per row, never dropped
+                n = sl.stop - sl.start
+                errors[sl] = [f"{type(exc).__name__}: {exc}"] * n
+                continue
+            outputs[sl] = res.outputs
+            ok[sl] = res.ok
+            errors[sl] = res.errors or [None] * len(res.ok)
+            if spikes is not None:
+                spikes.extend(res.spikes or [])
+            if res.voltages is not None:
+                voltages.append(res.voltages)
+            if bar is not None:
+                bar.update(sl.stop - sl.start)
+            elif callable(progress):
+                progress(sl.stop - sl.start)
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+    return SimulationResult(
+        model=spec.name,
+        parameter_names=spec.parameter_names,
+        params=arr,
+        output_names=spec.output_names,
+        outputs=outputs,
+        ok=ok,
+        errors=errors,
+        seed=int(seed),
+        settings=settings,
+        device=device,
+        wall_time_s=wall,
+        provenance=model.describe(),
+        spikes=spikes,
+        voltages=np.concatenate(voltages) if voltages else None,
+        v_neurons=tuple(recording.v_neurons),
+    )

@@ -1,0 +1,73 @@
+"""Explicit Runge-Kutta integrators as data (Butcher tableaux) and a step-function generator.
+
+A model supplies a jitted right-hand side ``rhs(y0, ..., y{n-1}, *args) -> (dy0, ...)``; this module
+writes the straight-line stage code for a tableau and compiles it with numba, so adding a scheme is
+adding a tableau, and no model hand-codes its own integration loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from numba import njit
+
+
+@dataclass(frozen=True)
+class Tableau:
+    name: str
+    order: int
+    a: tuple[tuple[float, ...], ...]  # strictly lower-triangular stage coefficients
+    b: tuple[float, ...]
+
+
+TABLEAUX: dict[str, Tableau] = {
+    "euler": Tableau("euler", 1, ((),), (1.0,)),
+    "midpoint": Tableau("midpoint", 2, ((), (0.5,)), (0.0, 1.0)),
+    "rk4": Tableau(
+        "rk4", 4, ((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)), (1 / 6, 1 / 3, 1 / 3, 1 / 6)
+    ),
+}
+ALIASES = {"rk2": "midpoint", "forward_euler": "euler"}
+
+
+class IntegratorError(ValueError):
+    """An unknown integrator name or a time step the scheme cannot take."""
+
+
+def get_tableau(name: str) -> Tableau:
+    key = ALIASES.get(name, name)
+    if key not in TABLEAUX:
+        raise IntegratorError(
+            f"unknown integrator {name!r}; allowed: {', '.join(sorted(TABLEAUX))}"
+        )
+    return TABLEAUX[key]
+
+
+_STEP_CACHE: dict[tuple[int, str, int, int], object] = {}
+
+
+def make_step(rhs, tableau: Tableau, n_state: int, n_args: int):
+    """Compile ``step(y0..y{n-1}, dt, *args) -> (y0', ...)`` for ``rhs`` under ``tableau``."""
+    key = (id(rhs), tableau.name, n_state, n_args)
+    if key in _STEP_CACHE:
+        return _STEP_CACHE[key]
+    ys = [f"y{i}" for i in range(n_state)]
+    args = [f"a{i}" for i in range(n_args)]
+    lines = [f"def step({', '.join(ys)}, dt, {', '.join(args)}):"]
+    for s, row in enumerate(tableau.a):
+        stage_in = []
+        for i in range(n_state):
+            terms = [f"{c!r} * k{j}_{i}" for j, c in enumerate(row) if c != 0.0]
+            stage_in.append(f"{ys[i]} + dt * ({' + '.join(terms)})" if terms else ys[i])
+        ks = ", ".join(f"k{s}_{i}" for i in range(n_state))
+        lines.append(f"    {ks} = rhs({', '.join(stage_in)}, {', '.join(args)})")
+    outs = []
+    for i in range(n_state):
+        terms = [f"{c!r} * k{j}_{i}" for j, c in enumerate(tableau.b) if c != 0.0]
+        outs.append(f"{ys[i]} + dt * ({' + '.join(terms)})")
+    lines.append(f"    return {', '.join(outs)}")
+    namespace = {"rhs": rhs}
+    exec("\n".join(lines), namespace)  # noqa: S102 - source generated above from numbers only
+    step = njit(inline="always")(namespace["step"])
+    _STEP_CACHE[key] = step
+    return step

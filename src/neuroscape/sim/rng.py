@@ -1,0 +1,146 @@
+"""Counter-based random numbers shared by the CPU (numba) and CUDA (torch) back ends.
+
+Why hand-written: every batch row needs its own noise stream derived from (seed, row), so that a
+row's result never depends on chunking, worker count, batch size or device. numba's generator is
+per thread and torch's Philox is per generator, so neither gives that. A counter-based generator
+does: the random word for (row, counter) is ``mix64(key(seed, row) + counter * GAMMA)``, the
+SplitMix64 output function (Steele, Lea & Flood 2014) evaluated at an arbitrary position of its
+Weyl sequence. Both back ends implement the same integer arithmetic, so they draw *identical*
+random numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+MASK64 = (1 << 64) - 1
+GAMMA = 0x9E3779B97F4A7C15
+M1 = 0xBF58476D1CE4E5B9
+M2 = 0x94D049BB133111EB
+
+_U_GAMMA = np.uint64(GAMMA)
+_U_M1 = np.uint64(M1)
+_U_M2 = np.uint64(M2)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S32 = np.uint64(32)
+_S11 = np.uint64(11)
+_LO32 = np.uint64(0xFFFFFFFF)
+_TWO_M53 = 1.0 / 9007199254740992.0
+
+# Sub-streams of one row. A counter is (stream, step, neuron, sub) packed into 64 bits.
+SUB_BITS = 8  # room for 255 sub-draws per (step, neuron): 0 = Poisson word, 1.. = failure draws
+STREAM_INIT = 1  # initial conditions
+STREAM_STEP = 0  # per-step noise
+
+
+def _mix64_py(z: int) -> int:
+    z &= MASK64
+    z = ((z ^ (z >> 30)) * M1) & MASK64
+    z = ((z ^ (z >> 27)) * M2) & MASK64
+    return z ^ (z >> 31)
+
+
+def row_keys(seed: int, rows: np.ndarray) -> np.ndarray:
+    """64-bit stream keys for global row indices ``rows`` under ``seed`` (uint64 array)."""
+    if seed < 0:
+        raise ValueError(f"seed={seed} must be a non-negative integer")
+    base = _mix64_py(_mix64_py(int(seed)) ^ 0x5BD1E9955BD1E995)
+    return np.array(
+        [_mix64_py(base + _mix64_py(int(r) * GAMMA + 1)) for r in np.asarray(rows).ravel()],
+        dtype=np.uint64,
+    )
+
+
+@njit(inline="always", cache=True)
+def mix64(z):
+    z = (z ^ (z >> _S30)) * _U_M1
+    z = (z ^ (z >> _S27)) * _U_M2
+    return z ^ (z >> _S31)
+
+
+@njit(inline="always", cache=True)
+def word(key, counter):
+    """The 64-bit random word at position ``counter`` of the stream ``key``."""
+    return mix64(key + counter * _U_GAMMA)
+
+
+@njit(inline="always", cache=True)
+def lo32(x):
+    return x & _LO32
+
+
+@njit(inline="always", cache=True)
+def hi32(x):
+    return x >> _S32
+
+
+@njit(inline="always", cache=True)
+def unit_float(x):
+    """A float64 uniform in [0, 1) from the top 53 bits of a word."""
+    return np.float64(x >> _S11) * _TWO_M53
+
+
+def poisson_thresholds(lam: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Inverse-CDF tables for Poisson(lam) from a 32-bit uniform integer u.
+
+    Row r holds T[r, k] = round(P(N <= k) * 2**32); the sample is the smallest k with u < T[r, k].
+    The last entry is forced to 2**32 so the search always ends; the probability mass cut off there
+    is below 2**-40 by the choice of ``size``.
+    """
+    from scipy.stats import poisson
+
+    lam = np.atleast_1d(np.asarray(lam, dtype=float))
+    if np.any(lam < 0) or not np.all(np.isfinite(lam)):
+        raise ValueError(f"Poisson means must be finite and >= 0, got {lam}")
+    if size is None:
+        lmax = float(lam.max(initial=0.0))
+        size = int(np.ceil(lmax + 12.0 * np.sqrt(lmax) + 16))
+    size = max(size, 8)
+    k = np.arange(size)
+    cdf = poisson.cdf(k[None, :], lam[:, None])
+    # int64, not uint64: signed 64-bit comparisons vectorize on x86 (values fit in 33 bits)
+    table = np.minimum(np.round(cdf * 2.0**32), 2.0**32).astype(np.int64)
+    table[:, -1] = 1 << 32
+    return table
+
+
+@njit(inline="always", cache=True)
+def poisson_from_table(u, table):
+    """Smallest k with u < table[k] (u a 32-bit uniform integer held in an int64)."""
+    k = 0
+    while u >= table[k]:
+        k += 1
+    return k
+
+
+# ---------------------------------------------------------------- torch twin (for device="cuda")
+
+
+def torch_mix64(z):
+    """``mix64`` on int64 torch tensors (two's-complement wrap-around = uint64 arithmetic)."""
+    import torch
+
+    def srl(x, s):  # logical right shift on int64
+        return (x >> s) & ((1 << (64 - s)) - 1)
+
+    m1 = torch.tensor(M1 - (1 << 64), dtype=torch.int64, device=z.device)
+    m2 = torch.tensor(M2 - (1 << 64), dtype=torch.int64, device=z.device)
+    z = (z ^ srl(z, 30)) * m1
+    z = (z ^ srl(z, 27)) * m2
+    return z ^ srl(z, 31)
+
+
+def torch_word(key, counter):
+    """``word`` on int64 tensors; ``key`` and ``counter`` broadcast."""
+    import torch
+
+    g = torch.tensor(GAMMA - (1 << 64), dtype=torch.int64, device=key.device)
+    return torch_mix64(key + counter * g)
+
+
+def as_signed64(u: np.ndarray) -> np.ndarray:
+    """View uint64 values as int64 (same bits) for torch, which lacks full uint64 arithmetic."""
+    return np.asarray(u, dtype=np.uint64).view(np.int64)
