@@ -6,7 +6,7 @@ declarations, so a parameter is named and bounded in exactly one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -108,12 +108,10 @@ def validate_edges(n_e: int, n_i: int, edges: dict[str, np.ndarray]) -> None:
                 raise ConnectivityError(f"{name}: duplicate synapses; allowed: each pair once")
 
 
-def random_connectivity(
-    conn_seed: int, n_e: int, n_i: int, p: dict[str, float]
-) -> Connectivity:
+def random_connectivity(conn_seed: int, n_e: int, n_i: int, p: dict[str, float]) -> Connectivity:
     """Erdos-Renyi graph per pathway with probabilities ``p`` (keys as PATHWAYS), no autapses."""
     if conn_seed < 0:
-        raise ValueError(f"conn_seed={conn_seed} must be a non-negative integer")
+        raise ConnectivityError(f"conn_seed={conn_seed} must be a non-negative integer")
     rng = np.random.default_rng(np.random.SeedSequence([int(conn_seed), 0xC0FFEE]))
     n = {"E": n_e, "I": n_i}
     edges = {}

@@ -43,12 +43,17 @@ def get_tableau(name: str) -> Tableau:
     return TABLEAUX[key]
 
 
-_STEP_CACHE: dict[tuple[int, str, int, int], object] = {}
+_STEP_CACHE: dict[tuple[int, str, int, int, bool], object] = {}
 
 
-def make_step(rhs, tableau: Tableau, n_state: int, n_args: int):
-    """Compile ``step(y0..y{n-1}, dt, *args) -> (y0', ...)`` for ``rhs`` under ``tableau``."""
-    key = (id(rhs), tableau.name, n_state, n_args)
+def make_step(rhs, tableau: Tableau, n_state: int, n_args: int, jit: bool = True):
+    """``step(y0..y{n-1}, dt, *args) -> (y0', ...)`` for ``rhs`` under ``tableau``.
+
+    With ``jit`` the step is compiled by numba (``rhs`` a jitted function); without, it is plain
+    Python over whatever ``rhs`` accepts (torch tensors for the CUDA back end), so both back ends
+    run the very same stage arithmetic.
+    """
+    key = (id(rhs), tableau.name, n_state, n_args, jit)
     if key in _STEP_CACHE:
         return _STEP_CACHE[key]
     ys = [f"y{i}" for i in range(n_state)]
@@ -68,6 +73,6 @@ def make_step(rhs, tableau: Tableau, n_state: int, n_args: int):
     lines.append(f"    return {', '.join(outs)}")
     namespace = {"rhs": rhs}
     exec("\n".join(lines), namespace)  # noqa: S102 - source generated above from numbers only
-    step = njit(inline="always")(namespace["step"])
+    step = njit(inline="always")(namespace["step"]) if jit else namespace["step"]
     _STEP_CACHE[key] = step
     return step

@@ -35,9 +35,10 @@ def rhs(v, ge, gi, active, inv_tau_leak, inv_tau_e, inv_tau_i, v_e, v_i):
     return dv, -ge * inv_tau_e, -gi * inv_tau_i
 
 
-def step_function(integrator: str):
-    """Compiled one-step update of (V, g_E, g_I) under the named integrator."""
-    return make_step(rhs, get_tableau(integrator), 3, 6)
+def step_function(integrator: str, jit: bool = True):
+    """One-step update of (V, g_E, g_I) under the named integrator (numba, or plain Python
+    over torch tensors with ``jit=False``)."""
+    return make_step(rhs if jit else rhs.py_func, get_tableau(integrator), 3, 6, jit=jit)
 
 
 def n_refractory_steps(t_ref: float, dt: float) -> int:

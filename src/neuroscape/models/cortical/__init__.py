@@ -28,8 +28,14 @@ from neuroscape.sim.integrators import get_tableau
 from neuroscape.sim.rng import poisson_thresholds
 
 __all__ = [
-    "SPEC", "CONSTANTS", "CorticalCircuit", "in_output_domain", "derived_quantities",
-    "DEFAULT_DT_MS", "DEFAULT_DURATION_MS", "DEFAULT_WINDOW_MS",
+    "SPEC",
+    "CONSTANTS",
+    "CorticalCircuit",
+    "in_output_domain",
+    "derived_quantities",
+    "DEFAULT_DT_MS",
+    "DEFAULT_DURATION_MS",
+    "DEFAULT_WINDOW_MS",
 ]
 
 # dt must resolve the fastest time constant (tau_E = 2 ms) with at least this many steps; at
@@ -125,8 +131,16 @@ class CorticalCircuit:
     def _consts(self) -> np.ndarray:
         c = CONSTANTS
         return np.array(
-            [1 / c["tau_leak"], 1 / c["tau_E"], 1 / c["tau_I"], c["V_E"], c["V_I"], c["V_T"],
-             c["V_R"], c["beta_low"]]
+            [
+                1 / c["tau_leak"],
+                1 / c["tau_E"],
+                1 / c["tau_I"],
+                c["V_E"],
+                c["V_I"],
+                c["V_T"],
+                c["V_R"],
+                c["beta_low"],
+            ]
         )
 
     def run_chunk(
@@ -159,9 +173,24 @@ class CorticalCircuit:
             raise ValueError(f"recorded neuron indices must be in 0..{n - 1}, got {vidx.tolist()}")
         vtrace = np.zeros((b, vidx.size, n_steps if vidx.size else 0), dtype=np.float32)
         kernel(settings.integrator)(
-            self._jumps(params), self._tables(params, settings.dt_ms), keys, *self._csr,
-            self.n_e, self.n_i, n_steps, settings.rec_start, n_ref, settings.dt_ms,
-            self._consts(), counts, ok, spk_step, spk_idx, spk_n, vidx, vtrace,
+            self._jumps(params),
+            self._tables(params, settings.dt_ms),
+            keys,
+            *self._csr,
+            self.n_e,
+            self.n_i,
+            n_steps,
+            settings.rec_start,
+            n_ref,
+            settings.dt_ms,
+            self._consts(),
+            counts,
+            ok,
+            spk_step,
+            spk_idx,
+            spk_n,
+            vidx,
+            vtrace,
         )
         window_s = (n_steps - settings.rec_start) * settings.dt_ms * 1e-3
         rates = counts / np.array([self.n_e, self.n_i]) / window_s

@@ -36,22 +36,88 @@ def kernel(integrator: str):
 
     @njit(parallel=True)
     def run_batch(
-        jumps, tables, keys, ee_ptr, ee_idx, ei_ptr, ei_idx, ie_ptr, ie_idx, ii_ptr, ii_idx,
-        n_e, n_i, n_steps, rec_start, n_ref, dt, consts,
-        counts, ok, spk_step, spk_idx, spk_n, vidx, vtrace,
+        jumps,
+        tables,
+        keys,
+        ee_ptr,
+        ee_idx,
+        ei_ptr,
+        ei_idx,
+        ie_ptr,
+        ie_idx,
+        ii_ptr,
+        ii_idx,
+        n_e,
+        n_i,
+        n_steps,
+        rec_start,
+        n_ref,
+        dt,
+        consts,
+        counts,
+        ok,
+        spk_step,
+        spk_idx,
+        spk_n,
+        vidx,
+        vtrace,
     ):
         for b in prange(jumps.shape[0]):
             ok[b] = run_row(
-                b, jumps[b], tables[b], keys[b], ee_ptr, ee_idx, ei_ptr, ei_idx, ie_ptr, ie_idx,
-                ii_ptr, ii_idx, n_e, n_i, n_steps, rec_start, n_ref, dt, consts,
-                counts, spk_step, spk_idx, spk_n, vidx, vtrace,
+                b,
+                jumps[b],
+                tables[b],
+                keys[b],
+                ee_ptr,
+                ee_idx,
+                ei_ptr,
+                ei_idx,
+                ie_ptr,
+                ie_idx,
+                ii_ptr,
+                ii_idx,
+                n_e,
+                n_i,
+                n_steps,
+                rec_start,
+                n_ref,
+                dt,
+                consts,
+                counts,
+                spk_step,
+                spk_idx,
+                spk_n,
+                vidx,
+                vtrace,
             )
 
     @njit
     def run_row(
-        b, jmp, tab, key, ee_ptr, ee_idx, ei_ptr, ei_idx, ie_ptr, ie_idx, ii_ptr, ii_idx,
-        n_e, n_i, n_steps, rec_start, n_ref, dt, consts,
-        counts, spk_step, spk_idx, spk_n, vidx, vtrace,
+        b,
+        jmp,
+        tab,
+        key,
+        ee_ptr,
+        ee_idx,
+        ei_ptr,
+        ei_idx,
+        ie_ptr,
+        ie_idx,
+        ii_ptr,
+        ii_idx,
+        n_e,
+        n_i,
+        n_steps,
+        rec_start,
+        n_ref,
+        dt,
+        consts,
+        counts,
+        spk_step,
+        spk_idx,
+        spk_n,
+        vidx,
+        vtrace,
     ):
         n = n_e + n_i
         inv_tl, inv_te, inv_ti = consts[C_INV_TAU_LEAK], consts[C_INV_TAU_E], consts[C_INV_TAU_I]
@@ -64,7 +130,14 @@ def kernel(integrator: str):
         # the first K_FAST thresholds of each table as scalars, for the branch-free pass
         e0, e1, e2, e3, e4, e5 = tab_e[0], tab_e[1], tab_e[2], tab_e[3], tab_e[4], tab_e[5]
         i0, i1, i2, i3, i4, i5 = tab_i[0], tab_i[1], tab_i[2], tab_i[3], tab_i[4], tab_i[5]
-        a0, a1, a2, a3, a4, a5 = tab_amb[0], tab_amb[1], tab_amb[2], tab_amb[3], tab_amb[4], tab_amb[5]
+        a0, a1, a2, a3, a4, a5 = (
+            tab_amb[0],
+            tab_amb[1],
+            tab_amb[2],
+            tab_amb[3],
+            tab_amb[4],
+            tab_amb[5],
+        )
 
         v = np.empty(n)
         ge = np.zeros(n)
@@ -166,22 +239,14 @@ def kernel(integrator: str):
             for i in range(n_e):
                 u1 = u_ext[i]
                 u2 = u_amb[i]
-                k_ext = (
-                    (u1 >= e0) + (u1 >= e1) + (u1 >= e2) + (u1 >= e3) + (u1 >= e4) + (u1 >= e5)
-                )
-                k_amb = (
-                    (u2 >= a0) + (u2 >= a1) + (u2 >= a2) + (u2 >= a3) + (u2 >= a4) + (u2 >= a5)
-                )
+                k_ext = (u1 >= e0) + (u1 >= e1) + (u1 >= e2) + (u1 >= e3) + (u1 >= e4) + (u1 >= e5)
+                k_amb = (u2 >= a0) + (u2 >= a1) + (u2 >= a2) + (u2 >= a3) + (u2 >= a4) + (u2 >= a5)
                 ge[i] += k_ext * j_ext_e + k_amb * j_amb
             for i in range(n_e, n):
                 u1 = u_ext[i]
                 u2 = u_amb[i]
-                k_ext = (
-                    (u1 >= i0) + (u1 >= i1) + (u1 >= i2) + (u1 >= i3) + (u1 >= i4) + (u1 >= i5)
-                )
-                k_amb = (
-                    (u2 >= a0) + (u2 >= a1) + (u2 >= a2) + (u2 >= a3) + (u2 >= a4) + (u2 >= a5)
-                )
+                k_ext = (u1 >= i0) + (u1 >= i1) + (u1 >= i2) + (u1 >= i3) + (u1 >= i4) + (u1 >= i5)
+                k_amb = (u2 >= a0) + (u2 >= a1) + (u2 >= a2) + (u2 >= a3) + (u2 >= a4) + (u2 >= a5)
                 ge[i] += k_ext * j_ext_i + k_amb * j_amb
             for i in range(n_e):
                 if u_ext[i] >= e5:

@@ -64,8 +64,13 @@ def derived_quantities(params: np.ndarray, c: dict | None = None) -> dict[str, n
     eta_e = p[:, 5]
     eta_i = p[:, 6] * eta_e
     return {
-        "S_EE": s_ee, "S_EI": s_ei, "S_IE": s_ie, "S_II": s_ii,
-        "eta_amb": eta_amb, "eta_ext_E": eta_e, "eta_ext_I": eta_i,
+        "S_EE": s_ee,
+        "S_EI": s_ei,
+        "S_IE": s_ie,
+        "S_II": s_ii,
+        "eta_amb": eta_amb,
+        "eta_ext_E": eta_e,
+        "eta_ext_I": eta_i,
     }
 
 
