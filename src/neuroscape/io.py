@@ -44,9 +44,7 @@ def read_params_csv(path: str | Path, spec: ModelSpec) -> np.ndarray:
     for r, row in enumerate(rows[1:]):
         line = r + 2
         if len(row) != len(header):
-            raise InputFileError(
-                f"{path}, line {line}: {len(row)} cells, expected {len(header)} ({','.join(header)})"
-            )
+            raise InputFileError(f"{path}, line {line}: {len(row)} cells, expected {len(header)}")
         for j, col in enumerate(order):
             cell = row[col].strip()
             name = spec.parameter_names[j]

@@ -42,7 +42,7 @@ def raster_figure(
     is_e = neurons < n_e
     ax1.scatter(times_ms[is_e], neurons[is_e], s=1.0, c="tab:red", marker="|", label="E")
     ax1.scatter(times_ms[~is_e], neurons[~is_e], s=1.0, c="tab:blue", marker="|", label="I")
-    ax1.set_ylabel("neuron (E: 0..%d, I: above)" % (n_e - 1))
+    ax1.set_ylabel(f"neuron (E: 0..{n_e - 1}, I: above)")
     ax1.set_ylim(-1, n_e + n_i)
     ax1.set_title(title, fontsize=9)
     t, r_e, r_i = population_rates(times_ms, neurons, n_e, n_i, t_max_ms, bin_ms)

@@ -1,0 +1,137 @@
+"""The batched engine on the circuit: determinism, chunk independence, bounds, failures."""
+
+import numpy as np
+import pytest
+
+import neuroscape as ns
+from neuroscape.models.cortical import SPEC, CorticalCircuit, circuit_connectivity
+from neuroscape.sim.batch import ChunkResult, Recording, SettingsError, SimSettings
+from neuroscape.sim.engine import run_batch
+
+SHORT = dict(duration_ms=300.0, window_ms=200.0)
+
+
+def test_same_seeds_give_bitwise_identical_results(domain_sample):
+    a = ns.simulate("cortical", domain_sample, seed=3, **SHORT)
+    b = ns.simulate("cortical", domain_sample, seed=3, **SHORT)
+    np.testing.assert_array_equal(a.outputs, b.outputs)
+    c = ns.simulate("cortical", domain_sample, seed=4, **SHORT)
+    assert not np.array_equal(a.outputs, c.outputs)
+
+
+def test_rows_do_not_depend_on_chunking_workers_or_batch_size(domain_sample):
+    ref = ns.simulate("cortical", domain_sample, seed=1, chunk_size=8, workers=2, **SHORT)
+    for kw in (dict(chunk_size=1, workers=1), dict(chunk_size=3, workers=2)):
+        got = ns.simulate("cortical", domain_sample, seed=1, **kw, **SHORT)
+        np.testing.assert_array_equal(ref.outputs, got.outputs)
+    # a row keeps its stream when it is simulated in a bigger batch at the same index
+    bigger = np.vstack([domain_sample, domain_sample[:2]])
+    got = ns.simulate("cortical", bigger, seed=1, **SHORT)
+    np.testing.assert_array_equal(ref.outputs, got.outputs[:8])
+
+
+def test_identical_rows_get_independent_noise():
+    p = np.tile(SPEC.params_from_mapping({}), (4, 1))
+    r = ns.simulate("cortical", p, seed=0, **SHORT)
+    assert len(np.unique(r["r_I"])) == 4
+
+
+def test_graph_round_trip_is_bitwise_equal_to_the_seeded_graph(tmp_path, domain_sample):
+    path = circuit_connectivity(7).save(tmp_path / "g.npz")
+    seeded = ns.simulate("cortical", domain_sample[:3], seed=2, conn_seed=7, **SHORT)
+    loaded = ns.simulate("cortical", domain_sample[:3], seed=2, connectivity=path, **SHORT)
+    np.testing.assert_array_equal(seeded.outputs, loaded.outputs)
+    assert loaded.provenance["connectivity_sha256"] == seeded.provenance["connectivity_sha256"]
+    other = ns.simulate("cortical", domain_sample[:3], seed=2, conn_seed=8, **SHORT)
+    assert not np.array_equal(seeded.outputs, other.outputs)
+
+
+def test_weak_drive_is_near_silent_and_strong_drive_fires():
+    weak = ns.simulate("cortical", {"eta_ext_E": 25.0}, seed=0)
+    strong = ns.simulate("cortical", {"eta_ext_E": 3000.0, "eta_ext_I_rel": 2.0}, seed=0)
+    assert weak["r_E"][0] < 0.5 and weak["r_I"][0] < 1.0
+    assert strong["r_E"][0] > 20.0 and strong["r_I"][0] > 60.0
+
+
+def test_recorded_spikes_agree_with_the_rates():
+    r = ns.simulate("cortical", {}, seed=0, record_spikes=True, record_v=[0, 230], **SHORT)
+    t, i = r.spikes[0]
+    in_win = t >= SHORT["duration_ms"] - SHORT["window_ms"]
+    r_e = np.count_nonzero(i[in_win] < 225) / 225 / 0.2
+    assert r_e == pytest.approx(r["r_E"][0])
+    assert r.voltages.shape == (1, 2, 3000)
+    v = r.voltages[0]
+    assert v.max() < 1.0 and v.min() > -2 / 3  # reset below threshold; above V_I
+    # spike steps of neuron 230 are where its trace sits at V_R after a rise
+    n230 = np.sort(t[i == 230])
+    assert len(n230) > 0 and np.all(v[1, np.round(n230 / 0.1).astype(int)] == 0.0)
+
+
+def test_integrators_and_finer_steps_converge_to_the_same_rates():
+    p = np.tile(SPEC.params_from_mapping({"eta_ext_E": 1500.0}), (6, 1))
+    ref = ns.simulate("cortical", p, seed=0, duration_ms=1500.0, window_ms=1000.0)
+    for kw in (dict(integrator="rk4"), dict(dt_ms=0.05), dict(integrator="euler", dt_ms=0.05)):
+        got = ns.simulate("cortical", p, seed=10, duration_ms=1500.0, window_ms=1000.0, **kw)
+        se = np.sqrt(ref.outputs.var(0, ddof=1) / 6 + got.outputs.var(0, ddof=1) / 6)
+        diff = np.abs(ref.outputs.mean(0) - got.outputs.mean(0))
+        assert np.all(diff < 4 * se + 0.05 * np.abs(ref.outputs.mean(0))), (kw, diff, se)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(SettingsError, match=r"dt_ms=0.5 is too coarse .* allowed dt_ms <= 0.2"):
+        ns.simulate("cortical", {}, dt_ms=0.5)
+    with pytest.raises(SettingsError, match="window_ms=5000"):
+        ns.simulate("cortical", {}, window_ms=5000.0)
+    with pytest.raises(SettingsError, match="workers=99"):
+        ns.simulate("cortical", {}, workers=99, **SHORT)
+    with pytest.raises(SettingsError, match="unknown device 'tpu'"):
+        ns.simulate("cortical", {}, device="tpu", **SHORT)
+    with pytest.raises(SettingsError, match="seed=-1"):
+        ns.simulate("cortical", {}, seed=-1, **SHORT)
+
+
+def test_a_crashing_chunk_is_recorded_as_failed_and_the_rest_completes():
+    model = CorticalCircuit(0)
+    real = model.run_chunk
+    calls = []
+
+    def flaky(params, keys, settings, device, recording):
+        calls.append(len(params))
+        if len(calls) == 2:
+            raise RuntimeError("simulated crash")
+        return real(params, keys, settings, device, recording)
+
+    model.run_chunk = flaky
+    p = np.tile(SPEC.params_from_mapping({}), (6, 1))
+    res = run_batch(model, p, settings=SimSettings(**SHORT), chunk_size=2)
+    assert res.ok.tolist() == [True, True, False, False, True, True]
+    assert res.errors[2] == "RuntimeError: simulated crash"
+    assert np.isnan(res.outputs[2:4]).all() and np.isfinite(res.outputs[[0, 1, 4, 5]]).all()
+
+
+def test_non_finite_rows_are_flagged(monkeypatch):
+    model = CorticalCircuit(0)
+
+    def nan_chunk(params, keys, settings, device, recording):
+        out = np.full((len(params), 2), np.nan)
+        return ChunkResult(out, np.zeros(len(params), bool), ["non-finite state"] * len(params))
+
+    monkeypatch.setattr(model, "run_chunk", nan_chunk)
+    res = run_batch(
+        model, SPEC.params_from_mapping({}), settings=SimSettings(**SHORT), recording=Recording()
+    )
+    assert not res.ok[0] and res.errors[0] == "non-finite state"
+
+
+def test_torch_backend_matches_numba_on_the_cpu(domain_sample):
+    pytest.importorskip("torch")
+    from neuroscape.models.cortical.kernel_torch import run_chunk_torch
+    from neuroscape.sim.rng import row_keys
+
+    model = CorticalCircuit(0)
+    s = SimSettings(duration_ms=200.0, window_ms=150.0)
+    keys = row_keys(0, np.arange(4))
+    a = run_chunk_torch(model, domain_sample[:4], keys, s, "cpu", Recording())
+    b = model.run_chunk(domain_sample[:4], keys, s, "cpu", Recording())
+    # same random numbers at the same positions: equal up to rare rounding-induced flips
+    np.testing.assert_allclose(a.outputs, b.outputs, rtol=0.02, atol=0.5)
