@@ -1,0 +1,63 @@
+"""The circuit against Brian2 on the same exported graph (paired), with measured noise bands."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import neuroscape as ns
+from neuroscape.models.cortical import SPEC, CorticalCircuit
+
+brian2 = pytest.importorskip("brian2")
+from neuroscape.reference.brian2_circuit import simulate_brian2  # noqa: E402
+
+# five parameter sets across the domain with clearly nonzero activity
+PARAM_SETS = [
+    {},
+    {"eta_ext_E": 1000.0},
+    {"eta_ext_E": 2500.0, "eta_ext_I_rel": 3.0, "S_EI_rel": 2.0},
+    {"S_EE": 0.03, "S_IE_rel": 0.45, "eta_ext_E": 2000.0, "eta_ext_I_rel": 5.0},
+    {"S_EE": 0.021, "S_EI_rel": 1.6, "S_II_rel": 0.55, "eta_amb_rel": 0.6, "eta_ext_E": 600.0},
+]
+N_NS, N_B2 = 12, 5
+
+
+@pytest.mark.slow
+def test_rates_agree_with_brian2_on_the_same_graph(tmp_path):
+    graph = CorticalCircuit(conn_seed=0).connectivity.save(tmp_path / "graph.npz")
+    model = CorticalCircuit(connectivity=graph)
+    report = []
+    for p in PARAM_SETS:
+        vec = SPEC.params_from_mapping(p)
+        ours = ns.simulate("cortical", np.tile(vec, (N_NS, 1)), seed=100, connectivity=graph)
+        ref = np.array(
+            [
+                [r["r_E"], r["r_I"]]
+                for r in (simulate_brian2(vec, model.connectivity, seed=s) for s in range(N_B2))
+            ]
+        )
+        a = ours.outputs
+        sd = np.sqrt(
+            ((N_NS - 1) * a.var(0, ddof=1) + (N_B2 - 1) * ref.var(0, ddof=1)) / (N_NS + N_B2 - 2)
+        )
+        se = sd * np.sqrt(1 / N_NS + 1 / N_B2)
+        diff = a.mean(0) - ref.mean(0)
+        report.append(
+            {
+                "params": p,
+                "neuroscape": a.mean(0).tolist(),
+                "brian2": ref.mean(0).tolist(),
+                "seed_sd": sd.tolist(),
+                "se_of_difference": se.tolist(),
+                "diff": diff.tolist(),
+            }
+        )
+        assert a.mean(0)[1] > 5.0  # active regime, so the comparison is not 0 == 0
+        assert np.all(np.abs(diff) <= 3 * se), report[-1]
+    print(json.dumps(report, indent=1))
+    if os.environ.get("NEUROSCAPE_REPORT_DIR"):
+        with open(
+            os.path.join(os.environ["NEUROSCAPE_REPORT_DIR"], "brian2_paired.json"), "w"
+        ) as f:
+            json.dump(report, f, indent=1)
