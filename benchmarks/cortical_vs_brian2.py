@@ -57,13 +57,25 @@ def main() -> None:
             r = ns.simulate("cortical", p, seed=0, device=args.device)
             per.append(r.wall_time_s / b)
         per_sim = float(np.median(per))
-        rows.append({"B": b, "s_per_sim": per_sim, "sims_per_s": 1 / per_sim,
-                     "speedup_vs_brian2": b2_med / per_sim})
-        print(f"neuroscape B={b:5d}: {per_sim * 1e3:8.2f} ms/sim  {1 / per_sim:8.1f} sims/s  "
-              f"{b2_med / per_sim:7.1f}x Brian2", flush=True)
+        rows.append(
+            {
+                "B": b,
+                "s_per_sim": per_sim,
+                "sims_per_s": 1 / per_sim,
+                "speedup_vs_brian2": b2_med / per_sim,
+            }
+        )
+        print(
+            f"neuroscape B={b:5d}: {per_sim * 1e3:8.2f} ms/sim  {1 / per_sim:8.1f} sims/s  "
+            f"{b2_med / per_sim:7.1f}x Brian2",
+            flush=True,
+        )
     out = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor(),
-                    "device": args.device},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor(),
+            "device": args.device,
+        },
         "brian2_s_per_sim_median": b2_med,
         "brian2_runs_s": b2,
         "neuroscape": rows,
