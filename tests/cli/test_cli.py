@@ -172,3 +172,9 @@ def test_console_script_is_installed():
         check=True,
     )
     assert "eta_ext_I_rel" in r.stdout
+
+
+@pytest.mark.parametrize("cmd", [["params", "hh"], ["simulate", "hh"]])
+def test_unknown_model_exits_2(capsys, cmd):
+    rc, _, err = run(cmd, capsys)
+    assert rc == 2 and "unknown model 'hh'; allowed: cortical" in err

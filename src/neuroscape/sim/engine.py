@@ -7,7 +7,6 @@ size, worker count or batch size.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,10 +57,6 @@ class SimulationResult:
         d = dict(zip(self.parameter_names, self.params[r].tolist(), strict=True))
         d.update(zip(self.output_names, self.outputs[r].tolist(), strict=True))
         return d
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def _set_threads(workers: int | None) -> int:
