@@ -43,6 +43,28 @@ def get_tableau(name: str) -> Tableau:
     return TABLEAUX[key]
 
 
+def step_source(
+    tableau: Tableau, n_state: int, n_args: int, name: str = "step", rhs: str = "rhs"
+) -> str:
+    """Python source of one step of ``tableau``: straight-line stage code calling ``rhs``."""
+    ys = [f"y{i}" for i in range(n_state)]
+    args = [f"a{i}" for i in range(n_args)]
+    lines = [f"def {name}({', '.join(ys)}, dt, {', '.join(args)}):"]
+    for s, row in enumerate(tableau.a):
+        stage_in = []
+        for i in range(n_state):
+            terms = [f"{c!r} * k{j}_{i}" for j, c in enumerate(row) if c != 0.0]
+            stage_in.append(f"{ys[i]} + dt * ({' + '.join(terms)})" if terms else ys[i])
+        ks = ", ".join(f"k{s}_{i}" for i in range(n_state))
+        lines.append(f"    {ks} = {rhs}({', '.join(stage_in)}, {', '.join(args)})")
+    outs = []
+    for i in range(n_state):
+        terms = [f"{c!r} * k{j}_{i}" for j, c in enumerate(tableau.b) if c != 0.0]
+        outs.append(f"{ys[i]} + dt * ({' + '.join(terms)})")
+    lines.append(f"    return {', '.join(outs)}")
+    return "\n".join(lines) + "\n"
+
+
 _STEP_CACHE: dict[tuple[int, str, int, int, bool], object] = {}
 
 
@@ -56,23 +78,9 @@ def make_step(rhs, tableau: Tableau, n_state: int, n_args: int, jit: bool = True
     key = (id(rhs), tableau.name, n_state, n_args, jit)
     if key in _STEP_CACHE:
         return _STEP_CACHE[key]
-    ys = [f"y{i}" for i in range(n_state)]
-    args = [f"a{i}" for i in range(n_args)]
-    lines = [f"def step({', '.join(ys)}, dt, {', '.join(args)}):"]
-    for s, row in enumerate(tableau.a):
-        stage_in = []
-        for i in range(n_state):
-            terms = [f"{c!r} * k{j}_{i}" for j, c in enumerate(row) if c != 0.0]
-            stage_in.append(f"{ys[i]} + dt * ({' + '.join(terms)})" if terms else ys[i])
-        ks = ", ".join(f"k{s}_{i}" for i in range(n_state))
-        lines.append(f"    {ks} = rhs({', '.join(stage_in)}, {', '.join(args)})")
-    outs = []
-    for i in range(n_state):
-        terms = [f"{c!r} * k{j}_{i}" for j, c in enumerate(tableau.b) if c != 0.0]
-        outs.append(f"{ys[i]} + dt * ({' + '.join(terms)})")
-    lines.append(f"    return {', '.join(outs)}")
+    source = step_source(tableau, n_state, n_args)
     namespace = {"rhs": rhs}
-    exec("\n".join(lines), namespace)  # noqa: S102 - source generated above from numbers only
+    exec(source, namespace)  # noqa: S102 - source generated from the tableau's numbers only
     step = njit(inline="always")(namespace["step"]) if jit else namespace["step"]
     _STEP_CACHE[key] = step
     return step
