@@ -187,9 +187,11 @@ def _run_row(
         for r in range(n_rec):
             vtrace[b, r, s] = v[vidx[r]]
         # 3. recurrent spikes, delivered for the next step
+        n_spk_e = 0
         for q in range(n_spk):
             i = spiked[q]
             if i < n_e:
+                n_spk_e += 1
                 for p in range(ee_ptr[i], ee_ptr[i + 1]):
                     k_ee[ee_idx[p]] += 1
                 for p in range(ei_ptr[i], ei_ptr[i + 1]):
@@ -210,7 +212,7 @@ def _run_row(
                 spk_idx[b, n_sp] = i
                 n_sp += 1
         base_s = np.uint64(s) * np.uint64(n)
-        if n_spk > 0:
+        if n_spk_e > 0:
             # E->E synaptic failure: each delivery scaled by beta ~ U[beta_low, 1]
             for j in range(n_e):
                 k = k_ee[j]
@@ -226,6 +228,7 @@ def _run_row(
         # The first K_FAST comparisons are branch-free (vectorized); the rare larger counts
         # are finished in a second, well-predicted pass.
         c0 = base_s << _SUB
+        ovf = 0
         for i in range(n):
             x = word(key, c0 + (np.uint64(i) << _SUB))
             u_ext[i] = np.int64(lo32(x))
@@ -236,21 +239,24 @@ def _run_row(
             k_ext = (u1 >= e0) + (u1 >= e1) + (u1 >= e2) + (u1 >= e3) + (u1 >= e4) + (u1 >= e5)
             k_amb = (u2 >= a0) + (u2 >= a1) + (u2 >= a2) + (u2 >= a3) + (u2 >= a4) + (u2 >= a5)
             ge[i] += k_ext * j_ext_e + k_amb * j_amb
+            ovf += (u1 >= e5) + (u2 >= a5)
         for i in range(n_e, n):
             u1 = u_ext[i]
             u2 = u_amb[i]
             k_ext = (u1 >= i0) + (u1 >= i1) + (u1 >= i2) + (u1 >= i3) + (u1 >= i4) + (u1 >= i5)
             k_amb = (u2 >= a0) + (u2 >= a1) + (u2 >= a2) + (u2 >= a3) + (u2 >= a4) + (u2 >= a5)
             ge[i] += k_ext * j_ext_i + k_amb * j_amb
-        for i in range(n_e):
-            if u_ext[i] >= e5:
-                ge[i] += (poisson_from_table(u_ext[i], tab_e) - K_FAST) * j_ext_e
-        for i in range(n_e, n):
-            if u_ext[i] >= i5:
-                ge[i] += (poisson_from_table(u_ext[i], tab_i) - K_FAST) * j_ext_i
-        for i in range(n):
-            if u_amb[i] >= a5:
-                ge[i] += (poisson_from_table(u_amb[i], tab_amb) - K_FAST) * j_amb
+            ovf += (u1 >= i5) + (u2 >= a5)
+        if ovf > 0:  # rare: some count reached K_FAST; finish it from the full table
+            for i in range(n_e):
+                if u_ext[i] >= e5:
+                    ge[i] += (poisson_from_table(u_ext[i], tab_e) - K_FAST) * j_ext_e
+            for i in range(n_e, n):
+                if u_ext[i] >= i5:
+                    ge[i] += (poisson_from_table(u_ext[i], tab_i) - K_FAST) * j_ext_i
+            for i in range(n):
+                if u_amb[i] >= a5:
+                    ge[i] += (poisson_from_table(u_amb[i], tab_amb) - K_FAST) * j_amb
     counts[b, 0] = cnt_e
     counts[b, 1] = cnt_i
     if rec_spikes:
