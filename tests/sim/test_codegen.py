@@ -19,7 +19,7 @@ def test_step_source_is_the_tableau():
     src = step_source(get_tableau("midpoint"), 1, 0)
     assert src.splitlines() == [
         "def step(y0, dt, ):",
-        "    k0_0 = rhs(y0, )",
-        "    k1_0 = rhs(y0 + dt * (0.5 * k0_0), )",
-        "    return y0 + dt * (1.0 * k1_0)",
+        "    k0_0, = rhs(y0, )",
+        "    k1_0, = rhs(y0 + dt * (0.5 * k0_0), )",
+        "    return y0 + dt * (1.0 * k1_0),",
     ]

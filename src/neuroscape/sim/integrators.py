@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from numba import njit
 
 
@@ -27,20 +28,56 @@ TABLEAUX: dict[str, Tableau] = {
         "rk4", 4, ((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)), (1 / 6, 1 / 3, 1 / 3, 1 / 6)
     ),
 }
-ALIASES = {"rk2": "midpoint", "forward_euler": "euler"}
+ALIASES = {"rk2": "midpoint", "forward_euler": "euler", "exp_euler": "exponential_euler"}
+# Exponential Euler is not a Runge-Kutta tableau: it needs a conditionally linear model
+# (dy_i/dt = A_i y_i + B_i) and integrates each state exactly for frozen A_i, B_i.
+EXPONENTIAL_EULER = "exponential_euler"
+SCHEMES = (*TABLEAUX, EXPONENTIAL_EULER)
 
 
 class IntegratorError(ValueError):
     """An unknown integrator name or a time step the scheme cannot take."""
 
 
-def get_tableau(name: str) -> Tableau:
+def canonical_name(name: str) -> str:
     key = ALIASES.get(name, name)
+    if key not in SCHEMES:
+        raise IntegratorError(f"unknown integrator {name!r}; allowed: {', '.join(SCHEMES)}")
+    return key
+
+
+def get_tableau(name: str) -> Tableau:
+    key = canonical_name(name)
     if key not in TABLEAUX:
         raise IntegratorError(
-            f"unknown integrator {name!r}; allowed: {', '.join(sorted(TABLEAUX))}"
+            f"integrator {name!r} is not available here; allowed: {', '.join(TABLEAUX)}"
         )
     return TABLEAUX[key]
+
+
+@njit(inline="always", cache=True)
+def phi1(z):
+    """(exp(z) - 1)/z, continuous at z = 0."""
+    if abs(z) < 1e-8:
+        return 1.0 + 0.5 * z
+    return np.expm1(z) / z
+
+
+def exponential_euler_source(
+    n_state: int, n_args: int, name: str = "step", linear: str = "linear"
+) -> str:
+    """Source of one exponential-Euler step: y_i += (A_i y_i + B_i) dt phi1(A_i dt)."""
+    ys = [f"y{i}" for i in range(n_state)]
+    args = [f"a{i}" for i in range(n_args)]
+    ab = ", ".join(f"A{i}, B{i}" for i in range(n_state))
+    lines = [
+        f"def {name}({', '.join(ys)}, dt, {', '.join(args)}):",
+        f"    {ab}, = {linear}({', '.join(ys)}, {', '.join(args)})",
+        "    return "
+        + ", ".join(f"y{i} + (A{i} * y{i} + B{i}) * dt * phi1(A{i} * dt)" for i in range(n_state))
+        + ("," if n_state == 1 else ""),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def step_source(
@@ -55,13 +92,13 @@ def step_source(
         for i in range(n_state):
             terms = [f"{c!r} * k{j}_{i}" for j, c in enumerate(row) if c != 0.0]
             stage_in.append(f"{ys[i]} + dt * ({' + '.join(terms)})" if terms else ys[i])
-        ks = ", ".join(f"k{s}_{i}" for i in range(n_state))
+        ks = ", ".join(f"k{s}_{i}" for i in range(n_state)) + ("," if n_state == 1 else "")
         lines.append(f"    {ks} = {rhs}({', '.join(stage_in)}, {', '.join(args)})")
     outs = []
     for i in range(n_state):
         terms = [f"{c!r} * k{j}_{i}" for j, c in enumerate(tableau.b) if c != 0.0]
         outs.append(f"{ys[i]} + dt * ({' + '.join(terms)})")
-    lines.append(f"    return {', '.join(outs)}")
+    lines.append(f"    return {', '.join(outs)}" + ("," if n_state == 1 else ""))
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,47 @@
+"""Single-neuron models as data: parameters, state variables and a few jitted functions.
+
+A model module defines, at module level, numba-jitted scalar functions that the generated kernel
+imports by name (so their machine code is cached with the kernel):
+
+- ``rhs(y0, ..., I, p0, ...)`` -> tuple of the states' derivatives (I: injected current);
+- optionally ``linear(y0, ..., I, p0, ...)`` -> (A0, B0, A1, B1, ...) with dy_i/dt = A_i y_i + B_i,
+  A_i and B_i free of y_i (conditionally linear), which enables the exponential Euler scheme;
+- for integrate-and-fire models, ``threshold(y..., p...)`` -> bool and
+  ``reset(y..., p...)`` -> tuple of the states after the spike.
+
+Models without a reset (Hodgkin-Huxley, FitzHugh-Nagumo) report spikes as upward crossings of
+``spike_level`` by the first state, with the time interpolated linearly inside the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neuroscape.models.base import ModelSpec
+
+
+@dataclass(frozen=True)
+class NeuronModel:
+    spec: ModelSpec
+    module: str  # import path of the module holding the jitted functions
+    states: tuple[str, ...]  # states[0] is the membrane potential (or its analogue)
+    initial_state: Callable[[np.ndarray], np.ndarray]  # (B, n_params) -> (B, n_states)
+    current_unit: str
+    has_reset: bool = False  # threshold/reset (integrate-and-fire type)
+    refractory_param: str | None = None  # name of a parameter holding t_ref (ms)
+    spike_level: float = 0.0  # for models without reset: upward crossing of this level
+    conditionally_linear: bool = False  # provides ``linear`` for exponential Euler
+    max_dt_ms: float = 1.0  # coarsest step the explicit schemes are accepted at
+    presets: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def functions(self):
+        import importlib
+
+        return importlib.import_module(self.module)
