@@ -1,0 +1,195 @@
+"""Single-neuron models against truths: closed forms, solve_ivp convergence orders, known
+firing patterns, and clear errors."""
+
+import numpy as np
+import pytest
+
+from neuroscape.models.base import ParameterError
+from neuroscape.models.hh import MODEL as HH
+from neuroscape.models.izhikevich import PRESETS
+from neuroscape.models.lif import MODEL as LIF
+from neuroscape.models.lif import closed_form_rate
+from neuroscape.sim.batch import SettingsError
+from neuroscape.sim.integrators import IntegratorError
+from neuroscape.sim.neuron_engine import simulate_neurons
+from neuroscape.sim.reference import solve_reference
+from neuroscape.sim.stimuli import StimulusError, make_stimulus
+
+LIF_DEFAULTS = LIF.spec.defaults
+
+
+@pytest.mark.parametrize("integrator", ["rk4", "exponential_euler"])
+def test_lif_rate_matches_the_closed_form(integrator):
+    amps = np.array([2.6, 3.0, 5.0, 10.0])
+    r = simulate_neurons(
+        "lif",
+        {},
+        make_stimulus("step", amp=amps),
+        duration_ms=4000.0,
+        dt_ms=0.005,
+        integrator=integrator,
+    )
+    truth = np.array([closed_form_rate(a, LIF_DEFAULTS) for a in amps])
+    assert np.all(truth > 10)
+    np.testing.assert_allclose(r.rates, truth, rtol=0.005)
+    # below rheobase (R I <= V_th - V_rest = 25 mV) it stays silent
+    silent = simulate_neurons(
+        "lif", {}, make_stimulus("step", amp=2.4), duration_ms=500.0, dt_ms=0.01
+    )
+    assert silent.counts[0] == 0
+
+
+def _final_v(model, params, amp, t_end, dt, integrator):
+    r = simulate_neurons(
+        model,
+        params,
+        make_stimulus("step", amp=amp),
+        duration_ms=t_end,
+        dt_ms=dt,
+        integrator=integrator,
+        record_v=True,
+    )
+    return r.v[0, -1]
+
+
+@pytest.mark.parametrize(
+    "integrator,order", [("euler", 1), ("midpoint", 2), ("rk4", 4), ("exponential_euler", 1)]
+)
+def test_order_on_the_test_equation(integrator, order):
+    # subthreshold LIF = the linear test equation dV/dt = -(V - V_inf)/tau
+    p = {"V_th": 0.0}
+    truth = solve_reference(LIF, p, 2.0, 20.0)[0]
+    dts = np.array([0.4, 0.2, 0.1, 0.05])
+    errs = [abs(_final_v("lif", p, 2.0, 20.0, dt, integrator) - truth) for dt in dts]
+    if integrator == "exponential_euler":  # exact for a linear equation with constant input
+        assert max(errs) < 1e-10
+        return
+    slope = np.polyfit(np.log(dts), np.log(errs), 1)[0]
+    assert slope == pytest.approx(order, abs=0.15)
+
+
+@pytest.mark.parametrize(
+    "integrator,order", [("euler", 1), ("midpoint", 2), ("rk4", 4), ("exponential_euler", 1)]
+)
+def test_order_on_hodgkin_huxley(integrator, order):
+    # the first 4 ms of the upstroke under 10 uA/cm^2: smooth, fast, nonlinear
+    truth = solve_reference(HH, {}, 10.0, 4.0)[0]
+    dts = np.array([0.04, 0.02, 0.01, 0.005]) if order < 4 else np.array([0.05, 0.04, 0.025, 0.02])
+    errs = [abs(_final_v("hh", {}, 10.0, 4.0, dt, integrator) - truth) for dt in dts]
+    slope = np.polyfit(np.log(dts), np.log(errs), 1)[0]
+    assert slope == pytest.approx(order, abs=0.25), errs
+
+
+def test_hh_rheobase_and_type_ii_jump():
+    amps = np.round(np.arange(5.0, 8.01, 0.1), 2)
+    r = simulate_neurons(
+        "hh", {}, make_stimulus("step", amp=amps), duration_ms=600.0, window_ms=400.0, dt_ms=0.01
+    )
+    firing = r.rates > 0
+    rheobase = amps[np.argmax(firing)]
+    assert firing[-1] and not firing[0] and np.all(firing[np.argmax(firing) :])
+    assert 6.0 <= rheobase <= 7.0
+    # type II: the f-I curve starts at a finite rate, not at zero
+    assert r.rates[np.argmax(firing)] > 40.0
+
+
+def test_hh_temperature_speeds_up_firing():
+    r = simulate_neurons(
+        "hh",
+        [{"celsius": 6.3}, {"celsius": 16.3}],
+        make_stimulus("step", amp=20.0),
+        duration_ms=300.0,
+        dt_ms=0.01,
+    )
+    assert r.rates[1] > 1.5 * r.rates[0] > 0
+
+
+def _isis(name):
+    r = simulate_neurons(
+        "izhikevich",
+        PRESETS[name],
+        make_stimulus("step", amp=10.0, t_on=0.0),
+        duration_ms=1000.0,
+        dt_ms=0.05,
+    )
+    return np.diff(r.spike_times[0]), r.counts[0]
+
+
+def test_izhikevich_regular_spiking_adapts():
+    isi, n = _isis("RS")
+    assert 5 <= n <= 40 and isi[-1] > 1.8 * isi[0] and np.all(isi > 10)
+
+
+def test_izhikevich_intrinsic_bursting_then_tonic():
+    isi, _ = _isis("IB")
+    assert np.all(isi[:2] < 5) and np.all(isi[3:] > 15)
+
+
+def test_izhikevich_chattering_fires_repeated_bursts():
+    isi, _ = _isis("CH")
+    short, long_ = np.sum(isi < 5), np.sum(isi > 15)
+    assert short > 2 * long_ and long_ >= 5
+
+
+def test_izhikevich_fast_spiking_does_not_adapt():
+    isi, n = _isis("FS")
+    assert n > 80 and isi[-1] < 2.5 * isi[0]
+
+
+def test_izhikevich_presets_differ_in_rate():
+    counts = {k: _isis(k)[1] for k in ("RS", "FS", "LTS")}
+    assert counts["FS"] > counts["LTS"] > counts["RS"]
+
+
+def test_fitzhugh_nagumo_oscillates_only_above_its_hopf_point():
+    amps = np.array([0.0, 0.5, 1.0, 2.0])
+    r = simulate_neurons(
+        "fhn", {}, make_stimulus("step", amp=amps), duration_ms=2000.0, window_ms=1000.0, dt_ms=0.05
+    )
+    assert r.counts[0] == 0 and r.counts[1] > 0 and r.counts[2] > 0 and r.counts[3] == 0
+
+
+def test_noisy_and_poisson_stimuli_are_reproducible_and_have_the_right_mean():
+    s = make_stimulus("poisson", rate_hz=2000.0, weight=0.5, tau_syn=5.0)
+    a = simulate_neurons(
+        "lif", {"V_th": 100.0}, s, duration_ms=2000.0, dt_ms=0.05, record_v=True, allow_outside=True
+    )
+    b = simulate_neurons(
+        "lif", {"V_th": 100.0}, s, duration_ms=2000.0, dt_ms=0.05, record_v=True, allow_outside=True
+    )
+    np.testing.assert_array_equal(a.v, b.v)
+    # mean synaptic current = rate * weight * tau_syn = 5 nA -> mean V = V_rest + R I = -15 mV
+    assert np.mean(a.v[0, 4000:]) == pytest.approx(-15.0, abs=1.0)
+    n = make_stimulus("noisy", mean=1.0, sigma=0.5)
+    c = simulate_neurons(
+        "lif",
+        {"V_th": 100.0},
+        n,
+        duration_ms=4000.0,
+        dt_ms=0.05,
+        record_v=True,
+        allow_outside=True,
+        seed=3,
+    )
+    assert np.mean(c.v[0, 2000:]) == pytest.approx(-55.0, abs=0.5)
+    # OU variance of V: sigma^2 R^2 / (2 tau) = 0.25 * 100 / 20 = 1.25 mV^2
+    assert np.var(c.v[0, 2000:]) == pytest.approx(1.25, rel=0.2)
+
+
+def test_bad_input_gets_clear_errors():
+    from neuroscape.models import UnknownModelError
+
+    with pytest.raises(UnknownModelError, match="allowed: lif, hh, fhn, izhikevich"):
+        simulate_neurons("adex")
+    with pytest.raises(IntegratorError, match="unknown integrator 'rk45'; allowed: euler"):
+        simulate_neurons("hh", integrator="rk45")
+    with pytest.raises(IntegratorError, match="needs a conditionally linear model; fhn"):
+        simulate_neurons("fhn", integrator="exponential_euler")
+    with pytest.raises(SettingsError, match=r"dt_ms=0.2 is too coarse .* allowed dt_ms <= 0.05"):
+        simulate_neurons("hh", dt_ms=0.2)
+    with pytest.raises(ParameterError, match="tau=-5"):
+        simulate_neurons("lif", {"tau": -5.0}, allow_outside=True)
+    with pytest.raises(StimulusError, match="unknown stimulus 'sine'"):
+        make_stimulus("sine", amp=1)
+    with pytest.raises(StimulusError, match="no parameter 'freq'"):
+        make_stimulus("step", amp=1, freq=3)
