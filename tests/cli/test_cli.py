@@ -174,7 +174,89 @@ def test_console_script_is_installed():
     assert "eta_ext_I_rel" in r.stdout
 
 
-@pytest.mark.parametrize("cmd", [["params", "hh"], ["simulate", "hh"]])
+@pytest.mark.parametrize("cmd", [["params", "hh2"], ["simulate", "hh2"]])
 def test_unknown_model_exits_2(capsys, cmd):
     rc, _, err = run(cmd, capsys)
-    assert rc == 2 and "unknown model 'hh'; allowed: cortical" in err
+    assert rc == 2 and "unknown model 'hh2'; allowed: cortical, lif" in err
+
+
+def test_simulate_single_neuron_with_plots(tmp_path, capsys):
+    png, pp = tmp_path / "trace.png", tmp_path / "pp.png"
+    rc, out, _ = run(
+        [
+            "simulate",
+            "hh",
+            "--current",
+            "10",
+            "--duration-ms",
+            "100",
+            "--plot",
+            str(png),
+            "--phase-plane",
+            str(pp),
+            "--json",
+        ],
+        capsys,
+    )
+    d = json.loads(out)
+    assert rc == 0 and d["spike_count"] == 7 and abs(d["spike_times_ms"][0] - 1.9) < 0.05
+    assert png.stat().st_size > 5000 and pp.stat().st_size > 5000
+
+
+def test_izhikevich_preset_and_set(capsys):
+    rc, out, _ = run(
+        [
+            "simulate",
+            "izhikevich",
+            "--preset",
+            "FS",
+            "--set",
+            "d=2",
+            "--current",
+            "10",
+            "--duration-ms",
+            "200",
+            "--json",
+        ],
+        capsys,
+    )
+    d = json.loads(out)
+    assert rc == 0 and d["parameters"]["a"] == 0.1 and d["spike_count"] > 10
+
+
+def test_fi_curve_writes_csv_and_figure(tmp_path, capsys):
+    rc, out, _ = run(
+        [
+            "fi-curve",
+            "lif",
+            "--currents",
+            "2:4:0.5",
+            "--duration-ms",
+            "500",
+            "--out",
+            str(tmp_path),
+        ],
+        capsys,
+    )
+    assert rc == 0 and "rheobase 3 nA" in out
+    rows = list(csv.reader(open(tmp_path / "fi_curve.csv")))
+    assert rows[0] == ["current_nA", "rate_hz"] and len(rows) == 6
+    assert float(rows[1][1]) == 0.0 and float(rows[-1][1]) > 50
+    assert (tmp_path / "fi_curve.png").stat().st_size > 5000
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["simulate", "izhikevich", "--preset", "XX"], "unknown preset 'XX' for izhikevich"),
+        (["simulate", "fhn", "--integrator", "exponential_euler"], "conditionally linear"),
+        (["simulate", "hh", "--dt-ms", "0.5"], "dt_ms=0.5 is too coarse"),
+        (["simulate", "lif", "--set", "tau=-1", "--allow-outside"], "tau=-1"),
+        (["simulate", "cortical", "--current", "3"], "--current is for single-neuron models"),
+        (["fi-curve", "hh", "--currents", "5:1:1", "--out", "x"], "expected START:STOP:STEP"),
+        (["simulate", "lif", "--stimulus", "ramp", "--stim", "amp0=1"], "ramp stimulus needs"),
+    ],
+)
+def test_neuron_cli_errors(capsys, args, match):
+    rc, _, err = run(args, capsys)
+    assert rc == 2 and match in err and err.count("\n") == 1

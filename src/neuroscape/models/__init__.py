@@ -1,31 +1,48 @@
-"""Model declarations and the registry of batched models."""
+"""Model declarations and the registry: network models and single-neuron models."""
 
 from __future__ import annotations
+
+import importlib
 
 from neuroscape.models.base import ModelSpec, Output, Parameter, ParameterError
 
 __all__ = ["ModelSpec", "Output", "Parameter", "ParameterError", "MODELS", "get_spec", "get_model"]
 
-MODELS = ("cortical",)
+NETWORK_MODELS = ("cortical",)
+NEURON_MODELS = ("lif", "hh", "fhn", "izhikevich")
+MODELS = NETWORK_MODELS + NEURON_MODELS
 
 
 class UnknownModelError(ValueError):
     pass
 
 
+def _check(name: str, allowed: tuple[str, ...]) -> None:
+    if name not in allowed:
+        raise UnknownModelError(f"unknown model {name!r}; allowed: {', '.join(allowed)}")
+
+
 def get_spec(name: str) -> ModelSpec:
-    """The declaration of a registered model."""
-    return get_model_class(name).spec
+    """The declaration of any registered model."""
+    _check(name, MODELS)
+    if name in NETWORK_MODELS:
+        return get_model_class(name).spec
+    return importlib.import_module(f"neuroscape.models.{name}").SPEC
 
 
 def get_model_class(name: str):
-    if name == "cortical":
-        from neuroscape.models.cortical import CorticalCircuit
+    _check(name, NETWORK_MODELS)
+    from neuroscape.models.cortical import CorticalCircuit
 
-        return CorticalCircuit
-    raise UnknownModelError(f"unknown model {name!r}; allowed: {', '.join(MODELS)}")
+    return CorticalCircuit
 
 
 def get_model(name: str, **kwargs):
-    """An instance of a registered batched model (kwargs go to its constructor)."""
+    """An instance of a registered network model (kwargs go to its constructor)."""
     return get_model_class(name)(**kwargs)
+
+
+def get_neuron_model(name: str):
+    """The declaration of a single-neuron model (see ``neuroscape.models.neuron``)."""
+    _check(name, NEURON_MODELS)
+    return importlib.import_module(f"neuroscape.models.{name}").MODEL

@@ -35,6 +35,7 @@ class NeuronModel:
     spike_level: float = 0.0  # for models without reset: upward crossing of this level
     conditionally_linear: bool = False  # provides ``linear`` for exponential Euler
     max_dt_ms: float = 1.0  # coarsest step the explicit schemes are accepted at
+    default_dt_ms: float = 0.1
     presets: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property

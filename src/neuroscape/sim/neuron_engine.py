@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.models import get_neuron_model
 from neuroscape.models.base import ModelSpec
 from neuroscape.models.neuron import NeuronModel
 from neuroscape.sim.batch import SettingsError
@@ -27,18 +28,6 @@ from neuroscape.sim.integrators import (
 )
 from neuroscape.sim.rng import row_keys
 from neuroscape.sim.stimuli import Stimulus
-
-NEURON_MODELS = ("lif", "hh", "fhn", "izhikevich")
-
-
-def get_neuron_model(name: str) -> NeuronModel:
-    from neuroscape.models import UnknownModelError
-
-    if name not in NEURON_MODELS:
-        raise UnknownModelError(
-            f"unknown neuron model {name!r}; allowed: {', '.join(NEURON_MODELS)}"
-        )
-    return importlib.import_module(f"neuroscape.models.{name}").MODEL
 
 
 def generate_source(model: NeuronModel, integrator: str) -> str:
@@ -116,7 +105,7 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         "                    spk_t[b, nrec] = t_spk",
         "                    nrec += 1",
         "            if rec_every > 0 and s % rec_every == 0:",
-        "                vtrace[b, s // rec_every] = y0",
+        *[f"                vtrace[b, {i}, s // rec_every] = y{i}" for i in range(n_s)],
         "        counts[b] = cnt",
         "        spk_n[b] = nrec",
         "        ok[b] = " + " and ".join(f"np.isfinite(y{i})" for i in range(n_s)),
@@ -160,7 +149,8 @@ class NeuronResult:
     spike_times: list[np.ndarray]
     ok: np.ndarray
     errors: list[str | None]
-    v: np.ndarray | None
+    states: np.ndarray | None  # (B, n_states, n_samples) when recorded
+    state_names: tuple[str, ...]
     t_v: np.ndarray | None
     dt_ms: float
     duration_ms: float
@@ -168,6 +158,11 @@ class NeuronResult:
     integrator: str
     seed: int
     wall_time_s: float
+
+    @property
+    def v(self) -> np.ndarray | None:
+        """(B, n_samples) membrane potential (the first state), when recorded."""
+        return None if self.states is None else self.states[:, 0]
 
 
 def _params_array(spec: ModelSpec, params, allow_outside: bool) -> np.ndarray:
@@ -244,7 +239,9 @@ def simulate_neurons(
     spk_t = np.full((b, max_spikes), np.nan)
     spk_n = np.zeros(b, dtype=np.int64)
     rec_every = int(record_every) if record_v else 0
-    vtrace = np.zeros((b, (n_steps + rec_every - 1) // rec_every if rec_every else 0))
+    vtrace = np.zeros(
+        (b, len(m.states), (n_steps + rec_every - 1) // rec_every if rec_every else 0)
+    )
     ok = np.zeros(b, dtype=np.bool_)
     kernel = get_kernel(m, scheme)
     y0 = np.ascontiguousarray(m.initial_state(p), dtype=float)
@@ -280,8 +277,9 @@ def simulate_neurons(
         spike_times=[spk_t[r, : spk_n[r]].copy() for r in range(b)],
         ok=ok,
         errors=[None if o else "non-finite state (NaN/inf): the step is unstable" for o in ok],
-        v=vtrace if rec_every else None,
-        t_v=(np.arange(vtrace.shape[1]) * rec_every + 1) * dt_ms if rec_every else None,
+        states=vtrace if rec_every else None,
+        state_names=m.states,
+        t_v=(np.arange(vtrace.shape[2]) * rec_every + 1) * dt_ms if rec_every else None,
         dt_ms=dt_ms,
         duration_ms=duration_ms,
         window_ms=window_ms,

@@ -38,6 +38,7 @@ def nullclines(v: np.ndarray, i_inj: float, p: dict) -> tuple[np.ndarray, np.nda
 
 
 MODEL = NeuronModel(
+    default_dt_ms=0.05,
     spec=SPEC,
     module=__name__,
     states=("v", "w"),

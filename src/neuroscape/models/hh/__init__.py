@@ -101,6 +101,7 @@ def _init(p: np.ndarray) -> np.ndarray:
 
 
 MODEL = NeuronModel(
+    default_dt_ms=0.01,
     spec=SPEC,
     module=__name__,
     states=("V", "m", "h", "n"),

@@ -63,6 +63,7 @@ def _init(p: np.ndarray) -> np.ndarray:
 
 
 MODEL = NeuronModel(
+    default_dt_ms=0.1,
     spec=SPEC,
     module=__name__,
     states=("v", "u"),

@@ -61,6 +61,7 @@ def closed_form_rate(i_inj: float, p: dict) -> float:
 
 
 MODEL = NeuronModel(
+    default_dt_ms=0.1,
     spec=SPEC,
     module=__name__,
     states=("V",),
