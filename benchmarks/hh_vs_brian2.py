@@ -1,0 +1,90 @@
+"""N Hodgkin-Huxley neurons with different parameters for T ms: neuroscape against Brian2 (its
+default target), in one run, with the ratio.
+
+Both use exponential Euler at the same dt and the same rate functions; each neuron gets its own
+g_Na, g_K (uniform +-20%) and a step current, so no neuron is like another.
+
+    python benchmarks/hh_vs_brian2.py [--n 10000] [--duration-ms 1000] [--dt-ms 0.025]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from neuroscape.models.hh import SPEC
+from neuroscape.sim.neuron_engine import simulate_neurons
+from neuroscape.sim.stimuli import make_stimulus
+
+
+def brian2_run(g_na, g_k, amps, duration_ms, dt_ms):
+    import brian2 as b2
+
+    b2.start_scope()
+    b2.defaultclock.dt = dt_ms * b2.ms
+    eqs = """
+    dv/dt = (I - gNa*m**3*h*(v - ENa) - gK*n**4*(v - EK) - gL*(v - EL))/C : volt
+    dm/dt = am*(1 - m) - bm*m : 1
+    dh/dt = ah*(1 - h) - bh*h : 1
+    dn/dt = an*(1 - n) - bn*n : 1
+    am = 0.1/mV*(v + 40*mV)/(1 - exp(-(v + 40*mV)/(10*mV)))/ms : Hz
+    bm = 4*exp(-(v + 65*mV)/(18*mV))/ms : Hz
+    ah = 0.07*exp(-(v + 65*mV)/(20*mV))/ms : Hz
+    bh = 1/(exp(-(v + 35*mV)/(10*mV)) + 1)/ms : Hz
+    an = 0.01/mV*(v + 55*mV)/(1 - exp(-(v + 55*mV)/(10*mV)))/ms : Hz
+    bn = 0.125*exp(-(v + 65*mV)/(80*mV))/ms : Hz
+    gNa : siemens/meter**2 (constant)
+    gK : siemens/meter**2 (constant)
+    I : amp/meter**2 (constant)
+    """
+    ns = {"ENa": 50 * b2.mV, "EK": -77 * b2.mV, "EL": -54.3 * b2.mV,
+          "gL": 0.3 * b2.msiemens / b2.cm**2, "C": 1 * b2.ufarad / b2.cm**2}
+    g = b2.NeuronGroup(len(g_na), eqs, method="exponential_euler", threshold="v > 0*mV",
+                       refractory="v > 0*mV", namespace=ns)
+    g.v = -65 * b2.mV
+    g.m, g.h, g.n = 0.0529, 0.5961, 0.3177
+    g.gNa = g_na * b2.msiemens / b2.cm**2
+    g.gK = g_k * b2.msiemens / b2.cm**2
+    g.I = amps * b2.uamp / b2.cm**2
+    mon = b2.SpikeMonitor(g)
+    net = b2.Network(g, mon)
+    net.run(1 * b2.ms)  # code generation and compilation, outside the timing
+    t0 = time.perf_counter()
+    net.run(duration_ms * b2.ms)
+    return time.perf_counter() - t0, mon.num_spikes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--duration-ms", type=float, default=1000.0)
+    ap.add_argument("--dt-ms", type=float, default=0.025)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    g_na = 120.0 * rng.uniform(0.8, 1.2, args.n)
+    g_k = 36.0 * rng.uniform(0.8, 1.2, args.n)
+    amps = rng.uniform(0.0, 20.0, args.n)
+    p = np.tile(SPEC.params_from_mapping({}), (args.n, 1))
+    p[:, 0], p[:, 1] = g_na, g_k
+    stim = make_stimulus("step", amp=amps)
+
+    simulate_neurons("hh", p[:2], make_stimulus("step", amp=amps[:2]), duration_ms=1.0,
+                     dt_ms=args.dt_ms, integrator="exponential_euler")  # JIT / cache load
+    t0 = time.perf_counter()
+    ours = simulate_neurons("hh", p, stim, duration_ms=args.duration_ms, dt_ms=args.dt_ms,
+                            integrator="exponential_euler", max_spikes=0)
+    t_ns = time.perf_counter() - t0
+    t_b2, n_b2 = brian2_run(g_na, g_k, amps, args.duration_ms, args.dt_ms)
+    out = {
+        "n_neurons": args.n, "duration_ms": args.duration_ms, "dt_ms": args.dt_ms,
+        "neuroscape_s": t_ns, "brian2_s": t_b2, "speedup": t_b2 / t_ns,
+        "spikes_neuroscape": int(ours.counts.sum()), "spikes_brian2": int(n_b2),
+    }
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
