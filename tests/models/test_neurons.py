@@ -193,3 +193,14 @@ def test_bad_input_gets_clear_errors():
         make_stimulus("sine", amp=1)
     with pytest.raises(StimulusError, match="no parameter 'freq'"):
         make_stimulus("step", amp=1, freq=3)
+
+
+def test_conductance_synapse_drives_v_toward_its_reversal():
+    # g: mean rate*weight*tau = 2000 Hz * 0.01 * 5 ms = 0.1 (in units of 1/R); with R = 10 the
+    # synaptic current g (E - V) and the leak balance at V = (V_rest + R g E)/(1 + R g)
+    s = make_stimulus("poisson_conductance", rate_hz=2000.0, weight=0.01, tau_syn=5.0, E_rev=0.0)
+    r = simulate_neurons(
+        "lif", {"V_th": 100.0}, s, duration_ms=3000.0, dt_ms=0.05, record_v=True, allow_outside=True
+    )
+    g, rr = 0.1, 10.0
+    assert np.mean(r.v[0, 4000:]) == pytest.approx((-65.0 + rr * g * 0.0) / (1 + rr * g), abs=1.0)

@@ -9,7 +9,7 @@ from neuroscape.models.base import ModelSpec, Output, Parameter, ParameterError
 __all__ = ["ModelSpec", "Output", "Parameter", "ParameterError", "MODELS", "get_spec", "get_model"]
 
 NETWORK_MODELS = ("cortical",)
-NEURON_MODELS = ("lif", "hh", "fhn", "izhikevich")
+NEURON_MODELS = ("lif", "cond_if", "hh", "fhn", "izhikevich")
 MODELS = NETWORK_MODELS + NEURON_MODELS
 
 

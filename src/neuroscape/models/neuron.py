@@ -37,6 +37,11 @@ class NeuronModel:
     max_dt_ms: float = 1.0  # coarsest step the explicit schemes are accepted at
     default_dt_ms: float = 0.1
     presets: dict[str, dict[str, float]] = field(default_factory=dict)
+    # names of the module's functions when they differ from rhs/linear/threshold/reset
+    function_names: dict[str, str] = field(default_factory=dict)
+
+    def function_name(self, role: str) -> str:
+        return self.function_names.get(role, role)
 
     @property
     def name(self) -> str:

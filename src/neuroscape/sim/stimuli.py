@@ -7,6 +7,9 @@ Kinds and their four parameters (currents in the model's current unit, times in 
                                           (white noise; sigma in current x sqrt(ms))
   poisson: rate_hz, weight, tau_syn, -    exponential current synapse driven by a Poisson train:
                                           tau_syn dI/dt = -I, and I jumps by ``weight`` per spike
+  poisson_conductance: rate_hz, weight, tau_syn, E_rev
+                                          exponential conductance synapse: g jumps by ``weight``
+                                          per spike, decays with tau_syn; I = g (E_rev - V)
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from numba import njit
 
 from neuroscape.sim.rng import hi32, lo32, unit_float, word
 
-KINDS = {"step": 0, "ramp": 1, "noisy": 2, "poisson": 3}
+KINDS = {"step": 0, "ramp": 1, "noisy": 2, "poisson": 3, "poisson_conductance": 4}
 _FIELDS = {
     "step": ("amp", "t_on", "t_off"),
     "ramp": ("amp0", "amp1", "t_on", "t_off"),
     "noisy": ("mean", "sigma", "t_on", "t_off"),
     "poisson": ("rate_hz", "weight", "tau_syn"),
+    "poisson_conductance": ("rate_hz", "weight", "tau_syn", "E_rev"),
 }
 _DEFAULTS = {"t_on": 0.0, "t_off": np.inf}
 
@@ -70,8 +74,8 @@ def make_stimulus(kind: str, **kw) -> Stimulus:
     while len(cols) < 4:
         cols.append(np.zeros(n))
     values = np.column_stack(cols)
-    if kind == "poisson" and (np.any(values[:, 0] < 0) or np.any(values[:, 2] <= 0)):
-        raise StimulusError("poisson stimulus needs rate_hz >= 0 and tau_syn > 0 ms")
+    if kind.startswith("poisson") and (np.any(values[:, 0] < 0) or np.any(values[:, 2] <= 0)):
+        raise StimulusError(f"{kind} stimulus needs rate_hz >= 0 and tau_syn > 0 ms")
     if kind == "noisy" and np.any(values[:, 1] < 0):
         raise StimulusError("noisy stimulus needs sigma >= 0")
     return Stimulus(kind, values)
@@ -82,8 +86,10 @@ _STIM_STREAM = np.uint64(0x5717 << 48)
 
 
 @njit(inline="always", cache=True)
-def stimulus_current(kind, s0, s1, s2, s3, t, dt, step, key, isyn):
-    """Current during the step starting at t; returns (I, new synaptic state)."""
+def stimulus_current(kind, s0, s1, s2, s3, t, dt, step, key, isyn, v):
+    """Current during the step starting at t (membrane potential v then); returns
+    (I, new synaptic state: a current for ``poisson``, a conductance for
+    ``poisson_conductance``)."""
     if kind == 0:
         return (s0 if (t >= s1 and t < s2) else 0.0), isyn
     if kind == 1:
@@ -98,7 +104,7 @@ def stimulus_current(kind, s0, s1, s2, s3, t, dt, step, key, isyn):
         u2 = np.float64(hi32(x)) / 4294967296.0
         xi = np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2)  # Box-Muller
         return s0 + s1 * xi / np.sqrt(dt), isyn
-    # poisson-driven exponential synapse: decay, then the step's kicks
+    # poisson-driven exponential synapse (current or conductance): decay, then the step's kicks
     lam = s0 * dt * 1e-3
     u = unit_float(word(key, _STIM_STREAM | np.uint64(step)))
     k = 0
@@ -109,4 +115,6 @@ def stimulus_current(kind, s0, s1, s2, s3, t, dt, step, key, isyn):
         p *= lam / k
         c += p
     isyn = isyn * np.exp(-dt / s2) + s1 * k
+    if kind == 4:
+        return isyn * (s3 - v), isyn
     return isyn, isyn

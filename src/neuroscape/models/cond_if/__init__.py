@@ -13,7 +13,7 @@ single-neuron model with *constant* conductances, whose firing rate has a closed
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from neuroscape.models.base import ModelSpec, Output, Parameter
 from neuroscape.sim.integrators import get_tableau, make_step
@@ -70,48 +70,66 @@ SPEC = ModelSpec(
     parameters=(
         Parameter("g_E", 0.1, 0.0, 2.0, "1/ms", "constant excitatory conductance", 0.0),
         Parameter("g_I", 0.0, 0.0, 2.0, "1/ms", "constant inhibitory conductance", 0.0),
+        Parameter("t_ref", CONSTANTS["t_ref"], 0.0, 20.0, "ms", "absolute refractory period", 0.0),
     ),
     outputs=(Output("rate", "Hz", "firing rate over the recording window"),),
     constants=CONSTANTS,
 )
 
 
-_KERNELS: dict[str, object] = {}
+# ------------------------------------------------ as a single-neuron model of the neuron engine
+# (an injected current I, in 1/ms like the conductances, adds to dV/dt)
+_TAU_L, _V_E, _V_I = CONSTANTS["tau_leak"], CONSTANTS["V_E"], CONSTANTS["V_I"]
+_V_T, _V_R = CONSTANTS["V_T"], CONSTANTS["V_R"]
 
 
-def kernel(integrator: str):
-    """Batched single-neuron kernel: rows are parameter sets, run in parallel."""
-    if integrator in _KERNELS:
-        return _KERNELS[integrator]
-    step = step_function(integrator)
+@njit(inline="always", cache=True)
+def neuron_rhs(v, i_inj, g_e, g_i, t_ref):
+    return (-v / _TAU_L - (v - _V_E) * g_e - (v - _V_I) * g_i + i_inj,)
 
-    @njit(parallel=True)
-    def run(params, v0, n_steps, rec_start, n_ref, dt, consts, counts, vtrace):
-        inv_tau_leak = 1.0 / consts[0]
-        v_e, v_i, v_t, v_r = consts[1], consts[2], consts[3], consts[4]
-        record = vtrace.shape[1] > 0
-        for b in prange(params.shape[0]):
-            ge, gi = params[b, 0], params[b, 1]
-            v = v0[b]
-            ref = 0
-            n = 0
-            for s in range(n_steps):
-                active = 1.0
-                if ref > 0:
-                    ref -= 1
-                    active = 0.0
-                v, ge, gi = step(v, ge, gi, dt, active, inv_tau_leak, 0.0, 0.0, v_e, v_i)
-                if active == 1.0 and v >= v_t:
-                    v = v_r
-                    ref = n_ref - 1
-                    if s >= rec_start:
-                        n += 1
-                if record:
-                    vtrace[b, s] = v
-            counts[b] = n
 
-    _KERNELS[integrator] = run
-    return run
+@njit(inline="always", cache=True)
+def neuron_linear(v, i_inj, g_e, g_i, t_ref):
+    return (
+        -(1.0 / _TAU_L + g_e + g_i),
+        _V_E * g_e + _V_I * g_i + i_inj,
+    )
+
+
+@njit(inline="always", cache=True)
+def neuron_threshold(v, g_e, g_i, t_ref):
+    return v >= _V_T
+
+
+@njit(inline="always", cache=True)
+def neuron_reset(v, g_e, g_i, t_ref):
+    return (_V_R,)
+
+
+def _neuron_model():
+    from neuroscape.models.neuron import NeuronModel
+
+    return NeuronModel(
+        spec=SPEC,
+        module=__name__,
+        states=("V",),
+        initial_state=lambda p: np.full((len(p), 1), CONSTANTS["V_R"]),
+        current_unit="1/ms",
+        has_reset=True,
+        refractory_param="t_ref",
+        conditionally_linear=True,
+        max_dt_ms=0.5,
+        default_dt_ms=0.1,
+        function_names={
+            "rhs": "neuron_rhs",
+            "linear": "neuron_linear",
+            "threshold": "neuron_threshold",
+            "reset": "neuron_reset",
+        },
+    )
+
+
+MODEL = _neuron_model()
 
 
 def simulate_constant(
@@ -124,17 +142,25 @@ def simulate_constant(
     v0: float | np.ndarray = 0.0,
     record_v: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Rates (Hz) of B neurons with constant conductances; optionally the V traces (B, n_steps)."""
+    """Rates (Hz) of B neurons with constant conductances; optionally the V traces (B, n_steps).
+
+    A thin wrapper over the neuron engine with no injected current.
+    """
+    from neuroscape.sim.neuron_engine import simulate_neurons
+    from neuroscape.sim.stimuli import make_stimulus
+
     g_e, g_i = np.broadcast_arrays(np.atleast_1d(g_e), np.atleast_1d(g_i))
-    params = SPEC.validate(np.column_stack([g_e, g_i]), allow_outside=True)
-    n_steps = int(round(duration_ms / dt_ms))
-    rec_start = int(round(record_from_ms / dt_ms))
-    c = CONSTANTS
-    consts = np.array([c["tau_leak"], c["V_E"], c["V_I"], c["V_T"], c["V_R"]])
-    counts = np.zeros(len(params), dtype=np.int64)
-    vtrace = np.zeros((len(params), n_steps if record_v else 0))
-    v0 = np.broadcast_to(np.asarray(v0, dtype=float), (len(params),)).copy()
-    n_ref = n_refractory_steps(c["t_ref"], dt_ms)
-    kernel(integrator)(params, v0, n_steps, rec_start, n_ref, dt_ms, consts, counts, vtrace)
-    window_s = (n_steps - rec_start) * dt_ms / 1000.0
-    return counts / window_s, (vtrace if record_v else None)
+    p = np.column_stack([g_e, g_i, np.full(len(g_e), CONSTANTS["t_ref"])])
+    res = simulate_neurons(
+        MODEL,
+        p,
+        make_stimulus("step", amp=0.0),
+        duration_ms=duration_ms,
+        dt_ms=dt_ms,
+        window_ms=duration_ms - record_from_ms,
+        integrator=integrator,
+        record_v=record_v,
+        allow_outside=True,
+        y0=np.broadcast_to(np.asarray(v0, float), (len(p),))[:, None],
+    )
+    return res.rates, (res.v if record_v else None)
