@@ -204,3 +204,13 @@ def test_conductance_synapse_drives_v_toward_its_reversal():
     )
     g, rr = 0.1, 10.0
     assert np.mean(r.v[0, 4000:]) == pytest.approx((-65.0 + rr * g * 0.0) / (1 + rr * g), abs=1.0)
+
+
+def test_izhikevich_thalamocortical_rebound_burst():
+    # TC fires a rebound burst on release from hyperpolarization; RS does not
+    stim = make_stimulus("step", amp=-10.0, t_on=0.0, t_off=200.0)
+    tc = simulate_neurons("izhikevich", PRESETS["TC"], stim, duration_ms=400.0, dt_ms=0.05)
+    rs = simulate_neurons("izhikevich", PRESETS["RS"], stim, duration_ms=400.0, dt_ms=0.05)
+    t = tc.spike_times[0]
+    assert len(t) >= 3 and np.all(t > 200.0) and t[0] < 215.0 and np.diff(t)[0] < 10.0
+    assert rs.counts[0] == 0
