@@ -6,6 +6,7 @@ Every user error (bad name, value, file or setting) ends with one line on stderr
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ class CLIError(Exception):
 
 
 def _user_errors():
+    from neuroscape.explore import SchedulerError, SpaceError, StoreError
     from neuroscape.io import InputFileError
     from neuroscape.models import UnknownModelError
     from neuroscape.models.base import ParameterError
@@ -30,6 +32,9 @@ def _user_errors():
 
     return (
         StimulusError,
+        SchedulerError,
+        SpaceError,
+        StoreError,
         CLIError,
         InputFileError,
         UnknownModelError,
@@ -340,6 +345,97 @@ def cmd_connectivity(args) -> int:
     return 0
 
 
+def _parse_bounds(items: list[str]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for item in items or []:
+        name, _, rng = item.partition("=")
+        lo, _, hi = rng.partition(":")
+        try:
+            out[name.strip()] = (float(lo), float(hi))
+        except ValueError:
+            raise CLIError(f"--bounds {item!r}: expected NAME=LOW:HIGH") from None
+    return out
+
+
+def cmd_sweep(args) -> int:
+    from neuroscape.explore import ParameterSpace, run_sweep
+    from neuroscape.models import get_spec
+    from neuroscape.sim.batch import SimSettings
+
+    spec = get_spec(args.model)
+    space = ParameterSpace(
+        spec,
+        bounds=_parse_bounds(args.bounds),
+        fixed=_parse_set(args.fix or [], spec),
+        log=tuple(args.log or ()),
+        scale=args.scale,
+    )
+    window = args.window_ms if args.window_ms is not None else min(2000.0, args.duration_ms * 2 / 3)
+    settings = SimSettings(args.duration_ms, args.dt_ms, window, args.integrator)
+    rep = run_sweep(
+        args.model,
+        args.n,
+        args.db,
+        sampler=args.sampler,
+        space=space,
+        sample_seed=args.sample_seed,
+        seed=args.seed,
+        conn_seed=args.conn_seed,
+        connectivity=args.connectivity,
+        settings=settings,
+        chunk=args.chunk,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+    )
+    print(
+        f"sweep {rep.sweep_id} in {rep.db}: {rep.n_points} points, {rep.n_done_before} already "
+        f"done, {rep.n_run} run now ({rep.n_failed} failed) in {rep.wall_time_s:.1f} s"
+        + (f" = {rep.runs_per_s:.1f} runs/s" if rep.n_run else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_db(args) -> int:
+    from neuroscape.explore import open_for_reading
+
+    store = open_for_reading(args.db)
+    try:
+        if args.db_command == "summary":
+            s = store.summary()
+            if args.json:
+                print(json.dumps(s, indent=2))
+                return 0
+            print(
+                f"model {s['model']}: {s['runs']} runs, {s['failed']} failed, "
+                f"{len(s['sweeps'])} sweep(s)"
+            )
+            for sw in s["sweeps"]:
+                print(f"  sweep {sw['id']}: {sw['sampler']} n={sw['n']}, {sw['done']} stored")
+            for name, r in s["outputs"].items():
+                if r["min"] is not None:
+                    print(f"  {name}: min {r['min']:.4g}, mean {r['mean']:.4g}, max {r['max']:.4g}")
+            for label, count in s["labels"].items():
+                print(f"  label {label}: {count}")
+        elif args.db_command == "query":
+            import sqlite3
+
+            try:
+                cols, rows = store.query(args.sql)
+            except sqlite3.Error as exc:
+                raise CLIError(f"SQL error: {exc}") from None
+            w = csv.writer(sys.stdout)
+            w.writerow(cols)
+            w.writerows(rows)
+        elif args.db_command == "export":
+            path = store.export(args.out, table=args.table)
+            print(f"{args.table} -> {path}", file=sys.stderr)
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_demo(args) -> int:
     """Main job: simulate the circuit at its defaults and write the raster figure."""
     out = Path(args.out)
@@ -443,6 +539,43 @@ def build_parser() -> argparse.ArgumentParser:
     sf.add_argument("--allow-outside", action="store_true")
     sf.add_argument("--out", required=True, metavar="DIR")
     sf.set_defaults(func=cmd_fi_curve)
+
+    sw = sub.add_parser("sweep", help="simulate a sample of the parameter space into a database")
+    sw.add_argument("model")
+    sw.add_argument("--n", type=int, required=True, help="points (grid: per free dimension)")
+    sw.add_argument("--sampler", default="sobol", help="uniform, sobol, lhs or grid")
+    sw.add_argument("--db", required=True, metavar="RUNS.db")
+    sw.add_argument("--fix", action="append", metavar="NAME=VALUE", help="hold a parameter")
+    sw.add_argument("--bounds", action="append", metavar="NAME=LOW:HIGH", help="sub-box")
+    sw.add_argument("--log", action="append", metavar="NAME", help="sample NAME in log")
+    sw.add_argument("--scale", type=float, default=1.0, help="scale the box about its centre")
+    sw.add_argument("--sample-seed", type=int, default=0)
+    sw.add_argument("--seed", type=int, default=0, help="noise seed (point r: (seed, r))")
+    sw.add_argument("--conn-seed", type=int, default=0)
+    sw.add_argument("--connectivity", metavar="GRAPH.npz")
+    sw.add_argument("--duration-ms", type=float, default=3000.0)
+    sw.add_argument("--dt-ms", type=float, default=0.1)
+    sw.add_argument("--window-ms", type=float, default=None)
+    sw.add_argument("--integrator", default="midpoint")
+    sw.add_argument("--chunk", type=int, default=None, help="points per chunk (default 64)")
+    sw.add_argument("--workers", type=int, default=None)
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler")
+    sw.add_argument("--quiet", action="store_true")
+    sw.set_defaults(func=cmd_sweep)
+
+    sb = sub.add_parser("db", help="inspect a model database")
+    dbsub = sb.add_subparsers(dest="db_command", required=True)
+    d1 = dbsub.add_parser("summary", help="counts, failures, output ranges")
+    d1.add_argument("db")
+    d1.add_argument("--json", action="store_true")
+    d2 = dbsub.add_parser("query", help="run an SQL query, CSV to stdout")
+    d2.add_argument("db")
+    d2.add_argument("sql")
+    d3 = dbsub.add_parser("export", help="a table or view to CSV or Parquet")
+    d3.add_argument("db")
+    d3.add_argument("--out", required=True, metavar="FILE.csv|FILE.parquet")
+    d3.add_argument("--table", default="results")
+    sb.set_defaults(func=cmd_db)
 
     sd = sub.add_parser("demo", help="simulate the circuit and write its figure")
     sd.add_argument("--out", default="out", help="output folder (default: out/)")

@@ -99,8 +99,14 @@ def run_batch(
     allow_outside: bool = False,
     recording: Recording | None = None,
     progress: bool | Callable[[int], None] = False,
+    rows: np.ndarray | None = None,
 ) -> SimulationResult:
-    """Simulate B parameter sets of ``model``; see ``neuroscape.simulate`` for the arguments."""
+    """Simulate B parameter sets of ``model``; see ``neuroscape.simulate`` for the arguments.
+
+    rows: the global row index of each parameter set (default 0..B-1); row r draws its noise
+    from the stream (seed, r), so a subset of a larger batch (a resumed sweep, a remote chunk)
+    reproduces exactly what the whole batch would have given.
+    """
     spec = model.spec
     settings = settings or SimSettings()
     recording = recording or Recording()
@@ -129,7 +135,10 @@ def run_batch(
     if chunk_size < 1:
         raise SettingsError(f"chunk_size={chunk_size}; allowed: >= 1")
 
-    keys = row_keys(int(seed), np.arange(b))
+    rows = np.arange(b) if rows is None else np.asarray(rows, dtype=np.int64)
+    if rows.shape != (b,) or (b and rows.min() < 0):
+        raise SettingsError(f"rows must be {b} non-negative row indices, got shape {rows.shape}")
+    keys = row_keys(int(seed), rows)
     outputs = np.full((b, len(spec.outputs)), np.nan)
     ok = np.zeros(b, dtype=bool)
     errors: list[str | None] = [None] * b
