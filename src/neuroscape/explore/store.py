@@ -214,7 +214,17 @@ class ModelStore:
         )
         stored = dict(zip(names, row[1:], strict=True))
         stored["extra"] = json.loads(stored["extra"]) if stored["extra"] else None
-        for name in names:
+        # the graph is compared by content; how it was given (seed or file) does not matter
+        checked = (
+            "connectivity_sha256",
+            "seed",
+            "duration_ms",
+            "dt_ms",
+            "window_ms",
+            "integrator",
+            "extra",
+        )
+        for name in checked:
             new = details.get(name)
             if isinstance(new, float | int) and isinstance(stored[name], float | int):
                 same = np.isclose(float(new), float(stored[name]), rtol=0, atol=1e-12)
