@@ -428,6 +428,24 @@ def cmd_db(args) -> int:
             w = csv.writer(sys.stdout)
             w.writerow(cols)
             w.writerows(rows)
+        elif args.db_command == "plot":
+            from neuroscape.plot.explore import output_heatmap, parameter_slices
+
+            spec = store.spec
+            cols = spec.parameter_names + spec.output_names
+            _, rows = store.query(
+                "SELECT " + ", ".join(f'"{c}"' for c in cols) + " FROM runs WHERE status = 'ok'"
+            )
+            if not rows:
+                raise CLIError(f"{args.db} has no successful runs to plot")
+            data = np.array(rows, dtype=float)
+            p, o = data[:, : len(spec.parameter_names)], data[:, len(spec.parameter_names) :]
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            if spec.output_names[:2] == ["r_E", "r_I"]:
+                output_heatmap(o[:, 0], o[:, 1], out / "rates_heatmap.png")
+            parameter_slices(p, spec.parameter_names, o, spec.output_names, out / "slices.png")
+            print(f"figures -> {out}/", file=sys.stderr)
         elif args.db_command == "export":
             path = store.export(args.out, table=args.table)
             print(f"{args.table} -> {path}", file=sys.stderr)
@@ -571,6 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
     d2 = dbsub.add_parser("query", help="run an SQL query, CSV to stdout")
     d2.add_argument("db")
     d2.add_argument("sql")
+    d4 = dbsub.add_parser("plot", help="heat map of the outputs and one-parameter slices")
+    d4.add_argument("db")
+    d4.add_argument("--out", required=True, metavar="DIR")
     d3 = dbsub.add_parser("export", help="a table or view to CSV or Parquet")
     d3.add_argument("db")
     d3.add_argument("--out", required=True, metavar="FILE.csv|FILE.parquet")
