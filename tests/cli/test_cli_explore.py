@@ -65,3 +65,31 @@ def test_db_errors(tmp_path, capsys):
     run(["sweep", "cortical", "--n", "2", "--db", db, *SHORT], capsys)
     rc, _, err = run(["db", "query", db, "SELECT nope FROM runs"], capsys)
     assert rc == 2 and "SQL error: no such column: nope" in err
+
+
+def test_izhikevich_sweep_over_its_parameters_with_behaviour_labels(tmp_path, capsys):
+    db = str(tmp_path / "iz.db")
+    rc, _, err = run(
+        [
+            "sweep",
+            "izhikevich",
+            "--n",
+            "64",
+            "--db",
+            db,
+            "--current",
+            "10",
+            "--duration-ms",
+            "600",
+            "--window-ms",
+            "400",
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert rc == 0, err
+    rc, out, _ = run(["db", "query", db, "SELECT DISTINCT label FROM runs"], capsys)
+    labels = set(out.split()[1:])
+    assert labels <= {"silent", "tonic", "bursting", "irregular"} and len(labels) >= 2
+    rc, out, _ = run(["db", "summary", db, "--json"], capsys)
+    assert json.loads(out)["outputs"]["rate"]["max"] > 0

@@ -214,3 +214,29 @@ def test_izhikevich_thalamocortical_rebound_burst():
     t = tc.spike_times[0]
     assert len(t) >= 3 and np.all(t > 200.0) and t[0] < 215.0 and np.diff(t)[0] < 10.0
     assert rs.counts[0] == 0
+
+
+@pytest.mark.parametrize(
+    "preset,current,label",
+    [("CH", 10.0, "bursting"), ("RS", 10.0, "tonic"), ("FS", 10.0, "tonic"), ("RS", 0.0, "silent")],
+)
+def test_behaviour_classes_of_the_izhikevich_presets(preset, current, label):
+    from neuroscape.models.neuron import classify_spikes
+
+    r = simulate_neurons(
+        "izhikevich",
+        PRESETS[preset],
+        make_stimulus("step", amp=current),
+        duration_ms=1000.0,
+        dt_ms=0.05,
+    )
+    assert classify_spikes(r.spike_times[0], 300.0, 1000.0)[0] == label
+
+
+def test_noise_driven_firing_is_irregular():
+    from neuroscape.models.neuron import classify_spikes
+
+    s = make_stimulus("noisy", mean=2.3, sigma=3.0)
+    r = simulate_neurons("lif", {}, s, duration_ms=5000.0, dt_ms=0.1, seed=1)
+    label, cv = classify_spikes(r.spike_times[0], 0.0, 5000.0)
+    assert label == "irregular" and cv > 0.5

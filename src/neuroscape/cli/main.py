@@ -370,8 +370,24 @@ def cmd_sweep(args) -> int:
         log=tuple(args.log or ()),
         scale=args.scale,
     )
-    window = args.window_ms if args.window_ms is not None else min(2000.0, args.duration_ms * 2 / 3)
-    settings = SimSettings(args.duration_ms, args.dt_ms, window, args.integrator)
+    from neuroscape.models import NEURON_MODELS, get_neuron_model
+
+    stimulus = None
+    if args.model in NEURON_MODELS:
+        nm = get_neuron_model(args.model)
+        duration = args.duration_ms or 1000.0
+        dt = args.dt_ms or nm.default_dt_ms
+        integrator = args.integrator or "rk4"
+        window = args.window_ms if args.window_ms is not None else duration
+        stimulus = _stimulus(args)
+    else:
+        if args.current is not None or args.stimulus is not None:
+            raise CLIError("--current/--stimulus are for single-neuron models")
+        duration = args.duration_ms or 3000.0
+        dt = args.dt_ms or 0.1
+        integrator = args.integrator or "midpoint"
+        window = args.window_ms if args.window_ms is not None else min(2000.0, duration * 2 / 3)
+    settings = SimSettings(duration, dt, window, integrator)
     rep = run_sweep(
         args.model,
         args.n,
@@ -387,6 +403,7 @@ def cmd_sweep(args) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         progress=not args.quiet,
+        stimulus=stimulus,
     )
     print(
         f"sweep {rep.sweep_id} in {rep.db}: {rep.n_points} points, {rep.n_done_before} already "
@@ -571,10 +588,22 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--seed", type=int, default=0, help="noise seed (point r: (seed, r))")
     sw.add_argument("--conn-seed", type=int, default=0)
     sw.add_argument("--connectivity", metavar="GRAPH.npz")
-    sw.add_argument("--duration-ms", type=float, default=3000.0)
-    sw.add_argument("--dt-ms", type=float, default=0.1)
+    sw.add_argument(
+        "--duration-ms",
+        type=float,
+        default=None,
+        help="default 3000 (cortical) or 1000 (single neurons)",
+    )
+    sw.add_argument("--dt-ms", type=float, default=None, help="default: the model's")
     sw.add_argument("--window-ms", type=float, default=None)
-    sw.add_argument("--integrator", default="midpoint")
+    sw.add_argument("--integrator", default=None)
+    sw.add_argument("--current", type=float, help="single neurons: step current")
+    sw.add_argument("--t-on", type=float, default=0.0)
+    sw.add_argument("--t-off", type=float, default=float("inf"))
+    sw.add_argument(
+        "--stimulus", choices=["step", "ramp", "noisy", "poisson", "poisson_conductance"]
+    )
+    sw.add_argument("--stim", action="append", metavar="NAME=VALUE")
     sw.add_argument("--chunk", type=int, default=None, help="points per chunk (default 64)")
     sw.add_argument("--workers", type=int, default=None)
     sw.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler")

@@ -17,7 +17,7 @@ import numpy as np
 
 from neuroscape.explore.space import ParameterSpace, SpaceError
 from neuroscape.explore.store import ModelStore
-from neuroscape.models import NETWORK_MODELS, get_model, get_spec
+from neuroscape.models import MODELS, NETWORK_MODELS, get_model, get_spec
 from neuroscape.sim.batch import SettingsError, SimSettings
 from neuroscape.sim.engine import run_batch
 
@@ -56,7 +56,7 @@ def _remote_chunk(model_name, model_kwargs, params, rows, seed, settings):
     model = get_model(model_name, **model_kwargs)
     t0 = time.perf_counter()
     res = run_batch(model, params, seed=seed, settings=settings, rows=rows, allow_outside=True)
-    return rows, res.outputs, res.ok, res.errors, time.perf_counter() - t0
+    return rows, res.outputs, res.ok, res.errors, time.perf_counter() - t0, res.labels
 
 
 def connect_scheduler(address: str, timeout_s: float = 10.0):
@@ -89,22 +89,24 @@ def run_sweep(
     scheduler: str | None = None,
     client=None,
     progress: bool = True,
+    stimulus=None,
 ) -> SweepReport:
     """Simulate ``n`` sampled points of ``model_name`` into the database ``db`` (resumable).
 
     Everything is validated before the database is touched: a bad request leaves it unchanged.
     """
-    if model_name not in NETWORK_MODELS:
-        raise SpaceError(
-            f"sweeps of {model_name!r} are not available yet; allowed: {', '.join(NETWORK_MODELS)}"
-        )
+    if model_name not in MODELS:
+        raise SpaceError(f"unknown model {model_name!r}; allowed: {', '.join(MODELS)}")
     spec = get_spec(model_name)
     space = space or ParameterSpace(spec)
     settings = settings or SimSettings()
     points = space.sample(n, sampler, sample_seed)
     allow_outside = space.outside_declared_domain()
     spec.validate(points, allow_outside=allow_outside)
-    model_kwargs = {"conn_seed": conn_seed, "connectivity": connectivity}
+    if model_name in NETWORK_MODELS:
+        model_kwargs = {"conn_seed": conn_seed, "connectivity": connectivity}
+    else:
+        model_kwargs = {"stimulus": stimulus}
     model = get_model(model_name, **model_kwargs)
     model.check_settings(settings)
     if chunk is not None and chunk < 1:
@@ -113,7 +115,7 @@ def run_sweep(
     if scheduler is not None and client is None:
         client = connect_scheduler(scheduler)
         own_client = True
-    if client is not None:
+    if client is not None and model_name in NETWORK_MODELS:
         # ship the graph itself, so that every worker runs exactly this one
         model_kwargs = {"connectivity": model.connectivity}
     desc = model.describe()
@@ -156,17 +158,12 @@ def run_sweep(
             )
         n_failed = 0
 
-        def store_chunk(rows, outputs, ok, errors, wall):
+        def store_chunk(rows, outputs, ok, errors, wall, labels=None):
             nonlocal n_failed
+            if labels is None:
+                labels = labels_for(model_name, outputs, ok)
             store.write_chunk(
-                sweep_id,
-                rows,
-                points[rows],
-                outputs,
-                ok,
-                errors,
-                labels_for(model_name, outputs, ok),
-                wall / len(rows),
+                sweep_id, rows, points[rows], outputs, ok, errors, labels, wall / len(rows)
             )
             n_failed += int((~ok).sum())
             if bar is not None:
@@ -184,7 +181,7 @@ def run_sweep(
                         workers=workers,
                         allow_outside=allow_outside,
                     )
-                    store_chunk(rows, res.outputs, res.ok, res.errors, res.wall_time_s)
+                    store_chunk(rows, res.outputs, res.ok, res.errors, res.wall_time_s, res.labels)
             else:
                 from distributed import as_completed
 

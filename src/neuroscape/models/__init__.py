@@ -38,7 +38,12 @@ def get_model_class(name: str):
 
 
 def get_model(name: str, **kwargs):
-    """An instance of a registered network model (kwargs go to its constructor)."""
+    """A model of the batched engine: a network (kwargs: conn_seed, connectivity) or a single
+    neuron under one stimulus (kwargs: stimulus)."""
+    if name in NEURON_MODELS:
+        from neuroscape.sim.neuron_engine import NeuronBatch
+
+        return NeuronBatch(name, kwargs.get("stimulus"))
     return get_model_class(name)(**kwargs)
 
 

@@ -20,7 +20,36 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuroscape.models.base import ModelSpec
+from neuroscape.models.base import ModelSpec, Output
+
+# What a single-neuron run reports, for every model (the behaviour class goes into the label)
+NEURON_OUTPUTS = (
+    Output("rate", "Hz", "firing rate over the recording window"),
+    Output("cv_isi", "1", "coefficient of variation of the interspike intervals (NaN: < 3 spikes)"),
+)
+BEHAVIOURS = ("silent", "tonic", "bursting", "irregular")
+
+
+def classify_spikes(times_ms: np.ndarray, t_start: float, t_end: float) -> tuple[str, float]:
+    """Behaviour class of a spike train in [t_start, t_end) and the CV of its intervals.
+
+    silent: fewer than 3 spikes; bursting: the sorted intervals split, at a jump of more than
+    3x, into short intra-burst intervals (>= 25% of them) and at least 2 long inter-burst
+    intervals; tonic: CV < 0.3; irregular: anything else.
+    """
+    t = np.asarray(times_ms)
+    t = t[(t >= t_start) & (t < t_end)]
+    if len(t) < 3:
+        return "silent", float("nan")
+    isi = np.diff(t)
+    cv = float(isi.std() / isi.mean())
+    s = np.sort(isi)
+    ratios = s[1:] / np.maximum(s[:-1], 1e-12)
+    k = int(np.argmax(ratios))
+    n_short, n_long = k + 1, len(s) - k - 1
+    if ratios[k] > 3.0 and n_short >= 0.25 * len(s) and n_long >= 2:
+        return "bursting", cv
+    return ("tonic" if cv < 0.3 else "irregular"), cv
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ class ChunkResult:
     errors: list[str | None] = field(default_factory=list)
     spikes: list[tuple[np.ndarray, np.ndarray]] | None = None  # per row: (times_ms, neuron)
     voltages: np.ndarray | None = None  # (b, n_rec, n_steps)
+    labels: list[str | None] | None = None  # derived class per row (e.g. behaviour), if any
 
 
 class BatchModel(Protocol):

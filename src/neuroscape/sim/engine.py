@@ -36,6 +36,7 @@ class SimulationResult:
     spikes: list[tuple[np.ndarray, np.ndarray]] | None = None
     voltages: np.ndarray | None = None
     v_neurons: tuple[int, ...] = ()
+    labels: list[str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.params)
@@ -142,6 +143,8 @@ def run_batch(
     outputs = np.full((b, len(spec.outputs)), np.nan)
     ok = np.zeros(b, dtype=bool)
     errors: list[str | None] = [None] * b
+    labels: list[str | None] = [None] * b
+    any_labels = False
     spikes: list | None = [] if recording.spikes else None
     voltages = []
     bar = None
@@ -164,6 +167,9 @@ def run_batch(
             outputs[sl] = res.outputs
             ok[sl] = res.ok
             errors[sl] = res.errors or [None] * len(res.ok)
+            if res.labels is not None:
+                labels[sl] = res.labels
+                any_labels = True
             if spikes is not None:
                 spikes.extend(res.spikes or [])
             if res.voltages is not None:
@@ -192,4 +198,5 @@ def run_batch(
         spikes=spikes,
         voltages=np.concatenate(voltages) if voltages else None,
         v_neurons=tuple(recording.v_neurons),
+        labels=labels if any_labels else None,
     )

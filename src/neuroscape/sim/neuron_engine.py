@@ -178,6 +178,24 @@ def _params_array(spec: ModelSpec, params, allow_outside: bool) -> np.ndarray:
     return spec.validate(arr, allow_outside=allow_outside)
 
 
+def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
+    """The canonical scheme name, after checking that it and dt suit the model."""
+    scheme = canonical_name(integrator)
+    if scheme == EXPONENTIAL_EULER and not m.conditionally_linear:
+        raise IntegratorError(
+            f"integrator 'exponential_euler' needs a conditionally linear model; {m.name} is not "
+            f"(allowed for: lif, hh); use euler, midpoint or rk4"
+        )
+    if not (np.isfinite(dt_ms) and dt_ms > 0):
+        raise SettingsError(f"dt_ms={dt_ms} must be a positive number of ms")
+    if dt_ms > m.max_dt_ms:
+        raise SettingsError(
+            f"dt_ms={dt_ms:g} is too coarse for a stable {scheme} step of {m.name}: "
+            f"allowed dt_ms <= {m.max_dt_ms:g}"
+        )
+    return scheme
+
+
 def simulate_neurons(
     model: str | NeuronModel,
     params=None,
@@ -194,30 +212,22 @@ def simulate_neurons(
     allow_outside: bool = False,
     workers: int | None = None,
     y0: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
 ) -> NeuronResult:
     """Simulate B neurons of one model, each with its own parameters and stimulus row.
 
     params: {name: value}, a list of them, or (B, n_params); a (1, .) row broadcasts against a
     multi-row stimulus (e.g. an f-I curve). Rates are over the last ``window_ms`` (default: all).
     y0: initial states (B or 1, n_states); default the model's own initial state.
+    rows: global row indices for the noise streams (seed, row); default 0..B-1.
+    keys: the streams' keys themselves (the batched engine passes them), instead of seed/rows.
     """
     from neuroscape.sim.engine import _set_threads
     from neuroscape.sim.stimuli import make_stimulus
 
     m = model if isinstance(model, NeuronModel) else get_neuron_model(model)
-    scheme = canonical_name(integrator)
-    if scheme == EXPONENTIAL_EULER and not m.conditionally_linear:
-        raise IntegratorError(
-            f"integrator 'exponential_euler' needs a conditionally linear model; {m.name} is not "
-            f"(allowed for: lif, hh); use euler, midpoint or rk4"
-        )
-    if not (np.isfinite(dt_ms) and dt_ms > 0):
-        raise SettingsError(f"dt_ms={dt_ms} must be a positive number of ms")
-    if dt_ms > m.max_dt_ms:
-        raise SettingsError(
-            f"dt_ms={dt_ms:g} is too coarse for a stable {scheme} step of {m.name}: "
-            f"allowed dt_ms <= {m.max_dt_ms:g}"
-        )
+    scheme = check_neuron_settings(m, integrator, dt_ms)
     if not (np.isfinite(duration_ms) and duration_ms > 0):
         raise SettingsError(f"duration_ms={duration_ms} must be a positive number of ms")
     window_ms = duration_ms if window_ms is None else window_ms
@@ -261,7 +271,7 @@ def simulate_neurons(
         y0,
         stimulus.code,
         stim,
-        row_keys(seed, np.arange(b)),
+        keys if keys is not None else row_keys(seed, np.arange(b) if rows is None else rows),
         n_steps,
         float(dt_ms),
         rec_start,
@@ -297,3 +307,58 @@ def simulate_neurons(
         seed=seed,
         wall_time_s=wall,
     )
+
+
+class NeuronBatch:
+    """A single-neuron model under one fixed stimulus, as a model of the batched engine
+    (so that sweeps and the model database take single neurons like networks)."""
+
+    def __init__(self, name: str, stimulus: Stimulus | None = None) -> None:
+        from neuroscape.sim.stimuli import make_stimulus
+
+        self.model = get_neuron_model(name)
+        self.spec = self.model.spec
+        self.stimulus = stimulus if stimulus is not None else make_stimulus("step", amp=0.0)
+        if np.asarray(self.stimulus.values).shape[0] != 1:
+            raise SettingsError("a sweep takes one stimulus for every point (one row)")
+
+    def check_settings(self, settings) -> None:
+        check_neuron_settings(self.model, settings.integrator, settings.dt_ms)
+
+    def describe(self) -> dict:
+        return {
+            "model": self.spec.name,
+            "model_version": self.spec.version,
+            "stimulus": {
+                "kind": self.stimulus.kind,
+                "values": np.asarray(self.stimulus.values)[0].tolist(),
+            },
+        }
+
+    def run_chunk(self, params, keys, settings, device, recording):
+        from neuroscape.models.neuron import classify_spikes
+        from neuroscape.sim.batch import ChunkResult
+
+        if device != "cpu":
+            raise SettingsError(f"device={device!r}: single-neuron models run on the CPU")
+        res = simulate_neurons(
+            self.model,
+            params,
+            self.stimulus,
+            duration_ms=settings.duration_ms,
+            dt_ms=settings.dt_ms,
+            window_ms=settings.window_ms,
+            integrator=settings.integrator,
+            allow_outside=True,
+            keys=keys,
+            max_spikes=100_000,
+        )
+        t0 = settings.duration_ms - settings.window_ms
+        labels, cvs = [], []
+        for r in range(len(params)):
+            label, cv = classify_spikes(res.spike_times[r], t0, settings.duration_ms)
+            labels.append(label if res.ok[r] else None)
+            cvs.append(cv)
+        outputs = np.column_stack([res.rates, cvs])
+        outputs[~res.ok] = np.nan
+        return ChunkResult(outputs, res.ok, res.errors, labels=labels)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.models.base import ModelSpec, Parameter
+from neuroscape.models.neuron import NEURON_OUTPUTS
 from neuroscape.sim.integrators import get_tableau, make_step
 
 CONSTANTS = {
@@ -72,7 +73,7 @@ SPEC = ModelSpec(
         Parameter("g_I", 0.0, 0.0, 2.0, "1/ms", "constant inhibitory conductance", 0.0),
         Parameter("t_ref", CONSTANTS["t_ref"], 0.0, 20.0, "ms", "absolute refractory period", 0.0),
     ),
-    outputs=(Output("rate", "Hz", "firing rate over the recording window"),),
+    outputs=NEURON_OUTPUTS,
     constants=CONSTANTS,
 )
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
-from neuroscape.models.neuron import NeuronModel
+from neuroscape.models.base import ModelSpec, Parameter
+from neuroscape.models.neuron import NEURON_OUTPUTS, NeuronModel
 
 SPEC = ModelSpec(
     name="fhn",
@@ -23,7 +23,7 @@ SPEC = ModelSpec(
         Parameter("b", 0.8, 0.0, 5.0, "1", "recovery coupling"),
         Parameter("tau", 12.5, 0.1, 100.0, "1", "recovery time scale", 1e-9),
     ),
-    outputs=(Output("rate", "1/time unit x 1000"),),
+    outputs=NEURON_OUTPUTS,
 )
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
-from neuroscape.models.neuron import NeuronModel
+from neuroscape.models.base import ModelSpec, Parameter
+from neuroscape.models.neuron import NEURON_OUTPUTS, NeuronModel
 
 SPEC = ModelSpec(
     name="hh",
@@ -29,7 +29,7 @@ SPEC = ModelSpec(
         Parameter("C", 1.0, 0.1, 10.0, "uF/cm^2", "membrane capacitance", 1e-9),
         Parameter("celsius", 6.3, -10.0, 45.0, "degC", "temperature (Q10 = 3 from 6.3 degC)"),
     ),
-    outputs=(Output("rate", "Hz"),),
+    outputs=NEURON_OUTPUTS,
 )
 
 

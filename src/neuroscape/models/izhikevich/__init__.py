@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
-from neuroscape.models.neuron import NeuronModel
+from neuroscape.models.base import ModelSpec, Parameter
+from neuroscape.models.neuron import NEURON_OUTPUTS, NeuronModel
 
 SPEC = ModelSpec(
     name="izhikevich",
@@ -24,7 +24,7 @@ SPEC = ModelSpec(
         Parameter("c", -65.0, -80.0, -40.0, "mV", "reset potential"),
         Parameter("d", 8.0, -5.0, 20.0, "1", "recovery jump at spike"),
     ),
-    outputs=(Output("rate", "Hz"),),
+    outputs=NEURON_OUTPUTS,
 )
 
 # Izhikevich (2003), Fig. 2: regular spiking, intrinsically bursting, chattering, fast spiking,

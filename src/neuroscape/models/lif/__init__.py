@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
-from neuroscape.models.neuron import NeuronModel
+from neuroscape.models.base import ModelSpec, Parameter
+from neuroscape.models.neuron import NEURON_OUTPUTS, NeuronModel
 
 SPEC = ModelSpec(
     name="lif",
@@ -27,7 +27,7 @@ SPEC = ModelSpec(
         Parameter("R", 10.0, 0.1, 1000.0, "MOhm", "membrane resistance", 0.0),
         Parameter("t_ref", 2.0, 0.0, 20.0, "ms", "absolute refractory period", 0.0),
     ),
-    outputs=(Output("rate", "Hz"),),
+    outputs=NEURON_OUTPUTS,
 )
 
 
