@@ -240,3 +240,20 @@ def test_noise_driven_firing_is_irregular():
     r = simulate_neurons("lif", {}, s, duration_ms=5000.0, dt_ms=0.1, seed=1)
     label, cv = classify_spikes(r.spike_times[0], 0.0, 5000.0)
     assert label == "irregular" and cv > 0.5
+
+
+def test_tabulated_gates_match_exact_exponential_euler():
+    # 0.01-mV tables of the gate factors: spike times within 1e-4 ms of the exact scheme over
+    # 10 spikes; rows at different temperatures get their own tables
+    stim = make_stimulus("step", amp=[10.0, 20.0, 10.0])
+    params = [{"celsius": 6.3}, {"celsius": 6.3}, {"celsius": 16.3}]
+    exact = simulate_neurons(
+        "hh", params, stim, duration_ms=200.0, dt_ms=0.025, integrator="exponential_euler"
+    )
+    tab = simulate_neurons(
+        "hh", params, stim, duration_ms=200.0, dt_ms=0.025, integrator="exponential_euler_tables"
+    )
+    for a, b in zip(exact.spike_times, tab.spike_times, strict=True):
+        assert len(a) == len(b) >= 10 and np.abs(a - b).max() < 1e-4
+    with pytest.raises(IntegratorError, match="needs a model with gating variables"):
+        simulate_neurons("lif", integrator="exponential_euler_tables")

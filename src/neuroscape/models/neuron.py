@@ -66,6 +66,12 @@ class NeuronModel:
     max_dt_ms: float = 1.0  # coarsest step the explicit schemes are accepted at
     default_dt_ms: float = 0.1
     presets: dict[str, dict[str, float]] = field(default_factory=dict)
+    # gating variables (states[1:]) with tabulated exponential-Euler updates: the module then
+    # defines ``voltage_linear(y..., I, p...) -> (A, B)`` for dV/dt = A V + B and a numpy
+    # ``gate_tables(v_grid, params_row, dt) -> (n_grid, 2 n_gates)`` of (exp(-(a+b) dt), x_inf)
+    # per gate; ``table_params`` names the parameters the tables depend on.
+    gate_tables: bool = False
+    table_params: tuple[str, ...] = ()
     # names of the module's functions when they differ from rhs/linear/threshold/reset
     function_names: dict[str, str] = field(default_factory=dict)
 

@@ -28,11 +28,19 @@ TABLEAUX: dict[str, Tableau] = {
         "rk4", 4, ((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)), (1 / 6, 1 / 3, 1 / 3, 1 / 6)
     ),
 }
-ALIASES = {"rk2": "midpoint", "forward_euler": "euler", "exp_euler": "exponential_euler"}
+ALIASES = {
+    "rk2": "midpoint",
+    "forward_euler": "euler",
+    "exp_euler": "exponential_euler",
+    "exp_euler_tables": "exponential_euler_tables",
+}
 # Exponential Euler is not a Runge-Kutta tableau: it needs a conditionally linear model
 # (dy_i/dt = A_i y_i + B_i) and integrates each state exactly for frozen A_i, B_i.
 EXPONENTIAL_EULER = "exponential_euler"
-SCHEMES = (*TABLEAUX, EXPONENTIAL_EULER)
+# The same scheme with the gating variables' update factors interpolated from tables of V
+# (NEURON's and GENESIS's classic speed-up, here on a 0.01 mV grid): only for models with gates.
+EXPONENTIAL_EULER_TABLES = "exponential_euler_tables"
+SCHEMES = (*TABLEAUX, EXPONENTIAL_EULER, EXPONENTIAL_EULER_TABLES)
 
 
 class IntegratorError(ValueError):

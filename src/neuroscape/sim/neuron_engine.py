@@ -20,6 +20,7 @@ from neuroscape.models.neuron import NeuronModel
 from neuroscape.sim.batch import SettingsError
 from neuroscape.sim.integrators import (
     EXPONENTIAL_EULER,
+    EXPONENTIAL_EULER_TABLES,
     IntegratorError,
     canonical_name,
     exponential_euler_source,
@@ -39,9 +40,14 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
     ps = [f"p{j}" for j in range(n_p)]
     yl, pl = ", ".join(ys), ", ".join(ps)
     imports = ["rhs"]
+    targs = ""  # extra arguments of the tabulated step
     if scheme == EXPONENTIAL_EULER:
         imports.append("linear")
         step = exponential_euler_source(n_s, n_p + 1)
+    elif scheme == EXPONENTIAL_EULER_TABLES:
+        imports.append("voltage_linear")
+        step = _tabulated_step_source(n_s, n_p + 1)
+        targs = ", tab, v_min, inv_h"
     else:
         step = step_source(get_tableau(scheme), n_s, n_p + 1)
     if model.has_reset:
@@ -62,7 +68,7 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         "",
         "@njit(parallel=True, cache=True)",
         "def run(params, y_init, kind, stim, keys, n_steps, dt, rec_start, n_held, level,",
-        "        counts, spk_t, spk_n, vtrace, rec_every, ok):",
+        "        counts, spk_t, spk_n, vtrace, rec_every, ok, tab, v_min, inv_h):",
         "    for b in prange(params.shape[0]):",
         f"        {pl}, = params[b, :{n_p}]" if n_p > 1 else "        p0 = params[b, 0]",
         *[f"        y{i} = y_init[b, {i}]" for i in range(n_s)],
@@ -77,7 +83,7 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         "            t = s * dt",
         "            cur, isyn = stimulus_current(kind, s0, s1, s2, s3, t, dt, s, key, isyn, y0)",
         "            v_old = y0",
-        f"            {yl}{one} = step({yl}, dt, cur, {pl})",
+        f"            {yl}{one} = step({yl}, dt, cur, {pl}{targs})",
         "            spiked = False",
         "            t_spk = 0.0",
     ]
@@ -113,6 +119,41 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         "",
     ]
     return "\n".join(body)
+
+
+def _tabulated_step_source(n_state: int, n_args: int) -> str:
+    """Exponential Euler with V's coefficients computed and the gates' update factors
+    interpolated linearly from ``tab`` (rows: voltages v_min + k / inv_h)."""
+    ys = [f"y{i}" for i in range(n_state)]
+    args = [f"a{i}" for i in range(n_args)]
+    lines = [
+        f"def step({', '.join(ys)}, dt, {', '.join(args)}, tab, v_min, inv_h):",
+        f"    A, B = voltage_linear({', '.join(ys)}, {', '.join(args)})",
+        "    x = min(max((y0 - v_min) * inv_h, 0.0), tab.shape[0] - 1.000001)",
+        "    k = int(x)",
+        "    f = x - k",
+    ]
+    outs = ["y0 + (A * y0 + B) * dt * phi1(A * dt)"]
+    for g in range(1, n_state):
+        e, inf = 2 * (g - 1), 2 * (g - 1) + 1
+        lines.append(f"    e{g} = tab[k, {e}] + f * (tab[k + 1, {e}] - tab[k, {e}])")
+        lines.append(f"    i{g} = tab[k, {inf}] + f * (tab[k + 1, {inf}] - tab[k, {inf}])")
+        outs.append(f"i{g} + (y{g} - i{g}) * e{g}")
+    lines.append(f"    return {', '.join(outs)}")
+    return "\n".join(lines) + "\n"
+
+
+TABLE_V_MIN, TABLE_V_MAX, TABLE_DV = -200.0, 150.0, 0.01  # mV
+_TABLES: dict[tuple, np.ndarray] = {}
+
+
+def _gate_table(m: NeuronModel, p_row: np.ndarray, dt: float) -> np.ndarray:
+    idx = [m.spec.parameter_names.index(n) for n in m.table_params]
+    key = (m.name, dt, *(float(p_row[i]) for i in idx))
+    if key not in _TABLES:
+        grid = np.arange(TABLE_V_MIN, TABLE_V_MAX + TABLE_DV / 2, TABLE_DV)
+        _TABLES[key] = np.ascontiguousarray(m.functions().gate_tables(grid, p_row, dt))
+    return _TABLES[key]
 
 
 _KERNELS: dict[tuple[str, str], object] = {}
@@ -185,6 +226,11 @@ def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
         raise IntegratorError(
             f"integrator 'exponential_euler' needs a conditionally linear model; {m.name} is not "
             f"(allowed for: lif, hh); use euler, midpoint or rk4"
+        )
+    if scheme == EXPONENTIAL_EULER_TABLES and not m.gate_tables:
+        raise IntegratorError(
+            f"integrator 'exponential_euler_tables' needs a model with gating variables; "
+            f"{m.name} has none (allowed for: hh)"
         )
     if not (np.isfinite(dt_ms) and dt_ms > 0):
         raise SettingsError(f"dt_ms={dt_ms} must be a positive number of ms")
@@ -265,25 +311,47 @@ def simulate_neurons(
             f"y0 has shape {y0.shape}; allowed: (1 or {b}, {len(m.states)}) for states {m.states}"
         )
     y0 = np.ascontiguousarray(np.broadcast_to(y0, (b, len(m.states))))
+    keys = keys if keys is not None else row_keys(seed, np.arange(b) if rows is None else rows)
+    stim_code = stimulus.code
+    no_table = np.zeros((2, 1))
+
+    def launch(sel, tab, v_min, inv_h):
+        """Run the kernel on the rows ``sel`` (a slice or an index array) in place."""
+        whole = isinstance(sel, slice)
+        out = [a[sel] for a in (counts, spk_t, spk_n, vtrace, ok)]
+        kernel(
+            p[sel],
+            y0[sel],
+            stim_code,
+            stim[sel],
+            keys[sel],
+            n_steps,
+            float(dt_ms),
+            rec_start,
+            n_held[sel],
+            float(m.spike_level),
+            *out[:4],
+            rec_every,
+            out[4],
+            tab,
+            v_min,
+            inv_h,
+        )
+        if not whole:  # fancy indexing copied: write the results back
+            for a, o in zip((counts, spk_t, spk_n, vtrace, ok), out, strict=True):
+                a[sel] = o
+
     t0 = time.perf_counter()
-    kernel(
-        p,
-        y0,
-        stimulus.code,
-        stim,
-        keys if keys is not None else row_keys(seed, np.arange(b) if rows is None else rows),
-        n_steps,
-        float(dt_ms),
-        rec_start,
-        n_held,
-        float(m.spike_level),
-        counts,
-        spk_t,
-        spk_n,
-        vtrace,
-        rec_every,
-        ok,
-    )
+    if scheme == EXPONENTIAL_EULER_TABLES:
+        # one table per distinct value of the parameters it depends on (HH: temperature)
+        idx = [m.spec.parameter_names.index(n) for n in m.table_params]
+        groups = np.unique(p[:, idx], axis=0, return_inverse=True)[1].ravel()
+        for g in np.unique(groups):
+            sel = np.flatnonzero(groups == g)
+            tab = _gate_table(m, p[sel[0]], float(dt_ms))
+            launch(slice(None) if len(sel) == b else sel, tab, TABLE_V_MIN, 1.0 / TABLE_DV)
+    else:
+        launch(slice(None), no_table, 0.0, 1.0)
     wall = time.perf_counter() - t0
     rates = counts / (window_ms * 1e-3)
     rates = np.where(ok, rates, np.nan)

@@ -83,6 +83,25 @@ def linear(v, m, h, n, i_inj, g_na, g_k, g_l, e_na, e_k, e_l, c, celsius):
     )
 
 
+@njit(inline="always", cache=True)
+def voltage_linear(v, m, h, n, i_inj, g_na, g_k, g_l, e_na, e_k, e_l, c, celsius):
+    gna = g_na * m**3 * h
+    gk = g_k * n**4
+    return -(gna + gk + g_l) / c, (gna * e_na + gk * e_k + g_l * e_l + i_inj) / c
+
+
+def gate_tables(v_grid: np.ndarray, p: np.ndarray, dt: float) -> np.ndarray:
+    """(n_grid, 6): exp(-(alpha+beta) dt) and x_inf for m, h, n at each grid voltage."""
+    out = np.empty((len(v_grid), 6))
+    celsius = float(p[7])
+    for k, v in enumerate(v_grid):
+        am, bm, ah, bh, an, bn = rates.py_func(float(v), celsius)
+        for g, (a, b) in enumerate(((am, bm), (ah, bh), (an, bn))):
+            out[k, 2 * g] = np.exp(-(a + b) * dt)
+            out[k, 2 * g + 1] = a / (a + b)
+    return out
+
+
 def steady_gates(v: np.ndarray, celsius: np.ndarray) -> np.ndarray:
     """(B, 3) steady-state m, h, n at voltage v (what NEURON's finitialize does)."""
     out = np.empty((len(v), 3))
@@ -109,5 +128,7 @@ MODEL = NeuronModel(
     current_unit="uA/cm^2",
     spike_level=0.0,
     conditionally_linear=True,
+    gate_tables=True,
+    table_params=("celsius",),
     max_dt_ms=0.05,
 )
