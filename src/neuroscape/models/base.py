@@ -6,7 +6,7 @@ declarations, so a parameter is named and bounded in exactly one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,6 +105,19 @@ class ModelSpec:
             p = self.parameter(name)
             vec[self.parameter_names.index(p.name)] = float(value)
         return vec
+
+    def params_array(self, params=None, allow_outside: bool = False) -> np.ndarray:
+        """A validated (B, n_params) array from None (the defaults), a ``{name: value}`` dict
+        (missing names take defaults), a list of such dicts, or an array in declared order."""
+        if params is None:
+            params = self.defaults
+        if isinstance(params, Mapping):
+            arr = self.params_from_mapping(params)[None, :]
+        elif isinstance(params, Sequence) and params and isinstance(params[0], Mapping):
+            arr = np.stack([self.params_from_mapping(p) for p in params])
+        else:
+            arr = np.asarray(params, dtype=float)
+        return self.validate(arr, allow_outside=allow_outside)
 
     def validate(self, params: np.ndarray, allow_outside: bool = False) -> np.ndarray:
         """Check a (B, n_params) array; raise ParameterError naming the first bad value."""

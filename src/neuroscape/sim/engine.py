@@ -111,15 +111,7 @@ def run_batch(
     spec = model.spec
     settings = settings or SimSettings()
     recording = recording or Recording()
-    if params is None:
-        params = spec.defaults
-    if isinstance(params, Mapping):
-        arr = spec.params_from_mapping(params)[None, :]
-    elif isinstance(params, Sequence) and params and isinstance(params[0], Mapping):
-        arr = np.stack([spec.params_from_mapping(p) for p in params])
-    else:
-        arr = np.asarray(params, dtype=float)
-    arr = spec.validate(arr, allow_outside=allow_outside)
+    arr = spec.params_array(params, allow_outside=allow_outside)
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise SettingsError(f"seed={seed!r} must be a non-negative integer")
     model.check_settings(settings)

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from neuroscape.models import get_neuron_model
-from neuroscape.models.base import ModelSpec
 from neuroscape.models.neuron import NeuronModel
 from neuroscape.sim.batch import SettingsError
 from neuroscape.sim.integrators import (
@@ -207,18 +206,6 @@ class NeuronResult:
         return None if self.states is None else self.states[:, 0]
 
 
-def _params_array(spec: ModelSpec, params, allow_outside: bool) -> np.ndarray:
-    if params is None:
-        params = spec.defaults
-    if isinstance(params, dict):
-        arr = spec.params_from_mapping(params)[None, :]
-    elif isinstance(params, list | tuple) and params and isinstance(params[0], dict):
-        arr = np.stack([spec.params_from_mapping(p) for p in params])
-    else:
-        arr = np.asarray(params, dtype=float)
-    return spec.validate(arr, allow_outside=allow_outside)
-
-
 def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
     """The canonical scheme name, after checking that it and dt suit the model."""
     scheme = canonical_name(integrator)
@@ -279,7 +266,7 @@ def simulate_neurons(
     window_ms = duration_ms if window_ms is None else window_ms
     if not 0 < window_ms <= duration_ms:
         raise SettingsError(f"window_ms={window_ms} must be in (0, duration_ms={duration_ms}]")
-    p = _params_array(m.spec, params, allow_outside)
+    p = m.spec.params_array(params, allow_outside=allow_outside)
     stimulus = stimulus if stimulus is not None else make_stimulus("step", amp=0.0)
     b = max(len(p), np.asarray(stimulus.values).shape[0])
     if len(p) not in (1, b):
