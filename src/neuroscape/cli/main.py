@@ -29,8 +29,10 @@ def _user_errors():
     from neuroscape.sim.connectivity import ConnectivityError
     from neuroscape.sim.integrators import IntegratorError
     from neuroscape.sim.stimuli import StimulusError
+    from neuroscape.surrogate.core import SurrogateError
 
     return (
+        SurrogateError,
         StimulusError,
         SchedulerError,
         SpaceError,
@@ -471,6 +473,51 @@ def cmd_db(args) -> int:
     return 0
 
 
+def cmd_surrogate(args) -> int:
+    from neuroscape.surrogate import SurrogateConfig, load_surrogate, train_from_db
+
+    if args.sur_command == "train":
+        try:
+            hidden = tuple(int(h) for h in args.hidden.split(","))
+        except ValueError:
+            raise CLIError(f"--hidden {args.hidden!r}: expected widths like 800,200,200") from None
+        cfg = SurrogateConfig(
+            hidden=hidden,
+            activation=args.activation,
+            max_epochs=args.epochs,
+            patience=args.patience,
+            ensemble=args.ensemble,
+            seed=args.seed,
+            device=args.device,
+            lr=args.lr,
+            batch_size=args.batch_size,
+        )
+        sur = train_from_db(args.db, args.out, n=args.n, config=cfg, verbose=args.verbose)
+        mae = ", ".join(
+            f"{k} {v:.3g}" for k, v in zip(sur.output_names, sur.metrics["val_mae"], strict=True)
+        )
+        print(
+            f"surrogate of {sur.model} on {sur.provenance['n_runs_used']} runs -> {args.out} "
+            f"(validation MAE: {mae}; {sur.metrics['train_time_s']:.1f} s)",
+            file=sys.stderr,
+        )
+        return 0
+    from neuroscape.io import read_params_csv, write_csv_atomic
+    from neuroscape.models import get_spec
+
+    sur = load_surrogate(args.surrogate, device=args.device)
+    table = read_params_csv(args.params, get_spec(sur.model))
+    mean, std = sur.predict(table, return_std=True, allow_outside=args.allow_outside)
+    header = sur.parameter_names + sur.output_names
+    rows = np.column_stack([table, mean])
+    if sur.config.ensemble > 1:
+        header += [f"{o}_std" for o in sur.output_names]
+        rows = np.column_stack([rows, std])
+    write_csv_atomic(args.out, header, rows)
+    print(f"{len(table)} predictions -> {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args) -> int:
     """Main job: simulate the circuit at its defaults and write the raster figure."""
     out = Path(args.out)
@@ -626,6 +673,34 @@ def build_parser() -> argparse.ArgumentParser:
     d3.add_argument("--out", required=True, metavar="FILE.csv|FILE.parquet")
     d3.add_argument("--table", default="results")
     sb.set_defaults(func=cmd_db)
+
+    su = sub.add_parser("surrogate", help="train a DNN surrogate on a database, or predict")
+    susub = su.add_subparsers(dest="sur_command", required=True)
+    st = susub.add_parser("train")
+    st.add_argument("--db", required=True)
+    st.add_argument("--out", required=True, metavar="DIR")
+    st.add_argument("--n", type=int, default=None, help="train on a random subset of n runs")
+    st.add_argument("--hidden", default="800,200,200")
+    st.add_argument("--activation", default="sigmoid")
+    st.add_argument("--epochs", type=int, default=2000, help="maximum epochs")
+    st.add_argument("--patience", type=int, default=50, help="early-stopping patience")
+    st.add_argument("--ensemble", type=int, default=1, help="members of a deep ensemble")
+    st.add_argument("--lr", type=float, default=1e-3)
+    st.add_argument("--batch-size", type=int, default=128)
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--device", default="cpu")
+    st.add_argument("--verbose", action="store_true")
+    sp2 = susub.add_parser("predict")
+    sp2.add_argument("surrogate", metavar="DIR")
+    sp2.add_argument("--params", required=True, metavar="IN.csv")
+    sp2.add_argument("--out", required=True, metavar="OUT.csv")
+    sp2.add_argument("--device", default="cpu")
+    sp2.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="predict outside the training domain (with a warning)",
+    )
+    su.set_defaults(func=cmd_surrogate)
 
     sd = sub.add_parser("demo", help="simulate the circuit and write its figure")
     sd.add_argument("--out", default="out", help="output folder (default: out/)")

@@ -1,0 +1,318 @@
+"""DNN surrogates of a model's map from parameters to outputs (seed 004), with PyTorch.
+
+A surrogate is a fully connected network (default: the paper's sigmoid 800-200-200, MSE, Adam)
+from the parameters, scaled to the unit box of the training domain, to the outputs, standardized.
+It is trained with a validation split and early stopping, seeded, on the CPU by default. A deep
+ensemble (several members from different seeds) gives an uncertainty estimate.
+
+Saved as plain arrays (NPZ, loaded with ``allow_pickle=False``) next to a JSON file holding the
+model name and version, parameter and output names, the training domain, the architecture, the
+scalings and the training data's provenance: nothing executable is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "gelu")
+
+
+class SurrogateError(ValueError):
+    """A surrogate request that cannot give a meaningful answer."""
+
+
+@dataclass
+class SurrogateConfig:
+    hidden: tuple[int, ...] = (800, 200, 200)
+    activation: str = "sigmoid"
+    lr: float = 1e-3
+    batch_size: int = 128
+    max_epochs: int = 2000
+    patience: int = 50  # epochs without validation improvement before stopping
+    val_fraction: float = 0.1
+    ensemble: int = 1
+    seed: int = 0
+    device: str = "cpu"
+
+    def check(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise SurrogateError(
+                f"unknown activation {self.activation!r}; allowed: {', '.join(ACTIVATIONS)}"
+            )
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            raise SurrogateError(f"hidden={self.hidden}; allowed: one or more positive widths")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise SurrogateError(f"val_fraction={self.val_fraction}; allowed: (0, 0.5)")
+        if self.ensemble < 1 or self.max_epochs < 1 or self.batch_size < 1:
+            raise SurrogateError("ensemble, max_epochs and batch_size must be >= 1")
+
+
+def _build(n_in: int, n_out: int, hidden, activation: str):
+    import torch.nn as nn
+
+    act = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}[activation]
+    layers, width = [], n_in
+    for h in hidden:
+        layers += [nn.Linear(width, int(h)), act()]
+        width = int(h)
+    layers.append(nn.Linear(width, n_out))
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class Surrogate:
+    """A trained surrogate (or deep ensemble). Build it with ``train_surrogate``."""
+
+    model: str
+    model_version: str
+    parameter_names: list[str]
+    output_names: list[str]
+    domain: np.ndarray  # (n_params, 2): the box the inputs are scaled from
+    y_mean: np.ndarray
+    y_std: np.ndarray
+    config: SurrogateConfig
+    provenance: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    members: list = field(default_factory=list)  # torch modules
+
+    # ------------------------------------------------------------------ evaluation
+    def _scale_x(self, p, torch):
+        lo = torch.as_tensor(self.domain[:, 0], dtype=p.dtype, device=p.device)
+        hi = torch.as_tensor(self.domain[:, 1], dtype=p.dtype, device=p.device)
+        return (p - lo) / (hi - lo)
+
+    def forward(self, p):
+        """Differentiable prediction on a torch tensor of parameters (B, n_params):
+        the ensemble mean of the outputs, in their units."""
+        import torch
+
+        x = self._scale_x(p, torch)
+        ym = torch.as_tensor(self.y_mean, dtype=p.dtype, device=p.device)
+        ys = torch.as_tensor(self.y_std, dtype=p.dtype, device=p.device)
+        outs = torch.stack([m(x) for m in self.members])
+        return outs.mean(0) * ys + ym
+
+    def check_inputs(self, params: np.ndarray, allow_outside: bool = False) -> np.ndarray:
+        p = np.asarray(params, dtype=float)
+        if p.ndim == 1:
+            p = p[None, :]
+        if p.ndim != 2 or p.shape[1] != len(self.parameter_names):
+            raise SurrogateError(
+                f"surrogate of {self.model!r} takes {len(self.parameter_names)} parameters "
+                f"({', '.join(self.parameter_names)}); got shape {p.shape}"
+            )
+        lo, hi = self.domain[:, 0], self.domain[:, 1]
+        out = (p < lo - 1e-12) | (p > hi + 1e-12)
+        if out.any():
+            i, j = np.argwhere(out)[0]
+            msg = (
+                f"row {i}: {self.parameter_names[j]}={p[i, j]:g} is outside the training "
+                f"domain [{lo[j]:g}, {hi[j]:g}] ({int(out.any(1).sum())} rows outside)"
+            )
+            if not allow_outside:
+                raise SurrogateError(msg + "; a surrogate does not extrapolate reliably")
+            warnings.warn(msg + ": extrapolating", stacklevel=2)
+        return p
+
+    def predict(
+        self,
+        params: np.ndarray,
+        return_std: bool = False,
+        batch: int = 65536,
+        allow_outside: bool = False,
+    ):
+        """Outputs (B, n_outputs) for parameters (B, n_params); with ``return_std`` also the
+        ensemble's standard deviation (zeros for a single network)."""
+        import torch
+
+        p = self.check_inputs(params, allow_outside)
+        dev = torch.device(self.config.device)
+        means, stds = [], []
+        with torch.no_grad():
+            for s in range(0, len(p), batch):
+                x = self._scale_x(
+                    torch.as_tensor(p[s : s + batch], dtype=torch.float32, device=dev), torch
+                )
+                outs = torch.stack([m(x) for m in self.members]).cpu().numpy()
+                outs = outs * self.y_std + self.y_mean
+                means.append(outs.mean(0))
+                stds.append(outs.std(0))
+        mean, std = np.concatenate(means), np.concatenate(stds)
+        return (mean, std) if return_std else mean
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        for k, m in enumerate(self.members):
+            for name, t in m.state_dict().items():
+                arrays[f"member{k}.{name}"] = t.detach().cpu().numpy()
+        np.savez(folder / "weights.npz", **arrays)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "model": self.model,
+            "model_version": self.model_version,
+            "parameter_names": self.parameter_names,
+            "output_names": self.output_names,
+            "domain": self.domain.tolist(),
+            "y_mean": self.y_mean.tolist(),
+            "y_std": self.y_std.tolist(),
+            "config": {**asdict(self.config), "hidden": list(self.config.hidden)},
+            "provenance": self.provenance,
+            "metrics": self.metrics,
+        }
+        (folder / "surrogate.json").write_text(json.dumps(meta, indent=2))
+        return folder
+
+
+def load_surrogate(folder: str | Path, device: str = "cpu") -> Surrogate:
+    """Load a saved surrogate; only arrays and JSON are read (no pickle)."""
+    import torch
+
+    folder = Path(folder)
+    meta_path = folder / "surrogate.json"
+    if not meta_path.is_file():
+        raise SurrogateError(f"{folder}: no surrogate.json; not a saved surrogate")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise SurrogateError(
+            f"{folder}: format {meta['format_version']} is newer than this "
+            f"neuroscape's {FORMAT_VERSION}"
+        )
+    cfg = SurrogateConfig(
+        **{**meta["config"], "hidden": tuple(meta["config"]["hidden"]), "device": device}
+    )
+    with np.load(folder / "weights.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    members = []
+    for k in range(cfg.ensemble):
+        net = _build(
+            len(meta["parameter_names"]), len(meta["output_names"]), cfg.hidden, cfg.activation
+        )
+        state = {
+            name[len(f"member{k}.") :]: torch.as_tensor(a)
+            for name, a in arrays.items()
+            if name.startswith(f"member{k}.")
+        }
+        net.load_state_dict(state)
+        members.append(net.to(device).eval())
+    return Surrogate(
+        model=meta["model"],
+        model_version=meta["model_version"],
+        parameter_names=meta["parameter_names"],
+        output_names=meta["output_names"],
+        domain=np.array(meta["domain"]),
+        y_mean=np.array(meta["y_mean"]),
+        y_std=np.array(meta["y_std"]),
+        config=cfg,
+        provenance=meta["provenance"],
+        metrics=meta["metrics"],
+        members=members,
+    )
+
+
+def train_surrogate(
+    params: np.ndarray,
+    outputs: np.ndarray,
+    domain: np.ndarray,
+    *,
+    model: str,
+    model_version: str,
+    parameter_names: list[str],
+    output_names: list[str],
+    config: SurrogateConfig | None = None,
+    provenance: dict | None = None,
+    verbose: bool = False,
+) -> Surrogate:
+    """Fit a surrogate (or ensemble) to (params -> outputs) pairs on the box ``domain``."""
+    import torch
+
+    cfg = config or SurrogateConfig()
+    cfg.check()
+    x = np.asarray(params, dtype=float)
+    y = np.asarray(outputs, dtype=float)
+    keep = np.all(np.isfinite(y), axis=1) & np.all(np.isfinite(x), axis=1)
+    x, y = x[keep], y[keep]
+    if len(x) < 10:
+        raise SurrogateError(f"{len(x)} usable (finite) training pairs; at least 10 are needed")
+    domain = np.asarray(domain, dtype=float)
+    if np.any(domain[:, 1] <= domain[:, 0]):
+        j = int(np.argmax(domain[:, 1] <= domain[:, 0]))
+        raise SurrogateError(f"domain of {parameter_names[j]} has zero width: {domain[j]}")
+    y_mean, y_std = y.mean(0), y.std(0)
+    y_std = np.where(y_std > 0, y_std, 1.0)
+    dev = torch.device(cfg.device)
+    rng = np.random.default_rng(cfg.seed)
+    perm = rng.permutation(len(x))
+    n_val = max(1, int(round(cfg.val_fraction * len(x))))
+    val, tr = perm[:n_val], perm[n_val:]
+    xs = torch.as_tensor(
+        (x - domain[:, 0]) / (domain[:, 1] - domain[:, 0]), dtype=torch.float32, device=dev
+    )
+    ys = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32, device=dev)
+    members, histories = [], []
+    t0 = time.perf_counter()
+    for k in range(cfg.ensemble):
+        torch.manual_seed(cfg.seed * 1000 + k)
+        gen = torch.Generator(device="cpu").manual_seed(cfg.seed * 1000 + k)
+        net = _build(x.shape[1], y.shape[1], cfg.hidden, cfg.activation).to(dev)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        best, best_state, since = np.inf, None, 0
+        xt, yt, xv, yv = xs[tr], ys[tr], xs[val], ys[val]
+        for epoch in range(cfg.max_epochs):
+            net.train()
+            order = torch.randperm(len(tr), generator=gen).to(dev)
+            for s in range(0, len(tr), cfg.batch_size):
+                idx = order[s : s + cfg.batch_size]
+                opt.zero_grad()
+                loss = torch.mean((net(xt[idx]) - yt[idx]) ** 2)
+                loss.backward()
+                opt.step()
+            net.eval()
+            with torch.no_grad():
+                v = float(torch.mean((net(xv) - yv) ** 2))
+            if v < best - 1e-7:
+                best, since = v, 0
+                best_state = {n: t.detach().clone() for n, t in net.state_dict().items()}
+            else:
+                since += 1
+                if since >= cfg.patience:
+                    break
+            if verbose and epoch % 50 == 0:
+                print(f"member {k} epoch {epoch}: val MSE {v:.4g} (best {best:.4g})")
+        net.load_state_dict(best_state)
+        members.append(net.eval())
+        histories.append({"epochs": epoch + 1, "best_val_mse_scaled": best})
+    sur = Surrogate(
+        model=model,
+        model_version=model_version,
+        parameter_names=list(parameter_names),
+        output_names=list(output_names),
+        domain=domain,
+        y_mean=y_mean,
+        y_std=y_std,
+        config=cfg,
+        provenance={
+            **(provenance or {}),
+            "n_train": int(len(tr)),
+            "n_val": int(n_val),
+            "n_dropped_nonfinite": int((~keep).sum()),
+        },
+        members=members,
+    )
+    pred = sur.predict(x[val], allow_outside=True)
+    sur.metrics = {
+        "val_mae": np.abs(pred - y[val]).mean(0).tolist(),
+        "val_rmse": np.sqrt(((pred - y[val]) ** 2).mean(0)).tolist(),
+        "members": histories,
+        "train_time_s": time.perf_counter() - t0,
+    }
+    return sur

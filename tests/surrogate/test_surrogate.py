@@ -1,0 +1,236 @@
+"""DNN surrogates: fitting a known map, reproducibility, safe persistence, honest errors."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from neuroscape.cli.main import main  # noqa: E402
+from neuroscape.explore import ModelStore, run_sweep  # noqa: E402
+from neuroscape.models import get_spec  # noqa: E402
+from neuroscape.sim.batch import SimSettings  # noqa: E402
+from neuroscape.surrogate import (  # noqa: E402
+    SurrogateConfig,
+    SurrogateError,
+    load_surrogate,
+    train_from_db,
+    train_surrogate,
+)
+
+DOMAIN = np.array([[0.0, 1.0], [-2.0, 2.0], [10.0, 20.0]])
+SMALL = dict(hidden=(64, 64), max_epochs=400, patience=40, batch_size=64)
+
+
+def _truth(x):
+    u = (x - DOMAIN[:, 0]) / (DOMAIN[:, 1] - DOMAIN[:, 0])
+    return np.column_stack([np.sin(3 * u[:, 0]) + u[:, 1] ** 2, 5 * u[:, 2] * u[:, 0] + 1])
+
+
+def _fit(seed=0, n=1500, **kw):
+    rng = np.random.default_rng(1)
+    x = DOMAIN[:, 0] + (DOMAIN[:, 1] - DOMAIN[:, 0]) * rng.random((n, 3))
+    cfg = SurrogateConfig(seed=seed, **{**SMALL, **kw})
+    return train_surrogate(
+        x,
+        _truth(x),
+        DOMAIN,
+        model="toy",
+        model_version="1",
+        parameter_names=["a", "b", "c"],
+        output_names=["y1", "y2"],
+        config=cfg,
+    )
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return _fit()
+
+
+def test_fits_a_known_smooth_map(toy):
+    rng = np.random.default_rng(2)
+    x = DOMAIN[:, 0] + (DOMAIN[:, 1] - DOMAIN[:, 0]) * rng.random((2000, 3))
+    y = _truth(x)
+    err = np.abs(toy.predict(x) - y).mean(0)
+    assert np.all(err < 0.05 * y.std(0)), err  # far better than predicting the mean
+
+
+def test_same_seed_same_network_and_save_load_round_trip(tmp_path, toy):
+    x = DOMAIN.mean(1)[None, :] + 0.1
+    again = _fit()
+    np.testing.assert_array_equal(again.predict(x), toy.predict(x))
+    assert not np.array_equal(_fit(seed=1, max_epochs=20).predict(x), toy.predict(x))
+    toy.save(tmp_path / "s")
+    loaded = load_surrogate(tmp_path / "s")
+    np.testing.assert_array_equal(loaded.predict(x), toy.predict(x))
+    meta = json.loads((tmp_path / "s" / "surrogate.json").read_text())
+    assert meta["domain"] == DOMAIN.tolist() and meta["config"]["hidden"] == [64, 64]
+    with np.load(tmp_path / "s" / "weights.npz", allow_pickle=False) as z:
+        assert all(z[k].dtype == np.float32 for k in z.files)
+
+
+def test_ensemble_gives_a_spread_and_gradients_flow():
+    ens = _fit(ensemble=3, max_epochs=60)
+    x = DOMAIN.mean(1)[None, :]
+    mean, std = ens.predict(x, return_std=True)
+    assert np.all(std > 0)
+    p = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    ens.forward(p).sum().backward()
+    assert torch.all(torch.isfinite(p.grad)) and p.grad.abs().sum() > 0
+
+
+def test_inputs_outside_the_training_domain_are_refused_or_flagged(toy):
+    bad = np.array([[0.5, 0.0, 25.0]])
+    with pytest.raises(SurrogateError, match=r"c=25 is outside the training domain \[10, 20\]"):
+        toy.predict(bad)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        toy.predict(bad, allow_outside=True)
+    assert any("extrapolating" in str(m.message) for m in w)
+    with pytest.raises(SurrogateError, match="takes 3 parameters"):
+        toy.predict(np.zeros((1, 7)))
+
+
+def test_bad_configurations():
+    with pytest.raises(SurrogateError, match="unknown activation 'swish'"):
+        _fit(activation="swish")
+    with pytest.raises(SurrogateError, match="usable"):
+        _fit(n=5)
+
+
+def test_trained_on_a_circuit_sweep_beats_the_mean(tmp_path):
+    db = tmp_path / "runs.db"
+    run_sweep(
+        "cortical",
+        256,
+        db,
+        sampler="uniform",
+        progress=False,
+        settings=SimSettings(duration_ms=600.0, window_ms=400.0),
+    )
+    cfg = SurrogateConfig(hidden=(64, 64), max_epochs=1500, patience=150, batch_size=32, lr=3e-3)
+    sur = train_from_db(db, tmp_path / "sur", n=200, config=cfg)
+    store = ModelStore(db, get_spec("cortical"))
+    _, rows = store.query("SELECT * FROM runs ORDER BY row_index")
+    cols, _ = store.query("SELECT * FROM runs LIMIT 0")
+    store.close()
+    data = np.array(
+        [[r[cols.index(c)] for c in sur.parameter_names + sur.output_names] for r in rows],
+        dtype=float,
+    )
+    p, y = data[:, :7], data[:, 7:]
+    mae = np.abs(sur.predict(p) - y).mean(0)
+    baseline = np.abs(y - y.mean(0)).mean(0)
+    assert np.all(mae < 0.6 * baseline), (mae, baseline)
+    assert sur.provenance["n_runs_used"] == 200 and sur.provenance["sweeps"][0]["n"] == 256
+
+
+def test_failed_only_database_is_refused(tmp_path):
+    spec = get_spec("cortical")
+    db = tmp_path / "failed.db"
+    store = ModelStore(db, spec, writer=True)
+    sid = store.open_sweep(
+        {
+            "model": "cortical",
+            "model_version": "1",
+            "space": "{}",
+            "sampler": "uniform",
+            "n": 2,
+            "sample_seed": 0,
+        },
+        {"seed": 0, "duration_ms": 1.0, "dt_ms": 0.1, "window_ms": 1.0, "integrator": "midpoint"},
+    )
+    p = np.tile(spec.params_from_mapping({}), (2, 1))
+    store.write_chunk(
+        sid,
+        np.arange(2),
+        p,
+        np.full((2, 2), np.nan),
+        np.zeros(2, bool),
+        ["boom", "boom"],
+        [None, None],
+        0.1,
+    )
+    store.close()
+    with pytest.raises(SurrogateError, match=r"no successful runs to train on \(2 failed\)"):
+        train_from_db(db)
+
+
+def test_cli_train_and_predict(tmp_path, capsys):
+    db = str(tmp_path / "runs.db")
+    assert (
+        main(
+            [
+                "sweep",
+                "cortical",
+                "--n",
+                "64",
+                "--db",
+                db,
+                "--duration-ms",
+                "300",
+                "--window-ms",
+                "200",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "surrogate",
+                "train",
+                "--db",
+                db,
+                "--out",
+                str(tmp_path / "sur"),
+                "--hidden",
+                "32,32",
+                "--epochs",
+                "30",
+                "--ensemble",
+                "2",
+            ]
+        )
+        == 0
+    )
+    names = get_spec("cortical").parameter_names
+    (tmp_path / "in.csv").write_text(",".join(names) + "\n0.025,2,0.3,0.7,0.5,1500,4\n")
+    assert (
+        main(
+            [
+                "surrogate",
+                "predict",
+                str(tmp_path / "sur"),
+                "--params",
+                str(tmp_path / "in.csv"),
+                "--out",
+                str(tmp_path / "out.csv"),
+            ]
+        )
+        == 0
+    )
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0].endswith("r_E,r_I,r_E_std,r_I_std") and len(lines) == 2
+    # a table of another model's parameters is refused with one line
+    (tmp_path / "hh.csv").write_text("g_Na,g_K\n120,36\n")
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "surrogate",
+                "predict",
+                str(tmp_path / "sur"),
+                "--params",
+                str(tmp_path / "hh.csv"),
+                "--out",
+                str(tmp_path / "o2.csv"),
+            ]
+        )
+        == 2
+    )
+    assert "unknown column 'g_Na'" in capsys.readouterr().err
