@@ -234,3 +234,77 @@ def test_cli_train_and_predict(tmp_path, capsys):
         == 2
     )
     assert "unknown column 'g_Na'" in capsys.readouterr().err
+
+
+def test_tuning_reaches_reachable_targets_and_reports_unreachable_ones(toy):
+    from neuroscape.surrogate.tune import tune
+
+    # a reachable target: the surrogate's own output at a point of the domain
+    target = dict(zip(["y1", "y2"], toy.predict(np.array([[0.3, 0.5, 15.0]]))[0], strict=True))
+    res = tune(toy, target, starts=50, steps=1500, lr=0.02, tol=0.05)
+    assert res.success_fraction >= 0.9
+    assert np.all(res.params >= DOMAIN[:, 0]) and np.all(res.params <= DOMAIN[:, 1])
+    # the solution set is a manifold, not a point: candidates spread in parameter space
+    assert np.ptp(res.params[res.candidate][:, 2]) > 1.0
+    far = tune(toy, {"y2": 1000.0}, starts=10, steps=300)
+    assert far.success_fraction == 0.0 and far.gap_l1.min() > 100
+    with pytest.raises(SurrogateError, match="allowed: y1, y2"):
+        tune(toy, {"r_E": 3.0})
+
+
+def test_cli_tune_with_verification(tmp_path, capsys):
+    db = str(tmp_path / "runs.db")
+    main(
+        [
+            "sweep",
+            "cortical",
+            "--n",
+            "64",
+            "--db",
+            db,
+            "--duration-ms",
+            "300",
+            "--window-ms",
+            "200",
+            "--quiet",
+        ]
+    )
+    main(
+        [
+            "surrogate",
+            "train",
+            "--db",
+            db,
+            "--out",
+            str(tmp_path / "sur"),
+            "--hidden",
+            "32,32",
+            "--epochs",
+            "30",
+        ]
+    )
+    capsys.readouterr()
+    rc = main(
+        [
+            "tune",
+            "--surrogate",
+            str(tmp_path / "sur"),
+            "--target",
+            "r_E=5",
+            "r_I=40",
+            "--starts",
+            "8",
+            "--steps",
+            "300",
+            "--tol",
+            "2",
+            "--verify",
+            "--out",
+            str(tmp_path / "cand.csv"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "starts reached" in out
+    if rc == 0:
+        assert "simulated: median |error|" in out
+        assert (tmp_path / "cand.csv").read_text().splitlines()[0].endswith("r_E_sim,r_I_sim")

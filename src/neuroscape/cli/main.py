@@ -518,6 +518,58 @@ def cmd_surrogate(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    from neuroscape.surrogate import load_surrogate
+    from neuroscape.surrogate.tune import tune, verify
+
+    sur = load_surrogate(args.surrogate)
+    target = {}
+    for item in args.target:
+        name, _, raw = item.partition("=")
+        try:
+            target[name.strip()] = float(raw)
+        except ValueError:
+            raise CLIError(f"--target {item!r}: expected NAME=NUMBER") from None
+    res = tune(
+        sur, target, starts=args.starts, steps=args.steps, lr=args.lr, tol=args.tol, seed=args.seed
+    )
+    n_c = int(res.candidate.sum())
+    print(
+        f"{n_c}/{len(res.candidate)} starts reached an L1 gap < {args.tol:g} "
+        f"({100 * res.success_fraction:.0f}%) in {res.wall_time_s:.1f} s"
+    )
+    if n_c == 0:
+        best = float(res.gap_l1.min())
+        print(
+            f"neuroscape: warning: no candidate; the closest start is {best:.3g} away: the "
+            "target may lie outside what the surrogate can reach",
+            file=sys.stderr,
+        )
+    if args.verify and n_c:
+        verify(res, sur, seed=args.seed)
+        err = res.simulated_errors(sur.output_names)
+        med = ", ".join(f"{k} {v:.3g}" for k, v in zip(target, np.median(err, 0), strict=True))
+        print(f"simulated: median |error| {med} Hz over {n_c} candidates")
+    cand = res.params[res.candidate]
+    if len(cand):
+        spread = ", ".join(
+            f"{n} [{cand[:, j].min():.3g}, {cand[:, j].max():.3g}]"
+            for j, n in enumerate(sur.parameter_names)
+        )
+        print(f"candidate ranges: {spread}")
+    if args.out:
+        from neuroscape.io import write_csv_atomic
+
+        header = sur.parameter_names + [f"{o}_pred" for o in sur.output_names] + ["gap_l1"]
+        rows = np.column_stack([res.params, res.predicted, res.gap_l1])[res.candidate]
+        if res.simulated is not None and len(rows):
+            header += [f"{o}_sim" for o in sur.output_names]
+            rows = np.column_stack([rows, res.simulated])
+        write_csv_atomic(args.out, header, rows)
+        print(f"candidates -> {args.out}", file=sys.stderr)
+    return 0 if n_c else 1
+
+
 def cmd_demo(args) -> int:
     """Main job: simulate the circuit at its defaults and write the raster figure."""
     out = Path(args.out)
@@ -701,6 +753,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="predict outside the training domain (with a warning)",
     )
     su.set_defaults(func=cmd_surrogate)
+
+    tu = sub.add_parser("tune", help="find parameters for target outputs through a surrogate")
+    tu.add_argument("--surrogate", required=True, metavar="DIR")
+    tu.add_argument("--target", required=True, nargs="+", metavar="NAME=VALUE")
+    tu.add_argument("--starts", type=int, default=100)
+    tu.add_argument("--steps", type=int, default=10000)
+    tu.add_argument("--lr", type=float, default=0.01, help="Adam step in the unit box")
+    tu.add_argument("--tol", type=float, default=0.2, help="L1 gap of a candidate (Hz)")
+    tu.add_argument("--seed", type=int, default=0)
+    tu.add_argument("--verify", action="store_true", help="simulate every candidate")
+    tu.add_argument("--out", metavar="CANDIDATES.csv")
+    tu.set_defaults(func=cmd_tune)
 
     sd = sub.add_parser("demo", help="simulate the circuit and write its figure")
     sd.add_argument("--out", default="out", help="output folder (default: out/)")
