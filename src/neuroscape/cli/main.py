@@ -502,6 +502,43 @@ def cmd_surrogate(args) -> int:
             file=sys.stderr,
         )
         return 0
+    if args.sur_command == "analyze":
+        from neuroscape.analysis.derivatives import derivative_report
+        from neuroscape.plot.derivatives import partials_histograms
+
+        sur = load_surrogate(args.surrogate)
+        try:
+            report, d1, d2 = derivative_report(sur, n=args.n, seed=args.seed)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "derivatives.json").write_text(json.dumps(report, indent=2))
+        partials_histograms(
+            d1,
+            sur.parameter_names,
+            sur.output_names,
+            "first partials x domain length (Hz), predicted output in O",
+            out / "first_partials.png",
+        )
+        partials_histograms(
+            d2,
+            sur.parameter_names,
+            sur.output_names,
+            "1/2 second partials x domain length^2 (Hz)",
+            out / "second_partials.png",
+        )
+        lg = report.get("logistic", {})
+        acc = (
+            (
+                f"; logistic accuracy on P {lg['on_P']['accuracy']:.3f}, on P and O "
+                f"{lg['on_P_and_O']['accuracy']:.3f}"
+            )
+            if lg
+            else ""
+        )
+        print(f"{report['n_in_O']} of {report['n_sampled']} samples in O{acc} -> {out}/")
+        return 0
     from neuroscape.io import read_params_csv, write_csv_atomic
     from neuroscape.models import get_spec
 
@@ -752,6 +789,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="predict outside the training domain (with a warning)",
     )
+    sa = susub.add_parser("analyze", help="derivative statistics (seed 004, Figs. 3-6)")
+    sa.add_argument("surrogate", metavar="DIR")
+    sa.add_argument("--n", type=int, default=500_000, help="uniform samples of the domain")
+    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--out", required=True, metavar="DIR")
     su.set_defaults(func=cmd_surrogate)
 
     tu = sub.add_parser("tune", help="find parameters for target outputs through a surrogate")

@@ -93,10 +93,11 @@ class Surrogate:
         the ensemble mean of the outputs, in their units."""
         import torch
 
-        x = self._scale_x(p, torch)
+        net_dtype = next(self.members[0].parameters()).dtype
+        x = self._scale_x(p, torch).to(net_dtype)  # float64 inputs welcome; the net is float32
         ym = torch.as_tensor(self.y_mean, dtype=p.dtype, device=p.device)
         ys = torch.as_tensor(self.y_std, dtype=p.dtype, device=p.device)
-        outs = torch.stack([m(x) for m in self.members])
+        outs = torch.stack([m(x) for m in self.members]).to(p.dtype)
         return outs.mean(0) * ys + ym
 
     def check_inputs(self, params: np.ndarray, allow_outside: bool = False) -> np.ndarray:

@@ -1,0 +1,132 @@
+"""Statistics of a surrogate's derivatives (seed 004, Figs. 3-6), by automatic differentiation.
+
+Partial derivatives are scaled by the domain lengths Delta_j, so that every entry reads as the
+change of an output (Hz) across the whole range of one parameter: d r / d P_j * Delta_j, and for
+second derivatives 1/2 d^2 r / d P_j^2 * Delta_j^2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def sample_domain(sur, n: int, seed: int = 0) -> np.ndarray:
+    """n uniform points of the surrogate's training box."""
+    lo, hi = sur.domain[:, 0], sur.domain[:, 1]
+    return lo + (hi - lo) * np.random.default_rng(seed).random((n, len(lo)))
+
+
+def scaled_partials(sur, params: np.ndarray, batch: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+    """(first, second): (N, n_out, n_params) arrays of Delta-scaled first partials and
+    Delta^2/2-scaled diagonal second partials at ``params``."""
+    import torch
+    from torch.func import hessian, jacrev, vmap
+
+    delta = torch.as_tensor(sur.domain[:, 1] - sur.domain[:, 0], dtype=torch.float32)
+
+    def f(p):
+        return sur.forward(p[None, :])[0]
+
+    jac = vmap(jacrev(f))
+    hes = vmap(hessian(f))
+    firsts, seconds = [], []
+    for s in range(0, len(params), batch):
+        p = torch.as_tensor(params[s : s + batch], dtype=torch.float32)
+        j = jac(p) * delta  # (b, n_out, n_params)
+        h = hes(p)  # (b, n_out, n_params, n_params)
+        d2 = torch.diagonal(h, dim1=-2, dim2=-1) * delta**2 / 2
+        firsts.append(j.detach().numpy())
+        seconds.append(d2.detach().numpy())
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def sign_correlation(partials: np.ndarray) -> np.ndarray:
+    """Correlation matrix of the signs (+1/-1) of the columns of ``partials`` (N, k)."""
+    return np.corrcoef(np.sign(partials), rowvar=False)
+
+
+@dataclass
+class LogisticReport:
+    accuracy: float
+    importance: np.ndarray  # a_j^2 Var(x_j) / sum_k a_k^2 Var(x_k)
+    names: list[str]
+
+
+def logistic_sign_model(
+    x: np.ndarray, sign: np.ndarray, names: list[str], seed: int = 0
+) -> LogisticReport:
+    """Logistic regression of (sign > 0) on the columns of ``x``: held-out accuracy and each
+    input's relative importance as in the paper."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    y = (sign > 0).astype(int)
+    if len(np.unique(y)) < 2:
+        raise ValueError("the sign is the same everywhere: nothing to classify")
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=seed)
+    clf = LogisticRegression(max_iter=2000).fit(xtr, ytr)
+    a = clf.coef_[0]
+    w = a**2 * x.var(0)
+    return LogisticReport(float(clf.score(xte, yte)), w / w.sum(), list(names))
+
+
+def derivative_report(sur, n: int = 500_000, seed: int = 0, batch: int = 20000) -> dict:
+    """The paper's derivative statistics over n uniform samples kept where the predicted output
+    lies in O (the circuit's surrogates only): medians and sign fractions of the scaled first
+    and second partials, the sign correlations of the three partials of r_I, and the logistic
+    regressions of sign(d r_I / d eta_ext_I_rel)."""
+    from neuroscape.models.cortical import in_output_domain
+
+    if sur.output_names[:2] != ["r_E", "r_I"]:
+        raise ValueError(f"derivative statistics need a surrogate of the circuit, not {sur.model}")
+    p = sample_domain(sur, n, seed)
+    o = sur.predict(p)
+    keep = in_output_domain(o[:, 0], o[:, 1])
+    p, o = p[keep], o[keep]
+    d1, d2 = scaled_partials(sur, p, batch)
+    names = sur.parameter_names
+    trio = ["S_IE_rel", "S_II_rel", "eta_ext_I_rel"]
+    j = [names.index(k) for k in trio]
+    target = d1[:, 1, names.index("eta_ext_I_rel")]
+    out = {
+        "n_sampled": n,
+        "n_in_O": int(keep.sum()),
+        "fraction_in_O": float(keep.mean()),
+        "first": {},
+        "second": {},
+        "sign_correlation_r_I": {
+            "names": trio,
+            "matrix": sign_correlation(d1[:, 1][:, j]).tolist(),
+        },
+    }
+    for k, name in enumerate(sur.output_names):
+        out["first"][name] = {
+            p_: {
+                "median": float(np.median(d1[:, k, i])),
+                "positive": float((d1[:, k, i] > 0).mean()),
+            }
+            for i, p_ in enumerate(names)
+        }
+        out["second"][name] = {
+            p_: {
+                "median": float(np.median(d2[:, k, i])),
+                "positive": float((d2[:, k, i] > 0).mean()),
+            }
+            for i, p_ in enumerate(names)
+        }
+    if len(np.unique(target > 0)) == 2:
+        a = logistic_sign_model(p, target, names, seed)
+        b = logistic_sign_model(np.column_stack([p, o]), target, names + sur.output_names, seed)
+        out["logistic"] = {
+            "on_P": {
+                "accuracy": a.accuracy,
+                "importance": dict(zip(a.names, a.importance.tolist(), strict=True)),
+            },
+            "on_P_and_O": {
+                "accuracy": b.accuracy,
+                "importance": dict(zip(b.names, b.importance.tolist(), strict=True)),
+            },
+        }
+    return out, d1, d2
