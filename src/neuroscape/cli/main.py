@@ -473,6 +473,84 @@ def cmd_db(args) -> int:
     return 0
 
 
+def _surrogate_accuracy(args) -> int:
+    from neuroscape.io import write_csv_atomic
+    from neuroscape.surrogate import SurrogateConfig, training_data
+    from neuroscape.surrogate.accuracy import learning_curve, noise_floor
+
+    try:
+        sizes = [int(x) for x in args.sizes.split(",")]
+    except ValueError:
+        raise CLIError(f"--sizes {args.sizes!r}: expected integers like 200,500,1000") from None
+    spec, tp, to, domain, _ = training_data(args.db)
+    spec_t, sp, so, _, _ = training_data(args.test_db)
+    if spec_t.name != spec.name:
+        raise CLIError(f"test database holds {spec_t.name!r} runs, training {spec.name!r}")
+    cfg = SurrogateConfig(
+        hidden=tuple(int(h) for h in args.hidden.split(",")),
+        activation=args.activation,
+        max_epochs=args.epochs,
+        seed=args.seed,
+    )
+    lc = learning_curve(
+        tp,
+        to,
+        sp,
+        so,
+        domain,
+        sizes,
+        parameter_names=spec.parameter_names,
+        output_names=spec.output_names,
+        config=cfg,
+        model=spec.name,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    header = (
+        ["n"] + [f"mae_{o}" for o in spec.output_names] + [f"rmse_{o}" for o in spec.output_names]
+    )
+    write_csv_atomic(out / "learning_curve.csv", header, np.column_stack([lc.n, lc.mae, lc.rmse]))
+    floor = None
+    if args.noise_floor and spec.name == "cortical":
+        sel = sp[: args.noise_floor]
+        floor = noise_floor(spec.name, sel)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for j, o in enumerate(spec.output_names):
+        line = ax.loglog(lc.n, lc.mae[:, j], "o-", label=f"{o} (slope {lc.power_law()[j]:.2f})")
+        if floor is not None:
+            ax.axhline(floor[j], ls="--", color=line[0].get_color(), lw=0.8)
+    ax.set_xlabel("training runs n")
+    ax.set_ylabel("test MAE")
+    ax.set_title(
+        f"{args.activation} {args.hidden}" + ("; dashed: noise floor" if floor is not None else ""),
+        fontsize=9,
+    )
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(out / "learning_curve.png", dpi=120)
+    plt.close(fig)
+    for k, n in enumerate(lc.n):
+        print(
+            f"n={n}: MAE "
+            + ", ".join(f"{o} {lc.mae[k, j]:.3g}" for j, o in enumerate(spec.output_names))
+        )
+    print(
+        "power-law exponents: "
+        + ", ".join(f"{o} {e:.2f}" for o, e in zip(spec.output_names, lc.power_law(), strict=True))
+    )
+    if floor is not None:
+        print(
+            "noise floor (MAE between two noise seeds): "
+            + ", ".join(f"{o} {f:.3g}" for o, f in zip(spec.output_names, floor, strict=True))
+        )
+    return 0
+
+
 def cmd_surrogate(args) -> int:
     from neuroscape.surrogate import SurrogateConfig, load_surrogate, train_from_db
 
@@ -502,6 +580,8 @@ def cmd_surrogate(args) -> int:
             file=sys.stderr,
         )
         return 0
+    if args.sur_command == "accuracy":
+        return _surrogate_accuracy(args)
     if args.sur_command == "analyze":
         from neuroscape.analysis.derivatives import derivative_report
         from neuroscape.plot.derivatives import partials_histograms
@@ -789,6 +869,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="predict outside the training domain (with a warning)",
     )
+    sac = susub.add_parser("accuracy", help="test error against training-set size")
+    sac.add_argument("--db", required=True, help="training database")
+    sac.add_argument("--test-db", required=True, help="test database (independent points)")
+    sac.add_argument("--sizes", default="200,500,1000,2000")
+    sac.add_argument("--hidden", default="800,200,200")
+    sac.add_argument("--activation", default="sigmoid")
+    sac.add_argument("--epochs", type=int, default=2000)
+    sac.add_argument("--seed", type=int, default=0)
+    sac.add_argument(
+        "--noise-floor",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also simulate K test points twice to measure the noise floor",
+    )
+    sac.add_argument("--out", required=True, metavar="DIR")
     sa = susub.add_parser("analyze", help="derivative statistics (seed 004, Figs. 3-6)")
     sa.add_argument("surrogate", metavar="DIR")
     sa.add_argument("--n", type=int, default=500_000, help="uniform samples of the domain")

@@ -1,0 +1,86 @@
+"""Surrogate accuracy against training-set size (seed 004, Figs. 1b and 8) and the noise floor.
+
+The noise floor is the error no surrogate can beat: the MAE between two simulations of the same
+test points that differ only in their noise seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from neuroscape.surrogate.core import SurrogateConfig, SurrogateError, train_surrogate
+
+
+def noise_floor(
+    model: str, params: np.ndarray, seeds: tuple[int, int] = (1000, 2000), **simulate_kwargs
+) -> np.ndarray:
+    """MAE per output between two simulations of ``params`` with different noise seeds."""
+    from neuroscape.api import simulate
+
+    a = simulate(model, params, seed=seeds[0], allow_outside=True, **simulate_kwargs).outputs
+    b = simulate(model, params, seed=seeds[1], allow_outside=True, **simulate_kwargs).outputs
+    ok = np.all(np.isfinite(a) & np.isfinite(b), axis=1)
+    return np.abs(a[ok] - b[ok]).mean(0)
+
+
+@dataclass
+class LearningCurve:
+    n: np.ndarray  # training-set sizes
+    mae: np.ndarray  # (len(n), n_out) test MAE
+    rmse: np.ndarray  # (len(n), n_out) test RMSE
+    output_names: list[str]
+
+    def power_law(self) -> np.ndarray:
+        """Fitted exponent k of MAE ~ n^k per output (a log-log least-squares slope)."""
+        return np.array(
+            [
+                np.polyfit(np.log(self.n), np.log(self.mae[:, j]), 1)[0]
+                for j in range(self.mae.shape[1])
+            ]
+        )
+
+
+def learning_curve(
+    train_p: np.ndarray,
+    train_o: np.ndarray,
+    test_p: np.ndarray,
+    test_o: np.ndarray,
+    domain: np.ndarray,
+    sizes: Sequence[int],
+    *,
+    parameter_names: list[str],
+    output_names: list[str],
+    config: SurrogateConfig | None = None,
+    model: str = "model",
+    seed: int = 0,
+) -> LearningCurve:
+    """Train on nested random subsets of the training pairs of each size; test on the test set."""
+    cfg = config or SurrogateConfig()
+    sizes = np.array(sorted(int(s) for s in sizes))
+    if sizes.min() < 10 or sizes.max() > len(train_p):
+        raise SurrogateError(
+            f"training sizes must lie in [10, {len(train_p)}] (the training pairs); got "
+            f"{sizes.min()}..{sizes.max()}"
+        )
+    order = np.random.default_rng(seed).permutation(len(train_p))
+    ok = np.all(np.isfinite(test_o), axis=1)
+    maes, rmses = [], []
+    for n in sizes:
+        idx = order[:n]
+        sur = train_surrogate(
+            train_p[idx],
+            train_o[idx],
+            domain,
+            model=model,
+            model_version="",
+            parameter_names=parameter_names,
+            output_names=output_names,
+            config=replace(cfg),
+        )
+        err = sur.predict(test_p[ok], allow_outside=True) - test_o[ok]
+        maes.append(np.abs(err).mean(0))
+        rmses.append(np.sqrt((err**2).mean(0)))
+    return LearningCurve(sizes, np.array(maes), np.array(rmses), list(output_names))

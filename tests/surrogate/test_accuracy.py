@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from neuroscape.models import get_spec  # noqa: E402
+from neuroscape.surrogate import SurrogateConfig, SurrogateError  # noqa: E402
+from neuroscape.surrogate.accuracy import learning_curve, noise_floor  # noqa: E402
+
+DOMAIN = np.array([[0.0, 1.0], [0.0, 1.0]])
+
+
+def _data(n, seed):
+    x = np.random.default_rng(seed).random((n, 2))
+    return x, np.column_stack([np.sin(4 * x[:, 0]) * x[:, 1], np.exp(x[:, 0] - x[:, 1])])
+
+
+def test_test_error_falls_with_the_training_set_as_a_power_law():
+    tp, to = _data(2000, 0)
+    sp, so = _data(1000, 1)
+    cfg = SurrogateConfig(hidden=(32, 32), activation="tanh", max_epochs=300, patience=30)
+    lc = learning_curve(
+        tp,
+        to,
+        sp,
+        so,
+        DOMAIN,
+        [50, 200, 1600],
+        parameter_names=["a", "b"],
+        output_names=["u", "v"],
+        config=cfg,
+    )
+    assert np.all(lc.mae[-1] < lc.mae[0] / 3)
+    assert np.all(lc.power_law() < -0.3)
+    with pytest.raises(SurrogateError, match=r"training sizes must lie in \[10, 2000\]"):
+        learning_curve(
+            tp,
+            to,
+            sp,
+            so,
+            DOMAIN,
+            [5000],
+            parameter_names=["a", "b"],
+            output_names=["u", "v"],
+            config=cfg,
+        )
+
+
+def test_noise_floor_of_the_circuit_is_small_but_positive():
+    lo, hi = get_spec("cortical").bounds.T
+    p = lo + (hi - lo) * np.random.default_rng(0).random((16, 7))
+    floor = noise_floor("cortical", p, duration_ms=600.0, window_ms=400.0)
+    assert np.all(floor > 0) and np.all(floor < 5.0)
+
+
+def test_cli_accuracy(tmp_path, capsys):
+    from neuroscape.cli.main import main
+
+    short = ["--duration-ms", "300", "--window-ms", "200", "--quiet"]
+    train, test = str(tmp_path / "train.db"), str(tmp_path / "test.db")
+    assert main(["sweep", "cortical", "--n", "96", "--db", train, *short]) == 0
+    assert main(["sweep", "cortical", "--n", "32", "--db", test, "--sample-seed", "5", *short]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "surrogate",
+                "accuracy",
+                "--db",
+                train,
+                "--test-db",
+                test,
+                "--sizes",
+                "24,96",
+                "--hidden",
+                "16",
+                "--epochs",
+                "20",
+                "--out",
+                str(tmp_path / "acc"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "n=24: MAE r_E" in out and "power-law exponents" in out
+    rows = (tmp_path / "acc" / "learning_curve.csv").read_text().splitlines()
+    assert rows[0] == "n,mae_r_E,mae_r_I,rmse_r_E,rmse_r_I" and len(rows) == 3
