@@ -687,6 +687,18 @@ def cmd_tune(args) -> int:
     return 0 if n_c else 1
 
 
+def cmd_reproduce(args) -> int:
+    from neuroscape.analysis.reproduce import reproduce
+
+    if args.paper != "zhang-young-2020":
+        raise CLIError(f"unknown paper {args.paper!r}; allowed: zhang-young-2020")
+    report = reproduce(
+        args.out, quick=args.quick, workers=args.workers, log=lambda m: print(m, file=sys.stderr)
+    )
+    print(f"report -> {report}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     """Main job: simulate the circuit at its defaults and write the raster figure."""
     out = Path(args.out)
@@ -903,6 +915,13 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--verify", action="store_true", help="simulate every candidate")
     tu.add_argument("--out", metavar="CANDIDATES.csv")
     tu.set_defaults(func=cmd_tune)
+
+    sr = sub.add_parser("reproduce", help="reproduce a paper's analyses and figures")
+    sr.add_argument("paper", help="zhang-young-2020")
+    sr.add_argument("--quick", action="store_true", help="10x fewer simulations (~10 min)")
+    sr.add_argument("--workers", type=int, default=None)
+    sr.add_argument("--out", required=True, metavar="DIR")
+    sr.set_defaults(func=cmd_reproduce)
 
     sd = sub.add_parser("demo", help="simulate the circuit and write its figure")
     sd.add_argument("--out", default="out", help="output folder (default: out/)")
