@@ -28,7 +28,7 @@ class Plan:
     n_noise: int
 
 
-QUICK = Plan(2000, 400, (200, 500, 1000, 2000), (800, 200, 200), 300, 3000, 100_000, 100)
+QUICK = Plan(2000, 400, (200, 500, 1000, 2000), (800, 200, 200), 1000, 3000, 100_000, 100)
 FULL = Plan(
     20_000,
     10_000,
@@ -106,7 +106,7 @@ def reproduce(
     output_heatmap(to[:, 0], to[:, 1], out / "fig1a_rates_heatmap.png")
 
     log("[2/5] surrogate accuracy against n, and the noise floor")
-    cfg = SurrogateConfig(hidden=plan.hidden, max_epochs=plan.epochs, patience=30)
+    cfg = SurrogateConfig(hidden=plan.hidden, max_epochs=plan.epochs)
     sizes = [s for s in plan.sizes if s <= len(tp)]
     lc = learning_curve(
         tp,

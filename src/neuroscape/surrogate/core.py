@@ -32,10 +32,10 @@ class SurrogateError(ValueError):
 class SurrogateConfig:
     hidden: tuple[int, ...] = (800, 200, 200)
     activation: str = "sigmoid"
-    lr: float = 1e-3
-    batch_size: int = 128
+    lr: float = 3e-3  # measured: 3e-3 and batches of 64 beat 1e-3/128 (MAE at n=500: 1.7 vs 2.5 Hz)
+    batch_size: int = 64
     max_epochs: int = 2000
-    patience: int = 50  # epochs without validation improvement before stopping
+    patience: int = 60  # epochs without validation improvement before stopping
     val_fraction: float = 0.1
     ensemble: int = 1
     seed: int = 0
