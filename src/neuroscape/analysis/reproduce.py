@@ -58,6 +58,7 @@ def reproduce(
     from neuroscape.analysis.derivatives import derivative_report
     from neuroscape.explore import ParameterSpace, run_sweep
     from neuroscape.models import get_spec
+    from neuroscape.plot.accuracy import learning_curve_figure
     from neuroscape.plot.derivatives import partials_histograms
     from neuroscape.plot.explore import output_heatmap
     from neuroscape.surrogate import SurrogateConfig, train_surrogate, training_data
@@ -121,7 +122,7 @@ def reproduce(
         model="cortical",
     )
     floor = noise_floor("cortical", sp[: plan.n_noise], workers=workers)
-    _plot_curve(lc, floor, out / "fig1b_accuracy.png")
+    learning_curve_figure(lc, floor, out / "fig1b_accuracy.png")
 
     log("[3/5] final surrogate and inverse tuning")
     sur = train_surrogate(
@@ -295,22 +296,3 @@ def reproduce(
     report = out / "report.md"
     report.write_text("\n".join(lines))
     return report
-
-
-def _plot_curve(lc, floor, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for j, o in enumerate(lc.output_names):
-        line = ax.loglog(lc.n, lc.mae[:, j], "o-", label=f"MAE {o}")
-        ax.loglog(lc.n, lc.rmse[:, j], "s:", color=line[0].get_color(), label=f"RMSE {o}")
-        ax.axhline(floor[j], ls="--", color=line[0].get_color(), lw=0.8)
-    ax.set_xlabel("training runs n")
-    ax.set_ylabel("test error (Hz); dashed: noise floor")
-    ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

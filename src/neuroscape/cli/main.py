@@ -514,26 +514,11 @@ def _surrogate_accuracy(args) -> int:
     if args.noise_floor and spec.name == "cortical":
         sel = sp[: args.noise_floor]
         floor = noise_floor(spec.name, sel)
-    import matplotlib
+    from neuroscape.plot.accuracy import learning_curve_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for j, o in enumerate(spec.output_names):
-        line = ax.loglog(lc.n, lc.mae[:, j], "o-", label=f"{o} (slope {lc.power_law()[j]:.2f})")
-        if floor is not None:
-            ax.axhline(floor[j], ls="--", color=line[0].get_color(), lw=0.8)
-    ax.set_xlabel("training runs n")
-    ax.set_ylabel("test MAE")
-    ax.set_title(
-        f"{args.activation} {args.hidden}" + ("; dashed: noise floor" if floor is not None else ""),
-        fontsize=9,
+    learning_curve_figure(
+        lc, floor, out / "learning_curve.png", title=f"{args.activation} {args.hidden}"
     )
-    ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(out / "learning_curve.png", dpi=120)
-    plt.close(fig)
     for k, n in enumerate(lc.n):
         print(
             f"n={n}: MAE "
