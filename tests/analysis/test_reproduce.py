@@ -32,10 +32,12 @@ def test_reproduce_tiny(tmp_path):
         "fig1b_accuracy.png",
         "fig3_first_partials.png",
         "fig6_second_partials.png",
+        "fig7_gain_curves.png",
     ):
         assert (tmp_path / fig).stat().st_size > 5000
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["learning_curve"]["n"] == [80, 160] and len(s["tuning"]) == 2
+    assert "n_plausible" in s["gain_curves"]
     assert (tmp_path / "surrogate" / "surrogate.json").exists()
     assert "| None |" not in text
     # a rerun reuses the databases: the sweeps have nothing left to do

@@ -67,3 +67,34 @@ def test_logistic_model_finds_the_separating_input():
     assert rep.accuracy > 0.97 and rep.importance[1] > 0.95
     with pytest.raises(ValueError, match="the sign is the same everywhere"):
         logistic_sign_model(x, np.ones(4000), ["a", "b", "c"])
+
+
+def test_gain_curve_curvatures_have_the_right_signs():
+    """A convex r_E(eta) gives m1, m2 > 0; a concave one m1, m2 < 0 (surrogate stand-ins)."""
+    from types import SimpleNamespace
+
+    from neuroscape.analysis.derivatives import gain_curve_study
+    from neuroscape.models import get_spec
+
+    spec = get_spec("cortical")
+    j = spec.parameter_names.index("eta_ext_E")
+
+    def make(shape):
+        def predict(p):
+            x = p[:, j] / 3000.0
+            if shape == "sigmoid":
+                r_e = 36.0 / (1.0 + np.exp(-10.0 * (x - 0.5)))
+            else:
+                r_e = 40 * x**2 if shape == "convex" else 40 * np.sqrt(x)
+            return np.column_stack([r_e, 4 * r_e])
+
+        return SimpleNamespace(
+            parameter_names=spec.parameter_names, domain=spec.bounds, predict=predict
+        )
+
+    convex = gain_curve_study(make("convex"), n=20, grid=400)
+    concave = gain_curve_study(make("concave"), n=20, grid=400)
+    assert len(convex.m1) == 20 and np.all(convex.m1 > 0) and np.all(convex.m2 > 0)
+    assert np.all(concave.m1 < 0) and np.all(concave.m2 < 0)
+    assert not convex.sigmoidal.any() and not concave.sigmoidal.any()
+    assert gain_curve_study(make("sigmoid"), n=20, grid=400).sigmoidal.all()

@@ -130,3 +130,55 @@ def derivative_report(sur, n: int = 500_000, seed: int = 0, batch: int = 20000) 
             },
         }
     return out, d1, d2
+
+
+@dataclass
+class GainCurves:
+    """Seed 004, Fig. 7: curvature of r_E(eta_ext_E) on its low and high firing ranges."""
+
+    p_minus: np.ndarray  # (K, n_params) plausible parameter sets (eta_ext_E column unused)
+    m1: np.ndarray  # mean of 1/2 r'' eta30^2 where r_E in [5, 15] Hz
+    m2: np.ndarray  # the same where r_E in [20, 30] Hz
+    n_sampled: int
+
+    @property
+    def sigmoidal(self) -> np.ndarray:
+        """Accelerating at low rates and decelerating at high ones."""
+        return (self.m1 > 0) & (self.m2 < 0)
+
+
+def gain_curve_study(sur, n: int = 2000, grid: int = 300, seed: int = 0) -> GainCurves:
+    """Sample n parameter sets P^- (everything but eta_ext_E), trace r_E over eta_ext_E's range
+    with the surrogate, keep the plausible ones (the curve reaches 30 Hz, and the output is in O
+    wherever 5 <= r_E <= 30 Hz) and compute m1, m2 by finite differences on the (smooth)
+    surrogate curve, normalized by eta_30, the drive at which r_E = 30 Hz."""
+    from neuroscape.models.cortical import in_output_domain
+
+    j = sur.parameter_names.index("eta_ext_E")
+    lo, hi = sur.domain[j]
+    eta = np.linspace(lo, hi, grid)
+    h = eta[1] - eta[0]
+    base = sample_domain(sur, n, seed)
+    pts = np.repeat(base, grid, axis=0)
+    pts[:, j] = np.tile(eta, n)
+    o = sur.predict(pts).reshape(n, grid, -1)
+    r_e, r_i = o[..., 0], o[..., 1]
+    keep, m1, m2 = [], [], []
+    for k in range(n):
+        r = r_e[k]
+        above = np.flatnonzero(r >= 30.0)
+        if len(above) == 0 or above[0] == 0:
+            continue
+        a = above[0]
+        eta30 = eta[a - 1] + (30.0 - r[a - 1]) / (r[a] - r[a - 1]) * h
+        band = (r >= 5.0) & (r <= 30.0)
+        if not np.all(in_output_domain(r[band], r_i[k][band])):
+            continue
+        d2 = np.gradient(np.gradient(r, h), h)
+        low, high = (r >= 5.0) & (r <= 15.0), (r >= 20.0) & (r <= 30.0)
+        if not low.any() or not high.any():
+            continue
+        keep.append(k)
+        m1.append(0.5 * np.mean(d2[low]) * eta30**2)
+        m2.append(0.5 * np.mean(d2[high]) * eta30**2)
+    return GainCurves(base[keep], np.array(m1), np.array(m2), n)

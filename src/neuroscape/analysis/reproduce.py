@@ -55,11 +55,12 @@ def reproduce(
 ) -> Path:
     """Run the pipeline into ``out``; returns the report's path. ``plan`` overrides the sizes
     of the quick or full mode."""
-    from neuroscape.analysis.derivatives import derivative_report
+    from neuroscape.analysis.derivatives import derivative_report, gain_curve_study
+    from neuroscape.api import simulate
     from neuroscape.explore import ParameterSpace, run_sweep
     from neuroscape.models import get_spec
     from neuroscape.plot.accuracy import learning_curve_figure
-    from neuroscape.plot.derivatives import partials_histograms
+    from neuroscape.plot.derivatives import gain_curve_figure, partials_histograms
     from neuroscape.plot.explore import output_heatmap
     from neuroscape.surrogate import SurrogateConfig, train_surrogate, training_data
     from neuroscape.surrogate.accuracy import learning_curve, noise_floor
@@ -168,6 +169,24 @@ def reproduce(
         out / "fig6_second_partials.png",
     )
 
+    log("[4b/5] gain curves (Fig. 7)")
+    gc = gain_curve_study(sur, n=plan.n_derivative // 5)
+    examples = []
+    if len(gc.m1):
+        j = spec.parameter_names.index("eta_ext_E")
+        lo, hi = sur.domain[j]
+        for k in sorted(
+            {int(np.argmin(gc.m1)), int(np.argsort(gc.m1)[len(gc.m1) // 2]), int(np.argmax(gc.m1))}
+        ):
+            eta = np.linspace(lo, hi, 200)
+            grid = np.repeat(gc.p_minus[k][None, :], len(eta), axis=0)
+            grid[:, j] = eta
+            r_s = sur.predict(grid)[:, 0]
+            sel = np.linspace(0, int(np.argmax(r_s >= 30.0)) or 199, 10).astype(int)
+            sim = simulate("cortical", grid[sel], seed=4, workers=workers).outputs[:, 0]
+            examples.append((eta, r_s, eta[sel], sim, f"m1 = {gc.m1[k]:.1f}, m2 = {gc.m2[k]:.1f}"))
+    gain_curve_figure(gc, examples, out / "fig7_gain_curves.png")
+
     log("[5/5] report")
     k500 = int(np.argmin(np.abs(lc.n - 500)))
     f = deriv["first"]
@@ -258,7 +277,14 @@ def reproduce(
             f"{100 * lg['on_P_and_O']['accuracy']:.1f}%" if lg else "n/a",
             _verdict(abs(lg["on_P_and_O"]["accuracy"] - 0.97) < 0.03) if lg else _verdict(None),
         ),
-        ("Share of sigmoidal gain curves (Fig. 7)", "very few", "not computed yet", _verdict(None)),
+        (
+            "Share of sigmoidal gain curves (Fig. 7)",
+            "very few",
+            f"{100 * gc.sigmoidal.mean():.0f}% of {len(gc.m1)} plausible curves"
+            if len(gc.m1)
+            else "no plausible curve sampled",
+            _verdict(bool(gc.sigmoidal.mean() < 0.15)) if len(gc.m1) else _verdict(None),
+        ),
     ]
     summary = {
         "plan": plan.__dict__,
@@ -272,6 +298,12 @@ def reproduce(
         "noise_floor": floor.tolist(),
         "tuning": tuning,
         "derivatives": deriv,
+        "gain_curves": {
+            "n_plausible": int(len(gc.m1)),
+            "m1": gc.m1.tolist(),
+            "m2": gc.m2.tolist(),
+            "sigmoidal_share": float(gc.sigmoidal.mean()) if len(gc.m1) else None,
+        },
         "wall_time_s": time.perf_counter() - t0,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -291,6 +323,8 @@ def reproduce(
         "![first partials](fig3_first_partials.png)",
         "",
         "![second partials](fig6_second_partials.png)",
+        "",
+        "![gain curves](fig7_gain_curves.png)",
         "",
     ]
     report = out / "report.md"
