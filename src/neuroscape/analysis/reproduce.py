@@ -280,7 +280,8 @@ def reproduce(
         (
             "Share of sigmoidal gain curves (Fig. 7)",
             "very few",
-            f"{100 * gc.sigmoidal.mean():.0f}% of {len(gc.m1)} plausible curves"
+            f"{100 * gc.sigmoidal.mean():.0f}% of {len(gc.m1)} plausible curves (m1 > 0 > m2, "
+            "no margin; the curves are near-linear, as in the paper)"
             if len(gc.m1)
             else "no plausible curve sampled",
             _verdict(bool(gc.sigmoidal.mean() < 0.15)) if len(gc.m1) else _verdict(None),
