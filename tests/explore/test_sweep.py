@@ -47,19 +47,20 @@ def test_sigkill_midway_then_resume_gives_every_point_once_and_the_same_outputs(
         progress=False,
         settings=SimSettings(duration_ms=1000.0, window_ms=2000.0 / 3),
     )
+    cmd = [
+        sys.executable,
+        "-m",
+        "neuroscape.cli.main",
+        "sweep",
+        "cortical",
+        "--n",
+        str(n),
+        "--db",
+        str(db),
+        *args,
+    ]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "neuroscape.cli.main",
-            "sweep",
-            "cortical",
-            "--n",
-            str(n),
-            "--db",
-            str(db),
-            *args,
-        ],
+        cmd,
     )
     stored = 0
     deadline = time.time() + 120
@@ -80,18 +81,7 @@ def test_sigkill_midway_then_resume_gives_every_point_once_and_the_same_outputs(
     partial = _outputs(db)
     assert 6 <= len(partial) < n and len(partial) % 2 == 0  # whole chunks only
     rep = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "neuroscape.cli.main",
-            "sweep",
-            "cortical",
-            "--n",
-            str(n),
-            "--db",
-            str(db),
-            *args,
-        ],
+        cmd,
         capture_output=True,
         text=True,
     )
