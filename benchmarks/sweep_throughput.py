@@ -35,11 +35,20 @@ def main() -> None:
     t_engine = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        run_sweep("cortical", args.n, Path(d) / "runs.db", sampler="sobol", chunk=args.chunk,
-                  settings=settings, progress=False)
+        run_sweep(
+            "cortical",
+            args.n,
+            Path(d) / "runs.db",
+            sampler="sobol",
+            chunk=args.chunk,
+            settings=settings,
+            progress=False,
+        )
         t_sweep = time.perf_counter() - t0
     out = {
-        "n": args.n, "engine_runs_per_s": args.n / t_engine, "sweep_runs_per_s": args.n / t_sweep,
+        "n": args.n,
+        "engine_runs_per_s": args.n / t_engine,
+        "sweep_runs_per_s": args.n / t_sweep,
         "sweep_over_engine_time": t_sweep / t_engine,
         "projected_20000_runs_min": 20000 / (args.n / t_sweep) / 60,
     }
