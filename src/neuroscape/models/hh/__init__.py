@@ -90,15 +90,19 @@ def voltage_linear(v, m, h, n, i_inj, g_na, g_k, g_l, e_na, e_k, e_l, c, celsius
     return -(gna + gk + g_l) / c, (gna * e_na + gk * e_k + g_l * e_l + i_inj) / c
 
 
+@njit(cache=True)
+def _gate_table_rows(v_grid, celsius, dt, out):
+    for k in range(len(v_grid)):
+        am, bm, ah, bh, an, bn = rates(v_grid[k], celsius)
+        out[k, 0], out[k, 1] = np.exp(-(am + bm) * dt), am / (am + bm)
+        out[k, 2], out[k, 3] = np.exp(-(ah + bh) * dt), ah / (ah + bh)
+        out[k, 4], out[k, 5] = np.exp(-(an + bn) * dt), an / (an + bn)
+
+
 def gate_tables(v_grid: np.ndarray, p: np.ndarray, dt: float) -> np.ndarray:
     """(n_grid, 6): exp(-(alpha+beta) dt) and x_inf for m, h, n at each grid voltage."""
     out = np.empty((len(v_grid), 6))
-    celsius = float(p[7])
-    for k, v in enumerate(v_grid):
-        am, bm, ah, bh, an, bn = rates.py_func(float(v), celsius)
-        for g, (a, b) in enumerate(((am, bm), (ah, bh), (an, bn))):
-            out[k, 2 * g] = np.exp(-(a + b) * dt)
-            out[k, 2 * g + 1] = a / (a + b)
+    _gate_table_rows(np.asarray(v_grid, dtype=float), float(p[7]), float(dt), out)
     return out
 
 
