@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +26,10 @@ class Plan:
     tune_steps: int
     n_derivative: int
     n_noise: int
+    n_wide: int  # training runs on the 5x wider domain (Fig. 8)
 
 
-QUICK = Plan(2000, 400, (200, 500, 1000, 2000), (800, 200, 200), 1000, 3000, 100_000, 100)
+QUICK = Plan(2000, 400, (200, 500, 1000, 2000), (800, 200, 200), 1000, 3000, 100_000, 100, 1000)
 FULL = Plan(
     20_000,
     10_000,
@@ -38,6 +39,7 @@ FULL = Plan(
     10_000,
     500_000,
     1000,
+    20_000,
 )
 TARGETS = ((10.0, 40.0), (25.0, 100.0))
 
@@ -63,7 +65,7 @@ def reproduce(
     from neuroscape.plot.derivatives import gain_curve_figure, partials_histograms
     from neuroscape.plot.explore import output_heatmap
     from neuroscape.surrogate import SurrogateConfig, train_surrogate, training_data
-    from neuroscape.surrogate.accuracy import learning_curve, noise_floor
+    from neuroscape.surrogate.accuracy import evaluation_speed, learning_curve, noise_floor
     from neuroscape.surrogate.tune import tune, verify
 
     plan = plan or (QUICK if quick else FULL)
@@ -125,19 +127,59 @@ def reproduce(
     floor = noise_floor("cortical", sp[: plan.n_noise], workers=workers)
     learning_curve_figure(lc, floor, out / "fig1b_accuracy.png")
 
-    log("[3/5] final surrogate and inverse tuning")
-    sur = train_surrogate(
+    log("[2b/5] sigmoid against ReLU, and training on a 5x wider domain (Fig. 8)")
+    n_act = min(500, len(tp))
+    lc_relu = learning_curve(
         tp,
         to,
+        sp,
+        so,
         domain,
+        [n_act],
+        parameter_names=spec.parameter_names,
+        output_names=spec.output_names,
+        config=replace(cfg, activation="relu"),
+        model="cortical",
+    )
+    mae_sig = lc.mae[int(np.argmin(np.abs(lc.n - n_act)))]
+    wide = ParameterSpace(spec, scale=5.0)
+    run_sweep(
+        "cortical",
+        plan.n_wide,
+        out / "train_wide.db",
+        sampler="uniform",
+        space=wide,
+        sample_seed=5,
+        seed=5,
+        workers=workers,
+        progress=False,
+    )
+    _, wp, wo, wdomain, _ = training_data(out / "train_wide.db")
+    sur_wide = train_surrogate(
+        wp,
+        wo,
+        wdomain,
         model="cortical",
         model_version=spec.version,
         parameter_names=spec.parameter_names,
         output_names=spec.output_names,
         config=cfg,
-        provenance=prov,
     )
+    ok_t = np.all(np.isfinite(so), axis=1)
+    mae_wide = np.abs(sur_wide.predict(sp[ok_t]) - so[ok_t]).mean(0)
+    widths = (wdomain[:, 1] - wdomain[:, 0]) / (domain[:, 1] - domain[:, 0])
+    k_wide = int(np.argmin(np.abs(lc.n - len(wp))))
+
+    log("[3/5] final surrogate, its speed, and inverse tuning")
+    sur = lc.surrogate  # trained on every training run (the learning curve's largest n)
+    sur.provenance = prov
+    sur.model_version = spec.version
     sur.save(out / "surrogate")
+    sur_s = evaluation_speed(sur)
+    n_speed = min(256, len(sp))
+    t_sim = time.perf_counter()
+    simulate("cortical", sp[:n_speed], seed=7, workers=workers)
+    sim_s = (time.perf_counter() - t_sim) / n_speed
     tuning = []
     for r_e, r_i in TARGETS:
         res = verify(
@@ -223,6 +265,29 @@ def reproduce(
             _verdict(bool(np.all(lc.power_law() < 0))),
         ),
         (
+            f"Sigmoid against ReLU (test MAE r_E, r_I at n = {n_act})",
+            "sigmoid more accurate than ReLU",
+            f"sigmoid ({mae_sig[0]:.2f}, {mae_sig[1]:.2f}) Hz; ReLU ({lc_relu.mae[0, 0]:.2f}, "
+            f"{lc_relu.mae[0, 1]:.2f}) Hz",
+            _verdict(bool(mae_sig[0] <= lc_relu.mae[0, 0])),
+        ),
+        (
+            "Training on a domain about 5x wider per dimension, tested on the physiological one",
+            "usable but less accurate (Fig. 8)",
+            f"n = {len(wp)}, widths x{widths.min():.1f}-{widths.max():.1f} (clipped at hard "
+            f"limits): MAE ({mae_wide[0]:.2f}, {mae_wide[1]:.2f}) Hz against "
+            f"({lc.mae[k_wide, 0]:.2f}, {lc.mae[k_wide, 1]:.2f}) Hz for n = {lc.n[k_wide]} on "
+            "the physiological domain",
+            _verdict(bool(mae_wide[0] >= lc.mae[k_wide, 0])),
+        ),
+        (
+            "Surrogate evaluation against simulation, per sample on the CPU",
+            "orders of magnitude faster",
+            f"{sur_s * 1e6:.1f} us against {sim_s * 1e3:.1f} ms (batch of {n_speed}): "
+            f"{sim_s / sur_s:,.0f}x",
+            _verdict(bool(sim_s / sur_s >= 10_000)),
+        ),
+        (
             "Tuning: share of 100 starts that become candidates",
             "over 90%",
             f"{100 * succ:.0f}% (worst of {len(TARGETS)} targets)",
@@ -297,6 +362,21 @@ def reproduce(
             "exponents": lc.power_law().tolist(),
         },
         "noise_floor": floor.tolist(),
+        "activation": {
+            "n": n_act,
+            "sigmoid_mae": mae_sig.tolist(),
+            "relu_mae": lc_relu.mae[0].tolist(),
+        },
+        "wide_domain": {
+            "n": len(wp),
+            "width_factors": widths.tolist(),
+            "mae_on_physiological": mae_wide.tolist(),
+        },
+        "speed": {
+            "surrogate_s_per_sample": sur_s,
+            "simulation_s_per_sample": sim_s,
+            "ratio": sim_s / sur_s,
+        },
         "tuning": tuning,
         "derivatives": deriv,
         "gain_curves": {

@@ -32,6 +32,7 @@ class LearningCurve:
     mae: np.ndarray  # (len(n), n_out) test MAE
     rmse: np.ndarray  # (len(n), n_out) test RMSE
     output_names: list[str]
+    surrogate: object = None  # the one trained at the largest n
 
     def power_law(self) -> np.ndarray:
         """Fitted exponent k of MAE ~ n^k per output (a log-log least-squares slope)."""
@@ -83,4 +84,19 @@ def learning_curve(
         err = sur.predict(test_p[ok], allow_outside=True) - test_o[ok]
         maes.append(np.abs(err).mean(0))
         rmses.append(np.sqrt((err**2).mean(0)))
-    return LearningCurve(sizes, np.array(maes), np.array(rmses), list(output_names))
+    return LearningCurve(sizes, np.array(maes), np.array(rmses), list(output_names), sur)
+
+
+def evaluation_speed(sur, n: int = 100_000, repeats: int = 5, seed: int = 0) -> float:
+    """Median seconds per sample of ``sur.predict`` on n uniform points of its domain."""
+    import time
+
+    lo, hi = sur.domain[:, 0], sur.domain[:, 1]
+    p = lo + (hi - lo) * np.random.default_rng(seed).random((n, len(lo)))
+    sur.predict(p[:1000])  # warm-up: thread pools, allocator
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sur.predict(p)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) / n

@@ -32,10 +32,12 @@ class SurrogateError(ValueError):
 class SurrogateConfig:
     hidden: tuple[int, ...] = (800, 200, 200)
     activation: str = "sigmoid"
-    lr: float = 3e-3  # measured: 3e-3 and batches of 64 beat 1e-3/128 (MAE at n=500: 1.7 vs 2.5 Hz)
-    batch_size: int = 64
+    # measured on the circuit (test MAE of r_E): lr 1e-3, batches of 32, patience 100 give
+    # 0.76 Hz at n=500 and 0.28 Hz at n=2000, against 1.72 and 0.49 Hz for 3e-3/64/60
+    lr: float = 1e-3
+    batch_size: int = 32
     max_epochs: int = 2000
-    patience: int = 60  # epochs without validation improvement before stopping
+    patience: int = 100  # epochs without validation improvement before stopping
     val_fraction: float = 0.1
     ensemble: int = 1
     seed: int = 0
@@ -126,7 +128,7 @@ class Surrogate:
         self,
         params: np.ndarray,
         return_std: bool = False,
-        batch: int = 65536,
+        batch: int = 4096,  # measured: 4096-row chunks stay in cache, 2x faster than 65536
         allow_outside: bool = False,
     ):
         """Outputs (B, n_outputs) for parameters (B, n_params); with ``return_std`` also the
@@ -136,7 +138,7 @@ class Surrogate:
         p = self.check_inputs(params, allow_outside)
         dev = torch.device(self.config.device)
         means, stds = [], []
-        with torch.no_grad():
+        with torch.inference_mode():
             for s in range(0, len(p), batch):
                 x = self._scale_x(
                     torch.as_tensor(p[s : s + batch], dtype=torch.float32, device=dev), torch
