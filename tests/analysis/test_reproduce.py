@@ -18,6 +18,7 @@ TINY = Plan(
     tune_steps=50,
     n_derivative=20_000,
     n_noise=8,
+    n_wide=40,
 )
 
 
@@ -25,7 +26,7 @@ def test_reproduce_tiny(tmp_path):
     report = reproduce(tmp_path, plan=TINY, log=lambda m: None)
     text = report.read_text()
     table = [line for line in text.splitlines() if line.startswith("| ")][1:]
-    assert len(table) == 14  # one row per claim of the paper
+    assert len(table) == 17  # one row per claim of the paper
     assert all(line.count("|") == 5 for line in table)
     for fig in (
         "fig1a_rates_heatmap.png",
@@ -38,6 +39,9 @@ def test_reproduce_tiny(tmp_path):
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["learning_curve"]["n"] == [80, 160] and len(s["tuning"]) == 2
     assert "n_plausible" in s["gain_curves"]
+    assert s["wide_domain"]["n"] == 40 and min(s["wide_domain"]["width_factors"]) > 1.5
+    assert all(0 < m < 100 for m in s["activation"]["relu_mae"] + s["activation"]["sigmoid_mae"])
+    assert s["speed"]["ratio"] > 10  # a network of 16 units beats a 3-s circuit run
     assert (tmp_path / "surrogate" / "surrogate.json").exists()
     assert "| None |" not in text
     # a rerun reuses the databases: the sweeps have nothing left to do

@@ -137,17 +137,25 @@ class Surrogate:
 
         p = self.check_inputs(params, allow_outside)
         dev = torch.device(self.config.device)
-        means, stds = [], []
+        lo = torch.as_tensor(self.domain[:, 0], dtype=torch.float32, device=dev)
+        inv_w = 1.0 / torch.as_tensor(
+            self.domain[:, 1] - self.domain[:, 0], dtype=torch.float32, device=dev
+        )
+        y_std = self.y_std.astype(np.float32)
+        y_mean = self.y_mean.astype(np.float32)
+        mean = np.empty((len(p), len(self.output_names)))
+        std = np.zeros_like(mean)
+        x_all = torch.as_tensor(p.astype(np.float32), device=dev)
         with torch.inference_mode():
             for s in range(0, len(p), batch):
-                x = self._scale_x(
-                    torch.as_tensor(p[s : s + batch], dtype=torch.float32, device=dev), torch
-                )
+                x = (x_all[s : s + batch] - lo) * inv_w
+                if len(self.members) == 1:
+                    mean[s : s + batch] = self.members[0](x).cpu().numpy() * y_std + y_mean
+                    continue
                 outs = torch.stack([m(x) for m in self.members]).cpu().numpy()
-                outs = outs * self.y_std + self.y_mean
-                means.append(outs.mean(0))
-                stds.append(outs.std(0))
-        mean, std = np.concatenate(means), np.concatenate(stds)
+                outs = outs * y_std + y_mean
+                mean[s : s + batch] = outs.mean(0)
+                std[s : s + batch] = outs.std(0)
         return (mean, std) if return_std else mean
 
     # ------------------------------------------------------------------ persistence
