@@ -69,34 +69,29 @@ def reproduce(
     from neuroscape.surrogate.tune import tune, verify
 
     plan = plan or (QUICK if quick else FULL)
+
+    def sweep(n, db, space, seed):
+        """Uniform points of ``space`` into ``db``, resumed if it exists; one seed for both."""
+        run_sweep(
+            "cortical",
+            n,
+            db,
+            sampler="uniform",
+            space=space,
+            sample_seed=seed,
+            seed=seed,
+            workers=workers,
+            progress=False,
+        )
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     spec = get_spec("cortical")
     space = ParameterSpace(spec)
     log(f"[1/5] sweeps: {plan.n_train} training and {plan.n_test} test runs")
-    run_sweep(
-        "cortical",
-        plan.n_train,
-        out / "train.db",
-        sampler="uniform",
-        space=space,
-        sample_seed=1,
-        seed=1,
-        workers=workers,
-        progress=False,
-    )
-    run_sweep(
-        "cortical",
-        plan.n_test,
-        out / "test.db",
-        sampler="uniform",
-        space=space,
-        sample_seed=2,
-        seed=2,
-        workers=workers,
-        progress=False,
-    )
+    sweep(plan.n_train, out / "train.db", space, 1)
+    sweep(plan.n_test, out / "test.db", space, 2)
     _, tp, to, domain, prov = training_data(out / "train.db")
     _, sp, so, _, _ = training_data(out / "test.db")
     in_o = float(
@@ -143,17 +138,7 @@ def reproduce(
     )
     mae_sig = lc.mae[int(np.argmin(np.abs(lc.n - n_act)))]
     wide = ParameterSpace(spec, scale=5.0)
-    run_sweep(
-        "cortical",
-        plan.n_wide,
-        out / "train_wide.db",
-        sampler="uniform",
-        space=wide,
-        sample_seed=5,
-        seed=5,
-        workers=workers,
-        progress=False,
-    )
+    sweep(plan.n_wide, out / "train_wide.db", wide, 5)
     _, wp, wo, wdomain, _ = training_data(out / "train_wide.db")
     sur_wide = train_surrogate(
         wp,
