@@ -40,11 +40,14 @@ def tune(
     target: dict[str, float],
     starts: int = 100,
     steps: int = 10000,
-    lr: float = 0.01,
+    lr: float = 0.03,
     tol: float = 0.2,
     seed: int = 0,
 ) -> TuneResult:
-    """Projected Adam in the unit box of the surrogate's domain, all starts as one batch."""
+    """Projected Adam in the unit box of the surrogate's domain, all starts as one batch, on the
+    L1 gap with each output scaled by its training SD. Measured on the quick data at
+    (25, 100) Hz over 4 seeds: 90-97% candidates, against 85-95% for the squared gap and 89%
+    with lr 0.01."""
     import torch
 
     unknown = [k for k in target if k not in sur.output_names]
@@ -63,13 +66,17 @@ def tune(
     u0 = torch.rand(starts, len(sur.parameter_names), generator=gen)
     u = u0.clone().requires_grad_(True)
     opt = torch.optim.Adam([u], lr=lr)
+    # Cosine decay to lr/100: a constant step keeps Adam circling the target at a gap near
+    # the candidate tolerance; decaying it lets the starts settle (more candidates).
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr / 100)
     t0 = time.perf_counter()
     for _ in range(steps):
         opt.zero_grad()
         pred = sur.forward(lo + u * width)[:, idx]
-        loss = (((pred - goal) / scale) ** 2).sum()
+        loss = ((pred - goal) / scale).abs().sum()
         loss.backward()
         opt.step()
+        sched.step()
         with torch.no_grad():
             u.clamp_(0.0, 1.0)  # the projection onto the box
     with torch.no_grad():
