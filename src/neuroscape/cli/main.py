@@ -21,7 +21,11 @@ class CLIError(Exception):
 
 
 def _user_errors():
+    from neuroscape.cli.fit_cmds import FitCLIError
     from neuroscape.explore import SchedulerError, SpaceError, StoreError
+    from neuroscape.fit.bifurcation import BifurcationError
+    from neuroscape.fit.problem import FitError
+    from neuroscape.fit.targets import TargetError
     from neuroscape.io import InputFileError
     from neuroscape.models import UnknownModelError
     from neuroscape.models.base import ParameterError
@@ -32,6 +36,10 @@ def _user_errors():
     from neuroscape.surrogate.core import SurrogateError
 
     return (
+        FitCLIError,
+        BifurcationError,
+        FitError,
+        TargetError,
         SurrogateError,
         StimulusError,
         SchedulerError,
@@ -914,6 +922,9 @@ def build_parser() -> argparse.ArgumentParser:
     sd = sub.add_parser("demo", help="simulate the circuit and write its figure")
     sd.add_argument("--out", default="out", help="output folder (default: out/)")
     sd.set_defaults(func=cmd_demo)
+    from neuroscape.cli.fit_cmds import add_parsers as add_fit_parsers
+
+    add_fit_parsers(sub)
     return p
 
 

@@ -1,0 +1,231 @@
+"""Error measures: each is a function (simulated batch, target) -> (n,) errors, 0 = perfect.
+
+rms          root-mean-square voltage difference (mV) on the target's samples
+phase_plane  L1 distance between the (V, dV/dt) densities of model and target traces, in
+             [0, 2]; it ignores time shifts (LeMasson and Maex 2001; Achard and De Schutter 2006)
+features     sum over eFEL spike features of |model - target| / tolerance (dimensionless)
+class        0 when the behaviour class matches, 1 otherwise, plus for each range quantity its
+             distance outside the range divided by the range's width (1 if undefined)
+rates        sum over the targeted outputs of |model - target| (Hz)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroscape.fit.targets import Target
+from neuroscape.models.neuron import classify_spikes
+
+
+@dataclass
+class SimOutput:
+    """A simulated batch as the measures see it."""
+
+    outputs: np.ndarray  # (n, n_outputs)
+    output_names: list[str]
+    ok: np.ndarray
+    errors: list
+    t_ms: np.ndarray | None = None  # (T,) the target's samples
+    v: np.ndarray | None = None  # (n, T) membrane potential (mV) on t_ms
+    spike_times: list | None = None
+    window: tuple[float, float] = (0.0, np.inf)
+    stimulus: object = None
+
+
+# ---------------------------------------------------------------------------------------- RMS
+def rms(out: SimOutput, target: Target) -> np.ndarray:
+    """RMS of V_model - V_target over the target's samples (mV)."""
+    return np.sqrt(np.mean((out.v - target.v_mV[None, :]) ** 2, axis=1))
+
+
+# -------------------------------------------------------------------------------- phase plane
+PP_BINS = 40
+PP_SMOOTH_MS = 0.5  # moving average before dV/dt: recorded noise would otherwise fill the plane
+
+
+def _smooth(t_ms: np.ndarray, v: np.ndarray, smooth_ms: float = PP_SMOOTH_MS) -> np.ndarray:
+    from scipy.ndimage import uniform_filter1d
+
+    k = int(round(smooth_ms / (t_ms[1] - t_ms[0])))
+    return uniform_filter1d(v, k, axis=-1, mode="nearest") if k > 1 else v
+
+
+def phase_plane_edges(t_ms: np.ndarray, v: np.ndarray, bins: int = PP_BINS):
+    """Bin edges in V (mV) and dV/dt (mV/ms) spanning the (smoothed) trace v, 5% margin."""
+    v = _smooth(t_ms, v)
+    dv = np.gradient(v, t_ms)
+    edges = []
+    for x in (v, dv):
+        lo, hi = float(x.min()), float(x.max())
+        pad = 0.05 * (hi - lo) + 1e-9
+        edges.append(np.linspace(lo - pad, hi + pad, bins + 1))
+    return edges[0], edges[1]
+
+
+def phase_plane_density(t_ms: np.ndarray, v: np.ndarray, v_edges, dv_edges) -> np.ndarray:
+    """(n, bins_v * bins_dv) normalized densities of (V, dV/dt) for each row of v (n, T);
+    points outside the edges count in the border bins. Traces are smoothed over PP_SMOOTH_MS."""
+    v = _smooth(t_ms, np.atleast_2d(v))
+    dv = np.gradient(v, t_ms, axis=1)
+    nv, nd = len(v_edges) - 1, len(dv_edges) - 1
+    iv = np.clip(np.searchsorted(v_edges, v, side="right") - 1, 0, nv - 1)
+    idv = np.clip(np.searchsorted(dv_edges, dv, side="right") - 1, 0, nd - 1)
+    flat = iv * nd + idv + (np.arange(len(v)) * nv * nd)[:, None]
+    h = np.bincount(flat.ravel(), minlength=len(v) * nv * nd).reshape(len(v), nv * nd)
+    return h / v.shape[1]
+
+
+def phase_plane(out: SimOutput, target: Target) -> np.ndarray:
+    """Sum over (V, dV/dt) bins of |density_model - density_target|, in [0, 2]."""
+    ve, de = phase_plane_edges(target.t_ms, target.v_mV)
+    h_t = phase_plane_density(target.t_ms, target.v_mV, ve, de)
+    h_m = phase_plane_density(out.t_ms, out.v, ve, de)
+    return np.abs(h_m - h_t).sum(axis=1)
+
+
+# ----------------------------------------------------------------------------------- features
+# eFEL features and their tolerances: an error of 1 is one tolerance off (absolute floor, relative
+# share of the target's value; the larger applies)
+FEATURE_TOLERANCES: dict[str, tuple[float, float]] = {
+    "Spikecount": (1.0, 0.05),
+    "mean_frequency": (1.0, 0.05),  # Hz
+    "ISI_CV": (0.05, 0.1),
+    "AP_amplitude": (2.0, 0.05),  # mV
+    "AP_duration_half_width": (0.1, 0.05),  # ms
+    "AHP_depth": (1.0, 0.05),  # mV
+    "adaptation_index2": (0.02, 0.1),
+    "burst_number": (1.0, 0.1),
+    "time_to_first_spike": (1.0, 0.05),  # ms
+    "voltage_base": (1.0, 0.02),  # mV
+}
+DEFAULT_FEATURES = (
+    "Spikecount",
+    "mean_frequency",
+    "AP_amplitude",
+    "AP_duration_half_width",
+    "AHP_depth",
+    "time_to_first_spike",
+    "voltage_base",
+)
+MISSING_PENALTY = 20.0  # in tolerances: a feature the target has and the model lacks (or back)
+
+
+def _stim_window(t_ms: np.ndarray, stimulus) -> tuple[float, float]:
+    t0, t1 = float(t_ms[0]), float(t_ms[-1])
+    if stimulus is not None and stimulus.kind == "step":
+        vals = np.asarray(stimulus.values)[0]
+        return max(t0, float(vals[1])), min(t1, float(vals[2]))
+    return t0, t1
+
+
+def efel_features(t_ms: np.ndarray, v: np.ndarray, names=DEFAULT_FEATURES, stimulus=None):
+    """{feature: (n,) mean value per row, NaN where eFEL finds none} for traces v (n, T)."""
+    import efel
+
+    v = np.atleast_2d(v)
+    s0, s1 = _stim_window(t_ms, stimulus)
+    traces = [{"T": t_ms, "V": row, "stim_start": [s0], "stim_end": [s1]} for row in v]
+    vals = efel.get_feature_values(traces, list(names), raise_warnings=False)
+    out = {n: np.full(len(v), np.nan) for n in names}
+    for i, d in enumerate(vals):
+        for n in names:
+            x = d.get(n)
+            if x is not None and len(x) and np.all(np.isfinite(x)):
+                out[n][i] = float(np.mean(x))
+    return out
+
+
+def features(out: SimOutput, target: Target, tolerances: dict[str, float] | None = None):
+    """Sum of |f_model - f_target| / tol_f over the target's features (or the default set,
+    computed from a trace target)."""
+    if target.kind == "features":
+        want = dict(target.features)
+    else:
+        tf = efel_features(target.t_ms, target.v_mV, stimulus=out.stimulus)
+        want = {k: float(v[0]) for k, v in tf.items()}
+    names = list(want)
+    got = efel_features(out.t_ms, out.v, names, stimulus=out.stimulus)
+    err = np.zeros(len(out.v))
+    for n in names:
+        w = want[n]
+        if tolerances and n in tolerances:
+            tol = tolerances[n]
+        else:
+            a, r = FEATURE_TOLERANCES.get(n, (1e-9, 0.05))
+            tol = max(a, r * abs(w)) if np.isfinite(w) else a
+        g = got[n]
+        if np.isfinite(w):
+            e = np.where(np.isfinite(g), np.abs(g - w) / tol, MISSING_PENALTY)
+        else:
+            e = np.where(np.isfinite(g), MISSING_PENALTY, 0.0)
+        err += e
+    return err
+
+
+# -------------------------------------------------------------------------- class and ranges
+def burst_period(times_ms: np.ndarray) -> float:
+    """Mean interval between burst onsets (ms): a burst starts after an interval more than 3x
+    the shortest one; NaN without two bursts."""
+    isi = np.diff(times_ms)
+    if len(isi) < 3:
+        return float("nan")
+    starts = np.flatnonzero(isi > 3.0 * isi.min()) + 1
+    if len(starts) < 2:
+        return float("nan")
+    return float(np.diff(times_ms[starts]).mean())
+
+
+def quantities(out: SimOutput, i: int) -> dict[str, float]:
+    t = out.spike_times[i]
+    t = t[(t >= out.window[0]) & (t < out.window[1])]
+    return {
+        "rate": float(out.outputs[i, 0]),
+        "cv_isi": float(out.outputs[i, 1]),
+        "burst_period_ms": burst_period(t),
+    }
+
+
+def class_(out: SimOutput, target: Target) -> np.ndarray:
+    """Behaviour mismatch (0 or 1) plus normalized distances outside the target's ranges."""
+    err = np.zeros(len(out.outputs))
+    for i in range(len(err)):
+        if target.behaviour is not None:
+            label = classify_spikes(out.spike_times[i], *out.window)[0]
+            err[i] += float(label != target.behaviour)
+        if target.ranges:
+            q = quantities(out, i)
+            for k, (lo, hi) in target.ranges.items():
+                x = q[k]
+                if not np.isfinite(x):
+                    err[i] += 1.0
+                elif x < lo or x > hi:
+                    err[i] += min(abs(x - lo), abs(x - hi)) / max(hi - lo, 1e-12)
+    return err
+
+
+# -------------------------------------------------------------------------------------- rates
+def rates(out: SimOutput, target: Target) -> np.ndarray:
+    """Sum over the target's outputs of |model - target| (Hz)."""
+    unknown = [k for k in target.rates if k not in out.output_names]
+    if unknown:
+        raise ValueError(
+            f"rates target names {unknown[0]!r}; allowed: {', '.join(out.output_names)}"
+        )
+    idx = [out.output_names.index(k) for k in target.rates]
+    return np.abs(out.outputs[:, idx] - np.array(list(target.rates.values()))).sum(axis=1)
+
+
+MEASURES = {
+    "rms": rms,
+    "phase-plane": phase_plane,
+    "features": features,
+    "class": class_,
+    "rates": rates,
+}
+TRACE_MEASURES = ("rms", "phase-plane")
+
+
+def needs_trace(measures) -> bool:
+    return any(m in TRACE_MEASURES for m in measures)

@@ -1,0 +1,1 @@
+"""Fitting methods, one per file; each is ``run(problem, **options) -> FitResult``."""

@@ -1,0 +1,28 @@
+"""NSGA-II (``pymoo``) on the vector of measures; the result's Pareto front is the
+non-dominated set of every evaluated point."""
+
+from __future__ import annotations
+
+from neuroscape.fit.methods._pymoo import pymoo_problem
+from neuroscape.fit.problem import FitError, FitProblem
+from neuroscape.fit.result import make_result, pareto_mask
+
+
+def run(
+    problem: FitProblem, seed: int = 0, pop_size: int = 40, threshold: float | None = None, **_
+):
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.optimize import minimize
+
+    if len(problem.measures) < 2:
+        raise FitError("nsga2 needs at least two measures, e.g. --measure rms --measure features")
+    minimize(
+        pymoo_problem(problem, multi=True),
+        NSGA2(pop_size=pop_size),
+        ("n_eval", problem.budget),
+        seed=seed,
+        verbose=False,
+    )
+    x, f = problem.all_x, problem.all_f
+    m = pareto_mask(f)
+    return make_result(problem, "nsga2", threshold, pareto_x=x[m], pareto_f=f[m])

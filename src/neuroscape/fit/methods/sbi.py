@@ -1,0 +1,106 @@
+"""Bayesian fitting by neural posterior estimation (``sbi``'s NPE): simulate the budget from a
+uniform prior over the free box, reduce each output to summary statistics, train a conditional
+density estimator, and sample the posterior at the target's statistics. The posterior is
+amortized: ``train`` once, then ``posterior_samples`` for many targets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuroscape.fit.problem import FitError, FitProblem
+from neuroscape.fit.result import make_result
+
+
+def summary_stats(t_ms: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(n, 12) statistics of traces v (n, T) that are finite for every trace: quantiles of V,
+    its mean and SD, the count of upward crossings of 0 mV, and dV/dt extremes (robust ones)."""
+    v = np.atleast_2d(v)
+    q = np.quantile(v, [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99], axis=1).T
+    dv = np.diff(v, axis=1) / (t_ms[1] - t_ms[0])
+    dq = np.quantile(dv, [0.005, 0.995], axis=1).T
+    cross = ((v[:, :-1] < 0) & (v[:, 1:] >= 0)).sum(1)
+    return np.column_stack([q, v.mean(1), v.std(1), cross, dq])
+
+
+def _stats(problem: FitProblem, out, noise_sd: float, rng) -> np.ndarray:
+    if problem.target.kind == "rates":
+        idx = [out.output_names.index(k) for k in problem.target.rates]
+        return out.outputs[:, idx]
+    v = out.v + noise_sd * rng.standard_normal(out.v.shape)  # the target's measurement noise
+    return summary_stats(out.t_ms, v)
+
+
+def target_stats(problem: FitProblem) -> np.ndarray:
+    if problem.target.kind == "rates":
+        return np.array(list(problem.target.rates.values()))[None]
+    return summary_stats(problem.target.t_ms, problem.target.v_mV)
+
+
+def train(
+    problem: FitProblem, seed: int = 0, noise_sd: float = 0.0, chunk: int = 500, ensemble: int = 1
+):
+    """Simulate the whole budget from the prior and train NPE; returns the posterior (over unit
+    coordinates; ``ensemble`` > 1 mixes several independently trained estimators)."""
+    import torch
+    from sbi.inference import NPE
+    from sbi.utils import BoxUniform
+
+    if problem.target.kind not in ("trace", "rates"):
+        raise FitError("sbi needs a trace or rates target (its summary statistics)")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    prior = BoxUniform(torch.zeros(problem.n_free), torch.ones(problem.n_free))
+    u = prior.sample((problem.budget,)).numpy().astype(float)
+    xs, us = [], []
+    for s in range(0, len(u), chunk):
+        uc = u[s : s + chunk]
+        problem.evaluate(problem.from_unit(uc))  # counted, kept in the history
+        out = problem.last_output
+        keep = np.asarray(out.ok, bool)
+        xs.append(_stats(problem, out, noise_sd, rng)[keep])
+        us.append(uc[keep])
+    theta = torch.as_tensor(np.concatenate(us), dtype=torch.float32)
+    x = torch.as_tensor(np.concatenate(xs), dtype=torch.float32)
+    posts = []
+    for k in range(ensemble):
+        torch.manual_seed(seed + k)
+        inf = NPE(prior=prior, show_progress_bars=False)
+        inf.append_simulations(theta, x)
+        est = inf.train(show_train_summary=False)
+        posts.append(inf.build_posterior(est))
+    if ensemble == 1:
+        return posts[0]
+    from sbi.utils import NeuralPosteriorEnsemble
+
+    return NeuralPosteriorEnsemble(posts)
+
+
+def posterior_samples(
+    posterior, problem: FitProblem, x_o: np.ndarray, n: int = 2000, seed: int = 0
+) -> np.ndarray:
+    """(n, n_free) posterior samples in physical units at summary statistics x_o."""
+    import torch
+
+    torch.manual_seed(seed)
+    s = posterior.sample(
+        (n,), x=torch.as_tensor(x_o, dtype=torch.float32), show_progress_bars=False
+    )
+    return problem.from_unit(s.numpy().astype(float))
+
+
+def run(
+    problem: FitProblem,
+    seed: int = 0,
+    noise_sd: float = 0.0,
+    n_samples: int = 2000,
+    threshold: float | None = None,
+    **_,
+):
+    budget = problem.budget
+    problem.budget = budget - 1  # keep one simulation to score the posterior median
+    post = train(problem, seed, noise_sd)
+    problem.budget = budget
+    samples = posterior_samples(post, problem, target_stats(problem), n_samples, seed)
+    med = np.median(samples, axis=0)
+    problem.evaluate(med[None])
+    return make_result(problem, "sbi", threshold, best_x=med, posterior=samples)

@@ -1,0 +1,152 @@
+"""The result object every fitting method returns."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from neuroscape.fit.problem import FitProblem
+
+
+@dataclass
+class FitResult:
+    """best: the best parameters by name; solutions: every evaluated point whose error is at most
+    ``threshold`` (the solution set; rows follow ``free_names``); history: (k, 2) array of
+    (simulations used, best error so far); pareto_x/pareto_f: the non-dominated points of a
+    multi-objective fit; posterior: samples of a Bayesian fit."""
+
+    method: str
+    model: str
+    free_names: list[str]
+    measures: list[str]
+    best: dict[str, float]
+    best_error: float
+    best_errors: list[float]
+    threshold: float
+    solutions: np.ndarray
+    solution_errors: np.ndarray
+    history: np.ndarray
+    n_sims: int
+    wall_time_s: float
+    pareto_x: np.ndarray | None = None
+    pareto_f: np.ndarray | None = None
+    posterior: np.ndarray | None = None
+    truth: dict[str, float] | None = None
+    extra: dict = field(default_factory=dict)
+
+    def relative_errors(self) -> dict[str, float] | None:
+        """|best - truth| / |truth| per free parameter, for synthetic targets."""
+        if not self.truth:
+            return None
+        return {
+            k: abs(self.best[k] - self.truth[k]) / abs(self.truth[k])
+            for k in self.best
+            if k in self.truth and self.truth[k] != 0
+        }
+
+    def to_dict(self) -> dict:
+        d = {
+            "method": self.method,
+            "model": self.model,
+            "free": self.free_names,
+            "measures": self.measures,
+            "best": self.best,
+            "best_error": self.best_error,
+            "best_errors": self.best_errors,
+            "threshold": self.threshold,
+            "simulations": self.n_sims,
+            "wall_time_s": self.wall_time_s,
+            "solution_set": [
+                dict(zip(self.free_names, map(float, x), strict=True)) for x in self.solutions
+            ],
+            "solution_errors": [float(e) for e in self.solution_errors],
+            "history": self.history.tolist(),
+        }
+        if self.truth:
+            d["truth"] = self.truth
+            d["relative_errors"] = self.relative_errors()
+        if self.pareto_f is not None:
+            d["pareto"] = [
+                {
+                    "params": dict(zip(self.free_names, map(float, x), strict=True)),
+                    "errors": list(map(float, f)),
+                }
+                for x, f in zip(self.pareto_x, self.pareto_f, strict=True)
+            ]
+        if self.posterior is not None:
+            q = np.quantile(self.posterior, [0.05, 0.5, 0.95], axis=0)
+            d["posterior"] = {
+                n: {"q05": float(q[0, j]), "median": float(q[1, j]), "q95": float(q[2, j])}
+                for j, n in enumerate(self.free_names)
+            }
+        d.update(self.extra)
+        return d
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1, default=float))
+        return path
+
+
+def pareto_mask(f: np.ndarray) -> np.ndarray:
+    """Non-dominated rows of f (minimization), duplicates kept once."""
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    ok = np.isfinite(f).all(1)
+    mask = np.zeros(len(f), bool)
+    if ok.any():
+        idx = np.flatnonzero(ok)
+        front = NonDominatedSorting().do(f[idx], only_non_dominated_front=True)
+        mask[idx[front]] = True
+    return mask
+
+
+def make_result(
+    problem: FitProblem,
+    method: str,
+    threshold: float | None = None,
+    best_x: np.ndarray | None = None,
+    **kw,
+) -> FitResult:
+    """Summarize the problem's history: best point (``best_x`` when the method names one),
+    the solution set under ``threshold`` (default: twice the best error) and convergence."""
+    x, f = problem.all_x, problem.all_f
+    s = problem.scalar(f) if len(f) else np.zeros(0)
+    if len(s) == 0:
+        raise RuntimeError("no simulation was run: the budget is too small for this method")
+    if best_x is None:
+        i = int(np.argmin(s))
+        best_x, best_f = x[i], f[i]
+    else:  # a point the method chose (e.g. a posterior median): it must have been evaluated
+        hit = np.flatnonzero(np.all(np.isclose(x, best_x, rtol=0, atol=1e-12), axis=1))
+        if len(hit) == 0:
+            raise RuntimeError("the method's best point was never simulated")
+        best_f = f[hit[-1]]
+    best_s = float(np.sum(best_f))
+    thr = float(threshold) if threshold is not None else 2.0 * min(best_s, float(s.min()))
+    sel = s <= thr
+    order = np.argsort(s[sel])
+    hist = np.column_stack([np.arange(1, len(s) + 1), np.minimum.accumulate(s)])
+    problem.close()
+    return FitResult(
+        method=method,
+        model=problem.model,
+        free_names=problem.free_names,
+        measures=list(problem.measures),
+        best=problem.as_dict(best_x),
+        best_error=best_s,
+        best_errors=[float(v) for v in best_f],
+        threshold=thr,
+        solutions=x[sel][order],
+        solution_errors=s[sel][order],
+        history=hist,
+        n_sims=problem.n_sims,
+        wall_time_s=time.perf_counter() - problem.t_start,
+        truth=problem.target.truth
+        and {k: v for k, v in problem.target.truth.items() if k in problem.free},
+        **kw,
+    )
