@@ -117,7 +117,17 @@ def continue_equilibria(
     guess = rest_state(model, p, c)
     for k, val in enumerate(values):
         p, c = fam.row(val)
-        y = equilibrium(fam.m, p, c, guess)
+        # guesses: the previous point, its linear extrapolation, then the run's time average
+        tries = [guess]
+        if k >= 2:
+            tries.append(2 * ys[k - 1] - ys[k - 2])
+        y = None
+        for g in tries:
+            y = equilibrium(fam.m, p, c, g)
+            if y is not None:
+                break
+        if y is None:
+            y = equilibrium(fam.m, p, c, rest_state(model, p, c))
         if y is None:
             break
         ys[k], eigs[k] = y, np.linalg.eigvals(jacobian(fam.m, y, p, c))

@@ -89,7 +89,7 @@ def phase_plane(out: SimOutput, target: Target) -> np.ndarray:
 # eFEL features and their tolerances: an error of 1 is one tolerance off (absolute floor, relative
 # share of the target's value; the larger applies)
 FEATURE_TOLERANCES: dict[str, tuple[float, float]] = {
-    "Spikecount": (1.0, 0.05),
+    "spike_count": (1.0, 0.05),
     "mean_frequency": (1.0, 0.05),  # Hz
     "ISI_CV": (0.05, 0.1),
     "AP_amplitude": (2.0, 0.05),  # mV
@@ -101,7 +101,7 @@ FEATURE_TOLERANCES: dict[str, tuple[float, float]] = {
     "voltage_base": (1.0, 0.02),  # mV
 }
 DEFAULT_FEATURES = (
-    "Spikecount",
+    "spike_count",
     "mean_frequency",
     "AP_amplitude",
     "AP_duration_half_width",

@@ -219,7 +219,7 @@ def write_trace_csv(path: str | Path, t_ms: np.ndarray, v_mV: np.ndarray) -> Pat
         delimiter=",",
         header="t_ms,V_mV",
         comments="",
-        fmt="%.6g",
+        fmt="%.9g",
     )
     return path
 

@@ -5,6 +5,9 @@ amortized: ``train`` once, then ``posterior_samples`` for many targets."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import numpy as np
 
 from neuroscape.fit.problem import FitError, FitProblem
@@ -12,14 +15,17 @@ from neuroscape.fit.result import make_result
 
 
 def summary_stats(t_ms: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(n, 12) statistics of traces v (n, T) that are finite for every trace: quantiles of V,
-    its mean and SD, the count of upward crossings of 0 mV, and dV/dt extremes (robust ones)."""
+    """(n, 14) statistics of traces v (n, T) that are finite for every trace: quantiles of V,
+    its mean and SD, the count of upward crossings of 0 mV, dV/dt extremes (robust ones), and
+    the mean V over the first and last tenth."""
     v = np.atleast_2d(v)
     q = np.quantile(v, [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99], axis=1).T
     dv = np.diff(v, axis=1) / (t_ms[1] - t_ms[0])
     dq = np.quantile(dv, [0.005, 0.995], axis=1).T
     cross = ((v[:, :-1] < 0) & (v[:, 1:] >= 0)).sum(1)
-    return np.column_stack([q, v.mean(1), v.std(1), cross, dq])
+    tenth = max(1, v.shape[1] // 10)  # before and after a stimulus: the resting potential
+    ends = np.column_stack([v[:, :tenth].mean(1), v[:, -tenth:].mean(1)])
+    return np.column_stack([q, v.mean(1), v.std(1), cross, dq, ends])
 
 
 def _stats(problem: FitProblem, out, noise_sd: float, rng) -> np.ndarray:
@@ -66,13 +72,14 @@ def train(
         torch.manual_seed(seed + k)
         inf = NPE(prior=prior, show_progress_bars=False)
         inf.append_simulations(theta, x)
-        est = inf.train(show_train_summary=False)
+        with contextlib.redirect_stdout(sys.stderr):  # sbi prints its convergence note
+            est = inf.train(show_train_summary=False)
         posts.append(inf.build_posterior(est))
     if ensemble == 1:
         return posts[0]
-    from sbi.utils import NeuralPosteriorEnsemble
+    from sbi.inference import EnsemblePosterior
 
-    return NeuralPosteriorEnsemble(posts)
+    return EnsemblePosterior(posts)
 
 
 def posterior_samples(
