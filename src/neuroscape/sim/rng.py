@@ -144,3 +144,12 @@ def torch_word(key, counter):
 def as_signed64(u: np.ndarray) -> np.ndarray:
     """View uint64 values as int64 (same bits) for torch, which lacks full uint64 arithmetic."""
     return np.asarray(u, dtype=np.uint64).view(np.int64)
+
+
+@njit(inline="always", cache=True)
+def normal(key, counter):
+    """A standard normal deviate at position ``counter`` of the stream ``key`` (Box-Muller on
+    two words, at counters 2c and 2c + 1; the cosine branch only, so draws are independent)."""
+    u1 = unit_float(word(key, np.uint64(2) * counter))
+    u2 = unit_float(word(key, np.uint64(2) * counter + np.uint64(1)))
+    return np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * np.pi * u2)
