@@ -225,15 +225,15 @@ def _lif_poisson(params, seeds, dt, n_steps, counts):
     Input counts per step come from numba's Poisson sampler (PTRS for large means), seeded per
     row at the row's start: a row runs on one thread, so its draws depend only on its seed."""
     for r in prange(params.shape[0]):
-        np.random.seed(seeds[r])
+        np.random.seed(seeds[r])  # noqa: NPY002 (numba: per-thread state, seeded per row)
         le, li, je, ji = params[r, 0] * dt, params[r, 1] * dt, params[r, 2], params[r, 3]
         tau, theta, v_r, t_ref = params[r, 4], params[r, 5], params[r, 6], params[r, 7]
         decay = np.exp(-dt / tau)
         n_ref = int(round(t_ref / dt))
         v, held, c = v_r, 0, 0
         for _ in range(n_steps):
-            ne = np.random.poisson(le)
-            ni = np.random.poisson(li)
+            ne = np.random.poisson(le)  # noqa: NPY002
+            ni = np.random.poisson(li)  # noqa: NPY002
             if held > 0:
                 held -= 1
                 continue

@@ -5,9 +5,9 @@
 
 E and I are the active fractions of the populations. The gain functions are Wilson and Cowan's
 (1972); the couplings (10, 10, 10, 3) give a unique fixed point that loses stability through a
-Hopf bifurcation as the drive P falls below about 2.11 (oscillations at P = 1.5, about 37 Hz). Fixed points come from
-root finding along the E axis (I solved on its nullcline), their stability from the analytic
-Jacobian; rows of a batch integrate with RK4 (numba, parallel over rows).
+Hopf bifurcation as the drive P falls below about 2.11 (oscillations at P = 1.5). Fixed points
+come from root finding along the E axis (I solved on its nullcline), their stability from the
+analytic Jacobian; rows of a batch integrate with RK4 (numba, parallel over rows).
 """
 
 from __future__ import annotations
