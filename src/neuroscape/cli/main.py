@@ -266,8 +266,13 @@ def cmd_simulate(args) -> int:
     for flag in ("current", "stimulus", "preset", "phase_plane"):
         if getattr(args, flag, None) is not None:
             raise CLIError(f"--{flag.replace('_', '-')} is for single-neuron models")
-    args.duration_ms = args.duration_ms or 3000.0
-    args.dt_ms = args.dt_ms or 0.1
+    from neuroscape.models.theory import DEFAULTS as THEORY_DEFAULTS
+
+    dur, dt, win = THEORY_DEFAULTS.get(args.model, (3000.0, 0.1, None))
+    args.duration_ms = args.duration_ms or dur
+    args.dt_ms = args.dt_ms or dt
+    if args.window_ms is None and win is not None:
+        args.window_ms = win
     args.integrator = args.integrator or "midpoint"
     if args.params is not None:
         if args.set:
@@ -391,12 +396,18 @@ def cmd_sweep(args) -> int:
         window = args.window_ms if args.window_ms is not None else duration
         stimulus = _stimulus(args)
     else:
+        from neuroscape.models.theory import DEFAULTS as THEORY_DEFAULTS
+
         if args.current is not None or args.stimulus is not None:
             raise CLIError("--current/--stimulus are for single-neuron models")
-        duration = args.duration_ms or 3000.0
-        dt = args.dt_ms or 0.1
+        dur, dt0, win = THEORY_DEFAULTS.get(args.model, (3000.0, 0.1, None))
+        duration = args.duration_ms or dur
+        dt = args.dt_ms or dt0
         integrator = args.integrator or "midpoint"
-        window = args.window_ms if args.window_ms is not None else min(2000.0, duration * 2 / 3)
+        if args.window_ms is not None:
+            window = args.window_ms
+        else:
+            window = win if win is not None else min(2000.0, duration * 2 / 3)
     settings = SimSettings(duration, dt, window, integrator)
     rep = run_sweep(
         args.model,
@@ -925,6 +936,9 @@ def build_parser() -> argparse.ArgumentParser:
     from neuroscape.cli.fit_cmds import add_parsers as add_fit_parsers
 
     add_fit_parsers(sub)
+    from neuroscape.cli.theory_cmds import add_parsers as add_theory_parsers
+
+    add_theory_parsers(sub)
     return p
 
 

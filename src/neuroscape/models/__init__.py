@@ -10,7 +10,8 @@ __all__ = ["ModelSpec", "Output", "Parameter", "ParameterError", "MODELS", "get_
 
 NETWORK_MODELS = ("cortical",)
 NEURON_MODELS = ("lif", "cond_if", "hh", "fhn", "izhikevich")
-MODELS = NETWORK_MODELS + NEURON_MODELS
+THEORY_MODELS = ("wilson_cowan", "wong_wang", "ddm", "brunel", "hopfield")
+MODELS = NETWORK_MODELS + NEURON_MODELS + THEORY_MODELS
 
 
 class UnknownModelError(ValueError):
@@ -27,6 +28,10 @@ def get_spec(name: str) -> ModelSpec:
     _check(name, MODELS)
     if name in NETWORK_MODELS:
         return get_model_class(name).spec
+    if name in THEORY_MODELS:
+        from neuroscape.models.theory import module
+
+        return module(name).SPEC
     return importlib.import_module(f"neuroscape.models.{name}").SPEC
 
 
@@ -44,6 +49,10 @@ def get_model(name: str, **kwargs):
         from neuroscape.sim.neuron_engine import NeuronBatch
 
         return NeuronBatch(name, kwargs.get("stimulus"))
+    if name in THEORY_MODELS:
+        from neuroscape.models.theory import TheoryBatch
+
+        return TheoryBatch(name)
     return get_model_class(name)(**kwargs)
 
 

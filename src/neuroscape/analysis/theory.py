@@ -1,0 +1,184 @@
+"""The case studies of seed 000, each a function returning tables (dicts of equal-length arrays)
+and a summary; ``neuroscape theory ...`` writes them as CSV with a figure."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from neuroscape.sim.rng import row_keys
+
+
+def siegert_study(
+    mus=(15.0, 16, 17, 18, 19, 20, 21, 22, 23, 25),
+    sigma: float = 3.0,
+    reps: int = 16,
+    duration_ms: float = 10_000.0,
+    dt_ms: float = 0.01,
+    network=((5.0, 2.0), (6.0, 4.0), (4.5, 1.0)),
+    network_ms: float = 1000.0,
+    seed: int = 0,
+) -> dict:
+    """Siegert rate against single LIF neurons under Poisson drive over mean inputs mu (mV) at
+    input SD sigma; and the Brunel network's self-consistent rate against its simulation for
+    each (g, eta)."""
+    from neuroscape.models.theory import mean_field as mf
+
+    mus = np.asarray(mus, float)
+    t0 = time.perf_counter()
+    rates = mf.lif_poisson_rates(
+        np.repeat(mus, reps),
+        sigma,
+        row_keys(seed, np.arange(len(mus) * reps)),
+        duration_ms=duration_ms,
+        dt_ms=dt_ms,
+    ).reshape(len(mus), reps)
+    single = {
+        "mu_mV": mus,
+        "sigma_mV": np.full(len(mus), sigma),
+        "rate_theory_hz": np.array([mf.siegert(m, sigma) for m in mus]),
+        "rate_sim_hz": rates.mean(1),
+        "sem_hz": rates.std(1, ddof=1) / np.sqrt(reps),
+    }
+    rows = np.array([mf.SPEC.params_array({"g": g, "eta": e})[0] for g, e in network])
+    out = mf.simulate_network(
+        rows, row_keys(seed, np.arange(len(rows))), network_ms, 0.8 * network_ms
+    )
+    net = {
+        "g": rows[:, 0],
+        "eta": rows[:, 1],
+        "rate_theory_hz": out[:, 3],
+        "rate_E_sim_hz": out[:, 0],
+        "rate_I_sim_hz": out[:, 1],
+        "cv_isi": out[:, 2],
+        "sync_fano": out[:, 4],
+    }
+    return {"single": single, "network": net, "wall_time_s": time.perf_counter() - t0}
+
+
+def ddm_study(
+    drifts=(-1.0, 0.0, 0.5, 1.0, 2.0),
+    a: float = 1.0,
+    sigma: float = 1.0,
+    trials: int = 10_000,
+    seed: int = 0,
+) -> dict:
+    """Simulated choice probability and mean decision time against the closed forms."""
+    from neuroscape.models.theory import ddm
+
+    rows, out = [], []
+    for k, v in enumerate(drifts):
+        p = np.tile(ddm.SPEC.params_array({"v": v, "a": a, "sigma": sigma})[0], (trials, 1))
+        keys = row_keys(seed, np.arange(k * trials, (k + 1) * trials))
+        res = ddm.simulate_trials(p, keys, dt_ms=1.0, duration_ms=60_000.0)
+        dec = ~np.isnan(res[:, 0])
+        ch, rt = res[dec, 0], res[dec, 1]
+        rows.append(
+            (
+                v,
+                ch.mean(),
+                np.sqrt(ch.mean() * (1 - ch.mean()) / len(ch)),
+                ddm.choice_probability(v, a, sigma),
+                rt.mean(),
+                rt.std(ddof=1) / np.sqrt(len(rt)),
+                ddm.mean_decision_time(v, a, sigma),
+                (~dec).sum(),
+            )
+        )
+    r = np.array(rows)
+    names = (
+        "drift",
+        "p_upper_sim",
+        "p_upper_se",
+        "p_upper_theory",
+        "rt_sim_s",
+        "rt_se_s",
+        "rt_theory_s",
+        "undecided",
+    )
+    return {"table": dict(zip(names, r.T, strict=True))}
+
+
+def wong_wang_study(
+    coherences=(0.0, 3.2, 6.4, 12.8, 25.6, 51.2),
+    trials: int = 1000,
+    seed: int = 0,
+    mu0_range=(0.0, 80.0),
+) -> dict:
+    """Psychometric and chronometric curves, the stimulus edges of the regimes by continuation
+    and by simulation, a regime map over (mu0, J_S) and energy landscapes near the lower edge."""
+    from neuroscape.models.theory import wong_wang as ww
+
+    psy = []
+    for k, c in enumerate(coherences):
+        p = np.tile(ww.SPEC.params_array({"coherence": c})[0], (trials, 1))
+        res = ww.simulate_trials(p, row_keys(seed, np.arange(k * trials, (k + 1) * trials)))
+        dec = ~np.isnan(res[:, 0])
+        psy.append((c, res[dec, 0].mean(), res[dec, 1].mean(), dec.mean()))
+    psy = np.array(psy)
+    cont = ww.regime_edges("mu0", *mu0_range)
+    sim = ww.simulated_edges("mu0", *mu0_range, n=17)
+    mus = np.linspace(*mu0_range, 41)
+    js = np.linspace(0.22, 0.30, 17)
+    regimes = [[ww.regime({"mu0": m, "J_S": j}) for m in mus] for j in js]
+    lower = next((e[0] for e in cont if e[2] == "bistable"), 15.0)
+    land = {f"mu0={m:.1f}": ww.energy_landscape({"mu0": m}) for m in (0.0, lower, 30.0)}
+    return {
+        "psychometric": {
+            "coherence_pct": psy[:, 0],
+            "p_correct": psy[:, 1],
+            "mean_rt_ms": psy[:, 2],
+            "decided": psy[:, 3],
+        },
+        "edges_continuation": cont,
+        "edges_simulation": sim,
+        "regime_map": {"mu0": mus, "J_S": js, "regimes": regimes},
+        "landscapes": land,
+    }
+
+
+def hopfield_study(
+    sizes=(500, 1000, 2000),
+    alphas=(0.02, 0.05, 0.08, 0.10, 0.12, 0.14, 0.16, 0.20, 0.25),
+    trials: int = 10,
+    cue_flip: float = 0.1,
+    seed: int = 0,
+) -> dict:
+    from neuroscape.models.theory import hopfield as hp
+
+    alphas = np.asarray(alphas, float)
+    m = hp.capacity_curve(sizes, alphas, trials, cue_flip, seed)
+    mean = m.mean(2)
+    crit = np.array([hp.critical_load(alphas, mean[i]) for i in range(len(sizes))])
+    traces = {a: hp.retrieve(1000, a, cue_flip, seed)[2] for a in (0.05, 0.12, 0.2)}
+    return {
+        "sizes": np.asarray(sizes),
+        "alphas": alphas,
+        "overlaps": m,
+        "critical_load": crit,
+        "capacity": crit * np.asarray(sizes),
+        "traces": traces,
+    }
+
+
+def wilson_cowan_study(p_range=(-1.0, 4.0), n: int = 101) -> dict:
+    from neuroscape.models.theory import wilson_cowan as wc
+
+    ps = np.linspace(*p_range, n)
+    rows = np.tile(wc.SPEC.params_array(None)[0], (n, 1))
+    rows[:, wc.SPEC.parameter_names.index("P")] = ps
+    out = wc.simulate(rows, duration_ms=3000.0, window_ms=1000.0)
+    hopf = wc.hopf_points("P", *p_range)
+    onset = [wc.oscillation_onset("P", h - 0.2, h + 0.2) for h in hopf]
+    return {
+        "table": {
+            "P": ps,
+            "E_mean": out[:, 0],
+            "I_mean": out[:, 1],
+            "amplitude": out[:, 2],
+            "frequency_hz": out[:, 3],
+        },
+        "hopf": hopf,
+        "onset_simulated": onset,
+    }

@@ -1,0 +1,136 @@
+"""``neuroscape theory siegert|ddm|wong-wang|hopfield-capacity|wilson-cowan|distal-reward``: each
+study writes CSV tables and a figure into --out DIR and prints a JSON summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _table(path: Path, cols: dict) -> None:
+    names = list(cols)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(names)
+        for row in zip(*(np.asarray(cols[n]).tolist() for n in names), strict=True):
+            w.writerow(row)
+
+
+def cmd_theory(args) -> int:
+    from neuroscape.analysis import theory as th
+    from neuroscape.plot import theory as pt
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    study = args.study
+    if study == "siegert":
+        r = th.siegert_study(reps=args.reps, seed=args.seed)
+        _table(out / "siegert_single.csv", r["single"])
+        _table(out / "siegert_network.csv", r["network"])
+        pt.siegert_figure(r, out / "siegert.png")
+        s = r["single"]
+        summary = {
+            "max_rel_error_single": float(
+                np.max(np.abs(s["rate_sim_hz"] / s["rate_theory_hz"] - 1))
+            ),
+            "network": {k: np.asarray(v).tolist() for k, v in r["network"].items()},
+        }
+    elif study == "ddm":
+        r = th.ddm_study(trials=args.trials, seed=args.seed)
+        _table(out / "ddm.csv", r["table"])
+        pt.ddm_figure(r, out / "ddm.png")
+        t = r["table"]
+        summary = {
+            "max_p_error_in_se": float(
+                np.max(
+                    np.abs(t["p_upper_sim"] - t["p_upper_theory"])
+                    / np.maximum(t["p_upper_se"], 1e-12)
+                )
+            ),
+            "max_rt_error_in_se": float(
+                np.max(np.abs(t["rt_sim_s"] - t["rt_theory_s"]) / t["rt_se_s"])
+            ),
+        }
+    elif study == "wong-wang":
+        r = th.wong_wang_study(trials=args.trials, seed=args.seed)
+        _table(out / "psychometric.csv", r["psychometric"])
+        edges = r["edges_continuation"] + r["edges_simulation"]
+        _table(
+            out / "regime_edges.csv",
+            {
+                "mu0": [e[0] for e in edges],
+                "below": [e[1] for e in edges],
+                "above": [e[2] for e in edges],
+                "method": ["continuation"] * len(r["edges_continuation"])
+                + ["simulation"] * len(r["edges_simulation"]),
+            },
+        )
+        pt.wong_wang_figure(r, out / "wong_wang.png")
+        summary = {
+            "edges_continuation": r["edges_continuation"],
+            "edges_simulation": r["edges_simulation"],
+            "p_correct": r["psychometric"]["p_correct"].tolist(),
+        }
+    elif study == "hopfield-capacity":
+        r = th.hopfield_study(trials=args.trials, seed=args.seed)
+        cols = {
+            "N": np.repeat(r["sizes"], len(r["alphas"])),
+            "alpha": np.tile(r["alphas"], len(r["sizes"])),
+            "mean_overlap": r["overlaps"].mean(2).ravel(),
+            "min_overlap": r["overlaps"].min(2).ravel(),
+        }
+        _table(out / "hopfield_capacity.csv", cols)
+        pt.hopfield_figure(r, out / "hopfield.png")
+        summary = {
+            "critical_load": r["critical_load"].tolist(),
+            "capacity_patterns": r["capacity"].tolist(),
+        }
+    elif study == "wilson-cowan":
+        r = th.wilson_cowan_study()
+        _table(out / "wilson_cowan.csv", r["table"])
+        pt.wilson_cowan_figure(r, out / "wilson_cowan.png")
+        summary = {"hopf": r["hopf"], "onset_simulated": r["onset_simulated"]}
+    else:  # distal-reward
+        from neuroscape.models.theory import distal_reward as dr
+
+        res = dr.simulate(seed=args.seed, duration_s=args.duration_s)
+        _table(
+            out / "distal_reward.csv",
+            {
+                "t_s": np.arange(1, len(res.w_history) + 1),
+                "w_rewarded": res.w_history,
+                "w_others_mean": res.others_history,
+            },
+        )
+        pt.distal_reward_figure(res, out / "distal_reward.png")
+        summary = {
+            "w_rewarded": res.w_rewarded,
+            "w_others": res.w_others,
+            "rewards": res.rewards,
+            "rate_hz": res.rate_hz,
+            "wall_time_s": round(res.wall_time_s, 1),
+        }
+    print(json.dumps(summary, default=float))
+    return 0
+
+
+STUDIES = ("siegert", "ddm", "wong-wang", "hopfield-capacity", "wilson-cowan", "distal-reward")
+
+
+def add_parsers(sub) -> None:
+    t = sub.add_parser("theory", help="seed-000 case studies: CSV tables and a figure")
+    t.add_argument("study", choices=STUDIES)
+    t.add_argument("--out", required=True, metavar="DIR")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--trials",
+        type=int,
+        default=1000,
+        help="trials per condition (ddm, wong-wang; hopfield: per load)",
+    )
+    t.add_argument("--reps", type=int, default=16, help="siegert: neurons per mean input")
+    t.add_argument("--duration-s", type=float, default=3600.0, help="distal-reward: run length")
+    t.set_defaults(func=cmd_theory)
