@@ -67,7 +67,7 @@ def ddm_study(
     """Simulated choice probability and mean decision time against the closed forms."""
     from neuroscape.models.theory import ddm
 
-    rows, out = [], []
+    rows = []
     for k, v in enumerate(drifts):
         p = np.tile(ddm.SPEC.params_array({"v": v, "a": a, "sigma": sigma})[0], (trials, 1))
         keys = row_keys(seed, np.arange(k * trials, (k + 1) * trials))

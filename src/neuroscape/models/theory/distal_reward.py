@@ -151,7 +151,7 @@ def _run(p, seed, t_ms, pre_n, m_n, post, in_start, in_pre, in_m, w_hist, o_hist
             n_pend -= 1
         i_now[:] = i_next
         i_next[:] = 0.0
-        i_now[np.random.randint(0, n)] += p[12]
+        i_now[np.random.randint(0, n)] += p[12]  # noqa: NPY002 (numba, seeded per run)
         nf = 0
         for i in range(n):
             if v[i] >= 30.0:  # spiked at the end of the previous millisecond: reset
@@ -189,7 +189,7 @@ def _run(p, seed, t_ms, pre_n, m_n, post, in_start, in_pre, in_m, w_hist, o_hist
                 paired = False
             if i == post_n and 0 < t - last_pre_spike <= 10 and not paired:
                 paired = True
-                due = t + 1000.0 + 2000.0 * np.random.random()
+                due = t + 1000.0 + 2000.0 * np.random.random()  # noqa: NPY002
                 pos = n_pend
                 while pos > 0 and pending[pos - 1] > due:
                     pending[pos] = pending[pos - 1]
