@@ -153,6 +153,7 @@ def hopfield_study(
     crit = np.array([hp.critical_load(alphas, mean[i]) for i in range(len(sizes))])
     traces = {a: hp.retrieve(1000, a, cue_flip, seed)[2] for a in (0.05, 0.12, 0.2)}
     return {
+        "assembly": hp.assembly_retrieval(seed=seed),
         "sizes": np.asarray(sizes),
         "alphas": alphas,
         "overlaps": m,

@@ -67,7 +67,12 @@ def wong_wang_figure(study: dict, path: str | Path):
     rm = study["regime_map"]
     names = sorted({r for row in rm["regimes"] for r in row})
     img = np.array([[names.index(r) for r in row] for row in rm["regimes"]])
-    pc = ax[1, 0].pcolormesh(rm["mu0"], rm["J_S"], img, shading="nearest", cmap="Set2")
+    from matplotlib.colors import ListedColormap
+
+    cmap = ListedColormap([f"C{k}" for k in range(len(names))])
+    pc = ax[1, 0].pcolormesh(
+        rm["mu0"], rm["J_S"], img, shading="nearest", cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5
+    )
     cb = fig.colorbar(pc, ax=ax[1, 0], ticks=range(len(names)))
     cb.ax.set_yticklabels(names, fontsize=7)
     for e in study["edges_continuation"]:
@@ -84,7 +89,16 @@ def wong_wang_figure(study: dict, path: str | Path):
 
 def hopfield_figure(study: dict, path: str | Path):
     plt = pyplot()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.8))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(13, 3.8))
+    t, r = study["assembly"]
+    for k in range(r.shape[1] - 2):
+        c.plot(t, r[:, k], lw=1.2 if k == 0 else 0.7, label="cued assembly" if k == 0 else None)
+    c.plot(t, r[:, -2], "k--", lw=0.8, label="background E")
+    c.axvspan(500, 600, color="0.9")
+    c.set_xlabel("time (ms); grey: cue")
+    c.set_ylabel("rate (Hz)")
+    c.set_title("spiking E-I network with assemblies", fontsize=9)
+    c.legend(frameon=False, fontsize=8)
     for i, n in enumerate(study["sizes"]):
         a.plot(study["alphas"], study["overlaps"][i].mean(1), "o-", label=f"N = {n}")
     a.axvline(0.138, color="0.6", ls="--", lw=0.8)
