@@ -25,8 +25,7 @@ def test_distal_reward_problem_solved_in_one_hour():
     mean of all other excitatory synapses is within 10% of its start, in at least 4 of 5 seeds."""
     good = 0
     seen = []
-    for seed in range(5):
-        r = dr.simulate(seed=seed, duration_s=3600.0)
+    for r in dr.simulate_seeds(range(5), duration_s=3600.0):
         seen.append((r.w_rewarded, round(r.w_others, 4), r.rewards))
         good += r.w_rewarded >= 0.99 * 4.0 and abs(r.w_others - 1.0) < 0.10
     assert good >= 4, seen

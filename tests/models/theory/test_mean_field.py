@@ -17,10 +17,11 @@ def test_siegert_limits():
 
 @pytest.mark.slow
 def test_siegert_against_lif_under_poisson_drive():
-    """The truth: within 5% of long simulations (16 neurons x 10 s per point, delta synapses of
-    0.02 mV) over mean inputs from sub- (16 mV) to supra-threshold (25 mV), threshold 20 mV."""
-    mus = np.array([16.0, 18.0, 20.0, 22.0, 25.0])
-    reps = 16
+    """The truth: within 5% of long simulations (32 neurons x 10 s per point, delta synapses of
+    0.02 mV) over mean inputs from sub- (17 mV) to supra-threshold (25 mV), threshold 20 mV.
+    (At 17 mV the rate is 8 Hz; the standard error of the mean rate is about 1.3%.)"""
+    mus = np.array([17.0, 18.5, 20.0, 22.0, 25.0])
+    reps = 32
     r = mf.lif_poisson_rates(
         np.repeat(mus, reps),
         3.0,
@@ -31,7 +32,7 @@ def test_siegert_against_lif_under_poisson_drive():
     theory = np.array([mf.siegert(m, 3.0) for m in mus])
     rel = r.mean(1) / theory - 1
     assert np.all(np.abs(rel) < 0.05), np.round(rel, 4)
-    assert theory[0] < 8 and theory[-1] > 40  # the range crosses from sub- to supra-threshold
+    assert theory[0] < 10 and theory[-1] > 40  # the range crosses from sub- to supra-threshold
 
 
 @pytest.mark.slow
@@ -39,11 +40,12 @@ def test_brunel_mean_field_against_network():
     """The truth: in the asynchronous irregular state the self-consistent rate is within 10% of
     the batched spiking network (N_E = 10,000, N_I = 2,500, C_E = 1,000, J = 0.1 mV)."""
     rows = np.array(
-        [mf.SPEC.params_array({"g": g, "eta": e})[0] for g, e in ((5.0, 2.0), (6.0, 4.0))]
+        [mf.SPEC.params_array({"g": g, "eta": e})[0] for g, e in ((6.0, 2.0), (8.0, 2.0))]
     )
-    out = mf.simulate_network(rows, row_keys(1, np.arange(2)), duration_ms=1000.0, window_ms=800.0)
+    out = mf.simulate_network(rows, row_keys(1, np.arange(2)), duration_ms=2000.0,
+                              window_ms=1800.0)
     rate_e, rate_i, cv, theory, sync = out.T
     assert np.all(np.abs(rate_e / theory - 1) < 0.10), (rate_e, theory)
     assert np.all(np.abs(rate_i / theory - 1) < 0.10)
-    assert np.all(sync < 5.0), sync  # asynchronous: population counts near Poisson
-    assert np.all(cv > 0.3), cv  # irregular firing
+    assert np.all(sync < 0.02), sync  # asynchronous: weak pairwise count correlations
+    assert np.all(cv > 0.5), cv  # irregular firing

@@ -103,7 +103,7 @@ def _catch_up(j, m, t, w, c, tc, rew, n_rew, p, c_decay):
     tc[j, m] = t
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _run(p, seed, t_ms, pre_n, m_n, post, in_start, in_pre, in_m, w_hist, o_hist, out):
     np.random.seed(seed)  # noqa: NPY002 (numba's generator, one run per call)
     n = N_E + N_I
@@ -278,3 +278,15 @@ def simulate(
         o_hist,
         time.perf_counter() - t0,
     )
+
+
+def simulate_seeds(seeds, params: dict | None = None, duration_s: float = 3600.0,
+                   workers: int | None = None) -> list[DistalRewardResult]:
+    """Independent runs (one per seed) on ``workers`` threads (default: all cores); the kernel
+    releases the GIL, so runs proceed in parallel."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(n) as ex:
+        return list(ex.map(lambda s: simulate(params, int(s), duration_s), seeds))

@@ -37,9 +37,10 @@ SPEC = ModelSpec(
     outputs=(
         Output("rate_E", "Hz", "mean rate of the excitatory neurons over the window"),
         Output("rate_I", "Hz", "mean rate of the inhibitory neurons over the window"),
-        Output("cv_isi", "1", "mean CV of the interspike intervals (neurons with >= 3 spikes)"),
+        Output("cv_isi", "1", "mean CV of the interspike intervals (neurons with >= 5 of them)"),
         Output("rate_theory", "Hz", "the self-consistent mean-field rate (Siegert)"),
-        Output("sync", "1", "Fano factor of the population spike count in 1-ms bins (1: async)"),
+        Output("sync", "1", "mean pairwise correlation of 1-ms spike counts, from the population "
+               "count's Fano factor F: (F - 1) / (N - 1); 0 for independent neurons"),
     ),
 )
 
@@ -200,12 +201,12 @@ def simulate_network(
     per_ms = max(1, int(round(1.0 / dt_ms)))
     binned = pop[:, : n_window // per_ms * per_ms].reshape(len(p), -1, per_ms).sum(2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out[:, 4] = binned.var(1) / binned.mean(1)
+        out[:, 4] = (binned.var(1) / binned.mean(1) - 1) / (n - 1)
     w = window_ms * 1e-3
     out[:, 0] = counts[:, :n_e].mean(1) / w
     out[:, 1] = counts[:, n_e:].mean(1) / w
     c, s, s2 = isi[..., 0], isi[..., 1], isi[..., 2]
-    ok = c >= 2
+    ok = c >= 5  # fewer intervals bias the CV estimate down
     with np.errstate(invalid="ignore", divide="ignore"):
         m = s / c
         cv = np.sqrt(np.maximum(s2 / c - m * m, 0)) / m
