@@ -42,8 +42,7 @@ def test_brunel_mean_field_against_network():
     rows = np.array(
         [mf.SPEC.params_array({"g": g, "eta": e})[0] for g, e in ((6.0, 2.0), (8.0, 2.0))]
     )
-    out = mf.simulate_network(rows, row_keys(1, np.arange(2)), duration_ms=2000.0,
-                              window_ms=1800.0)
+    out = mf.simulate_network(rows, row_keys(1, np.arange(2)), duration_ms=2000.0, window_ms=1800.0)
     rate_e, rate_i, cv, theory, sync = out.T
     assert np.all(np.abs(rate_e / theory - 1) < 0.10), (rate_e, theory)
     assert np.all(np.abs(rate_i / theory - 1) < 0.10)

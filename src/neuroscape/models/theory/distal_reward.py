@@ -31,7 +31,7 @@ SPEC = ModelSpec(
     description="dopamine-modulated STDP network solving the distal reward problem",
     parameters=(
         Parameter("A_plus", 1.0, 0.0, 10.0, "1", "eligibility step of a pre-before-post pair"),
-        Parameter("A_minus", 1.05, 0.0, 10.0, "1", "eligibility step of a post-before-pre pair"),
+        Parameter("A_minus", 1.1, 0.0, 10.0, "1", "eligibility step of a post-before-pre pair"),
         Parameter("tau_plus", 20.0, 1.0, 100.0, "ms", "potentiation window", 1e-9),
         Parameter("tau_minus", 20.0, 1.0, 100.0, "ms", "depression window", 1e-9),
         Parameter("tau_c", 1000.0, 10.0, 10_000.0, "ms", "eligibility decay", 1e-9),
@@ -280,8 +280,9 @@ def simulate(
     )
 
 
-def simulate_seeds(seeds, params: dict | None = None, duration_s: float = 3600.0,
-                   workers: int | None = None) -> list[DistalRewardResult]:
+def simulate_seeds(
+    seeds, params: dict | None = None, duration_s: float = 3600.0, workers: int | None = None
+) -> list[DistalRewardResult]:
     """Independent runs (one per seed) on ``workers`` threads (default: all cores); the kernel
     releases the GIL, so runs proceed in parallel."""
     import os

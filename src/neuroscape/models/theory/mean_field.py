@@ -39,8 +39,12 @@ SPEC = ModelSpec(
         Output("rate_I", "Hz", "mean rate of the inhibitory neurons over the window"),
         Output("cv_isi", "1", "mean CV of the interspike intervals (neurons with >= 5 of them)"),
         Output("rate_theory", "Hz", "the self-consistent mean-field rate (Siegert)"),
-        Output("sync", "1", "mean pairwise correlation of 1-ms spike counts, from the population "
-               "count's Fano factor F: (F - 1) / (N - 1); 0 for independent neurons"),
+        Output(
+            "sync",
+            "1",
+            "mean pairwise correlation of 1-ms spike counts, from the population "
+            "count's Fano factor F: (F - 1) / (N - 1); 0 for independent neurons",
+        ),
     ),
 )
 
