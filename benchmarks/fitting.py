@@ -17,6 +17,7 @@ sbi is amortized, as NPE is meant to be used: one posterior per problem, trained
 budget, then applied to every seed's target; its "sims" column is that shared training budget.
 
     python benchmarks/fitting.py [--seeds 10] [--problems hh,izh,circuit] [--methods ...]
+        [--budget 3000] [--izh-budget 1000] [--circuit-budget 300]
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--problems", default="hh,izh,circuit")
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--budget", type=int, default=3000, help="trace problems")
+    ap.add_argument("--budget", type=int, default=3000, help="HH")
+    ap.add_argument("--izh-budget", type=int, default=1000, help="each Izhikevich preset")
     ap.add_argument("--circuit-budget", type=int, default=300)
     a = ap.parse_args()
     probs = {}
@@ -160,7 +162,7 @@ def main() -> None:
             probs["hh"] = (hh_problem, a.budget)
         elif p == "izh":
             for name in PRESETS:
-                probs[f"izh-{name}"] = (izh_problem(name), a.budget)
+                probs[f"izh-{name}"] = (izh_problem(name), a.izh_budget)
         elif p == "circuit":
             probs["circuit"] = (circuit_problem, a.circuit_budget)
         else:
