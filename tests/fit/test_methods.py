@@ -137,3 +137,43 @@ def test_bad_requests_are_named(hh_noisy, kwargs, needle):
     args.update(kwargs)
     with pytest.raises((FitError, ValueError), match=needle):
         fit("hh", hh_noisy, **args, **KW)
+
+
+def test_gradient_through_a_surrogate(tmp_path):
+    """Rates target for the circuit: Adam through a (small) surrogate, then the best predicted
+    points are simulated; the budget counts only those simulations."""
+    from neuroscape.explore import run_sweep
+    from neuroscape.sim.batch import SimSettings
+    from neuroscape.surrogate import SurrogateConfig, train_from_db
+
+    db = tmp_path / "c.db"
+    run_sweep(
+        "cortical", 64, db, settings=SimSettings(300.0, 0.1, 200.0, "midpoint"), progress=False
+    )
+    sur = train_from_db(
+        db, tmp_path / "sur", config=SurrogateConfig(hidden=(32, 32), max_epochs=50)
+    )
+    target = Target("rates", rates={"r_E": 10.0, "r_I": 30.0})
+    res = fit(
+        "cortical",
+        target,
+        free={"eta_ext_E": (500.0, 2500.0), "S_EI_rel": (1.5, 3.0)},
+        measures=["rates"],
+        method="gradient",
+        budget=4,
+        surrogate=sur,
+        duration_ms=300.0,
+    )
+    assert res.n_sims == 4
+    assert len(res.extra["surrogate_gap_hz"]) == 4
+    assert np.isfinite(res.best_error)
+    with pytest.raises(FitError, match="rates target"):
+        fit(
+            "hh",
+            Target("rates", rates={"rate": 5.0}),
+            free={"g_Na": (60.0, 180.0)},
+            measures=["rates"],
+            method="gradient",
+            budget=4,
+            surrogate=sur,
+        )
