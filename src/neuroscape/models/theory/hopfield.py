@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.models.theory.mean_field import by_presynaptic
 
 SPEC = ModelSpec(
     name="hopfield",
@@ -154,25 +155,17 @@ def _assembly_net(
                 if k < ce  # noqa: NPY002
                 else n_e + np.random.randint(0, n_i)
             )  # noqa: NPY002
-    start = np.zeros(n + 1, np.int64)
-    for x in range(pre.size):
-        start[pre[x] + 1] += 1
-    for i in range(n):
-        start[i + 1] += start[i]
-    fill = start[:-1].copy()
-    post = np.empty(pre.size, np.int32)
+    start, post = by_presynaptic(pre, n, ce + ci)
     wgt = np.empty(pre.size)
-    for i in range(n):
-        for k in range(ce + ci):
-            s = pre[i * (ce + ci) + k]
-            post[fill[s]] = i
+    for s in range(n):
+        for x in range(start[s], start[s + 1]):
+            i = post[x]
             w = j if s < n_e else -g * j
             if s < n_e and i < n_e and s // size < n_asm and i // size < n_asm:
                 # potentiated inside an assembly, depressed between assemblies so that an
                 # assembly neuron's mean input is unchanged (Amit and Brunel 1997)
                 w *= w_plus if s // size == i // size else w_minus
-            wgt[fill[s]] = w
-            fill[s] += 1
+            wgt[x] = w
     n_delay = int(round(1.5 / dt))
     ring = np.zeros((n_delay + 1, n))
     v = np.random.random(n) * 0.5 * theta  # noqa: NPY002 (a quiet start: no initial burst)

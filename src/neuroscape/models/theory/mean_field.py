@@ -109,6 +109,25 @@ def _poisson(key, counter, lam):
     return k
 
 
+@njit(cache=True)
+def by_presynaptic(pre, n, k):
+    """CSR by presynaptic neuron of a fixed in-degree graph: pre[i * k + m] is the m-th input of
+    neuron i. Returns (start, post): neuron s projects to post[start[s]:start[s + 1]]."""
+    start = np.zeros(n + 1, np.int64)
+    for x in range(pre.size):
+        start[pre[x] + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    fill = start[:-1].copy()
+    post = np.empty(pre.size, np.int32)
+    for i in range(n):
+        for m in range(k):
+            s = pre[i * k + m]
+            post[fill[s]] = i
+            fill[s] += 1
+    return start, post
+
+
 @njit(parallel=True, cache=True)
 def _network(params, keys, n_e, n_i, dt, n_steps, n_window, counts, isi_stats, pop):
     """One network per row: fixed in-degree C_E, C_I (multapses allowed), delta synapses, one
@@ -128,18 +147,7 @@ def _network(params, keys, n_e, n_i, dt, n_steps, n_window, counts, isi_stats, p
                 u = unit_float(word(key ^ np.uint64(0x9E37), ctr))
                 ctr += np.uint64(1)
                 pre[i * (ce + ci) + k] = int(u * n_e) if k < ce else n_e + int(u * n_i)
-        start = np.zeros(n + 1, np.int64)
-        for x in range(pre.size):
-            start[pre[x] + 1] += 1
-        for i in range(n):
-            start[i + 1] += start[i]
-        fill = start[:-1].copy()
-        post = np.empty(pre.size, np.int32)
-        for i in range(n):
-            for k in range(ce + ci):
-                s = pre[i * (ce + ci) + k]
-                post[fill[s]] = i
-                fill[s] += 1
+        start, post = by_presynaptic(pre, n, ce + ci)
         n_delay = max(1, int(round(d / dt)))
         ring = np.zeros((n_delay + 1, n))
         v = np.zeros(n)
