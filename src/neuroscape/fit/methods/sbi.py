@@ -42,6 +42,28 @@ def target_stats(problem: FitProblem) -> np.ndarray:
     return summary_stats(problem.target.t_ms, problem.target.v_mV)
 
 
+class _NoTracker:
+    """sbi's tracker protocol, logging nothing: its default writes TensorBoard files into the
+    current directory."""
+
+    log_dir = None
+
+    def log_metric(self, name, value, step=None) -> None:
+        pass
+
+    def log_metrics(self, metrics, step=None) -> None:
+        pass
+
+    def log_params(self, params) -> None:
+        pass
+
+    def add_figure(self, name, figure, step=None) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
 def train(
     problem: FitProblem, seed: int = 0, noise_sd: float = 0.0, chunk: int = 500, ensemble: int = 1
 ):
@@ -70,7 +92,7 @@ def train(
     posts = []
     for k in range(ensemble):
         torch.manual_seed(seed + k)
-        inf = NPE(prior=prior, show_progress_bars=False)
+        inf = NPE(prior=prior, show_progress_bars=False, tracker=_NoTracker())
         inf.append_simulations(theta, x)
         with contextlib.redirect_stdout(sys.stderr):  # sbi prints its convergence note
             est = inf.train(show_train_summary=False)
