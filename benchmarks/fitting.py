@@ -39,8 +39,14 @@ IZ_STEP = make_stimulus("step", amp=10.0, t_on=50.0)
 METHODS = ("explore", "gradient", "cmaes", "ga", "nsga2", "hybrid", "sbi")
 
 
+def truth_rng(seed: int) -> np.random.Generator:
+    """The truth's own stream: a method seeded with ``seed`` (pymoo draws its first population
+    from default_rng(seed)) must not start at the truth."""
+    return np.random.default_rng([seed, 7919])
+
+
 def hh_problem(seed: int, budget: int) -> tuple[FitProblem, callable]:
-    rng = np.random.default_rng(seed)
+    rng = truth_rng(seed)
     truth = {k: v * rng.uniform(0.7, 1.3) for k, v in HH.items()}
     tg = synthetic_trace(
         "hh",
@@ -80,7 +86,7 @@ def circuit_problem(seed: int, budget: int):
     from neuroscape.api import simulate
 
     spec = get_spec("cortical")
-    rng = np.random.default_rng(seed)
+    rng = truth_rng(seed)
     truth = np.array([rng.uniform(p.low, p.high) for p in spec.parameters])
     r = simulate("cortical", truth[None], seed=10_000 + seed).outputs[0]
     tg = Target("rates", rates={"r_E": float(r[0]), "r_I": float(r[1])})
