@@ -16,8 +16,8 @@ def siegert_study(
     reps: int = 16,
     duration_ms: float = 10_000.0,
     dt_ms: float = 0.01,
-    network=((5.0, 2.0), (6.0, 4.0), (4.5, 1.0)),
-    network_ms: float = 1000.0,
+    network=((6.0, 2.0), (8.0, 2.0), (5.0, 2.0)),
+    network_ms: float = 2000.0,
     seed: int = 0,
 ) -> dict:
     """Siegert rate against single LIF neurons under Poisson drive over mean inputs mu (mV) at
@@ -43,7 +43,7 @@ def siegert_study(
     }
     rows = np.array([mf.SPEC.params_array({"g": g, "eta": e})[0] for g, e in network])
     out = mf.simulate_network(
-        rows, row_keys(seed, np.arange(len(rows))), network_ms, 0.8 * network_ms
+        rows, row_keys(seed, np.arange(len(rows))), network_ms, network_ms - 200.0
     )
     net = {
         "g": rows[:, 0],
