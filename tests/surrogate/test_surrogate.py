@@ -274,3 +274,11 @@ def test_cli_tune_with_verification(tmp_path, capsys, cli_surrogate):
     assert "starts reached" in out and "simulated: median |error|" in out
     rows = (tmp_path / "cand.csv").read_text().splitlines()
     assert rows[0].endswith("r_E_sim,r_I_sim") and len(rows) >= 2
+
+
+def test_learning_rate_decays_on_plateaus_only_when_asked():
+    plain = _fit(n=300, max_epochs=60, patience=60)
+    decayed = _fit(n=300, max_epochs=60, patience=60, lr_decay_patience=2)
+    lr = SurrogateConfig().lr
+    assert plain.metrics["members"][0]["final_lr"] == lr
+    assert decayed.metrics["members"][0]["final_lr"] < lr

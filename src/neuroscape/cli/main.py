@@ -573,6 +573,7 @@ def cmd_surrogate(args) -> int:
             device=args.device,
             lr=args.lr,
             batch_size=args.batch_size,
+            lr_decay_patience=args.lr_decay_patience,
         )
         sur = train_from_db(args.db, args.out, n=args.n, config=cfg, verbose=args.verbose)
         mae = ", ".join(
@@ -875,6 +876,12 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--ensemble", type=int, default=1, help="members of a deep ensemble")
     st.add_argument("--lr", type=float, default=dflt.lr)
     st.add_argument("--batch-size", type=int, default=dflt.batch_size)
+    st.add_argument(
+        "--lr-decay-patience",
+        type=int,
+        default=0,
+        help="halve the learning rate after this many epochs without improvement (0: never)",
+    )
     st.add_argument("--seed", type=int, default=0)
     st.add_argument("--device", default="cpu")
     st.add_argument("--verbose", action="store_true")

@@ -42,6 +42,8 @@ class SurrogateConfig:
     ensemble: int = 1
     seed: int = 0
     device: str = "cpu"
+    # halve the learning rate after this many epochs without validation improvement (0: never)
+    lr_decay_patience: int = 0
 
     def check(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -302,6 +304,11 @@ def train_surrogate(
         gen = torch.Generator(device="cpu").manual_seed(cfg.seed * 1000 + k)
         net = _build(x.shape[1], y.shape[1], cfg.hidden, cfg.activation).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        sched = None
+        if cfg.lr_decay_patience > 0:
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, factor=0.5, patience=cfg.lr_decay_patience
+            )
         best, best_state, since = np.inf, None, 0
         xt, yt, xv, yv = xs[tr], ys[tr], xs[val], ys[val]
         for epoch in range(cfg.max_epochs):
@@ -316,6 +323,8 @@ def train_surrogate(
             net.eval()
             with torch.no_grad():
                 v = float(torch.mean((net(xv) - yv) ** 2))
+            if sched is not None:
+                sched.step(v)
             if v < best - 1e-7:
                 best, since = v, 0
                 best_state = {n: t.detach().clone() for n, t in net.state_dict().items()}
@@ -327,7 +336,13 @@ def train_surrogate(
                 print(f"member {k} epoch {epoch}: val MSE {v:.4g} (best {best:.4g})")
         net.load_state_dict(best_state)
         members.append(net.eval())
-        histories.append({"epochs": epoch + 1, "best_val_mse_scaled": best})
+        histories.append(
+            {
+                "epochs": epoch + 1,
+                "best_val_mse_scaled": best,
+                "final_lr": opt.param_groups[0]["lr"],
+            }
+        )
     sur = Surrogate(
         model=model,
         model_version=model_version,
