@@ -277,7 +277,7 @@ def test_cli_tune_with_verification(tmp_path, capsys, cli_surrogate):
 
 
 def test_learning_rate_decays_on_plateaus_only_when_asked():
-    plain = _fit(n=300, max_epochs=60, patience=60)
+    plain = _fit(n=300, max_epochs=60, patience=60, lr_decay_patience=0)
     decayed = _fit(n=300, max_epochs=60, patience=60, lr_decay_patience=2)
     lr = SurrogateConfig().lr
     assert plain.metrics["members"][0]["final_lr"] == lr

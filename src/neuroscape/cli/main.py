@@ -879,7 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument(
         "--lr-decay-patience",
         type=int,
-        default=0,
+        default=dflt.lr_decay_patience,
         help="halve the learning rate after this many epochs without improvement (0: never)",
     )
     st.add_argument("--seed", type=int, default=0)

@@ -42,8 +42,10 @@ class SurrogateConfig:
     ensemble: int = 1
     seed: int = 0
     device: str = "cpu"
-    # halve the learning rate after this many epochs without validation improvement (0: never)
-    lr_decay_patience: int = 0
+    # halve the learning rate after this many epochs without validation improvement (0: never).
+    # Measured at n = 20,000: test MAE (0.102, 0.133) Hz = (1.14, 1.20) x the noise floor, against
+    # (0.140, 0.213) Hz = (1.54, 1.94) x without it
+    lr_decay_patience: int = 20
 
     def check(self) -> None:
         if self.activation not in ACTIVATIONS:
