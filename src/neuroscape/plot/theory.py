@@ -40,7 +40,6 @@ def ddm_figure(study: dict, path: str | Path):
     plt = pyplot()
     t = study["table"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.5))
-    v = np.linspace(t["drift"].min(), t["drift"].max(), 200)
     a.errorbar(t["drift"], t["p_upper_sim"], yerr=3 * t["p_upper_se"], fmt="o", label="simulated")
     a.plot(t["drift"], t["p_upper_theory"], "k_", ms=12, label="closed form")
     a.set_xlabel("drift v")
@@ -50,7 +49,6 @@ def ddm_figure(study: dict, path: str | Path):
     b.plot(t["drift"], t["rt_theory_s"], "k_", ms=12)
     b.set_xlabel("drift v")
     b.set_ylabel("mean decision time (s)")
-    del v
     return save(fig, path)
 
 

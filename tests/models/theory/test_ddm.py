@@ -49,7 +49,7 @@ def test_sweep_into_database(tmp_path):
 
     db = tmp_path / "d.db"
     rep = run_sweep("ddm", 32, db, progress=False)
-    assert rep.n_failed == 0 if hasattr(rep, "n_failed") else True
+    assert rep.n_run == 32 and rep.n_failed == 0
     st = open_for_reading(db)
     cols, rows = st.query("SELECT choice, rt, label FROM results")
     st.close()
