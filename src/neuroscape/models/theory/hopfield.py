@@ -170,6 +170,7 @@ def _assembly_net(
     ring = np.zeros((n_delay + 1, n))
     v = np.random.random(n) * 0.5 * theta  # noqa: NPY002 (a quiet start: no initial burst)
     held = np.zeros(n, np.int64)
+    decay = np.exp(-dt / tau)  # once, not per neuron and step
     lam = eta * theta / (j * ce * tau) * ce * dt  # external spikes per step
     group = np.empty(n, np.int64)
     counts = np.zeros(n_asm + 2)
@@ -186,7 +187,7 @@ def _assembly_net(
                 held[i] -= 1
                 ring[slot, i] = 0.0
                 continue
-            v[i] = v[i] * np.exp(-dt / tau) + j * ext + ring[slot, i]
+            v[i] = v[i] * decay + j * ext + ring[slot, i]
             ring[slot, i] = 0.0
             if v[i] >= theta:
                 v[i] = v_r
