@@ -119,6 +119,13 @@ def test_explore_from_sweep_database(tmp_path):
     # closed form: 1/rate = t_ref + tau ln((V_inf - V_reset) / (V_inf - V_th)), V_inf = -35 mV
     tau = (25.0 - 2.0) / np.log(35.0 / 5.0)
     assert res.best["tau"] == pytest.approx(tau, rel=0.1)
+    # stored rates answer to their own run length and drive: other settings are refused
+    kw = dict(free={"tau": (2.0, 50.0)}, measures=["rates"], method="explore", budget=10)
+    target = Target("rates", rates={"rate": 40.0})
+    with pytest.raises(FitError, match="simulated as .*'lif', 1000.0, 1000.0, 0.1.*this fit"):
+        fit("lif", target, sweep_db=str(db), stimulus=step, duration_ms=500.0, **kw)
+    with pytest.raises(FitError, match="driven by .*step.*this fit by"):
+        fit("lif", target, sweep_db=str(db), stimulus=make_stimulus("step", amp=4.0), **kw)
 
 
 @pytest.mark.parametrize(
@@ -177,3 +184,18 @@ def test_gradient_through_a_surrogate(tmp_path):
             budget=4,
             surrogate=sur,
         )
+
+
+def test_explore_a_circuit_sweep_database_checks_its_settings(tmp_path):
+    from neuroscape.explore import run_sweep
+    from neuroscape.models import get_spec
+
+    db = tmp_path / "c.db"
+    run_sweep("cortical", 16, db, progress=False)
+    box = {p.name: (p.low, p.high) for p in get_spec("cortical").parameters}
+    kw = dict(free=box, measures=["rates"], method="explore", budget=10)
+    target = Target("rates", rates={"r_E": 10.0, "r_I": 40.0})
+    res = fit("cortical", target, sweep_db=str(db), **kw)
+    assert res.n_sims == 0 and len(res.history) == 16
+    with pytest.raises(FitError, match=r"simulated as .*'cortical', 3000.0, 2000.0, 0.1"):
+        fit("cortical", target, sweep_db=str(db), duration_ms=1500.0, **kw)

@@ -135,7 +135,8 @@ def run_sweep(
         "dt_ms": settings.dt_ms,
         "window_ms": settings.window_ms,
         "integrator": settings.integrator,
-        "extra": None,
+        # the drive of single neurons, so that a later reader (a fit) can check it
+        "extra": None if stimulus is None else {"stimulus": stimulus.describe()},
     }
     t_start = time.perf_counter()
     store = ModelStore(db, spec, writer=True)

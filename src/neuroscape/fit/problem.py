@@ -297,9 +297,7 @@ class FitProblem:
             "target": self.target.source,
             "duration_ms": self.duration_ms,
             "seed": self.seed,
-            "stimulus": None
-            if self.stimulus is None
-            else {"kind": self.stimulus.kind, "values": np.asarray(self.stimulus.values).tolist()},
+            "stimulus": None if self.stimulus is None else self.stimulus.describe(),
         }
 
     def _write_db(self, x: np.ndarray, out: SimOutput) -> None:

@@ -47,6 +47,10 @@ class Stimulus:
     def code(self) -> int:
         return KINDS[self.kind]
 
+    def describe(self) -> dict:
+        """JSON-ready: the kind and its rows of parameters (what a database records)."""
+        return {"kind": self.kind, "values": np.asarray(self.values, dtype=float).tolist()}
+
     def rows(self, b: int) -> np.ndarray:
         v = np.asarray(self.values, dtype=float)
         if v.shape[0] not in (1, b):

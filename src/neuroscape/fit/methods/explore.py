@@ -28,7 +28,9 @@ def run(
 
 
 def _from_db(problem: FitProblem, path: str, threshold: float | None):
-    """Score the stored runs of the model inside the free box (fixed parameters matching)."""
+    """Score the stored runs of the model inside the free box (fixed parameters matching),
+    simulated with this fit's settings: runs of another length, window or time step measure
+    other rates, so they are refused rather than scored."""
     from neuroscape.explore.store import open_for_reading
     from neuroscape.fit.measures import SimOutput
 
@@ -37,15 +39,30 @@ def _from_db(problem: FitProblem, path: str, threshold: float | None):
     store = open_for_reading(path)
     try:
         spec = problem.spec
+        _, settings = store.query(
+            "SELECT DISTINCT s.model, s.duration_ms, s.window_ms, s.dt_ms, s.extra "
+            "FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.status = 'ok'"
+        )
+        if not settings:
+            raise FitError(f"{path}: no successful run of {problem.model!r} to explore")
+        want = _settings(problem)
+        match = [st for st in settings if st[0] == want[0] and np.allclose(st[1:4], want[1:4])]
+        if not match:
+            raise FitError(
+                f"{path}: its runs were simulated as (model, duration_ms, window_ms, dt_ms) = "
+                f"{', '.join(str(st[:4]) for st in settings)}; this fit simulates {want}: set "
+                "the fit's duration and window to match, or sweep with this fit's settings"
+            )
+        _check_stimulus(problem, path, match[0][4])
         cols, rows = store.query(
             "SELECT "
             + ", ".join(f'"{c}"' for c in [*spec.parameter_names, *spec.output_names])
-            + " FROM results WHERE status = 'ok'"
+            + " FROM results WHERE status = 'ok' AND model = ? AND abs(duration_ms - ?) < 1e-9"
+            " AND abs(window_ms - ?) < 1e-9 AND abs(dt_ms - ?) < 1e-9",
+            match[0][:4],
         )
     finally:
         store.close()
-    if not rows:
-        raise FitError(f"{path}: no successful run of {problem.model!r} to explore")
     a = np.array(rows, dtype=float)
     p, y = a[:, : len(spec.parameter_names)], a[:, len(spec.parameter_names) :]
     x = p[:, problem._idx]
@@ -67,3 +84,33 @@ def _from_db(problem: FitProblem, path: str, threshold: float | None):
     res = make_result(problem, "explore", threshold)
     res.extra["database"] = str(path)
     return res
+
+
+def _settings(problem: FitProblem) -> tuple:
+    """(model, duration_ms, window_ms, dt_ms) that this fit's own simulations would use."""
+    from neuroscape.models import NETWORK_MODELS, get_neuron_model
+
+    dur = float(problem.duration_ms)
+    if problem.model in NETWORK_MODELS:  # the network simulator's defaults (api.simulate)
+        return (problem.model, dur, problem.window_ms or min(2000.0, dur * 2.0 / 3.0), 0.1)
+    dt = problem.dt_ms or get_neuron_model(problem.model).default_dt_ms
+    return (problem.model, dur, problem.window_ms or dur, dt)
+
+
+def _check_stimulus(problem: FitProblem, path: str, extra: str | None) -> None:
+    """A single neuron's stored rates answer to the stimulus it was swept under."""
+    import json
+    import warnings
+
+    stored = ((json.loads(extra) if extra else None) or {}).get("stimulus")
+    mine = None if problem.stimulus is None else problem.stimulus.describe()
+    if stored is None and mine is not None:
+        warnings.warn(
+            f"{path}: the sweep did not record its stimulus; assuming it was this fit's",
+            stacklevel=3,
+        )
+    elif stored != mine:
+        raise FitError(
+            f"{path}: its runs were driven by {stored}, this fit by {mine}; "
+            "give the fit the sweep's stimulus, or sweep with the fit's"
+        )
