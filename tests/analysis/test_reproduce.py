@@ -42,6 +42,7 @@ def test_reproduce_tiny(tmp_path):
     assert s["wide_domain"]["n"] == 40 and min(s["wide_domain"]["width_factors"]) > 1.5
     assert all(0 < m < 100 for m in s["activation"]["relu_mae"] + s["activation"]["sigmoid_mae"])
     assert s["speed"]["ratio"] > 10  # a network of 16 units beats a 3-s circuit run
+    assert s["speed"]["ratio_bfloat16"] > 10 and len(s["speed"]["test_mae_bfloat16"]) == 2
     assert (tmp_path / "surrogate" / "surrogate.json").exists()
     assert "| None |" not in text
     # a rerun reuses the databases: the sweeps have nothing left to do

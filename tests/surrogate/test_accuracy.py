@@ -86,3 +86,14 @@ def test_cli_accuracy(tmp_path, capsys):
     assert "n=24: MAE r_E" in out and "power-law exponents" in out
     rows = (tmp_path / "acc" / "learning_curve.csv").read_text().splitlines()
     assert rows[0] == "n,mae_r_E,mae_r_I,rmse_r_E,rmse_r_I" and len(rows) == 3
+
+
+def test_learning_rate_halving_applies_only_from_its_training_set_size():
+    tp, to = _data(200, 0)
+    sp, so = _data(100, 1)
+    cfg = SurrogateConfig(hidden=(8,), max_epochs=3, patience=3)
+    kw = dict(parameter_names=["a", "b"], output_names=["u", "v"], config=cfg)
+    on = learning_curve(tp, to, sp, so, DOMAIN, [50, 200], lr_decay_from_n=100, **kw)
+    off = learning_curve(tp, to, sp, so, DOMAIN, [50, 200], lr_decay_from_n=201, **kw)
+    assert on.surrogate.config.lr_decay_patience == 20  # n = 200 >= 100
+    assert off.surrogate.config.lr_decay_patience == 0

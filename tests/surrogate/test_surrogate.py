@@ -207,6 +207,11 @@ def test_cli_train_and_predict(tmp_path, capsys, cli_surrogate):
     )
     lines = (tmp_path / "out.csv").read_text().splitlines()
     assert lines[0].endswith("r_E,r_I,r_E_std,r_I_std") and len(lines) == 2
+    args = ["surrogate", "predict", str(cli_surrogate), "--params", str(tmp_path / "in.csv")]
+    assert main([*args, "--out", str(tmp_path / "bf.csv"), "--precision", "bfloat16"]) == 0
+    f32 = np.array(lines[1].split(","), float)
+    bf = np.array((tmp_path / "bf.csv").read_text().splitlines()[1].split(","), float)
+    assert np.allclose(bf, f32, rtol=0.02, atol=0.05) and not np.array_equal(bf, f32)
     # a table of another model's parameters is refused with one line
     (tmp_path / "hh.csv").write_text("g_Na,g_K\n120,36\n")
     capsys.readouterr()
@@ -282,3 +287,19 @@ def test_learning_rate_decays_on_plateaus_only_when_asked():
     lr = SurrogateConfig().lr
     assert plain.metrics["members"][0]["final_lr"] == lr
     assert decayed.metrics["members"][0]["final_lr"] < lr
+
+
+def test_bfloat16_hidden_layers_stay_close_to_float32(toy):
+    rng = np.random.default_rng(5)
+    x = DOMAIN[:, 0] + (DOMAIN[:, 1] - DOMAIN[:, 0]) * rng.random((4000, 3))
+    f32 = toy.predict(x)
+    d = np.abs(toy.predict(x, precision="bfloat16") - f32)
+    assert d.max() > 0  # the hidden layer really ran in bfloat16
+    # bfloat16 keeps about 3 significant digits; the first and last layers stay float32
+    assert np.all(d.mean(0) < 0.01 * f32.std(0)), d.mean(0) / f32.std(0)
+    with pytest.raises(SurrogateError, match="'float16'.*allowed: float32, bfloat16"):
+        toy.predict(x, precision="float16")
+    gelu = _fit(n=100, activation="gelu", max_epochs=2)
+    with pytest.raises(SurrogateError, match="allows only float32"):
+        gelu.predict(x, precision="bfloat16")
+    assert np.isfinite(gelu.predict(x)).all()  # float32 falls back to the module's forward

@@ -27,6 +27,8 @@ class Plan:
     n_derivative: int
     n_noise: int
     n_wide: int  # training runs on the 5x wider domain (Fig. 8)
+    # learning-rate halving on plateaus from this n on (see ``learning_curve``); None: never
+    lr_decay_from_n: int | None = None
 
 
 QUICK = Plan(2000, 400, (200, 500, 1000, 2000), (800, 200, 200), 1000, 3000, 100_000, 100, 1000)
@@ -40,6 +42,7 @@ FULL = Plan(
     500_000,
     1000,
     20_000,
+    10_000,
 )
 TARGETS = ((10.0, 40.0), (25.0, 100.0))
 
@@ -118,6 +121,7 @@ def reproduce(
         output_names=spec.output_names,
         config=cfg,
         model="cortical",
+        lr_decay_from_n=plan.lr_decay_from_n,
     )
     floor = noise_floor("cortical", sp[: plan.n_noise], workers=workers)
     learning_curve_figure(lc, floor, out / "fig1b_accuracy.png")
@@ -161,6 +165,10 @@ def reproduce(
     sur.model_version = spec.version
     sur.save(out / "surrogate")
     sur_s = evaluation_speed(sur)
+    # bfloat16 hidden layers: the speed they buy and the test error they cost, side by side
+    sur_s_bf16 = evaluation_speed(sur, precision="bfloat16")
+    mae_bf16 = np.abs(sur.predict(sp[ok_t], precision="bfloat16") - so[ok_t]).mean(0)
+    mae_f32 = np.abs(sur.predict(sp[ok_t]) - so[ok_t]).mean(0)
     n_speed = min(256, len(sp))
     t_sim = time.perf_counter()
     simulate("cortical", sp[:n_speed], seed=7, workers=workers)
@@ -268,9 +276,16 @@ def reproduce(
         (
             "Surrogate evaluation against simulation, per sample on the CPU",
             "orders of magnitude faster",
-            f"{sur_s * 1e6:.1f} us against {sim_s * 1e3:.1f} ms (batch of {n_speed}): "
-            f"{sim_s / sur_s:,.0f}x",
-            _verdict(bool(sim_s / sur_s >= 10_000)),
+            f"float32 {sur_s * 1e6:.2f} us against {sim_s * 1e3:.1f} ms (batch of {n_speed}): "
+            f"{sim_s / sur_s:,.0f}x; hidden layers in bfloat16 {sur_s_bf16 * 1e6:.2f} us: "
+            f"{sim_s / sur_s_bf16:,.0f}x, test MAE ({mae_bf16[0]:.3f}, {mae_bf16[1]:.3f}) Hz "
+            f"against ({mae_f32[0]:.3f}, {mae_f32[1]:.3f}) in float32 (our bar: 10,000x)",
+            _verdict(bool(sim_s / sur_s >= 10_000))
+            + (
+                ""
+                if sim_s / sur_s >= 10_000 or sim_s / sur_s_bf16 < 10_000
+                else " in float32; agrees in bfloat16"
+            ),
         ),
         (
             "Tuning: share of 100 starts that become candidates",
@@ -361,6 +376,10 @@ def reproduce(
             "surrogate_s_per_sample": sur_s,
             "simulation_s_per_sample": sim_s,
             "ratio": sim_s / sur_s,
+            "surrogate_s_per_sample_bfloat16": sur_s_bf16,
+            "ratio_bfloat16": sim_s / sur_s_bf16,
+            "test_mae_float32": mae_f32.tolist(),
+            "test_mae_bfloat16": mae_bf16.tolist(),
         },
         "tuning": tuning,
         "derivatives": deriv,

@@ -57,8 +57,14 @@ def learning_curve(
     config: SurrogateConfig | None = None,
     model: str = "model",
     seed: int = 0,
+    lr_decay_from_n: int | None = None,
+    lr_decay_patience: int = 20,
 ) -> LearningCurve:
-    """Train on nested random subsets of the training pairs of each size; test on the test set."""
+    """Train on nested random subsets of the training pairs of each size; test on the test set.
+
+    ``lr_decay_from_n``: from this training-set size on, halve the learning rate on validation
+    plateaus (``lr_decay_patience`` epochs). Measured on the circuit: it takes the test MAE at
+    n = 20,000 from (1.54, 1.94) to (1.14, 1.20) x the noise floor, and at n = 500 it hurts."""
     cfg = config or SurrogateConfig()
     sizes = np.array(sorted(int(s) for s in sizes))
     if sizes.min() < 10 or sizes.max() > len(train_p):
@@ -79,7 +85,9 @@ def learning_curve(
             model_version="",
             parameter_names=parameter_names,
             output_names=output_names,
-            config=replace(cfg),
+            config=replace(cfg, lr_decay_patience=lr_decay_patience)
+            if lr_decay_from_n is not None and n >= lr_decay_from_n
+            else replace(cfg),
         )
         err = sur.predict(test_p[ok], allow_outside=True) - test_o[ok]
         maes.append(np.abs(err).mean(0))
@@ -87,16 +95,18 @@ def learning_curve(
     return LearningCurve(sizes, np.array(maes), np.array(rmses), list(output_names), sur)
 
 
-def evaluation_speed(sur, n: int = 100_000, repeats: int = 5, seed: int = 0) -> float:
+def evaluation_speed(
+    sur, n: int = 100_000, repeats: int = 5, seed: int = 0, precision: str = "float32"
+) -> float:
     """Median seconds per sample of ``sur.predict`` on n uniform points of its domain."""
     import time
 
     lo, hi = sur.domain[:, 0], sur.domain[:, 1]
     p = lo + (hi - lo) * np.random.default_rng(seed).random((n, len(lo)))
-    sur.predict(p[:1000])  # warm-up: thread pools, allocator
+    sur.predict(p[:1000], precision=precision)  # warm-up: thread pools, allocator
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        sur.predict(p)
+        sur.predict(p, precision=precision)
         times.append(time.perf_counter() - t0)
     return float(np.median(times)) / n
