@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from neuroscape.models.base import ModelSpec, Output, Parameter
-from neuroscape.models.theory.mean_field import by_presynaptic
+from neuroscape.models.theory.mean_field import by_presynaptic, lif_delta_step
 
 SPEC = ModelSpec(
     name="hopfield",
@@ -183,15 +183,11 @@ def _assembly_net(
         for i in range(n):
             mean = lam * (cue_amp if cue and group[i] == 0 else 1.0)
             ext = np.random.poisson(mean)  # noqa: NPY002
-            if held[i] > 0:
-                held[i] -= 1
-                ring[slot, i] = 0.0
-                continue
-            v[i] = v[i] * decay + j * ext + ring[slot, i]
+            v[i], held[i], spiked = lif_delta_step(
+                v[i], held[i], decay, j * ext, ring[slot, i], theta, v_r, n_ref
+            )
             ring[slot, i] = 0.0
-            if v[i] >= theta:
-                v[i] = v_r
-                held[i] = n_ref
+            if spiked:
                 arrive = (step + n_delay) % (n_delay + 1)
                 for x in range(start[i], start[i + 1]):
                     ring[arrive, post[x]] += wgt[x]

@@ -109,6 +109,19 @@ def _poisson(key, counter, lam):
     return k
 
 
+@njit(inline="always", cache=True)
+def lif_delta_step(v, held, decay, a, b, theta, v_r, n_ref):
+    """One time step of a delta-synapse LIF neuron, shared by the spiking kernels: a refractory
+    neuron ignores its input; otherwise V <- V e^(-dt/tau) + a + b (mV), and V >= theta resets to
+    V_r for n_ref steps. Returns (V, steps still refractory, spiked)."""
+    if held > 0:
+        return v, held - 1, False
+    v = v * decay + a + b
+    if v >= theta:
+        return v_r, n_ref, True
+    return v, held, False
+
+
 @njit(cache=True)
 def by_presynaptic(pre, n, k):
     """CSR by presynaptic neuron of a fixed in-degree graph: pre[i * k + m] is the m-th input of
@@ -166,15 +179,11 @@ def _network(params, keys, n_e, n_i, dt, n_steps, n_window, counts, isi_stats, p
             for i in range(n):
                 ext = _poisson(key, ctr, lam)
                 ctr += np.uint64(1)
-                if held[i] > 0:
-                    held[i] -= 1
-                    ring[slot, i] = 0.0
-                    continue
-                v[i] = v[i] * decay + j * ext + ring[slot, i]
+                v[i], held[i], spiked = lif_delta_step(
+                    v[i], held[i], decay, j * ext, ring[slot, i], theta, v_r, n_ref
+                )
                 ring[slot, i] = 0.0
-                if v[i] >= theta:
-                    v[i] = v_r
-                    held[i] = n_ref
+                if spiked:
                     arrive = (step + n_delay) % (n_delay + 1)
                     w = j if i < n_e else -g * j
                     for x in range(start[i], start[i + 1]):
@@ -247,14 +256,8 @@ def _lif_poisson(params, seeds, dt, n_steps, counts):
         for _ in range(n_steps):
             ne = np.random.poisson(le)  # noqa: NPY002
             ni = np.random.poisson(li)  # noqa: NPY002
-            if held > 0:
-                held -= 1
-                continue
-            v = v * decay + je * ne + ji * ni
-            if v >= theta:
-                v = v_r
-                held = n_ref
-                c += 1
+            v, held, spiked = lif_delta_step(v, held, decay, je * ne, ji * ni, theta, v_r, n_ref)
+            c += spiked
         counts[r] = c
 
 
