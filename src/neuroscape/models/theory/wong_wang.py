@@ -54,27 +54,43 @@ def _h(x):
     return y / (1.0 - np.exp(-D * y))
 
 
+# The model's equations, written once for both kernels (noisy trials and noise-free relaxation)
+@njit(inline="always", cache=True)
+def _stimuli(c, mu0, jext):
+    """The two populations' stimulus currents (nA) at coherence c (%)."""
+    return jext * mu0 * (1 + c / 100.0), jext * mu0 * (1 - c / 100.0)
+
+
+@njit(inline="always", cache=True)
+def _rate(s_self, s_other, js, jc, i0, i_stim, noise):
+    """A population's rate (Hz) from its gating, the other's, and its currents (nA)."""
+    return _h(js * s_self - jc * s_other + i0 + i_stim + noise)
+
+
+@njit(inline="always", cache=True)
+def _gate(s, h, dt):
+    """One Euler step (dt in s) of NMDA gating driven at rate h (Hz)."""
+    return s + dt * (-s / TAU_S + (1 - s) * GAMMA * h)
+
+
 @njit(parallel=True, cache=True)
 def _trials(params, keys, dt, n_steps, out):
     for r in prange(params.shape[0]):
         c, mu0, js, jc, i0, jext, sig, thr = params[r]
-        i1 = jext * mu0 * (1 + c / 100.0)
-        i2 = jext * mu0 * (1 - c / 100.0)
+        i1, i2 = _stimuli(c, mu0, jext)
         s1, s2, n1, n2 = S_START, S_START, 0.0, 0.0
         ou = np.exp(-dt / TAU_AMPA)
         ou_sd = sig * np.sqrt(0.5 * (1 - ou * ou))  # exact OU update, stationary SD sigma/sqrt(2)
         out[r, 0] = np.nan
         out[r, 1] = np.nan
         for k in range(n_steps):
-            x1 = js * s1 - jc * s2 + i0 + i1 + n1
-            x2 = js * s2 - jc * s1 + i0 + i2 + n2
-            h1, h2 = _h(x1), _h(x2)
+            h1 = _rate(s1, s2, js, jc, i0, i1, n1)
+            h2 = _rate(s2, s1, js, jc, i0, i2, n2)
             if h1 >= thr or h2 >= thr:
                 out[r, 0] = 1.0 if h1 >= h2 else 0.0
                 out[r, 1] = k * dt * 1e3
                 break
-            s1 += dt * (-s1 / TAU_S + (1 - s1) * GAMMA * h1)
-            s2 += dt * (-s2 / TAU_S + (1 - s2) * GAMMA * h2)
+            s1, s2 = _gate(s1, h1, dt), _gate(s2, h2, dt)
             n1 = n1 * ou + ou_sd * normal(keys[r], np.uint64(2 * k))
             n2 = n2 * ou + ou_sd * normal(keys[r], np.uint64(2 * k + 1))
 
@@ -209,14 +225,12 @@ def regime_edges(
 def _relax(q, y0, dt, n_steps, out):
     for r in prange(y0.shape[0]):
         c, mu0, js, jc, i0, jext = q[r, 0], q[r, 1], q[r, 2], q[r, 3], q[r, 4], q[r, 5]
-        i1 = jext * mu0 * (1 + c / 100.0)
-        i2 = jext * mu0 * (1 - c / 100.0)
+        i1, i2 = _stimuli(c, mu0, jext)
         s1, s2 = y0[r, 0], y0[r, 1]
         for _ in range(n_steps):
-            h1 = _h(js * s1 - jc * s2 + i0 + i1)
-            h2 = _h(js * s2 - jc * s1 + i0 + i2)
-            s1 += dt * (-s1 / TAU_S + (1 - s1) * GAMMA * h1)
-            s2 += dt * (-s2 / TAU_S + (1 - s2) * GAMMA * h2)
+            h1 = _rate(s1, s2, js, jc, i0, i1, 0.0)
+            h2 = _rate(s2, s1, js, jc, i0, i2, 0.0)
+            s1, s2 = _gate(s1, h1, dt), _gate(s2, h2, dt)
         out[r, 0], out[r, 1] = s1, s2
 
 
