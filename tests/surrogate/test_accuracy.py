@@ -76,6 +76,8 @@ def test_cli_accuracy(tmp_path, capsys):
                 "16",
                 "--epochs",
                 "20",
+                "--lr-decay-from-n",
+                "96",
                 "--out",
                 str(tmp_path / "acc"),
             ]

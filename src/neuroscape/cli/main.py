@@ -522,6 +522,7 @@ def _surrogate_accuracy(args) -> int:
         output_names=spec.output_names,
         config=cfg,
         model=spec.name,
+        lr_decay_from_n=args.lr_decay_from_n,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -911,6 +912,14 @@ def build_parser() -> argparse.ArgumentParser:
     sac.add_argument("--activation", default="sigmoid")
     sac.add_argument("--epochs", type=int, default=2000)
     sac.add_argument("--seed", type=int, default=0)
+    sac.add_argument(
+        "--lr-decay-from-n",
+        type=int,
+        default=None,
+        metavar="N",
+        help="halve the learning rate on 20-epoch plateaus for training sets of N runs or more "
+        "(helps at 20,000, hurts at 500)",
+    )
     sac.add_argument(
         "--noise-floor",
         type=int,
