@@ -303,3 +303,16 @@ def test_bfloat16_hidden_layers_stay_close_to_float32(toy):
     with pytest.raises(SurrogateError, match="allows only float32"):
         gelu.predict(x, precision="bfloat16")
     assert np.isfinite(gelu.predict(x)).all()  # float32 falls back to the module's forward
+
+
+def test_bfloat16_without_hardware_support_warns(toy, monkeypatch):
+    import neuroscape.surrogate.core as core
+
+    x = DOMAIN[:, 0] + (DOMAIN[:, 1] - DOMAIN[:, 0]) * np.random.default_rng(6).random((10, 3))
+    monkeypatch.setattr(core, "cpu_has_native_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="no bfloat16 hardware"):
+        toy.predict(x, precision="bfloat16")
+    monkeypatch.setattr(core, "cpu_has_native_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        toy.predict(x, precision="bfloat16")

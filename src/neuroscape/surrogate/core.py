@@ -81,6 +81,16 @@ def _check_precision(precision: str) -> None:
         raise SurrogateError(f"precision={precision!r}; allowed: {', '.join(PRECISIONS)}")
 
 
+def cpu_has_native_bf16() -> bool | None:
+    """Whether this CPU multiplies bfloat16 in hardware (AMX or AVX512-BF16); None where that
+    cannot be read (torch 2.13 does not expose it, so Linux's /proc/cpuinfo is read)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 def _fused(net, precision: str = "float32"):
     """An inference-only forward of a Linear/activation stack: ``addmm`` with the bias and
     in-place activations, measured 1.8x faster than the module's forward on 2 CPU cores (no
@@ -195,6 +205,16 @@ class Surrogate:
         import torch
 
         _check_precision(precision)
+        if (
+            precision == "bfloat16"
+            and self.config.device == "cpu"
+            and cpu_has_native_bf16() is False
+        ):
+            warnings.warn(
+                "this CPU has no bfloat16 hardware (AMX, AVX512-BF16): precision='bfloat16' is "
+                "emulated and may be slower than float32",
+                stacklevel=2,
+            )
         p = self.check_inputs(params, allow_outside)
         dev = torch.device(self.config.device)
         lo = torch.as_tensor(self.domain[:, 0], dtype=torch.float32, device=dev)
