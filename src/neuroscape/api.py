@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from neuroscape.models import get_model
-from neuroscape.sim.batch import Recording, SimSettings
+from neuroscape.sim.batch import Recording, SimSettings, default_window_ms
 from neuroscape.sim.engine import SimulationResult, run_batch
 
 
@@ -43,8 +43,8 @@ def simulate(
     record_spikes / record_v: also return spike trains / voltage traces of the given neurons.
     """
     m = get_model(model, conn_seed=conn_seed, connectivity=connectivity)
-    if window_ms is None:  # the last 2 s of the run, or its last two thirds if shorter than 3 s
-        window_ms = min(2000.0, duration_ms * 2.0 / 3.0)
+    if window_ms is None:
+        window_ms = default_window_ms(duration_ms)
     settings = SimSettings(duration_ms, dt_ms, window_ms, integrator)
     return run_batch(
         m,

@@ -375,7 +375,7 @@ def _parse_bounds(items: list[str]) -> dict[str, tuple[float, float]]:
 def cmd_sweep(args) -> int:
     from neuroscape.explore import ParameterSpace, run_sweep
     from neuroscape.models import get_spec
-    from neuroscape.sim.batch import SimSettings
+    from neuroscape.sim.batch import SimSettings, default_window_ms
 
     spec = get_spec(args.model)
     space = ParameterSpace(
@@ -407,7 +407,7 @@ def cmd_sweep(args) -> int:
         if args.window_ms is not None:
             window = args.window_ms
         else:
-            window = win if win is not None else min(2000.0, duration * 2 / 3)
+            window = win if win is not None else default_window_ms(duration)
     settings = SimSettings(duration, dt, window, integrator)
     rep = run_sweep(
         args.model,

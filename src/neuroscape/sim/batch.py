@@ -10,6 +10,12 @@ import numpy as np
 from neuroscape.models.base import ModelSpec
 
 
+def default_window_ms(duration_ms: float) -> float:
+    """The rate window (ms) when none is given: the run's last 2 s, or its last two thirds if
+    the run is shorter than 3 s."""
+    return min(2000.0, duration_ms * 2.0 / 3.0)
+
+
 class SettingsError(ValueError):
     """Simulator settings (dt, duration, window, integrator, device) that cannot be used."""
 

@@ -36,33 +36,39 @@ def _from_db(problem: FitProblem, path: str, threshold: float | None):
 
     if set(problem.measures) - {"rates"}:
         raise FitError("exploring a database works with the rates measure (its stored outputs)")
+    spec = problem.spec
+    names = [*spec.parameter_names, *spec.output_names]
     store = open_for_reading(path)
     try:
-        spec = problem.spec
-        _, settings = store.query(
-            "SELECT DISTINCT s.model, s.duration_ms, s.window_ms, s.dt_ms, s.extra "
-            "FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.status = 'ok'"
-        )
-        if not settings:
-            raise FitError(f"{path}: no successful run of {problem.model!r} to explore")
-        want = _settings(problem)
-        match = [st for st in settings if st[0] == want[0] and np.allclose(st[1:4], want[1:4])]
-        if not match:
-            raise FitError(
-                f"{path}: its runs were simulated as (model, duration_ms, window_ms, dt_ms) = "
-                f"{', '.join(str(st[:4]) for st in settings)}; this fit simulates {want}: set "
-                "the fit's duration and window to match, or sweep with this fit's settings"
-            )
-        _check_stimulus(problem, path, match[0][4])
-        cols, rows = store.query(
+        # each run with the settings of its sweep (the results view lacks the stimulus, ``extra``)
+        _, rows = store.query(
             "SELECT "
-            + ", ".join(f'"{c}"' for c in [*spec.parameter_names, *spec.output_names])
-            + " FROM results WHERE status = 'ok' AND model = ? AND abs(duration_ms - ?) < 1e-9"
-            " AND abs(window_ms - ?) < 1e-9 AND abs(dt_ms - ?) < 1e-9",
-            match[0][:4],
+            + ", ".join(f'r."{c}"' for c in names)
+            + ", s.model, s.duration_ms, s.window_ms, s.dt_ms, s.extra "
+            "FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.status = 'ok'"
         )
     finally:
         store.close()
+    if not rows:
+        raise FitError(f"{path}: no successful run of {problem.model!r} to explore")
+    k = len(names)
+    want = _settings(problem)
+
+    # one verdict per distinct (model, duration, window, step, stimulus) of the stored sweeps
+    match = {
+        st: st[0] == want[0] and np.allclose(st[1:4], want[1:4], rtol=0.0, atol=1e-9)
+        for st in {row[k:] for row in rows}
+    }
+    if not any(match.values()):
+        raise FitError(
+            f"{path}: its runs were simulated as (model, duration_ms, window_ms, dt_ms) = "
+            f"{', '.join(sorted(str(st[:4]) for st in match))}; this fit simulates {want}: "
+            "set the fit's duration and window to match, or sweep with this fit's settings"
+        )
+    for st, ok in match.items():
+        if ok:
+            _check_stimulus(problem, path, st[4])
+    rows = [row[:k] for row in rows if match[row[k:]]]
     a = np.array(rows, dtype=float)
     p, y = a[:, : len(spec.parameter_names)], a[:, len(spec.parameter_names) :]
     x = p[:, problem._idx]
@@ -89,10 +95,11 @@ def _from_db(problem: FitProblem, path: str, threshold: float | None):
 def _settings(problem: FitProblem) -> tuple:
     """(model, duration_ms, window_ms, dt_ms) that this fit's own simulations would use."""
     from neuroscape.models import NETWORK_MODELS, get_neuron_model
+    from neuroscape.sim.batch import SimSettings, default_window_ms
 
     dur = float(problem.duration_ms)
-    if problem.model in NETWORK_MODELS:  # the network simulator's defaults (api.simulate)
-        return (problem.model, dur, problem.window_ms or min(2000.0, dur * 2.0 / 3.0), 0.1)
+    if problem.model in NETWORK_MODELS:  # what api.simulate uses when given no window or step
+        return (problem.model, dur, problem.window_ms or default_window_ms(dur), SimSettings.dt_ms)
     dt = problem.dt_ms or get_neuron_model(problem.model).default_dt_ms
     return (problem.model, dur, problem.window_ms or dur, dt)
 
