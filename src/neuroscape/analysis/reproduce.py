@@ -165,10 +165,11 @@ def reproduce(
     sur.model_version = spec.version
     sur.save(out / "surrogate")
     sur_s = evaluation_speed(sur)
-    # bfloat16 hidden layers: the speed they buy and the test error they cost, side by side
+    # bfloat16 hidden layers: the speed they buy and the test error they cost, beside the
+    # float32 test error the learning curve measured for this surrogate on the same test set
     sur_s_bf16 = evaluation_speed(sur, precision="bfloat16")
     mae_bf16 = np.abs(sur.predict(sp[ok_t], precision="bfloat16") - so[ok_t]).mean(0)
-    mae_f32 = np.abs(sur.predict(sp[ok_t]) - so[ok_t]).mean(0)
+    mae_f32 = lc.mae[-1]
     n_speed = min(256, len(sp))
     t_sim = time.perf_counter()
     simulate("cortical", sp[:n_speed], seed=7, workers=workers)
@@ -284,12 +285,9 @@ def reproduce(
             f"{sim_s / sur_s:,.0f}x; hidden layers in bfloat16 {sur_s_bf16 * 1e6:.2f} us: "
             f"{sim_s / sur_s_bf16:,.0f}x, test MAE ({mae_bf16[0]:.3f}, {mae_bf16[1]:.3f}) Hz "
             f"against ({mae_f32[0]:.3f}, {mae_f32[1]:.3f}) in float32 (our bar: 10,000x)",
-            _verdict(bool(sim_s / sur_s >= 10_000))
-            + (
-                ""
-                if sim_s / sur_s >= 10_000 or sim_s / sur_s_bf16 < 10_000
-                else " in float32; agrees in bfloat16"
-            ),
+            "**disagrees** in float32; agrees in bfloat16"
+            if sim_s / sur_s < 10_000 <= sim_s / sur_s_bf16
+            else _verdict(bool(sim_s / sur_s >= 10_000)),
         ),
         (
             "Tuning: share of 100 starts that become candidates",

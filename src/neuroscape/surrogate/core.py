@@ -12,6 +12,7 @@ scalings and the training data's provenance: nothing executable is ever unpickle
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import warnings
@@ -81,6 +82,7 @@ def _check_precision(precision: str) -> None:
         raise SurrogateError(f"precision={precision!r}; allowed: {', '.join(PRECISIONS)}")
 
 
+@functools.cache  # read once: predict calls it, and speed measurements time predict
 def cpu_has_native_bf16() -> bool | None:
     """Whether this CPU multiplies bfloat16 in hardware (AMX or AVX512-BF16); None where that
     cannot be read (torch 2.13 does not expose it, so Linux's /proc/cpuinfo is read)."""
@@ -103,7 +105,6 @@ def _fused(net, precision: str = "float32"):
     import torch
     import torch.nn as nn
 
-    _check_precision(precision)
     inplace = {nn.Sigmoid: torch.sigmoid_, nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_}
     linears = [k for k, layer in enumerate(net) if isinstance(layer, nn.Linear)]
     low = set(linears[1:-1]) if precision == "bfloat16" else set()
