@@ -154,6 +154,7 @@ def hopfield_study(
     traces = {a: hp.retrieve(1000, a, cue_flip, seed)[2] for a in (0.05, 0.12, 0.2)}
     return {
         "assembly": hp.assembly_retrieval(seed=seed),
+        "assembly_cue_ms": hp.CUE_MS,
         "sizes": np.asarray(sizes),
         "alphas": alphas,
         "overlaps": m,

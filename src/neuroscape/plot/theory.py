@@ -92,7 +92,7 @@ def hopfield_figure(study: dict, path: str | Path):
     for k in range(r.shape[1] - 2):
         c.plot(t, r[:, k], lw=1.2 if k == 0 else 0.7, label="cued assembly" if k == 0 else None)
     c.plot(t, r[:, -2], "k--", lw=0.8, label="background E")
-    c.axvspan(500, 600, color="0.9")
+    c.axvspan(*study["assembly_cue_ms"], color="0.9")
     c.set_xlabel("time (ms); grey: cue")
     c.set_ylabel("rate (Hz)")
     c.set_title("spiking E-I network with assemblies", fontsize=9)

@@ -116,6 +116,9 @@ def critical_load(alphas: np.ndarray, mean_overlap: np.ndarray, level: float = 0
 
 
 # ---------------------------------------------------------------------------------- spiking
+CUE_MS = (500.0, 600.0)  # the default cue to assembly 0 (ms)
+
+
 @njit(cache=True)
 def _assembly_net(
     seed,
@@ -151,10 +154,8 @@ def _assembly_net(
     for i in range(n):
         for k in range(ce + ci):
             pre[i * (ce + ci) + k] = (
-                np.random.randint(0, n_e)
-                if k < ce  # noqa: NPY002
-                else n_e + np.random.randint(0, n_i)
-            )  # noqa: NPY002
+                np.random.randint(0, n_e) if k < ce else n_e + np.random.randint(0, n_i)
+            )
     start, post = by_presynaptic(pre, n, ce + ci)
     wgt = np.empty(pre.size)
     for s in range(n):
@@ -206,7 +207,7 @@ def assembly_retrieval(
     n_i: int = 2000,
     n_asm: int = 5,
     cue_amp: float = 1.5,
-    cue_ms=(500.0, 600.0),
+    cue_ms=CUE_MS,
     duration_ms: float = 1500.0,
     bin_ms: float = 50.0,
     dt_ms: float = 0.1,
