@@ -1,5 +1,5 @@
-"""Figures of a sweep database: the (r_E, r_I) heat map with the output domain O (seed 004,
-Fig. 1a) and one-parameter slices of every output."""
+"""Figures of a sweep database: the (r_E, r_I) heat map with the output domain O (Fig. 1a of
+the cortical-circuit surrogate study) and one-parameter slices of every output."""
 
 from __future__ import annotations
 
@@ -7,36 +7,62 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.plot._base import PlotError, axis_label, pyplot, save, units_for
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+# the output domain O of the cortical circuit, in Hz: 5 <= r_E <= 30, 2.5 <= r_I / r_E <= 5.5
+_O_RE_HZ = (5.0, 30.0)
+_O_RATIO = (2.5, 5.5)
 
 
-def output_heatmap(r_e: np.ndarray, r_i: np.ndarray, path: str | Path, bins: int = 60):
-    """2-D histogram of (r_E, r_I) on log counts, with the trapezoid O drawn."""
+def output_heatmap(
+    r_e: np.ndarray,
+    r_i: np.ndarray,
+    path: str | Path | None,
+    bins: int = 60,
+    *,
+    output_units: list[str] | None = None,
+):
+    """2-D histogram of (r_E, r_I) (Hz) on log counts, with the trapezoid O drawn. O is declared
+    in Hz: ``output_units``, if given, must be ["Hz", "Hz"]. Returns the Figure."""
     from matplotlib.colors import LogNorm
+    from matplotlib.ticker import LogLocator, StrMethodFormatter
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    units = units_for(["r_E", "r_I"], output_units, "output_heatmap output_units")
+    if output_units is not None and units != ["Hz", "Hz"]:
+        raise PlotError(
+            f"output_heatmap: r_E, r_I in {units[0]!r}, {units[1]!r}; allowed: 'Hz' "
+            "(the output domain O is declared in Hz)"
+        )
+    r_e, r_i = np.asarray(r_e, float), np.asarray(r_i, float)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5))
     h = ax.hist2d(r_e, r_i, bins=bins, cmap="viridis", norm=LogNorm(), cmin=1)
-    fig.colorbar(h[3], ax=ax, label="runs")
-    # O: 5 <= r_E <= 30 Hz, 2.5 <= r_I/r_E <= 5.5
-    xs = np.array([5.0, 30.0, 30.0, 5.0, 5.0])
-    ys = np.array([2.5 * 5, 2.5 * 30, 5.5 * 30, 5.5 * 5, 2.5 * 5])
-    ax.plot(xs, ys, "--", color="tab:red", lw=1.5, label="output domain O")
-    inside = ((r_e >= 5) & (r_e <= 30) & (r_i >= 2.5 * r_e) & (r_i <= 5.5 * r_e)).mean()
-    ax.set_xlabel("r_E (Hz)")
-    ax.set_ylabel("r_I (Hz)")
+    cb = fig.colorbar(h[3], ax=ax)
+    cb.set_label("runs per bin (count, log scale)", fontsize=9)
+    # 1-2-5 ticks written as plain integers: readable over one decade or several
+    cb.ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    cb.ax.yaxis.set_major_formatter(StrMethodFormatter("{x:.0f}"))
+    cb.ax.yaxis.set_minor_formatter(StrMethodFormatter(""))
+    cb.ax.tick_params(labelsize=8)
+    lo, hi = _O_RE_HZ
+    a, b = _O_RATIO
+    xs = np.array([lo, hi, hi, lo, lo])
+    ys = np.array([a * lo, a * hi, b * hi, b * lo, a * lo])
+    ax.plot(
+        xs,
+        ys,
+        "--",
+        color="tab:red",
+        lw=1.5,
+        label=f"output domain O: {lo:g}-{hi:g} Hz, r_I/r_E {a:g}-{b:g}",
+    )
+    inside = ((r_e >= lo) & (r_e <= hi) & (r_i >= a * r_e) & (r_i <= b * r_e)).mean()
+    ax.set_xlabel(axis_label("r_E", "Hz"))
+    ax.set_ylabel(axis_label("r_I", "Hz"))
     ax.set_title(f"{len(r_e)} runs, {100 * inside:.1f}% in O", fontsize=9)
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    # under the axes: never over the data
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+    return save(fig, path)
 
 
 def parameter_slices(
@@ -44,14 +70,34 @@ def parameter_slices(
     names: list[str],
     outputs: np.ndarray,
     out_names: list[str],
-    path: str | Path,
+    path: str | Path | None,
     bins: int = 12,
+    *,
+    parameter_units: list[str] | None = None,
+    output_units: list[str] | None = None,
 ):
-    """For each parameter: each output's mean (and 10-90% band) in bins of that parameter."""
-    plt = _plt()
+    """For each parameter: each output's mean (and 10-90% band) in bins of that parameter.
+    ``parameter_units`` and ``output_units`` (one per name, "1": dimensionless) label the axes.
+    Returns the Figure."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    params, outputs = np.atleast_2d(params), np.atleast_2d(outputs)
+    if params.shape[1] != len(names) or outputs.shape[1] != len(out_names):
+        raise PlotError(
+            f"parameter_slices: {params.shape[1]} parameter columns for {len(names)} names, "
+            f"{outputs.shape[1]} output columns for {len(out_names)} names; allowed: equal"
+        )
+    p_units = units_for(names, parameter_units, "parameter_units")
+    o_units = units_for(out_names, output_units, "output_units")
+    plt = pyplot()
     k = len(names)
     fig, axes = plt.subplots(
-        len(out_names), k, figsize=(2.2 * k, 2.2 * len(out_names)), squeeze=False, sharey="row"
+        len(out_names),
+        k,
+        figsize=(2.4 * k, 2.3 * len(out_names) + 0.5),
+        squeeze=False,
+        sharey="row",
     )
     for j, name in enumerate(names):
         x = params[:, j]
@@ -72,10 +118,22 @@ def parameter_slices(
             ax.fill_between(mid, stats[:, 1], stats[:, 2], color="0.85")
             ax.plot(mid, stats[:, 0], color="k", lw=1)
             if i == len(out_names) - 1:
-                ax.set_xlabel(name, fontsize=8)
+                ax.set_xlabel(axis_label(name, p_units[j]), fontsize=8)
             if j == 0:
-                ax.set_ylabel(out, fontsize=8)
-            ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+                ax.set_ylabel(axis_label(out, o_units[i]), fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.legend(
+        handles=[
+            Line2D([], [], color="k", lw=1, label="mean over the bin's runs"),
+            Patch(color="0.85", label="10th-90th percentile"),
+        ],
+        loc="upper center",
+        ncols=2,
+        fontsize=8,
+        frameon=False,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.plot._base import MAX_LINE_POINTS, PlotError, pyplot, save, thin
+
 
 def population_rates(
     times_ms: np.ndarray, neurons: np.ndarray, n_e: int, n_i: int, t_max_ms: float, bin_ms: float
@@ -29,34 +31,59 @@ def raster_figure(
     window_ms: float | None = None,
     bin_ms: float = 5.0,
     path: str | Path | None = None,
+    *,
+    max_points: int = MAX_LINE_POINTS,
 ):
-    """Raster (E red, I blue) over the population rates; saved to ``path`` if given."""
-    import matplotlib
+    """Raster (E red, I blue) over the population rates (Hz in ``bin_ms`` bins), time in ms;
+    grey: the last ``window_ms`` ms, where the reported rates are measured. The legend, right
+    of the axes, names E, I and the window. Saved to ``path`` if given (then released from
+    pyplot); returns the Figure."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    times_ms, neurons = np.asarray(times_ms), np.asarray(neurons)
+    if len(times_ms) != len(neurons):
+        raise PlotError(
+            f"raster: {len(times_ms)} spike times for {len(neurons)} neuron indices; "
+            "allowed: equal lengths"
+        )
+    if window_ms is not None and not 0 < window_ms <= t_max_ms:
+        raise PlotError(f"window_ms={window_ms:g}: allowed 0 < window_ms <= {t_max_ms:g} ms")
     fig, (ax1, ax2) = plt.subplots(
-        2, 1, figsize=(9, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}
+        2, 1, figsize=(10, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}
     )
     is_e = neurons < n_e
-    ax1.scatter(times_ms[is_e], neurons[is_e], s=1.0, c="tab:red", marker="|", label="E")
-    ax1.scatter(times_ms[~is_e], neurons[~is_e], s=1.0, c="tab:blue", marker="|", label="I")
-    ax1.set_ylabel(f"neuron (E: 0..{n_e - 1}, I: above)")
+    ax1.scatter(times_ms[is_e], neurons[is_e], s=1.0, c="tab:red", marker="|")
+    ax1.scatter(times_ms[~is_e], neurons[~is_e], s=1.0, c="tab:blue", marker="|")
+    ax1.set_ylabel(f"neuron index\n(E: 0-{n_e - 1}, I: {n_e}-{n_e + n_i - 1})")
     ax1.set_ylim(-1, n_e + n_i)
     ax1.set_title(title, fontsize=9)
     t, r_e, r_i = population_rates(times_ms, neurons, n_e, n_i, t_max_ms, bin_ms)
-    ax2.plot(t, r_e, color="tab:red", lw=1, label="E")
-    ax2.plot(t, r_i, color="tab:blue", lw=1, label="I")
-    ax2.set_ylabel(f"rate (Hz, {bin_ms:g} ms bins)")
+    ax2.plot(*thin(t, r_e, max_points=max_points), color="tab:red", lw=1)
+    ax2.plot(*thin(t, r_i, max_points=max_points), color="tab:blue", lw=1)
+    ax2.set_ylabel(f"population rate\n(Hz, {bin_ms:g} ms bins)")
     ax2.set_xlabel("time (ms)")
     ax2.set_xlim(0, t_max_ms)
+    # marker-sized spikes are invisible in a legend: proxies in the same colours
+    handles = [
+        Line2D([], [], color="tab:red", marker="|", ls="-", lw=1, ms=8, label=f"E ({n_e} neurons)"),
+        Line2D(
+            [], [], color="tab:blue", marker="|", ls="-", lw=1, ms=8, label=f"I ({n_i} neurons)"
+        ),
+    ]
     if window_ms is not None:
         for ax in (ax1, ax2):
             ax.axvspan(t_max_ms - window_ms, t_max_ms, color="0.92", zorder=-1)
-    ax2.legend(loc="upper right", fontsize=8, frameon=False)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
+        handles.append(
+            Patch(
+                facecolor="0.92",
+                edgecolor="0.6",
+                label=f"rate window: last {window_ms:g} ms\n(reported r_E, r_I measured here)",
+            )
+        )
+    # outside the axes, right of the raster: never over the spikes
+    ax1.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
+    )
+    return save(fig, path)
