@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import importlib
 
-from neuroscape.models.base import ModelSpec, Output, Parameter, ParameterError
+from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter, ParameterError
 
-__all__ = ["ModelSpec", "Output", "Parameter", "ParameterError", "MODELS", "get_spec", "get_model"]
+__all__ = [
+    "DefaultSettings",
+    "ModelSpec",
+    "Output",
+    "Parameter",
+    "ParameterError",
+    "MODELS",
+    "get_spec",
+    "get_model",
+]
 
 NETWORK_MODELS = ("cortical",)
 NEURON_MODELS = ("lif", "cond_if", "hh", "fhn", "izhikevich")

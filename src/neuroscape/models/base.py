@@ -7,7 +7,7 @@ declarations, so a parameter is named and bounded in exactly one place.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -62,6 +62,45 @@ class Output:
 
 
 @dataclass(frozen=True)
+class DefaultSettings:
+    """A model's own run settings, declared once with the model (times in ms).
+
+    Every caller (the API, the CLI, sweeps, the neuron engine) takes a setting it is not given
+    from here, so a model runs the same way whichever way it is run.
+    window_ms: the final window over which rates are measured; None: the engine's rule
+    (``neuroscape.sim.batch.default_window_ms``). A declared window applies to a run of the
+    declared duration; a run of another duration gets the engine's rule unless given a window.
+    integrator: the scheme the model is integrated with (for models with a fixed scheme: the
+    scheme their kernel implements). note: one line on why (shown by ``params``).
+    """
+
+    duration_ms: float
+    dt_ms: float
+    window_ms: float | None = None
+    integrator: str = "midpoint"
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("duration_ms", "dt_ms"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"DefaultSettings: {name}={v} must be a positive number of ms")
+        w = self.window_ms
+        if w is not None and not (np.isfinite(w) and 0 < w <= self.duration_ms):
+            raise ValueError(
+                f"DefaultSettings: window_ms={w} must be in (0, duration_ms={self.duration_ms}]"
+            )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# What a declaration that does not state its settings gets (the engine's historic defaults);
+# every registered model states its own.
+GENERIC_SETTINGS = DefaultSettings(3000.0, 0.1, None, "midpoint", "generic defaults")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """The declaration of a model: its parameters in order, its outputs and fixed constants."""
 
@@ -71,6 +110,7 @@ class ModelSpec:
     parameters: tuple[Parameter, ...]
     outputs: tuple[Output, ...]
     constants: Mapping[str, float] = field(default_factory=dict)
+    settings: DefaultSettings = GENERIC_SETTINGS
 
     @property
     def parameter_names(self) -> list[str]:
@@ -152,4 +192,5 @@ class ModelSpec:
             "version": self.version,
             "parameters": [p.as_dict() for p in self.parameters],
             "outputs": [{"name": o.name, "unit": o.unit} for o in self.outputs],
+            "settings": self.settings.as_dict(),
         }

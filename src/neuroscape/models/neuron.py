@@ -28,6 +28,9 @@ NEURON_OUTPUTS = (
     Output("cv_isi", "1", "coefficient of variation of the interspike intervals (NaN: < 3 spikes)"),
 )
 BEHAVIOURS = ("silent", "tonic", "bursting", "irregular")
+# the label of a failed row whose spikes follow each other within a couple of time steps: after
+# the reset the model is at once above threshold again, so the rate is set by dt, not the model
+RUNAWAY = "runaway"
 
 
 def classify_spikes(times_ms: np.ndarray, t_start: float, t_end: float) -> tuple[str, float]:
@@ -64,7 +67,6 @@ class NeuronModel:
     spike_level: float = 0.0  # for models without reset: upward crossing of this level
     conditionally_linear: bool = False  # provides ``linear`` for exponential Euler
     max_dt_ms: float = 1.0  # coarsest step the explicit schemes are accepted at
-    default_dt_ms: float = 0.1
     presets: dict[str, dict[str, float]] = field(default_factory=dict)
     # gating variables (states[1:]) with tabulated exponential-Euler updates: the module then
     # defines ``voltage_linear(y..., I, p...) -> (A, B)`` for dV/dt = A V + B and a numpy
@@ -81,6 +83,11 @@ class NeuronModel:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def default_dt_ms(self) -> float:
+        """The declared time step (ms): ``spec.settings.dt_ms``."""
+        return self.spec.settings.dt_ms
 
     def functions(self):
         import importlib

@@ -8,12 +8,19 @@ size, worker count or batch size.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuroscape.sim.batch import BatchModel, Recording, SettingsError, SimSettings
+from neuroscape.sim.batch import (
+    BatchModel,
+    Recording,
+    SettingsError,
+    SimSettings,
+    UnfinishedWarning,
+)
 from neuroscape.sim.rng import row_keys
 
 
@@ -58,6 +65,47 @@ class SimulationResult:
         d = dict(zip(self.parameter_names, self.params[r].tolist(), strict=True))
         d.update(zip(self.output_names, self.outputs[r].tolist(), strict=True))
         return d
+
+    def to_pandas(self):
+        """A pandas DataFrame: one row per batch row, the parameter columns, the output
+        columns (the declared names), then ok, error and label. The units of the parameter
+        and output columns are in ``df.attrs["units"]``; ``df.attrs`` also holds the model,
+        seed and settings."""
+        from neuroscape.models import get_spec
+
+        spec = get_spec(self.model)
+        units = {p.name: p.unit for p in spec.parameters}
+        units.update({o.name: o.unit for o in spec.outputs})
+        return _frame(
+            self.parameter_names,
+            self.params,
+            self.output_names,
+            self.outputs,
+            self.ok,
+            self.errors,
+            self.labels,
+            units,
+            {"model": self.model, "seed": self.seed, "settings": self.settings.as_dict()},
+        )
+
+
+def _frame(p_names, params, o_names, outputs, ok, errors, labels, units, meta):
+    """The DataFrame of ``SimulationResult.to_pandas`` (shared with the neuron engine)."""
+    import pandas as pd
+
+    n = len(params)
+    cols: dict[str, object] = {}
+    for j, name in enumerate(p_names):
+        cols[name] = np.asarray(params)[:, j]
+    for j, name in enumerate(o_names):
+        cols[name] = np.asarray(outputs)[:, j]
+    cols["ok"] = np.asarray(ok, dtype=bool)
+    cols["error"] = pd.Series(list(errors) if errors else [None] * n, dtype=object)
+    cols["label"] = pd.Series(list(labels) if labels is not None else [None] * n, dtype=object)
+    df = pd.DataFrame(cols)
+    df.attrs["units"] = {k: units[k] for k in [*p_names, *o_names] if k in units}
+    df.attrs.update(meta)
+    return df
 
 
 def _set_threads(workers: int | None) -> int:
@@ -109,7 +157,7 @@ def run_batch(
     reproduces exactly what the whole batch would have given.
     """
     spec = model.spec
-    settings = settings or SimSettings()
+    settings = settings if settings is not None else SimSettings.for_model(spec)
     recording = recording or Recording()
     arr = spec.params_array(params, allow_outside=allow_outside)
     if not isinstance(seed, int | np.integer) or seed < 0:
@@ -137,6 +185,8 @@ def run_batch(
     errors: list[str | None] = [None] * b
     labels: list[str | None] = [None] * b
     any_labels = False
+    unfinished = np.zeros(b, dtype=bool)
+    unfinished_label = None
     spikes: list | None = [] if recording.spikes else None
     voltages = []
     bar = None
@@ -162,6 +212,9 @@ def run_batch(
             if res.labels is not None:
                 labels[sl] = res.labels
                 any_labels = True
+            if res.unfinished is not None:
+                unfinished[sl] = res.unfinished
+                unfinished_label = res.unfinished_label
             if spikes is not None:
                 spikes.extend(res.spikes or [])
             if res.voltages is not None:
@@ -174,6 +227,16 @@ def run_batch(
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
+    if unfinished.any():
+        k = int(unfinished.sum())
+        what = f" (label {unfinished_label!r})" if unfinished_label else ""
+        warnings.warn(
+            f"{spec.name}: {k} of {b} rows ({k / b:.1%}) did not finish within the run"
+            f"{what}: their outputs are NaN; increase duration_ms "
+            f"(now {settings.duration_ms:g} ms)",
+            UnfinishedWarning,
+            stacklevel=2,
+        )
     return SimulationResult(
         model=spec.name,
         parameter_names=spec.parameter_names,

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import importlib
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from neuroscape.models import get_neuron_model
-from neuroscape.models.neuron import NeuronModel
-from neuroscape.sim.batch import SettingsError
+from neuroscape.models.neuron import RUNAWAY, NeuronModel, classify_spikes
+from neuroscape.sim.batch import SettingsError, SimSettings
 from neuroscape.sim.integrators import (
     EXPONENTIAL_EULER,
     EXPONENTIAL_EULER_TABLES,
@@ -67,7 +68,7 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         "",
         "@njit(parallel=True, cache=True)",
         "def run(params, y_init, kind, stim, keys, n_steps, dt, rec_start, n_held, level,",
-        "        counts, spk_t, spk_n, vtrace, rec_every, ok, tab, v_min, inv_h):",
+        "        counts, spk_t, spk_n, vtrace, rec_every, ok, tab, v_min, inv_h, fast):",
         "    for b in prange(params.shape[0]):",
         f"        {pl}, = params[b, :{n_p}]" if n_p > 1 else "        p0 = params[b, 0]",
         *[f"        y{i} = y_init[b, {i}]" for i in range(n_s)],
@@ -77,6 +78,8 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         "        held = 0",
         "        cnt = 0",
         "        nrec = 0",
+        "        nfast = 0",
+        "        last = -(1 << 40)",
         "        max_rec = spk_t.shape[1]",
         "        for s in range(n_steps):",
         "            t = s * dt",
@@ -96,6 +99,10 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
             "                spiked = True",
             "                t_spk = t + dt",
             "                held = n_held[b]",
+            # a spike within 2 steps of the previous one: the reset did not end the upstroke
+            "                if s - last <= 2:",
+            "                    nfast += 1",
+            "                last = s",
         ]
     else:
         body += [
@@ -107,13 +114,16 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         "            if spiked:",
         "                if s >= rec_start:",
         "                    cnt += 1",
+        # every spike is counted; its time is stored while the buffer has room (the caller
+        # re-runs the rows that overflowed, with a buffer of their size)
         "                if nrec < max_rec:",
         "                    spk_t[b, nrec] = t_spk",
-        "                    nrec += 1",
+        "                nrec += 1",
         "            if rec_every > 0 and s % rec_every == 0:",
         *[f"                vtrace[b, {i}, s // rec_every] = y{i}" for i in range(n_s)],
         "        counts[b] = cnt",
         "        spk_n[b] = nrec",
+        "        fast[b] = nfast",
         "        ok[b] = " + " and ".join(f"np.isfinite(y{i})" for i in range(n_s)),
         "",
     ]
@@ -170,7 +180,7 @@ def generate_block_source(model: NeuronModel) -> str:
         "",
         "@njit(parallel=True, cache=True, fastmath=True)",
         "def run(params, y_init, kind, stim, keys, n_steps, dt, rec_start, n_held, level,",
-        "        counts, spk_t, spk_n, vtrace, rec_every, ok, tab, v_min, inv_h):",
+        "        counts, spk_t, spk_n, vtrace, rec_every, ok, tab, v_min, inv_h, fast):",
         "    n_rows = params.shape[0]",
         "    kmax = tab.shape[0] - 1.000001",
         "    max_rec = spk_t.shape[1]",
@@ -225,7 +235,7 @@ def generate_block_source(model: NeuronModel) -> str:
         "                        if nrec[i] < max_rec:",
         "                            spk_t[lo + i, nrec[i]] = t + dt * (level - v_old[i]) / (",
         "                                y0[i] - v_old[i])",
-        "                            nrec[i] += 1",
+        "                        nrec[i] += 1",
         "            if rec_every > 0 and s % rec_every == 0:",
         "                for i in range(n):",
         *[f"                    vtrace[lo + i, {g}, s // rec_every] = y{g}[i]" for g in range(n_s)],
@@ -280,17 +290,24 @@ def get_kernel(model: NeuronModel, integrator: str, block: bool = False):
     return _KERNELS[key]
 
 
+# spikes within 2 steps of the previous one, at least this many in a run: runaway firing
+RUNAWAY_MIN_FAST = 3
+SPIKE_BUFFER = 1024  # spike times stored per row in the first pass (rows with more: re-run)
+
+
 @dataclass
 class NeuronResult:
-    """Per row: spike count and rate in the window, spike times (ms), optional V trace."""
+    """Per row: spike count and rate in the window, every spike time (ms), the behaviour
+    label, and optionally the state trace. Rows with ``ok`` False (see ``errors``) have NaN
+    rates."""
 
     model: str
     parameter_names: list[str]
     params: np.ndarray
     stimulus: Stimulus
-    counts: np.ndarray
+    counts: np.ndarray  # spikes in the window
     rates: np.ndarray  # Hz over the window
-    spike_times: list[np.ndarray]
+    spike_times: list[np.ndarray] | None  # every spike of the run (None: not recorded)
     ok: np.ndarray
     errors: list[str | None]
     states: np.ndarray | None  # (B, n_states, n_samples) when recorded
@@ -302,25 +319,73 @@ class NeuronResult:
     integrator: str
     seed: int
     wall_time_s: float
+    labels: list[str | None] | None = None  # behaviour class in the window, or "runaway"
+    cv_isi: np.ndarray | None = None  # CV of the interspike intervals in the window
+    total_counts: np.ndarray | None = None  # spikes in the whole run
 
     @property
     def v(self) -> np.ndarray | None:
         """(B, n_samples) membrane potential (the first state), when recorded."""
         return None if self.states is None else self.states[:, 0]
 
+    def to_pandas(self):
+        """A pandas DataFrame: one row per batch row, the parameter columns, the stimulus
+        columns (``stim_<field>``), the outputs ``rate`` and ``cv_isi``, ``spike_count`` (in
+        the window), then ok, error and label; units in ``df.attrs["units"]``."""
+        from neuroscape.sim.engine import _frame
+        from neuroscape.sim.stimuli import field_units
+
+        m = get_neuron_model(self.model)
+        b = len(self.params)
+        stim = self.stimulus.rows(b)
+        s_fields = self.stimulus.fields
+        s_names = [f"stim_{f}" for f in s_fields]
+        cv = self.cv_isi if self.cv_isi is not None else np.full(b, np.nan)
+        units = {p.name: p.unit for p in m.spec.parameters}
+        units.update({o.name: o.unit for o in m.spec.outputs})
+        units.update(
+            {f"stim_{f}": u for f, u in field_units(self.stimulus.kind, m.current_unit).items()}
+        )
+        units["spike_count"] = "1"
+        return _frame(
+            [*self.parameter_names, *s_names],
+            np.column_stack([self.params, stim[:, : len(s_fields)]]),
+            [*m.spec.output_names, "spike_count"],
+            np.column_stack([self.rates, cv, self.counts]),
+            self.ok,
+            self.errors,
+            self.labels,
+            units,
+            {
+                "model": self.model,
+                "stimulus": self.stimulus.kind,
+                "seed": self.seed,
+                "settings": {
+                    "duration_ms": self.duration_ms,
+                    "dt_ms": self.dt_ms,
+                    "window_ms": self.window_ms,
+                    "integrator": self.integrator,
+                },
+            },
+        )
+
 
 def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
     """The canonical scheme name, after checking that it and dt suit the model."""
+    from neuroscape.models import NEURON_MODELS
+
     scheme = canonical_name(integrator)
     if scheme == EXPONENTIAL_EULER and not m.conditionally_linear:
+        allowed = [n for n in NEURON_MODELS if get_neuron_model(n).conditionally_linear]
         raise IntegratorError(
             f"integrator 'exponential_euler' needs a conditionally linear model; {m.name} is not "
-            f"(allowed for: lif, hh); use euler, midpoint or rk4"
+            f"(allowed for: {', '.join(allowed)}); use euler, midpoint or rk4"
         )
     if scheme == EXPONENTIAL_EULER_TABLES and not m.gate_tables:
+        allowed = [n for n in NEURON_MODELS if get_neuron_model(n).gate_tables]
         raise IntegratorError(
             f"integrator 'exponential_euler_tables' needs a model with gating variables; "
-            f"{m.name} has none (allowed for: hh)"
+            f"{m.name} has none (allowed for: {', '.join(allowed)})"
         )
     if not (np.isfinite(dt_ms) and dt_ms > 0):
         raise SettingsError(f"dt_ms={dt_ms} must be a positive number of ms")
@@ -332,19 +397,35 @@ def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
     return scheme
 
 
+def neuron_settings(
+    m: NeuronModel,
+    duration_ms: float | None = None,
+    dt_ms: float | None = None,
+    window_ms: float | None = None,
+    integrator: str | None = None,
+) -> tuple[SimSettings, str]:
+    """The run's settings (None: the model's declared defaults, ``m.spec.settings``) and the
+    canonical scheme name, checked against the model."""
+    s = SimSettings.for_model(
+        m.spec, duration_ms=duration_ms, dt_ms=dt_ms, window_ms=window_ms, integrator=integrator
+    )
+    return s, check_neuron_settings(m, s.integrator, s.dt_ms)
+
+
 def simulate_neurons(
     model: str | NeuronModel,
     params=None,
     stimulus: Stimulus | None = None,
     *,
-    duration_ms: float = 1000.0,
-    dt_ms: float = 0.01,
+    duration_ms: float | None = None,
+    dt_ms: float | None = None,
     window_ms: float | None = None,
-    integrator: str = "rk4",
+    integrator: str | None = None,
     seed: int = 0,
     record_v: bool = False,
     record_every: int = 1,
-    max_spikes: int = 1000,
+    record_spikes: bool = True,
+    max_spikes: int | None = None,
     allow_outside: bool = False,
     workers: int | None = None,
     y0: np.ndarray | None = None,
@@ -355,46 +436,55 @@ def simulate_neurons(
     """Simulate B neurons of one model, each with its own parameters and stimulus row.
 
     params: {name: value}, a list of them, or (B, n_params); a (1, .) row broadcasts against a
-    multi-row stimulus (e.g. an f-I curve). Rates are over the last ``window_ms`` (default: all).
+    multi-row stimulus (e.g. an f-I curve). duration_ms, dt_ms, window_ms, integrator: None
+    takes the model's declared defaults (``spec.settings``; the window: the declared rule,
+    ``neuroscape.sim.batch.default_window_ms``). Rates are over the last ``window_ms``.
+    record_spikes: return every spike time of every row (the buffer grows as needed: rows
+    that overflow the first pass's buffer are run again with one of their size); False
+    returns none (``spike_times`` None). max_spikes: deprecated; only 0 (= record_spikes
+    False) is accepted.
     y0: initial states (B or 1, n_states); default the model's own initial state.
     rows: global row indices for the noise streams (seed, row); default 0..B-1.
     keys: the streams' keys themselves (the batched engine passes them), instead of seed/rows.
     vectorize: with gate tables and a step or ramp, run the block kernel (same results to 1e-8
     mV, about 2x faster); False forces the row-by-row kernel.
+    A row fails (``ok`` False, the reason in ``errors``, NaN rate) when its state becomes
+    non-finite or when it fires runaway spikes (label "runaway").
     """
     from neuroscape.sim.engine import _set_threads
     from neuroscape.sim.stimuli import make_stimulus
 
+    if max_spikes is not None:
+        if max_spikes != 0:
+            raise SettingsError(
+                f"max_spikes={max_spikes}: spike times are no longer cut; every spike time is "
+                "returned (record_spikes=False keeps none)"
+            )
+        warnings.warn("max_spikes=0 is deprecated: use record_spikes=False", DeprecationWarning, 2)
+        record_spikes = False
     m = model if isinstance(model, NeuronModel) else get_neuron_model(model)
-    scheme = check_neuron_settings(m, integrator, dt_ms)
-    if not (np.isfinite(duration_ms) and duration_ms > 0):
-        raise SettingsError(f"duration_ms={duration_ms} must be a positive number of ms")
-    window_ms = duration_ms if window_ms is None else window_ms
-    if not 0 < window_ms <= duration_ms:
-        raise SettingsError(f"window_ms={window_ms} must be in (0, duration_ms={duration_ms}]")
+    settings, scheme = neuron_settings(m, duration_ms, dt_ms, window_ms, integrator)
+    duration_ms, dt_ms, window_ms = settings.duration_ms, settings.dt_ms, settings.window_ms
     p = m.spec.params_array(params, allow_outside=allow_outside)
     stimulus = stimulus if stimulus is not None else make_stimulus("step", amp=0.0)
+    stimulus.check(duration_ms)
     b = max(len(p), np.asarray(stimulus.values).shape[0])
     if len(p) not in (1, b):
         raise SettingsError(f"{len(p)} parameter rows against {b} stimulus rows")
     p = np.ascontiguousarray(np.broadcast_to(p, (b, p.shape[1])))
     stim = stimulus.rows(b)
+    if record_v and not (isinstance(record_every, int | np.integer) and record_every >= 1):
+        raise SettingsError(f"record_every={record_every!r}; allowed: an integer >= 1")
     _set_threads(workers)
-    n_steps = int(round(duration_ms / dt_ms))
-    rec_start = n_steps - int(round(window_ms / dt_ms))
+    n_steps = settings.n_steps
+    rec_start = settings.rec_start
     if m.refractory_param is not None:
         t_ref = p[:, m.spec.parameter_names.index(m.refractory_param)]
         n_held = np.maximum(np.round(t_ref / dt_ms).astype(np.int64) - 1, 0)
     else:
         n_held = np.zeros(b, dtype=np.int64)
-    counts = np.zeros(b, dtype=np.int64)
-    spk_t = np.full((b, max_spikes), np.nan)
-    spk_n = np.zeros(b, dtype=np.int64)
     rec_every = int(record_every) if record_v else 0
-    vtrace = np.zeros(
-        (b, len(m.states), (n_steps + rec_every - 1) // rec_every if rec_every else 0)
-    )
-    ok = np.zeros(b, dtype=np.bool_)
+    n_rec = (n_steps + rec_every - 1) // rec_every if rec_every else 0
     # gate tables under a step or ramp: the vectorized block kernel (no noise streams needed)
     block = vectorize and scheme == EXPONENTIAL_EULER_TABLES and stimulus.code in (0, 1)
     kernel = get_kernel(m, scheme, block)
@@ -407,37 +497,64 @@ def simulate_neurons(
         )
     y0 = np.ascontiguousarray(np.broadcast_to(y0, (b, len(m.states))))
     keys = keys if keys is not None else row_keys(seed, np.arange(b) if rows is None else rows)
-    stim_code = stimulus.code
-    no_table = np.zeros((2, 1))
+    keys = np.asarray(keys, dtype=np.uint64)
+    # at most one spike per (refractory + 1) steps with a reset, per 2 steps for a crossing
+    min_gap = int(n_held.min()) + 1 if m.has_reset else 2
+    cap0 = min(n_steps // min_gap + 1, SPIKE_BUFFER) if record_spikes else 0
 
-    def launch(sel, tab, v_min, inv_h):
-        """Run the kernel on the rows ``sel`` (a slice or an index array) in place."""
-        whole = isinstance(sel, slice)
-        out = [a[sel] for a in (counts, spk_t, spk_n, vtrace, ok)]
+    counts = np.zeros(b, dtype=np.int64)
+    spk_n = np.zeros(b, dtype=np.int64)
+    fast = np.zeros(b, dtype=np.int64)
+    ok = np.zeros(b, dtype=np.bool_)
+    vtrace = np.zeros((b, len(m.states), n_rec))
+    spike_times: list[np.ndarray | None] = [None] * b
+
+    def launch(sel: np.ndarray, cap: int, trace: bool, tab, v_min: float, inv_h: float):
+        """Run the rows ``sel`` with a spike buffer of ``cap``; store their outputs."""
+        n = len(sel)
+        o_counts, o_n, o_fast = (np.zeros(n, np.int64) for _ in range(3))
+        o_ok = np.zeros(n, np.bool_)
+        o_t = np.full((n, cap), np.nan)
+        o_v = np.zeros((n, len(m.states), n_rec if trace else 0))
+        y_start = np.ascontiguousarray(y0[sel])  # a copy: the block kernel writes into it
         kernel(
-            p[sel],
-            y0[sel],
-            stim_code,
-            stim[sel],
-            keys[sel],
+            np.ascontiguousarray(p[sel]),
+            y_start,
+            stimulus.code,
+            np.ascontiguousarray(stim[sel]),
+            np.ascontiguousarray(keys[sel]),
             n_steps,
             float(dt_ms),
             rec_start,
-            n_held[sel],
+            np.ascontiguousarray(n_held[sel]),
             float(m.spike_level),
-            *out[:4],
-            rec_every,
-            out[4],
+            o_counts,
+            o_t,
+            o_n,
+            o_v,
+            rec_every if trace else 0,
+            o_ok,
             tab,
             v_min,
             inv_h,
+            o_fast,
         )
-        if not whole:  # fancy indexing copied: write the results back
-            for a, o in zip((counts, spk_t, spk_n, vtrace, ok), out, strict=True):
-                a[sel] = o
+        if block:  # under fastmath an isfinite test in the kernel may fold to True
+            o_ok = np.isfinite(y_start).all(axis=1)
+        counts[sel], spk_n[sel], fast[sel], ok[sel] = o_counts, o_n, o_fast, o_ok
+        if trace:
+            vtrace[sel] = o_v
+        if record_spikes:
+            for k, r in enumerate(sel):
+                if o_n[k] <= cap:
+                    spike_times[r] = o_t[k, : o_n[k]].copy()
 
-    if block:  # the block kernel writes the final states into y0: give it a copy
-        y0 = y0.copy()
+    def run_rows(sel: np.ndarray, tab, v_min: float, inv_h: float) -> None:
+        launch(sel, cap0, bool(rec_every), tab, v_min, inv_h)
+        over = sel[spk_n[sel] > cap0] if record_spikes else sel[:0]
+        if len(over):  # the same rows again (same streams), with room for every spike
+            launch(over, int(spk_n[over].max()), False, tab, v_min, inv_h)
+
     t0 = time.perf_counter()
     if scheme == EXPONENTIAL_EULER_TABLES:
         # one table per distinct value of the parameters it depends on (HH: temperature)
@@ -446,14 +563,34 @@ def simulate_neurons(
         for g in np.unique(groups):
             sel = np.flatnonzero(groups == g)
             tab = _gate_table(m, p[sel[0]], float(dt_ms))
-            launch(slice(None) if len(sel) == b else sel, tab, TABLE_V_MIN, 1.0 / TABLE_DV)
+            run_rows(sel, tab, TABLE_V_MIN, 1.0 / TABLE_DV)
     else:
-        launch(slice(None), no_table, 0.0, 1.0)
+        run_rows(np.arange(b), np.zeros((2, 1)), 0.0, 1.0)
     wall = time.perf_counter() - t0
-    if block:
-        ok = np.isfinite(y0).all(axis=1)
-    rates = counts / (window_ms * 1e-3)
-    rates = np.where(ok, rates, np.nan)
+
+    runaway = ok & (fast >= RUNAWAY_MIN_FAST) if m.has_reset else np.zeros(b, dtype=bool)
+    errors: list[str | None] = [None] * b
+    for r in np.flatnonzero(~ok):
+        errors[r] = (
+            f"non-finite state: the {scheme} step is unstable at dt={dt_ms:g} ms "
+            "(try a smaller dt_ms)"
+        )
+    for r in np.flatnonzero(runaway):
+        errors[r] = (
+            f"runaway firing: {fast[r]} of {spk_n[r]} spikes came within 2 steps "
+            f"(dt={dt_ms:g} ms) of the previous one: after the reset the model is at once "
+            "above threshold again, so the rate is set by dt, not by the model"
+        )
+    ok = ok & ~runaway
+    rates = np.where(ok, counts / (window_ms * 1e-3), np.nan)
+    labels: list[str | None] = [None] * b
+    cvs = np.full(b, np.nan)
+    t_start = duration_ms - window_ms
+    for r in range(b):
+        if runaway[r]:
+            labels[r] = RUNAWAY
+        elif ok[r] and record_spikes:
+            labels[r], cvs[r] = classify_spikes(spike_times[r], t_start, duration_ms)
     return NeuronResult(
         model=m.name,
         parameter_names=m.spec.parameter_names,
@@ -461,18 +598,119 @@ def simulate_neurons(
         stimulus=stimulus,
         counts=counts,
         rates=rates,
-        spike_times=[spk_t[r, : spk_n[r]].copy() for r in range(b)],
+        spike_times=spike_times if record_spikes else None,
         ok=ok,
-        errors=[None if o else "non-finite state (NaN/inf): the step is unstable" for o in ok],
+        errors=errors,
         states=vtrace if rec_every else None,
         state_names=m.states,
-        t_v=(np.arange(vtrace.shape[2]) * rec_every + 1) * dt_ms if rec_every else None,
+        t_v=(np.arange(n_rec) * rec_every + 1) * dt_ms if rec_every else None,
         dt_ms=dt_ms,
         duration_ms=duration_ms,
         window_ms=window_ms,
         integrator=scheme,
         seed=seed,
         wall_time_s=wall,
+        labels=labels,
+        cv_isi=cvs,
+        total_counts=spk_n,
+    )
+
+
+@dataclass
+class FICurve:
+    """Firing against injected current (a step from ``t_on`` to the end of the run).
+
+    rates: Hz over the rate window; counts: spikes during the step; late_counts: spikes in the
+    second half of the step. single_spike_threshold: the lowest current with at least one
+    spike during the step; rheobase: the lowest current with sustained repetitive firing
+    (at least ``min_late_spikes`` spikes in the second half of the step). Both None when no
+    current in the list reaches them; currents in ``current_unit``.
+    """
+
+    model: str
+    currents: np.ndarray
+    current_unit: str
+    rates: np.ndarray
+    counts: np.ndarray
+    late_counts: np.ndarray
+    single_spike_threshold: float | None
+    rheobase: float | None
+    ok: np.ndarray
+    errors: list[str | None]
+    labels: list[str | None]
+    t_on_ms: float
+    duration_ms: float
+    window_ms: float
+    dt_ms: float
+    integrator: str
+    min_late_spikes: int
+
+
+def fi_curve(
+    model: str | NeuronModel,
+    values: dict[str, float] | None = None,
+    currents=(),
+    *,
+    t_on_ms: float = 0.0,
+    duration_ms: float | None = None,
+    dt_ms: float | None = None,
+    window_ms: float | None = None,
+    integrator: str | None = None,
+    min_late_spikes: int = 2,
+    allow_outside: bool = False,
+    workers: int | None = None,
+) -> FICurve:
+    """The f-I curve of one parameter set under steps of ``currents`` (the model's current
+    unit) from ``t_on_ms`` to the end of the run; settings as in ``simulate_neurons`` (None:
+    the model's declared defaults). Rows that fail (non-finite state, runaway firing) have
+    NaN rates and do not count for either threshold."""
+    from neuroscape.sim.stimuli import StimulusError, make_stimulus
+
+    m = model if isinstance(model, NeuronModel) else get_neuron_model(model)
+    cur = np.atleast_1d(np.asarray(currents, dtype=float))
+    if cur.ndim != 1 or len(cur) == 0 or not np.isfinite(cur).all():
+        raise StimulusError(f"currents={currents!r}; allowed: one or more finite numbers")
+    if not np.all(np.diff(cur) > 0):
+        raise StimulusError("currents must be strictly increasing (the thresholds are the lowest)")
+    if not (isinstance(min_late_spikes, int | np.integer) and min_late_spikes >= 2):
+        raise SettingsError(f"min_late_spikes={min_late_spikes!r}; allowed: an integer >= 2")
+    res = simulate_neurons(
+        m,
+        values or {},
+        make_stimulus("step", amp=cur, t_on=t_on_ms),
+        duration_ms=duration_ms,
+        dt_ms=dt_ms,
+        window_ms=window_ms,
+        integrator=integrator,
+        allow_outside=allow_outside,
+        workers=workers,
+    )
+    t_mid = t_on_ms + (res.duration_ms - t_on_ms) / 2
+    counts = np.array([np.count_nonzero(t >= t_on_ms) for t in res.spike_times])
+    late = np.array([np.count_nonzero(t >= t_mid) for t in res.spike_times])
+
+    def lowest(mask: np.ndarray) -> float | None:
+        mask = mask & res.ok
+        return float(cur[np.argmax(mask)]) if mask.any() else None
+
+    return FICurve(
+        model=m.name,
+        currents=cur,
+        current_unit=m.current_unit,
+        rates=res.rates,
+        counts=counts,
+        late_counts=late,
+        single_spike_threshold=lowest(counts >= 1),
+        rheobase=lowest(late >= min_late_spikes),
+        ok=res.ok,
+        errors=res.errors,
+        labels=res.labels,
+        t_on_ms=float(t_on_ms),
+        duration_ms=res.duration_ms,
+        window_ms=res.window_ms,
+        dt_ms=res.dt_ms,
+        integrator=res.integrator,
+        min_late_spikes=int(min_late_spikes),
     )
 
 
@@ -486,11 +724,13 @@ class NeuronBatch:
         self.model = get_neuron_model(name)
         self.spec = self.model.spec
         self.stimulus = stimulus if stimulus is not None else make_stimulus("step", amp=0.0)
+        self.stimulus.validate()
         if np.asarray(self.stimulus.values).shape[0] != 1:
             raise SettingsError("a sweep takes one stimulus for every point (one row)")
 
     def check_settings(self, settings) -> None:
         check_neuron_settings(self.model, settings.integrator, settings.dt_ms)
+        self.stimulus.check(settings.duration_ms)
 
     def describe(self) -> dict:
         return {
@@ -503,7 +743,8 @@ class NeuronBatch:
         }
 
     def run_chunk(self, params, keys, settings, device, recording):
-        from neuroscape.models.neuron import classify_spikes
+        import numba
+
         from neuroscape.sim.batch import ChunkResult
 
         if device != "cpu":
@@ -518,14 +759,8 @@ class NeuronBatch:
             integrator=settings.integrator,
             allow_outside=True,
             keys=keys,
-            max_spikes=100_000,
+            workers=numba.get_num_threads(),  # what the engine set
         )
-        t0 = settings.duration_ms - settings.window_ms
-        labels, cvs = [], []
-        for r in range(len(params)):
-            label, cv = classify_spikes(res.spike_times[r], t0, settings.duration_ms)
-            labels.append(label if res.ok[r] else None)
-            cvs.append(cv)
-        outputs = np.column_stack([res.rates, cvs])
+        outputs = np.column_stack([res.rates, res.cv_isi])
         outputs[~res.ok] = np.nan
-        return ChunkResult(outputs, res.ok, res.errors, labels=labels)
+        return ChunkResult(outputs, res.ok, res.errors, labels=res.labels)

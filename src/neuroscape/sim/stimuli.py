@@ -33,7 +33,27 @@ _DEFAULTS = {"t_on": 0.0, "t_off": np.inf}
 
 
 class StimulusError(ValueError):
-    pass
+    """A stimulus that cannot be used: unknown kind or field, or values outside what is
+    allowed (the message names the row, the value and what is allowed)."""
+
+
+def field_units(kind: str, current_unit: str) -> dict[str, str]:
+    """The unit of each of ``kind``'s fields, for a model whose current is in
+    ``current_unit``."""
+    units = {
+        "amp": current_unit,
+        "amp0": current_unit,
+        "amp1": current_unit,
+        "mean": current_unit,
+        "sigma": f"{current_unit} ms^0.5",
+        "t_on": "ms",
+        "t_off": "ms",
+        "rate_hz": "Hz",
+        "weight": current_unit if kind == "poisson" else "conductance (1/R)",
+        "tau_syn": "ms",
+        "E_rev": "V's unit",
+    }
+    return {f: units[f] for f in _FIELDS[kind]}
 
 
 @dataclass(frozen=True)
@@ -50,6 +70,65 @@ class Stimulus:
     def describe(self) -> dict:
         """JSON-ready: the kind and its rows of parameters (what a database records)."""
         return {"kind": self.kind, "values": np.asarray(self.values, dtype=float).tolist()}
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The names of the kind's parameters (the first columns of ``values``)."""
+        return _FIELDS[self.kind]
+
+    def validate(self) -> None:
+        """Refuse values no run can use (non-finite amplitudes, t_on >= t_off, ...), with one
+        line naming the row, the value and what is allowed."""
+        if self.kind not in KINDS:
+            raise StimulusError(f"unknown stimulus {self.kind!r}; allowed: {', '.join(KINDS)}")
+        v = np.asarray(self.values, dtype=float)
+        if v.ndim != 2 or v.shape[1] != 4 or v.shape[0] < 1:
+            raise StimulusError(
+                f"{self.kind} stimulus values have shape {v.shape}; allowed: (rows, 4)"
+            )
+        fields = _FIELDS[self.kind]
+
+        def refuse(mask, what: str, allowed: str) -> None:
+            if np.any(mask):
+                r = int(np.argmax(mask))
+                vals = ", ".join(f"{f}={v[r, fields.index(f)]:g}" for f in what.split(","))
+                where = f"row {r}: " if len(v) > 1 else ""
+                raise StimulusError(f"{self.kind} stimulus {where}{vals}; allowed: {allowed}")
+
+        for j, f in enumerate(fields):
+            if f != "t_off":  # t_off = inf: on until the end of the run
+                refuse(~np.isfinite(v[:, j]), f, "a finite number")
+        if "t_on" in fields:
+            on, off = v[:, fields.index("t_on")], v[:, fields.index("t_off")]
+            refuse(np.isnan(off), "t_off", "a time in ms, or inf (on until the end)")
+            refuse(on < 0, "t_on", "t_on >= 0 ms")
+            refuse(~(on < off), "t_on,t_off", "t_on < t_off")
+            if self.kind == "ramp":
+                refuse(~np.isfinite(off), "t_off", "a finite end time for a ramp")
+        if self.kind == "noisy":
+            refuse(v[:, 1] < 0, "sigma", "sigma >= 0")
+        if self.kind.startswith("poisson"):
+            refuse(v[:, 0] < 0, "rate_hz", "rate_hz >= 0")
+            refuse(~(v[:, 2] > 0), "tau_syn", "tau_syn > 0 ms")
+        if self.kind == "poisson_conductance":
+            refuse(v[:, 1] < 0, "weight", "weight >= 0 (a conductance)")
+
+    def check(self, duration_ms: float) -> None:
+        """``validate``, and refuse a stimulus that never acts within a run of ``duration_ms``
+        (t_on at or after the end of the run)."""
+        self.validate()
+        if "t_on" in self.fields:
+            v = np.asarray(self.values, dtype=float)
+            on = v[:, self.fields.index("t_on")]
+            late = on >= duration_ms
+            if late.any():
+                r = int(np.argmax(late))
+                where = f"row {r}: " if len(v) > 1 else ""
+                raise StimulusError(
+                    f"{self.kind} stimulus {where}t_on={on[r]:g} ms is not before the end of the "
+                    f"run (duration_ms={duration_ms:g}): it never acts; allowed: "
+                    f"t_on < {duration_ms:g} ms"
+                )
 
     def rows(self, b: int) -> np.ndarray:
         v = np.asarray(self.values, dtype=float)
@@ -72,17 +151,26 @@ def make_stimulus(kind: str, **kw) -> Stimulus:
     for f in fields:
         if f not in kw and f not in _DEFAULTS:
             raise StimulusError(f"{kind} stimulus needs {f}")
-        cols.append(np.atleast_1d(np.asarray(kw.get(f, _DEFAULTS.get(f)), dtype=float)))
+        try:
+            col = np.atleast_1d(np.asarray(kw.get(f, _DEFAULTS.get(f)), dtype=float))
+        except (TypeError, ValueError):
+            raise StimulusError(f"{kind} stimulus {f}={kw.get(f)!r}; allowed: numbers") from None
+        if col.ndim != 1:
+            raise StimulusError(f"{kind} stimulus {f} has shape {col.shape}; allowed: 1-D")
+        cols.append(col)
     n = max(len(c) for c in cols)
+    for f, c in zip(fields, cols, strict=True):
+        if len(c) not in (1, n):
+            raise StimulusError(
+                f"{kind} stimulus {f} has {len(c)} values; allowed: 1 or {n} (one per row)"
+            )
     cols = [np.broadcast_to(c, (n,)) for c in cols]
     while len(cols) < 4:
         cols.append(np.zeros(n))
     values = np.column_stack(cols)
-    if kind.startswith("poisson") and (np.any(values[:, 0] < 0) or np.any(values[:, 2] <= 0)):
-        raise StimulusError(f"{kind} stimulus needs rate_hz >= 0 and tau_syn > 0 ms")
-    if kind == "noisy" and np.any(values[:, 1] < 0):
-        raise StimulusError("noisy stimulus needs sigma >= 0")
-    return Stimulus(kind, values)
+    stim = Stimulus(kind, values)
+    stim.validate()
+    return stim
 
 
 _TWO_PI = 2.0 * np.pi

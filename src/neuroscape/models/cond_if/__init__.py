@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Parameter
+from neuroscape.models.base import DefaultSettings, ModelSpec, Parameter
 from neuroscape.models.neuron import NEURON_OUTPUTS
 from neuroscape.sim.integrators import get_tableau, make_step
 
@@ -75,6 +75,13 @@ SPEC = ModelSpec(
     ),
     outputs=NEURON_OUTPUTS,
     constants=CONSTANTS,
+    settings=DefaultSettings(
+        duration_ms=1000.0,
+        dt_ms=0.1,
+        integrator="exponential_euler",
+        note="exponential Euler integrates the linear membrane exactly between spikes "
+        "(constant conductances); spikes at the end of the crossing step (timing error < dt)",
+    ),
 )
 
 
@@ -120,7 +127,6 @@ def _neuron_model():
         refractory_param="t_ref",
         conditionally_linear=True,
         max_dt_ms=0.5,
-        default_dt_ms=0.1,
         function_names={
             "rhs": "neuron_rhs",
             "linear": "neuron_linear",

@@ -9,9 +9,6 @@ import numpy as np
 from neuroscape.models.cond_if import n_refractory_steps
 from neuroscape.models.cortical.model import (
     CONSTANTS,
-    DEFAULT_DT_MS,
-    DEFAULT_DURATION_MS,
-    DEFAULT_WINDOW_MS,
     SPEC,
     derived_quantities,
     in_output_domain,
@@ -33,9 +30,6 @@ __all__ = [
     "CorticalCircuit",
     "in_output_domain",
     "derived_quantities",
-    "DEFAULT_DT_MS",
-    "DEFAULT_DURATION_MS",
-    "DEFAULT_WINDOW_MS",
 ]
 
 # dt must resolve the fastest time constant (tau_E = 2 ms) with at least this many steps; at

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
 from neuroscape.models.cond_if import CONSTANTS as NEURON_CONSTANTS
 
 CONSTANTS: dict[str, float] = {
@@ -26,10 +26,6 @@ CONSTANTS: dict[str, float] = {
     "p_I_to_E": 0.50,
     "p_I_to_I": 0.50,
 }
-
-DEFAULT_DT_MS = 0.1
-DEFAULT_DURATION_MS = 3000.0
-DEFAULT_WINDOW_MS = 2000.0  # rates are measured over the last WINDOW ms of the run
 
 SPEC = ModelSpec(
     name="cortical",
@@ -49,6 +45,14 @@ SPEC = ModelSpec(
         Output("r_I", "Hz", "mean I firing rate over the recording window"),
     ),
     constants=CONSTANTS,
+    settings=DefaultSettings(
+        duration_ms=3000.0,
+        dt_ms=0.1,
+        window_ms=2000.0,
+        integrator="midpoint",
+        note="the paper's protocol: rates over the last 2 s of a 3 s run; midpoint (RK2) at "
+        "0.1 ms between inputs, Brian2's refractory semantics",
+    ),
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Parameter
+from neuroscape.models.base import DefaultSettings, ModelSpec, Parameter
 from neuroscape.models.neuron import NEURON_OUTPUTS, NeuronModel
 
 SPEC = ModelSpec(
@@ -24,6 +24,13 @@ SPEC = ModelSpec(
         Parameter("tau", 12.5, 0.1, 100.0, "1", "recovery time scale", 1e-9),
     ),
     outputs=NEURON_OUTPUTS,
+    settings=DefaultSettings(
+        duration_ms=1000.0,
+        dt_ms=0.05,
+        integrator="midpoint",
+        note="midpoint at dt 0.05: spike counts equal to rk4 at dt 0.001 over the declared box, "
+        "spike times within 0.03 over 1000 time units; half the cost of rk4, euler misses spikes",
+    ),
 )
 
 
@@ -38,7 +45,6 @@ def nullclines(v: np.ndarray, i_inj: float, p: dict) -> tuple[np.ndarray, np.nda
 
 
 MODEL = NeuronModel(
-    default_dt_ms=0.05,
     spec=SPEC,
     module=__name__,
     states=("v", "w"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Parameter
+from neuroscape.models.base import DefaultSettings, ModelSpec, Parameter
 from neuroscape.models.neuron import NEURON_OUTPUTS, NeuronModel
 
 SPEC = ModelSpec(
@@ -22,9 +22,24 @@ SPEC = ModelSpec(
         Parameter("a", 0.02, 0.0, 0.2, "1/ms", "recovery rate"),
         Parameter("b", 0.2, -0.5, 0.5, "1", "recovery sensitivity"),
         Parameter("c", -65.0, -80.0, -40.0, "mV", "reset potential"),
-        Parameter("d", 8.0, -5.0, 20.0, "1", "recovery jump at spike"),
+        Parameter(
+            "d",
+            8.0,
+            0.0,
+            20.0,
+            "1",
+            "recovery jump at spike; d < 0 lowers u at every spike, so with a >= 0 firing "
+            "accelerates until the rate is set by dt (runaway), hence d >= 0",
+        ),
     ),
     outputs=NEURON_OUTPUTS,
+    settings=DefaultSettings(
+        duration_ms=1000.0,
+        dt_ms=0.1,
+        integrator="midpoint",
+        note="spike timing is limited by the reset at the end of the crossing step, not by the "
+        "scheme: rk4 is no closer than midpoint to the dt -> 0 limit, at twice the cost",
+    ),
 )
 
 # Izhikevich (2003), Fig. 2: regular spiking, intrinsically bursting, chattering, fast spiking,
@@ -63,7 +78,6 @@ def _init(p: np.ndarray) -> np.ndarray:
 
 
 MODEL = NeuronModel(
-    default_dt_ms=0.1,
     spec=SPEC,
     module=__name__,
     states=("v", "u"),

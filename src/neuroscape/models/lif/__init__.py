@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Parameter
+from neuroscape.models.base import DefaultSettings, ModelSpec, Parameter
 from neuroscape.models.neuron import NEURON_OUTPUTS, NeuronModel
 
 SPEC = ModelSpec(
@@ -28,6 +28,13 @@ SPEC = ModelSpec(
         Parameter("t_ref", 2.0, 0.0, 20.0, "ms", "absolute refractory period", 0.0),
     ),
     outputs=NEURON_OUTPUTS,
+    settings=DefaultSettings(
+        duration_ms=1000.0,
+        dt_ms=0.1,
+        integrator="exponential_euler",
+        note="exponential Euler integrates the linear membrane exactly between spikes; "
+        "spikes are registered at the end of the step that crosses V_th (timing error < dt)",
+    ),
 )
 
 
@@ -61,7 +68,6 @@ def closed_form_rate(i_inj: float, p: dict) -> float:
 
 
 MODEL = NeuronModel(
-    default_dt_ms=0.1,
     spec=SPEC,
     module=__name__,
     states=("V",),

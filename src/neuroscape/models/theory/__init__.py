@@ -1,6 +1,6 @@
-"""Theory models of seed 000 as models of the batched engine (simulate, sweep, database):
-each row of a batch is one parameter set (and, for stochastic models, one trial with its own
-noise stream (seed, row))."""
+"""Theory models as models of the batched engine (simulate, sweep, database): each row of a
+batch is one parameter set (and, for stochastic models, one trial with its own noise stream
+(seed, row)). Each model's run settings are declared with it (``SPEC.settings``)."""
 
 from __future__ import annotations
 
@@ -17,18 +17,25 @@ MODULES = {
     "hopfield": "hopfield",
 }
 THEORY_MODELS = tuple(MODULES)
-# default (duration_ms, dt_ms, window_ms) per model
-DEFAULTS = {
-    "wilson_cowan": (2000.0, 0.05, 1000.0),
-    "wong_wang": (3000.0, 0.5, 3000.0),
-    "ddm": (10_000.0, 1.0, 10_000.0),
-    "brunel": (1000.0, 0.1, 800.0),
-    "hopfield": (1.0, 1.0, 1.0),  # time does not enter: runs until no neuron flips
-}
+# models whose trials end with an outcome (a decision) that a run may be too short to reach
+DECISION_MODELS = ("wong_wang", "ddm")
 
 
 def module(name: str):
     return importlib.import_module(f"neuroscape.models.theory.{MODULES[name]}")
+
+
+def __getattr__(name: str):
+    # DEFAULTS: a read-only view of the declared settings, {model: (duration, dt, window)} in
+    # ms, for callers written before the settings moved into each SPEC (computed on use, so
+    # that importing this package does not import every model)
+    if name == "DEFAULTS":
+        out = {}
+        for m in THEORY_MODELS:
+            s = module(m).SPEC.settings
+            out[m] = (s.duration_ms, s.dt_ms, s.window_ms)
+        return out
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class TheoryBatch:
@@ -40,10 +47,26 @@ class TheoryBatch:
         self.spec = self.mod.SPEC
 
     def check_settings(self, settings) -> None:
+        """Refuse settings this model cannot run (SimSettings has checked the generic ones)."""
         from neuroscape.sim.batch import SettingsError
 
-        if settings.dt_ms <= 0 or settings.duration_ms <= 0:
-            raise SettingsError("duration_ms and dt_ms must be positive")
+        s = settings
+        for name in ("duration_ms", "dt_ms", "window_ms"):
+            v = getattr(s, name)
+            if not (np.isfinite(v) and v > 0):
+                raise SettingsError(f"{name}={v} must be a positive number of ms")
+        if s.dt_ms > s.duration_ms:
+            raise SettingsError(f"dt_ms={s.dt_ms:g} must be <= duration_ms={s.duration_ms:g}")
+        if self.name == "wilson_cowan" and s.window_ms > s.duration_ms / 2:
+            raise SettingsError(
+                f"window_ms={s.window_ms:g} must be <= duration_ms/2 = {s.duration_ms / 2:g} "
+                "for wilson_cowan (the window is compared with the one before it)"
+            )
+        if self.name == "brunel" and s.window_ms < 2.0:
+            raise SettingsError(
+                f"window_ms={s.window_ms:g} must be >= 2 ms for brunel (sync is measured on "
+                "1-ms bins)"
+            )
 
     def describe(self) -> dict:
         return {"model": self.spec.name, "model_version": self.spec.version}
@@ -55,12 +78,17 @@ class TheoryBatch:
             raise SettingsError(f"device={device!r}: theory models run on the CPU")
         p = np.ascontiguousarray(params, dtype=float)
         s = settings
+        unfinished = None
         if self.name == "wilson_cowan":
             out = self.mod.simulate(p, s.duration_ms, s.window_ms, s.dt_ms)
             labels = ["oscillating" if a > 1e-4 else "steady" for a in out[:, 2]]
-        elif self.name in ("wong_wang", "ddm"):
+        elif self.name in DECISION_MODELS:
             out = self.mod.simulate_trials(p, keys, s.dt_ms, s.duration_ms)
-            labels = ["undecided" if np.isnan(c) else f"choice {int(c)}" for c in out[:, 0]]
+            unfinished = np.isnan(out[:, 0])
+            labels = [
+                "undecided" if u else f"choice {int(c)}"
+                for u, c in zip(unfinished, out[:, 0], strict=True)
+            ]
         elif self.name == "brunel":
             out = self.mod.simulate_network(p, keys, s.duration_ms, s.window_ms, s.dt_ms)
             labels = [None] * len(p)
@@ -73,4 +101,11 @@ class TheoryBatch:
         if self.name in ("wilson_cowan", "brunel"):
             ok = np.isfinite(out[:, :2]).all(1)
         errors = [None if o else "non-finite output" for o in ok]
-        return ChunkResult(out, ok, errors, labels=labels)
+        return ChunkResult(
+            out,
+            ok,
+            errors,
+            labels=labels,
+            unfinished=unfinished,
+            unfinished_label="undecided" if unfinished is not None else None,
+        )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
 from neuroscape.sim.rng import normal, unit_float, word
 
 SPEC = ModelSpec(
@@ -30,9 +30,16 @@ SPEC = ModelSpec(
         Output("choice", "1", "1: upper bound, 0: lower, NaN: no decision within the run"),
         Output("rt", "s", "decision time (first passage + t_nd); NaN without a decision"),
     ),
+    settings=DefaultSettings(
+        duration_ms=10_000.0,
+        dt_ms=1.0,
+        window_ms=10_000.0,
+        integrator="euler",
+        note="Euler-Maruyama (exact for constant drift) with Brownian-bridge crossings; at the "
+        "default parameters a trial outlasts 10 s with probability < 1e-6; trials without a "
+        "decision by the end of the run are labelled 'undecided' (with a warning)",
+    ),
 )
-DEFAULT_DT_MS = 1.0
-DEFAULT_DURATION_MS = 10_000.0
 
 
 @njit(parallel=True, cache=True)
@@ -70,8 +77,8 @@ def _first_passage(params, keys, dt, n_steps, out):
 def simulate_trials(
     params: np.ndarray,
     keys: np.ndarray,
-    dt_ms: float = DEFAULT_DT_MS,
-    duration_ms: float = DEFAULT_DURATION_MS,
+    dt_ms: float = SPEC.settings.dt_ms,
+    duration_ms: float = SPEC.settings.duration_ms,
 ) -> np.ndarray:
     """(B, 2) choices and decision times (s) for parameter rows (B, 5) and stream keys (B,)."""
     p = np.ascontiguousarray(params, dtype=float)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
 from neuroscape.models.theory.mean_field import by_presynaptic, lif_delta_step
 
 SPEC = ModelSpec(
@@ -27,6 +27,13 @@ SPEC = ModelSpec(
     outputs=(
         Output("overlap", "1", "final overlap with the cued pattern"),
         Output("sweeps", "1", "asynchronous sweeps until no neuron flipped"),
+    ),
+    settings=DefaultSettings(
+        duration_ms=1.0,
+        dt_ms=1.0,
+        window_ms=1.0,
+        integrator="none",
+        note="time does not enter: asynchronous updates run until a sweep flips no neuron",
     ),
 )
 

@@ -16,7 +16,7 @@ from scipy.integrate import quad
 from scipy.optimize import brentq
 from scipy.special import erfcx
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
 from neuroscape.sim.rng import unit_float, word
 
 SPEC = ModelSpec(
@@ -45,6 +45,14 @@ SPEC = ModelSpec(
             "mean pairwise correlation of 1-ms spike counts, from the population "
             "count's Fano factor F: (F - 1) / (N - 1); 0 for independent neurons",
         ),
+    ),
+    settings=DefaultSettings(
+        duration_ms=1000.0,
+        dt_ms=0.1,
+        window_ms=800.0,
+        integrator="exponential_euler",
+        note="the membrane decays exactly between the delta kicks; the first 200 ms "
+        "(the transient from V_r) are left out of the rates",
     ),
 )
 

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.optimize import brentq
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
 
 SPEC = ModelSpec(
     name="wilson_cowan",
@@ -42,8 +42,15 @@ SPEC = ModelSpec(
         Output("amplitude", "1", "peak-to-peak E over the window (0 at a fixed point)"),
         Output("frequency", "Hz", "oscillation frequency from upward mean crossings (0: none)"),
     ),
+    settings=DefaultSettings(
+        duration_ms=2000.0,
+        dt_ms=0.05,
+        window_ms=1000.0,
+        integrator="rk4",
+        note="RK4; the window is compared with the one before it to tell an oscillation from "
+        "a transient, so window_ms <= duration_ms / 2",
+    ),
 )
-DEFAULT_DT_MS = 0.05
 
 
 def _sig(x, a, th):
@@ -96,7 +103,12 @@ def _run(p, y0, duration_ms, window_ms, dt_ms):
     p = np.ascontiguousarray(np.atleast_2d(p), dtype=float)
     y = np.ascontiguousarray(np.broadcast_to(np.asarray(y0, float), (len(p), 2)))
     n_window = int(round(window_ms / dt_ms))
-    n_steps = max(int(round(duration_ms / dt_ms)), 2 * n_window)
+    n_steps = int(round(duration_ms / dt_ms))
+    if not 1 <= n_window <= n_steps // 2:  # the window is compared with the one before it
+        raise ValueError(
+            f"window_ms={window_ms:g} must be in [dt_ms, duration_ms/2 = {duration_ms / 2:g}]: "
+            "the oscillation test compares the window with the one before it"
+        )
     out = np.zeros((len(p), 5))
     _integrate(p, y, dt_ms, n_steps, n_window, out)
     return out
@@ -104,9 +116,9 @@ def _run(p, y0, duration_ms, window_ms, dt_ms):
 
 def simulate(
     params: np.ndarray,
-    duration_ms: float = 2000.0,
-    window_ms: float = 1000.0,
-    dt_ms: float = DEFAULT_DT_MS,
+    duration_ms: float = SPEC.settings.duration_ms,
+    window_ms: float = SPEC.settings.window_ms,
+    dt_ms: float = SPEC.settings.dt_ms,
     y0=(0.1, 0.05),
     amp_tol: float = 1e-4,
 ) -> np.ndarray:
@@ -117,7 +129,10 @@ def simulate(
 
 
 def trajectories(
-    params: np.ndarray, duration_ms: float = 500.0, dt_ms: float = DEFAULT_DT_MS, y0=(0.1, 0.05)
+    params: np.ndarray,
+    duration_ms: float = 500.0,
+    dt_ms: float = SPEC.settings.dt_ms,
+    y0=(0.1, 0.05),
 ) -> np.ndarray:
     """(B, 2, T) E and I time courses (RK4 in numpy, vectorized over rows)."""
     p = np.atleast_2d(np.asarray(params, float))
@@ -208,7 +223,7 @@ def hopf_points(param: str, lo: float, hi: float, p: dict | None = None, n: int 
 def oscillates(
     params: np.ndarray,
     duration_ms: float = 3000.0,
-    dt_ms: float = DEFAULT_DT_MS,
+    dt_ms: float = SPEC.settings.dt_ms,
     kick: float = 1e-4,
 ) -> np.ndarray:
     """True where a small kick off the (unique) fixed point grows into a sustained oscillation:

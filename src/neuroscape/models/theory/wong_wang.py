@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.optimize import brentq
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
 from neuroscape.sim.rng import normal
 
 SPEC = ModelSpec(
@@ -38,12 +38,18 @@ SPEC = ModelSpec(
         Output("choice", "1", "1: population 1 reached threshold first, 0: population 2, NaN"),
         Output("rt", "ms", "decision time (NaN without a decision)"),
     ),
+    settings=DefaultSettings(
+        duration_ms=3000.0,
+        dt_ms=0.5,
+        window_ms=3000.0,
+        integrator="euler",
+        note="Euler for the NMDA gating, the exact update for the noise; trials without a "
+        "decision by the end of the run are labelled 'undecided' (with a warning)",
+    ),
 )
 A, B, D = 270.0, 108.0, 0.154  # Hz/nA, Hz, s
 GAMMA, TAU_S, TAU_AMPA = 0.641, 0.1, 0.002  # 1, s, s
 S_START = 0.1
-DEFAULT_DT_MS = 0.5
-DEFAULT_DURATION_MS = 3000.0
 
 
 @njit(inline="always", cache=True)
@@ -98,8 +104,8 @@ def _trials(params, keys, dt, n_steps, out):
 def simulate_trials(
     params: np.ndarray,
     keys: np.ndarray,
-    dt_ms: float = DEFAULT_DT_MS,
-    duration_ms: float = DEFAULT_DURATION_MS,
+    dt_ms: float = SPEC.settings.dt_ms,
+    duration_ms: float = SPEC.settings.duration_ms,
 ) -> np.ndarray:
     """(B, 2) choices and decision times (ms) for parameter rows (B, 8), one trial per row."""
     p = np.ascontiguousarray(np.atleast_2d(params), dtype=float)
