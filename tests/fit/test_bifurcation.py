@@ -55,3 +55,28 @@ def test_two_parameter_map():
 def test_unknown_parameter():
     with pytest.raises(BifurcationError, match="allowed: I, a, b, tau"):
         bifurcation_map("fhn", ["c"], [np.linspace(0, 1, 5)])
+
+
+@pytest.mark.parametrize(
+    "params, values, kw, needle",
+    [
+        (["I"], [np.array([0.5, 0.2, 0.8])], {}, "values must be finite and increase"),
+        (["I"], [np.array([0.0, np.nan])], {}, "values must be finite and increase"),
+        (["a"], [np.linspace(0.0, 3.0, 4)], {}, "a from 0 to 3 1 leaves the declared domain"),
+        (["I", "I"], [np.linspace(0, 1, 3)] * 2, {}, "given twice"),
+        (["a"], [np.linspace(0, 1, 3)], {"fixed": {"a": 0.5}}, "both swept and fixed"),
+        (["I"], [np.linspace(0, 1, 3)], {"current": 0.5}, "the current is swept"),
+        (["I"], [np.linspace(0, 1, 3)], {"duration_ms": -1.0}, "duration > 0 ms"),
+        (["I"], [np.linspace(0, 1, 3)], {"fixed": {"b": 9.0}}, "b=9 lies outside"),
+    ],
+)
+def test_bad_maps_are_refused_before_simulating(params, values, kw, needle):
+    with pytest.raises(BifurcationError, match=needle):
+        bifurcation_map("fhn", params, values, **kw)
+
+
+def test_map_csv_columns_carry_units(tmp_path):
+    bm = bifurcation_map("hh", ["I"], [np.array([0.0, 2.0])], duration_ms=100.0, refine=False)
+    bm.to_csv(tmp_path / "m.csv")
+    header = (tmp_path / "m.csv").read_text().splitlines()[0]
+    assert header == "I_uA/cm^2,label,rate_Hz,amplitude_mV,max_re_eig_1/ms"

@@ -10,6 +10,7 @@ from neuroscape.fit.targets import Target
 KW = dict(stimulus=STEP, dt_ms=0.025)
 
 
+@pytest.mark.slow
 def test_cmaes_recovers_hh_conductances_bar():
     """The bar: g_Na, g_K, g_L free within +-50% of their defaults, a trace with 1 mV noise;
     CMA-ES recovers each within 2% in at least 9 of 10 seeds, with at most 3,000 simulations."""
@@ -146,6 +147,7 @@ def test_bad_requests_are_named(hh_noisy, kwargs, needle):
         fit("hh", hh_noisy, **args, **KW)
 
 
+@pytest.mark.slow
 def test_gradient_through_a_surrogate(tmp_path):
     """Rates target for the circuit: Adam through a (small) surrogate, then the best predicted
     points are simulated; the budget counts only those simulations."""
@@ -183,6 +185,7 @@ def test_gradient_through_a_surrogate(tmp_path):
             method="gradient",
             budget=4,
             surrogate=sur,
+            stimulus=STEP,
         )
 
 

@@ -34,6 +34,7 @@ def test_sbi_posterior_coverage_bar():
     assert np.median(widths, axis=0).max() < 0.5
 
 
+@pytest.mark.slow
 def test_sbi_fit_returns_posterior(hh_noisy):
     from neuroscape.fit import fit
 

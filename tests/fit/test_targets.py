@@ -79,3 +79,76 @@ def test_json_targets(tmp_path):
 def test_unknown_extension(tmp_path):
     with pytest.raises(TargetError, match="allowed: .csv, .nwb, .json"):
         read_target(tmp_path / "x.txt")
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("[1, 2]", "expected an object with one of rates"),
+        ("{}", "expected an object with one of rates"),
+        ('{"rates": {"rate": 5}, "features": {"spike_count": 3}}', "mix target kinds"),
+        ('{"rates": [5]}', "rates must be an object"),
+        ('{"rates": {"rate": true}}', "not a finite number"),
+        ('{"ranges": {"rate": [5]}}', "expected \\[low, high\\]"),
+        ('{"ranges": {"rate": [5, "x"]}}', "expected \\[low, high\\]"),
+        ('{"behaviour": 3}', "behaviour=3; allowed: silent"),
+        ('{"ranges": {"rate": [9, 5]}}', "low=9 must be <= high=5"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+def test_bad_json_targets_are_one_line(tmp_path, content, needle):
+    p = tmp_path / "t.json"
+    p.write_text(content)
+    with pytest.raises(TargetError, match=needle) as e:
+        read_target(p)
+    assert "\n" not in str(e.value)
+
+
+def test_unreadable_files_are_named(tmp_path):
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(TargetError, match="not a text CSV file"):
+        read_target(binary)
+    fake = tmp_path / "f.nwb"
+    fake.write_text("not hdf5")
+    with pytest.raises(TargetError, match="not a readable NWB file"):
+        read_target(fake)
+    (tmp_path / "d.csv").mkdir()
+    with pytest.raises(TargetError, match="is a folder"):
+        read_target(tmp_path / "d.csv")
+    with pytest.raises(TargetError, match="only an .nwb target has series"):
+        read_target(binary, series="sweep0")
+
+
+def test_current_column_round_trip_and_recorded_step(tmp_path):
+    """A step of 2 nA from 1.5 ms to 3 ms, sampled every 0.1 ms, is read back as that step."""
+    t = np.arange(50) * 0.1
+    cur = np.where((t >= 1.5) & (t < 3.0), 2.0, 0.0)
+    p = write_trace_csv(tmp_path / "t.csv", t, np.full(50, -65.0), cur, "nA")
+    tg = read_target(p)
+    assert tg.current_unit == "nA"
+    np.testing.assert_allclose(tg.current, cur)
+    stim = tg.recorded_stimulus()
+    assert stim.kind == "step"
+    np.testing.assert_allclose(stim.values[0, :3], [2.0, 1.5, 3.0])
+    # dimensionless currents: a bare I column
+    p = write_trace_csv(tmp_path / "u.csv", t, np.zeros(50), np.full(50, 0.5), "1")
+    tg = read_target(p)
+    assert p.read_text().splitlines()[0] == "t_ms,V_mV,I" and tg.current_unit == "1"
+    assert tg.recorded_stimulus().values[0, 1] == 0.0  # on from the first sample
+    assert np.isinf(tg.recorded_stimulus().values[0, 2])  # to the end
+
+
+def test_first_spike_of_each_kind_of_model(tmp_path):
+    """HH: the upward crossing of 0 mV; LIF: the reset, a drop far above the noise."""
+    from neuroscape.fit.targets import first_spike_ms
+
+    t = np.arange(300) * 0.1
+    v = np.full(300, -65.0)
+    v[100:105] = [-40.0, 0.5, 30.0, 10.0, -60.0]  # an action potential crossing 0 at 10.1 ms
+    assert first_spike_ms("hh", Target("trace", t, v)) == pytest.approx(10.1)
+    lif = -65.0 + 0.1 * np.random.default_rng(0).standard_normal(300)
+    lif[150:200] = np.linspace(-65.0, -40.0, 50)
+    lif[200:] = -70.0  # reset after the sample at 19.9 ms
+    assert first_spike_ms("lif", Target("trace", t, lif)) == pytest.approx(19.9)
+    assert first_spike_ms("lif", Target("trace", t, lif[:199].tolist() + [-40.0] * 101)) is None

@@ -221,29 +221,57 @@ def refine_class_boundary(
     return 0.5 * (lo + hi)
 
 
+def parameter_unit(model: str, param: str) -> str:
+    """The declared unit of a bifurcation parameter (``I``: the model's current unit)."""
+    m = get_neuron_model(model)
+    return m.current_unit if param == CURRENT else m.spec.parameter(param).unit
+
+
+def _column(name: str, unit: str) -> str:
+    return name if unit in ("1", "") else f"{name}_{unit}"
+
+
 @dataclass
 class BifurcationMap:
     params: list[str]
     values: list[np.ndarray]
     labels: np.ndarray  # (N1,) or (N2, N1) behaviour classes
-    rates: np.ndarray
-    amplitude: np.ndarray
-    max_re: np.ndarray  # largest real part of the equilibrium's eigenvalues (NaN: branch lost)
+    rates: np.ndarray  # Hz over the second half of each run
+    amplitude: np.ndarray  # peak-to-peak V over the second half (the model's voltage unit)
+    max_re: np.ndarray  # largest real part of the equilibrium's eigenvalues, 1/ms (NaN: lost)
     boundaries: list[Boundary]
+    model: str | None = None  # names the units of the CSV columns
+
+    def units(self) -> dict[str, str]:
+        """Declared units of the map's parameters and quantities ("1": dimensionless)."""
+        from neuroscape.fit.measures import voltage_unit
+
+        if self.model is None:
+            return {}
+        out = {p: parameter_unit(self.model, p) for p in self.params}
+        out.update(rate="Hz", amplitude=voltage_unit(self.model), max_re_eig="1/ms")
+        return out
 
     def to_csv(self, path) -> None:
+        """One row per grid point; column names carry the units (``I_uA/cm^2``, ``rate_Hz``)."""
         import csv
 
+        u = self.units()
+
+        def col(name: str) -> str:
+            return _column(name, u[name]) if name in u else name
+
+        quantities = [col("rate"), col("amplitude"), col("max_re_eig")]
         with open(path, "w", newline="") as fh:
             w = csv.writer(fh)
             if len(self.params) == 1:
-                w.writerow([self.params[0], "label", "rate_hz", "amplitude", "max_re_eig"])
+                w.writerow([col(self.params[0]), "label", *quantities])
                 for i, v in enumerate(self.values[0]):
                     w.writerow(
                         [v, self.labels[i], self.rates[i], self.amplitude[i], self.max_re[i]]
                     )
             else:
-                w.writerow([*self.params, "label", "rate_hz", "amplitude", "max_re_eig"])
+                w.writerow([*(col(p) for p in self.params), "label", *quantities])
                 for j, v2 in enumerate(self.values[1]):
                     for i, v1 in enumerate(self.values[0]):
                         w.writerow(
@@ -272,10 +300,41 @@ def bifurcation_map(
     class changes of the simulations refined by batched bisection."""
     if len(params) not in (1, 2) or len(values) != len(params):
         raise BifurcationError("give one or two parameters, each with its values")
-    for p, v in zip(params, values, strict=True):
-        if len(v) < 2:
-            raise BifurcationError(f"{p}: at least 2 values are needed, got {len(v)}")
+    if len(set(params)) != len(params):
+        raise BifurcationError(f"parameter {params[0]!r} given twice; allowed: two different")
     fixed = dict(fixed or {})
+    m = get_neuron_model(model)
+    for k, v in fixed.items():
+        par = m.spec.parameter(k)
+        if not (np.isfinite(v) and par.low <= v <= par.high):
+            raise BifurcationError(
+                f"{k}={v:g} lies outside the declared domain [{par.low:g}, {par.high:g}] "
+                f"{par.unit}"
+            )
+    for p in params:
+        _Family(model, p, fixed, 0.0)  # unknown names: one error with the allowed ones
+        if p in fixed:
+            raise BifurcationError(f"{p} is both swept and fixed; allowed: one of the two")
+    if CURRENT in params and current != 0.0:
+        raise BifurcationError(f"the current is swept ({CURRENT}); give no fixed current")
+    if not (np.isfinite(current) and np.isfinite(duration_ms) and duration_ms > 0):
+        raise BifurcationError(
+            f"current={current!r}, duration_ms={duration_ms!r}; allowed: finite, duration > 0 ms"
+        )
+    for p, v in zip(params, values, strict=True):
+        v = np.asarray(v, float)
+        unit = parameter_unit(model, p)
+        if v.ndim != 1 or len(v) < 2:
+            raise BifurcationError(f"{p}: at least 2 values are needed, got {v.size}")
+        if not np.isfinite(v).all() or np.any(np.diff(v) <= 0):
+            raise BifurcationError(f"{p}: values must be finite and increase (continuation)")
+        if p != CURRENT:
+            par = m.spec.parameter(p)
+            if v[0] < par.low or v[-1] > par.high:
+                raise BifurcationError(
+                    f"{p} from {v[0]:g} to {v[-1]:g} {unit} leaves the declared domain "
+                    f"[{par.low:g}, {par.high:g}] {unit}"
+                )
     v1 = np.asarray(values[0], float)
     if len(params) == 1:
         labs, rates, amp = simulate_map(model, params[0], v1, fixed, current, duration_ms)
@@ -292,7 +351,7 @@ def bifurcation_map(
             )
             bounds.append(Boundary(params[0], float(v), f"class {labs[k]}->{labs[k + 1]}"))
         return BifurcationMap(
-            params, [v1], np.array(labs), rates, amp, np.max(eigs.real, axis=1), bounds
+            params, [v1], np.array(labs), rates, amp, np.max(eigs.real, axis=1), bounds, model
         )
     v2 = np.asarray(values[1], float)
     labs, rates, amp, mre, bounds = [], [], [], [], []
@@ -313,5 +372,12 @@ def bifurcation_map(
         amp.append(a)
         mre.append(np.max(eigs.real, axis=1))
     return BifurcationMap(
-        params, [v1, v2], np.array(labs), np.array(rates), np.array(amp), np.array(mre), bounds
+        params,
+        [v1, v2],
+        np.array(labs),
+        np.array(rates),
+        np.array(amp),
+        np.array(mre),
+        bounds,
+        model,
     )

@@ -225,6 +225,25 @@ MEASURES = {
     "rates": rates,
 }
 TRACE_MEASURES = ("rms", "phase-plane")
+# the unit of each measure's error ("1": dimensionless); rms is in the membrane potential's unit
+MEASURE_UNITS = {"rms": "mV", "phase-plane": "1", "features": "1", "class": "1", "rates": "Hz"}
+
+
+def voltage_unit(model: str) -> str:
+    """The unit of a single-neuron model's membrane potential (its first state): the model's
+    ``v_unit`` where it declares one, else mV."""
+    from neuroscape.models import get_neuron_model
+
+    return getattr(get_neuron_model(model), "v_unit", None) or "mV"
+
+
+def measure_unit(measure: str, model: str) -> str:
+    """The unit of ``measure``'s error for ``model`` ("1": dimensionless)."""
+    from neuroscape.models import NEURON_MODELS
+
+    if measure == "rms" and model in NEURON_MODELS:
+        return voltage_unit(model)
+    return MEASURE_UNITS[measure]
 
 
 def needs_trace(measures) -> bool:

@@ -8,12 +8,21 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from neuroscape.fit.measures import MEASURES, SimOutput, needs_trace
-from neuroscape.fit.targets import Target
-from neuroscape.models import NETWORK_MODELS, get_spec
+from neuroscape.fit.targets import (
+    Target,
+    TargetError,
+    convert_current,
+    first_spike_ms,
+    read_target,
+    stimulus_current,
+    target_fires,
+)
+from neuroscape.models import NETWORK_MODELS, NEURON_MODELS, get_spec
 from neuroscape.models.base import ParameterError
 from neuroscape.sim.stimuli import Stimulus
 
@@ -35,8 +44,10 @@ def simulate_traces(
     dt_ms: float,
     record_every: int = 1,
     integrator: str | None = None,
+    window_ms: float | None = None,
 ):
-    """(t_ms (T,), V (B, T), NeuronResult) of a single-neuron model; samples at t = k dt_rec."""
+    """(t_ms (T,), V (B, T), NeuronResult) of a single-neuron model; samples at t = k dt_rec.
+    Rates are over the last ``window_ms`` (default: the whole run)."""
     from neuroscape.models import get_neuron_model
     from neuroscape.sim.neuron_engine import simulate_neurons
 
@@ -48,6 +59,7 @@ def simulate_traces(
         stimulus,
         duration_ms=duration_ms,
         dt_ms=dt_ms,
+        window_ms=duration_ms if window_ms is None else window_ms,
         integrator=integ,
         record_v=True,
         record_every=record_every,
@@ -59,6 +71,44 @@ def simulate_traces(
     v = np.concatenate([y0[:, None], v0[:, :-1]], axis=1) if record_every == 1 else v0
     t = np.arange(v.shape[1]) * dt_ms * record_every
     return t, v, res
+
+
+def describe_stimulus(stimulus: Stimulus, current_unit: str, v_unit: str = "mV") -> str:
+    """E.g. "step amp=10 uA/cm^2, t_on=20 ms, t_off=inf ms" (row 0), each value with its unit."""
+    cu = "" if current_unit in ("1", "") else f" {current_unit}"
+    units = {
+        "amp": cu,
+        "amp0": cu,
+        "amp1": cu,
+        "mean": cu,
+        "sigma": f" {current_unit} ms^0.5" if cu else " ms^0.5",
+        "t_on": " ms",
+        "t_off": " ms",
+        "tau_syn": " ms",
+        "rate_hz": " Hz",
+        "weight": cu if stimulus.kind == "poisson" else f" ({current_unit})/{v_unit}",
+        "E_rev": f" {v_unit}",
+    }
+    vals = np.asarray(stimulus.values, float)[0]
+    fields = stimulus.fields
+    return f"{stimulus.kind} " + ", ".join(
+        f"{f}={v:g}{units[f]}" for f, v in zip(fields, vals, strict=False)
+    )
+
+
+def stimulus_silent_until(stimulus: Stimulus) -> float:
+    """The time (ms) before which ``stimulus`` (row 0) injects nothing; inf if it never does."""
+    s = np.asarray(stimulus.values, float)[0]
+    kind = stimulus.kind
+    if kind in ("poisson", "poisson_conductance"):
+        return np.inf if s[0] == 0 or s[1] == 0 else 0.0
+    if kind == "step":
+        none, t_on, t_off = s[0] == 0, s[1], s[2]
+    elif kind == "ramp":
+        none, t_on, t_off = s[0] == 0 and s[1] == 0, s[2], s[3]
+    else:  # noisy
+        none, t_on, t_off = s[0] == 0 and s[1] == 0, s[2], s[3]
+    return np.inf if none or t_off <= t_on else float(t_on)
 
 
 def _interp_rows(t_src: np.ndarray, v: np.ndarray, t_dst: np.ndarray) -> np.ndarray:
@@ -77,10 +127,16 @@ class FitProblem:
     """Fit ``free`` parameters ({name: (low, high)}) of ``model`` to ``target`` under
     ``measures`` (names in ``neuroscape.fit.measures.MEASURES``); the others stay at their
     defaults or ``fixed``. Single-neuron models run under ``stimulus`` for ``duration_ms``
-    (default: the target trace's length); networks run with noise seed ``seed``."""
+    (default: the target trace's length); networks run with noise seed ``seed``.
+
+    ``target``: a Target or the path of a target file (``read_target``). The stimulus of a
+    single neuron is required: given, or recorded in the target file (a current column or an
+    NWB series written by neuroscape); a given one must agree with a recorded one. A target that
+    fires before the stimulus injects anything is refused unless the model fires without input
+    somewhere in the free box (16 probe simulations, not counted against the budget)."""
 
     model: str
-    target: Target
+    target: Target | str | Path
     measures: tuple[str, ...]
     free: dict[str, tuple[float, float]]
     fixed: dict[str, float] = field(default_factory=dict)
@@ -100,8 +156,23 @@ class FitProblem:
     t_start: float = field(default_factory=time.perf_counter, repr=False)
 
     def __post_init__(self) -> None:
+        if self.model not in NEURON_MODELS + NETWORK_MODELS:
+            get_spec(self.model)  # an unknown name: the registry's error, with the allowed ones
+            raise FitError(
+                f"model {self.model!r} cannot be fitted; allowed: "
+                f"{', '.join(NEURON_MODELS + NETWORK_MODELS)}"
+            )
         self.spec = get_spec(self.model)
         names = self.spec.parameter_names
+        if isinstance(self.target, str | Path):
+            self.target = read_target(self.target)
+        elif not isinstance(self.target, Target):
+            raise FitError(
+                f"target: got {type(self.target).__name__}; allowed: a Target or the path of a "
+                ".csv/.nwb trace or .json target file"
+            )
+        self.free = dict(self.free)
+        self.fixed = {k: float(v) for k, v in dict(self.fixed).items()}
         self.measures = tuple(self.measures)
         if not self.measures:
             raise FitError(f"no measure given; allowed: {', '.join(MEASURES)}")
@@ -119,8 +190,20 @@ class FitProblem:
         both = set(self.free) & set(self.fixed)
         if both:
             raise FitError(f"parameter {sorted(both)[0]!r} is both free and fixed")
-        for name, (lo, hi) in self.free.items():
+        for name, v in self.fixed.items():
             p = self.spec.parameters[names.index(name)]
+            if not (np.isfinite(v) and p.low <= v <= p.high):
+                raise FitError(
+                    f"fixed {name}={v:g} lies outside the declared domain "
+                    f"[{p.low:g}, {p.high:g}] {p.unit}"
+                )
+        for name, bounds in self.free.items():
+            p = self.spec.parameters[names.index(name)]
+            try:
+                lo, hi = (float(b) for b in bounds)
+            except (TypeError, ValueError):
+                raise FitError(f"bounds for {name}: {bounds!r}; expected (low, high)") from None
+            self.free[name] = (lo, hi)
             if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
                 raise FitError(f"bounds for {name}: low={lo:g} must be < high={hi:g}")
             if lo < p.low or hi > p.high:
@@ -128,8 +211,18 @@ class FitProblem:
                     f"bounds for {name}: [{lo:g}, {hi:g}] leave the declared domain "
                     f"[{p.low:g}, {p.high:g}] {p.unit}"
                 )
-        if not (isinstance(self.budget, int | np.integer) and self.budget > 0):
+        if isinstance(self.budget, bool) or not (
+            isinstance(self.budget, int | np.integer) and self.budget > 0
+        ):
             raise FitError(f"budget={self.budget!r}; allowed: a positive number of simulations")
+        if isinstance(self.seed, bool) or not (
+            isinstance(self.seed, int | np.integer) and self.seed >= 0
+        ):
+            raise FitError(f"seed={self.seed!r}; allowed: an integer >= 0")
+        for what in ("duration_ms", "dt_ms", "window_ms"):
+            v = getattr(self, what)
+            if v is not None and not (np.isfinite(v) and v > 0):
+                raise FitError(f"{what}={v!r}; allowed: a finite number > 0 (ms)")
         network = self.model in NETWORK_MODELS
         if network and set(self.measures) - {"rates"}:
             raise FitError(f"model {self.model!r} is a network: allowed measure: rates")
@@ -140,7 +233,23 @@ class FitProblem:
                 f"the target is {self.target.kind}"
             )
         if self.target.kind == "trace":
-            self.duration_ms = self.duration_ms or self.target.duration_ms
+            if network:
+                raise FitError(f"model {self.model!r} is a network: a trace target is for neurons")
+            tdur, tdt = self.target.duration_ms, self.target.dt_ms
+            if self.duration_ms is None:
+                self.duration_ms = tdur
+            elif self.duration_ms < tdur - 1e-9 * tdur:
+                raise FitError(
+                    f"duration_ms={self.duration_ms:g} ms is shorter than the target trace "
+                    f"({tdur:g} ms); allowed: at least its length, or leave it unset"
+                )
+            if self.dt_ms is not None:
+                k = round(tdt / self.dt_ms)
+                if k < 1 or abs(k * self.dt_ms - tdt) > 1e-6 * tdt:
+                    raise FitError(
+                        f"dt_ms={self.dt_ms:g} ms does not divide the target's sampling "
+                        f"interval {tdt:g} ms; allowed: {tdt:g}/k ms for a whole k"
+                    )
         elif self.duration_ms is None:
             self.duration_ms = 3000.0 if network else 1000.0
         self.free_names = list(self.free)
@@ -149,6 +258,118 @@ class FitProblem:
         self._idx = [names.index(n) for n in self.free_names]
         self._base = self.spec.params_array(dict(self.fixed))[0]
         self._store = None
+        if network:
+            if self.stimulus is not None:
+                raise FitError(f"model {self.model!r} is a network: it takes no stimulus")
+        else:
+            self.stimulus = self._resolve_stimulus()
+            self._check_target_explained()
+
+    # ------------------------------------------------------------------ stimulus
+    def _resolve_stimulus(self) -> Stimulus:
+        """The given stimulus (checked against what the target records) or the recorded one."""
+        from dataclasses import replace
+
+        cu = self._cu
+        tg, given = self.target, self.stimulus
+        src = tg.source or "the target"
+        if tg.current_unit is not None and tg.current_unit != cu:
+            if tg.current is None:  # an exact description in another unit: not comparable
+                raise FitError(
+                    f"{src} records its stimulus in {tg.current_unit!r}; model {self.model!r} "
+                    f"takes {cu!r}"
+                )
+            try:
+                current = convert_current(tg.current, tg.current_unit, cu, src)
+            except TargetError as e:
+                raise FitError(str(e)) from None
+            # the recorded stimulus is re-read from the converted current
+            tg = self.target = replace(tg, current=current, current_unit=cu, stimulus=None)
+        if given is None:
+            recorded = tg.recorded_stimulus() if tg.kind == "trace" else None
+            if recorded is None:
+                raise FitError(
+                    f"model {self.model!r} is a single neuron: give the stimulus the target was "
+                    f"recorded under (stimulus=make_stimulus(...); CLI: --current or --stimulus); "
+                    f"{src} records none"
+                )
+            return recorded
+        if not isinstance(given, Stimulus):
+            raise FitError(f"stimulus: got {type(given).__name__}; allowed: a Stimulus")
+        rows = np.asarray(given.values).shape[0]
+        if rows != 1:
+            raise FitError(f"the stimulus has {rows} rows; a fit takes one")
+        given.check(self.duration_ms)  # values no run can use, or a t_on after the run's end
+        if tg.stimulus is not None:
+            same = tg.stimulus.kind == given.kind and np.allclose(
+                np.asarray(tg.stimulus.values, float)[0],
+                np.asarray(given.values, float)[0],
+                rtol=1e-9,
+                atol=1e-12,
+            )
+            if not same:
+                raise FitError(
+                    f"the stimulus given ({self.stimulus_description(given)}) differs from the one "
+                    f"{src} records ({self.stimulus_description(tg.stimulus)})"
+                )
+        elif tg.current is not None:
+            mine = stimulus_current(given, tg.t_ms)
+            if mine is not None:  # a stochastic stimulus cannot be compared sample by sample
+                gap = np.abs(mine - tg.current)
+                i = int(np.argmax(gap))
+                if gap[i] > 1e-6 * max(1.0, float(np.abs(tg.current).max())):
+                    unit = "" if cu in ("1", "") else f" {cu}"
+                    raise FitError(
+                        f"the stimulus given injects {mine[i]:g}{unit} at {tg.t_ms[i]:g} ms "
+                        f"where {src} records {tg.current[i]:g}{unit}"
+                    )
+        return given
+
+    def stimulus_description(self, stimulus: Stimulus | None = None) -> str:
+        """``stimulus`` (default: the fit's) in words, each value with its unit."""
+        from neuroscape.fit.measures import voltage_unit
+
+        stim = self.stimulus if stimulus is None else stimulus
+        return describe_stimulus(stim, self._cu, voltage_unit(self.model))
+
+    def _check_target_explained(self, n_probe: int = 16) -> None:
+        """Refuse a target that fires before the stimulus injects anything, unless the model
+        fires without input at some of ``n_probe`` points of the free box (the defaults and a
+        Latin-hypercube sample): then spontaneous firing may explain it."""
+        from scipy.stats import qmc
+
+        silent = stimulus_silent_until(self.stimulus)
+        if self.target.kind == "trace":
+            t1 = first_spike_ms(self.model, self.target)
+            if t1 is None or t1 >= silent:
+                return
+            what = f"the target's first spike at {t1:g} ms"
+        else:
+            if not (target_fires(self.target) and np.isinf(silent)):
+                return
+            what = f"the {self.target.kind} target asks for spikes"
+        x = np.vstack(
+            [
+                self.check_start(None),
+                self.from_unit(qmc.LatinHypercube(self.n_free, seed=0).random(n_probe - 1)),
+            ]
+        )
+        out = self.simulate(x)  # probes: not counted, not stored
+        horizon = min(silent, self.duration_ms)
+        if any(np.any(np.asarray(s) < horizon) for s in out.spike_times):
+            return
+        when = "at all" if np.isinf(silent) else f"before {silent:g} ms"
+        raise FitError(
+            f"{what} is not explained: the stimulus ({self.stimulus_description(self.stimulus)}) "
+            f"injects nothing {when}, and {self.model} fires without input at none of {n_probe} "
+            "points of the free box; give the stimulus the target was recorded under"
+        )
+
+    @property
+    def _cu(self) -> str:
+        from neuroscape.models import get_neuron_model
+
+        return get_neuron_model(self.model).current_unit
 
     # ------------------------------------------------------------------ coordinates
     @property
@@ -229,6 +450,7 @@ class FitProblem:
             dt_ms=dt,
             record_every=rec,
             integrator=self.integrator,
+            window_ms=self.window_ms,
         )
         if self.target.kind == "trace":
             v = _interp_rows(t, v, self.target.t_ms)

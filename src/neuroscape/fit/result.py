@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroscape.fit.problem import FitProblem
+from neuroscape.fit.measures import measure_unit
+from neuroscape.fit.problem import FitError, FitProblem
 
 
 @dataclass
@@ -37,6 +38,15 @@ class FitResult:
     posterior: np.ndarray | None = None
     truth: dict[str, float] | None = None
     extra: dict = field(default_factory=dict)
+    # declared units: of each free parameter, and of each measure's error ("1": dimensionless)
+    parameter_units: dict[str, str] = field(default_factory=dict)
+    measure_units: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def error_unit(self) -> str | None:
+        """The unit of ``best_error`` (the sum of the measures): None when they differ."""
+        units = {self.measure_units.get(m) for m in self.measures}
+        return units.pop() if len(units) == 1 and None not in units else None
 
     def relative_errors(self) -> dict[str, float] | None:
         """|best - truth| / |truth| per free parameter, for synthetic targets."""
@@ -49,14 +59,18 @@ class FitResult:
         }
 
     def to_dict(self) -> dict:
+        """Everything, JSON-ready and strict: a missing or infinite value is None."""
         d = {
             "method": self.method,
             "model": self.model,
             "free": self.free_names,
+            "parameter_units": self.parameter_units,
             "measures": self.measures,
+            "measure_units": self.measure_units,
             "best": self.best,
             "best_error": self.best_error,
-            "best_errors": self.best_errors,
+            "error_unit": self.error_unit,  # of best_error, threshold and solution_errors
+            "best_errors": dict(zip(self.measures, self.best_errors, strict=True)),
             "threshold": self.threshold,
             "simulations": self.n_sims,
             "wall_time_s": self.wall_time_s,
@@ -64,7 +78,10 @@ class FitResult:
                 dict(zip(self.free_names, map(float, x), strict=True)) for x in self.solutions
             ],
             "solution_errors": [float(e) for e in self.solution_errors],
-            "history": self.history.tolist(),
+            "history": {  # the best error after each simulation
+                "simulations": self.history[:, 0].astype(int).tolist(),
+                "best_error": self.history[:, 1].tolist(),
+            },
         }
         if self.truth:
             d["truth"] = self.truth
@@ -73,7 +90,7 @@ class FitResult:
             d["pareto"] = [
                 {
                     "params": dict(zip(self.free_names, map(float, x), strict=True)),
-                    "errors": list(map(float, f)),
+                    "errors": dict(zip(self.measures, map(float, f), strict=True)),
                 }
                 for x, f in zip(self.pareto_x, self.pareto_f, strict=True)
             ]
@@ -84,12 +101,30 @@ class FitResult:
                 for j, n in enumerate(self.free_names)
             }
         d.update(self.extra)
-        return d
+        return strict_json(d)
 
     def save(self, path: str | Path) -> Path:
+        """The result as strict JSON (RFC 8259: no NaN or Infinity)."""
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1, default=float))
+        path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False))
         return path
+
+
+def strict_json(obj):
+    """A copy of ``obj`` with numpy values as Python ones and NaN/inf as None."""
+    if isinstance(obj, dict):
+        return {str(k): strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return strict_json(obj.tolist())
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
 
 
 def pareto_mask(f: np.ndarray) -> np.ndarray:
@@ -117,7 +152,7 @@ def make_result(
     x, f = problem.all_x, problem.all_f
     s = problem.scalar(f) if len(f) else np.zeros(0)
     if len(s) == 0:
-        raise RuntimeError("no simulation was run: the budget is too small for this method")
+        raise FitError(f"budget={problem.budget}: no simulation was run; {method} needs more")
     if best_x is None:
         i = int(np.argmin(s))
         best_x, best_f = x[i], f[i]
@@ -148,5 +183,7 @@ def make_result(
         wall_time_s=time.perf_counter() - problem.t_start,
         truth=problem.target.truth
         and {k: v for k, v in problem.target.truth.items() if k in problem.free},
+        parameter_units={n: problem.spec.parameter(n).unit for n in problem.free_names},
+        measure_units={m: measure_unit(m, problem.model) for m in problem.measures},
         **kw,
     )

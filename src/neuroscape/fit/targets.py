@@ -41,6 +41,11 @@ class Target:
     rates: dict[str, float] = field(default_factory=dict)
     truth: dict[str, float] | None = None
     source: str = ""
+    # what a trace file records of its stimulus: the injected current on t_ms (in
+    # ``current_unit``), and/or the exact stimulus description (NWB files written here)
+    current: np.ndarray | None = None
+    current_unit: str | None = None
+    stimulus: Stimulus | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -61,6 +66,18 @@ class Target:
                     f"(steps from {dt.min():g} to {dt.max():g} ms)"
                 )
             self.t_ms, self.v_mV = t, v
+            if self.current is not None:
+                c = np.asarray(self.current, float)
+                if c.shape != t.shape or not np.isfinite(c).all():
+                    raise TargetError(
+                        f"{self.source or 'trace'}: the current needs {len(t)} finite samples, "
+                        f"one per time point (got shape {c.shape})"
+                    )
+                if self.current_unit is None:
+                    raise TargetError(f"{self.source or 'trace'}: a current needs its unit")
+                self.current = c
+        elif self.current is not None or self.stimulus is not None:
+            raise TargetError(f"a {self.kind} target records no stimulus; only a trace does")
         if self.kind == "class":
             if self.behaviour is None and not self.ranges:
                 raise TargetError("a class target needs a behaviour or ranges")
@@ -86,54 +103,130 @@ class Target:
     def duration_ms(self) -> float:
         return float(self.t_ms[-1] + self.dt_ms)
 
+    def recorded_stimulus(self) -> Stimulus | None:
+        """The stimulus this target was recorded under, when its file says: the exact
+        description (NWB written by neuroscape), or a current column that is one step (zero,
+        then one amplitude from t_on to t_off, or to the end); None when the file records none.
+        A current column of any other shape raises: only the caller can name that stimulus."""
+        from neuroscape.sim.stimuli import make_stimulus
+
+        if self.stimulus is not None:
+            return self.stimulus
+        if self.current is None:
+            return None
+        c, t = self.current, self.t_ms
+        tol = 1e-6 * max(1.0, float(np.abs(c).max()))
+        on = np.flatnonzero(np.abs(c) > tol)
+        if len(on) == 0:
+            return make_stimulus("step", amp=0.0)
+        a, b = int(on[0]), int(on[-1]) + 1
+        amp = float(np.median(c[a:b]))
+        if len(on) != b - a or np.abs(c[a:b] - amp).max() > tol:
+            raise TargetError(
+                f"{self.source or 'trace'}: its current column is not a single step (zero, then "
+                "one amplitude from t_on to t_off); give the stimulus it was recorded under"
+            )
+        t_off = float(t[b]) if b < len(t) else float("inf")
+        return make_stimulus("step", amp=amp, t_on=float(t[a]), t_off=t_off)
+
 
 RANGE_QUANTITIES = ("rate", "cv_isi", "burst_period_ms")
 
 
+CURRENT_COLUMN = "I"  # the current column: ``I`` (dimensionless) or ``I_<unit>``, e.g. I_nA
+# currents in amperes convert between prefixes (factor to nA); other units must match exactly
+_TO_NA = {"pA": 1e-3, "nA": 1.0, "uA": 1e3, "mA": 1e6, "A": 1e9}
+
+
+def current_column(unit: str) -> str:
+    return CURRENT_COLUMN if unit in ("1", "") else f"{CURRENT_COLUMN}_{unit}"
+
+
+def convert_current(values: np.ndarray, unit: str, to: str, source: str = "") -> np.ndarray:
+    """Currents from ``unit`` to ``to`` (ampere prefixes convert; other units must match)."""
+    if unit == to:
+        return values
+    if unit in _TO_NA and to in _TO_NA:
+        return values * (_TO_NA[unit] / _TO_NA[to])
+    raise TargetError(
+        f"{source or 'target'}: its current is in {unit!r}; the model's current is in {to!r}"
+    )
+
+
 def read_trace_csv(path: str | Path) -> Target:
-    """A trace target from a CSV with the header ``t_ms,V_mV``."""
+    """A trace target from a CSV with the header ``t_ms,V_mV`` and, optionally, the injected
+    current in a column ``I_<unit>`` (``I`` when dimensionless), e.g. ``t_ms,V_mV,I_nA``."""
     path = Path(path)
     if not path.is_file():
         raise TargetError(f"target file {str(path)!r} does not exist")
-    with open(path, newline="") as fh:
-        rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise TargetError(f"{path}: not a text CSV file ({type(e).__name__})") from None
     if not rows:
         raise TargetError(f"{path}: empty file; expected the header t_ms,V_mV")
     header = [h.strip() for h in rows[0]]
     for col in ("t_ms", "V_mV"):
         if col not in header:
             raise TargetError(f"{path}: missing column {col!r}; the header must hold t_ms,V_mV")
-    it, iv = header.index("t_ms"), header.index("V_mV")
-    t, v = [], []
+    cur = [h for h in header if h == CURRENT_COLUMN or h.startswith(CURRENT_COLUMN + "_")]
+    if len(cur) > 1:
+        raise TargetError(f"{path}: several current columns ({', '.join(cur)}); allowed: one")
+    cols = [header.index("t_ms"), header.index("V_mV")] + [header.index(c) for c in cur]
+    data = []
     for k, row in enumerate(rows[1:], start=2):
         try:
-            t.append(float(row[it]))
-            v.append(float(row[iv]))
+            data.append([float(row[i]) for i in cols])
         except (ValueError, IndexError):
-            cells = row[it] if it < len(row) else "", row[iv] if iv < len(row) else ""
-            raise TargetError(f"{path}, line {k}: {cells!r} is not a pair of numbers") from None
-    return Target("trace", np.array(t), np.array(v), source=str(path))
+            cells = tuple(row[i] if i < len(row) else "" for i in cols)
+            raise TargetError(f"{path}, line {k}: {cells!r} are not numbers") from None
+    a = np.array(data, dtype=float).reshape(-1, len(cols))
+    unit = None
+    if cur:
+        unit = cur[0][len(CURRENT_COLUMN) + 1 :] or "1"
+    return Target(
+        "trace",
+        a[:, 0],
+        a[:, 1],
+        source=str(path),
+        current=a[:, 2] if cur else None,
+        current_unit=unit,
+    )
+
+
+_NWB_STIMULUS = "neuroscape stimulus: "  # prefix of the series comment holding the stimulus
 
 
 def read_nwb(path: str | Path, series: str | None = None) -> Target:
     """A trace target from a current-clamp series of an NWB file (``pynwb``); ``series`` names
-    the acquisition entry (default: the first CurrentClampSeries). Volts are converted to mV."""
+    the acquisition entry (default: the first CurrentClampSeries). Volts are converted to mV.
+    A series written by ``write_nwb`` with its stimulus carries it in its comments."""
     from pynwb import NWBHDF5IO
     from pynwb.icephys import CurrentClampSeries
 
     path = Path(path)
     if not path.is_file():
         raise TargetError(f"target file {str(path)!r} does not exist")
-    with NWBHDF5IO(str(path), "r") as io:
+    io = None
+    try:
+        io = NWBHDF5IO(str(path), "r")
         nwb = io.read()
+    except Exception as e:  # h5py/hdmf raise many types for a file that is not NWB
+        if io is not None:
+            io.close()
+        raise TargetError(f"{path}: not a readable NWB file ({type(e).__name__})") from None
+    with io:
         acq = nwb.acquisition
         names = [k for k, s in acq.items() if isinstance(s, CurrentClampSeries)]
         if series is None:
             if not names:
                 raise TargetError(f"{path}: no CurrentClampSeries in acquisition")
             series = names[0]
-        if series not in acq:
-            raise TargetError(f"{path}: no series {series!r}; allowed: {', '.join(names)}")
+        if series not in names:
+            raise TargetError(
+                f"{path}: no current-clamp series {series!r}; allowed: {', '.join(names) or 'none'}"
+            )
         s = acq[series]
         v = np.asarray(s.data[:], float) * float(s.conversion)  # in the unit below
         unit = (s.unit or "volts").lower()
@@ -145,16 +238,47 @@ def read_nwb(path: str | Path, series: str | None = None) -> Target:
             t = (s.starting_time or 0.0) * 1e3 + np.arange(len(v)) * 1e3 / float(s.rate)
         else:
             t = np.asarray(s.timestamps[:], float) * 1e3
-    return Target("trace", t, v, source=f"{path}:{series}")
+        stim, cunit = _stimulus_from_comment(s.comments, f"{path}:{series}")
+    return Target("trace", t, v, source=f"{path}:{series}", stimulus=stim, current_unit=cunit)
 
 
-def write_nwb(path: str | Path, t_ms: np.ndarray, v_mV: np.ndarray, name: str = "target") -> Path:
-    """Write a trace as an NWB CurrentClampSeries (volts), e.g. to hand a synthetic target on."""
+def _stimulus_from_comment(comments: str | None, source: str):
+    if not comments or not comments.startswith(_NWB_STIMULUS):
+        return None, None
+    try:
+        d = json.loads(comments[len(_NWB_STIMULUS) :])
+        rows = [[np.inf if x is None else float(x) for x in r] for r in d["stimulus"]["values"]]
+        stim = Stimulus(d["stimulus"]["kind"], np.array(rows, dtype=float))
+        stim.validate()
+        return stim, str(d["current_unit"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise TargetError(f"{source}: unreadable stimulus comment ({e})") from None
+
+
+def write_nwb(
+    path: str | Path,
+    t_ms: np.ndarray,
+    v_mV: np.ndarray,
+    name: str = "target",
+    *,
+    stimulus: Stimulus | None = None,
+    current_unit: str | None = None,
+) -> Path:
+    """Write a trace as an NWB CurrentClampSeries (volts), e.g. to hand a synthetic target on;
+    with ``stimulus`` (and its ``current_unit``) the series' comments carry the stimulus, so
+    that a fit reads it back."""
     from datetime import datetime
 
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.icephys import CurrentClampSeries
 
+    comments = "no comments"  # pynwb's default
+    if stimulus is not None:
+        if current_unit is None:
+            raise TargetError("write_nwb: a stimulus needs its current_unit")
+        rows = [[x if np.isfinite(x) else None for x in r] for r in stimulus.describe()["values"]]
+        d = {"stimulus": {"kind": stimulus.kind, "values": rows}, "current_unit": current_unit}
+        comments = _NWB_STIMULUS + json.dumps(d, allow_nan=False)  # inf (t_off): null
     nwb = NWBFile("neuroscape trace", name, datetime.now(UTC))
     dev = nwb.create_device("neuroscape")
     elec = nwb.create_icephys_electrode(name="elec0", description="simulated", device=dev)
@@ -168,6 +292,7 @@ def write_nwb(path: str | Path, t_ms: np.ndarray, v_mV: np.ndarray, name: str = 
             starting_time=float(t_ms[0]) * 1e-3,
             gain=1.0,
             unit="volts",
+            comments=comments,
         )
     )
     path = Path(path)
@@ -179,49 +304,107 @@ def write_nwb(path: str | Path, t_ms: np.ndarray, v_mV: np.ndarray, name: str = 
 def read_target(path: str | Path, series: str | None = None) -> Target:
     """By extension: ``.csv`` trace, ``.nwb`` trace, ``.json`` features/class/rates, e.g.
     ``{"rates": {"r_E": 25, "r_I": 100}}``, ``{"behaviour": "bursting"}``,
-    ``{"ranges": {"burst_period_ms": [50, 80]}}``, ``{"features": {"Spikecount": 8}}``."""
+    ``{"ranges": {"burst_period_ms": [50, 80]}}``, ``{"features": {"Spikecount": 8}}``.
+    ``series``: the NWB acquisition series (only for .nwb)."""
     path = Path(path)
     ext = path.suffix.lower()
+    if ext not in (".csv", ".nwb", ".json"):
+        raise TargetError(
+            f"target file {str(path)!r}: extension {ext!r}; allowed: .csv, .nwb, .json"
+        )
+    if path.is_dir():
+        raise TargetError(f"target {str(path)!r} is a folder; expected a file")
+    if series is not None and ext != ".nwb":
+        raise TargetError(f"series {series!r}: only an .nwb target has series")
     if ext == ".csv":
         return read_trace_csv(path)
     if ext == ".nwb":
         return read_nwb(path, series)
-    if ext == ".json":
-        if not path.is_file():
-            raise TargetError(f"target file {str(path)!r} does not exist")
-        try:
-            d = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise TargetError(f"{path}: not valid JSON ({e})") from None
-        allowed = ("rates", "features", "behaviour", "ranges")
-        unknown = [k for k in d if k not in allowed]
-        if unknown:
-            raise TargetError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
-        for k in ("rates", "features"):
-            for name, val in d.get(k, {}).items():
-                if not isinstance(val, int | float) or not np.isfinite(val):
-                    raise TargetError(f"{path}: {k}.{name}={val!r} is not a finite number")
-        if "rates" in d:
-            rates = {k: float(v) for k, v in d["rates"].items()}
-            return Target("rates", rates=rates, source=str(path))
-        if "features" in d:
-            return Target("features", features=dict(d["features"]), source=str(path))
-        ranges = {k: (float(a), float(b)) for k, (a, b) in d.get("ranges", {}).items()}
-        return Target("class", behaviour=d.get("behaviour"), ranges=ranges, source=str(path))
-    raise TargetError(f"target file {str(path)!r}: extension {ext!r}; allowed: .csv, .nwb, .json")
+    return _read_json_target(path)
 
 
-def write_trace_csv(path: str | Path, t_ms: np.ndarray, v_mV: np.ndarray) -> Path:
+def _read_json_target(path: Path) -> Target:
+    if not path.is_file():
+        raise TargetError(f"target file {str(path)!r} does not exist")
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TargetError(f"{path}: not valid JSON ({e})") from None
+    allowed = ("rates", "features", "behaviour", "ranges")
+    if not isinstance(d, dict) or not d:
+        raise TargetError(f"{path}: expected an object with one of {', '.join(allowed)}")
+    unknown = [k for k in d if k not in allowed]
+    if unknown:
+        raise TargetError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    kinds = {"rates": "rates", "features": "features", "behaviour": "class", "ranges": "class"}
+    if len({kinds[k] for k in d}) > 1:
+        raise TargetError(
+            f"{path}: keys {', '.join(d)} mix target kinds; allowed: rates, or features, "
+            "or behaviour and/or ranges"
+        )
+    for k in ("rates", "features", "ranges"):
+        if k in d and not isinstance(d[k], dict):
+            raise TargetError(f"{path}: {k} must be an object of NAME: value")
+    for k in ("rates", "features"):
+        for name, val in d.get(k, {}).items():
+            if isinstance(val, bool) or not isinstance(val, int | float) or not np.isfinite(val):
+                raise TargetError(f"{path}: {k}.{name}={val!r} is not a finite number")
+    if "rates" in d:
+        return Target("rates", rates={k: float(v) for k, v in d["rates"].items()}, source=str(path))
+    if "features" in d:
+        return Target("features", features=dict(d["features"]), source=str(path))
+    ranges = {}
+    for k, pair in d.get("ranges", {}).items():
+        ok = isinstance(pair, list) and len(pair) == 2
+        ok = ok and all(isinstance(x, int | float) and not isinstance(x, bool) for x in pair)
+        if not ok or not np.all(np.isfinite(pair)):
+            raise TargetError(f"{path}: ranges.{k}={pair!r}; expected [low, high], finite")
+        ranges[k] = (float(pair[0]), float(pair[1]))
+    behaviour = d.get("behaviour")
+    if behaviour is not None and not isinstance(behaviour, str):
+        raise TargetError(f"{path}: behaviour={behaviour!r}; allowed: {', '.join(BEHAVIOURS)}")
+    return Target("class", behaviour=behaviour, ranges=ranges, source=str(path))
+
+
+def write_trace_csv(
+    path: str | Path,
+    t_ms: np.ndarray,
+    v_mV: np.ndarray,
+    current: np.ndarray | None = None,
+    current_unit: str | None = None,
+) -> Path:
+    """A ``t_ms,V_mV`` CSV; with ``current`` (in ``current_unit``) a third column ``I_<unit>``
+    that a fit reads back as the stimulus."""
     path = Path(path)
+    cols, header = [t_ms, v_mV], "t_ms,V_mV"
+    if current is not None:
+        if current_unit is None:
+            raise TargetError("write_trace_csv: a current needs its current_unit")
+        cols.append(current)
+        header += "," + current_column(current_unit)
     np.savetxt(
         path,
-        np.column_stack([t_ms, v_mV]),
+        np.column_stack(cols),
         delimiter=",",
-        header="t_ms,V_mV",
+        header=header,
         comments="",
         fmt="%.9g",
     )
     return path
+
+
+def stimulus_current(stimulus: Stimulus, t_ms: np.ndarray) -> np.ndarray | None:
+    """The injected current of a deterministic stimulus (step or ramp, row 0) at ``t_ms``, as
+    the kernels apply it; None for stochastic ones (noise, Poisson), whose current is drawn."""
+    s = np.asarray(stimulus.values, dtype=float)[0]
+    t = np.asarray(t_ms, float)
+    if stimulus.kind == "step":
+        return np.where((t >= s[1]) & (t < s[2]), s[0], 0.0)
+    if stimulus.kind == "ramp":
+        inside = (t >= s[2]) & (t < s[3])
+        with np.errstate(divide="ignore", invalid="ignore"):  # t_off = t_on: never inside
+            return np.where(inside, s[0] + (s[1] - s[0]) * (t - s[2]) / (s[3] - s[2]), 0.0)
+    return None
 
 
 def synthetic_trace(
@@ -237,9 +420,13 @@ def synthetic_trace(
     integrator: str | None = None,
 ) -> Target:
     """The trace of ``model`` at ``params`` under ``stimulus`` plus Gaussian measurement noise of
-    SD ``noise_mV`` (seeded), with the parameters kept as the truth."""
+    SD ``noise_mV`` (seeded), with the parameters kept as the truth and the stimulus (and, for a
+    step or ramp, its current on the samples) recorded on the target."""
     from neuroscape.fit.problem import simulate_traces
+    from neuroscape.models import get_neuron_model
 
+    if not (np.isfinite(noise_mV) and noise_mV >= 0):
+        raise TargetError(f"noise_mV={noise_mV!r}; allowed: a finite number >= 0 (mV)")
     t, v, _ = simulate_traces(
         model,
         params,
@@ -250,4 +437,49 @@ def synthetic_trace(
         integrator=integrator,
     )
     v = v[0] + noise_mV * np.random.default_rng(seed).standard_normal(v.shape[1])
-    return Target("trace", t, v, truth=dict(params), source=f"synthetic {model}")
+    unit = get_neuron_model(model).current_unit
+    return Target(
+        "trace",
+        t,
+        v,
+        truth=dict(params),
+        source=f"synthetic {model}",
+        stimulus=stimulus,
+        current=stimulus_current(stimulus, t),
+        current_unit=unit,
+    )
+
+
+def first_spike_ms(model: str, target: Target) -> float | None:
+    """The time (ms) of the first spike visible in a trace target of ``model``, None if none.
+
+    Models without reset: the first upward crossing of the model's spike level. Integrate-and-
+    fire models: the first reset, a drop within one sample larger than half the trace's range
+    and than 8 robust SDs of its sample-to-sample noise (coarse sampling can hide resets: then
+    none is reported, never a false one)."""
+    from neuroscape.models import get_neuron_model
+
+    m = get_neuron_model(model)
+    v, t = target.v_mV, target.t_ms
+    if not m.has_reset:
+        up = np.flatnonzero((v[:-1] < m.spike_level) & (v[1:] >= m.spike_level))
+        return float(t[up[0] + 1]) if len(up) else None
+    d = np.diff(v)
+    noise = 1.4826 * np.median(np.abs(d - np.median(d)))
+    drop = np.flatnonzero(-d > max(0.5 * np.ptp(v), 8.0 * noise))
+    return float(t[drop[0]]) if len(drop) else None
+
+
+def target_fires(target: Target) -> bool:
+    """Whether a non-trace target asks for spikes: a positive rate, a class other than silent
+    (or a rate range above 0), or a positive spike count or frequency among its features."""
+    if target.kind == "rates":
+        return any(v > 0 for v in target.rates.values())
+    if target.kind == "class":
+        lo = target.ranges.get("rate", (0.0, 0.0))[0]
+        return (target.behaviour not in (None, "silent")) or lo > 0
+    if target.kind == "features":
+        return any(
+            target.features.get(k, 0) > 0 for k in ("spike_count", "Spikecount", "mean_frequency")
+        )
+    return False

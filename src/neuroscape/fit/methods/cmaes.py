@@ -8,6 +8,18 @@ from neuroscape.fit.problem import FitProblem
 from neuroscape.fit.result import make_result
 
 
+def population(n_free: int, popsize: int | None = None) -> int:
+    """Candidates per generation: ``popsize``, else at least 16. On HH (3 conductances, random
+    starts, 10 seeds) cma's default of 7 ended in spike-misaligned local minima in 2 seeds that
+    16 avoided (7/10 -> 9/10)."""
+    return int(popsize) if popsize else max(16, 4 + int(3 * np.log(max(2, n_free))))
+
+
+def min_budget(problem: FitProblem, popsize: int | None = None, **_) -> int:
+    """One generation."""
+    return population(problem.n_free, popsize)
+
+
 def search(
     problem: FitProblem,
     u0: np.ndarray,
@@ -16,32 +28,37 @@ def search(
     sigma0: float = 0.25,
     popsize: int | None = None,
 ) -> tuple[np.ndarray, float]:
-    """One CMA-ES run of at most ``budget`` simulations; returns (best u, its error)."""
+    """One CMA-ES run of at most ``budget`` simulations; returns (best u, its error). A run that
+    cannot afford one generation returns (u0, inf) without simulating."""
     import cma
 
+    u0 = np.asarray(u0, float)
+    n = len(u0)
+    # cma refuses 1-D problems; its author's workaround (N. Hansen, pycma issue #86) is a 2-D
+    # search whose objective ignores the second coordinate, a dummy that drifts harmlessly
+    x0 = np.r_[u0, 0.5] if n == 1 else u0
     opts = {
         "bounds": [0.0, 1.0],
         "seed": int(seed) + 1,
         "verbose": -9,
         "tolx": 1e-6,
         "tolfun": 1e-9,
+        "popsize": population(n, popsize),
     }
-    # at least 16 per generation: on HH (3 conductances, random starts, 10 seeds) cma's default
-    # of 7 ended in spike-misaligned local minima in 2 seeds that 16 avoided (7/10 -> 9/10)
-    opts["popsize"] = int(popsize) if popsize else max(16, 4 + int(3 * np.log(len(u0))))
-    es = cma.CMAEvolutionStrategy(np.asarray(u0, float), sigma0, opts)
-    used, best_u, best_f = 0, np.asarray(u0, float), np.inf
+    es = cma.CMAEvolutionStrategy(x0, sigma0, opts)
+    used, best_u, best_f = 0, u0, np.inf
     while not es.stop():
         lam = es.popsize
         if used + lam > budget or problem.remaining < lam:
             break
-        u = np.array(es.ask())
+        x = np.array(es.ask())
+        u = x[:, :n]
         f = problem.scalar(problem.evaluate(problem.from_unit(u)))
         used += lam
         i = int(np.argmin(f))
         if f[i] < best_f:
             best_u, best_f = u[i].copy(), float(f[i])
-        es.tell(list(u), [float(v) if np.isfinite(v) else 1e30 for v in f])
+        es.tell(list(x), [float(v) if np.isfinite(v) else 1e30 for v in f])
     return best_u, best_f
 
 
@@ -59,7 +76,7 @@ def run(
     # restarts (from random points) while budget remains: more of the solution space
     rng = np.random.default_rng(seed)
     k = 1
-    while problem.remaining >= 4 * max(16, popsize or 0):
+    while problem.remaining >= 4 * population(problem.n_free, popsize):
         search(
             problem, rng.random(problem.n_free), seed + 1000 * k, problem.remaining, sigma0, popsize
         )

@@ -10,6 +10,11 @@ from neuroscape.fit.problem import FitError, FitProblem
 from neuroscape.fit.result import make_result
 
 
+def min_budget(problem: FitProblem, sweep_db: str | None = None, **_) -> int:
+    """A stored sweep costs no simulation; a sample, one."""
+    return 0 if sweep_db is not None else 1
+
+
 def run(
     problem: FitProblem,
     seed: int = 0,

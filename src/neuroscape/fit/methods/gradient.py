@@ -44,6 +44,11 @@ def lbfgsb(problem: FitProblem, u0: np.ndarray, h: float = 1e-3, maxiter: int | 
     return best["u"]
 
 
+def min_budget(problem: FitProblem, surrogate=None, **_) -> int:
+    """One forward-difference gradient (n_free + 1), or one verifying simulation."""
+    return 1 if surrogate is not None else problem.n_free + 1
+
+
 def run(
     problem: FitProblem,
     start: dict | None = None,
@@ -55,8 +60,6 @@ def run(
     x0 = problem.check_start(start)
     if surrogate is not None:
         return _through_surrogate(problem, surrogate, x0, seed, threshold)
-    if problem.budget < problem.n_free + 1:
-        raise FitError(f"budget={problem.budget}: one gradient needs {problem.n_free + 1} sims")
     lbfgsb(problem, problem.to_unit(x0))
     return make_result(problem, "gradient", threshold)
 

@@ -8,10 +8,20 @@ import itertools
 
 import numpy as np
 
-from neuroscape.fit.methods.cmaes import search
+from neuroscape.fit.methods.cmaes import population, search
 from neuroscape.fit.methods.gradient import lbfgsb
 from neuroscape.fit.problem import FitProblem
 from neuroscape.fit.result import make_result
+
+EVOLUTION_SHARE = 0.6  # of the budget, spent in the CMA-ES runs
+
+
+def min_budget(problem: FitProblem, runs: int = 3, **_) -> int:
+    """Each CMA-ES run affords one generation."""
+    b = int(np.ceil(runs * population(problem.n_free) / EVOLUTION_SHARE))
+    while int(EVOLUTION_SHARE * b / runs) < population(problem.n_free):  # float rounding
+        b += 1
+    return b
 
 
 def run(
@@ -25,8 +35,9 @@ def run(
     rng = np.random.default_rng(seed)
     budget = problem.budget
     ends = []
-    for k in range(runs):  # 60% of the budget in evolutionary runs
-        u, _ = search(problem, rng.random(problem.n_free), seed + 17 * k, int(0.6 * budget / runs))
+    for k in range(runs):
+        share = int(EVOLUTION_SHARE * budget / runs)
+        u, _ = search(problem, rng.random(problem.n_free), seed + 17 * k, share)
         ends.append(u)
     pairs = list(itertools.combinations(range(len(ends)), 2))
     s = np.linspace(0, 1, points_per_segment + 2)[1:-1]

@@ -8,6 +8,11 @@ from neuroscape.fit.problem import FitError, FitProblem
 from neuroscape.fit.result import make_result, pareto_mask
 
 
+def min_budget(problem: FitProblem, pop_size: int = 40, **_) -> int:
+    """One generation."""
+    return int(pop_size)
+
+
 def run(
     problem: FitProblem, seed: int = 0, pop_size: int = 40, threshold: float | None = None, **_
 ):

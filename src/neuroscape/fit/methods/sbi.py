@@ -117,6 +117,14 @@ def posterior_samples(
     return problem.from_unit(s.numpy().astype(float))
 
 
+MIN_TRAINING = 19  # NPE standardizes by the SD over a training split: a few dozen at the least
+
+
+def min_budget(problem: FitProblem, **_) -> int:
+    """The training simulations and one for the posterior median."""
+    return MIN_TRAINING + 1
+
+
 def run(
     problem: FitProblem,
     seed: int = 0,
