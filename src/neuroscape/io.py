@@ -1,10 +1,18 @@
-"""Reading parameter tables and writing results (CSV), with errors that name the bad cell."""
+"""Reading parameter tables and writing results (CSV), with errors that name the bad cell.
+
+Every output is written beside its final name and renamed into place, so a reader (or a Ctrl-C)
+never sees a partial file; it gets the mode the user's umask gives new files (e.g. 0644), not the
+0600 of ``tempfile.mkstemp``.
+"""
 
 from __future__ import annotations
 
 import csv
 import os
-import tempfile
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +27,20 @@ class InputFileError(ValueError):
 def read_params_csv(path: str | Path, spec: ModelSpec) -> np.ndarray:
     """(B, n_params) array from a CSV whose header holds the model's parameter names."""
     path = Path(path)
+    if path.is_dir():
+        raise InputFileError(f"parameter file {str(path)!r} is a folder; expected a CSV file")
     if not path.is_file():
         raise InputFileError(f"parameter file {str(path)!r} does not exist")
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
+    try:
+        # utf-8-sig: spreadsheet programs (Excel) start their CSV files with a byte-order mark
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"{path}: not a UTF-8 text file (byte {exc.start}); expected a CSV table"
+        ) from None
+    except csv.Error as exc:
+        raise InputFileError(f"{path}: not a readable CSV table ({exc})") from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise InputFileError(
@@ -61,21 +79,77 @@ def read_params_csv(path: str | Path, spec: ModelSpec) -> np.ndarray:
     return out
 
 
-def write_csv_atomic(path: str | Path, header: list[str], rows: np.ndarray | list) -> Path:
-    """Write a CSV through a temporary file and a rename: readers never see a partial file."""
+def _temp_sibling(path: Path, kind: str = "tmp") -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.{kind}")
+
+
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` to write to; renamed to ``path`` when the block ends
+    without an error, removed otherwise. Whatever writes it creates the file, so the umask
+    applies."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = _temp_sibling(path)
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            for row in rows:
-                w.writerow(
-                    [repr(float(x)) if isinstance(x, float | np.floating) else x for x in row]
-                )
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_folder(path: str | Path, replaceable: tuple[str, ...] = ()) -> Iterator[Path]:
+    """A temporary folder beside ``path`` to fill; it becomes ``path`` when the block ends
+    without an error (and is removed otherwise). An existing ``path`` is replaced only when it
+    is empty or holds nothing but files named in ``replaceable`` (an earlier result of the same
+    kind); the old one is removed only after the new one is in place."""
+    path = Path(path)
+    check_replaceable_folder(path, replaceable)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_sibling(path)
+    os.mkdir(tmp)  # mode 0777 less the umask (mkdtemp would give 0700)
+    old = None
+    try:
+        yield tmp
+        if path.exists() and any(path.iterdir()):
+            old = _temp_sibling(path, "old")
+            os.rename(path, old)
+        os.replace(tmp, path)  # onto a missing or empty folder
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not path.exists():
+            os.rename(old, path)  # interrupted between the two renames: put the old one back
+            old = None
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def check_replaceable_folder(path: str | Path, replaceable: tuple[str, ...]) -> None:
+    """Refuse (InputFileError) an output folder that is a file, or an existing folder holding
+    files other than ``replaceable`` ones: writing there would mix or delete other results."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputFileError(f"output {str(path)!r} is a file; expected a folder")
+    if path.is_dir():
+        other = sorted(p.name for p in path.iterdir() if p.name not in replaceable)
+        if other:
+            raise InputFileError(
+                f"output folder {str(path)!r} holds other files ({', '.join(other[:3])}"
+                f"{', ...' if len(other) > 3 else ''}); allowed: a new or empty folder"
+                + (f", or one holding only {', '.join(replaceable)}" if replaceable else "")
+            )
+
+
+def write_csv_atomic(path: str | Path, header: list[str], rows: np.ndarray | list) -> Path:
+    """Write a CSV through a temporary file and a rename: readers never see a partial file.
+    Floats are written with every digit (``repr``), None as an empty cell."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as tmp, open(tmp, "x", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for row in rows:
+            w.writerow([repr(float(x)) if isinstance(x, float | np.floating) else x for x in row])
     return path

@@ -56,9 +56,56 @@ def test_grid_is_the_product_of_axes():
         ({}, 0, "sobol", SpaceError, "n=0; allowed: a positive integer"),
         ({}, 5, "halton", SpaceError, "unknown sampler 'halton'; allowed: uniform, sobol"),
         ({"fixed": {"S_XX": 1.0}}, 5, "sobol", ParameterError, "unknown parameter 'S_XX'"),
-        ({"log": ("S_EE",), "bounds": {"S_EE": (0.0, 1.0)}}, 5, "sobol", SpaceError, "low > 0"),
+        (
+            {"log": ("S_EE",), "bounds": {"S_EE": (0.0, 1.0)}, "allow_outside": True},
+            5,
+            "sobol",
+            SpaceError,
+            "low > 0",
+        ),
+        # fixed values and sub-boxes are checked against the declaration (what simulate does)
+        ({"fixed": {"S_EE": 5.0}}, 5, "sobol", ParameterError, r"S_EE=5 is outside the declared"),
+        ({"fixed": {"S_EE": float("nan")}}, 5, "sobol", SpaceError, "allowed: a finite number"),
+        ({"bounds": {"S_EE": (0.01, 0.03)}}, 5, "sobol", ParameterError, r"\[0.02, 0.03\]"),
+        (
+            {"bounds": {"eta_ext_E": (10.0, 200.0)}},
+            5,
+            "sobol",
+            ParameterError,
+            r"eta_ext_E=\[10, 200\] Hz is outside the declared range of 'cortical': \[25, 3000\] Hz",
+        ),
+        # allow_outside reaches the hard limits, never past them (a rate stays >= 0)
+        (
+            {"fixed": {"eta_ext_E": -5.0}, "allow_outside": True},
+            5,
+            "sobol",
+            ParameterError,
+            r"eta_ext_E=-5 Hz is outside the hard limits",
+        ),
     ],
 )
 def test_bad_spaces(kw, n, sampler, err, match):
     with pytest.raises(err, match=match):
         ParameterSpace(SPEC, **kw).sample(n, sampler)
+
+
+def test_allow_outside_accepts_values_past_the_declared_range():
+    s = ParameterSpace(SPEC, fixed={"S_EE": 5.0}, allow_outside=True)
+    assert np.all(s.sample(4, "uniform")[:, 0] == 5.0) and s.outside_declared_domain()
+    b = ParameterSpace(SPEC, bounds={"S_EE": (0.01, 0.05)}, allow_outside=True).box()
+    assert tuple(b[0]) == (0.01, 0.05)
+
+
+def test_stored_space_identity_and_round_trip():
+    # the identity of spaces stored before allow_outside existed is unchanged
+    assert ParameterSpace(SPEC).to_json() == (
+        '{"bounds": {}, "fixed": {}, "log": [], "scale": 1.0}'
+    )
+    s = ParameterSpace(SPEC, fixed={"eta_ext_E": 10.0}, allow_outside=True, scale=2.0)
+    assert '"allow_outside": true' in s.to_json()
+    back = ParameterSpace.from_json(SPEC, s.to_json())
+    np.testing.assert_array_equal(back.box(), s.box())
+    # a stored space is read back even if it would be refused today (it was already run)
+    old = '{"bounds": {}, "fixed": {"S_EE": 5.0}, "log": [], "scale": 1.0}'
+    assert ParameterSpace.from_json(SPEC, old).box()[0, 0] == 5.0
+    assert ParameterSpace(SPEC, fixed={"S_EE": 0.025}).describe() == "S_EE fixed at 0.025"

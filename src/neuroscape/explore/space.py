@@ -1,9 +1,14 @@
 """Parameter spaces read from a model's declaration, and samplers over them.
 
 A space starts from the declared bounds of every parameter. Parameters can be fixed, given other
-bounds (a sub-box), sampled on a log scale, or the whole box scaled about its centre (seed 004 also
-trains on a box about 5x larger per dimension). Samplers: uniform random, Sobol and Latin
-hypercube (``scipy.stats.qmc``), and regular grids.
+bounds (a sub-box), sampled on a log scale, or the whole box scaled about its centre (Zhang and
+Young 2020 also train on a box about 5x larger per dimension). Samplers: uniform random, Sobol and
+Latin hypercube (``scipy.stats.qmc``), and regular grids.
+
+Fixed values and sub-boxes are checked against the model's declaration when the space is made,
+so a sweep never starts on values that ``simulate`` would refuse: inside the declared range, or,
+with ``allow_outside``, inside the parameter's hard limits (e.g. a rate stays >= 0). Scaling the
+box is itself a request to leave the declared box; it is clipped at the hard limits.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ class ParameterSpace:
 
     bounds: {name: (low, high)} overriding the declared domain; fixed: {name: value} not sampled;
     log: names sampled uniformly in log; scale: factor about the box centre applied to every free
-    dimension's width (clipped at the parameters' hard limits, e.g. rates stay >= 0).
+    dimension's width (clipped at the parameters' hard limits, e.g. rates stay >= 0);
+    allow_outside: accept fixed values and bounds outside the declared ranges (still inside the
+    hard limits).
     """
 
     spec: ModelSpec
@@ -37,6 +44,7 @@ class ParameterSpace:
     fixed: dict[str, float] = field(default_factory=dict)
     log: tuple[str, ...] = ()
     scale: float = 1.0
+    allow_outside: bool = False
 
     def __post_init__(self) -> None:
         names = set(self.spec.parameter_names)
@@ -50,6 +58,11 @@ class ParameterSpace:
         for name, (lo, hi) in self.bounds.items():
             if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
                 raise SpaceError(f"bounds for {name}: low={lo:g} must be < high={hi:g}")
+            self._check_declared(name, "bounds", lo, hi)
+        for name, v in self.fixed.items():
+            if not np.isfinite(v):
+                raise SpaceError(f"fixed {name}={v}; allowed: a finite number")
+            self._check_declared(name, "fixed", v, v)
         if not (np.isfinite(self.scale) and self.scale > 0):
             raise SpaceError(f"scale={self.scale}; allowed: a positive number")
         for name in self.log:
@@ -58,6 +71,23 @@ class ParameterSpace:
                 raise SpaceError(f"log scale for {name} needs low > 0, got {lo:g}")
         if not self.free:
             raise SpaceError("every parameter is fixed: nothing to sample")
+
+    def _check_declared(self, name: str, group: str, lo: float, hi: float) -> None:
+        """[lo, hi] against the declaration of ``name``: the declared range, or the hard limits
+        when outside values are allowed (the rule ``ModelSpec.validate`` applies to a run)."""
+        p = self.spec.parameter(name)
+        if self.allow_outside:
+            a, b, what, hint = p.hard_low, p.hard_high, "hard limits", ""
+        else:
+            a, b, what = p.low, p.high, "declared range"
+            hint = " (allow_outside / --allow-outside accepts values up to the hard limits)"
+        if lo < a or hi > b:
+            unit = "" if p.unit in ("1", "") else f" {p.unit}"
+            value = f"{lo:g}{unit}" if lo == hi else f"[{lo:g}, {hi:g}]{unit}"
+            raise ParameterError(
+                f"{group} {name}={value} is outside the {what} of {self.spec.name!r}: "
+                f"[{a:g}, {b:g}]{unit}{hint}"
+            )
 
     @property
     def free(self) -> list[str]:
@@ -119,12 +149,45 @@ class ParameterSpace:
         return self.from_unit(u)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "bounds": {k: list(v) for k, v in sorted(self.bounds.items())},
-                "fixed": dict(sorted(self.fixed.items())),
-                "log": sorted(self.log),
-                "scale": self.scale,
-            },
-            sort_keys=True,
+        """The space as stored with a sweep (part of the sweep's identity)."""
+        d = {
+            "bounds": {k: list(v) for k, v in sorted(self.bounds.items())},
+            "fixed": dict(sorted(self.fixed.items())),
+            "log": sorted(self.log),
+            "scale": self.scale,
+        }
+        if self.allow_outside:  # absent when False: sweeps stored before it keep their identity
+            d["allow_outside"] = True
+        return json.dumps(d, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, spec: ModelSpec, text: str) -> ParameterSpace:
+        """The space of a stored sweep. Outside values are accepted: what is read back was
+        already run (a sweep may have been stored before fixed values were checked)."""
+        d = json.loads(text)
+        return cls(
+            spec,
+            bounds={k: (float(v[0]), float(v[1])) for k, v in d.get("bounds", {}).items()},
+            fixed={k: float(v) for k, v in d.get("fixed", {}).items()},
+            log=tuple(d.get("log", ())),
+            scale=float(d.get("scale", 1.0)),
+            allow_outside=True,
         )
+
+    def describe(self) -> str:
+        """One line with units: fixed values, sub-boxes, log axes and scale ('' if none)."""
+        parts = []
+        for name, v in sorted(self.fixed.items()):
+            parts.append(f"{name} fixed at {_with_unit(v, self.spec.parameter(name).unit)}")
+        for name, (lo, hi) in sorted(self.bounds.items()):
+            unit = self.spec.parameter(name).unit
+            parts.append(f"{name} in [{lo:g}, {_with_unit(hi, unit)}]")
+        if self.log:
+            parts.append("log axes: " + ", ".join(sorted(self.log)))
+        if self.scale != 1.0:
+            parts.append(f"box scaled x{self.scale:g} about its centre")
+        return "; ".join(parts)
+
+
+def _with_unit(v: float, unit: str) -> str:
+    return f"{v:g}" if unit in ("1", "") else f"{v:g} {unit}"

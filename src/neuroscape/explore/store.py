@@ -3,32 +3,42 @@
 Tables
   meta(key, value)        schema_version, model, model_version
   sweeps(id, ...)         one row per sweep: its identity (space, sampler, n, sample seed), noise
-                          seed, simulator settings, graph, versions, creation time
+                          seed, simulator settings, graph, stimulus (``extra``), versions, time
   runs(sweep_id, row_index, <parameters>, <outputs>, status, error, label, wall_time_s, ...)
                           one row per simulated point, parameters and outputs as named columns
   results (view)          runs joined with their sweep's settings: everything about a run
 
 Every chunk of runs is written in one transaction (WAL journal), so a killed sweep loses at most
 the chunk in flight and never leaves a partial chunk. ``UNIQUE(sweep_id, row_index)`` makes a
-point impossible to store twice. A sweep holds an exclusive lock file next to the database while it
-writes; a second sweep into the same file is refused, readers are never blocked.
+point impossible to store twice. A sweep holds an exclusive lock on ``<db>.lock`` while it
+writes, and removes that file when it closes; a second sweep into the same file is refused,
+readers are never blocked. Readers (``open_for_reading``) get a connection that refuses every
+write (``PRAGMA query_only`` and an authorizer that allows only reading statements).
+
+Runs of sweeps with different settings (duration, step, window, integrator, graph, stimulus)
+measure different maps: summaries group them by settings and exports carry the settings and the
+stimulus of every run, so they are never pooled silently.
 """
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import json
 import os
 import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
 from neuroscape.models.base import ModelSpec
 
 SCHEMA_VERSION = 1
+EXPORT_SUFFIXES = (".csv", ".parquet")
+# the settings that change what a run measures: runs differing in one of them are not pooled
+SETTINGS = ("duration_ms", "dt_ms", "window_ms", "integrator", "connectivity_sha256", "extra")
+_SETTING_UNITS = {"duration_ms": "ms", "dt_ms": "ms", "window_ms": "ms"}
 
 
 class StoreError(ValueError):
@@ -39,31 +49,171 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _uri(path: Path, mode: str) -> str:
+    # quoted: a path with '?', '#' or '%' would otherwise be read as URI syntax
+    return f"file:{quote(str(path.resolve()))}?mode={mode}"
+
+
+def _connect_readonly(path: Path, authorizer=None) -> sqlite3.Connection:
+    """A connection that cannot change the file. Not ``mode=ro``: a read-only connection to a
+    WAL database creates ``-wal``/``-shm`` files that it cannot remove, leaving them behind."""
+    con = sqlite3.connect(_uri(path, "rw"), uri=True, timeout=30.0, isolation_level=None)
+    con.execute("PRAGMA query_only = ON")
+    if authorizer is not None:
+        con.set_authorizer(authorizer)
+    return con
+
+
+# --- what a read-only connection allows -------------------------------------------------------
+
+_ACTIONS = {
+    getattr(sqlite3, n): n[len("SQLITE_") :].replace("_", " ")
+    for n in (
+        "SQLITE_CREATE_INDEX SQLITE_CREATE_TABLE SQLITE_CREATE_TEMP_INDEX "
+        "SQLITE_CREATE_TEMP_TABLE SQLITE_CREATE_TEMP_TRIGGER SQLITE_CREATE_TEMP_VIEW "
+        "SQLITE_CREATE_TRIGGER SQLITE_CREATE_VIEW SQLITE_DELETE SQLITE_DROP_INDEX "
+        "SQLITE_DROP_TABLE SQLITE_DROP_TEMP_INDEX SQLITE_DROP_TEMP_TABLE "
+        "SQLITE_DROP_TEMP_TRIGGER SQLITE_DROP_TEMP_VIEW SQLITE_DROP_TRIGGER SQLITE_DROP_VIEW "
+        "SQLITE_INSERT SQLITE_PRAGMA SQLITE_TRANSACTION SQLITE_UPDATE SQLITE_ATTACH "
+        "SQLITE_DETACH SQLITE_ALTER_TABLE SQLITE_REINDEX SQLITE_ANALYZE "
+        "SQLITE_CREATE_VTABLE SQLITE_DROP_VTABLE SQLITE_SAVEPOINT"
+    ).split()
+}
+_READ_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION}
+_READ_ACTIONS.add(getattr(sqlite3, "SQLITE_RECURSIVE", 33))
+# pragmas that only describe the schema
+_READ_PRAGMAS = {"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo"}
+
+
+# --- the stimulus of single-neuron sweeps, in readable form -------------------------------------
+
+
+def current_unit(model_name: str) -> str | None:
+    """The current unit of a single-neuron model's stimulus; None for other models."""
+    from neuroscape.models import NEURON_MODELS, get_neuron_model
+
+    return get_neuron_model(model_name).current_unit if model_name in NEURON_MODELS else None
+
+
+def stimulus_units(kind: str, cur: str) -> dict[str, str]:
+    """The unit of each parameter of a stimulus kind (``neuroscape.sim.stimuli``): currents in the
+    model's current unit ``cur``, times in ms, noise in current x sqrt(ms), rates in Hz; the
+    weight of a conductance synapse is a conductance: current per mV."""
+    from neuroscape.sim.stimuli import _FIELDS
+
+    sqrt_ms = "ms^0.5" if cur in ("1", "") else f"{cur}*ms^0.5"
+    g = "1/mV" if cur in ("1", "") else f"{cur}/mV"
+    units = dict.fromkeys(("amp", "amp0", "amp1", "mean"), cur)
+    units.update(dict.fromkeys(("t_on", "t_off", "tau_syn"), "ms"))
+    units.update(sigma=sqrt_ms, rate_hz="Hz", E_rev="mV")
+    units["weight"] = g if kind == "poisson_conductance" else cur
+    return {f: units[f] for f in _FIELDS[kind]}
+
+
+def stimulus_values(stim: dict | None) -> dict[str, float] | None:
+    """{field: value} of a stored stimulus ({"kind", "values": rows}), first row."""
+    if not stim:
+        return None
+    from neuroscape.sim.stimuli import _FIELDS
+
+    row = np.asarray(stim["values"], dtype=float).reshape(-1, 4)[0]
+    return dict(zip(_FIELDS[stim["kind"]], map(float, row), strict=False))
+
+
+def describe_stimulus(stim: dict | None, cur: str | None) -> str:
+    """"step amp=10 nA, t_on=100 ms, t_off=inf ms" (a dimensionless current prints bare)."""
+    if not stim:
+        return "none (no injected current)"
+    units = stimulus_units(stim["kind"], cur or "1")
+    vals = stimulus_values(stim)
+    text = ", ".join(
+        f"{k}={v:g}" + ("" if units[k] in ("1", "") else f" {units[k]}") for k, v in vals.items()
+    )
+    rows = np.asarray(stim["values"]).reshape(-1, 4).shape[0]
+    return f"{stim['kind']} {text}" + (f" (first of {rows} rows)" if rows > 1 else "")
+
+
+def _canonical(value):
+    """A stored JSON value and a fresh one compare equal when they say the same (tuples and
+    lists, inf written by json)."""
+    return json.loads(json.dumps(value, sort_keys=True)) if value is not None else None
+
+
+def _describe_setting(name: str, value, cur: str | None) -> str:
+    if name == "extra":
+        stim = (value or {}).get("stimulus")
+        return "stimulus " + describe_stimulus(stim, cur)
+    if name == "connectivity_sha256":
+        return f"graph sha256 {str(value)[:12]}" if value else "no graph"
+    if name == "seed":
+        return f"noise seed {value}"
+    if isinstance(value, float | int) and name in _SETTING_UNITS:
+        return f"{name}={value:g} {_SETTING_UNITS[name]}"
+    return f"{name}={value}"
+
+
 class ModelStore:
     """Open (or create) the database at ``path`` for runs of the model ``spec``.
 
-    ``writer=True`` takes the sweep lock (see the module docstring).
+    ``writer=True`` takes the sweep lock (see the module docstring); ``readonly=True`` opens an
+    existing database with a connection that refuses every write.
     """
 
-    def __init__(self, path: str | Path, spec: ModelSpec, writer: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, spec: ModelSpec, writer: bool = False, readonly: bool = False
+    ) -> None:
         self.path = Path(path)
         self.spec = spec
-        self._lock_fh = None
+        self.readonly = readonly
+        self._lock_fd: int | None = None
+        self._lock_path: Path | None = None
+        self._refused: str | None = None
+        if writer and readonly:
+            raise StoreError("a store is either the sweep's writer or read-only, not both")
+        if self.path.is_dir():
+            raise StoreError(f"database {str(self.path)!r} is a folder; expected a file")
         existed = self.path.exists()
         if existed:
             self._check_existing()
+        elif readonly:
+            raise StoreError(f"database {str(self.path)!r} does not exist")
         if writer:
             self._lock()
-        self.con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self.con.execute("PRAGMA journal_mode=WAL")
-        self.con.execute("PRAGMA synchronous=NORMAL")
-        if not existed or not self._has_tables():
-            self._create()
+        try:
+            if readonly:
+                self.con = _connect_readonly(self.path, self._authorize)
+                return
+            self.con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self.con.execute("PRAGMA journal_mode=WAL")
+            self.con.execute("PRAGMA synchronous=NORMAL")
+            if not existed or not self._has_tables():
+                self._create()
+        except BaseException:
+            self._unlock()
+            raise
 
     # ------------------------------------------------------------------ checks and schema
+    def _authorize(self, action, arg1, arg2, dbname, source):
+        """SQLite authorizer of read-only stores: reading statements only."""
+        if action in _READ_ACTIONS:
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_PRAGMA and arg1 in _READ_PRAGMAS:
+            return sqlite3.SQLITE_OK
+        what = _ACTIONS.get(action, f"action {action}")
+        if action == sqlite3.SQLITE_PRAGMA:
+            what += f" {arg1}" + (f"={arg2}" if arg2 is not None else "")
+        elif action == sqlite3.SQLITE_ATTACH:
+            what = f"ATTACH {arg1!r}" if arg1 else "VACUUM (or ATTACH)"
+        elif action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT):
+            what = f"{arg1} (a transaction)"
+        elif arg1:
+            what += f" on {arg1}"
+        self._refused = what
+        return sqlite3.SQLITE_DENY
+
     def _check_existing(self) -> None:
         try:
-            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
+            con = _connect_readonly(self.path)
             try:
                 meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
             finally:
@@ -123,7 +273,7 @@ class ModelStore:
             CREATE VIEW results AS
                 SELECT r.*, s.model, s.model_version, s.seed, s.conn_seed,
                        s.connectivity_sha256, s.duration_ms, s.dt_ms, s.window_ms, s.integrator,
-                       s.sampler, s.sample_seed
+                       s.sampler, s.sample_seed, s.extra AS sweep_extra
                 FROM runs r JOIN sweeps s ON s.id = r.sweep_id;
             INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');
             INSERT INTO meta VALUES ('model', '{self.spec.name}');
@@ -134,28 +284,52 @@ class ModelStore:
         )
 
     def _lock(self) -> None:
+        """flock on ``<db>.lock``, which ``close`` removes. The file is removed before it is
+        unlocked, so a writer that opened it just before may lock a file no longer in place:
+        it checks that the path still names the file it locked, and otherwise tries again."""
         lock_path = self.path.with_name(self.path.name + ".lock")
-        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the life of the store
+        for _ in range(100):
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask applies
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise StoreError(
+                    f"another sweep is writing to {self.path}; wait for it to finish or use "
+                    "another database file"
+                ) from None
+            try:
+                in_place = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                in_place = False
+            if in_place:
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+                self._lock_fd, self._lock_path = fd, lock_path
+                return
+            os.close(fd)
+        raise StoreError(f"cannot take the lock {lock_path}: it keeps being replaced")
+
+    def _unlock(self) -> None:
+        if self._lock_fd is None:
+            return
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            raise StoreError(
-                f"another sweep is writing to {self.path}; wait for it to finish or use "
-                "another database file"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self._lock_fh = fh
+            if os.stat(self._lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
+                os.unlink(self._lock_path)
+        except FileNotFoundError:
+            pass
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def close(self) -> None:
-        self.con.close()
-        if self._lock_fh is not None:
-            fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
-            self._lock_fh.close()
-            self._lock_fh = None
+        try:
+            if getattr(self, "con", None) is not None:
+                self.con.close()
+                self.con = None
+        finally:
+            self._unlock()
 
     def __enter__(self) -> ModelStore:
         return self
@@ -215,28 +389,24 @@ class ModelStore:
         stored = dict(zip(names, row[1:], strict=True))
         stored["extra"] = json.loads(stored["extra"]) if stored["extra"] else None
         # the graph is compared by content; how it was given (seed or file) does not matter
-        checked = (
-            "connectivity_sha256",
-            "seed",
-            "duration_ms",
-            "dt_ms",
-            "window_ms",
-            "integrator",
-            "extra",
-        )
+        checked = ("seed", *SETTINGS)
+        differ = []
         for name in checked:
             new = details.get(name)
             if isinstance(new, float | int) and isinstance(stored[name], float | int):
                 same = np.isclose(float(new), float(stored[name]), rtol=0, atol=1e-12)
             else:
-                same = new == stored[name]
+                same = _canonical(new) == _canonical(stored[name])
             if not same:
-                what = "graph" if name == "connectivity_sha256" else name
-                raise StoreError(
-                    f"sweep {row[0]} in {self.path} ran with {what}={stored[name]!r}; this "
-                    f"command gives {new!r}. Resume with the same settings or use another "
-                    "database file"
-                )
+                differ.append(name)
+        if differ:
+            cur = current_unit(self.spec.name)
+            was = ", ".join(_describe_setting(n, stored[n], cur) for n in differ)
+            now = ", ".join(_describe_setting(n, details.get(n), cur) for n in differ)
+            raise StoreError(
+                f"sweep {row[0]} in {self.path} ran with {was}; this command gives {now}. "
+                "Resume with the same settings or use another database file"
+            )
         return int(row[0])
 
     def done_rows(self, sweep_id: int) -> np.ndarray:
@@ -301,75 +471,231 @@ class ModelStore:
 
     # ------------------------------------------------------------------ reading
     def query(self, sql: str, params: tuple = ()) -> tuple[list[str], list[tuple]]:
-        cur = self.con.execute(sql, params)
+        """(column names, rows) of one SQL statement. A read-only store refuses writes."""
+        if not sql.strip():
+            raise StoreError("empty SQL; allowed: one SELECT or WITH statement")
+        self._refused = None
+        try:
+            cur = self.con.execute(sql, params)
+            rows = cur.fetchall()
+        except sqlite3.Error as exc:
+            if self._refused is not None:
+                raise StoreError(
+                    f"{self.path} is opened read-only: {self._refused} is refused; allowed: "
+                    "SELECT and WITH queries, PRAGMA table_info(TABLE)"
+                ) from None
+            raise StoreError(f"SQL error: {exc}") from None
         cols = [d[0] for d in cur.description] if cur.description else []
-        return cols, cur.fetchall()
+        return cols, rows
 
-    def summary(self) -> dict:
-        total, failed = self.con.execute(
-            "SELECT COUNT(*), SUM(status = 'failed') FROM runs"
-        ).fetchone()
-        ranges = {}
-        for name in self.spec.output_names:
-            lo, hi, mean = self.con.execute(
-                f"SELECT MIN({_q(name)}), MAX({_q(name)}), AVG({_q(name)}) FROM runs "
-                "WHERE status = 'ok'"
-            ).fetchone()
-            ranges[name] = {"min": lo, "max": hi, "mean": mean}
-        labels = dict(
-            self.con.execute(
-                "SELECT COALESCE(label, '(none)'), COUNT(*) FROM runs GROUP BY label"
-            ).fetchall()
+    def tables(self) -> list[str]:
+        """The tables and views of the database (what ``export`` accepts)."""
+        _, rows = self.query(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
         )
-        sweeps = [
-            dict(zip(("id", "sampler", "n", "done"), r, strict=True))
-            for r in self.con.execute(
-                "SELECT s.id, s.sampler, s.n, COUNT(r.id) FROM sweeps s LEFT JOIN runs r "
-                "ON r.sweep_id = s.id GROUP BY s.id"
-            ).fetchall()
-        ]
+        return [r[0] for r in rows]
+
+    def units(self) -> dict[str, str]:
+        """The declared unit of every parameter and output column."""
         return {
-            "model": self.spec.name,
-            "sweeps": sweeps,
-            "runs": total,
-            "failed": int(failed or 0),
-            "labels": labels,
-            "outputs": ranges,
+            **{p.name: p.unit for p in self.spec.parameters},
+            **{o.name: o.unit for o in self.spec.outputs},
         }
 
-    def export(self, out: str | Path, table: str = "results") -> Path:
-        """Write a table or view to CSV, or to Parquet when ``out`` ends in .parquet."""
-        out = Path(out)
-        cols, rows = self.query(f"SELECT * FROM {_q(table)} ORDER BY sweep_id, row_index")
-        if out.suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    def sweeps(self) -> list[dict]:
+        """Every sweep with its settings, space, stimulus and run counts, in id order."""
+        cols, rows = self.query(
+            "SELECT s.id, s.model_version, s.space, s.sampler, s.n, s.sample_seed, s.seed, "
+            "s.conn_seed, s.connectivity_sha256, s.duration_ms, s.dt_ms, s.window_ms, "
+            "s.integrator, s.extra, COUNT(r.id) AS done, "
+            "COALESCE(SUM(r.status = 'failed'), 0) AS failed "
+            "FROM sweeps s LEFT JOIN runs r ON r.sweep_id = s.id GROUP BY s.id ORDER BY s.id"
+        )
+        from neuroscape.explore.space import ParameterSpace
 
-            columns = {c: [r[k] for r in rows] for k, c in enumerate(cols)}
-            pq.write_table(pa.table(columns), out)
-            return out
-        tmp = out.with_name(f".{out.name}.tmp")
-        with open(tmp, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(cols)
-            w.writerows(rows)
-        os.replace(tmp, out)
+        cur = current_unit(self.spec.name)
+        out = []
+        for row in rows:
+            d = dict(zip(cols, row, strict=True))
+            d["extra"] = json.loads(d["extra"]) if d["extra"] else None
+            stim = (d["extra"] or {}).get("stimulus")
+            d["stimulus"], d["stimulus_units"] = None, None
+            if stim is not None:
+                d["stimulus"] = {"kind": stim["kind"], **stimulus_values(stim)}
+                d["stimulus_units"] = stimulus_units(stim["kind"], cur or "1")
+            # models without a stimulus (networks, theory models) show none
+            d["stimulus_text"] = describe_stimulus(stim, cur) if cur or stim else None
+            try:
+                d["space"] = ParameterSpace.from_json(self.spec, d["space"]).describe()
+            except (ValueError, KeyError, TypeError):
+                pass  # a space this version cannot read: shown as stored
+            out.append(d)
         return out
+
+    def groups(self, sweeps: list[dict] | None = None) -> list[dict]:
+        """The sweeps grouped by the settings that change what a run measures (model version,
+        duration, step, window, integrator, graph, stimulus), numbered from 1 in the order of
+        their first sweep; run counts per group."""
+        groups: dict[str, dict] = {}
+        for sw in sweeps if sweeps is not None else self.sweeps():
+            key = json.dumps([sw["model_version"], *(sw[k] for k in SETTINGS)], sort_keys=True)
+            g = groups.setdefault(
+                key,
+                {
+                    "group": len(groups) + 1,
+                    "sweeps": [],
+                    "settings": {
+                        "model_version": sw["model_version"],
+                        **{k: sw[k] for k in SETTINGS if k != "extra"},
+                    },
+                    "stimulus": sw["stimulus"],
+                    "stimulus_units": sw["stimulus_units"],
+                    "stimulus_text": sw["stimulus_text"],
+                    "runs": 0,
+                    "failed": 0,
+                },
+            )
+            g["sweeps"].append(sw["id"])
+            g["runs"] += sw["done"]
+            g["failed"] += sw["failed"]
+            sw["group"] = g["group"]
+        return list(groups.values())
+
+    @staticmethod
+    def describe_group(g: dict) -> str:
+        """One line: "group 2 (sweeps 3, 4): duration 600 ms, dt 0.1 ms, ..., stimulus ..."."""
+        st = g["settings"]
+        graph = st.get("connectivity_sha256")
+        return (
+            f"group {g['group']} (sweep{'s' if len(g['sweeps']) > 1 else ''} "
+            f"{', '.join(map(str, g['sweeps']))}): duration {st['duration_ms']:g} ms, dt "
+            f"{st['dt_ms']:g} ms, window {st['window_ms']:g} ms, {st['integrator']}"
+            + (f", graph sha256 {graph[:12]}" if graph else "")
+            + (f", stimulus {g['stimulus_text']}" if g["stimulus_text"] else "")
+        )
+
+    def summary(self) -> dict:
+        """Counts, and per group of sweeps with the same settings (see ``groups``): the sweeps,
+        output ranges of the ok runs and labels. Runs of different settings measure different
+        maps and are never pooled."""
+        sweeps = self.sweeps()
+        groups = {g["group"]: g for g in self.groups(sweeps)}
+        for g in groups.values():
+            where = f"sweep_id IN ({', '.join(str(int(i)) for i in g['sweeps'])})"
+            g["outputs"] = {}
+            for name in self.spec.output_names:
+                lo, hi, mean, n = self.query(
+                    f"SELECT MIN({_q(name)}), MAX({_q(name)}), AVG({_q(name)}), "
+                    f"COUNT({_q(name)}) FROM runs WHERE status = 'ok' AND {where}"
+                )[1][0]
+                g["outputs"][name] = {"min": lo, "max": hi, "mean": mean, "n": n}
+            g["labels"] = dict(
+                self.query(
+                    f"SELECT COALESCE(label, '(none)'), COUNT(*) FROM runs WHERE {where} "
+                    "GROUP BY label ORDER BY COUNT(*) DESC"
+                )[1]
+            )
+        keep = ("id", "group", "sampler", "n", "sample_seed", "seed", "conn_seed", "space")
+        return {
+            "model": self.spec.name,
+            "units": self.units(),
+            "runs": sum(sw["done"] for sw in sweeps),
+            "failed": sum(sw["failed"] for sw in sweeps),
+            "sweeps": [
+                {**{k: sw[k] for k in keep}, "done": sw["done"], "failed": sw["failed"]}
+                for sw in sweeps
+            ],
+            "groups": list(groups.values()),
+        }
+
+    def _results(self) -> tuple[list[str], list[tuple]]:
+        """Every run with its sweep's settings and, for single neurons, its stimulus as
+        columns (kind, then each parameter with its unit); built here rather than read from
+        the ``results`` view so that databases made before the view had ``extra`` get them."""
+        cols, rows = self.query(
+            "SELECT r.*, s.model, s.model_version, s.seed, s.conn_seed, s.connectivity_sha256, "
+            "s.duration_ms, s.dt_ms, s.window_ms, s.integrator, s.sampler, s.sample_seed, "
+            "s.extra AS sweep_extra FROM runs r JOIN sweeps s ON s.id = r.sweep_id "
+            "ORDER BY r.sweep_id, r.row_index"
+        )
+        k = cols.index("sweep_extra")
+        cur = current_unit(self.spec.name) or "1"
+        stims = {}
+        for raw in {r[k] for r in rows}:
+            extra = json.loads(raw) if raw else None
+            stims[raw] = (extra or {}).get("stimulus")
+        fields: dict[str, str] = {}
+        for stim in stims.values():
+            if stim is not None:
+                fields.update(stimulus_units(stim["kind"], cur))
+        cols = cols[:k] + cols[k + 1 :]
+        if not fields:
+            return cols, [r[:k] + r[k + 1 :] for r in rows]
+        cols += ["stimulus"] + [
+            f"stimulus_{f}" if u in ("1", "") else f"stimulus_{f}_{u}" for f, u in fields.items()
+        ]
+        extra_cells = {}
+        for raw, stim in stims.items():
+            vals = stimulus_values(stim) or {}
+            extra_cells[raw] = (stim["kind"] if stim else None, *(vals.get(f) for f in fields))
+        return cols, [r[:k] + r[k + 1 :] + extra_cells[r[k]] for r in rows]
+
+    def export(self, out: str | Path, table: str = "results") -> Path:
+        """Write a table or view to CSV, or to Parquet when ``out`` ends in .parquet. The file
+        appears whole or not at all (written beside it, then renamed). "results": every run with
+        its sweep's settings and stimulus (see ``_results``)."""
+        from neuroscape.io import atomic_file, write_csv_atomic
+
+        out = Path(out)
+        if out.suffix.lower() not in EXPORT_SUFFIXES:
+            raise StoreError(
+                f"export to {str(out)!r}: allowed suffixes {', '.join(EXPORT_SUFFIXES)}"
+            )
+        tables = self.tables()
+        if table not in tables:
+            raise StoreError(f"unknown table {table!r}; allowed: {', '.join(tables)}")
+        if table == "results":
+            cols, rows = self._results()
+        else:
+            cols, _ = self.query(f"SELECT * FROM {_q(table)} LIMIT 0")
+            order = "sweep_id, row_index" if {"sweep_id", "row_index"} <= set(cols) else "1"
+            cols, rows = self.query(f"SELECT * FROM {_q(table)} ORDER BY {order}")
+        if out.suffix.lower() == ".parquet":
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise StoreError(
+                    "Parquet export needs pyarrow (pip install pyarrow); or export to .csv"
+                ) from None
+            columns = {c: [r[k] for r in rows] for k, c in enumerate(cols)}
+            with atomic_file(out) as tmp:
+                pq.write_table(pa.table(columns), tmp)
+            return out
+        return write_csv_atomic(out, cols, rows)
 
 
 def open_for_reading(path: str | Path) -> ModelStore:
-    """Open an existing database, whatever model it holds."""
-    from neuroscape.models import get_spec
+    """Open an existing database, whatever model it holds, with a connection that refuses
+    every write (see ``ModelStore``)."""
+    from neuroscape.models import MODELS, get_spec
 
     path = Path(path)
+    if path.is_dir():
+        raise StoreError(f"database {str(path)!r} is a folder; expected a file")
     if not path.is_file():
         raise StoreError(f"database {str(path)!r} does not exist")
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = _connect_readonly(path)
         try:
             model = dict(con.execute("SELECT key, value FROM meta").fetchall())["model"]
         finally:
             con.close()
     except (sqlite3.DatabaseError, KeyError) as exc:
         raise StoreError(f"{path}: not a neuroscape database ({exc})") from None
-    return ModelStore(path, get_spec(model))
+    if model not in MODELS:
+        raise StoreError(
+            f"{path} holds runs of model {model!r}, which this neuroscape does not know"
+        )
+    return ModelStore(path, get_spec(model), readonly=True)

@@ -10,7 +10,8 @@ a resumed or distributed sweep gives exactly the numbers of an uninterrupted loc
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,13 @@ class SweepReport:
     n_run: int
     n_failed: int
     wall_time_s: float
+    # error message -> number of runs of this call that failed with it (most common first)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all_failed(self) -> bool:
+        """Every point run by this call failed (each is stored with status 'failed')."""
+        return self.n_run > 0 and self.n_failed == self.n_run
 
     @property
     def runs_per_s(self) -> float:
@@ -94,13 +102,30 @@ def run_sweep(
     """Simulate ``n`` sampled points of ``model_name`` into the database ``db`` (resumable).
 
     Everything is validated before the database is touched: a bad request leaves it unchanged.
+    A point whose simulation fails is stored with status 'failed' and its error; the report
+    counts them (``n_failed``, ``errors``, ``all_failed``). Ctrl-C keeps every stored chunk.
     """
     if model_name not in MODELS:
         raise SpaceError(f"unknown model {model_name!r}; allowed: {', '.join(MODELS)}")
+    for name, value in (("sample_seed", sample_seed), ("seed", seed), ("conn_seed", conn_seed)):
+        if not isinstance(value, int | np.integer) or value < 0:
+            raise SettingsError(f"{name}={value!r}; allowed: an integer >= 0")
+    if workers is not None:
+        import numba
+
+        limit = numba.config.NUMBA_NUM_THREADS
+        if not isinstance(workers, int | np.integer) or not 1 <= workers <= limit:
+            raise SettingsError(
+                f"workers={workers!r}; allowed: 1..{limit} (this machine's threads)"
+            )
     spec = get_spec(model_name)
     space = space or ParameterSpace(spec)
+    if space.spec.name != spec.name:
+        raise SpaceError(f"the space is over {space.spec.name!r} parameters, not {model_name!r}")
     settings = settings or SimSettings()
     points = space.sample(n, sampler, sample_seed)
+    # the space checked its fixed values and sub-boxes against the declaration; outside the
+    # declared box now means allowed there (allow_outside) or asked for (scale)
     allow_outside = space.outside_declared_domain()
     spec.validate(points, allow_outside=allow_outside)
     if model_name in NETWORK_MODELS:
@@ -158,6 +183,7 @@ def run_sweep(
                 smoothing=0.1,
             )
         n_failed = 0
+        error_counts: Counter[str] = Counter()
 
         def store_chunk(rows, outputs, ok, errors, wall, labels=None):
             nonlocal n_failed
@@ -167,6 +193,9 @@ def run_sweep(
                 sweep_id, rows, points[rows], outputs, ok, errors, labels, wall / len(rows)
             )
             n_failed += int((~ok).sum())
+            error_counts.update(
+                e or "unknown error" for e, o in zip(errors, ok, strict=True) if not o
+            )
             if bar is not None:
                 bar.update(len(rows))
 
@@ -216,4 +245,5 @@ def run_sweep(
         len(todo),
         n_failed,
         time.perf_counter() - t_start,
+        dict(error_counts.most_common()),
     )
