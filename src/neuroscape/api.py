@@ -12,6 +12,28 @@ from neuroscape.sim.batch import Recording, SimSettings, default_window_ms
 from neuroscape.sim.engine import SimulationResult, run_batch
 
 
+def resolve_settings(
+    spec,
+    duration_ms: float | None = None,
+    dt_ms: float | None = None,
+    window_ms: float | None = None,
+    integrator: str | None = None,
+) -> tuple[float, float, float | None, str]:
+    """The settings of a run: those given, else the model's declared ones (``spec.settings``).
+    The declared window belongs to the declared duration: a run of another length gets its
+    engine's rule (None) unless a window is given."""
+    d = spec.settings
+    duration = d.duration_ms if duration_ms is None else float(duration_ms)
+    if window_ms is None and duration == d.duration_ms:
+        window_ms = d.window_ms
+    return (
+        duration,
+        d.dt_ms if dt_ms is None else float(dt_ms),
+        window_ms,
+        d.integrator if integrator is None else integrator,
+    )
+
+
 def simulate(
     model: str = "cortical",
     params: np.ndarray | Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
@@ -19,10 +41,11 @@ def simulate(
     seed: int = 0,
     conn_seed: int = 0,
     connectivity: str | Path | object | None = None,
-    duration_ms: float = 3000.0,
-    dt_ms: float = 0.1,
+    duration_ms: float | None = None,
+    dt_ms: float | None = None,
     window_ms: float | None = None,
-    integrator: str = "midpoint",
+    integrator: str | None = None,
+    stimulus: object | None = None,
     device: str = "cpu",
     workers: int | None = None,
     chunk_size: int | None = None,
@@ -37,12 +60,20 @@ def simulate(
         (B, n_params) array in the model's parameter order; None runs the defaults.
     seed: noise seed; row r uses the stream (seed, r). conn_seed: seed of the random graph, or
         ``connectivity``: a graph file (NPZ) or Connectivity to use instead.
-    duration_ms, dt_ms: run length and time step (ms). window_ms: the final window over which
-        rates are measured (ms); default the last 2000 ms, or the last 2/3 of a shorter run.
+    duration_ms, dt_ms, integrator: run length and time step (ms) and the scheme; None takes the
+        model's declared defaults (``get_spec(model).settings``; ``neuroscape params MODEL``).
+    window_ms: the final window over which rates are measured (ms); None: the model's default,
+        else the last 2000 ms, or the last 2/3 of a shorter run.
+    stimulus: single-neuron models: the injected current (``make_stimulus``), one for all rows;
+        None: no current.
     device: "cpu" (numba, ``workers`` threads, default all) or "cuda" (torch).
     record_spikes / record_v: also return spike trains / voltage traces of the given neurons.
     """
-    m = get_model(model, conn_seed=conn_seed, connectivity=connectivity)
+    kwargs = {"stimulus": stimulus} if stimulus is not None else {}
+    m = get_model(model, conn_seed=conn_seed, connectivity=connectivity, **kwargs)
+    duration_ms, dt_ms, window_ms, integrator = resolve_settings(
+        m.spec, duration_ms, dt_ms, window_ms, integrator
+    )
     if window_ms is None:
         window_ms = default_window_ms(duration_ms)
     settings = SimSettings(duration_ms, dt_ms, window_ms, integrator)

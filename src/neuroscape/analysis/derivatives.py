@@ -1,4 +1,5 @@
-"""Statistics of a surrogate's derivatives (seed 004, Figs. 3-6), by automatic differentiation.
+"""Statistics of a surrogate's derivatives (Zhang, Young & Lai 2020, Figs. 3-6), by automatic
+differentiation.
 
 Partial derivatives are scaled by the domain lengths Delta_j, so that every entry reads as the
 change of an output (Hz) across the whole range of one parameter: d r / d P_j * Delta_j, and for

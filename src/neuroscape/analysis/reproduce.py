@@ -1,4 +1,4 @@
-"""``neuroscape reproduce zhang-young-2020``: the seed-004 pipeline in one call.
+"""``neuroscape reproduce zhang-young-2020``: the pipeline of Zhang, Young & Lai (2020) in one call.
 
 Sweep (training and independent test sets) -> surrogate -> accuracy against n with the noise
 floor -> inverse tuning with verification -> derivative statistics -> a Markdown report whose
@@ -196,6 +196,7 @@ def reproduce(
         sur.output_names,
         "first partials x domain length (Hz)",
         out / "fig3_first_partials.png",
+        output_units=[o.unit for o in spec.outputs],
     )
     partials_histograms(
         d2,
@@ -203,6 +204,7 @@ def reproduce(
         sur.output_names,
         "1/2 second partials x domain length^2 (Hz)",
         out / "fig6_second_partials.png",
+        output_units=[o.unit for o in spec.outputs],
     )
 
     log("[4b/5] gain curves (Fig. 7)")
@@ -396,7 +398,7 @@ def reproduce(
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     lines = [
-        "# Zhang & Young (seed 004) reproduced with neuroscape",
+        "# Zhang, Young & Lai (2020) reproduced with neuroscape",
         "",
         f"Mode: {'quick' if quick else 'full'}; {len(tp)} training and {len(sp)} test "
         f"simulations; wall time {summary['wall_time_s'] / 60:.1f} min."

@@ -1,5 +1,6 @@
-"""The case studies of seed 000, each a function returning tables (dicts of equal-length arrays)
-and a summary; ``neuroscape theory ...`` writes them as CSV with a figure."""
+"""The case studies of Gerstner, Sprekeler & Deco (2012, Science), each a function returning
+tables (dicts of equal-length arrays) and a summary; ``neuroscape theory ...`` writes them as CSV
+with a figure."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ import time
 import numpy as np
 
 from neuroscape.sim.rng import row_keys
+
+
+def _bar(items, show: bool, unit: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, disable=not show, unit=unit[:-1], desc=unit, leave=False)
 
 
 def siegert_study(
@@ -63,12 +70,14 @@ def ddm_study(
     sigma: float = 1.0,
     trials: int = 10_000,
     seed: int = 0,
+    progress: bool = False,
 ) -> dict:
-    """Simulated choice probability and mean decision time against the closed forms."""
+    """Simulated choice probability and mean decision time against the closed forms;
+    ``progress`` shows a bar over the drifts on stderr."""
     from neuroscape.models.theory import ddm
 
     rows = []
-    for k, v in enumerate(drifts):
+    for k, v in enumerate(_bar(drifts, progress, "drifts")):
         p = np.tile(ddm.SPEC.params_array({"v": v, "a": a, "sigma": sigma})[0], (trials, 1))
         keys = row_keys(seed, np.arange(k * trials, (k + 1) * trials))
         res = ddm.simulate_trials(p, keys, dt_ms=1.0, duration_ms=60_000.0)
@@ -105,13 +114,14 @@ def wong_wang_study(
     trials: int = 1000,
     seed: int = 0,
     mu0_range=(0.0, 80.0),
+    progress: bool = False,
 ) -> dict:
     """Psychometric and chronometric curves, the stimulus edges of the regimes by continuation
     and by simulation, a regime map over (mu0, J_S) and energy landscapes near the lower edge."""
     from neuroscape.models.theory import wong_wang as ww
 
     psy = []
-    for k, c in enumerate(coherences):
+    for k, c in enumerate(_bar(coherences, progress, "coherences")):
         p = np.tile(ww.SPEC.params_array({"coherence": c})[0], (trials, 1))
         res = ww.simulate_trials(p, row_keys(seed, np.arange(k * trials, (k + 1) * trials)))
         dec = ~np.isnan(res[:, 0])
@@ -144,11 +154,21 @@ def hopfield_study(
     trials: int = 10,
     cue_flip: float = 0.1,
     seed: int = 0,
+    progress: bool = False,
 ) -> dict:
+    """Retrieval overlap against load for each network size (Amit, Gutfreund & Sompolinsky
+    1985: critical load near 0.138), the spiking assembly's cue retrieval and example traces."""
     from neuroscape.models.theory import hopfield as hp
 
     alphas = np.asarray(alphas, float)
-    m = hp.capacity_curve(sizes, alphas, trials, cue_flip, seed)
+    # one size at a time for the progress bar; a trial's seed depends on (seed, N, load, trial)
+    # only, so the overlaps are those of a single call over every size
+    m = np.concatenate(
+        [
+            hp.capacity_curve([n], alphas, trials, cue_flip, seed)
+            for n in _bar(sizes, progress, "sizes")
+        ]
+    )
     mean = m.mean(2)
     crit = np.array([hp.critical_load(alphas, mean[i]) for i in range(len(sizes))])
     traces = {a: hp.retrieve(1000, a, cue_flip, seed)[2] for a in (0.05, 0.12, 0.2)}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -192,7 +191,6 @@ def add_stimulus_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--t-on",
         type=nonneg_float,
-        default=DEFAULT_T_ON_MS,
         help=f"step onset in ms (default {DEFAULT_T_ON_MS:g}: a baseline before the step)",
     )
     p.add_argument(
@@ -211,11 +209,16 @@ def stimulus_from_args(args):
         if args.stim:
             raise CLIError("--stim needs --stimulus KIND")
         if args.current is None:
+            if args.t_on is not None or args.t_off is not None:
+                raise CLIError("--t-on/--t-off need --current (a step)")
             return None
+        t_on = DEFAULT_T_ON_MS if args.t_on is None else args.t_on
         t_off = math.inf if args.t_off is None else args.t_off
-        return make_stimulus("step", amp=args.current, t_on=args.t_on, t_off=t_off)
-    if args.current is not None:
-        raise CLIError("--current and --stimulus are exclusive: give --stim amp=... instead")
+        return make_stimulus("step", amp=args.current, t_on=t_on, t_off=t_off)
+    if args.current is not None or args.t_on is not None or args.t_off is not None:
+        raise CLIError(
+            "--current/--t-on/--t-off make a step; with --stimulus give --stim NAME=VALUE"
+        )
     return make_stimulus(args.stimulus, **parse_pairs(args.stim, "--stim"))
 
 
@@ -250,8 +253,18 @@ def check_output_file(path: str | None, suffixes: tuple[str, ...], option: str) 
         raise CLIError(f"{option} {path!r}: folder {str(folder)!r} does not exist")
     if p.is_dir():
         raise CLIError(f"{option} {path!r} is a folder; expected a file")
-    if not os.access(folder, os.W_OK):
-        raise CLIError(f"{option} {path!r}: folder {str(folder)!r} is not writable")
+    _check_writable(folder, f"{option} {path!r}")
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    # a probe file, not os.access: root passes os.access on read-only file systems like /proc
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        raise CLIError(f"{what}: folder {str(folder)!r} is not writable") from None
 
 
 def check_output_dir(path: str | None, option: str = "--out") -> None:
@@ -264,5 +277,6 @@ def check_output_dir(path: str | None, option: str = "--out") -> None:
     anc = p
     while not anc.exists():
         anc = anc.parent
-    if not anc.is_dir() or not os.access(anc, os.W_OK):
-        raise CLIError(f"{option} {path!r}: {str(anc)!r} is not a writable folder")
+    if not anc.is_dir():
+        raise CLIError(f"{option} {path!r}: {str(anc)!r} is not a folder")
+    _check_writable(anc, f"{option} {path!r}")

@@ -1,15 +1,80 @@
-"""`neuroscape params|models|simulate|fi-curve|connectivity|demo`: one model, one run."""
+"""`neuroscape models|params|simulate|fi-curve|connectivity|demo`: one model, one run."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from neuroscape.cli.common import CLIError, parse_set
+from neuroscape.cli.common import (
+    FIGURE_SUFFIXES,
+    CLIError,
+    add_stimulus_args,
+    check_output_dir,
+    check_output_file,
+    column_name,
+    format_value,
+    neuron_values,
+    nonneg_int,
+    parse_range,
+    parse_set,
+    positive_float,
+    positive_int,
+    print_json,
+    stimulus_from_args,
+)
+
+# a plotted or saved trace keeps at most this many samples unless --sample-ms asks for more
+_MAX_TRACE_SAMPLES = 200_000
+
+
+def _is_neuron(name: str) -> bool:
+    from neuroscape.models import NEURON_MODELS
+
+    return name in NEURON_MODELS
+
+
+def _resolve_settings(args, spec) -> tuple[float, float, float | None, str]:
+    """Options given by the user, else the model's declared defaults."""
+    from neuroscape.api import resolve_settings
+
+    duration, dt, window, integrator = resolve_settings(
+        spec, args.duration_ms, args.dt_ms, args.window_ms, args.integrator
+    )
+    if window is not None and window > duration:
+        raise CLIError(f"--window-ms {window:g}: allowed at most --duration-ms {duration:g} ms")
+    return duration, dt, window, integrator
+
+
+# --- models and params ----------------------------------------------------------------------
+
+
+def cmd_models(args) -> int:
+    from neuroscape.models import MODELS, get_spec
+
+    rows = []
+    for name in MODELS:
+        spec = get_spec(name)
+        rows.append(
+            {
+                "name": name,
+                "kind": "single neuron" if _is_neuron(name) else "network or population",
+                "description": spec.description,
+                "parameters": len(spec.parameters),
+                "outputs": [{"name": o.name, "unit": o.unit} for o in spec.outputs],
+            }
+        )
+    if args.json:
+        print_json(rows)
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"{r['name']:{width}s}  {r['description']}")
+    print("details: neuroscape params MODEL", file=sys.stderr)
+    return 0
 
 
 def cmd_params(args) -> int:
@@ -17,238 +82,339 @@ def cmd_params(args) -> int:
 
     spec = get_spec(args.model)
     if args.json:
-        print(json.dumps(spec.to_dict(), indent=2))
-    else:
-        print(f"{spec.name} (v{spec.version}): {spec.description}")
-        for i, p in enumerate(spec.parameters, 1):
-            print(
-                f"{i:2d} {p.name:14s} [{p.low:g}, {p.high:g}] {p.unit:4s} default {p.default:g}"
-                f"  {p.description}"
-            )
+        print_json(spec.to_dict())
+        return 0
+    print(f"{spec.name} (v{spec.version}): {spec.description}")
+    print("parameters:")
+    for i, p in enumerate(spec.parameters, 1):
+        unit = "" if p.unit in ("1", "") else p.unit
+        print(
+            f"{i:3d} {p.name:14s} [{p.low:g}, {p.high:g}] {unit:8s} default {p.default:g}"
+            f"  {p.description}"
+        )
+    print("outputs:")
+    for o in spec.outputs:
+        unit = "(dimensionless)" if o.unit in ("1", "") else o.unit
+        print(f"    {o.name:14s} {unit:15s} {o.description}")
+    d = spec.settings
+    window = "the engine's rule" if d.window_ms is None else f"last {d.window_ms:g} ms"
+    print(
+        f"default settings: duration {d.duration_ms:g} ms, dt {d.dt_ms:g} ms, window {window}, "
+        f"integrator {d.integrator}" + (f" ({d.note})" if d.note else "")
+    )
     return 0
 
 
-def _simulate_kwargs(args) -> dict:
-    return dict(
+# --- simulate -------------------------------------------------------------------------------
+
+
+def _check_flags(args, allowed_for: str, flags: tuple[str, ...]) -> None:
+    """Refuse options that the model kind ignores (never drop a user's option silently)."""
+    for flag in flags:
+        v = getattr(args, flag, None)
+        if v not in (None, False, []):
+            raise CLIError(f"--{flag.replace('_', '-')} is for {allowed_for}")
+
+
+_NEURON_ONLY = (
+    "current",
+    "stimulus",
+    "stim",
+    "preset",
+    "phase_plane",
+    "t_on",
+    "t_off",
+    "sample_ms",
+)
+_NETWORK_ONLY = ("conn_seed", "connectivity")
+
+
+def cmd_simulate(args) -> int:
+    from neuroscape.models import get_spec
+
+    spec = get_spec(args.model)
+    check_output_file(args.plot, FIGURE_SUFFIXES, "--plot")
+    check_output_file(getattr(args, "phase_plane", None), FIGURE_SUFFIXES, "--phase-plane")
+    check_output_file(args.out, (".csv",), "--out")
+    check_output_file(args.save_spikes, (".csv",), "--save-spikes")
+    if _is_neuron(args.model):
+        _check_flags(args, "network models", _NETWORK_ONLY)
+        return _simulate_neuron(args, spec)
+    _check_flags(args, "single-neuron models", _NEURON_ONLY)
+    return _simulate_network(args, spec)
+
+
+def _stimulus_trace(stim, t_ms: np.ndarray) -> np.ndarray | None:
+    """The injected current of a deterministic (step or ramp) stimulus at ``t_ms``; None for
+    stochastic stimuli, whose current is not recorded."""
+    s = np.asarray(stim.values, dtype=float)[0]
+    if stim.kind == "step":
+        return np.where((t_ms >= s[1]) & (t_ms < s[2]), s[0], 0.0)
+    if stim.kind == "ramp":
+        inside = (t_ms >= s[2]) & (t_ms < s[3])
+        return np.where(inside, s[0] + (s[1] - s[0]) * (t_ms - s[2]) / (s[3] - s[2]), 0.0)
+    return None
+
+
+def _stimulus_json(stim, row: int = 0) -> dict:
+    from neuroscape.sim.stimuli import _FIELDS
+
+    vals = np.asarray(stim.values, dtype=float)[min(row, len(stim.values) - 1)]
+    return {"kind": stim.kind, **dict(zip(_FIELDS[stim.kind], vals.tolist(), strict=False))}
+
+
+def _neuron_table(args, spec, model, stimulus) -> int:
+    """--params IN.csv --out OUT.csv for a single-neuron model: one row per parameter set."""
+    from neuroscape.api import simulate
+    from neuroscape.io import read_params_csv
+
+    if args.set or args.preset:
+        raise CLIError("--set/--preset and --params are exclusive: give one set or a table")
+    if args.out is None:
+        raise CLIError("--params IN.csv needs --out OUT.csv")
+    table = read_params_csv(args.params, spec)
+    duration, dt, window, integrator = _resolve_settings(args, spec)
+    res = simulate(
+        model.name,
+        table,
+        stimulus=stimulus,
         seed=args.seed,
-        conn_seed=args.conn_seed,
+        duration_ms=duration,
+        dt_ms=dt,
+        window_ms=window,
+        integrator=integrator,
+        workers=args.workers,
+        allow_outside=args.allow_outside,
+        progress=not args.quiet,
+    )
+    return _write_table(args, spec, res)
+
+
+def _write_table(args, spec, res) -> int:
+    from neuroscape.io import write_csv_atomic
+
+    header = spec.parameter_names + spec.output_names + ["label", "ok", "error"]
+    labels = res.labels if res.labels is not None else [""] * len(res)
+    rows = [
+        [
+            *res.params[r].tolist(),
+            *res.outputs[r].tolist(),
+            labels[r] or "",
+            int(res.ok[r]),
+            res.errors[r] or "",
+        ]
+        for r in range(len(res))
+    ]
+    write_csv_atomic(args.out, header, rows)
+    n_bad = int((~res.ok).sum())
+    units = ", ".join(f"{o.name} ({o.unit})" for o in spec.outputs if o.unit not in ("1", ""))
+    print(
+        f"{len(res)} simulations in {res.wall_time_s:.2f} s "
+        f"({res.wall_time_s / len(res) * 1e3:.1f} ms each) -> {args.out}"
+        + (f" [units: {units}]" if units else "")
+        + (f"; {n_bad} FAILED (see the error column)" if n_bad else ""),
+        file=sys.stderr,
+    )
+    return 0 if n_bad == 0 else 1
+
+
+def _simulate_neuron(args, spec) -> int:
+    from neuroscape.models import get_neuron_model
+    from neuroscape.sim.neuron_engine import simulate_neurons
+
+    model = get_neuron_model(args.model)
+    stimulus = stimulus_from_args(args)
+    if stimulus is None:
+        from neuroscape.sim.stimuli import make_stimulus
+
+        stimulus = make_stimulus("step", amp=0.0)
+    if args.params is not None:
+        return _neuron_table(args, spec, model, stimulus)
+    values = neuron_values(args, model)
+    duration, dt, window, integrator = _resolve_settings(args, spec)
+    want_trace = bool(args.plot or args.out or args.phase_plane)
+    n_steps = int(round(duration / dt))
+    if args.sample_ms is not None:
+        every = max(1, int(round(args.sample_ms / dt)))
+    else:
+        every = max(1, math.ceil(n_steps / _MAX_TRACE_SAMPLES))
+    res = simulate_neurons(
+        model,
+        values,
+        stimulus,
+        duration_ms=duration,
+        dt_ms=dt,
+        window_ms=window,
+        integrator=integrator,
+        seed=args.seed,
+        record_v=want_trace,
+        record_every=every,
+        allow_outside=args.allow_outside,
+        workers=args.workers,
+    )
+    spikes = np.asarray(res.spike_times[0])
+    v_unit = _state_units(model)[0]
+    out_units = {o.name: o.unit for o in spec.outputs}
+    if args.json:
+        print_json(
+            {
+                "model": spec.name,
+                "parameters": dict(zip(spec.parameter_names, res.params[0].tolist(), strict=True)),
+                "parameter_units": {p.name: p.unit for p in spec.parameters},
+                "stimulus": _stimulus_json(res.stimulus),
+                "current_unit": model.current_unit,
+                "rate_hz": float(res.rates[0]),
+                "spike_count_in_window": int(res.counts[0]),
+                "spike_times_ms": spikes.tolist(),
+                "ok": bool(res.ok[0]),
+                "error": res.errors[0],
+                "settings": {
+                    "duration_ms": res.duration_ms,
+                    "dt_ms": res.dt_ms,
+                    "window_ms": res.window_ms,
+                    "integrator": res.integrator,
+                },
+                "seed": res.seed,
+                "wall_time_s": res.wall_time_s,
+            }
+        )
+    else:
+        first = ", ".join(f"{t:.2f}" for t in spikes[:5])
+        more = f" (+{len(spikes) - 5} more)" if len(spikes) > 5 else ""
+        print(
+            f"rate={format_value(res.rates[0], out_units.get('rate', 'Hz'))}  "
+            f"spikes={len(spikes)} in the run, {int(res.counts[0])} in the "
+            f"{res.window_ms:g} ms window  spike times: {first or 'none'}{more} ms"
+        )
+        if not res.ok[0]:
+            print(f"neuroscape: simulation failed: {res.errors[0]}", file=sys.stderr)
+    if args.out:
+        _save_trace(args.out, res, model, v_unit)
+    if args.save_spikes:
+        from neuroscape.io import write_csv_atomic
+
+        write_csv_atomic(args.save_spikes, ["time_ms"], [[float(t)] for t in spikes])
+        print(f"{len(spikes)} spike times -> {args.save_spikes}", file=sys.stderr)
+    title = f"{spec.name} " + ", ".join(
+        f"{k}={format_value(v, spec.parameter(k).unit, 'g')}" for k, v in values.items()
+    )
+    if args.plot:
+        from neuroscape.plot.neuron import trace_figure
+
+        current = _stimulus_trace(res.stimulus, res.t_v - res.dt_ms)  # t_v: end of each step
+        trace_figure(
+            res.t_v,
+            res.v[0],
+            spikes,
+            title,
+            model.states[0],
+            args.plot,
+            v_unit=v_unit,
+            stim_current=current,
+            current_unit=model.current_unit if current is not None else None,
+        )
+        print(f"figure -> {args.plot}", file=sys.stderr)
+    if args.phase_plane:
+        _phase_plane(args, spec, model, res, title)
+    return 0 if res.ok[0] else 1
+
+
+def _state_units(model) -> tuple[str, ...]:
+    """The declared unit of each state variable ("1": dimensionless)."""
+    return tuple(model.state_units)
+
+
+def _save_trace(path: str, res, model, v_unit: str) -> None:
+    """t, every state and the stimulus current of row 0, one sample per row."""
+    from neuroscape.io import write_csv_atomic
+
+    units = _state_units(model)
+    header = ["t_ms"] + [column_name(s, u) for s, u in zip(model.states, units, strict=True)]
+    cols = [res.t_v, *res.states[0]]
+    current = _stimulus_trace(res.stimulus, res.t_v - res.dt_ms)
+    if current is not None:
+        header.append(column_name("I_stim", model.current_unit))
+        cols.append(current)
+    write_csv_atomic(path, header, np.column_stack(cols))
+    print(f"trace ({len(res.t_v)} samples) -> {path}", file=sys.stderr)
+
+
+def _phase_plane(args, spec, model, res, title: str) -> None:
+    from neuroscape.plot.neuron import phase_plane_figure
+
+    w = nc = None
+    model_mod = model.functions()  # a model module may offer its nullclines
+    if hasattr(model_mod, "nullclines"):
+        w = res.states[0, 1]
+        amp = float(res.stimulus.values[0, 0])
+        p_row = dict(zip(spec.parameter_names, res.params[0], strict=True))
+
+        def nc(g):
+            return model_mod.nullclines(g, amp, p_row)
+
+    units = _state_units(model)
+    phase_plane_figure(
+        res.v[0],
+        res.dt_ms,
+        title,
+        args.phase_plane,
+        w=w,
+        nullclines=nc,
+        v_unit=units[0],
+        w_unit=units[1] if len(units) > 1 else None,
+        v_name=model.states[0],
+        w_name=model.states[1] if len(model.states) > 1 else "w",
+    )
+    print(f"figure -> {args.phase_plane}", file=sys.stderr)
+
+
+def _simulate_network(args, spec) -> int:
+    from neuroscape.api import simulate
+    from neuroscape.io import read_params_csv
+
+    duration, dt, window, integrator = _resolve_settings(args, spec)
+    kw = dict(
+        seed=args.seed,
+        conn_seed=0 if args.conn_seed is None else args.conn_seed,
         connectivity=args.connectivity,
-        duration_ms=args.duration_ms,
-        dt_ms=args.dt_ms,
-        window_ms=args.window_ms,
-        integrator=args.integrator,
+        duration_ms=duration,
+        dt_ms=dt,
+        window_ms=window,
+        integrator=integrator,
         device=args.device,
         workers=args.workers,
         allow_outside=args.allow_outside,
     )
-
-
-def _neuron_values(args, spec, model) -> dict[str, float]:
-    values = {}
-    if getattr(args, "preset", None):
-        if args.preset not in model.presets:
-            allowed = ", ".join(model.presets) or "none for this model"
-            raise CLIError(f"unknown preset {args.preset!r} for {model.name}; allowed: {allowed}")
-        values.update(model.presets[args.preset])
-    values.update(parse_set(args.set, spec))
-    return values
-
-
-def _stimulus(args):
-    from neuroscape.sim.stimuli import make_stimulus
-
-    if args.stimulus is None:
-        return make_stimulus("step", amp=args.current or 0.0, t_on=args.t_on, t_off=args.t_off)
-    kw = {}
-    for item in args.stim or []:
-        name, _, raw = item.partition("=")
-        try:
-            kw[name.strip()] = float(raw)
-        except ValueError:
-            raise CLIError(f"--stim {item!r}: expected NAME=NUMBER") from None
-    return make_stimulus(args.stimulus, **kw)
-
-
-def cmd_simulate_neuron(args) -> int:
-    from neuroscape.models import get_neuron_model
-    from neuroscape.sim.neuron_engine import simulate_neurons
-
-    model = get_neuron_model(args.model)
-    spec = model.spec
-    if args.params is not None or args.out is not None:
-        raise CLIError("--params/--out tables are for network models; use fi-curve or the API")
-    values = _neuron_values(args, spec, model)
-    res = simulate_neurons(
-        model,
-        values,
-        _stimulus(args),
-        duration_ms=args.duration_ms or 1000.0,
-        dt_ms=args.dt_ms or model.default_dt_ms,
-        window_ms=args.window_ms,
-        integrator=args.integrator or "rk4",
-        seed=args.seed,
-        record_v=True,
-        allow_outside=args.allow_outside,
-    )
-    spikes = res.spike_times[0]
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "model": spec.name,
-                    "parameters": dict(
-                        zip(spec.parameter_names, res.params[0].tolist(), strict=True)
-                    ),
-                    "stimulus": {
-                        "kind": res.stimulus.kind,
-                        "values": res.stimulus.values[0].tolist(),
-                    },
-                    "rate_hz": float(res.rates[0]),
-                    "spike_count": int(res.counts[0]),
-                    "spike_times_ms": spikes[:100].tolist(),
-                    "ok": bool(res.ok[0]),
-                    "integrator": res.integrator,
-                    "dt_ms": res.dt_ms,
-                    "wall_time_s": res.wall_time_s,
-                },
-                indent=2,
-            )
-        )
-    else:
-        first = ", ".join(f"{t:.2f}" for t in spikes[:5])
-        print(
-            f"rate={res.rates[0]:.4g} Hz  spikes={res.counts[0]}  first spike times (ms): "
-            f"{first or 'none'}"
-        )
-    title = f"{spec.name} " + ", ".join(f"{k}={v:g}" for k, v in values.items())
-    if args.plot:
-        from neuroscape.plot.neuron import trace_figure
-
-        trace_figure(res.t_v, res.v[0], spikes, title, f"{model.states[0]}", args.plot)
-        print(f"figure -> {args.plot}", file=sys.stderr)
-    if args.phase_plane:
-        from neuroscape.plot.neuron import phase_plane_figure
-
-        w = nc = None
-        if spec.name == "fhn":
-            from neuroscape.models.fhn import nullclines
-
-            w = res.states[0, 1]
-            amp = float(res.stimulus.values[0, 0])
-            p_row = dict(zip(spec.parameter_names, res.params[0], strict=True))
-
-            def nc(g):
-                return nullclines(g, amp, p_row)
-
-        phase_plane_figure(res.v[0], res.dt_ms, title, args.phase_plane, w=w, nullclines=nc)
-        print(f"figure -> {args.phase_plane}", file=sys.stderr)
-    return 0 if res.ok[0] else 1
-
-
-def _parse_currents(text: str) -> np.ndarray:
-    try:
-        if ":" in text:
-            a, b, c = (float(x) for x in text.split(":"))
-            if c <= 0 or b < a:
-                raise ValueError
-            return np.round(np.arange(a, b + c / 2, c), 10)
-        return np.array([float(x) for x in text.split(",")])
-    except ValueError:
-        raise CLIError(
-            f"--currents {text!r}: expected START:STOP:STEP (STEP > 0) or a comma list"
-        ) from None
-
-
-def cmd_fi_curve(args) -> int:
-    from neuroscape.io import write_csv_atomic
-    from neuroscape.models import get_neuron_model
-    from neuroscape.plot.neuron import fi_figure
-    from neuroscape.sim.neuron_engine import simulate_neurons
-    from neuroscape.sim.stimuli import make_stimulus
-
-    model = get_neuron_model(args.model)
-    values = _neuron_values(args, model.spec, model)
-    currents = _parse_currents(args.currents)
-    res = simulate_neurons(
-        model,
-        values,
-        make_stimulus("step", amp=currents),
-        duration_ms=args.duration_ms,
-        window_ms=args.window_ms,
-        dt_ms=args.dt_ms or model.default_dt_ms,
-        integrator=args.integrator,
-        allow_outside=args.allow_outside,
-    )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv_atomic(
-        out / "fi_curve.csv",
-        [f"current_{model.current_unit}", "rate_hz"],
-        np.column_stack([currents, res.rates]),
-    )
-    title = f"f-I curve of {model.name} " + ", ".join(f"{k}={v:g}" for k, v in values.items())
-    fi_figure(currents, res.rates, title, f"current ({model.current_unit})", out / "fi_curve.png")
-    firing = res.rates > 0
-    rheo = f"{currents[np.argmax(firing)]:g}" if firing.any() else "none in range"
-    print(
-        f"{len(currents)} currents, rheobase {rheo} {model.current_unit} -> "
-        f"{out / 'fi_curve.csv'}, {out / 'fi_curve.png'}"
-    )
-    return 0
-
-
-def cmd_simulate(args) -> int:
-    from neuroscape.api import simulate
-    from neuroscape.io import read_params_csv, write_csv_atomic
-    from neuroscape.models import NEURON_MODELS, get_spec
-
-    spec = get_spec(args.model)
-    if args.model in NEURON_MODELS:
-        return cmd_simulate_neuron(args)
-    for flag in ("current", "stimulus", "preset", "phase_plane"):
-        if getattr(args, flag, None) is not None:
-            raise CLIError(f"--{flag.replace('_', '-')} is for single-neuron models")
-    from neuroscape.models.theory import DEFAULTS as THEORY_DEFAULTS
-
-    dur, dt, win = THEORY_DEFAULTS.get(args.model, (3000.0, 0.1, None))
-    args.duration_ms = args.duration_ms or dur
-    args.dt_ms = args.dt_ms or dt
-    if args.window_ms is None and win is not None:
-        args.window_ms = win
-    args.integrator = args.integrator or "midpoint"
     if args.params is not None:
         if args.set:
             raise CLIError("--set and --params are exclusive: give one parameter set or a table")
         if args.out is None:
             raise CLIError("--params IN.csv needs --out OUT.csv")
         table = read_params_csv(args.params, spec)
-        res = simulate(args.model, table, progress=not args.quiet, **_simulate_kwargs(args))
-        header = spec.parameter_names + spec.output_names + ["ok", "error"]
-        rows = [
-            [*res.params[r].tolist(), *res.outputs[r].tolist(), int(res.ok[r]), res.errors[r] or ""]
-            for r in range(len(res))
-        ]
-        write_csv_atomic(args.out, header, rows)
-        n_bad = int((~res.ok).sum())
-        print(
-            f"{len(res)} simulations in {res.wall_time_s:.2f} s "
-            f"({res.wall_time_s / len(res) * 1e3:.1f} ms each) -> {args.out}"
-            + (f"; {n_bad} FAILED (see the error column)" if n_bad else ""),
-            file=sys.stderr,
-        )
-        return 0 if n_bad == 0 else 1
+        res = simulate(args.model, table, progress=not args.quiet, **kw)
+        return _write_table(args, spec, res)
     if args.out is not None:
         raise CLIError("--out needs --params IN.csv (a table of parameter sets)")
-    values = parse_set(args.set, spec)
-    res = simulate(
-        args.model, values, record_spikes=args.plot is not None, **_simulate_kwargs(args)
-    )
+    from neuroscape.models import get_model
+
+    wants_spikes = bool(args.plot or args.save_spikes)
+    if wants_spikes and not hasattr(get_model(args.model), "connectivity"):
+        raise CLIError(
+            f"--plot/--save-spikes need spike trains, which {args.model} does not record; "
+            "allowed for spiking networks with a graph (see neuroscape models)"
+        )
+    res = simulate(args.model, parse_set(args.set, spec), record_spikes=wants_spikes, **kw)
     row = res.row(0)
+    units = {o.name: o.unit for o in spec.outputs}
+    label = res.labels[0] if res.labels is not None else None
     if args.json:
         out = {
             "model": spec.name,
             "parameters": {k: row[k] for k in spec.parameter_names},
+            "parameter_units": {p.name: p.unit for p in spec.parameters},
             "outputs": {k: row[k] for k in spec.output_names},
+            "output_units": units,
+            "label": label,
             "ok": bool(res.ok[0]),
             "error": res.errors[0],
             "seed": res.seed,
@@ -256,41 +422,123 @@ def cmd_simulate(args) -> int:
             **res.provenance,
             "wall_time_s": res.wall_time_s,
         }
-        if args.model == "cortical":
-            from neuroscape.models.cortical import in_output_domain
-
-            out["in_output_domain"] = bool(in_output_domain(row["r_E"], row["r_I"]))
-        print(json.dumps(out, indent=2))
+        domain = getattr(spec, "output_domain", None)
+        if callable(domain):
+            out["in_output_domain"] = bool(domain(res.outputs[0]))
+        print_json(out)
     else:
-        print("  ".join(f"{k}={row[k]:.4g} Hz" for k in spec.output_names))
-    if args.plot is not None:
-        from neuroscape.plot.raster import raster_figure
+        print(
+            "  ".join(f"{k}={format_value(row[k], units[k])}" for k in spec.output_names)
+            + (f"  ({label})" if label else "")
+        )
+        if not res.ok[0]:
+            print(f"neuroscape: simulation failed: {res.errors[0]}", file=sys.stderr)
+    if args.save_spikes:
+        from neuroscape.io import write_csv_atomic
 
         t, idx = res.spikes[0]
-        m = res.provenance
-        title = ", ".join(f"{k}={row[k]:.4g}" for k in spec.parameter_names)
-        title += "\n" + "  ".join(f"{k}={row[k]:.2f} Hz" for k in spec.output_names)
-        title += f"  (seed {res.seed}, graph {m['connectivity_sha256'][:10]})"
-        from neuroscape.models.cortical import CONSTANTS
-
-        raster_figure(
-            t,
-            idx,
-            int(CONSTANTS["N_E"]),
-            int(CONSTANTS["N_I"]),
-            res.settings.duration_ms,
-            title=title,
-            window_ms=res.settings.window_ms,
-            path=args.plot,
-        )
-        print(f"figure -> {args.plot}", file=sys.stderr)
+        write_csv_atomic(args.save_spikes, ["time_ms", "neuron"], np.column_stack([t, idx]))
+        print(f"{len(t)} spikes -> {args.save_spikes}", file=sys.stderr)
+    if args.plot is not None:
+        _raster(args, spec, res, row, units)
     return 0 if res.ok[0] else 1
+
+
+def _raster(args, spec, res, row, units) -> None:
+    from neuroscape.models import get_model
+    from neuroscape.plot.raster import raster_figure
+
+    t, idx = res.spikes[0]
+    m = res.provenance
+    graph = get_model(args.model).connectivity
+    title = ", ".join(
+        f"{k}={format_value(row[k], spec.parameter(k).unit)}" for k in spec.parameter_names
+    )
+    title += "\n" + "  ".join(f"{k}={format_value(row[k], units[k])}" for k in spec.output_names)
+    title += f"  (seed {res.seed}, graph {m['connectivity_sha256'][:10]})"
+    raster_figure(
+        t,
+        idx,
+        int(graph.n_e),
+        int(graph.n_i),
+        res.settings.duration_ms,
+        title=title,
+        window_ms=res.settings.window_ms,
+        path=args.plot,
+    )
+    print(f"figure -> {args.plot}", file=sys.stderr)
+
+
+# --- f-I curves -----------------------------------------------------------------------------
+
+
+def cmd_fi_curve(args) -> int:
+    from neuroscape.io import write_csv_atomic
+    from neuroscape.models import get_neuron_model
+    from neuroscape.plot._base import axis_label
+    from neuroscape.plot.neuron import fi_figure
+    from neuroscape.sim.neuron_engine import fi_curve
+
+    if not _is_neuron(args.model):
+        from neuroscape.models import NEURON_MODELS
+
+        raise CLIError(
+            f"fi-curve takes a single-neuron model, not {args.model!r}; "
+            f"allowed: {', '.join(NEURON_MODELS)}"
+        )
+    check_output_dir(args.out)
+    model = get_neuron_model(args.model)
+    values = neuron_values(args, model)
+    currents = parse_range(args.currents, "--currents")
+    duration, dt, window, integrator = _resolve_settings(args, model.spec)
+    fi = fi_curve(
+        model,
+        values,
+        currents,
+        duration_ms=duration,
+        window_ms=window,
+        dt_ms=dt,
+        integrator=integrator,
+        t_on_ms=args.t_on,
+        allow_outside=args.allow_outside,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cu = model.current_unit
+    write_csv_atomic(
+        out / "fi_curve.csv",
+        [column_name("current", cu), "rate_Hz", "spike_count"],
+        np.column_stack([fi.currents, fi.rates, fi.counts]),
+    )
+    title = f"f-I curve of {model.name} " + ", ".join(
+        f"{k}={format_value(v, model.spec.parameter(k).unit, 'g')}" for k, v in values.items()
+    )
+    fi_figure(fi.currents, fi.rates, title, axis_label("current", cu), out / "fi_curve.png")
+
+    def show(x):
+        return "none in range" if x is None else format_value(x, cu, "g")
+
+    print(
+        f"{len(fi.currents)} currents; rheobase (onset of repetitive firing) "
+        f"{show(fi.rheobase)}; single-spike threshold {show(fi.single_spike_threshold)} -> "
+        f"{out / 'fi_curve.csv'}, {out / 'fi_curve.png'}"
+    )
+    return 0
+
+
+# --- connectivity and demo -------------------------------------------------------------------
 
 
 def cmd_connectivity(args) -> int:
     from neuroscape.models import get_model
 
+    check_output_file(args.out, (".npz",), "--out")
     model = get_model(args.model, conn_seed=args.conn_seed)
+    if not hasattr(model, "connectivity"):
+        raise CLIError(
+            f"model {args.model!r} has no random graph to export; allowed: network models "
+            "with connectivity (see neuroscape models)"
+        )
     path = model.connectivity.save(args.out)
     n = model.connectivity.n_synapses
     print(
@@ -304,102 +552,114 @@ def cmd_connectivity(args) -> int:
 
 def cmd_demo(args) -> int:
     """Main job: simulate the circuit at its defaults and write the raster figure."""
+    check_output_dir(args.out)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    ns = argparse.Namespace(
-        model="cortical",
-        set=[],
-        params=None,
-        out=None,
-        seed=0,
-        conn_seed=0,
-        connectivity=None,
-        duration_ms=3000.0,
-        dt_ms=0.1,
-        window_ms=None,
-        integrator="midpoint",
-        device="cpu",
-        workers=None,
-        allow_outside=False,
-        json=False,
-        plot=str(out / "cortical_raster.png"),
-        quiet=False,
-    )
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers())
+    ns = parser.parse_args(["simulate", "cortical", "--plot", str(out / "cortical_raster.png")])
     return cmd_simulate(ns)
 
 
+# --- parsers --------------------------------------------------------------------------------
+
+
+def _settings_args(p, what: str) -> None:
+    p.add_argument("--duration-ms", type=positive_float, help=f"run length in ms (default: {what})")
+    p.add_argument("--dt-ms", type=positive_float, help=f"time step in ms (default: {what})")
+    p.add_argument(
+        "--window-ms",
+        type=positive_float,
+        help=f"rates over the last WINDOW ms of the run (default: {what})",
+    )
+    p.add_argument(
+        "--integrator",
+        help="euler, midpoint, rk4, exponential_euler, exponential_euler_tables "
+        f"(default: {what}; `neuroscape params MODEL` shows it and why)",
+    )
+
 
 def add_parsers(sub) -> None:
-    sp = sub.add_parser("params", help="list a model's parameters, bounds and units")
+    sm = sub.add_parser("models", help="list the models with their descriptions")
+    sm.add_argument("--json", action="store_true", help="strict JSON")
+    sm.set_defaults(func=cmd_models)
+
+    sp = sub.add_parser(
+        "params", help="a model's parameters (bounds, units), outputs and default settings"
+    )
     sp.add_argument("model")
-    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--json", action="store_true", help="strict JSON")
     sp.set_defaults(func=cmd_params)
 
     ss = sub.add_parser("simulate", help="simulate one parameter set or a CSV table of them")
-    ss.add_argument("model")
+    ss.add_argument("model", help="a model name (see neuroscape models)")
     ss.add_argument("--set", action="append", metavar="NAME=VALUE", help="repeatable")
     ss.add_argument("--params", metavar="IN.csv", help="table of parameter sets, one per row")
-    ss.add_argument("--out", metavar="OUT.csv", help="results table (with --params)")
-    ss.add_argument("--seed", type=int, default=0, help="noise seed (row r uses (seed, r))")
-    ss.add_argument("--conn-seed", type=int, default=0, help="seed of the random graph")
-    ss.add_argument("--connectivity", metavar="GRAPH.npz", help="use this graph file instead")
     ss.add_argument(
-        "--duration-ms",
-        type=float,
-        default=None,
-        help="default 3000 (cortical) or 1000 (single neurons)",
-    )
-    ss.add_argument("--dt-ms", type=float, default=None, help="default: the model's")
-    ss.add_argument(
-        "--window-ms", type=float, default=None, help="rates over the last WINDOW ms (default 2000)"
+        "--out",
+        metavar="OUT.csv",
+        help="with --params: the results table; single neurons without --params: the trace "
+        "(t, states, stimulus current)",
     )
     ss.add_argument(
-        "--integrator",
-        default=None,
-        help="euler, midpoint, rk4, exponential_euler (default: midpoint for the "
-        "circuit, rk4 for neurons)",
+        "--save-spikes", metavar="SPIKES.csv", help="spike times (and neuron indices) of the run"
     )
-    ss.add_argument("--current", type=float, help="single neurons: step current amplitude")
-    ss.add_argument("--t-on", type=float, default=0.0, help="step onset (ms)")
-    ss.add_argument("--t-off", type=float, default=float("inf"), help="step offset (ms)")
+    ss.add_argument("--seed", type=nonneg_int, default=0, help="noise seed (row r uses (seed, r))")
     ss.add_argument(
-        "--stimulus",
-        choices=["step", "ramp", "noisy", "poisson"],
-        help="single neurons: stimulus kind, with --stim NAME=VALUE",
+        "--conn-seed", type=nonneg_int, help="networks: seed of the random graph (default 0)"
     )
-    ss.add_argument("--stim", action="append", metavar="NAME=VALUE")
+    ss.add_argument(
+        "--connectivity", metavar="GRAPH.npz", help="networks: use this graph file instead"
+    )
+    _settings_args(ss, "the model's")
+    add_stimulus_args(ss)
     ss.add_argument("--preset", help="named parameter set (e.g. Izhikevich RS, IB, CH, FS)")
-    ss.add_argument("--phase-plane", metavar="FILE.png", help="V vs dV/dt (FHN: with nullclines)")
-    ss.add_argument("--device", default="cpu", help="cpu or cuda")
-    ss.add_argument("--workers", type=int, default=None, help="CPU threads (default: all)")
+    ss.add_argument(
+        "--sample-ms",
+        type=positive_float,
+        help="single neurons: trace sampling interval in ms (default: dt, thinned to at most "
+        f"{_MAX_TRACE_SAMPLES:,} samples)",
+    )
+    ss.add_argument(
+        "--phase-plane", metavar="FILE.png", help="V against dV/dt (FHN: with nullclines)"
+    )
+    ss.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ss.add_argument("--workers", type=positive_int, help="CPU threads (default: all cores)")
     ss.add_argument(
         "--allow-outside",
         action="store_true",
         help="accept parameter values outside the model's declared domain",
     )
-    ss.add_argument("--plot", metavar="FILE.png", help="spike raster with population rates")
-    ss.add_argument("--json", action="store_true", help="print the result as JSON")
+    ss.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="single neurons: V(t) over the stimulus; spiking networks: raster and rates",
+    )
+    ss.add_argument("--json", action="store_true", help="print the result as strict JSON")
     ss.add_argument("--quiet", action="store_true", help="no progress bar")
     ss.set_defaults(func=cmd_simulate)
 
-    sc = sub.add_parser("connectivity", help="export a model's random graph to an NPZ file")
+    sc = sub.add_parser("connectivity", help="export a network's random graph to an NPZ file")
     sc.add_argument("model")
-    sc.add_argument("--conn-seed", type=int, default=0)
+    sc.add_argument("--conn-seed", type=nonneg_int, default=0)
     sc.add_argument("--out", required=True, metavar="GRAPH.npz")
     sc.set_defaults(func=cmd_connectivity)
 
     sf = sub.add_parser("fi-curve", help="firing rate against step current: CSV and figure")
     sf.add_argument("model")
-    sf.add_argument("--currents", required=True, help="START:STOP:STEP or a,b,c")
+    sf.add_argument(
+        "--currents", required=True, help="START:STOP:STEP or a,b,c (the model's current unit)"
+    )
     sf.add_argument("--set", action="append", metavar="NAME=VALUE")
     sf.add_argument("--preset")
-    sf.add_argument("--duration-ms", type=float, default=1000.0)
-    sf.add_argument("--window-ms", type=float, default=None, help="default: the whole run")
-    sf.add_argument("--dt-ms", type=float, default=None)
-    sf.add_argument("--integrator", default="rk4")
+    _settings_args(sf, "the model's")
+    from neuroscape.cli.common import DEFAULT_T_ON_MS, nonneg_float
+
+    sf.add_argument("--t-on", type=nonneg_float, default=DEFAULT_T_ON_MS, help="step onset in ms")
     sf.add_argument("--allow-outside", action="store_true")
     sf.add_argument("--out", required=True, metavar="DIR")
     sf.set_defaults(func=cmd_fi_curve)
+
     sd = sub.add_parser("demo", help="simulate the circuit and write its figure")
-    sd.add_argument("--out", default="out", help="output folder (default: out/)")
+    sd.add_argument("--out", default="out", help="output folder")
     sd.set_defaults(func=cmd_demo)

@@ -4,10 +4,19 @@ study writes CSV tables and a figure into --out DIR and prints a JSON summary.""
 from __future__ import annotations
 
 import csv
-import json
+import inspect
 from pathlib import Path
 
 import numpy as np
+
+from neuroscape.cli.common import (
+    CLIError,
+    check_output_dir,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    print_json,
+)
 
 
 def _table(path: Path, cols: dict) -> None:
@@ -23,9 +32,14 @@ def cmd_theory(args) -> int:
     from neuroscape.analysis import theory as th
     from neuroscape.plot import theory as pt
 
+    check_output_dir(args.out)
+    study = args.study
+    if args.trials is not None and study not in _TRIAL_STUDIES:
+        raise CLIError(f"--trials is for {', '.join(_TRIAL_STUDIES)}, not {study}")
+    if args.trials is None and study in _TRIAL_STUDIES:
+        args.trials = _default_trials(study)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    study = args.study
     if study == "siegert":
         r = th.siegert_study(reps=args.reps, seed=args.seed)
         _table(out / "siegert_single.csv", r["single"])
@@ -39,7 +53,7 @@ def cmd_theory(args) -> int:
             "network": {k: np.asarray(v).tolist() for k, v in r["network"].items()},
         }
     elif study == "ddm":
-        r = th.ddm_study(trials=args.trials, seed=args.seed)
+        r = th.ddm_study(trials=args.trials, seed=args.seed, progress=True)
         _table(out / "ddm.csv", r["table"])
         pt.ddm_figure(r, out / "ddm.png")
         t = r["table"]
@@ -55,7 +69,7 @@ def cmd_theory(args) -> int:
             ),
         }
     elif study == "wong-wang":
-        r = th.wong_wang_study(trials=args.trials, seed=args.seed)
+        r = th.wong_wang_study(trials=args.trials, seed=args.seed, progress=True)
         _table(out / "psychometric.csv", r["psychometric"])
         edges = r["edges_continuation"] + r["edges_simulation"]
         _table(
@@ -75,7 +89,7 @@ def cmd_theory(args) -> int:
             "p_correct": r["psychometric"]["p_correct"].tolist(),
         }
     elif study == "hopfield-capacity":
-        r = th.hopfield_study(trials=args.trials, seed=args.seed)
+        r = th.hopfield_study(trials=args.trials, seed=args.seed, progress=True)
         cols = {
             "N": np.repeat(r["sizes"], len(r["alphas"])),
             "alpha": np.tile(r["alphas"], len(r["sizes"])),
@@ -113,24 +127,45 @@ def cmd_theory(args) -> int:
             "rate_hz": res.rate_hz,
             "wall_time_s": round(res.wall_time_s, 1),
         }
-    print(json.dumps(summary, default=float))
+    print_json(summary)
     return 0
+
+
+_TRIAL_STUDIES = {
+    "ddm": "ddm_study",
+    "wong-wang": "wong_wang_study",
+    "hopfield-capacity": "hopfield_study",
+}
+
+
+def _default_trials(study: str) -> int:
+    """The study function's own default: the CLI and Python agree (one place)."""
+    from neuroscape.analysis import theory as th
+
+    fn = getattr(th, _TRIAL_STUDIES[study])
+    return int(inspect.signature(fn).parameters["trials"].default)
 
 
 STUDIES = ("siegert", "ddm", "wong-wang", "hopfield-capacity", "wilson-cowan", "distal-reward")
 
 
 def add_parsers(sub) -> None:
-    t = sub.add_parser("theory", help="seed-000 case studies: CSV tables and a figure")
+    t = sub.add_parser(
+        "theory",
+        help="case studies of Gerstner, Sprekeler & Deco 2012: CSV tables and a figure",
+    )
     t.add_argument("study", choices=STUDIES)
     t.add_argument("--out", required=True, metavar="DIR")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument(
         "--trials",
-        type=int,
-        default=1000,
-        help="trials per condition (ddm, wong-wang; hopfield: per load)",
+        type=positive_int,
+        help="trials per condition (default: "
+        + ", ".join(f"{k} {_default_trials(k)}" for k in _TRIAL_STUDIES)
+        + "; hopfield-capacity: per load and size)",
     )
-    t.add_argument("--reps", type=int, default=16, help="siegert: neurons per mean input")
-    t.add_argument("--duration-s", type=float, default=3600.0, help="distal-reward: run length")
+    t.add_argument("--reps", type=positive_int, default=16, help="siegert: neurons per mean input")
+    t.add_argument(
+        "--duration-s", type=positive_float, default=3600.0, help="distal-reward: run length in s"
+    )
     t.set_defaults(func=cmd_theory)
