@@ -72,7 +72,8 @@ def test_grid_is_the_product_of_axes():
             5,
             "sobol",
             ParameterError,
-            r"eta_ext_E=\[10, 200\] Hz is outside the declared range of 'cortical': \[25, 3000\] Hz",
+            r"eta_ext_E=\[10, 200\] Hz is outside the declared range of 'cortical': "
+            r"\[25, 3000\] Hz",
         ),
         # allow_outside reaches the hard limits, never past them (a rate stays >= 0)
         (

@@ -168,6 +168,7 @@ class ModelStore:
         self._lock_fd: int | None = None
         self._lock_path: Path | None = None
         self._refused: str | None = None
+        self._refused_internal = False
         if writer and readonly:
             raise StoreError("a store is either the sweep's writer or read-only, not both")
         if self.path.is_dir():
@@ -208,7 +209,10 @@ class ModelStore:
             what = f"{arg1} (a transaction)"
         elif arg1:
             what += f" on {arg1}"
-        self._refused = what
+        # name the statement's own action (DROP TABLE on runs), not the schema edit behind it
+        internal = arg1 in ("sqlite_master", "sqlite_temp_master", "sqlite_schema")
+        if self._refused is None or (self._refused_internal and not internal):
+            self._refused, self._refused_internal = what, internal
         return sqlite3.SQLITE_DENY
 
     def _check_existing(self) -> None:
@@ -474,14 +478,17 @@ class ModelStore:
         """(column names, rows) of one SQL statement. A read-only store refuses writes."""
         if not sql.strip():
             raise StoreError("empty SQL; allowed: one SELECT or WITH statement")
-        self._refused = None
+        self._refused, self._refused_internal = None, False
         try:
             cur = self.con.execute(sql, params)
             rows = cur.fetchall()
         except sqlite3.Error as exc:
             if self._refused is not None:
+                what = self._refused
+                if self._refused_internal:  # SQLite asks for the schema edit first
+                    what = " ".join(sql.split()[:2]).upper() + " (a change of the schema)"
                 raise StoreError(
-                    f"{self.path} is opened read-only: {self._refused} is refused; allowed: "
+                    f"{self.path} is opened read-only: {what} is refused; allowed: "
                     "SELECT and WITH queries, PRAGMA table_info(TABLE)"
                 ) from None
             raise StoreError(f"SQL error: {exc}") from None
