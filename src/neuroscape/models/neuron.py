@@ -64,6 +64,14 @@ class NeuronModel:
     current_unit: str
     has_reset: bool = False  # threshold/reset (integrate-and-fire type)
     refractory_param: str | None = None  # name of a parameter holding t_ref (ms)
+    # precise_reset: the threshold crossing is interpolated inside the step, the reset and the
+    # refractory period start then, and the membrane is released off the step grid (so spike
+    # timing is not biased by dt/2 per interval); threshold_level, the V at which ``threshold``
+    # turns true (a parameter's name or a number), is what is interpolated. Without it a spike
+    # is registered at the end of the crossing step and V is held for round(t_ref/dt) - 1
+    # steps (Brian2's semantics)
+    precise_reset: bool = False
+    threshold_level: str | float | None = None
     spike_level: float = 0.0  # for models without reset: upward crossing of this level
     conditionally_linear: bool = False  # provides ``linear`` for exponential Euler
     max_dt_ms: float = 1.0  # coarsest step the explicit schemes are accepted at

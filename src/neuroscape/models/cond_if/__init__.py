@@ -79,8 +79,8 @@ SPEC = ModelSpec(
         duration_ms=1000.0,
         dt_ms=0.1,
         integrator="exponential_euler",
-        note="exponential Euler integrates the linear membrane exactly between spikes "
-        "(constant conductances); spikes at the end of the crossing step (timing error < dt)",
+        note="exponential Euler is exact between spikes; the spike and reset on the step grid "
+        "as in the circuit (Brian2's semantics), so each interval is a whole number of steps",
     ),
 )
 

@@ -36,9 +36,9 @@ SPEC = ModelSpec(
     settings=DefaultSettings(
         duration_ms=1000.0,
         dt_ms=0.1,
-        integrator="midpoint",
-        note="spike timing is limited by the reset at the end of the crossing step, not by the "
-        "scheme: rk4 is no closer than midpoint to the dt -> 0 limit, at twice the cost",
+        integrator="rk4",
+        note="rk4 at 0.1 ms with the crossing interpolated: the presets' spike counts over 1 s "
+        "equal rk4 at 0.001 ms, their first 10 spikes within 0.12 ms (midpoint misses spikes)",
     ),
 )
 
@@ -84,6 +84,8 @@ MODEL = NeuronModel(
     initial_state=_init,
     current_unit="1",
     has_reset=True,
+    precise_reset=True,
+    threshold_level=V_PEAK,
     max_dt_ms=0.25,
     presets=PRESETS,
 )
