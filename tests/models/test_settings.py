@@ -1,0 +1,108 @@
+"""Every model declares its own run settings, once; the engines take them from there."""
+
+import numpy as np
+import pytest
+
+from neuroscape.models import MODELS, NEURON_MODELS, THEORY_MODELS, get_model, get_spec
+from neuroscape.models.base import GENERIC_SETTINGS, DefaultSettings
+from neuroscape.sim.batch import SettingsError, SimSettings, default_window_ms
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_registered_model_declares_its_settings(name):
+    spec = get_spec(name)
+    s = spec.settings
+    assert s is not GENERIC_SETTINGS and s.note
+    assert spec.to_dict()["settings"] == {
+        "duration_ms": s.duration_ms,
+        "dt_ms": s.dt_ms,
+        "window_ms": s.window_ms,
+        "integrator": s.integrator,
+        "note": s.note,
+    }
+    # the declared settings are accepted by the model they belong to
+    get_model(name).check_settings(SimSettings.for_model(spec))
+
+
+def test_neuron_models_declare_a_scheme_they_can_run():
+    from neuroscape.models import get_neuron_model
+    from neuroscape.sim.neuron_engine import check_neuron_settings
+
+    for name in NEURON_MODELS:
+        s = get_spec(name).settings
+        assert check_neuron_settings(get_neuron_model(name), s.integrator, s.dt_ms)
+
+
+def test_theory_defaults_alias_reads_the_declarations():
+    from neuroscape.models import theory
+
+    for name in THEORY_MODELS:
+        s = get_spec(name).settings
+        assert theory.DEFAULTS[name] == (s.duration_ms, s.dt_ms, s.window_ms)
+
+
+def test_declared_settings_are_validated():
+    with pytest.raises(ValueError, match="dt_ms=0.0 must be a positive number of ms"):
+        DefaultSettings(1000.0, 0.0)
+    with pytest.raises(ValueError, match=r"window_ms=2000.0 must be in \(0, duration_ms=1000.0\]"):
+        DefaultSettings(1000.0, 0.1, window_ms=2000.0)
+    with pytest.raises(ValueError, match="duration_ms=nan"):
+        DefaultSettings(float("nan"), 0.1)
+
+
+def test_for_model_fills_what_is_not_given():
+    cortical = get_spec("cortical")
+    s = SimSettings.for_model(cortical)
+    assert (s.duration_ms, s.dt_ms, s.window_ms, s.integrator) == (3000.0, 0.1, 2000.0, "midpoint")
+    # the declared window belongs to the declared duration; another run gets the engine's rule
+    s = SimSettings.for_model(cortical, duration_ms=600.0)
+    assert s.window_ms == default_window_ms(600.0) == 400.0
+    s = SimSettings.for_model(cortical, duration_ms=600.0, window_ms=100.0, integrator="rk4")
+    assert (s.window_ms, s.integrator, s.dt_ms) == (100.0, "rk4", 0.1)
+    ddm = SimSettings.for_model(get_spec("ddm"))
+    assert ddm.duration_ms == 10_000.0 and ddm.dt_ms == 1.0
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(window_ms=float("nan")), "window_ms=nan must be in"),
+        (dict(window_ms=float("inf")), "window_ms=inf must be in"),
+        (dict(window_ms=-5.0), "window_ms=-5.0 must be in"),
+        (dict(dt_ms=float("nan")), "dt_ms=nan must be a positive number of ms"),
+        (dict(duration_ms=float("inf")), "duration_ms=inf must be a positive number of ms"),
+        (dict(duration_ms="long"), "duration_ms='long' must be a number of ms"),
+        (dict(dt_ms=2000.0), "dt_ms=2000 must be <= duration_ms=1000"),
+        (dict(window_ms=0.01), r"window_ms=0.01 is shorter than one step \(dt_ms=0.1\)"),
+        (dict(integrator=""), "integrator='' must be a scheme's name"),
+    ],
+)
+def test_bad_settings_are_refused_with_one_line(kw, match):
+    base = dict(duration_ms=1000.0, dt_ms=0.1, window_ms=500.0, integrator="midpoint")
+    with pytest.raises(SettingsError, match=match) as exc:
+        SimSettings(**(base | kw))
+    assert "\n" not in str(exc.value)
+
+
+def test_theory_models_refuse_settings_they_cannot_run():
+    from neuroscape.models.theory import TheoryBatch
+
+    wc = TheoryBatch("wilson_cowan")
+    # the oscillation test compares the window with the one before it: the run used to be
+    # lengthened silently to two windows
+    with pytest.raises(SettingsError, match=r"window_ms=1500 must be <= duration_ms/2 = 1000"):
+        wc.check_settings(SimSettings(2000.0, 0.05, 1500.0))
+    with pytest.raises(SettingsError, match="window_ms=1 must be >= 2 ms for brunel"):
+        TheoryBatch("brunel").check_settings(SimSettings(1000.0, 0.1, 1.0))
+    with pytest.raises(ValueError, match="window_ms=1500 must be in"):
+        from neuroscape.models.theory import wilson_cowan
+
+        wilson_cowan.simulate(wilson_cowan.SPEC.params_array({}), 2000.0, 1500.0)
+
+
+def test_run_batch_without_settings_runs_the_declared_ones():
+    from neuroscape.sim.engine import run_batch
+
+    res = run_batch(get_model("hopfield"), {"N": 100.0})
+    assert res.settings == SimSettings.for_model(get_spec("hopfield"))
+    assert np.isfinite(res.outputs).all()
