@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neuroscape.models import MODELS, NEURON_MODELS, THEORY_MODELS, get_model, get_spec
+from neuroscape.models import MODELS, NEURON_MODELS, get_model, get_spec
 from neuroscape.models.base import GENERIC_SETTINGS, DefaultSettings
 from neuroscape.sim.batch import SettingsError, SimSettings, default_window_ms
 
@@ -31,14 +31,6 @@ def test_neuron_models_declare_a_scheme_they_can_run():
     for name in NEURON_MODELS:
         s = get_spec(name).settings
         assert check_neuron_settings(get_neuron_model(name), s.integrator, s.dt_ms)
-
-
-def test_theory_defaults_alias_reads_the_declarations():
-    from neuroscape.models import theory
-
-    for name in THEORY_MODELS:
-        s = get_spec(name).settings
-        assert theory.DEFAULTS[name] == (s.duration_ms, s.dt_ms, s.window_ms)
 
 
 def test_declared_settings_are_validated():

@@ -25,19 +25,6 @@ def module(name: str):
     return importlib.import_module(f"neuroscape.models.theory.{MODULES[name]}")
 
 
-def __getattr__(name: str):
-    # DEFAULTS: a read-only view of the declared settings, {model: (duration, dt, window)} in
-    # ms, for callers written before the settings moved into each SPEC (computed on use, so
-    # that importing this package does not import every model)
-    if name == "DEFAULTS":
-        out = {}
-        for m in THEORY_MODELS:
-            s = module(m).SPEC.settings
-            out[m] = (s.duration_ms, s.dt_ms, s.window_ms)
-        return out
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class TheoryBatch:
     """Adapter from a theory module to the engine's BatchModel protocol."""
 
