@@ -98,3 +98,18 @@ def test_run_batch_without_settings_runs_the_declared_ones():
     res = run_batch(get_model("hopfield"), {"N": 100.0})
     assert res.settings == SimSettings.for_model(get_spec("hopfield"))
     assert np.isfinite(res.outputs).all()
+
+
+def test_neuron_models_declare_the_unit_of_every_state():
+    from neuroscape.models import get_neuron_model
+
+    units = {
+        "lif": ("mV",),
+        "cond_if": ("1",),
+        "hh": ("mV", "1", "1", "1"),
+        "fhn": ("1", "1"),
+        "izhikevich": ("mV", "1"),
+    }
+    for name in NEURON_MODELS:
+        m = get_neuron_model(name)
+        assert m.state_units == units[name] and m.v_unit == units[name][0]

@@ -62,6 +62,7 @@ class NeuronModel:
     states: tuple[str, ...]  # states[0] is the membrane potential (or its analogue)
     initial_state: Callable[[np.ndarray], np.ndarray]  # (B, n_params) -> (B, n_states)
     current_unit: str
+    state_units: tuple[str, ...] = ()  # one per state ("1": dimensionless); required
     has_reset: bool = False  # threshold/reset (integrate-and-fire type)
     refractory_param: str | None = None  # name of a parameter holding t_ref (ms)
     # precise_reset: the threshold crossing is interpolated inside the step, the reset and the
@@ -84,6 +85,18 @@ class NeuronModel:
     table_params: tuple[str, ...] = ()
     # names of the module's functions when they differ from rhs/linear/threshold/reset
     function_names: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.state_units) != len(self.states):
+            raise ValueError(
+                f"model {self.spec.name}: state_units {self.state_units} must give one unit per "
+                f"state {self.states}"
+            )
+
+    @property
+    def v_unit(self) -> str:
+        """The unit of the membrane potential (the first state)."""
+        return self.state_units[0]
 
     def function_name(self, role: str) -> str:
         return self.function_names.get(role, role)

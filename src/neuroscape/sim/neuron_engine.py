@@ -384,9 +384,8 @@ class NeuronResult:
         cv = self.cv_isi if self.cv_isi is not None else np.full(b, np.nan)
         units = {p.name: p.unit for p in m.spec.parameters}
         units.update({o.name: o.unit for o in m.spec.outputs})
-        units.update(
-            {f"stim_{f}": u for f, u in field_units(self.stimulus.kind, m.current_unit).items()}
-        )
+        s_units = field_units(self.stimulus.kind, m.current_unit, m.v_unit)
+        units.update({f"stim_{f}": u for f, u in s_units.items()})
         units["spike_count"] = "1"
         return _frame(
             [*self.parameter_names, *s_names],

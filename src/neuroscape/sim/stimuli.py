@@ -37,9 +37,9 @@ class StimulusError(ValueError):
     allowed (the message names the row, the value and what is allowed)."""
 
 
-def field_units(kind: str, current_unit: str) -> dict[str, str]:
+def field_units(kind: str, current_unit: str, v_unit: str = "mV") -> dict[str, str]:
     """The unit of each of ``kind``'s fields, for a model whose current is in
-    ``current_unit``."""
+    ``current_unit`` and whose membrane potential is in ``v_unit``."""
     units = {
         "amp": current_unit,
         "amp0": current_unit,
@@ -49,9 +49,9 @@ def field_units(kind: str, current_unit: str) -> dict[str, str]:
         "t_on": "ms",
         "t_off": "ms",
         "rate_hz": "Hz",
-        "weight": current_unit if kind == "poisson" else "conductance (1/R)",
+        "weight": current_unit if kind == "poisson" else f"{current_unit}/{v_unit}",
         "tau_syn": "ms",
-        "E_rev": "V's unit",
+        "E_rev": v_unit,
     }
     return {f: units[f] for f in _FIELDS[kind]}
 

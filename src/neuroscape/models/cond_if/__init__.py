@@ -123,6 +123,7 @@ def _neuron_model():
         states=("V",),
         initial_state=lambda p: np.full((len(p), 1), CONSTANTS["V_R"]),
         current_unit="1/ms",
+        state_units=("1",),  # V in units of the threshold distance (V_T = 1, V_R = 0)
         has_reset=True,
         refractory_param="t_ref",
         conditionally_linear=True,

@@ -50,6 +50,7 @@ MODEL = NeuronModel(
     states=("v", "w"),
     initial_state=lambda p: np.tile([-1.2, -0.6], (len(p), 1)).astype(float),
     current_unit="1",
+    state_units=("1", "1"),
     spike_level=1.0,
     max_dt_ms=0.2,
 )

@@ -137,6 +137,7 @@ MODEL = NeuronModel(
     states=("V", "m", "h", "n"),
     initial_state=_init,
     current_unit="uA/cm^2",
+    state_units=("mV", "1", "1", "1"),
     spike_level=0.0,
     conditionally_linear=True,
     gate_tables=True,

@@ -83,6 +83,7 @@ MODEL = NeuronModel(
     states=("v", "u"),
     initial_state=_init,
     current_unit="1",
+    state_units=("mV", "1"),  # u in the current's units (the paper's dimensionless units)
     has_reset=True,
     precise_reset=True,
     threshold_level=V_PEAK,

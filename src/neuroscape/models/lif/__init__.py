@@ -73,6 +73,7 @@ MODEL = NeuronModel(
     states=("V",),
     initial_state=lambda p: p[:, [0]].copy(),
     current_unit="nA",
+    state_units=("mV",),
     has_reset=True,
     refractory_param="t_ref",
     precise_reset=True,
