@@ -1,4 +1,7 @@
-"""``neuroscape fit``, ``neuroscape target`` and ``neuroscape bifurcation``."""
+"""``neuroscape fit``, ``neuroscape target`` and ``neuroscape bifurcation``.
+
+Every number printed carries its declared unit (``format_value``); ``--json`` prints one strict
+JSON object (no NaN or Infinity: null) whose units sit in named ``*_units`` fields."""
 
 from __future__ import annotations
 
@@ -8,140 +11,262 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.cli.common import (
+    CLIError,
+    add_stimulus_args,
+    check_output_dir,
+    check_output_file,
+    finite_float,
+    format_value,
+    neuron_values,
+    nonneg_float,
+    nonneg_int,
+    parse_number,
+    parse_pairs,
+    parse_range,
+    parse_set,
+    positive_float,
+    positive_int,
+    print_json,
+    stimulus_from_args,
+)
 
-class FitCLIError(ValueError):
-    pass
+
+class FitCLIError(CLIError):
+    """A fit/target/bifurcation option the CLI refuses (kept for callers of the old name)."""
 
 
-def _number(text: str, what: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise FitCLIError(f"{what}: {text!r} is not a number") from None
-    if not np.isfinite(v):
-        raise FitCLIError(f"{what}: {text!r} is not a finite number")
-    return v
+# the options that only some methods use: a given one that the method ignores is refused
+_METHOD_OPTIONS = {
+    "start": ("--start", ("cmaes", "gradient")),
+    "sweep_db": ("--sweep-db", ("explore",)),
+    "surrogate": ("--surrogate", ("gradient",)),
+    "noise_sd": ("--noise-sd", ("sbi",)),
+}
 
 
-def _free(items, spec) -> dict[str, tuple[float, float]]:
-    """--free NAME (the declared domain) or NAME=LO:HI."""
+def _once(items: list[str] | None, option: str) -> None:
+    """Refuse a parameter named twice (the second would silently replace the first)."""
+    seen = set()
+    for item in items or []:
+        name = item.partition("=")[0].strip()
+        if name in seen:
+            raise FitCLIError(f"{option} {name} given twice; allowed: once per parameter")
+        seen.add(name)
+
+
+def _free(items: list[str] | None, spec) -> dict[str, tuple[float, float]]:
+    """--free NAME (its declared domain) or NAME=LO:HI (in its declared unit)."""
+    _once(items, "--free")
     out = {}
     for item in items or []:
         name, _, rng = item.partition("=")
         p = spec.parameter(name.strip())  # raises with the allowed names
         if rng:
             lo, sep, hi = rng.partition(":")
-            if not sep:
+            if not sep or ":" in hi:
                 raise FitCLIError(f"--free {item!r}: expected NAME=LO:HI")
-            lo_v = _number(lo, f"--free {p.name} low")
-            out[p.name] = (lo_v, _number(hi, f"--free {p.name} high"))
+            out[p.name] = (
+                parse_number(lo, f"--free {p.name} low"),
+                parse_number(hi, f"--free {p.name} high"),
+            )
         else:
             out[p.name] = (p.low, p.high)
     return out
 
 
-def _pairs(items, what) -> dict[str, float]:
-    out = {}
-    for item in items or []:
-        name, sep, raw = item.partition("=")
-        if not sep:
-            raise FitCLIError(f"{what} {item!r}: expected NAME=VALUE")
-        out[name.strip()] = _number(raw, f"{what} {name.strip()}")
-    return out
-
-
-def _stimulus_or_none(args, model_name):
-    from neuroscape.cli.main import _stimulus
-    from neuroscape.models import NEURON_MODELS
-
-    if model_name not in NEURON_MODELS:
+def _stimulus_json(stim, current_unit: str) -> dict | None:
+    if stim is None:
         return None
-    return _stimulus(args)
+    vals = np.asarray(stim.values, dtype=float)[0]
+    d = {"kind": stim.kind, **dict(zip(stim.fields, vals.tolist(), strict=False))}
+    d["current_unit"] = current_unit
+    return d
 
 
+def _neuron_stimulus(args, what: str):
+    """The stimulus options as a Stimulus; None when none is given (the caller decides)."""
+    if args.t_off is not None and args.t_off <= args.t_on:
+        raise FitCLIError(
+            f"--t-off {args.t_off:g} ms must come after --t-on {args.t_on:g} ms for {what}"
+        )
+    return stimulus_from_args(args)
+
+
+# ------------------------------------------------------------------------------------------ fit
 def cmd_fit(args) -> int:
     from neuroscape.fit import FitProblem, read_target, run_method
-    from neuroscape.models import get_spec
+    from neuroscape.models import NEURON_MODELS, get_spec
 
     spec = get_spec(args.model)
-    target = read_target(args.target, args.series)
-    fixed = _pairs(args.set, "--set")
-    for k in fixed:
-        spec.parameter(k)
+    check_output_dir(args.out)
+    if args.db is not None:
+        check_output_file(args.db, (".db", ".sqlite", ".sqlite3"), "--db")
+    for key, (flag, methods) in _METHOD_OPTIONS.items():
+        if getattr(args, key) and args.method not in methods:
+            raise FitCLIError(
+                f"{flag} is not used by {args.method}; allowed with: {', '.join(methods)}"
+            )
+    _once(args.set, "--set")
+    _once(args.start, "--start")
+    fixed = parse_set(args.set, spec)
     free = _free(args.free, spec)
-    start = _pairs(args.start, "--start")
+    start = parse_pairs(args.start, "--start")
+    stimulus = _neuron_stimulus(args, "the fit")
+    if stimulus is not None and args.model not in NEURON_MODELS:
+        raise FitCLIError(f"--current/--stimulus are for single-neuron models, not {args.model!r}")
+    target = read_target(args.target, args.series)
     problem = FitProblem(
         args.model,
         target,
         tuple(args.measure or ["rms"]),
         free,
         fixed=fixed,
-        stimulus=_stimulus_or_none(args, args.model),
+        stimulus=stimulus,
         duration_ms=args.duration_ms,
         dt_ms=args.dt_ms,
         seed=args.seed,
         budget=args.budget,
         db=args.db,
     )
-    options = {"start": start or None, "threshold": args.threshold}
-    if args.method == "explore" and args.sweep_db:
+    options = {"threshold": args.threshold}
+    if start:
+        options["start"] = start
+        problem.check_start(start)  # bounds that do not contain the start: an error, any method
+    if args.sweep_db:
         options["sweep_db"] = args.sweep_db
-    if args.method == "gradient" and args.surrogate:
+    if args.surrogate:
         from neuroscape.surrogate import load_surrogate
 
         options["surrogate"] = load_surrogate(args.surrogate)
-    if args.method == "sbi":
+    if args.noise_sd is not None:
         options["noise_sd"] = args.noise_sd
-    if start and args.method not in ("gradient", "cmaes"):
-        print(f"neuroscape: note: --start is not used by {args.method}", file=sys.stderr)
-    if start:
-        problem.check_start(start)  # bounds that do not contain the start: an error, any method
     res = run_method(problem, args.method, seed=args.seed, **options)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    res.save(out / "result.json")
-    _fit_figures(problem, res, out)
-    summary = {
-        "best": res.best,
-        "error": res.best_error,
-        "simulations": res.n_sims,
-        "solutions": len(res.solutions),
-        "wall_time_s": round(res.wall_time_s, 2),
-    }
-    print(json.dumps(summary))
+    files = {"result": str(res.save(out / "result.json"))}
+    files.update(_fit_figures(problem, res, out))
+    _print_fit(args, problem, res, files)
     return 0
 
 
-def _fit_figures(problem, res, out: Path) -> None:
+def _print_fit(args, problem, res, files: dict[str, str]) -> None:
+    from neuroscape.models import NEURON_MODELS, get_neuron_model
+
+    cu = get_neuron_model(args.model).current_unit if args.model in NEURON_MODELS else None
+    eu = res.error_unit
+    if args.json:
+        print_json(
+            {
+                "model": res.model,
+                "method": res.method,
+                "stimulus": _stimulus_json(problem.stimulus, cu),
+                "best": res.best,
+                "parameter_units": res.parameter_units,
+                "errors": dict(zip(res.measures, res.best_errors, strict=True)),
+                "error_units": res.measure_units,
+                "error": res.best_error,
+                "error_unit": eu,  # of error and threshold; null when the measures differ
+                "threshold": res.threshold,
+                "simulations": res.n_sims,
+                "budget": problem.budget,
+                "solutions": len(res.solutions),
+                "truth": res.truth,
+                "wall_time_s": res.wall_time_s,
+                "files": files,
+            }
+        )
+        return
+    pu = res.parameter_units
+    print(
+        f"{res.model} fitted by {res.method}: {res.n_sims} of {problem.budget} simulations "
+        f"in {format_value(res.wall_time_s, 's', '.3g')}"
+    )
+    if problem.stimulus is not None:
+        print(f"stimulus: {problem.stimulus_description()}")
+    print("best: " + ", ".join(f"{k} = {format_value(v, pu[k])}" for k, v in res.best.items()))
+    if res.truth:
+        print(
+            "truth: " + ", ".join(f"{k} = {format_value(v, pu[k])}" for k, v in res.truth.items())
+        )
+    errs = ", ".join(
+        f"{m} {format_value(e, res.measure_units[m])}"
+        for m, e in zip(res.measures, res.best_errors, strict=True)
+    )
+    print(f"error: {errs}")
+    if eu is not None:
+        within = f"within {format_value(res.threshold, eu)}"
+    else:  # measures in different units: the threshold bounds their plain sum
+        within = f"whose summed measures are within {res.threshold:.4g} (mixed units)"
+    print(f"solution set: {len(res.solutions)} points {within}")
+    print("files: " + ", ".join(files.values()))
+
+
+def _fit_figures(problem, res, out: Path) -> dict[str, str]:
     from neuroscape.plot import fit as pf
 
-    pf.convergence_figure(res, out / "convergence.png")
+    files = {"convergence": str(out / "convergence.png")}
+    pf.convergence_figure(res, files["convergence"])
     if problem.target.kind == "trace":
         x = np.array([[res.best[n] for n in problem.free_names]])
         sim = problem.simulate(x)  # for the figure only: not counted
-        pf.traces_figure(problem.target.t_ms, problem.target.v_mV, sim.v[0], out / "traces.png")
+        files["traces"] = str(out / "traces.png")
+        pf.traces_figure(problem.target.t_ms, problem.target.v_mV, sim.v[0], files["traces"])
     if res.pareto_f is not None and res.pareto_f.shape[1] >= 2:
-        pf.pareto_figure(res, out / "pareto.png")
+        files["pareto"] = str(out / "pareto.png")
+        pf.pareto_figure(res, files["pareto"])
     if res.posterior is not None:
-        pf.posterior_figure(res, out / "posterior.png")
+        files["posterior"] = str(out / "posterior.png")
+        pf.posterior_figure(
+            res, files["posterior"], param_units=[res.parameter_units[n] for n in res.free_names]
+        )
+    return files
 
 
+# --------------------------------------------------------------------------------------- target
 def cmd_target(args) -> int:
     """A synthetic trace target from known parameters (CSV or NWB by extension)."""
-    from neuroscape.cli.main import _neuron_values, _stimulus
-    from neuroscape.fit.targets import synthetic_trace, write_nwb, write_trace_csv
+    from neuroscape.fit.measures import voltage_unit
+    from neuroscape.fit.problem import describe_stimulus
+    from neuroscape.fit.targets import (
+        first_spike_ms,
+        synthetic_trace,
+        write_nwb,
+        write_trace_csv,
+    )
     from neuroscape.models import NEURON_MODELS, get_neuron_model
 
     if args.model not in NEURON_MODELS:
-        raise FitCLIError(f"traces are for single-neuron models: {', '.join(NEURON_MODELS)}")
+        raise FitCLIError(
+            f"model {args.model!r}: traces are for single-neuron models: {', '.join(NEURON_MODELS)}"
+        )
+    check_output_file(args.out, (".csv", ".nwb"), "--out")
     m = get_neuron_model(args.model)
-    values = _neuron_values(args, m.spec, m)
+    values = neuron_values(args, m)
+    for k, v in values.items():  # refused before running, in the declared unit
+        p = m.spec.parameter(k)
+        if not p.low <= v <= p.high:
+            raise FitCLIError(
+                f"{k}={v:g} {p.unit} lies outside the declared domain "
+                f"[{p.low:g}, {p.high:g}] {p.unit}"
+            )
+    stimulus = _neuron_stimulus(args, "the trace")
+    if stimulus is None:
+        raise FitCLIError(
+            "give the stimulus the trace is recorded under: --current AMP (0 for none) "
+            "or --stimulus KIND with --stim NAME=VALUE"
+        )
     dt = args.dt_ms or m.default_dt_ms
-    rec = max(1, int(round(args.sample_ms / dt)))
+    rec = round(args.sample_ms / dt)
+    if rec < 1 or abs(rec * dt - args.sample_ms) > 1e-6 * args.sample_ms:
+        raise FitCLIError(
+            f"--sample-ms {args.sample_ms:g} is not a whole multiple of the time step "
+            f"{dt:g} ms; allowed: {dt:g}, {2 * dt:g}, ... ms"
+        )
     tg = synthetic_trace(
         args.model,
         values,
-        _stimulus(args),
+        stimulus,
         duration_ms=args.duration_ms,
         dt_ms=dt,
         record_every=rec,
@@ -150,52 +275,121 @@ def cmd_target(args) -> int:
     )
     out = Path(args.out)
     if out.suffix.lower() == ".nwb":
-        write_nwb(out, tg.t_ms, tg.v_mV)
-    elif out.suffix.lower() == ".csv":
-        write_trace_csv(out, tg.t_ms, tg.v_mV)
+        write_nwb(out, tg.t_ms, tg.v_mV, stimulus=stimulus, current_unit=m.current_unit)
     else:
-        raise FitCLIError(f"--out {str(out)!r}: extension {out.suffix!r}; allowed: .csv, .nwb")
-    print(f"{len(tg.t_ms)} samples every {tg.dt_ms:g} ms -> {out}", file=sys.stderr)
+        write_trace_csv(out, tg.t_ms, tg.v_mV, tg.current, m.current_unit)
+    params = dict(zip(m.spec.parameter_names, m.spec.params_array(values)[0], strict=True))
+    units = {p.name: p.unit for p in m.spec.parameters}
+    first = first_spike_ms(args.model, tg)
+    if args.json:
+        print_json(
+            {
+                "model": args.model,
+                "parameters": params,
+                "parameter_units": units,
+                "stimulus": _stimulus_json(stimulus, m.current_unit),
+                "samples": len(tg.t_ms),
+                "sample_ms": tg.dt_ms,
+                "duration_ms": tg.duration_ms,
+                "noise_mV": args.noise_mv,
+                "v_unit": voltage_unit(args.model),
+                "first_spike_ms": first,
+                "current_recorded": tg.current is not None or out.suffix.lower() == ".nwb",
+                "path": str(out),
+            }
+        )
+        return 0
+    print(
+        f"{args.model} trace: {len(tg.t_ms)} samples every {format_value(tg.dt_ms, 'ms', 'g')} "
+        f"over {format_value(tg.duration_ms, 'ms', 'g')}, noise SD "
+        f"{format_value(args.noise_mv, 'mV', 'g')}; first spike: "
+        f"{'none' if first is None else format_value(first, 'ms', 'g')}"
+    )
+    print(
+        "parameters: "
+        + ", ".join(f"{k} = {format_value(v, units[k], 'g')}" for k, v in params.items())
+    )
+    print(f"stimulus: {describe_stimulus(stimulus, m.current_unit, voltage_unit(args.model))}")
+    if tg.current is None and out.suffix.lower() == ".csv":
+        print(
+            f"neuroscape: note: a {stimulus.kind} stimulus is drawn, not written to the CSV; "
+            "a fit needs it given again (or write .nwb, which records it)",
+            file=sys.stderr,
+        )
+    print(f"file: {out}")
     return 0
 
 
-def _range(text: str, name: str) -> np.ndarray:
-    parts = text.split(":")
-    if len(parts) not in (2, 3):
-        raise FitCLIError(f"--range {text!r} for {name}: expected LO:HI or LO:HI:N")
-    lo, hi = _number(parts[0], f"--range {name} low"), _number(parts[1], f"--range {name} high")
-    n = 41 if len(parts) == 2 else int(_number(parts[2], f"--range {name} N"))
-    if not lo < hi or n < 2:
-        raise FitCLIError(f"--range {text!r} for {name}: need LO < HI and N >= 2")
-    return np.linspace(lo, hi, n)
-
-
+# ---------------------------------------------------------------------------------- bifurcation
 def cmd_bifurcation(args) -> int:
-    from neuroscape.fit.bifurcation import bifurcation_map
+    from neuroscape.fit.bifurcation import CURRENT, bifurcation_map, parameter_unit
+    from neuroscape.fit.result import strict_json
+    from neuroscape.models import NEURON_MODELS, get_neuron_model
     from neuroscape.plot.fit import bifurcation_figure
 
-    if len(args.param) not in (1, 2) or len(args.range or []) != len(args.param):
-        raise FitCLIError("give one or two --param, each with its --range LO:HI[:N]")
-    values = [_range(r, p) for p, r in zip(args.param, args.range, strict=True)]
+    if args.model not in NEURON_MODELS:
+        raise FitCLIError(
+            f"model {args.model!r}: bifurcation maps are for single-neuron models: "
+            f"{', '.join(NEURON_MODELS)}"
+        )
+    m = get_neuron_model(args.model)
+    check_output_dir(args.out)
+    params, ranges = list(args.param), list(args.range or [])
+    if len(params) not in (1, 2) or len(ranges) != len(params):
+        raise FitCLIError(
+            f"{len(params)} --param and {len(ranges)} --range given; allowed: one or two "
+            "--param, each with its --range START:STOP:STEP or a,b,c"
+        )
+    allowed = [CURRENT, *m.spec.parameter_names]
+    for p in params:
+        if p not in allowed:
+            raise FitCLIError(f"--param {p!r}: unknown; allowed: {', '.join(allowed)}")
+    if CURRENT in params and args.current is not None:
+        raise FitCLIError(f"--current: the current is swept (--param {CURRENT}); drop --current")
+    _once(args.set, "--set")
+    fixed = parse_set(args.set, m.spec)
+    values = [parse_range(r, f"--range {p}") for p, r in zip(params, ranges, strict=True)]
     bm = bifurcation_map(
         args.model,
-        list(args.param),
+        params,
         values,
-        fixed=_pairs(args.set, "--set"),
-        current=args.current or 0.0,
+        fixed=fixed,
+        current=0.0 if args.current is None else args.current,
         duration_ms=args.duration_ms,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    bm.to_csv(out / "map.csv")
-    bifurcation_figure(bm, out / "map.png")
-    bounds = [{"param": b.param, "value": b.value, "kind": b.kind, **b.at} for b in bm.boundaries]
-    (out / "boundaries.json").write_text(json.dumps(bounds, indent=1))
+    units = {p: parameter_unit(args.model, p) for p in params}
+    bounds = [
+        {"param": b.param, "value": b.value, "kind": b.kind, "at": dict(b.at)}
+        for b in bm.boundaries
+    ]
+    doc = {"model": args.model, "params": params, "parameter_units": units, "boundaries": bounds}
+
+    files = {"map": str(out / "map.csv"), "figure": str(out / "map.png")}
+    bm.to_csv(files["map"])
+    bifurcation_figure(bm, files["figure"], model=args.model)
+    files["boundaries"] = str(out / "boundaries.json")
+    Path(files["boundaries"]).write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False))
+    if args.json:
+        print_json({**doc, "files": files})
+        return 0
+    grid = ", ".join(
+        f"{p} from {format_value(v[0], units[p], 'g')} to {format_value(v[-1], units[p], 'g')} "
+        f"({len(v)} values)"
+        for p, v in zip(params, values, strict=True)
+    )
+    print(f"{args.model} map over {grid}")
     for b in bounds:
-        print(json.dumps(b))
+        at = "".join(f" ({k} = {format_value(v, units[k], 'g')})" for k, v in b["at"].items())
+        print(f"{b['kind']} at {b['param']} = {format_value(b['value'], units[b['param']])}{at}")
+    if not bounds:
+        print("no boundary in the range")
+    print("files: " + ", ".join(files.values()))
     return 0
 
 
+# -------------------------------------------------------------------------------------- parsers
 def add_parsers(sub) -> None:
     from neuroscape.fit import MEASURES, METHODS
 
@@ -205,7 +399,8 @@ def add_parsers(sub) -> None:
         "--target",
         required=True,
         metavar="FILE",
-        help="t_ms,V_mV CSV, NWB current clamp, or JSON (rates/features/behaviour/ranges)",
+        help="t_ms,V_mV[,I_<unit>] CSV (the optional current column gives the stimulus), NWB "
+        "current clamp, or JSON (rates/features/behaviour/ranges)",
     )
     f.add_argument("--series", help="NWB: the acquisition series (default: the first)")
     f.add_argument(
@@ -215,38 +410,67 @@ def add_parsers(sub) -> None:
         help="repeat for several (summed; objectives of nsga2); default rms",
     )
     f.add_argument("--method", default="cmaes", choices=list(METHODS))
-    f.add_argument("--free", action="append", required=True, metavar="NAME[=LO:HI]")
+    f.add_argument(
+        "--free",
+        action="append",
+        required=True,
+        metavar="NAME[=LO:HI]",
+        help="a free parameter and its bounds in its declared unit (default: its domain)",
+    )
     f.add_argument("--set", action="append", metavar="NAME=VALUE", help="fixed parameter")
-    f.add_argument("--start", action="append", metavar="NAME=VALUE", help="start point")
-    f.add_argument("--budget", type=int, default=1000, help="most simulations to spend")
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument(
+        "--start", action="append", metavar="NAME=VALUE", help="start point (cmaes, gradient)"
+    )
+    f.add_argument("--budget", type=positive_int, default=1000, help="most simulations to spend")
+    f.add_argument("--seed", type=nonneg_int, default=0, help="seed of the method (and noise)")
     f.add_argument(
         "--threshold",
-        type=float,
+        type=positive_float,
         default=None,
-        help="error bound of the solution set (default: twice the best error)",
+        help="error bound of the solution set, in the error's unit (default: twice the best)",
     )
-    f.add_argument("--db", help="model database receiving every evaluated point")
+    f.add_argument("--db", help="model database (.db) receiving every evaluated point")
     f.add_argument("--sweep-db", help="explore: score the runs of this sweep database")
     f.add_argument("--surrogate", metavar="DIR", help="gradient: descend through this surrogate")
-    f.add_argument("--noise-sd", type=float, default=0.0, help="sbi: the trace's noise SD (mV)")
-    f.add_argument("--duration-ms", type=float, default=None)
-    f.add_argument("--dt-ms", type=float, default=None)
-    _stimulus_args(f)
-    f.add_argument("--out", required=True, metavar="DIR")
+    f.add_argument(
+        "--noise-sd",
+        type=nonneg_float,
+        default=None,
+        help="sbi: the trace's noise SD in mV (default 0)",
+    )
+    f.add_argument(
+        "--duration-ms",
+        type=positive_float,
+        default=None,
+        help="simulated ms (default: the trace's length, else the model's declared run)",
+    )
+    f.add_argument("--dt-ms", type=positive_float, default=None, help="default: the model's")
+    add_stimulus_args(f)
+    f.add_argument(
+        "--out", required=True, metavar="DIR", help="result.json and the figures of the fit"
+    )
+    f.add_argument("--json", action="store_true", help="print the summary as strict JSON")
     f.set_defaults(func=cmd_fit)
 
     t = sub.add_parser("target", help="a synthetic trace target (CSV or NWB) from known parameters")
     t.add_argument("model")
-    t.add_argument("--set", action="append", metavar="NAME=VALUE")
-    t.add_argument("--preset")
-    t.add_argument("--duration-ms", type=float, default=200.0)
-    t.add_argument("--dt-ms", type=float, default=None)
-    t.add_argument("--sample-ms", type=float, default=0.1, help="sampling interval of the trace")
-    t.add_argument("--noise-mv", type=float, default=0.0, help="Gaussian noise SD (mV)")
-    t.add_argument("--seed", type=int, default=0)
-    _stimulus_args(t)
-    t.add_argument("--out", required=True, metavar="FILE.csv|FILE.nwb")
+    t.add_argument("--set", action="append", metavar="NAME=VALUE", help="a parameter's value")
+    t.add_argument("--preset", help="a named parameter set of the model")
+    t.add_argument("--duration-ms", type=positive_float, default=200.0, help="trace length (ms)")
+    t.add_argument("--dt-ms", type=positive_float, default=None, help="default: the model's")
+    t.add_argument(
+        "--sample-ms", type=positive_float, default=0.1, help="sampling interval of the trace"
+    )
+    t.add_argument("--noise-mv", type=nonneg_float, default=0.0, help="Gaussian noise SD (mV)")
+    t.add_argument("--seed", type=nonneg_int, default=0, help="seed of the noise")
+    add_stimulus_args(t)
+    t.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.csv|FILE.nwb",
+        help="a CSV holds t_ms,V_mV and, for a step or ramp, the current; an NWB file the stimulus",
+    )
+    t.add_argument("--json", action="store_true", help="print the summary as strict JSON")
     t.set_defaults(func=cmd_target)
 
     b = sub.add_parser("bifurcation", help="behaviour map over 1-2 parameters, Hopf/saddle-node")
@@ -257,17 +481,24 @@ def add_parsers(sub) -> None:
         required=True,
         help="a model parameter, or I (constant injected current)",
     )
-    b.add_argument("--range", action="append", metavar="LO:HI[:N]")
-    b.add_argument("--set", action="append", metavar="NAME=VALUE")
-    b.add_argument("--current", type=float, default=0.0, help="injected current when not swept")
-    b.add_argument("--duration-ms", type=float, default=2000.0)
-    b.add_argument("--out", required=True, metavar="DIR")
+    b.add_argument(
+        "--range",
+        action="append",
+        metavar="START:STOP:STEP|a,b,c",
+        help="the values of each --param, increasing, in its declared unit",
+    )
+    b.add_argument("--set", action="append", metavar="NAME=VALUE", help="fixed parameter")
+    b.add_argument(
+        "--current",
+        type=finite_float,
+        default=None,
+        help="injected current when I is not swept (default 0)",
+    )
+    b.add_argument(
+        "--duration-ms", type=positive_float, default=2000.0, help="simulated ms per grid point"
+    )
+    b.add_argument(
+        "--out", required=True, metavar="DIR", help="map.csv, map.png and boundaries.json"
+    )
+    b.add_argument("--json", action="store_true", help="print the boundaries as strict JSON")
     b.set_defaults(func=cmd_bifurcation)
-
-
-def _stimulus_args(p) -> None:
-    p.add_argument("--current", type=float, help="step current amplitude")
-    p.add_argument("--t-on", type=float, default=0.0, help="step onset (ms)")
-    p.add_argument("--t-off", type=float, default=float("inf"), help="step offset (ms)")
-    p.add_argument("--stimulus", choices=["step", "ramp", "noisy", "poisson"])
-    p.add_argument("--stim", action="append", metavar="NAME=VALUE")

@@ -26,6 +26,9 @@ from neuroscape.models import NETWORK_MODELS, NEURON_MODELS, get_spec
 from neuroscape.models.base import ParameterError
 from neuroscape.sim.stimuli import Stimulus
 
+# the target kinds each measure compares against (the trace measures: see needs_trace)
+MEASURE_TARGETS = {"rates": ("rates",), "class": ("class",), "features": ("features", "trace")}
+
 
 class FitError(ValueError):
     """A fit request that cannot be honoured (unknown name, bad bounds, budget...)."""
@@ -232,6 +235,21 @@ class FitProblem:
                 f"measures {', '.join(self.measures)} compare traces; "
                 f"the target is {self.target.kind}"
             )
+        for m in self.measures:
+            kinds = MEASURE_TARGETS.get(m)
+            if kinds is not None and self.target.kind not in kinds:
+                raise FitError(
+                    f"measure {m} compares {' or '.join(kinds)} targets; "
+                    f"the target is {self.target.kind}"
+                )
+        if self.target.kind == "rates":
+            outputs = self.spec.output_names
+            unknown = [k for k in self.target.rates if k not in outputs]
+            if unknown:
+                raise FitError(
+                    f"rates target names {unknown[0]!r}; allowed for {self.model}: "
+                    f"{', '.join(outputs)}"
+                )
         if self.target.kind == "trace":
             if network:
                 raise FitError(f"model {self.model!r} is a network: a trace target is for neurons")
@@ -251,7 +269,7 @@ class FitProblem:
                         f"interval {tdt:g} ms; allowed: {tdt:g}/k ms for a whole k"
                     )
         elif self.duration_ms is None:
-            self.duration_ms = 3000.0 if network else 1000.0
+            self.duration_ms = self.spec.settings.duration_ms  # the model's declared run
         self.free_names = list(self.free)
         self.lo = np.array([self.free[n][0] for n in self.free_names])
         self.hi = np.array([self.free[n][1] for n in self.free_names])
