@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -85,9 +87,10 @@ def test_cli_accuracy(tmp_path, capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert "n=24: MAE r_E" in out and "power-law exponents" in out
+    assert re.search(r"n=24: test MAE r_E [0-9.]+ Hz, r_I [0-9.]+ Hz", out)
+    assert "power-law exponents" in out
     rows = (tmp_path / "acc" / "learning_curve.csv").read_text().splitlines()
-    assert rows[0] == "n,mae_r_E,mae_r_I,rmse_r_E,rmse_r_I" and len(rows) == 3
+    assert rows[0] == "n,mae_r_E_Hz,mae_r_I_Hz,rmse_r_E_Hz,rmse_r_I_Hz" and len(rows) == 3
 
 
 def test_learning_rate_halving_applies_only_from_its_training_set_size():

@@ -8,28 +8,77 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroscape.cli.common import CLIError
+from neuroscape.cli.common import (
+    CLIError,
+    check_output_dir,
+    check_output_file,
+    column_name,
+    format_value,
+    nonneg_int,
+    parse_pairs,
+    positive_float,
+    positive_int,
+    to_strict_json,
+)
+
+# neuroscape.surrogate.core.ACTIVATIONS and PRECISIONS, written out so that building the parser
+# imports nothing heavy (the tests check that they agree)
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "gelu")
+PRECISIONS = ("float32", "bfloat16")
+PAPERS = ("zhang-young-2020",)
+CSV = (".csv",)
+
+
+def _widths(text: str, option: str) -> tuple[int, ...]:
+    """Comma-separated positive integers, e.g. "800,200,200"."""
+    try:
+        values = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(v < 1 for v in values):
+        raise CLIError(f"{option} {text!r}: expected positive integers like 800,200,200")
+    return values
+
+
+def _errors(names, values, units) -> str:
+    """"r_E 0.52 Hz, r_I 0.61 Hz": one number per output with its declared unit."""
+    return ", ".join(
+        f"{n} {format_value(v, u, '.3g')}" for n, v, u in zip(names, values, units, strict=True)
+    )
+
+
+def _config(args, hidden):
+    from neuroscape.surrogate import SurrogateConfig
+
+    return SurrogateConfig(
+        hidden=hidden,
+        activation=args.activation,
+        max_epochs=args.epochs,
+        seed=args.seed,
+        **{
+            k: getattr(args, k)
+            for k in ("patience", "ensemble", "device", "lr", "batch_size", "lr_decay_patience")
+            if hasattr(args, k)
+        },
+    )
 
 
 def _surrogate_accuracy(args) -> int:
     from neuroscape.io import write_csv_atomic
-    from neuroscape.surrogate import SurrogateConfig, training_data
+    from neuroscape.surrogate import training_data
     from neuroscape.surrogate.accuracy import learning_curve, noise_floor
 
-    try:
-        sizes = [int(x) for x in args.sizes.split(",")]
-    except ValueError:
-        raise CLIError(f"--sizes {args.sizes!r}: expected integers like 200,500,1000") from None
-    spec, tp, to, domain, _ = training_data(args.db)
-    spec_t, sp, so, _, _ = training_data(args.test_db)
+    sizes = _widths(args.sizes, "--sizes")
+    cfg = _config(args, _widths(args.hidden, "--hidden"))
+    cfg.check()
+    check_output_dir(args.out, "--out")
+    spec, tp, to, domain, prov = training_data(args.db, group=args.group)
+    spec_t, sp, so, _, prov_t = training_data(args.test_db, group=args.test_group)
     if spec_t.name != spec.name:
         raise CLIError(f"test database holds {spec_t.name!r} runs, training {spec.name!r}")
-    cfg = SurrogateConfig(
-        hidden=tuple(int(h) for h in args.hidden.split(",")),
-        activation=args.activation,
-        max_epochs=args.epochs,
-        seed=args.seed,
-    )
+    if args.noise_floor and spec.name != "cortical":
+        raise CLIError(f"--noise-floor: measured for the cortical circuit only, not {spec.name}")
+    units = [o.unit for o in spec.outputs]
     lc = learning_curve(
         tp,
         to,
@@ -42,111 +91,129 @@ def _surrogate_accuracy(args) -> int:
         config=cfg,
         model=spec.name,
         lr_decay_from_n=args.lr_decay_from_n,
+        progress=not args.quiet,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    header = (
-        ["n"] + [f"mae_{o}" for o in spec.output_names] + [f"rmse_{o}" for o in spec.output_names]
-    )
-    write_csv_atomic(out / "learning_curve.csv", header, np.column_stack([lc.n, lc.mae, lc.rmse]))
     floor = None
-    if args.noise_floor and spec.name == "cortical":
-        sel = sp[: args.noise_floor]
-        floor = noise_floor(spec.name, sel)
+    if args.noise_floor:
+        from neuroscape.surrogate import simulation_settings
+
+        # with the test runs' own settings: the floor of the map the test set measures
+        floor = noise_floor(spec.name, sp[: args.noise_floor], **simulation_settings(prov_t))
     from neuroscape.plot.accuracy import learning_curve_figure
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    named = list(zip(spec.output_names, units, strict=True))
+    header = (
+        ["n"]
+        + [column_name(f"mae_{o}", u) for o, u in named]
+        + [column_name(f"rmse_{o}", u) for o, u in named]
+    )
+    write_csv_atomic(out / "learning_curve.csv", header, np.column_stack([lc.n, lc.mae, lc.rmse]))
     learning_curve_figure(
-        lc, floor, out / "learning_curve.png", title=f"{args.activation} {args.hidden}"
+        lc,
+        floor,
+        out / "learning_curve.png",
+        title=f"{args.activation} {args.hidden}",
+        output_units=units,
     )
     for k, n in enumerate(lc.n):
-        print(
-            f"n={n}: MAE "
-            + ", ".join(f"{o} {lc.mae[k, j]:.3g}" for j, o in enumerate(spec.output_names))
-        )
+        print(f"n={n}: test MAE {_errors(spec.output_names, lc.mae[k], units)}")
     print(
-        "power-law exponents: "
+        "power-law exponents of the MAE against n: "
         + ", ".join(f"{o} {e:.2f}" for o, e in zip(spec.output_names, lc.power_law(), strict=True))
     )
     if floor is not None:
         print(
             "noise floor (MAE between two noise seeds): "
-            + ", ".join(f"{o} {f:.3g}" for o, f in zip(spec.output_names, floor, strict=True))
+            + _errors(spec.output_names, floor, units)
         )
+    print(f"learning curve -> {out}/", file=sys.stderr)
     return 0
 
 
-def cmd_surrogate(args) -> int:
-    from neuroscape.surrogate import SurrogateConfig, load_surrogate, train_from_db
+def _train(args) -> int:
+    from neuroscape.surrogate import train_from_db
+    from neuroscape.surrogate.core import check_output_folder
 
-    if args.sur_command == "train":
-        try:
-            hidden = tuple(int(h) for h in args.hidden.split(","))
-        except ValueError:
-            raise CLIError(f"--hidden {args.hidden!r}: expected widths like 800,200,200") from None
-        cfg = SurrogateConfig(
-            hidden=hidden,
-            activation=args.activation,
-            max_epochs=args.epochs,
-            patience=args.patience,
-            ensemble=args.ensemble,
-            seed=args.seed,
-            device=args.device,
-            lr=args.lr,
-            batch_size=args.batch_size,
-            lr_decay_patience=args.lr_decay_patience,
-        )
-        sur = train_from_db(args.db, args.out, n=args.n, config=cfg, verbose=args.verbose)
-        mae = ", ".join(
-            f"{k} {v:.3g}" for k, v in zip(sur.output_names, sur.metrics["val_mae"], strict=True)
-        )
-        print(
-            f"surrogate of {sur.model} on {sur.provenance['n_runs_used']} runs -> {args.out} "
-            f"(validation MAE: {mae}; {sur.metrics['train_time_s']:.1f} s)",
-            file=sys.stderr,
-        )
-        return 0
-    if args.sur_command == "accuracy":
-        return _surrogate_accuracy(args)
-    if args.sur_command == "analyze":
-        from neuroscape.analysis.derivatives import derivative_report
-        from neuroscape.plot.derivatives import partials_histograms
+    cfg = _config(args, _widths(args.hidden, "--hidden"))
+    cfg.check()
+    check_output_dir(args.out, "--out")
+    check_output_folder(args.out)
+    sur = train_from_db(
+        args.db,
+        args.out,
+        n=args.n,
+        config=cfg,
+        verbose=args.verbose,
+        progress=not args.quiet,
+        group=args.group,
+    )
+    m = sur.metrics
+    print(
+        f"surrogate of {sur.model} on {sur.provenance['n_runs_used']} ok runs -> {args.out} "
+        f"(validation MAE: {_errors(sur.output_names, m['val_mae'], sur.output_units)}; SD in "
+        f"the training data: {_errors(sur.output_names, m['train_sd'], sur.output_units)}; "
+        f"{m['train_time_s']:.1f} s)",
+        file=sys.stderr,
+    )
+    return 0
 
-        sur = load_surrogate(args.surrogate)
-        try:
-            report, d1, d2 = derivative_report(sur, n=args.n, seed=args.seed)
-        except ValueError as exc:
-            raise CLIError(str(exc)) from None
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "derivatives.json").write_text(json.dumps(report, indent=2))
-        partials_histograms(
-            d1,
-            sur.parameter_names,
-            sur.output_names,
-            "first partials x domain length (Hz), predicted output in O",
-            out / "first_partials.png",
+
+def _analyze(args) -> int:
+    from neuroscape.analysis.derivatives import derivative_report
+    from neuroscape.plot.derivatives import partials_histograms
+    from neuroscape.surrogate import load_surrogate
+
+    check_output_dir(args.out, "--out")
+    sur = load_surrogate(args.surrogate)
+    try:
+        report, d1, d2 = derivative_report(sur, n=args.n, seed=args.seed)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from neuroscape.io import atomic_file
+
+    with atomic_file(out / "derivatives.json") as tmp:
+        tmp.write_text(json.dumps(to_strict_json(report), indent=2, allow_nan=False))
+    units = sorted(set(sur.output_units))
+    shown = units[0] if len(units) == 1 else "each output's unit"
+    partials_histograms(
+        d1,
+        sur.parameter_names,
+        sur.output_names,
+        f"first partials x domain length ({shown}), predicted output in O",
+        out / "first_partials.png",
+        output_units=sur.output_units,
+    )
+    partials_histograms(
+        d2,
+        sur.parameter_names,
+        sur.output_names,
+        f"1/2 second partials x domain length^2 ({shown})",
+        out / "second_partials.png",
+        output_units=sur.output_units,
+    )
+    lg = report.get("logistic", {})
+    acc = (
+        (
+            f"; logistic accuracy on P {lg['on_P']['accuracy']:.3f}, on P and O "
+            f"{lg['on_P_and_O']['accuracy']:.3f}"
         )
-        partials_histograms(
-            d2,
-            sur.parameter_names,
-            sur.output_names,
-            "1/2 second partials x domain length^2 (Hz)",
-            out / "second_partials.png",
-        )
-        lg = report.get("logistic", {})
-        acc = (
-            (
-                f"; logistic accuracy on P {lg['on_P']['accuracy']:.3f}, on P and O "
-                f"{lg['on_P_and_O']['accuracy']:.3f}"
-            )
-            if lg
-            else ""
-        )
-        print(f"{report['n_in_O']} of {report['n_sampled']} samples in O{acc} -> {out}/")
-        return 0
+        if lg
+        else ""
+    )
+    print(f"{report['n_in_O']} of {report['n_sampled']} samples in O{acc} -> {out}/")
+    return 0
+
+
+def _predict(args) -> int:
     from neuroscape.io import read_params_csv, write_csv_atomic
     from neuroscape.models import get_spec
+    from neuroscape.surrogate import load_surrogate
 
+    check_output_file(args.out, CSV, "--out")
     sur = load_surrogate(args.surrogate, device=args.device)
     table = read_params_csv(args.params, get_spec(sur.model))
     mean, std = sur.predict(
@@ -158,46 +225,84 @@ def cmd_surrogate(args) -> int:
         header += [f"{o}_std" for o in sur.output_names]
         rows = np.column_stack([rows, std])
     write_csv_atomic(args.out, header, rows)
-    print(f"{len(table)} predictions -> {args.out}", file=sys.stderr)
+    units = [
+        f"{n} {u}"
+        for n, u in zip(
+            sur.parameter_names + sur.output_names,
+            sur.parameter_units + sur.output_units,
+            strict=True,
+        )
+        if u not in ("1", "")
+    ]
+    shown = f" (units: {', '.join(units)})" if units else ""
+    print(f"{len(table)} predictions -> {args.out}{shown}", file=sys.stderr)
     return 0
 
 
+def cmd_surrogate(args) -> int:
+    if args.sur_command == "train":
+        return _train(args)
+    if args.sur_command == "accuracy":
+        return _surrogate_accuracy(args)
+    if args.sur_command == "analyze":
+        return _analyze(args)
+    return _predict(args)
+
+
 def cmd_tune(args) -> int:
-    from neuroscape.surrogate import load_surrogate
+    from neuroscape.surrogate import load_surrogate, simulation_settings
     from neuroscape.surrogate.tune import tune, verify
 
+    check_output_file(args.out, CSV, "--out")
     sur = load_surrogate(args.surrogate)
-    target = {}
-    for item in args.target:
-        name, _, raw = item.partition("=")
-        try:
-            target[name.strip()] = float(raw)
-        except ValueError:
-            raise CLIError(f"--target {item!r}: expected NAME=NUMBER") from None
+    target = parse_pairs(args.target, "--target")
     res = tune(
-        sur, target, starts=args.starts, steps=args.steps, lr=args.lr, tol=args.tol, seed=args.seed
+        sur,
+        target,
+        starts=args.starts,
+        steps=args.steps,
+        lr=args.lr,
+        tol=args.tol,
+        seed=args.seed,
+        progress=not args.quiet,
     )
+    # the L1 gap sums |error| over the targets: in their unit when they share one
+    t_units = sorted({sur.unit(k) for k in target})
+    gap_unit = t_units[0] if len(t_units) == 1 else None
+
+    def gap(v: float) -> str:
+        if gap_unit is not None:
+            return format_value(v, gap_unit, "g")
+        return f"{v:g} (summed over targets in {', '.join(t_units)})"
+
     n_c = int(res.candidate.sum())
     print(
-        f"{n_c}/{len(res.candidate)} starts reached an L1 gap < {args.tol:g} "
+        f"{n_c}/{len(res.candidate)} starts reached an L1 gap < {gap(args.tol)} "
         f"({100 * res.success_fraction:.0f}%) in {res.wall_time_s:.1f} s"
     )
     if n_c == 0:
-        best = float(res.gap_l1.min())
         print(
-            f"neuroscape: warning: no candidate; the closest start is {best:.3g} away: the "
-            "target may lie outside what the surrogate can reach",
+            "neuroscape: warning: no candidate; the closest start is "
+            f"{gap(float(res.gap_l1.min()))} away: the target may lie outside what the "
+            "surrogate can reach",
             file=sys.stderr,
         )
     if args.verify and n_c:
-        verify(res, sur, seed=args.seed)
+        kw = simulation_settings(sur.provenance)
+        if not kw:
+            print(
+                "neuroscape: warning: the surrogate does not record the settings of its "
+                "training runs; verifying with the model's default settings",
+                file=sys.stderr,
+            )
+        verify(res, sur, seed=args.seed, **kw)
         err = res.simulated_errors(sur.output_names)
-        med = ", ".join(f"{k} {v:.3g}" for k, v in zip(target, np.median(err, 0), strict=True))
-        print(f"simulated: median |error| {med} Hz over {n_c} candidates")
+        med = _errors(list(target), np.median(err, 0), [sur.unit(k) for k in target])
+        print(f"simulated: median |error| {med} over {n_c} candidates")
     cand = res.params[res.candidate]
     if len(cand):
         spread = ", ".join(
-            f"{n} [{cand[:, j].min():.3g}, {cand[:, j].max():.3g}]"
+            f"{n} [{cand[:, j].min():.3g}, {format_value(cand[:, j].max(), sur.unit(n), '.3g')}]"
             for j, n in enumerate(sur.parameter_names)
         )
         print(f"candidate ranges: {spread}")
@@ -217,8 +322,7 @@ def cmd_tune(args) -> int:
 def cmd_reproduce(args) -> int:
     from neuroscape.analysis.reproduce import reproduce
 
-    if args.paper != "zhang-young-2020":
-        raise CLIError(f"unknown paper {args.paper!r}; allowed: zhang-young-2020")
+    check_output_dir(args.out, "--out")
     report = reproduce(
         args.out, quick=args.quick, workers=args.workers, log=lambda m: print(m, file=sys.stderr)
     )
@@ -226,42 +330,60 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
-
 def add_parsers(sub) -> None:
-    su = sub.add_parser("surrogate", help="train a DNN surrogate on a database, or predict")
-    susub = su.add_subparsers(dest="sur_command", required=True)
-    st = susub.add_parser("train")
-    st.add_argument("--db", required=True)
-    st.add_argument("--out", required=True, metavar="DIR")
-    st.add_argument("--n", type=int, default=None, help="train on a random subset of n runs")
-    st.add_argument("--hidden", default="800,200,200")
-    st.add_argument("--activation", default="sigmoid")
     from neuroscape.surrogate.core import SurrogateConfig
 
     dflt = SurrogateConfig()  # the CLI's defaults are the API's (one place)
-    st.add_argument("--epochs", type=int, default=dflt.max_epochs, help="maximum epochs")
-    st.add_argument("--patience", type=int, default=dflt.patience, help="early-stopping patience")
-    st.add_argument("--ensemble", type=int, default=1, help="members of a deep ensemble")
-    st.add_argument("--lr", type=float, default=dflt.lr)
-    st.add_argument("--batch-size", type=int, default=dflt.batch_size)
+    hidden = ",".join(map(str, dflt.hidden))
+
+    su = sub.add_parser("surrogate", help="train a DNN surrogate on a database, or predict")
+    susub = su.add_subparsers(dest="sur_command", required=True, metavar="COMMAND")
+    st = susub.add_parser("train", help="train a surrogate on the ok runs of a database")
+    st.add_argument("--db", required=True, metavar="RUNS.db")
+    st.add_argument(
+        "--out", required=True, metavar="DIR", help="a new or empty folder, or a surrogate's"
+    )
+    st.add_argument(
+        "--n",
+        type=positive_int,
+        help="train on a random subset of n ok runs (default: every ok run)",
+    )
+    st.add_argument(
+        "--group",
+        type=positive_int,
+        help="the group of sweeps with one setting to train on (see db summary; default: the "
+        "only one)",
+    )
+    st.add_argument("--hidden", default=hidden, help="widths of the hidden layers")
+    st.add_argument("--activation", default=dflt.activation, choices=ACTIVATIONS)
+    st.add_argument("--epochs", type=positive_int, default=dflt.max_epochs, help="maximum epochs")
+    st.add_argument(
+        "--patience", type=positive_int, default=dflt.patience, help="early-stopping patience"
+    )
+    st.add_argument(
+        "--ensemble", type=positive_int, default=dflt.ensemble, help="members of a deep ensemble"
+    )
+    st.add_argument("--lr", type=positive_float, default=dflt.lr, help="Adam learning rate")
+    st.add_argument("--batch-size", type=positive_int, default=dflt.batch_size)
     st.add_argument(
         "--lr-decay-patience",
-        type=int,
+        type=nonneg_int,
         default=dflt.lr_decay_patience,
         help="halve the learning rate after this many epochs without improvement (0: never)",
     )
-    st.add_argument("--seed", type=int, default=0)
-    st.add_argument("--device", default="cpu")
-    st.add_argument("--verbose", action="store_true")
-    sp2 = susub.add_parser("predict")
+    st.add_argument("--seed", type=nonneg_int, default=dflt.seed)
+    st.add_argument("--device", default=dflt.device, help="cpu, cuda or cuda:N")
+    st.add_argument("--verbose", action="store_true", help="a line every 50 epochs")
+    st.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp2 = susub.add_parser("predict", help="outputs of a parameter table through a surrogate")
     sp2.add_argument("surrogate", metavar="DIR")
     sp2.add_argument("--params", required=True, metavar="IN.csv")
     sp2.add_argument("--out", required=True, metavar="OUT.csv")
-    sp2.add_argument("--device", default="cpu")
+    sp2.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     sp2.add_argument(
         "--precision",
         default="float32",
-        choices=["float32", "bfloat16"],
+        choices=PRECISIONS,
         help="bfloat16: hidden layers in bfloat16, faster on CPUs with AMX/AVX512-BF16",
     )
     sp2.add_argument(
@@ -270,51 +392,80 @@ def add_parsers(sub) -> None:
         help="predict outside the training domain (with a warning)",
     )
     sac = susub.add_parser("accuracy", help="test error against training-set size")
-    sac.add_argument("--db", required=True, help="training database")
-    sac.add_argument("--test-db", required=True, help="test database (independent points)")
-    sac.add_argument("--sizes", default="200,500,1000,2000")
-    sac.add_argument("--hidden", default="800,200,200")
-    sac.add_argument("--activation", default="sigmoid")
-    sac.add_argument("--epochs", type=int, default=2000)
-    sac.add_argument("--seed", type=int, default=0)
+    sac.add_argument("--db", required=True, metavar="TRAIN.db", help="training database")
+    sac.add_argument(
+        "--test-db", required=True, metavar="TEST.db", help="test database (independent points)"
+    )
+    sac.add_argument(
+        "--group",
+        type=positive_int,
+        help="the group of sweeps of --db to train on (db summary; default: the only one)",
+    )
+    sac.add_argument(
+        "--test-group",
+        type=positive_int,
+        help="the group of sweeps of --test-db to test on (default: the only one)",
+    )
+    sac.add_argument("--sizes", default="200,500,1000,2000", help="training-set sizes")
+    sac.add_argument("--hidden", default=hidden, help="widths of the hidden layers")
+    sac.add_argument("--activation", default=dflt.activation, choices=ACTIVATIONS)
+    sac.add_argument("--epochs", type=positive_int, default=dflt.max_epochs, help="maximum epochs")
+    sac.add_argument("--seed", type=nonneg_int, default=dflt.seed)
     sac.add_argument(
         "--lr-decay-from-n",
-        type=int,
-        default=None,
+        type=positive_int,
         metavar="N",
         help="halve the learning rate on 20-epoch plateaus for training sets of N runs or more "
-        "(helps at 20,000, hurts at 500)",
+        "(helps at 20,000, hurts at 500; default: never)",
     )
     sac.add_argument(
         "--noise-floor",
-        type=int,
+        type=nonneg_int,
         default=0,
         metavar="K",
-        help="also simulate K test points twice to measure the noise floor",
+        help="also simulate K test points twice to measure the noise floor (circuit only)",
     )
     sac.add_argument("--out", required=True, metavar="DIR")
-    sa = susub.add_parser("analyze", help="derivative statistics (seed 004, Figs. 3-6)")
+    sac.add_argument("--quiet", action="store_true", help="no progress bars")
+    sa = susub.add_parser(
+        "analyze", help="derivative statistics (Zhang and Young 2020, Figs. 3-6)"
+    )
     sa.add_argument("surrogate", metavar="DIR")
-    sa.add_argument("--n", type=int, default=500_000, help="uniform samples of the domain")
-    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--n", type=positive_int, default=500_000, help="uniform samples of the domain")
+    sa.add_argument("--seed", type=nonneg_int, default=0)
     sa.add_argument("--out", required=True, metavar="DIR")
     su.set_defaults(func=cmd_surrogate)
 
     tu = sub.add_parser("tune", help="find parameters for target outputs through a surrogate")
     tu.add_argument("--surrogate", required=True, metavar="DIR")
     tu.add_argument("--target", required=True, nargs="+", metavar="NAME=VALUE")
-    tu.add_argument("--starts", type=int, default=100)
-    tu.add_argument("--steps", type=int, default=10000)
-    tu.add_argument("--lr", type=float, default=0.03, help="Adam step in the unit box")
-    tu.add_argument("--tol", type=float, default=0.2, help="L1 gap of a candidate (Hz)")
-    tu.add_argument("--seed", type=int, default=0)
-    tu.add_argument("--verify", action="store_true", help="simulate every candidate")
-    tu.add_argument("--out", metavar="CANDIDATES.csv")
+    tu.add_argument("--starts", type=positive_int, default=100, help="random starts")
+    tu.add_argument("--steps", type=positive_int, default=10000, help="Adam steps")
+    tu.add_argument("--lr", type=positive_float, default=0.03, help="Adam step in the unit box")
+    tu.add_argument(
+        "--tol",
+        type=positive_float,
+        default=0.2,
+        help="L1 gap of a candidate, in the targets' unit (e.g. Hz for the circuit's rates)",
+    )
+    tu.add_argument("--seed", type=nonneg_int, default=0)
+    tu.add_argument(
+        "--verify",
+        action="store_true",
+        help="simulate every candidate (with the settings of the surrogate's training runs)",
+    )
+    tu.add_argument(
+        "--out", metavar="CANDIDATES.csv", help="write the candidates (default: print only)"
+    )
+    tu.add_argument("--quiet", action="store_true", help="no progress bar")
     tu.set_defaults(func=cmd_tune)
 
     sr = sub.add_parser("reproduce", help="reproduce a paper's analyses and figures")
-    sr.add_argument("paper", help="zhang-young-2020")
+    sr.add_argument("paper", choices=PAPERS, help="Zhang and Young 2020: zhang-young-2020")
     sr.add_argument("--quick", action="store_true", help="10x fewer simulations (~10 min)")
-    sr.add_argument("--workers", type=int, default=None)
+    sr.add_argument("--workers", type=positive_int, help="threads (default: every core)")
     sr.add_argument("--out", required=True, metavar="DIR")
     sr.set_defaults(func=cmd_reproduce)
+
+
+__all__ = ["add_parsers", "cmd_reproduce", "cmd_surrogate", "cmd_tune"]

@@ -25,28 +25,81 @@ __all__ = [
     "train_surrogate",
     "training_data",
     "train_from_db",
+    "simulation_settings",
 ]
 
+# the settings of the training runs kept in a surrogate's provenance
+SIM_SETTINGS = ("duration_ms", "dt_ms", "window_ms", "integrator", "connectivity_sha256")
 
-def training_data(db: str | Path, n: int | None = None, seed: int = 0):
-    """(params, outputs, domain, provenance) of the successful runs in a sweep database.
 
-    The domain is the box the sweeps sampled (the union over sweeps); ``n`` takes a random
-    subset of that many runs (all when None).
+def simulation_settings(provenance: dict) -> dict:
+    """``neuroscape.simulate`` keyword arguments that reproduce the runs of a training set (the
+    provenance of ``training_data`` or of a surrogate): duration, step, window, integrator,
+    graph seed, stimulus. Empty when the provenance does not record them (a surrogate trained
+    from arrays, or saved before they were kept)."""
+    st = (provenance or {}).get("settings")
+    if not st:
+        return {}
+    kw = {k: st[k] for k in ("duration_ms", "dt_ms", "window_ms", "integrator")}
+    if st.get("conn_seed") is not None:
+        kw["conn_seed"] = int(st["conn_seed"])
+    stim = st.get("stimulus")
+    if stim:
+        from neuroscape.explore.store import stimulus_values
+        from neuroscape.sim.stimuli import make_stimulus
+
+        kw["stimulus"] = make_stimulus(stim["kind"], **stimulus_values(stim))
+    return kw
+
+
+def training_data(db: str | Path, n: int | None = None, seed: int = 0, group: int | None = None):
+    """(spec, params, outputs, domain, provenance) of the successful runs in a sweep database
+    (failed runs are never trained on).
+
+    Runs of sweeps with different settings (duration, step, window, integrator, graph,
+    stimulus) measure different maps: a database holding more than one such group needs
+    ``group`` (numbered as in ``neuroscape db summary``). The domain is the box the chosen sweeps
+    sampled (their union); ``n`` takes a random subset of that many runs (all when None).
     """
     from neuroscape.explore import ParameterSpace, open_for_reading
 
+    if n is not None and (not isinstance(n, int | np.integer) or n < 1):
+        raise SurrogateError(f"n={n!r}; allowed: an integer >= 1 (or None: every ok run)")
     store = open_for_reading(db)
     try:
         spec = store.spec
+        groups = store.groups()
+        if group is None and len(groups) > 1:
+            raise SurrogateError(
+                f"{db} holds {len(groups)} groups of sweeps with different settings, which "
+                "measure different maps: "
+                + "; ".join(store.describe_group(g) for g in groups)
+                + ". Train on one: group="
+                + "|".join(str(g["group"]) for g in groups)
+                + " (--group)"
+            )
+        if group is not None and group not in {g["group"] for g in groups}:
+            raise SurrogateError(
+                f"group={group!r}; allowed: "
+                + (", ".join(str(g["group"]) for g in groups) or "none (no sweeps)")
+            )
+        chosen = [g for g in groups if group in (None, g["group"])]
+        ids = [i for g in chosen for i in g["sweeps"]]
+        _, first = store.query(
+            f"SELECT conn_seed, extra FROM sweeps WHERE id = {int(ids[0]) if ids else 0}"
+        )
+        where = f"sweep_id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})"
         cols = spec.parameter_names + spec.output_names
         _, rows = store.query(
             "SELECT "
             + ", ".join(f'"{c}"' for c in cols)
-            + " FROM runs WHERE status = 'ok' ORDER BY sweep_id, row_index"
+            + f" FROM runs WHERE status = 'ok' AND {where} ORDER BY sweep_id, row_index"
         )
-        _, failed = store.query("SELECT COUNT(*) FROM runs WHERE status = 'failed'")
-        _, sweeps = store.query("SELECT id, space, sampler, n, sample_seed FROM sweeps")
+        _, failed = store.query(f"SELECT COUNT(*) FROM runs WHERE status = 'failed' AND {where}")
+        _, sweeps = store.query(
+            f"SELECT id, space, sampler, n, sample_seed FROM sweeps WHERE id IN "
+            f"({', '.join(str(int(i)) for i in ids) or 'NULL'}) ORDER BY id"
+        )
     finally:
         store.close()
     if not rows:
@@ -57,15 +110,7 @@ def training_data(db: str | Path, n: int | None = None, seed: int = 0):
     p, o = data[:, : len(spec.parameter_names)], data[:, len(spec.parameter_names) :]
     boxes = []
     for _, space_json, *_ in sweeps:
-        s = json.loads(space_json)
-        space = ParameterSpace(
-            spec,
-            bounds={k: tuple(v) for k, v in s["bounds"].items()},
-            fixed=s["fixed"],
-            log=tuple(s["log"]),
-            scale=s["scale"],
-        )
-        boxes.append(space.box())
+        boxes.append(ParameterSpace.from_json(spec, space_json).box())
     box = np.stack(boxes)
     domain = np.column_stack([box[:, :, 0].min(0), box[:, :, 1].max(0)])
     # a parameter held fixed in every sweep carries no information: give it a nominal width
@@ -82,6 +127,17 @@ def training_data(db: str | Path, n: int | None = None, seed: int = 0):
         "model_version": spec.version,
         "n_runs_used": int(len(p)),
         "n_failed_in_db": int(failed[0][0]),
+        "group": group,
+        # what the runs were simulated with, so that a verification simulates the same map
+        "settings": None
+        if not chosen
+        else {
+            **{k: chosen[0]["settings"][k] for k in SIM_SETTINGS},
+            "conn_seed": first[0][0] if first else None,
+            "stimulus": (json.loads(first[0][1]) or {}).get("stimulus")
+            if first and first[0][1]
+            else None,
+        },
         "sweeps": [{"id": s[0], "sampler": s[2], "n": s[3], "sample_seed": s[4]} for s in sweeps],
     }
     return spec, p, o, domain, provenance
@@ -93,10 +149,18 @@ def train_from_db(
     n: int | None = None,
     config: SurrogateConfig | None = None,
     verbose: bool = False,
+    progress: bool = False,
+    group: int | None = None,
 ) -> Surrogate:
-    """Train a surrogate on a sweep database (and save it to ``out`` if given)."""
+    """Train a surrogate on the ok runs of a sweep database (and save it to ``out`` if given,
+    atomically: an interrupted training or save leaves no folder behind)."""
+    from neuroscape.surrogate.core import check_output_folder
+
     cfg = config or SurrogateConfig()
-    spec, p, o, domain, prov = training_data(db, n, seed=cfg.seed)
+    cfg.check()
+    if out is not None:
+        check_output_folder(out)  # before training: a refused folder wastes no time
+    spec, p, o, domain, prov = training_data(db, n, seed=cfg.seed, group=group)
     sur = train_surrogate(
         p,
         o,
@@ -108,6 +172,9 @@ def train_from_db(
         config=cfg,
         provenance=prov,
         verbose=verbose,
+        progress=progress,
+        parameter_units=[x.unit for x in spec.parameters],
+        output_units=[x.unit for x in spec.outputs],
     )
     if out is not None:
         sur.save(out)

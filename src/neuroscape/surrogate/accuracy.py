@@ -59,40 +59,80 @@ def learning_curve(
     seed: int = 0,
     lr_decay_from_n: int | None = None,
     lr_decay_patience: int = 20,
+    progress: bool = False,
 ) -> LearningCurve:
     """Train on nested random subsets of the training pairs of each size; test on the test set.
 
     ``lr_decay_from_n``: from this training-set size on, halve the learning rate on validation
     plateaus (``lr_decay_patience`` epochs). Measured on the circuit: it takes the test MAE at
-    n = 20,000 from (1.54, 1.94) to (1.14, 1.20) x the noise floor, and at n = 500 it hurts."""
+    n = 20,000 from (1.54, 1.94) to (1.14, 1.20) x the noise floor, and at n = 500 it hurts.
+    ``progress``: a bar over the sizes, and one over the epochs of each, on stderr."""
     cfg = config or SurrogateConfig()
+    cfg.check()
+    if len(sizes) == 0:
+        raise SurrogateError("no training sizes; give one or more, e.g. [200, 500, 1000]")
     sizes = np.array(sorted(int(s) for s in sizes))
     if sizes.min() < 10 or sizes.max() > len(train_p):
         raise SurrogateError(
             f"training sizes must lie in [10, {len(train_p)}] (the training pairs); got "
             f"{sizes.min()}..{sizes.max()}"
         )
+    if lr_decay_from_n is not None and lr_decay_from_n < 1:
+        raise SurrogateError(f"lr_decay_from_n={lr_decay_from_n}; allowed: >= 1 or None")
     order = np.random.default_rng(seed).permutation(len(train_p))
     ok = np.all(np.isfinite(test_o), axis=1)
+    if not ok.any():
+        raise SurrogateError("no test pair has finite outputs; nothing to measure the error on")
     maes, rmses = [], []
-    for n in sizes:
-        idx = order[:n]
-        sur = train_surrogate(
-            train_p[idx],
-            train_o[idx],
-            domain,
-            model=model,
-            model_version="",
-            parameter_names=parameter_names,
-            output_names=output_names,
-            config=replace(cfg, lr_decay_patience=lr_decay_patience)
-            if lr_decay_from_n is not None and n >= lr_decay_from_n
-            else replace(cfg),
-        )
-        err = sur.predict(test_p[ok], allow_outside=True) - test_o[ok]
-        maes.append(np.abs(err).mean(0))
-        rmses.append(np.sqrt((err**2).mean(0)))
+    bar = None
+    if progress:
+        import sys
+
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(sizes), unit="size", desc="learning curve", file=sys.stderr)
+    try:
+        for n in sizes:
+            if bar is not None:
+                bar.set_postfix(n=int(n))
+            sur, mae, rmse = _train_and_test(
+                train_p[order[:n]],
+                train_o[order[:n]],
+                test_p[ok],
+                test_o[ok],
+                domain,
+                model=model,
+                parameter_names=parameter_names,
+                output_names=output_names,
+                config=replace(cfg, lr_decay_patience=lr_decay_patience)
+                if lr_decay_from_n is not None and n >= lr_decay_from_n
+                else replace(cfg),
+                progress=progress,
+            )
+            maes.append(mae)
+            rmses.append(rmse)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
     return LearningCurve(sizes, np.array(maes), np.array(rmses), list(output_names), sur)
+
+
+def _train_and_test(tp, to, sp, so, domain, *, config, progress, **names):
+    """A surrogate on (tp, to) and its test MAE and RMSE per output on (sp, so)."""
+    sur = train_surrogate(
+        tp,
+        to,
+        domain,
+        model_version="",
+        config=config,
+        progress=progress,
+        warn_large_error=False,  # the learning curve reports the test error itself
+        **names,
+    )
+    err = sur.predict(sp, allow_outside=True) - so
+    return sur, np.abs(err).mean(0), np.sqrt((err**2).mean(0))
 
 
 def evaluation_speed(

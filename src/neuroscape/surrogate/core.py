@@ -6,14 +6,18 @@ It is trained with a validation split and early stopping, seeded, on the CPU by 
 ensemble (several members from different seeds) gives an uncertainty estimate.
 
 Saved as plain arrays (NPZ, loaded with ``allow_pickle=False``) next to a JSON file holding the
-model name and version, parameter and output names, the training domain, the architecture, the
-scalings and the training data's provenance: nothing executable is ever unpickled.
+model name and version, parameter and output names and units, the training domain, the
+architecture, the scalings and the training data's provenance: nothing executable is ever
+unpickled. The folder is written beside its final name and renamed into place, so an
+interrupted save leaves no half-written surrogate.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -23,6 +27,11 @@ import numpy as np
 
 FORMAT_VERSION = 1
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "gelu")
+SAVED_FILES = ("surrogate.json", "weights.npz")
+# a validation MAE above this fraction of the output's SD in the training data is warned about:
+# the surrogate then barely beats predicting the mean (the MAE of the mean is 0.8 SD for a
+# normal output)
+LARGE_MAE_FRACTION_OF_SD = 0.5
 
 
 class SurrogateError(ValueError):
@@ -50,6 +59,7 @@ class SurrogateConfig:
     lr_decay_patience: int = 0
 
     def check(self) -> None:
+        """Raise SurrogateError naming the first setting that cannot be used."""
         if self.activation not in ACTIVATIONS:
             raise SurrogateError(
                 f"unknown activation {self.activation!r}; allowed: {', '.join(ACTIVATIONS)}"
@@ -58,8 +68,55 @@ class SurrogateConfig:
             raise SurrogateError(f"hidden={self.hidden}; allowed: one or more positive widths")
         if not 0.0 < self.val_fraction < 0.5:
             raise SurrogateError(f"val_fraction={self.val_fraction}; allowed: (0, 0.5)")
-        if self.ensemble < 1 or self.max_epochs < 1 or self.batch_size < 1:
-            raise SurrogateError("ensemble, max_epochs and batch_size must be >= 1")
+        for name in ("ensemble", "max_epochs", "batch_size", "patience"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise SurrogateError(f"{name}={v!r}; allowed: an integer >= 1")
+        for name in ("lr_decay_patience", "seed"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 0:
+                raise SurrogateError(f"{name}={v!r}; allowed: an integer >= 0")
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+            raise SurrogateError(f"lr={self.lr!r}; allowed: a finite number > 0")
+        check_device(self.device)
+
+
+def check_device(device: str) -> str:
+    """cpu, cuda or cuda:N (refused when no CUDA GPU is available)."""
+    import torch
+
+    if device == "cpu":
+        return device
+    if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
+        if not torch.cuda.is_available():
+            raise SurrogateError(f"device={device!r} asked for, but no CUDA GPU is available")
+        try:
+            index = torch.device(device).index
+        except RuntimeError:
+            raise SurrogateError(f"device={device!r}; allowed: cpu, cuda, cuda:N") from None
+        if index is not None and not 0 <= index < torch.cuda.device_count():
+            raise SurrogateError(
+                f"device={device!r}; allowed: cuda:0..cuda:{torch.cuda.device_count() - 1}"
+            )
+        return device
+    raise SurrogateError(f"unknown device {device!r}; allowed: cpu, cuda, cuda:N")
+
+
+def declared_units(model: str, names: list[str], kind: str) -> list[str]:
+    """The declared units of a registered model's parameters or outputs ("" where the model is
+    not registered or does not declare ``name``)."""
+    from neuroscape.models import MODELS, get_spec
+
+    if model not in MODELS:
+        return [""] * len(names)
+    spec = get_spec(model)
+    items = spec.parameters if kind == "parameters" else spec.outputs
+    units = {x.name: x.unit for x in items}
+    return [units.get(n, "") for n in names]
+
+
+def _with_unit(v: float, unit: str) -> str:
+    return f"{v:.3g}" if unit in ("1", "") else f"{v:.3g} {unit}"
 
 
 def _build(n_in: int, n_out: int, hidden, activation: str):
@@ -150,6 +207,21 @@ class Surrogate:
     provenance: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     members: list = field(default_factory=list)  # torch modules
+    # declared units ("1": dimensionless, "": unknown); empty lists: read from the model
+    parameter_units: list[str] = field(default_factory=list)
+    output_units: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.parameter_units:
+            self.parameter_units = declared_units(self.model, self.parameter_names, "parameters")
+        if not self.output_units:
+            self.output_units = declared_units(self.model, self.output_names, "outputs")
+
+    def unit(self, name: str) -> str:
+        """The declared unit of a parameter or output of this surrogate."""
+        if name in self.output_names:
+            return self.output_units[self.output_names.index(name)]
+        return self.parameter_units[self.parameter_names.index(name)]
 
     # ------------------------------------------------------------------ evaluation
     def _scale_x(self, p, torch):
@@ -242,19 +314,23 @@ class Surrogate:
 
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | Path) -> Path:
+        """Write the surrogate to ``folder`` (new, empty, or an earlier saved surrogate, which
+        is replaced): into a temporary folder beside it, renamed into place when complete."""
+        from neuroscape.io import atomic_folder
+
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         arrays = {}
         for k, m in enumerate(self.members):
             for name, t in m.state_dict().items():
                 arrays[f"member{k}.{name}"] = t.detach().cpu().numpy()
-        np.savez(folder / "weights.npz", **arrays)
         meta = {
             "format_version": FORMAT_VERSION,
             "model": self.model,
             "model_version": self.model_version,
             "parameter_names": self.parameter_names,
             "output_names": self.output_names,
+            "parameter_units": self.parameter_units,
+            "output_units": self.output_units,
             "domain": self.domain.tolist(),
             "y_mean": self.y_mean.tolist(),
             "y_std": self.y_std.tolist(),
@@ -262,8 +338,30 @@ class Surrogate:
             "provenance": self.provenance,
             "metrics": self.metrics,
         }
-        (folder / "surrogate.json").write_text(json.dumps(meta, indent=2))
+        text = json.dumps(_strict(meta), indent=2, allow_nan=False)
+        with atomic_folder(folder, replaceable=SAVED_FILES) as tmp:
+            np.savez(tmp / "weights.npz", **arrays)
+            (tmp / "surrogate.json").write_text(text)
         return folder
+
+
+def check_output_folder(folder: str | Path) -> None:
+    """Refuse, before training, a folder that ``Surrogate.save`` would refuse: a file, or a
+    folder holding anything but a saved surrogate."""
+    from neuroscape.io import check_replaceable_folder
+
+    check_replaceable_folder(folder, SAVED_FILES)
+
+
+def _strict(obj):
+    """JSON-ready with NaN and inf as null (strict JSON)."""
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
 
 
 def load_surrogate(folder: str | Path, device: str = "cpu") -> Surrogate:
@@ -272,9 +370,15 @@ def load_surrogate(folder: str | Path, device: str = "cpu") -> Surrogate:
 
     folder = Path(folder)
     meta_path = folder / "surrogate.json"
-    if not meta_path.is_file():
-        raise SurrogateError(f"{folder}: no surrogate.json; not a saved surrogate")
-    meta = json.loads(meta_path.read_text())
+    if not folder.is_dir():
+        raise SurrogateError(f"surrogate folder {str(folder)!r} does not exist")
+    if not meta_path.is_file() or not (folder / "weights.npz").is_file():
+        raise SurrogateError(f"{folder}: no surrogate.json and weights.npz; not a saved surrogate")
+    check_device(device)
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SurrogateError(f"{meta_path}: not a surrogate description ({exc})") from None
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise SurrogateError(
             f"{folder}: format {meta['format_version']} is newer than this "
@@ -309,6 +413,8 @@ def load_surrogate(folder: str | Path, device: str = "cpu") -> Surrogate:
         provenance=meta["provenance"],
         metrics=meta["metrics"],
         members=members,
+        parameter_units=meta.get("parameter_units", []),
+        output_units=meta.get("output_units", []),
     )
 
 
@@ -324,8 +430,18 @@ def train_surrogate(
     config: SurrogateConfig | None = None,
     provenance: dict | None = None,
     verbose: bool = False,
+    progress: bool = False,
+    parameter_units: list[str] | None = None,
+    output_units: list[str] | None = None,
+    warn_large_error: bool = True,
 ) -> Surrogate:
-    """Fit a surrogate (or ensemble) to (params -> outputs) pairs on the box ``domain``."""
+    """Fit a surrogate (or ensemble) to (params -> outputs) pairs on the box ``domain``.
+
+    Rows with a non-finite value are dropped (and counted in the provenance). ``progress``: a
+    bar of epochs per member on stderr; ``verbose``: a line every 50 epochs on stderr. Units
+    default to the registered model's declared ones. With ``warn_large_error``, warns
+    (UserWarning) for every output whose validation MAE exceeds ``LARGE_MAE_FRACTION_OF_SD`` x
+    its SD in the training data."""
     import torch
 
     cfg = config or SurrogateConfig()
@@ -340,8 +456,8 @@ def train_surrogate(
     if np.any(domain[:, 1] <= domain[:, 0]):
         j = int(np.argmax(domain[:, 1] <= domain[:, 0]))
         raise SurrogateError(f"domain of {parameter_names[j]} has zero width: {domain[j]}")
-    y_mean, y_std = y.mean(0), y.std(0)
-    y_std = np.where(y_std > 0, y_std, 1.0)
+    y_mean, y_spread = y.mean(0), y.std(0)
+    y_std = np.where(y_spread > 0, y_spread, 1.0)
     dev = torch.device(cfg.device)
     rng = np.random.default_rng(cfg.seed)
     perm = rng.permutation(len(x))
@@ -365,29 +481,52 @@ def train_surrogate(
             )
         best, best_state, since = np.inf, None, 0
         xt, yt, xv, yv = xs[tr], ys[tr], xs[val], ys[val]
-        for epoch in range(cfg.max_epochs):
-            net.train()
-            order = torch.randperm(len(tr), generator=gen).to(dev)
-            for s in range(0, len(tr), cfg.batch_size):
-                idx = order[s : s + cfg.batch_size]
-                opt.zero_grad()
-                loss = torch.mean((net(xt[idx]) - yt[idx]) ** 2)
-                loss.backward()
-                opt.step()
-            net.eval()
-            with torch.no_grad():
-                v = float(torch.mean((net(xv) - yv) ** 2))
-            if sched is not None:
-                sched.step(v)
-            if v < best - 1e-7:
-                best, since = v, 0
-                best_state = {n: t.detach().clone() for n, t in net.state_dict().items()}
-            else:
-                since += 1
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            member = f" {k + 1}/{cfg.ensemble}" if cfg.ensemble > 1 else ""
+            bar = tqdm(
+                total=cfg.max_epochs,
+                unit="epoch",
+                desc=f"{model} surrogate{member}",
+                file=sys.stderr,
+                leave=False,
+            )
+        try:
+            for epoch in range(cfg.max_epochs):
+                net.train()
+                order = torch.randperm(len(tr), generator=gen).to(dev)
+                for s in range(0, len(tr), cfg.batch_size):
+                    idx = order[s : s + cfg.batch_size]
+                    opt.zero_grad()
+                    loss = torch.mean((net(xt[idx]) - yt[idx]) ** 2)
+                    loss.backward()
+                    opt.step()
+                net.eval()
+                with torch.no_grad():
+                    v = float(torch.mean((net(xv) - yv) ** 2))
+                if sched is not None:
+                    sched.step(v)
+                if v < best - 1e-7:
+                    best, since = v, 0
+                    best_state = {n: t.detach().clone() for n, t in net.state_dict().items()}
+                else:
+                    since += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(best_val_mse=f"{best:.3g}", refresh=False)
+                if verbose and epoch % 50 == 0:
+                    print(
+                        f"member {k} epoch {epoch}: validation MSE {v:.4g} (best {best:.4g}; "
+                        "outputs in SD units)",
+                        file=sys.stderr,
+                    )
                 if since >= cfg.patience:
                     break
-            if verbose and epoch % 50 == 0:
-                print(f"member {k} epoch {epoch}: val MSE {v:.4g} (best {best:.4g})")
+        finally:
+            if bar is not None:
+                bar.close()
         net.load_state_dict(best_state)
         members.append(net.eval())
         histories.append(
@@ -413,12 +552,27 @@ def train_surrogate(
             "n_dropped_nonfinite": int((~keep).sum()),
         },
         members=members,
+        parameter_units=list(parameter_units or []),
+        output_units=list(output_units or []),
     )
     pred = sur.predict(x[val], allow_outside=True)
+    val_mae = np.abs(pred - y[val]).mean(0)
     sur.metrics = {
-        "val_mae": np.abs(pred - y[val]).mean(0).tolist(),
+        "val_mae": val_mae.tolist(),
         "val_rmse": np.sqrt(((pred - y[val]) ** 2).mean(0)).tolist(),
+        "train_sd": y_spread.tolist(),
         "members": histories,
         "train_time_s": time.perf_counter() - t0,
     }
+    for j, name in enumerate(sur.output_names if warn_large_error else []):
+        if y_spread[j] > 0 and val_mae[j] > LARGE_MAE_FRACTION_OF_SD * y_spread[j]:
+            u = sur.output_units[j]
+            warnings.warn(
+                f"surrogate of {model}: the validation MAE of {name}, {_with_unit(val_mae[j], u)}"
+                f", is more than {LARGE_MAE_FRACTION_OF_SD:g} x the SD of {name} in the training "
+                f"data ({_with_unit(y_spread[j], u)}): it barely beats predicting the mean; look "
+                "for runaway runs (db summary) or train on more runs or epochs",
+                UserWarning,
+                stacklevel=2,
+            )
     return sur

@@ -4,6 +4,8 @@ verification of the candidates by simulation."""
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 from dataclasses import dataclass
 
@@ -43,11 +45,13 @@ def tune(
     lr: float = 0.03,
     tol: float = 0.2,
     seed: int = 0,
+    progress: bool = False,
 ) -> TuneResult:
     """Projected Adam in the unit box of the surrogate's domain, all starts as one batch, on the
     L1 gap with each output scaled by its training SD. Measured on the quick data at
     (25, 100) Hz over 4 seeds: 90-97% candidates, against 85-95% for the squared gap and 89%
-    with lr 0.01."""
+    with lr 0.01. ``tol`` is in the targets' units (the L1 gap sums |error| over the targeted
+    outputs); ``progress``: a bar of steps on stderr."""
     import torch
 
     unknown = [k for k in target if k not in sur.output_names]
@@ -55,8 +59,17 @@ def tune(
         raise SurrogateError(
             f"target names {unknown or '(none)'}; allowed: {', '.join(sur.output_names)}"
         )
-    if starts < 1 or steps < 1:
-        raise SurrogateError("starts and steps must be >= 1")
+    for name, v in target.items():
+        if not math.isfinite(v):
+            raise SurrogateError(f"target {name}={v}; allowed: a finite number")
+    for name, v in (("starts", starts), ("steps", steps)):
+        if not isinstance(v, int) or v < 1:
+            raise SurrogateError(f"{name}={v!r}; allowed: an integer >= 1")
+    for name, v in (("lr", lr), ("tol", tol)):
+        if not (math.isfinite(v) and v > 0):
+            raise SurrogateError(f"{name}={v!r}; allowed: a finite number > 0")
+    if not isinstance(seed, int) or seed < 0:
+        raise SurrogateError(f"seed={seed!r}; allowed: an integer >= 0")
     idx = torch.tensor([sur.output_names.index(k) for k in target])
     goal = torch.tensor(list(target.values()), dtype=torch.float32)
     scale = torch.as_tensor(sur.y_std[idx.numpy()], dtype=torch.float32)
@@ -70,15 +83,28 @@ def tune(
     # the candidate tolerance; decaying it lets the starts settle (more candidates).
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr / 100)
     t0 = time.perf_counter()
-    for _ in range(steps):
-        opt.zero_grad()
-        pred = sur.forward(lo + u * width)[:, idx]
-        loss = ((pred - goal) / scale).abs().sum()
-        loss.backward()
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            u.clamp_(0.0, 1.0)  # the projection onto the box
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, unit="step", desc="tune", file=sys.stderr, miniters=100)
+    try:
+        for step in range(steps):
+            opt.zero_grad()
+            pred = sur.forward(lo + u * width)[:, idx]
+            loss = ((pred - goal) / scale).abs().sum()
+            loss.backward()
+            opt.step()
+            sched.step()
+            with torch.no_grad():
+                u.clamp_(0.0, 1.0)  # the projection onto the box
+            if bar is not None and (step + 1) % 100 == 0:
+                bar.update(100)
+        if bar is not None:
+            bar.update(steps - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
     with torch.no_grad():
         p = (lo + u * width).numpy().astype(float)
         pred_all = sur.forward(lo + u * width).numpy().astype(float)
