@@ -95,19 +95,14 @@ def current_unit(model_name: str) -> str | None:
     return get_neuron_model(model_name).current_unit if model_name in NEURON_MODELS else None
 
 
-def stimulus_units(kind: str, cur: str) -> dict[str, str]:
-    """The unit of each parameter of a stimulus kind (``neuroscape.sim.stimuli``): currents in the
-    model's current unit ``cur``, times in ms, noise in current x sqrt(ms), rates in Hz; the
-    weight of a conductance synapse is a conductance: current per mV."""
-    from neuroscape.sim.stimuli import _FIELDS
+def stimulus_units(kind: str, model_name: str) -> dict[str, str]:
+    """The unit of each field of a stimulus kind for a single-neuron model: its current unit,
+    its membrane potential's unit (``neuroscape.sim.stimuli.field_units``)."""
+    from neuroscape.models import get_neuron_model
+    from neuroscape.sim.stimuli import field_units
 
-    sqrt_ms = "ms^0.5" if cur in ("1", "") else f"{cur}*ms^0.5"
-    g = "1/mV" if cur in ("1", "") else f"{cur}/mV"
-    units = dict.fromkeys(("amp", "amp0", "amp1", "mean"), cur)
-    units.update(dict.fromkeys(("t_on", "t_off", "tau_syn"), "ms"))
-    units.update(sigma=sqrt_ms, rate_hz="Hz", E_rev="mV")
-    units["weight"] = g if kind == "poisson_conductance" else cur
-    return {f: units[f] for f in _FIELDS[kind]}
+    nm = get_neuron_model(model_name)
+    return field_units(kind, nm.current_unit, nm.v_unit)
 
 
 def stimulus_values(stim: dict | None) -> dict[str, float] | None:
@@ -120,11 +115,11 @@ def stimulus_values(stim: dict | None) -> dict[str, float] | None:
     return dict(zip(_FIELDS[stim["kind"]], map(float, row), strict=False))
 
 
-def describe_stimulus(stim: dict | None, cur: str | None) -> str:
+def describe_stimulus(stim: dict | None, model_name: str) -> str:
     """"step amp=10 nA, t_on=100 ms, t_off=inf ms" (a dimensionless current prints bare)."""
     if not stim:
         return "none (no injected current)"
-    units = stimulus_units(stim["kind"], cur or "1")
+    units = stimulus_units(stim["kind"], model_name)
     vals = stimulus_values(stim)
     text = ", ".join(
         f"{k}={v:g}" + ("" if units[k] in ("1", "") else f" {units[k]}") for k, v in vals.items()
@@ -139,10 +134,10 @@ def _canonical(value):
     return json.loads(json.dumps(value, sort_keys=True)) if value is not None else None
 
 
-def _describe_setting(name: str, value, cur: str | None) -> str:
+def _describe_setting(name: str, value, model_name: str) -> str:
     if name == "extra":
         stim = (value or {}).get("stimulus")
-        return "stimulus " + describe_stimulus(stim, cur)
+        return "stimulus " + describe_stimulus(stim, model_name)
     if name == "connectivity_sha256":
         return f"graph sha256 {str(value)[:12]}" if value else "no graph"
     if name == "seed":
@@ -404,9 +399,9 @@ class ModelStore:
             if not same:
                 differ.append(name)
         if differ:
-            cur = current_unit(self.spec.name)
-            was = ", ".join(_describe_setting(n, stored[n], cur) for n in differ)
-            now = ", ".join(_describe_setting(n, details.get(n), cur) for n in differ)
+            m = self.spec.name
+            was = ", ".join(_describe_setting(n, stored[n], m) for n in differ)
+            now = ", ".join(_describe_setting(n, details.get(n), m) for n in differ)
             raise StoreError(
                 f"sweep {row[0]} in {self.path} ran with {was}; this command gives {now}. "
                 "Resume with the same settings or use another database file"
@@ -530,9 +525,9 @@ class ModelStore:
             d["stimulus"], d["stimulus_units"] = None, None
             if stim is not None:
                 d["stimulus"] = {"kind": stim["kind"], **stimulus_values(stim)}
-                d["stimulus_units"] = stimulus_units(stim["kind"], cur or "1")
+                d["stimulus_units"] = stimulus_units(stim["kind"], self.spec.name)
             # models without a stimulus (networks, theory models) show none
-            d["stimulus_text"] = describe_stimulus(stim, cur) if cur or stim else None
+            d["stimulus_text"] = describe_stimulus(stim, self.spec.name) if cur or stim else None
             try:
                 d["space"] = ParameterSpace.from_json(self.spec, d["space"]).describe()
             except (ValueError, KeyError, TypeError):
@@ -627,7 +622,6 @@ class ModelStore:
             "ORDER BY r.sweep_id, r.row_index"
         )
         k = cols.index("sweep_extra")
-        cur = current_unit(self.spec.name) or "1"
         stims = {}
         for raw in {r[k] for r in rows}:
             extra = json.loads(raw) if raw else None
@@ -635,7 +629,7 @@ class ModelStore:
         fields: dict[str, str] = {}
         for stim in stims.values():
             if stim is not None:
-                fields.update(stimulus_units(stim["kind"], cur))
+                fields.update(stimulus_units(stim["kind"], self.spec.name))
         cols = cols[:k] + cols[k + 1 :]
         if not fields:
             return cols, [r[:k] + r[k + 1 :] for r in rows]
