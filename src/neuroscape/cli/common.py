@@ -4,6 +4,7 @@ stimuli, output-path checks, the one rule for printing numbers with units, and s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -280,3 +281,42 @@ def check_output_dir(path: str | None, option: str = "--out") -> None:
     if not anc.is_dir():
         raise CLIError(f"{option} {path!r}: {str(anc)!r} is not a folder")
     _check_writable(anc, f"{option} {path!r}")
+
+
+# --- the first run of a kernel ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def compile_notice(key: str):
+    """Say on stderr that the first run of ``key`` (a model and scheme) compiles its kernels:
+    numba compiles for seconds before the first step, and a silent pause looks like a hang.
+    Kernels are cached afterwards, which a marker beside the kernel cache records."""
+    import threading
+
+    from neuroscape import __version__
+    from neuroscape.sim.codegen import cache_dir
+
+    marker = cache_dir() / f".ran-{__version__}-{key}"
+    timer = None
+    if not marker.exists():
+        # said only if the call lasts: a refused input ends before, with its one line alone
+        timer = threading.Timer(
+            1.0,
+            print,
+            (
+                f"neuroscape: first run of {key}: compiling its kernels (a few seconds; "
+                "cached for later runs)",
+            ),
+            {"file": sys.stderr},
+        )
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+    try:
+        marker.touch()
+    except OSError:  # a read-only cache only costs the notice next time
+        pass

@@ -16,6 +16,7 @@ from neuroscape.cli.common import (
     check_output_dir,
     check_output_file,
     column_name,
+    compile_notice,
     format_value,
     neuron_values,
     nonneg_int,
@@ -238,20 +239,21 @@ def _simulate_neuron(args, spec) -> int:
         every = max(1, int(round(args.sample_ms / dt)))
     else:
         every = max(1, math.ceil(n_steps / _MAX_TRACE_SAMPLES))
-    res = simulate_neurons(
-        model,
-        values,
-        stimulus,
-        duration_ms=duration,
-        dt_ms=dt,
-        window_ms=window,
-        integrator=integrator,
-        seed=args.seed,
-        record_v=want_trace,
-        record_every=every,
-        allow_outside=args.allow_outside,
-        workers=args.workers,
-    )
+    with compile_notice(f"{model.name}-{integrator}"):
+        res = simulate_neurons(
+            model,
+            values,
+            stimulus,
+            duration_ms=duration,
+            dt_ms=dt,
+            window_ms=window,
+            integrator=integrator,
+            seed=args.seed,
+            record_v=want_trace,
+            record_every=every,
+            allow_outside=args.allow_outside,
+            workers=args.workers,
+        )
     spikes = np.asarray(res.spike_times[0])
     v_unit = _state_units(model)[0]
     out_units = {o.name: o.unit for o in spec.outputs}
@@ -403,7 +405,8 @@ def _simulate_network(args, spec) -> int:
             f"--plot/--save-spikes need spike trains, which {args.model} does not record; "
             "allowed for spiking networks with a graph (see neuroscape models)"
         )
-    res = simulate(args.model, parse_set(args.set, spec), record_spikes=wants_spikes, **kw)
+    with compile_notice(f"{args.model}-{integrator}"):
+        res = simulate(args.model, parse_set(args.set, spec), record_spikes=wants_spikes, **kw)
     row = res.row(0)
     units = {o.name: o.unit for o in spec.outputs}
     label = res.labels[0] if res.labels is not None else None
@@ -491,17 +494,18 @@ def cmd_fi_curve(args) -> int:
     values = neuron_values(args, model)
     currents = parse_range(args.currents, "--currents")
     duration, dt, window, integrator = _resolve_settings(args, model.spec)
-    fi = fi_curve(
-        model,
-        values,
-        currents,
-        duration_ms=duration,
-        window_ms=window,
-        dt_ms=dt,
-        integrator=integrator,
-        t_on_ms=args.t_on,
-        allow_outside=args.allow_outside,
-    )
+    with compile_notice(f"{model.name}-{integrator}"):
+        fi = fi_curve(
+            model,
+            values,
+            currents,
+            duration_ms=duration,
+            window_ms=window,
+            dt_ms=dt,
+            integrator=integrator,
+            t_on_ms=args.t_on,
+            allow_outside=args.allow_outside,
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cu = model.current_unit
