@@ -188,6 +188,8 @@ def test_simulate_single_neuron_with_plots(tmp_path, capsys):
             "hh",
             "--current",
             "10",
+            "--t-on",
+            "0",
             "--duration-ms",
             "100",
             "--plot",
@@ -238,9 +240,9 @@ def test_fi_curve_writes_csv_and_figure(tmp_path, capsys):
         ],
         capsys,
     )
-    assert rc == 0 and "rheobase 3 nA" in out
+    assert rc == 0 and "rheobase (onset of repetitive firing) 3 nA" in out
     rows = list(csv.reader(open(tmp_path / "fi_curve.csv")))
-    assert rows[0] == ["current_nA", "rate_hz"] and len(rows) == 6
+    assert rows[0] == ["current_nA", "rate_Hz", "spike_count"] and len(rows) == 6
     assert float(rows[1][1]) == 0.0 and float(rows[-1][1]) > 50
     assert (tmp_path / "fi_curve.png").stat().st_size > 5000
 

@@ -266,6 +266,7 @@ def _simulate_neuron(args, spec) -> int:
                 "stimulus": _stimulus_json(res.stimulus),
                 "current_unit": model.current_unit,
                 "rate_hz": float(res.rates[0]),
+                "spike_count": len(spikes),
                 "spike_count_in_window": int(res.counts[0]),
                 "spike_times_ms": spikes.tolist(),
                 "ok": bool(res.ok[0]),
