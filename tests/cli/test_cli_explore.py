@@ -199,9 +199,11 @@ def options_without_a_stated_default(parsers) -> list[str]:
     for p in parsers:
         fmt = p.formatter_class(p.prog)
         for a in p._actions:
-            if not a.option_strings or a.required or a.nargs == 0:
+            if not a.option_strings or a.dest == "help":
                 continue
-            if "default" not in fmt._get_help_string(a):
+            if not a.help:  # argparse prints no default for an option without help
+                missing.append(f"{p.prog} {a.option_strings[0]} (no help)")
+            elif not (a.required or a.nargs == 0) and "default" not in fmt._get_help_string(a):
                 missing.append(f"{p.prog} {a.option_strings[0]}")
     return missing
 

@@ -320,9 +320,12 @@ def test_help_states_every_default():
     for p in [*sur_cmds.values(), commands["tune"], commands["reproduce"]]:
         fmt = p.formatter_class(p.prog)
         for a in p._actions:
-            if a.option_strings and not a.required and a.nargs != 0:
-                if "default" not in fmt._get_help_string(a):
-                    missing.append(f"{p.prog} {a.option_strings[0]}")
+            if not a.option_strings or a.dest == "help":
+                continue
+            if not a.help:  # argparse prints no default for an option without help
+                missing.append(f"{p.prog} {a.option_strings[0]} (no help)")
+            elif not (a.required or a.nargs == 0) and "default" not in fmt._get_help_string(a):
+                missing.append(f"{p.prog} {a.option_strings[0]}")
     assert missing == [], missing
 
 

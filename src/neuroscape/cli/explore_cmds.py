@@ -297,7 +297,12 @@ def add_parsers(sub) -> None:
     sw.add_argument(
         "--n", type=positive_int, required=True, help="points (grid: per free dimension)"
     )
-    sw.add_argument("--sampler", default="sobol", choices=SAMPLERS)
+    sw.add_argument(
+        "--sampler",
+        default="sobol",
+        choices=SAMPLERS,
+        help="uniform random, Sobol, Latin hypercube or a regular grid",
+    )
     sw.add_argument(
         "--db", required=True, metavar="RUNS.db", help=f"database ({', '.join(DB_SUFFIXES)})"
     )
@@ -384,7 +389,7 @@ def add_parsers(sub) -> None:
     d2.add_argument("sql", help="one SELECT or WITH statement; writes are refused")
     d4 = dbsub.add_parser("plot", help="heat map of the outputs and one-parameter slices")
     d4.add_argument("db", metavar="RUNS.db")
-    d4.add_argument("--out", required=True, metavar="DIR")
+    d4.add_argument("--out", required=True, metavar="DIR", help="folder for the figures")
     d4.add_argument(
         "--group",
         type=positive_int,
@@ -392,7 +397,9 @@ def add_parsers(sub) -> None:
     )
     d3 = dbsub.add_parser("export", help="a table or view to CSV or Parquet")
     d3.add_argument("db", metavar="RUNS.db")
-    d3.add_argument("--out", required=True, metavar="FILE.csv|FILE.parquet")
+    d3.add_argument(
+        "--out", required=True, metavar="FILE.csv|FILE.parquet", help="the file to write"
+    )
     d3.add_argument(
         "--table",
         default="results",

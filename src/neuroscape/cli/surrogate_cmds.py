@@ -339,7 +339,7 @@ def add_parsers(sub) -> None:
     su = sub.add_parser("surrogate", help="train a DNN surrogate on a database, or predict")
     susub = su.add_subparsers(dest="sur_command", required=True, metavar="COMMAND")
     st = susub.add_parser("train", help="train a surrogate on the ok runs of a database")
-    st.add_argument("--db", required=True, metavar="RUNS.db")
+    st.add_argument("--db", required=True, metavar="RUNS.db", help="the sweep database")
     st.add_argument(
         "--out", required=True, metavar="DIR", help="a new or empty folder, or a surrogate's"
     )
@@ -355,7 +355,9 @@ def add_parsers(sub) -> None:
         "only one)",
     )
     st.add_argument("--hidden", default=hidden, help="widths of the hidden layers")
-    st.add_argument("--activation", default=dflt.activation, choices=ACTIVATIONS)
+    st.add_argument(
+        "--activation", default=dflt.activation, choices=ACTIVATIONS, help="of the hidden layers"
+    )
     st.add_argument("--epochs", type=positive_int, default=dflt.max_epochs, help="maximum epochs")
     st.add_argument(
         "--patience", type=positive_int, default=dflt.patience, help="early-stopping patience"
@@ -364,21 +366,29 @@ def add_parsers(sub) -> None:
         "--ensemble", type=positive_int, default=dflt.ensemble, help="members of a deep ensemble"
     )
     st.add_argument("--lr", type=positive_float, default=dflt.lr, help="Adam learning rate")
-    st.add_argument("--batch-size", type=positive_int, default=dflt.batch_size)
+    st.add_argument(
+        "--batch-size", type=positive_int, default=dflt.batch_size, help="runs per Adam step"
+    )
     st.add_argument(
         "--lr-decay-patience",
         type=nonneg_int,
         default=dflt.lr_decay_patience,
         help="halve the learning rate after this many epochs without improvement (0: never)",
     )
-    st.add_argument("--seed", type=nonneg_int, default=dflt.seed)
+    st.add_argument(
+        "--seed", type=nonneg_int, default=dflt.seed, help="seed of the split and the weights"
+    )
     st.add_argument("--device", default=dflt.device, help="cpu, cuda or cuda:N")
     st.add_argument("--verbose", action="store_true", help="a line every 50 epochs")
     st.add_argument("--quiet", action="store_true", help="no progress bar")
     sp2 = susub.add_parser("predict", help="outputs of a parameter table through a surrogate")
     sp2.add_argument("surrogate", metavar="DIR")
-    sp2.add_argument("--params", required=True, metavar="IN.csv")
-    sp2.add_argument("--out", required=True, metavar="OUT.csv")
+    sp2.add_argument(
+        "--params", required=True, metavar="IN.csv", help="a table with a column per parameter"
+    )
+    sp2.add_argument(
+        "--out", required=True, metavar="OUT.csv", help="the parameters and predicted outputs"
+    )
     sp2.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     sp2.add_argument(
         "--precision",
@@ -408,9 +418,13 @@ def add_parsers(sub) -> None:
     )
     sac.add_argument("--sizes", default="200,500,1000,2000", help="training-set sizes")
     sac.add_argument("--hidden", default=hidden, help="widths of the hidden layers")
-    sac.add_argument("--activation", default=dflt.activation, choices=ACTIVATIONS)
+    sac.add_argument(
+        "--activation", default=dflt.activation, choices=ACTIVATIONS, help="of the hidden layers"
+    )
     sac.add_argument("--epochs", type=positive_int, default=dflt.max_epochs, help="maximum epochs")
-    sac.add_argument("--seed", type=nonneg_int, default=dflt.seed)
+    sac.add_argument(
+        "--seed", type=nonneg_int, default=dflt.seed, help="seed of the splits and weights"
+    )
     sac.add_argument(
         "--lr-decay-from-n",
         type=positive_int,
@@ -425,20 +439,26 @@ def add_parsers(sub) -> None:
         metavar="K",
         help="also simulate K test points twice to measure the noise floor (circuit only)",
     )
-    sac.add_argument("--out", required=True, metavar="DIR")
+    sac.add_argument("--out", required=True, metavar="DIR", help="folder for the table and figure")
     sac.add_argument("--quiet", action="store_true", help="no progress bars")
     sa = susub.add_parser(
         "analyze", help="derivative statistics (Zhang and Young 2020, Figs. 3-6)"
     )
     sa.add_argument("surrogate", metavar="DIR")
     sa.add_argument("--n", type=positive_int, default=500_000, help="uniform samples of the domain")
-    sa.add_argument("--seed", type=nonneg_int, default=0)
-    sa.add_argument("--out", required=True, metavar="DIR")
+    sa.add_argument("--seed", type=nonneg_int, default=0, help="seed of the samples")
+    sa.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
     su.set_defaults(func=cmd_surrogate)
 
     tu = sub.add_parser("tune", help="find parameters for target outputs through a surrogate")
-    tu.add_argument("--surrogate", required=True, metavar="DIR")
-    tu.add_argument("--target", required=True, nargs="+", metavar="NAME=VALUE")
+    tu.add_argument("--surrogate", required=True, metavar="DIR", help="a saved surrogate")
+    tu.add_argument(
+        "--target",
+        required=True,
+        nargs="+",
+        metavar="NAME=VALUE",
+        help="target outputs, in their declared units",
+    )
     tu.add_argument("--starts", type=positive_int, default=100, help="random starts")
     tu.add_argument("--steps", type=positive_int, default=10000, help="Adam steps")
     tu.add_argument("--lr", type=positive_float, default=0.03, help="Adam step in the unit box")
@@ -448,7 +468,7 @@ def add_parsers(sub) -> None:
         default=0.2,
         help="L1 gap of a candidate, in the targets' unit (e.g. Hz for the circuit's rates)",
     )
-    tu.add_argument("--seed", type=nonneg_int, default=0)
+    tu.add_argument("--seed", type=nonneg_int, default=0, help="seed of the starts and runs")
     tu.add_argument(
         "--verify",
         action="store_true",
@@ -464,7 +484,7 @@ def add_parsers(sub) -> None:
     sr.add_argument("paper", choices=PAPERS, help="Zhang and Young 2020: zhang-young-2020")
     sr.add_argument("--quick", action="store_true", help="10x fewer simulations (~10 min)")
     sr.add_argument("--workers", type=positive_int, help="threads (default: every core)")
-    sr.add_argument("--out", required=True, metavar="DIR")
+    sr.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
     sr.set_defaults(func=cmd_reproduce)
 
 
