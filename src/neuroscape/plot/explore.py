@@ -108,8 +108,8 @@ def parameter_slices(
             y = outputs[:, i]
             stats = np.array(
                 [
-                    (np.nanmean(y[idx == b]), *np.nanpercentile(y[idx == b], [10, 90]))
-                    if np.any(idx == b)
+                    (np.mean(yb), *np.percentile(yb, [10, 90]))
+                    if len(yb := y[(idx == b) & np.isfinite(y)])  # e.g. cv_isi of silent cells
                     else (np.nan, np.nan, np.nan)
                     for b in range(bins)
                 ]
