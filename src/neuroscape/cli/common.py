@@ -187,7 +187,9 @@ DEFAULT_T_ON_MS = 100.0
 def add_stimulus_args(p: argparse.ArgumentParser) -> None:
     """--current/--t-on/--t-off (a step) or --stimulus KIND with --stim NAME=VALUE."""
     p.add_argument(
-        "--current", type=finite_float, help="step current amplitude (the model's current unit)"
+        "--current",
+        type=finite_float,
+        help="step current amplitude in the model's current unit (default: no stimulus)",
     )
     p.add_argument(
         "--t-on",
@@ -197,8 +199,15 @@ def add_stimulus_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--t-off", type=positive_float, default=None, help="step offset in ms (default: none)"
     )
-    p.add_argument("--stimulus", choices=STIMULUS_KINDS, help=STIMULUS_HELP)
-    p.add_argument("--stim", action="append", metavar="NAME=VALUE")
+    p.add_argument(
+        "--stimulus", choices=STIMULUS_KINDS, help=STIMULUS_HELP + " (default: a step, --current)"
+    )
+    p.add_argument(
+        "--stim",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a parameter of --stimulus, repeatable (default: t_on 0, t_off none)",
+    )
 
 
 def stimulus_from_args(args):

@@ -271,18 +271,6 @@ def cmd_db(args) -> int:
     return 0
 
 
-def _state_stimulus_defaults(p) -> None:
-    """The shared stimulus options have no value by default; say what that means here."""
-    said = {
-        "current": "(default: no stimulus; single-neuron models only)",
-        "stimulus": "(default: a step, see --current)",
-        "stim": "stimulus parameter, repeatable (default: the kind's defaults)",
-    }
-    for a in p._actions:
-        if a.dest in said and "default" not in (a.help or ""):
-            a.help = f"{a.help} {said[a.dest]}" if a.help else said[a.dest]
-
-
 def add_parsers(sub) -> None:
     from neuroscape.models import MODELS
 
@@ -362,7 +350,6 @@ def add_parsers(sub) -> None:
         "--integrator", help="integration scheme (default: the model's declared scheme)"
     )
     add_stimulus_args(sw)
-    _state_stimulus_defaults(sw)
     sw.add_argument("--chunk", type=positive_int, default=DEFAULT_CHUNK, help="points per chunk")
     sw.add_argument(
         "--workers", type=positive_int, help="threads (default: every core of this machine)"
