@@ -109,7 +109,7 @@ def main() -> None:
             duration_ms=args.duration_ms,
             dt_ms=args.dt_ms,
             integrator=scheme,
-            max_spikes=0,
+            record_spikes=False,
         )
         return time.perf_counter() - t0, int(r.counts.sum())
 

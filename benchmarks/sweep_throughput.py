@@ -28,7 +28,7 @@ def main() -> None:
     spec = get_spec("cortical")
     points = ParameterSpace(spec).sample(args.n, "sobol", 0)
     model = get_model("cortical")
-    settings = SimSettings()
+    settings = SimSettings.for_model(spec)
     run_batch(model, points[:2], settings=SimSettings(duration_ms=10.0, window_ms=5.0))
     t0 = time.perf_counter()
     run_batch(model, points, settings=settings, chunk_size=args.chunk)

@@ -8,30 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from neuroscape.models import get_model
-from neuroscape.sim.batch import Recording, SimSettings, default_window_ms
+from neuroscape.sim.batch import Recording, SimSettings
 from neuroscape.sim.engine import SimulationResult, run_batch
-
-
-def resolve_settings(
-    spec,
-    duration_ms: float | None = None,
-    dt_ms: float | None = None,
-    window_ms: float | None = None,
-    integrator: str | None = None,
-) -> tuple[float, float, float | None, str]:
-    """The settings of a run: those given, else the model's declared ones (``spec.settings``).
-    The declared window belongs to the declared duration: a run of another length gets its
-    engine's rule (None) unless a window is given."""
-    d = spec.settings
-    duration = d.duration_ms if duration_ms is None else float(duration_ms)
-    if window_ms is None and duration == d.duration_ms:
-        window_ms = d.window_ms
-    return (
-        duration,
-        d.dt_ms if dt_ms is None else float(dt_ms),
-        window_ms,
-        d.integrator if integrator is None else integrator,
-    )
 
 
 def simulate(
@@ -71,12 +49,13 @@ def simulate(
     """
     kwargs = {"stimulus": stimulus} if stimulus is not None else {}
     m = get_model(model, conn_seed=conn_seed, connectivity=connectivity, **kwargs)
-    duration_ms, dt_ms, window_ms, integrator = resolve_settings(
-        m.spec, duration_ms, dt_ms, window_ms, integrator
+    settings = SimSettings.for_model(
+        m.spec,
+        duration_ms=duration_ms,
+        dt_ms=dt_ms,
+        window_ms=window_ms,
+        integrator=integrator,
     )
-    if window_ms is None:
-        window_ms = default_window_ms(duration_ms)
-    settings = SimSettings(duration_ms, dt_ms, window_ms, integrator)
     return run_batch(
         m,
         params,

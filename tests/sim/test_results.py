@@ -22,7 +22,7 @@ def test_simulation_result_to_pandas_has_one_row_per_batch_row():
     assert df.attrs["units"] == {
         **{q.name: q.unit for q in spec.parameters},
         "choice": "1",
-        "rt": "s",
+        "rt": "ms",
     }
     assert df.attrs["model"] == "ddm" and df.attrs["settings"]["duration_ms"] == 20_000.0
 

@@ -20,7 +20,7 @@ def graph_vs_noise(
 ) -> dict:
     """Rates (n_sets, n_graphs, 2) over graph seeds 0..n_graphs-1 (one noise seed each) and
     (n_sets, n_noise, 2) over noise seeds on graph 0, with their standard deviations (Hz)."""
-    settings = settings or SimSettings()
+    settings = settings or SimSettings.for_model(SPEC)
     p = np.stack([SPEC.params_from_mapping(ps) for ps in param_sets])
     across_graphs = np.empty((len(p), n_graphs, 2))
     for g in range(n_graphs):

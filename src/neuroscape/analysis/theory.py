@@ -82,7 +82,7 @@ def ddm_study(
         keys = row_keys(seed, np.arange(k * trials, (k + 1) * trials))
         res = ddm.simulate_trials(p, keys, dt_ms=1.0, duration_ms=60_000.0)
         dec = ~np.isnan(res[:, 0])
-        ch, rt = res[dec, 0], res[dec, 1]
+        ch, rt = res[dec, 0], res[dec, 1] * 1e-3  # s, the closed forms' unit
         rows.append(
             (
                 v,

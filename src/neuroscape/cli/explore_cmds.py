@@ -50,15 +50,15 @@ def _sweep_settings(args, spec):
     """SimSettings from the options given, else the model's declared defaults
     (``spec.settings``), resolved as ``neuroscape.simulate`` resolves them: a declared window
     belongs to the declared duration; otherwise the last 2 s of the run, or its last 2/3."""
-    from neuroscape.api import resolve_settings
-    from neuroscape.sim.batch import SimSettings, default_window_ms
+    from neuroscape.sim.batch import SimSettings
 
-    duration, dt, window, integrator = resolve_settings(
-        spec, args.duration_ms, args.dt_ms, args.window_ms, args.integrator
+    return SimSettings.for_model(
+        spec,
+        duration_ms=args.duration_ms,
+        dt_ms=args.dt_ms,
+        window_ms=args.window_ms,
+        integrator=args.integrator,
     )
-    if window is None:
-        window = default_window_ms(duration)
-    return SimSettings(duration, dt, window, integrator)
 
 
 def _stimulus(args, spec):

@@ -84,15 +84,6 @@ def _stimulus_json(stim, current_unit: str) -> dict | None:
     return d
 
 
-def _neuron_stimulus(args, what: str):
-    """The stimulus options as a Stimulus; None when none is given (the caller decides)."""
-    if args.t_off is not None and args.t_off <= args.t_on:
-        raise FitCLIError(
-            f"--t-off {args.t_off:g} ms must come after --t-on {args.t_on:g} ms for {what}"
-        )
-    return stimulus_from_args(args)
-
-
 # ------------------------------------------------------------------------------------------ fit
 def cmd_fit(args) -> int:
     from neuroscape.fit import FitProblem, read_target, run_method
@@ -112,7 +103,7 @@ def cmd_fit(args) -> int:
     fixed = parse_set(args.set, spec)
     free = _free(args.free, spec)
     start = parse_pairs(args.start, "--start")
-    stimulus = _neuron_stimulus(args, "the fit")
+    stimulus = stimulus_from_args(args)
     if stimulus is not None and args.model not in NEURON_MODELS:
         raise FitCLIError(f"--current/--stimulus are for single-neuron models, not {args.model!r}")
     target = read_target(args.target, args.series)
@@ -250,7 +241,7 @@ def cmd_target(args) -> int:
                 f"{k}={v:g} {p.unit} lies outside the declared domain "
                 f"[{p.low:g}, {p.high:g}] {p.unit}"
             )
-    stimulus = _neuron_stimulus(args, "the trace")
+    stimulus = stimulus_from_args(args)
     if stimulus is None:
         raise FitCLIError(
             "give the stimulus the trace is recorded under: --current AMP (0 for none) "

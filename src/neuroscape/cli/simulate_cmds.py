@@ -38,16 +38,19 @@ def _is_neuron(name: str) -> bool:
     return name in NEURON_MODELS
 
 
-def _resolve_settings(args, spec) -> tuple[float, float, float | None, str]:
-    """Options given by the user, else the model's declared defaults."""
-    from neuroscape.api import resolve_settings
+def _resolve_settings(args, spec) -> tuple[float, float, float, str]:
+    """Options given by the user, else the model's declared defaults (one rule, the engine's:
+    ``SimSettings.for_model``, which also refuses impossible combinations)."""
+    from neuroscape.sim.batch import SimSettings
 
-    duration, dt, window, integrator = resolve_settings(
-        spec, args.duration_ms, args.dt_ms, args.window_ms, args.integrator
+    s = SimSettings.for_model(
+        spec,
+        duration_ms=args.duration_ms,
+        dt_ms=args.dt_ms,
+        window_ms=args.window_ms,
+        integrator=args.integrator,
     )
-    if window is not None and window > duration:
-        raise CLIError(f"--window-ms {window:g}: allowed at most --duration-ms {duration:g} ms")
-    return duration, dt, window, integrator
+    return s.duration_ms, s.dt_ms, s.window_ms, s.integrator
 
 
 # --- models and params ----------------------------------------------------------------------

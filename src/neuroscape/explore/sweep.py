@@ -122,7 +122,7 @@ def run_sweep(
     space = space or ParameterSpace(spec)
     if space.spec.name != spec.name:
         raise SpaceError(f"the space is over {space.spec.name!r} parameters, not {model_name!r}")
-    settings = settings or SimSettings()
+    settings = settings or SimSettings.for_model(spec)
     points = space.sample(n, sampler, sample_seed)
     # the space checked its fixed values and sub-boxes against the declaration; outside the
     # declared box now means allowed there (allow_outside) or asked for (scale)

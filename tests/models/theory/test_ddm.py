@@ -25,7 +25,7 @@ def test_choice_and_time_within_3_se_of_closed_forms(v):
     out = ddm.simulate_trials(p, row_keys(7, np.arange(n)), dt_ms=1.0, duration_ms=60_000.0)
     assert not np.isnan(out).any()
     p_th, t_th = closed_forms(v, a, sigma)
-    ch, rt = out[:, 0], out[:, 1]
+    ch, rt = out[:, 0], out[:, 1] * 1e-3  # ms -> s
     se_p = np.sqrt(p_th * (1 - p_th) / n)
     se_t = rt.std(ddof=1) / np.sqrt(n)
     assert abs(ch.mean() - p_th) < 3 * se_p

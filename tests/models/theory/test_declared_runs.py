@@ -41,7 +41,7 @@ def test_ddm_default_settings_agree_with_the_closed_forms():
     with no_unfinished_warning():  # at the declared 10 s every trial decides: no warning
         res = run_batch(get_model("ddm"), p, seed=11)
     assert res.settings.duration_ms == 10_000.0
-    choice, rt = res["choice"], res["rt"]
+    choice, rt = res["choice"], res["rt"] * 1e-3  # ms -> s
     assert not np.isnan(choice).any() and set(res.labels) == {"choice 0", "choice 1"}
     p_th, t_th = ddm_closed_forms(v, a, sigma, z)
     assert 0.85 < p_th < 0.95 and 0.7 < t_th < 1.0  # the case is not degenerate
@@ -71,7 +71,7 @@ def test_ddm_run_too_short_warns_once_with_the_fraction():
 def test_wong_wang_run_too_short_warns():
     p = np.tile(get_model("wong_wang").spec.params_array({})[0], (50, 1))
     with pytest.warns(UnfinishedWarning, match=r"wong_wang: \d+ of 50 rows .* increase duration"):
-        res = run_batch(get_model("wong_wang"), p, settings=SimSettings(100.0, 0.5, 100.0))
+        res = run_batch(get_model("wong_wang"), p, settings=SimSettings(100.0, 0.5, 100.0, "euler"))
     assert "undecided" in res.labels
     # at the declared 3 s the default trials decide
     with no_unfinished_warning():

@@ -42,6 +42,12 @@ class TheoryBatch:
             v = getattr(s, name)
             if not (np.isfinite(v) and v > 0):
                 raise SettingsError(f"{name}={v} must be a positive number of ms")
+        fixed = self.spec.settings.integrator
+        if s.integrator != fixed:
+            raise SettingsError(
+                f"integrator={s.integrator!r}: {self.name} is integrated by its own kernel; "
+                f"allowed: {fixed}"
+            )
         if s.dt_ms > s.duration_ms:
             raise SettingsError(f"dt_ms={s.dt_ms:g} must be <= duration_ms={s.duration_ms:g}")
         if self.name == "wilson_cowan" and s.window_ms > s.duration_ms / 2:

@@ -28,7 +28,12 @@ SPEC = ModelSpec(
     ),
     outputs=(
         Output("choice", "1", "1: upper bound, 0: lower, NaN: no decision within the run"),
-        Output("rt", "s", "decision time (first passage + t_nd); NaN without a decision"),
+        Output(
+            "rt",
+            "ms",
+            "decision time (first passage + t_nd) in ms, as for every decision model; NaN "
+            "without a decision",
+        ),
     ),
     settings=DefaultSettings(
         duration_ms=10_000.0,
@@ -80,12 +85,13 @@ def simulate_trials(
     dt_ms: float = SPEC.settings.dt_ms,
     duration_ms: float = SPEC.settings.duration_ms,
 ) -> np.ndarray:
-    """(B, 2) choices and decision times (s) for parameter rows (B, 5) and stream keys (B,)."""
+    """(B, 2) choices and decision times (ms) for parameter rows (B, 5) and stream keys (B,)."""
     p = np.ascontiguousarray(params, dtype=float)
     out = np.empty((len(p), 2))
     _first_passage(
         p, np.asarray(keys, np.uint64), dt_ms * 1e-3, int(round(duration_ms / dt_ms)), out
     )
+    out[:, 1] *= 1e3  # the kernel works in s, the drift's unit; decision times are reported in ms
     return out
 
 
