@@ -52,6 +52,9 @@ def read_params_csv(path: str | Path, spec: ModelSpec) -> np.ndarray:
             raise ParameterError(
                 f"{path}: unknown column {h!r}; allowed: {', '.join(spec.parameter_names)}"
             )
+    dup = next((h for i, h in enumerate(header) if h in header[:i]), None)
+    if dup is not None:
+        raise InputFileError(f"{path}: column {dup!r} appears twice; allowed: once")
     missing = [n for n in spec.parameter_names if n not in header]
     if missing:
         raise InputFileError(f"{path}: missing column(s) {', '.join(missing)}")

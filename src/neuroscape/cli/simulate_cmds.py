@@ -167,21 +167,10 @@ def _stimulus_json(stim, row: int = 0) -> dict:
     return {"kind": stim.kind, **dict(zip(_FIELDS[stim.kind], vals.tolist(), strict=False))}
 
 
-def _neuron_table(args, spec, model, stimulus) -> int:
-    """--params IN.csv --out OUT.csv for a single-neuron model: one row per parameter set."""
-    from neuroscape.api import simulate
-    from neuroscape.io import read_params_csv
-
-    if args.set or args.preset:
-        raise CLIError("--set/--preset and --params are exclusive: give one set or a table")
-    if args.out is None:
-        raise CLIError("--params IN.csv needs --out OUT.csv")
-    table = read_params_csv(args.params, spec)
+def _run_kwargs(args, spec) -> dict:
+    """The keyword arguments of ``neuroscape.simulate`` that every model kind takes."""
     duration, dt, window, integrator = _resolve_settings(args, spec)
-    res = simulate(
-        model.name,
-        table,
-        stimulus=stimulus,
+    return dict(
         seed=args.seed,
         duration_ms=duration,
         dt_ms=dt,
@@ -189,7 +178,21 @@ def _neuron_table(args, spec, model, stimulus) -> int:
         integrator=integrator,
         workers=args.workers,
         allow_outside=args.allow_outside,
-        progress=not args.quiet,
+    )
+
+
+def _simulate_table(args, spec, **model_kwargs) -> int:
+    """--params IN.csv --out OUT.csv: one row per parameter set, any model."""
+    from neuroscape.api import simulate
+    from neuroscape.io import read_params_csv
+
+    if args.set or getattr(args, "preset", None):
+        raise CLIError("--set/--preset and --params are exclusive: give one set or a table")
+    if args.out is None:
+        raise CLIError("--params IN.csv needs --out OUT.csv")
+    table = read_params_csv(args.params, spec)
+    res = simulate(
+        args.model, table, progress=not args.quiet, **_run_kwargs(args, spec), **model_kwargs
     )
     return _write_table(args, spec, res)
 
@@ -233,7 +236,7 @@ def _simulate_neuron(args, spec) -> int:
 
         stimulus = make_stimulus("step", amp=0.0)
     if args.params is not None:
-        return _neuron_table(args, spec, model, stimulus)
+        return _simulate_table(args, spec, stimulus=stimulus)
     values = neuron_values(args, model)
     duration, dt, window, integrator = _resolve_settings(args, spec)
     want_trace = bool(args.plot or args.out or args.phase_plane)
@@ -376,29 +379,14 @@ def _phase_plane(args, spec, model, res, title: str) -> None:
 
 def _simulate_network(args, spec) -> int:
     from neuroscape.api import simulate
-    from neuroscape.io import read_params_csv
 
-    duration, dt, window, integrator = _resolve_settings(args, spec)
-    kw = dict(
-        seed=args.seed,
+    network = dict(
         conn_seed=0 if args.conn_seed is None else args.conn_seed,
         connectivity=args.connectivity,
-        duration_ms=duration,
-        dt_ms=dt,
-        window_ms=window,
-        integrator=integrator,
         device=args.device,
-        workers=args.workers,
-        allow_outside=args.allow_outside,
     )
     if args.params is not None:
-        if args.set:
-            raise CLIError("--set and --params are exclusive: give one parameter set or a table")
-        if args.out is None:
-            raise CLIError("--params IN.csv needs --out OUT.csv")
-        table = read_params_csv(args.params, spec)
-        res = simulate(args.model, table, progress=not args.quiet, **kw)
-        return _write_table(args, spec, res)
+        return _simulate_table(args, spec, **network)
     if args.out is not None:
         raise CLIError("--out needs --params IN.csv (a table of parameter sets)")
     from neuroscape.models import get_model
@@ -409,8 +397,11 @@ def _simulate_network(args, spec) -> int:
             f"--plot/--save-spikes need spike trains, which {args.model} does not record; "
             "allowed for spiking networks with a graph (see neuroscape models)"
         )
-    with compile_notice(f"{args.model}-{integrator}"):
-        res = simulate(args.model, parse_set(args.set, spec), record_spikes=wants_spikes, **kw)
+    kw = _run_kwargs(args, spec)
+    with compile_notice(f"{args.model}-{kw['integrator']}"):
+        res = simulate(
+            args.model, parse_set(args.set, spec), record_spikes=wants_spikes, **kw, **network
+        )
     row = res.row(0)
     units = {o.name: o.unit for o in spec.outputs}
     label = res.labels[0] if res.labels is not None else None
