@@ -8,16 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from neuroscape.cli.main import main
 from neuroscape.models.cortical import SPEC
+from neuroscape.testing import run_cli as run
 
 SHORT = ["--duration-ms", "300", "--window-ms", "200"]
-
-
-def run(args, capsys):
-    rc = main(args)
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 def test_params_json_lists_the_parameters_in_order(capsys):

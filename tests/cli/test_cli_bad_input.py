@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from neuroscape.cli.main import main
+from neuroscape.testing import run_cli
 
 BAD_POSITIVE_FLOAT = ["0", "-1", "nan", "inf", "abc"]
 BAD_NONNEG_FLOAT = ["-1", "nan", "inf", "-inf", "abc"]
@@ -124,15 +124,6 @@ def _first_param(model: str) -> str:
     from neuroscape.models import get_spec
 
     return get_spec(model).parameter_names[0]
-
-
-def run_cli(argv, capsys) -> tuple[int, str, str]:
-    try:
-        rc = main(argv)
-    except SystemExit as e:  # argparse's own errors
-        rc = e.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 CASES = _cases()

@@ -8,36 +8,14 @@ import io
 import json
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from neuroscape.cli.main import main
+from neuroscape.testing import assert_refused, snapshot
+from neuroscape.testing import run_cli as run
 
 SHORT = ["--duration-ms", "300", "--window-ms", "200", "--quiet"]
-
-
-def run(args, capsys):
-    try:
-        rc = main(args)
-    except SystemExit as exc:
-        rc = exc.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
-
-
-def snapshot(*folders) -> dict:
-    return {
-        str(p): (p.is_dir(), p.stat().st_size, p.stat().st_mtime_ns)
-        for d in folders
-        for p in sorted(Path(d).rglob("*"))
-    }
-
-
-def assert_refused(rc, err, match):
-    assert rc == 2, err
-    assert err.count("\n") == 1 and err.endswith("\n"), err
-    assert "Traceback" not in err and match in err, err
 
 
 def _digest(path):

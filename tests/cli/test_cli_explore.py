@@ -6,38 +6,14 @@ import csv
 import io
 import json
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from neuroscape.cli.main import build_parser, main
+from neuroscape.testing import assert_refused, snapshot
+from neuroscape.testing import run_cli as run
 
 SHORT = ["--duration-ms", "300", "--window-ms", "200", "--quiet"]
-
-
-def run(args, capsys):
-    """(exit status, stdout, stderr) of the CLI; argparse's own refusals exit via SystemExit."""
-    try:
-        rc = main(args)
-    except SystemExit as exc:
-        rc = exc.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
-
-
-def snapshot(*folders) -> dict:
-    """Every file and folder under ``folders`` with its size and modification time."""
-    return {
-        str(p): (p.is_dir(), p.stat().st_size, p.stat().st_mtime_ns)
-        for d in folders
-        for p in sorted(Path(d).rglob("*"))
-    }
-
-
-def assert_refused(rc, err, match):
-    assert rc == 2, err
-    assert err.count("\n") == 1 and err.endswith("\n"), err  # exactly one line
-    assert "Traceback" not in err and match in err, err
 
 
 def test_sweep_summary_query_plot_export(tmp_path, capsys):
@@ -178,9 +154,7 @@ def test_the_sweep_uses_the_declared_settings_of_the_model(tmp_path, capsys):
     from neuroscape.models import get_spec
 
     db = tmp_path / "d.db"
-    rc, _, err = run(
-        ["sweep", "wilson_cowan", "--n", "2", "--db", str(db), "--quiet"], capsys
-    )
+    rc, _, err = run(["sweep", "wilson_cowan", "--n", "2", "--db", str(db), "--quiet"], capsys)
     assert rc == 0, err
     d = get_spec("wilson_cowan").settings
     con = sqlite3.connect(db)

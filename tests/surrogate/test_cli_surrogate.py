@@ -7,7 +7,6 @@ import json
 import re
 import sqlite3
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,33 +26,12 @@ from neuroscape.surrogate import (  # noqa: E402
     train_surrogate,
     training_data,
 )
+from neuroscape.testing import assert_refused, snapshot  # noqa: E402
+from neuroscape.testing import run_cli as run  # noqa: E402
 
 SHORT = ["--duration-ms", "300", "--window-ms", "200", "--quiet"]
 TINY = ["--hidden", "16", "--epochs", "30", "--quiet"]
 GPU = torch.cuda.is_available()
-
-
-def run(args, capsys):
-    try:
-        rc = main(args)
-    except SystemExit as exc:
-        rc = exc.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
-
-
-def snapshot(*folders) -> dict:
-    return {
-        str(p): (p.is_dir(), p.stat().st_size, p.stat().st_mtime_ns)
-        for d in folders
-        for p in sorted(Path(d).rglob("*"))
-    }
-
-
-def assert_refused(rc, err, match):
-    assert rc == 2, err
-    assert err.count("\n") == 1 and err.endswith("\n"), err
-    assert "Traceback" not in err and match in err, err
 
 
 def _store_runs(db, spec, params, outputs, ok, sweep_n=None, extra=None):

@@ -1,0 +1,38 @@
+"""Helpers for testing the command line, in the spirit of ``numpy.testing``: run a command in
+process and check the contract every user error keeps (one line on stderr, exit status 2,
+nothing written)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``neuroscape ARGV`` run in this process; ``capsys`` is
+    pytest's fixture. argparse's own refusals end in SystemExit, which becomes the status."""
+    from neuroscape.cli.main import main
+
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def snapshot(*folders: str | Path) -> dict:
+    """Every file and folder under ``folders`` with its kind, size and modification time: equal
+    snapshots before and after a command mean it wrote nothing."""
+    return {
+        str(p): (p.is_dir(), p.stat().st_size, p.stat().st_mtime_ns)
+        for d in folders
+        for p in sorted(Path(d).rglob("*"))
+    }
+
+
+def assert_refused(rc: int, err: str, match: str = "") -> None:
+    """A refused user input: exit status 2, exactly one line on stderr containing ``match``,
+    no traceback."""
+    assert rc == 2, err
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert "Traceback" not in err and match in err, err
