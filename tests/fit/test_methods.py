@@ -136,8 +136,11 @@ def test_explore_from_sweep_database(tmp_path):
         (dict(measures=["mse"]), "unknown measure 'mse'; allowed: rms"),
         (dict(free={"g_X": (1, 2)}), "unknown parameter 'g_X'"),
         (dict(budget=0), "budget=0; allowed: a positive number"),
-        (dict(free={"g_Na": (100.0, 50.0)}), "low=100 must be < high=50"),
-        (dict(start={"g_Na": 300.0}), "start g_Na=300 lies outside its bounds"),
+        (dict(free={"g_Na": (100.0, 50.0)}), "low=100 mS/cm\\^2 must be < high=50 mS/cm\\^2"),
+        (
+            dict(start={"g_Na": 300.0}),
+            "start g_Na=300 mS/cm\\^2 lies outside its bounds \\[60, 180\\] mS/cm",
+        ),
     ],
 )
 def test_bad_requests_are_named(hh_noisy, kwargs, needle):

@@ -208,7 +208,8 @@ class FitProblem:
                 raise FitError(f"bounds for {name}: {bounds!r}; expected (low, high)") from None
             self.free[name] = (lo, hi)
             if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-                raise FitError(f"bounds for {name}: low={lo:g} must be < high={hi:g}")
+                u = "" if p.unit in ("1", "") else f" {p.unit}"
+                raise FitError(f"bounds for {name}: low={lo:g}{u} must be < high={hi:g}{u}")
             if lo < p.low or hi > p.high:
                 raise FitError(
                     f"bounds for {name}: [{lo:g}, {hi:g}] leave the declared domain "
@@ -426,7 +427,9 @@ class FitProblem:
         for k, v in x0.items():
             lo, hi = self.free[k]
             if not lo <= v <= hi:
-                raise FitError(f"start {k}={v:g} lies outside its bounds [{lo:g}, {hi:g}]")
+                unit = self.spec.parameter(k).unit
+                u = "" if unit in ("1", "") else f" {unit}"
+                raise FitError(f"start {k}={v:g}{u} lies outside its bounds [{lo:g}, {hi:g}]{u}")
             x[self.free_names.index(k)] = v
         return x
 
