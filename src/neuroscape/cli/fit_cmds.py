@@ -189,7 +189,8 @@ def _print_fit(args, problem, res, files: dict[str, str]) -> None:
         within = f"within {format_value(res.threshold, eu)}"
     else:  # measures in different units: the threshold bounds their plain sum
         within = f"whose summed measures are within {res.threshold:.4g} (mixed units)"
-    print(f"solution set: {len(res.solutions)} points {within}")
+    n = len(res.solutions)
+    print(f"solution set: {n} point{'s' if n != 1 else ''} {within}")
     print("files: " + ", ".join(files.values()))
 
 

@@ -6,7 +6,9 @@ amortized: ``train`` once, then ``posterior_samples`` for many targets."""
 from __future__ import annotations
 
 import contextlib
+import io
 import sys
+import warnings
 
 import numpy as np
 
@@ -93,9 +95,16 @@ def train(
     for k in range(ensemble):
         torch.manual_seed(seed + k)
         inf = NPE(prior=prior, show_progress_bars=False, tracker=_NoTracker())
-        inf.append_simulations(theta, x)
-        with contextlib.redirect_stdout(sys.stderr):  # sbi prints its convergence note
+        note = io.StringIO()
+        with contextlib.redirect_stdout(note), warnings.catch_warnings():
+            # sbi prints its convergence note (to stdout, without a newline); and it warns of
+            # constant statistics, which ours are by design in some regimes (no spike: no 0 mV
+            # crossing), harmless after z-scoring
+            warnings.filterwarnings("ignore", message="Data has constant values")
+            inf.append_simulations(theta, x)
             est = inf.train(show_train_summary=False)
+        if note.getvalue().strip():
+            print(f"neuroscape: sbi: {note.getvalue().strip()}", file=sys.stderr)
         posts.append(inf.build_posterior(est))
     if ensemble == 1:
         return posts[0]
