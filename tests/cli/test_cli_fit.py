@@ -7,18 +7,14 @@ import math
 import pytest
 
 from neuroscape.cli.main import main
+from neuroscape.testing import assert_refused, run_cli, snapshot
 
 STIM = ["--current", "10", "--t-on", "20", "--t-off", "120"]
 
 
 def run(args, capsys):
     """(exit status, stdout, stderr); argparse's refusals exit through SystemExit."""
-    try:
-        rc = main([str(a) for a in args])
-    except SystemExit as e:
-        rc = e.code
-    out = capsys.readouterr()
-    return rc, out.out, out.err
+    return run_cli([str(a) for a in args], capsys)
 
 
 def strict_json(text: str):
@@ -30,13 +26,13 @@ def strict_json(text: str):
     return json.loads(text, parse_constant=refuse)
 
 
-def one_line_error(rc, err, needle=""):
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("neuroscape"), lines
-    assert needle in lines[0], lines[0]
+def refused(args, capsys, needle, *folders):
+    """One line on stderr naming ``needle``, exit status 2, no traceback, nothing written."""
+    before = snapshot(*folders)
+    rc, _, err = run(args, capsys)
+    assert_refused(rc, err, needle)
+    assert err.startswith("neuroscape"), err
+    assert snapshot(*folders) == before
 
 
 @pytest.fixture(scope="module")
@@ -297,8 +293,7 @@ def test_fit_bad_values(tmp_path, target_csv, capsys, extra, needle):
     args += ["--dt-ms", "0.025", "--out", tmp_path / "o", *stim]
     if "--dt-ms" in extra:
         args = args[: args.index("--dt-ms")] + args[args.index("--dt-ms") + 2 :]
-    rc, _, err = run(args + extra, capsys)
-    one_line_error(rc, err, needle)
+    refused(args + extra, capsys, needle, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -343,8 +338,7 @@ def test_fit_bad_models_and_targets(tmp_path, target_csv, capsys, argv, needle):
     bare = [",".join(line.split(",")[:2]) for line in target_csv.read_text().splitlines()]
     (tmp_path / "bare.csv").write_text("\n".join(bare) + "\n")
     argv = [a.replace("{csv}", str(target_csv)).replace("{tmp}", str(tmp_path)) for a in argv]
-    rc, _, err = run([*argv, "--budget", "20", "--out", tmp_path / "o"], capsys)
-    one_line_error(rc, err, needle)
+    refused([*argv, "--budget", "20", "--out", tmp_path / "o"], capsys, needle, tmp_path)
 
 
 TARGET_BAD = [
@@ -379,8 +373,7 @@ TARGET_BAD = [
 @pytest.mark.parametrize("argv, needle", TARGET_BAD, ids=[" ".join(a) for a, _ in TARGET_BAD])
 @pytest.mark.parametrize("out", ["t.csv"])
 def test_target_bad_values(tmp_path, capsys, argv, needle, out):
-    rc, _, err = run(["target", *argv, "--out", tmp_path / out], capsys)
-    one_line_error(rc, err, needle)
+    refused(["target", *argv, "--out", tmp_path / out], capsys, needle, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -393,8 +386,7 @@ def test_target_bad_values(tmp_path, capsys, argv, needle, out):
 )
 def test_target_bad_out(tmp_path, capsys, out, needle):
     (tmp_path / "folder.csv").mkdir()
-    rc, _, err = run(["target", "hh", *STIM, "--out", tmp_path / out], capsys)
-    one_line_error(rc, err, needle)
+    refused(["target", "hh", *STIM, "--out", tmp_path / out], capsys, needle, tmp_path)
 
 
 BIF_BAD = [
@@ -445,17 +437,13 @@ BIF_BAD = [
 
 @pytest.mark.parametrize("argv, needle", BIF_BAD, ids=[" ".join(a) for a, _ in BIF_BAD])
 def test_bifurcation_bad_values(tmp_path, capsys, argv, needle):
-    rc, _, err = run(["bifurcation", *argv, "--out", tmp_path / "b"], capsys)
-    one_line_error(rc, err, needle)
+    refused(["bifurcation", *argv, "--out", tmp_path / "b"], capsys, needle, tmp_path)
 
 
 def test_bifurcation_out_is_a_file(tmp_path, capsys):
     (tmp_path / "f").write_text("x")
-    rc, _, err = run(
-        ["bifurcation", "fhn", "--param", "I", "--range", "0:1:0.5", "--out", tmp_path / "f"],
-        capsys,
-    )
-    one_line_error(rc, err, "is a file; expected a folder")
+    argv = ["bifurcation", "fhn", "--param", "I", "--range", "0:1:0.5", "--out", tmp_path / "f"]
+    refused(argv, capsys, "is a file; expected a folder", tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -474,8 +462,7 @@ def test_fit_bad_target_file(tmp_path, capsys, text, needle):
     p = tmp_path / "bad.csv"
     p.write_text(text)
     argv = ["fit", "hh", "--target", p, "--free", "g_Na", "--out", tmp_path / "o", *STIM]
-    rc, _, err = run(argv, capsys)
-    one_line_error(rc, err, needle)
+    refused(argv, capsys, needle, tmp_path)
 
 
 def test_strict_json_helper_refuses_nan():
