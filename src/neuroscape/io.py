@@ -8,10 +8,12 @@ never sees a partial file; it gets the mode the user's umask gives new files (e.
 from __future__ import annotations
 
 import csv
+import json
+import math
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -156,3 +158,29 @@ def write_csv_atomic(path: str | Path, header: list[str], rows: np.ndarray | lis
         for row in rows:
             w.writerow([repr(float(x)) if isinstance(x, float | np.floating) else x for x in row])
     return path
+
+
+def to_strict_json(obj):
+    """A copy of ``obj`` that ``json.dumps(allow_nan=False)`` accepts (RFC 8259): NaN and
+    +-inf become null, numpy scalars and arrays Python numbers and lists, paths strings."""
+    if isinstance(obj, Mapping):
+        return {str(k): to_strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_strict_json(obj.tolist())
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def dumps_strict(obj, indent: int | None = 2) -> str:
+    """Strict JSON text of ``obj`` (see ``to_strict_json``)."""
+    return json.dumps(to_strict_json(obj), indent=indent, allow_nan=False)

@@ -267,7 +267,7 @@ FIT_BAD = [
     (["--current", "inf"], "--current"),
     (["--t-on", "-1"], "--t-on"),
     (["--t-off", "0"], "--t-off"),
-    (["--t-off", "10"], "t_on=20, t_off=10; allowed: t_on < t_off"),
+    (["--t-off", "10"], "t_on=20 ms, t_off=10 ms; allowed: t_on < t_off"),
     (["--current", "12"], "the stimulus given injects 12 uA/cm^2 at 20 ms where"),
     (["--stimulus", "sine"], "invalid choice: 'sine'"),
     (["--stim", "amp=1"], "--stim needs --stimulus KIND"),

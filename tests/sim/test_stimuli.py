@@ -13,18 +13,18 @@ from neuroscape.sim.stimuli import Stimulus, StimulusError, make_stimulus
 @pytest.mark.parametrize(
     "kind,kw,match",
     [
-        ("step", dict(amp=1.0, t_on=50.0, t_off=20.0), "t_on=50, t_off=20; allowed: t_on < t_off"),
-        ("step", dict(amp=1.0, t_on=20.0, t_off=20.0), "t_on=20, t_off=20; allowed: t_on < t_off"),
+        ("step", dict(amp=1.0, t_on=50.0, t_off=20.0), "t_on=50 ms, t_off=20 ms; allowed: t_on < t_off"),
+        ("step", dict(amp=1.0, t_on=20.0, t_off=20.0), "t_on=20 ms, t_off=20 ms; allowed: t_on < t_off"),
         ("step", dict(amp=np.nan), "amp=nan; allowed: a finite number"),
         ("step", dict(amp=[1.0, np.inf]), "row 1: amp=inf; allowed: a finite number"),
-        ("step", dict(amp=1.0, t_on=-5.0), "t_on=-5; allowed: t_on >= 0 ms"),
-        ("step", dict(amp=1.0, t_off=np.nan), "t_off=nan; allowed: a time in ms, or inf"),
-        ("ramp", dict(amp0=0.0, amp1=5.0), "t_off=inf; allowed: a finite end time for a ramp"),
+        ("step", dict(amp=1.0, t_on=-5.0), "t_on=-5 ms; allowed: t_on >= 0 ms"),
+        ("step", dict(amp=1.0, t_off=np.nan), "t_off=nan ms; allowed: a time in ms, or inf"),
+        ("ramp", dict(amp0=0.0, amp1=5.0), "t_off=inf ms; allowed: a finite end time for a ramp"),
         ("ramp", dict(amp0=0.0, amp1=5.0, t_on=100.0, t_off=50.0), "allowed: t_on < t_off"),
         ("noisy", dict(mean=1.0, sigma=-1.0), "sigma=-1; allowed: sigma >= 0"),
         ("noisy", dict(mean=np.nan, sigma=1.0), "mean=nan; allowed: a finite number"),
         ("poisson", dict(rate_hz=-5.0, weight=1.0, tau_syn=5.0), "rate_hz=-5; allowed"),
-        ("poisson", dict(rate_hz=5.0, weight=1.0, tau_syn=0.0), "tau_syn=0; allowed: tau_syn > 0"),
+        ("poisson", dict(rate_hz=5.0, weight=1.0, tau_syn=0.0), "tau_syn=0 ms; allowed: tau_syn > 0"),
         (
             "poisson_conductance",
             dict(rate_hz=5.0, weight=-0.1, tau_syn=5.0, E_rev=0.0),
@@ -53,9 +53,9 @@ def test_a_stimulus_that_never_acts_within_the_run_is_refused():
 
 def test_a_stimulus_built_by_hand_is_checked_too():
     bad = Stimulus("step", np.array([[1.0, 30.0, 10.0, 0.0]]))
-    with pytest.raises(StimulusError, match="t_on=30, t_off=10; allowed: t_on < t_off"):
+    with pytest.raises(StimulusError, match="t_on=30 ms, t_off=10 ms; allowed: t_on < t_off"):
         simulate_neurons("lif", {}, bad)
-    with pytest.raises(StimulusError, match="t_on=30, t_off=10"):
+    with pytest.raises(StimulusError, match="t_on=30 ms, t_off=10 ms"):
         NeuronBatch("lif", bad)
     with pytest.raises(StimulusError, match="unknown stimulus 'sine'"):
         simulate_neurons("lif", {}, Stimulus("sine", np.zeros((1, 4))))

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from neuroscape.io import dumps_strict, to_strict_json  # noqa: F401 (re-exported)
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -63,30 +63,9 @@ def column_name(name: str, unit: str) -> str:
     return name if unit in ("1", "") else f"{name}_{unit}"
 
 
-def to_strict_json(obj):
-    """A copy of ``obj`` that ``json.dumps(allow_nan=False)`` accepts: NaN and +-inf become
-    null, numpy scalars and arrays become Python numbers and lists."""
-    if isinstance(obj, Mapping):
-        return {str(k): to_strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_strict_json(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_strict_json(obj.tolist())
-    if isinstance(obj, np.bool_ | bool):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 def print_json(obj) -> None:
     """Strict JSON (RFC 8259) on stdout."""
-    print(json.dumps(to_strict_json(obj), indent=2, allow_nan=False))
+    print(dumps_strict(obj))
 
 
 # --- typed option values -------------------------------------------------------------------------

@@ -132,8 +132,9 @@ def cmd_sweep(args) -> int:
         error, count = next(iter(rep.errors.items()))
         first = (error.strip().splitlines() or ["unknown error"])[0]
         what = (
-            f"all {rep.n_run} runs failed" if rep.all_failed else f"{rep.n_failed} of "
-            f"{rep.n_run} runs failed"
+            f"all {rep.n_run} runs failed"
+            if rep.all_failed
+            else f"{rep.n_failed} of {rep.n_run} runs failed"
         )
         print(
             f"neuroscape: {'error' if rep.all_failed else 'warning'}: {what} (stored with "
@@ -369,9 +370,7 @@ def add_parsers(sub) -> None:
     )
     d1.add_argument("db", metavar="RUNS.db")
     d1.add_argument("--json", action="store_true", help="strict JSON on stdout")
-    d2 = dbsub.add_parser(
-        "query", help="run a read-only SQL query (SELECT/WITH), CSV to stdout"
-    )
+    d2 = dbsub.add_parser("query", help="run a read-only SQL query (SELECT/WITH), CSV to stdout")
     d2.add_argument("db", metavar="RUNS.db")
     d2.add_argument("sql", help="one SELECT or WITH statement; writes are refused")
     d4 = dbsub.add_parser("plot", help="heat map of the outputs and one-parameter slices")

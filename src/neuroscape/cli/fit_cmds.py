@@ -5,7 +5,6 @@ JSON object (no NaN or Infinity: null) whose units sit in named ``*_units`` fiel
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from neuroscape.cli.common import (
     add_stimulus_args,
     check_output_dir,
     check_output_file,
+    dumps_strict,
     finite_float,
     format_value,
     neuron_values,
@@ -78,10 +78,7 @@ def _free(items: list[str] | None, spec) -> dict[str, tuple[float, float]]:
 def _stimulus_json(stim, current_unit: str) -> dict | None:
     if stim is None:
         return None
-    vals = np.asarray(stim.values, dtype=float)[0]
-    d = {"kind": stim.kind, **dict(zip(stim.fields, vals.tolist(), strict=False))}
-    d["current_unit"] = current_unit
-    return d
+    return {"kind": stim.kind, **stim.named(), "current_unit": current_unit}
 
 
 # ------------------------------------------------------------------------------------------ fit
@@ -315,7 +312,6 @@ def cmd_target(args) -> int:
 # ---------------------------------------------------------------------------------- bifurcation
 def cmd_bifurcation(args) -> int:
     from neuroscape.fit.bifurcation import CURRENT, bifurcation_map, parameter_unit
-    from neuroscape.fit.result import strict_json
     from neuroscape.models import NEURON_MODELS, get_neuron_model
     from neuroscape.plot.fit import bifurcation_figure
 
@@ -362,7 +358,7 @@ def cmd_bifurcation(args) -> int:
     bm.to_csv(files["map"])
     bifurcation_figure(bm, files["figure"], model=args.model)
     files["boundaries"] = str(out / "boundaries.json")
-    Path(files["boundaries"]).write_text(json.dumps(strict_json(doc), indent=1, allow_nan=False))
+    Path(files["boundaries"]).write_text(dumps_strict(doc, indent=1))
     if args.json:
         print_json({**doc, "files": files})
         return 0

@@ -148,25 +148,6 @@ def cmd_simulate(args) -> int:
     return _simulate_network(args, spec)
 
 
-def _stimulus_trace(stim, t_ms: np.ndarray) -> np.ndarray | None:
-    """The injected current of a deterministic (step or ramp) stimulus at ``t_ms``; None for
-    stochastic stimuli, whose current is not recorded."""
-    s = np.asarray(stim.values, dtype=float)[0]
-    if stim.kind == "step":
-        return np.where((t_ms >= s[1]) & (t_ms < s[2]), s[0], 0.0)
-    if stim.kind == "ramp":
-        inside = (t_ms >= s[2]) & (t_ms < s[3])
-        return np.where(inside, s[0] + (s[1] - s[0]) * (t_ms - s[2]) / (s[3] - s[2]), 0.0)
-    return None
-
-
-def _stimulus_json(stim, row: int = 0) -> dict:
-    from neuroscape.sim.stimuli import _FIELDS
-
-    vals = np.asarray(stim.values, dtype=float)[min(row, len(stim.values) - 1)]
-    return {"kind": stim.kind, **dict(zip(_FIELDS[stim.kind], vals.tolist(), strict=False))}
-
-
 def _run_kwargs(args, spec) -> dict:
     """The keyword arguments of ``neuroscape.simulate`` that every model kind takes."""
     duration, dt, window, integrator = _resolve_settings(args, spec)
@@ -269,7 +250,7 @@ def _simulate_neuron(args, spec) -> int:
                 "model": spec.name,
                 "parameters": dict(zip(spec.parameter_names, res.params[0].tolist(), strict=True)),
                 "parameter_units": {p.name: p.unit for p in spec.parameters},
-                "stimulus": _stimulus_json(res.stimulus),
+                "stimulus": {"kind": res.stimulus.kind, **res.stimulus.named()},
                 "current_unit": model.current_unit,
                 "rate_hz": float(res.rates[0]),
                 "spike_count": len(spikes),
@@ -310,7 +291,7 @@ def _simulate_neuron(args, spec) -> int:
     if args.plot:
         from neuroscape.plot.neuron import trace_figure
 
-        current = _stimulus_trace(res.stimulus, res.t_v - res.dt_ms)  # t_v: end of each step
+        current = res.stimulus.current_at(res.t_v - res.dt_ms)  # t_v: end of each step
         trace_figure(
             res.t_v,
             res.v[0],
@@ -340,7 +321,7 @@ def _save_trace(path: str, res, model, v_unit: str) -> None:
     units = _state_units(model)
     header = ["t_ms"] + [column_name(s, u) for s, u in zip(model.states, units, strict=True)]
     cols = [res.t_v, *res.states[0]]
-    current = _stimulus_trace(res.stimulus, res.t_v - res.dt_ms)
+    current = res.stimulus.current_at(res.t_v - res.dt_ms)
     if current is not None:
         header.append(column_name("I_stim", model.current_unit))
         cols.append(current)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -13,12 +12,12 @@ from neuroscape.cli.common import (
     check_output_dir,
     check_output_file,
     column_name,
+    dumps_strict,
     format_value,
     nonneg_int,
     parse_pairs,
     positive_float,
     positive_int,
-    to_strict_json,
 )
 
 # neuroscape.surrogate.core.ACTIVATIONS and PRECISIONS, written out so that building the parser
@@ -41,7 +40,7 @@ def _widths(text: str, option: str) -> tuple[int, ...]:
 
 
 def _errors(names, values, units) -> str:
-    """"r_E 0.52 Hz, r_I 0.61 Hz": one number per output with its declared unit."""
+    """ "r_E 0.52 Hz, r_I 0.61 Hz": one number per output with its declared unit."""
     return ", ".join(
         f"{n} {format_value(v, u, '.3g')}" for n, v, u in zip(names, values, units, strict=True)
     )
@@ -125,8 +124,7 @@ def _surrogate_accuracy(args) -> int:
     )
     if floor is not None:
         print(
-            "noise floor (MAE between two noise seeds): "
-            + _errors(spec.output_names, floor, units)
+            "noise floor (MAE between two noise seeds): " + _errors(spec.output_names, floor, units)
         )
     print(f"learning curve -> {out}/", file=sys.stderr)
     return 0
@@ -176,7 +174,7 @@ def _analyze(args) -> int:
     from neuroscape.io import atomic_file
 
     with atomic_file(out / "derivatives.json") as tmp:
-        tmp.write_text(json.dumps(to_strict_json(report), indent=2, allow_nan=False))
+        tmp.write_text(dumps_strict(report))
     units = sorted(set(sur.output_units))
     shown = units[0] if len(units) == 1 else "each output's unit"
     partials_histograms(
@@ -441,9 +439,7 @@ def add_parsers(sub) -> None:
     )
     sac.add_argument("--out", required=True, metavar="DIR", help="folder for the table and figure")
     sac.add_argument("--quiet", action="store_true", help="no progress bars")
-    sa = susub.add_parser(
-        "analyze", help="derivative statistics (Zhang and Young 2020, Figs. 3-6)"
-    )
+    sa = susub.add_parser("analyze", help="derivative statistics (Zhang and Young 2020, Figs. 3-6)")
     sa.add_argument("surrogate", metavar="DIR")
     sa.add_argument("--n", type=positive_int, default=500_000, help="uniform samples of the domain")
     sa.add_argument("--seed", type=nonneg_int, default=0, help="seed of the samples")

@@ -19,7 +19,6 @@ from neuroscape.fit.targets import (
     convert_current,
     first_spike_ms,
     read_target,
-    stimulus_current,
     target_fires,
 )
 from neuroscape.models import NETWORK_MODELS, NEURON_MODELS, get_spec
@@ -332,7 +331,7 @@ class FitProblem:
                     f"{src} records ({self.stimulus_description(tg.stimulus)})"
                 )
         elif tg.current is not None:
-            mine = stimulus_current(given, tg.t_ms)
+            mine = given.current_at(tg.t_ms)
             if mine is not None:  # a stochastic stimulus cannot be compared sample by sample
                 gap = np.abs(mine - tg.current)
                 i = int(np.argmax(gap))

@@ -11,6 +11,7 @@ import numpy as np
 
 from neuroscape.fit.measures import measure_unit
 from neuroscape.fit.problem import FitError, FitProblem
+from neuroscape.io import to_strict_json
 
 
 @dataclass
@@ -101,30 +102,13 @@ class FitResult:
                 for j, n in enumerate(self.free_names)
             }
         d.update(self.extra)
-        return strict_json(d)
+        return to_strict_json(d)
 
     def save(self, path: str | Path) -> Path:
         """The result as strict JSON (RFC 8259: no NaN or Infinity)."""
         path = Path(path)
         path.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False))
         return path
-
-
-def strict_json(obj):
-    """A copy of ``obj`` with numpy values as Python ones and NaN/inf as None."""
-    if isinstance(obj, dict):
-        return {str(k): strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [strict_json(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return strict_json(obj.tolist())
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return float(obj) if np.isfinite(obj) else None
-    return obj
 
 
 def pareto_mask(f: np.ndarray) -> np.ndarray:

@@ -393,20 +393,6 @@ def write_trace_csv(
     return path
 
 
-def stimulus_current(stimulus: Stimulus, t_ms: np.ndarray) -> np.ndarray | None:
-    """The injected current of a deterministic stimulus (step or ramp, row 0) at ``t_ms``, as
-    the kernels apply it; None for stochastic ones (noise, Poisson), whose current is drawn."""
-    s = np.asarray(stimulus.values, dtype=float)[0]
-    t = np.asarray(t_ms, float)
-    if stimulus.kind == "step":
-        return np.where((t >= s[1]) & (t < s[2]), s[0], 0.0)
-    if stimulus.kind == "ramp":
-        inside = (t >= s[2]) & (t < s[3])
-        with np.errstate(divide="ignore", invalid="ignore"):  # t_off = t_on: never inside
-            return np.where(inside, s[0] + (s[1] - s[0]) * (t - s[2]) / (s[3] - s[2]), 0.0)
-    return None
-
-
 def synthetic_trace(
     model: str,
     params: dict[str, float],
@@ -445,7 +431,7 @@ def synthetic_trace(
         truth=dict(params),
         source=f"synthetic {model}",
         stimulus=stimulus,
-        current=stimulus_current(stimulus, t),
+        current=stimulus.current_at(t),
         current_unit=unit,
     )
 

@@ -9,12 +9,11 @@ import numpy as np
 
 from neuroscape.plot._base import axis_label, pyplot, save, thin, units_for
 
-# Units of the error measures, as ``neuroscape.fit.measures`` defines them ("1": dimensionless).
-MEASURE_UNITS = {"rms": "mV", "phase-plane": "1", "features": "1", "class": "1", "rates": "Hz"}
 
+def _measure_label(measure: str, model: str) -> str:
+    from neuroscape.fit.measures import measure_unit
 
-def _measure_label(measure: str) -> str:
-    return axis_label(f"{measure} error", MEASURE_UNITS.get(measure))
+    return axis_label(f"{measure} error", measure_unit(measure, model))
 
 
 def parameter_units(model: str | None, names: list[str]) -> list[str | None]:
@@ -45,7 +44,8 @@ def convergence_figure(result, path: str | Path | None):
     ax.set_xlabel(axis_label("simulations used", "count"))
     # the scalar error is the sum of the measures, each in its own unit
     ax.set_ylabel(
-        "best error: " + " + ".join(_measure_label(m) for m in result.measures), fontsize=8
+        "best error: " + " + ".join(_measure_label(m, result.model) for m in result.measures),
+        fontsize=8,
     )
     ax.set_title(f"{result.model}: {result.method}", fontsize=9)
     return save(fig, path)
@@ -80,8 +80,8 @@ def pareto_figure(result, path: str | Path | None):
     f = result.pareto_f
     o = np.argsort(f[:, 0])
     ax.plot(f[o, 0], f[o, 1], "o-", ms=4, label="non-dominated points")
-    ax.set_xlabel(_measure_label(result.measures[0]))
-    ax.set_ylabel(_measure_label(result.measures[1]))
+    ax.set_xlabel(_measure_label(result.measures[0], result.model))
+    ax.set_ylabel(_measure_label(result.measures[1], result.model))
     ax.set_title(f"Pareto front: {len(f)} non-dominated points", fontsize=9)
     ax.legend(frameon=False, fontsize=8)
     return save(fig, path)

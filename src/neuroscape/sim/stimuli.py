@@ -56,6 +56,9 @@ def field_units(kind: str, current_unit: str, v_unit: str = "mV") -> dict[str, s
     return {f: units[f] for f in _FIELDS[kind]}
 
 
+_TIMES = ("t_on", "t_off", "tau_syn")
+
+
 @dataclass(frozen=True)
 class Stimulus:
     """A stimulus kind with per-row parameters ``values`` of shape (B or 1, 4)."""
@@ -76,6 +79,25 @@ class Stimulus:
         """The names of the kind's parameters (the first columns of ``values``)."""
         return _FIELDS[self.kind]
 
+    def named(self, row: int = 0) -> dict[str, float]:
+        """Row ``row``'s parameters by name (e.g. {"amp": 10, "t_on": 100, "t_off": inf})."""
+        v = np.asarray(self.values, dtype=float)[min(row, len(self.values) - 1)]
+        return dict(zip(self.fields, v.tolist(), strict=False))
+
+    def current_at(self, t_ms: np.ndarray, row: int = 0) -> np.ndarray | None:
+        """The injected current of row ``row`` at the step starts ``t_ms``, as the kernels
+        apply it (``deterministic_current``); None for noisy and Poisson stimuli, whose current
+        is drawn during the run."""
+        if self.kind not in ("step", "ramp"):
+            return None
+        s = np.asarray(self.values, dtype=float)[min(row, len(self.values) - 1)]
+        t = np.asarray(t_ms, dtype=float)
+        if self.kind == "step":
+            return np.where((t >= s[1]) & (t < s[2]), s[0], 0.0)
+        inside = (t >= s[2]) & (t < s[3])
+        with np.errstate(divide="ignore", invalid="ignore"):  # validate() refuses t_off <= t_on
+            return np.where(inside, s[0] + (s[1] - s[0]) * (t - s[2]) / (s[3] - s[2]), 0.0)
+
     def validate(self) -> None:
         """Refuse values no run can use (non-finite amplitudes, t_on >= t_off, ...), with one
         line naming the row, the value and what is allowed."""
@@ -91,7 +113,10 @@ class Stimulus:
         def refuse(mask, what: str, allowed: str) -> None:
             if np.any(mask):
                 r = int(np.argmax(mask))
-                vals = ", ".join(f"{f}={v[r, fields.index(f)]:g}" for f in what.split(","))
+                vals = ", ".join(
+                    f"{f}={v[r, fields.index(f)]:g}" + (" ms" if f in _TIMES else "")
+                    for f in what.split(",")
+                )
                 where = f"row {r}: " if len(v) > 1 else ""
                 raise StimulusError(f"{self.kind} stimulus {where}{vals}; allowed: {allowed}")
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.io import dumps_strict
+
 FORMAT_VERSION = 1
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "gelu")
 SAVED_FILES = ("surrogate.json", "weights.npz")
@@ -338,7 +340,7 @@ class Surrogate:
             "provenance": self.provenance,
             "metrics": self.metrics,
         }
-        text = json.dumps(_strict(meta), indent=2, allow_nan=False)
+        text = dumps_strict(meta)
         with atomic_folder(folder, replaceable=SAVED_FILES) as tmp:
             np.savez(tmp / "weights.npz", **arrays)
             (tmp / "surrogate.json").write_text(text)
@@ -351,17 +353,6 @@ def check_output_folder(folder: str | Path) -> None:
     from neuroscape.io import check_replaceable_folder
 
     check_replaceable_folder(folder, SAVED_FILES)
-
-
-def _strict(obj):
-    """JSON-ready with NaN and inf as null (strict JSON)."""
-    if isinstance(obj, dict):
-        return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_strict(v) for v in obj]
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return obj
 
 
 def load_surrogate(folder: str | Path, device: str = "cpu") -> Surrogate:
