@@ -47,6 +47,12 @@ def simulate(
     device: "cpu" (numba, ``workers`` threads, default all) or "cuda" (torch).
     record_spikes / record_v: also return spike trains / voltage traces of the given neurons.
     """
+    from neuroscape.sim.stimuli import Stimulus, StimulusError
+
+    if stimulus is not None and not isinstance(stimulus, Stimulus):
+        raise StimulusError(
+            f"stimulus={stimulus!r}; allowed: a Stimulus from neuroscape.make_stimulus(kind, ...)"
+        )
     kwargs = {"stimulus": stimulus} if stimulus is not None else {}
     m = get_model(model, conn_seed=conn_seed, connectivity=connectivity, **kwargs)
     settings = SimSettings.for_model(

@@ -57,8 +57,7 @@ def _cases():
         base = ["simulate", model, "--duration-ms", "20"]
         cases += [(f"{model}--current={b}", [*base, "--current", b]) for b in BAD_FINITE_FLOAT]
         cases += [
-            (f"{model}--t-on={b}", [*base, "--current", "1", "--t-on", b])
-            for b in BAD_NONNEG_FLOAT
+            (f"{model}--t-on={b}", [*base, "--current", "1", "--t-on", b]) for b in BAD_NONNEG_FLOAT
         ]
         cases += [
             (f"{model}--t-off={b}", [*base, "--current", "1", "--t-off", b])
@@ -82,6 +81,25 @@ def _cases():
             (f"{model}-dt-too-coarse", [*base, "--dt-ms", "5"]),
             (f"{model}-out-nodir", [*base, "--out", "/nonexistent/v.csv"]),
             (f"{model}-phase-suffix", [*base, "--phase-plane", "p.jpgx"]),
+            (
+                f"{model}-set-twice",
+                [
+                    *base,
+                    "--set",
+                    "V_th=-40" if model == "lif" else "C=1",
+                    "--set",
+                    "V_th=-45" if model == "lif" else "C=2",
+                ],
+            ),
+            (
+                f"{model}-stim-twice",
+                [*base, "--stimulus", "step", "--stim", "amp=1", "--stim", "amp=2"],
+            ),
+            (f"{model}-sample-not-multiple", [*base, "--out", "v.csv", "--sample-ms", "0.015"]),
+            (f"{model}-sample-without-trace", [*base, "--sample-ms", "1"]),
+            (f"{model}-device-cuda", [*base, "--device", "cuda"]),
+            (f"{model}-out-is-params", [*base, "--params", "in.csv", "--out", "in.csv"]),
+            (f"{model}-plot-empty", [*base, "--plot", ""]),
         ]
     cases += [
         ("cortical-current", ["simulate", "cortical", "--current", "5"]),
@@ -110,6 +128,21 @@ def _cases():
         ("theory-trials-zero", ["theory", "ddm", "--trials", "0", "--out", "d"]),
         ("theory-trials-text", ["theory", "ddm", "--trials", "x", "--out", "d"]),
         ("theory-trials-siegert", ["theory", "siegert", "--trials", "5", "--out", "d"]),
+        ("theory-reps-ddm", ["theory", "ddm", "--reps", "3", "--out", "d"]),
+        (
+            "theory-duration-hopfield",
+            ["theory", "hopfield-capacity", "--duration-s", "5", "--out", "d"],
+        ),
+        ("theory-out-empty", ["theory", "ddm", "--out", ""]),
+        (
+            "sweep-fix-and-bounds",
+            ["sweep", "lif", "--n", "4", "--db", "s.db", "--fix", "tau=5", "--bounds", "tau=1:3"],
+        ),
+        (
+            "sweep-fix-twice",
+            ["sweep", "lif", "--n", "4", "--db", "s.db", "--fix", "tau=5", "--fix", "tau=6"],
+        ),
+        ("fi-negative-range-reversed", ["fi-curve", "lif", "--currents", "-1:-3:1", "--out", "d"]),
         ("theory-reps", ["theory", "siegert", "--reps", "0", "--out", "d"]),
         ("theory-duration", ["theory", "distal-reward", "--duration-s", "nan", "--out", "d"]),
         ("theory-study", ["theory", "nope", "--out", "d"]),
@@ -225,3 +258,53 @@ def test_broken_pipe_is_quiet():
         text=True,
     )
     assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr
+
+
+# --- answers that used to be silently wrong ----------------------------------------------------
+
+
+def test_negative_values_are_numbers_not_options(tmp_path, capsys):
+    rc, out, err = run_cli(
+        ["fi-curve", "lif", "--currents", "-1,0,3", "--duration-ms", "300", "--out", str(tmp_path)],
+        capsys,
+    )
+    assert rc == 0, err
+    rows = (tmp_path / "fi_curve.csv").read_text().splitlines()
+    assert [float(r.split(",")[0]) for r in rows[1:]] == [-1.0, 0.0, 3.0]
+
+
+def test_a_window_without_spikes_is_flagged_not_reported_as_silence(capsys):
+    rc, out, err = run_cli(
+        ["simulate", "lif", "--current", "3", "--duration-ms", "300", "--window-ms", "0.1"],
+        capsys,
+    )
+    assert rc == 0 and "rate=0 Hz" in out
+    assert "holds none of the run's" in err
+
+
+def test_ddm_study_summary_is_finite_when_every_trial_picks_one_bound(tmp_path, capsys):
+    # at drift 2 and 50 trials every trial ends at the upper bound: the simulated SE is 0
+    rc, out, _ = run_cli(["theory", "ddm", "--trials", "50", "--out", str(tmp_path)], capsys)
+    assert rc == 0
+    d = _strict_loads(out)
+    assert d["max_p_error_in_se"] < 10 and d["max_rt_error_in_se"] < 10
+
+
+def test_bifurcation_too_short_run_warns(tmp_path, capsys):
+    with pytest.warns(UserWarning, match="fixed point is unstable"):
+        rc, _, _ = run_cli(
+            [
+                "bifurcation",
+                "fhn",
+                "--param",
+                "I",
+                "--range",
+                "0:1:0.25",
+                "--duration-ms",
+                "0.1",
+                "--out",
+                str(tmp_path),
+            ],
+            capsys,
+        )
+    assert rc == 0

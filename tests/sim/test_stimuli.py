@@ -13,8 +13,16 @@ from neuroscape.sim.stimuli import Stimulus, StimulusError, make_stimulus
 @pytest.mark.parametrize(
     "kind,kw,match",
     [
-        ("step", dict(amp=1.0, t_on=50.0, t_off=20.0), "t_on=50 ms, t_off=20 ms; allowed: t_on < t_off"),
-        ("step", dict(amp=1.0, t_on=20.0, t_off=20.0), "t_on=20 ms, t_off=20 ms; allowed: t_on < t_off"),
+        (
+            "step",
+            dict(amp=1.0, t_on=50.0, t_off=20.0),
+            "t_on=50 ms, t_off=20 ms; allowed: t_on < t_off",
+        ),
+        (
+            "step",
+            dict(amp=1.0, t_on=20.0, t_off=20.0),
+            "t_on=20 ms, t_off=20 ms; allowed: t_on < t_off",
+        ),
         ("step", dict(amp=np.nan), "amp=nan; allowed: a finite number"),
         ("step", dict(amp=[1.0, np.inf]), "row 1: amp=inf; allowed: a finite number"),
         ("step", dict(amp=1.0, t_on=-5.0), "t_on=-5 ms; allowed: t_on >= 0 ms"),
@@ -24,7 +32,11 @@ from neuroscape.sim.stimuli import Stimulus, StimulusError, make_stimulus
         ("noisy", dict(mean=1.0, sigma=-1.0), "sigma=-1; allowed: sigma >= 0"),
         ("noisy", dict(mean=np.nan, sigma=1.0), "mean=nan; allowed: a finite number"),
         ("poisson", dict(rate_hz=-5.0, weight=1.0, tau_syn=5.0), "rate_hz=-5; allowed"),
-        ("poisson", dict(rate_hz=5.0, weight=1.0, tau_syn=0.0), "tau_syn=0 ms; allowed: tau_syn > 0"),
+        (
+            "poisson",
+            dict(rate_hz=5.0, weight=1.0, tau_syn=0.0),
+            "tau_syn=0 ms; allowed: tau_syn > 0",
+        ),
         (
             "poisson_conductance",
             dict(rate_hz=5.0, weight=-0.1, tau_syn=5.0, E_rev=0.0),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -41,6 +42,15 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", _DefaultsFormatter)
         super().__init__(*args, **kwargs)
+        # values like "-65,-50" or "-1:3:1" are numbers, not options (argparse only knows "-1")
+        self._negative_number_matcher = re.compile(r"^-\.?\d[\d.,:eE+-]*$")
+
+    def add_argument(self, *args, **kwargs):
+        # argparse prints no help line, hence no default, for an option without help text
+        d = kwargs.get("default")
+        if "help" not in kwargs and d is not None and d is not False:
+            kwargs["help"] = "(default: %(default)s)"
+        return super().add_argument(*args, **kwargs)
 
     def error(self, message: str):
         print(f"{self.prog}: error: {message}", file=sys.stderr)
@@ -115,6 +125,8 @@ def parse_set(items: list[str] | None, spec, option: str = "--set") -> dict[str,
             raise CLIError(f"{option} {item!r}: expected NAME=VALUE")
         name, raw = item.split("=", 1)
         p = spec.parameter(name.strip())  # raises with the allowed names
+        if p.name in values:
+            raise CLIError(f"{option} {p.name} is given twice; allowed: once")
         values[p.name] = parse_number(raw, f"{option} {p.name}")
     return values
 
@@ -126,6 +138,8 @@ def parse_pairs(items: list[str] | None, option: str) -> dict[str, float]:
         name, sep, raw = item.partition("=")
         if not sep or not name.strip():
             raise CLIError(f"{option} {item!r}: expected NAME=NUMBER")
+        if name.strip() in out:
+            raise CLIError(f"{option} {name.strip()} is given twice; allowed: once")
         out[name.strip()] = parse_number(raw, f"{option} {name.strip()}")
     return out
 
@@ -234,6 +248,8 @@ def check_output_file(path: str | None, suffixes: tuple[str, ...], option: str) 
     whose suffix is not one of ``suffixes``."""
     if path is None:
         return
+    if not str(path).strip():
+        raise CLIError(f"{option} is empty; expected a file name")
     p = Path(path)
     if p.suffix.lower() not in suffixes:
         raise CLIError(f"{option} {path!r}: allowed suffixes {', '.join(suffixes)}")
@@ -260,6 +276,8 @@ def check_output_dir(path: str | None, option: str = "--out") -> None:
     """Refuse an output folder that exists as a file or cannot be created."""
     if path is None:
         return
+    if not str(path).strip():
+        raise CLIError(f"{option} is empty; expected a folder")
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise CLIError(f"{option} {path!r} is a file; expected a folder")

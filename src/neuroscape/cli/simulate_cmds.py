@@ -27,6 +27,7 @@ from neuroscape.cli.common import (
     print_json,
     stimulus_from_args,
 )
+from neuroscape.sim.integrators import SCHEMES  # noqa: E402
 
 # a plotted or saved trace keeps at most this many samples unless --sample-ms asks for more
 _MAX_TRACE_SAMPLES = 200_000
@@ -171,6 +172,8 @@ def _simulate_table(args, spec, **model_kwargs) -> int:
         raise CLIError("--set/--preset and --params are exclusive: give one set or a table")
     if args.out is None:
         raise CLIError("--params IN.csv needs --out OUT.csv")
+    if Path(args.out).resolve() == Path(args.params).resolve():
+        raise CLIError(f"--out {args.out} is the --params table itself; allowed: another file")
     table = read_params_csv(args.params, spec)
     res = simulate(
         args.model, table, progress=not args.quiet, **_run_kwargs(args, spec), **model_kwargs
@@ -216,6 +219,8 @@ def _simulate_neuron(args, spec) -> int:
         from neuroscape.sim.stimuli import make_stimulus
 
         stimulus = make_stimulus("step", amp=0.0)
+    if args.device != "cpu":
+        raise CLIError(f"--device {args.device}: single-neuron models run on the CPU; allowed: cpu")
     if args.params is not None:
         return _simulate_table(args, spec, stimulus=stimulus)
     values = neuron_values(args, model)
@@ -223,7 +228,14 @@ def _simulate_neuron(args, spec) -> int:
     want_trace = bool(args.plot or args.out or args.phase_plane)
     n_steps = int(round(duration / dt))
     if args.sample_ms is not None:
-        every = max(1, int(round(args.sample_ms / dt)))
+        if not want_trace:
+            raise CLIError("--sample-ms samples a trace: it needs --out, --plot or --phase-plane")
+        every = int(round(args.sample_ms / dt))
+        if every < 1 or abs(every * dt - args.sample_ms) > 1e-9 * max(1.0, args.sample_ms):
+            raise CLIError(
+                f"--sample-ms {args.sample_ms:g}: allowed a whole multiple of the time step "
+                f"{dt:g} ms"
+            )
     else:
         every = max(1, math.ceil(n_steps / _MAX_TRACE_SAMPLES))
     with compile_notice(f"{model.name}-{integrator}"):
@@ -242,6 +254,7 @@ def _simulate_neuron(args, spec) -> int:
             workers=args.workers,
         )
     spikes = np.asarray(res.spike_times[0])
+    _warn_empty_window(len(spikes), int(res.counts[0]), res.window_ms)
     v_unit = _state_units(model)[0]
     out_units = {o.name: o.unit for o in spec.outputs}
     if args.json:
@@ -307,6 +320,18 @@ def _simulate_neuron(args, spec) -> int:
     if args.phase_plane:
         _phase_plane(args, spec, model, res, title)
     return 0 if res.ok[0] else 1
+
+
+def _warn_empty_window(n_run: int, n_window: int, window_ms: float) -> None:
+    """A rate of 0 Hz from a window that caught none of the run's spikes is the window's, not
+    the neuron's: say so rather than print a silently wrong rate."""
+    if n_run >= 2 and n_window == 0:
+        print(
+            f"neuroscape: warning: the {window_ms:g} ms rate window holds none of the run's "
+            f"{n_run} spikes: the rate 0 Hz says nothing about the firing; use a window longer "
+            "than an interspike interval (--window-ms)",
+            file=sys.stderr,
+        )
 
 
 def _state_units(model) -> tuple[str, ...]:
@@ -494,16 +519,29 @@ def cmd_fi_curve(args) -> int:
         f"{k}={format_value(v, model.spec.parameter(k).unit, 'g')}" for k, v in values.items()
     )
     fi_figure(fi.currents, fi.rates, title, axis_label("current", cu), out / "fi_curve.png")
-
-    def show(x):
-        return "none in range" if x is None else format_value(x, cu, "g")
-
+    silent_window = (fi.counts >= 2) & (fi.rates == 0)
+    if silent_window.any():
+        _warn_empty_window(int(fi.counts[np.argmax(silent_window)]), 0, fi.window_ms)
     print(
         f"{len(fi.currents)} currents; rheobase (onset of repetitive firing) "
-        f"{show(fi.rheobase)}; single-spike threshold {show(fi.single_spike_threshold)} -> "
+        f"{_bracket(fi.currents, fi.rheobase, cu)}; single-spike threshold "
+        f"{_bracket(fi.currents, fi.single_spike_threshold, cu)} -> "
         f"{out / 'fi_curve.csv'}, {out / 'fi_curve.png'}"
     )
     return 0
+
+
+def _bracket(currents: np.ndarray, found: float | None, unit: str) -> str:
+    """A threshold found on a grid lies between the grid point below it and the one it was
+    found at: say so, instead of stating the grid point as the value."""
+    if found is None:
+        return f"above {format_value(currents.max(), unit, 'g')} (none in range)"
+    c = np.sort(currents)
+    below = c[c < found]
+    if len(below) == 0:
+        return f"at most {format_value(found, unit, 'g')} (the lowest current tested)"
+    text = f"in ({below[-1]:g}, {found:g}]"
+    return text if unit in ("1", "") else f"{text} {unit}"
 
 
 # --- connectivity and demo -------------------------------------------------------------------
@@ -554,8 +592,7 @@ def _settings_args(p, what: str) -> None:
     )
     p.add_argument(
         "--integrator",
-        help="euler, midpoint, rk4, exponential_euler, exponential_euler_tables "
-        f"(default: {what}; `neuroscape params MODEL` shows it and why)",
+        help=f"{', '.join(SCHEMES)} (default: {what}; `neuroscape params MODEL` shows it and why)",
     )
 
 

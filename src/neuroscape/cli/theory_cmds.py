@@ -38,6 +38,11 @@ def cmd_theory(args) -> int:
         raise CLIError(f"--trials is for {', '.join(_TRIAL_STUDIES)}, not {study}")
     if args.trials is None and study in _TRIAL_STUDIES:
         args.trials = _default_trials(study)
+    for option, owner in (("reps", "siegert"), ("duration_s", "distal-reward")):
+        if getattr(args, option) is not None and study != owner:
+            raise CLIError(f"--{option.replace('_', '-')} is for {owner}, not {study}")
+    args.reps = _default_reps() if args.reps is None else args.reps
+    args.duration_s = _default_duration_s() if args.duration_s is None else args.duration_s
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if study == "siegert":
@@ -58,10 +63,15 @@ def cmd_theory(args) -> int:
         pt.ddm_figure(r, out / "ddm.png")
         t = r["table"]
         summary = {
+            # the binomial SE of the closed form's probability: the simulated one is 0 when
+            # every trial chose the same bound, which made the ratio meaningless
             "max_p_error_in_se": float(
                 np.max(
                     np.abs(t["p_upper_sim"] - t["p_upper_theory"])
-                    / np.maximum(t["p_upper_se"], 1e-12)
+                    / np.maximum(
+                        np.sqrt(t["p_upper_theory"] * (1 - t["p_upper_theory"]) / args.trials),
+                        1.0 / args.trials,
+                    )
                 )
             ),
             "max_rt_error_in_se": float(
@@ -138,12 +148,27 @@ _TRIAL_STUDIES = {
 }
 
 
+def _default(fn, name: str):
+    """A study function's own default for ``name``: the CLI and Python agree (one place)."""
+    return inspect.signature(fn).parameters[name].default
+
+
 def _default_trials(study: str) -> int:
-    """The study function's own default: the CLI and Python agree (one place)."""
     from neuroscape.analysis import theory as th
 
-    fn = getattr(th, _TRIAL_STUDIES[study])
-    return int(inspect.signature(fn).parameters["trials"].default)
+    return int(_default(getattr(th, _TRIAL_STUDIES[study]), "trials"))
+
+
+def _default_reps() -> int:
+    from neuroscape.analysis.theory import siegert_study
+
+    return int(_default(siegert_study, "reps"))
+
+
+def _default_duration_s() -> float:
+    from neuroscape.models.theory.distal_reward import simulate
+
+    return float(_default(simulate, "duration_s"))
 
 
 STUDIES = ("siegert", "ddm", "wong-wang", "hopfield-capacity", "wilson-cowan", "distal-reward")
@@ -164,8 +189,14 @@ def add_parsers(sub) -> None:
         + ", ".join(f"{k} {_default_trials(k)}" for k in _TRIAL_STUDIES)
         + "; hopfield-capacity: per load and size)",
     )
-    t.add_argument("--reps", type=positive_int, default=16, help="siegert: neurons per mean input")
     t.add_argument(
-        "--duration-s", type=positive_float, default=3600.0, help="distal-reward: run length in s"
+        "--reps",
+        type=positive_int,
+        help=f"siegert: neurons per mean input (default: {_default_reps()})",
+    )
+    t.add_argument(
+        "--duration-s",
+        type=positive_float,
+        help=f"distal-reward: run length in s (default: {_default_duration_s():g})",
     )
     t.set_defaults(func=cmd_theory)

@@ -59,6 +59,11 @@ class ParameterSpace:
             if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
                 raise SpaceError(f"bounds for {name}: low={lo:g} must be < high={hi:g}")
             self._check_declared(name, "bounds", lo, hi)
+        both = sorted(set(self.fixed) & set(self.bounds))
+        if both:
+            raise SpaceError(
+                f"{both[0]} is both fixed and bounded; allowed: --fix or --bounds for a parameter"
+            )
         for name, v in self.fixed.items():
             if not np.isfinite(v):
                 raise SpaceError(f"fixed {name}={v}; allowed: a finite number")

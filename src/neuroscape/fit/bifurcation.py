@@ -11,6 +11,7 @@ folds of that branch show as a real eigenvalue crossing zero or as the branch en
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -163,12 +164,34 @@ def stability_boundaries(model, param, values, ys, eigs, fixed=None, current=0.0
         def g(v, guess=guess):
             return _max_re(fam, v, guess)[0]
 
-        v = brentq(g, values[k], values[k + 1], xtol=1e-10 * max(1, abs(values[k])))
+        try:
+            v = brentq(g, values[k], values[k + 1], xtol=1e-10 * max(1, abs(values[k])))
+        except ValueError:  # the continued fixed point is lost inside the interval (NaN)
+            out.append(Boundary(param, float(values[k]), "branch end"))
+            break
         _, ev = _max_re(fam, v, guess)
         crossing = ev[np.argmax(ev.real)]
         kind = "hopf" if abs(crossing.imag) > 1e-6 else "saddle-node"
         out.append(Boundary(param, float(v), kind))
     return out
+
+
+def _warn_silent_but_unstable(labels, max_re, duration_ms: float) -> None:
+    """The simulated class and the eigenvalues disagree where a point with an unstable fixed
+    point (and no other attractor found) was simulated as silent: the run was likely too short
+    to leave the fixed point. Say so instead of returning the labels as if settled."""
+    bad = [
+        i
+        for i, (lab, m) in enumerate(zip(labels, max_re, strict=True))
+        if lab == "silent" and np.isfinite(m) and m > 0
+    ]
+    if bad:
+        warnings.warn(
+            f"{len(bad)} of {len(labels)} points were simulated as silent although their fixed "
+            f"point is unstable (largest real eigenvalue > 0): the run of {duration_ms:g} ms may "
+            "be too short to show their activity; increase duration_ms",
+            stacklevel=3,
+        )
 
 
 def simulate_map(model, param, values, fixed=None, current=0.0, duration_ms=2000.0, dt_ms=None):
@@ -340,6 +363,7 @@ def bifurcation_map(
         labs, rates, amp = simulate_map(model, params[0], v1, fixed, current, duration_ms)
         ys, eigs = continue_equilibria(model, params[0], v1, fixed, current)
         bounds = stability_boundaries(model, params[0], v1, ys, eigs, fixed, current)
+        _warn_silent_but_unstable(labs, np.max(eigs.real, axis=1), duration_ms)
         osc = np.array([lab != "silent" for lab in labs])
         for k in np.flatnonzero(osc[1:] != osc[:-1]):
             v = (
@@ -364,6 +388,7 @@ def bifurcation_map(
             fx[params[1]] = float(b)
         lab, rate, a = simulate_map(model, params[0], v1, fx, cur, duration_ms)
         ys, eigs = continue_equilibria(model, params[0], v1, fx, cur)
+        _warn_silent_but_unstable(lab, np.max(eigs.real, axis=1), duration_ms)
         for bd in stability_boundaries(model, params[0], v1, ys, eigs, fx, cur):
             bd.at = {params[1]: float(b)}
             bounds.append(bd)

@@ -54,6 +54,7 @@ def get_model_class(name: str):
 def get_model(name: str, **kwargs):
     """A model of the batched engine: a network (kwargs: conn_seed, connectivity) or a single
     neuron under one stimulus (kwargs: stimulus)."""
+    _check(name, MODELS)  # before the per-kind registries, so the error lists every model
     if name in NEURON_MODELS:
         from neuroscape.sim.neuron_engine import NeuronBatch
 

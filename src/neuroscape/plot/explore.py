@@ -97,6 +97,7 @@ def parameter_slices(
         k,
         figsize=(2.4 * k, 2.3 * len(out_names) + 0.5),
         squeeze=False,
+        sharex="col",  # every row shows the same parameter range as the labelled bottom row
         sharey="row",
     )
     for j, name in enumerate(names):
@@ -115,6 +116,19 @@ def parameter_slices(
                 ]
             )
             ax = axes[i, j]
+            if edges[-1] > edges[0]:
+                ax.set_xlim(edges[0], edges[-1])
+            if not np.isfinite(stats[:, 0]).any():
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no finite values",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    fontsize=7,
+                    color="0.4",
+                )
             ax.fill_between(mid, stats[:, 1], stats[:, 2], color="0.85")
             ax.plot(mid, stats[:, 0], color="k", lw=1)
             if i == len(out_names) - 1:

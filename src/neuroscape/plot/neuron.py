@@ -133,6 +133,7 @@ def fi_figure(currents, rates, title: str, xlabel: str, path: str | Path | None)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.8))
     ax.plot(currents, rates, "o-", ms=3, color="k")
+    ax.set_ylim(bottom=0)  # a rate is never negative
     ax.set_xlabel(xlabel)
     ax.set_ylabel("firing rate (Hz)")
     ax.set_title(title, fontsize=9)

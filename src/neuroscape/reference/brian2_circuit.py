@@ -1,4 +1,5 @@
-"""The seed-004 circuit written in Brian2, as an independent reference (tests and benchmarks).
+"""The circuit of Zhang, Young & Lai (2020) written in Brian2, as an independent reference (tests
+and benchmarks).
 
 Needs the ``dev`` extra (brian2). Poisson drive uses ``poisson(rate*dt)`` counts per step in a
 ``run_regularly`` operation, not ``PoissonInput(N=1)``, which would cap each train at one kick per

@@ -1,4 +1,5 @@
-"""Surrogate accuracy against training-set size (seed 004, Figs. 1b and 8) and the noise floor.
+"""Surrogate accuracy against training-set size (Zhang, Young & Lai 2020, Figs. 1b and 8) and the
+noise floor.
 
 The noise floor is the error no surrogate can beat: the MAE between two simulations of the same
 test points that differ only in their noise seeds.

@@ -1,4 +1,5 @@
-"""DNN surrogates of a model's map from parameters to outputs (seed 004), with PyTorch.
+"""DNN surrogates of a model's map from parameters to outputs (Zhang, Young & Lai 2020), with
+PyTorch.
 
 A surrogate is a fully connected network (default: the paper's sigmoid 800-200-200, MSE, Adam)
 from the parameters, scaled to the unit box of the training domain, to the outputs, standardized.

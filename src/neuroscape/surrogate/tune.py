@@ -1,4 +1,5 @@
-"""Inverse tuning through a surrogate (seed 004, Fig. 2): projected Adam from many random starts
+"""Inverse tuning through a surrogate (Zhang, Young & Lai 2020, Fig. 2): projected Adam from many
+random starts
 in the training box towards target outputs, candidates where the L1 gap is small, then
 verification of the candidates by simulation."""
 

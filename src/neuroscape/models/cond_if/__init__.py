@@ -1,4 +1,5 @@
-"""Conductance-based integrate-and-fire neuron (the neuron of the seed-004 circuit).
+"""Conductance-based integrate-and-fire neuron (the neuron of the circuit of Zhang, Young & Lai
+2020).
 
     dV/dt = -V/tau_leak - (V - V_E) g_E - (V - V_I) g_I         (dimensionless V, t in ms)
 

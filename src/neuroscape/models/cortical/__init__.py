@@ -1,4 +1,4 @@
-"""The seed-004 local cortical circuit as a batched model."""
+"""The local cortical circuit of Zhang, Young & Lai (2020) as a batched model."""
 
 from __future__ import annotations
 

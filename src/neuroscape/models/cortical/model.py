@@ -1,4 +1,4 @@
-"""The local cortical circuit of seed 004 (contract: shared/specs/cortical_circuit.md).
+"""The local cortical circuit of Zhang, Young & Lai (2020) (contract: docs/cortical_circuit.md).
 
 225 E and 75 I conductance-based I&F neurons, random connectivity, Poisson external and ambient
 drive. Seven parameters P (the paper's order and physiological domain) map to two outputs
@@ -30,7 +30,10 @@ CONSTANTS: dict[str, float] = {
 SPEC = ModelSpec(
     name="cortical",
     version="1",
-    description="Local cortical E-I circuit of conductance-based I&F neurons (seed 004)",
+    description=(
+        "Local cortical E-I circuit of conductance-based I&F neurons "
+        "(Zhang, Young & Lai 2020)"
+    ),
     parameters=(
         Parameter("S_EE", 0.025, 0.02, 0.03, "1", "E->E coupling strength S^EE", 0.0),
         Parameter("S_EI_rel", 2.25, 1.5, 3.0, "1", "S^EI / S^EE (I->E strength)", 0.0),

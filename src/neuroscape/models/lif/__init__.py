@@ -1,4 +1,5 @@
-"""Leaky integrate-and-fire neuron, current-based (seed 003).
+"""Leaky integrate-and-fire neuron, current-based (parameters of A. Fung's OIST lecture on neuronal
+models).
 
     tau dV/dt = -(V - V_rest) + R I          (V in mV, t in ms, R in MOhm, I in nA)
 

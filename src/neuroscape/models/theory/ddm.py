@@ -1,4 +1,5 @@
-"""Drift-diffusion model of two-choice decisions (seed 000): dx = v dt + sigma dW from x0 = z a
+"""Drift-diffusion model of two-choice decisions (Gerstner, Sprekeler & Deco 2012): dx = v dt +
+sigma dW from x0 = z a
 between absorbing bounds -a (choice 0) and +a (choice 1); decision time = first passage + t_nd.
 
 Trials are batch rows, each with its own noise stream (seed, row). Crossings between steps are

@@ -1,4 +1,5 @@
-"""The distal reward problem (Izhikevich 2007) solved by dopamine-modulated STDP (seed 000).
+"""The distal reward problem (Izhikevich 2007) solved by dopamine-modulated STDP (Gerstner,
+Sprekeler & Deco 2012).
 
 A network of 800 excitatory (regular spiking) and 200 inhibitory (fast spiking) Izhikevich
 neurons, 100 random targets per neuron (inhibitory neurons target excitatory ones), 1-ms

@@ -1,4 +1,5 @@
-"""Hopfield associative memory (seed 000): binary neurons s_i = +-1, Hebbian storage of P random
+"""Hopfield associative memory (Gerstner, Sprekeler & Deco 2012): binary neurons s_i = +-1, Hebbian
+storage of P random
 patterns, W = (1/N) sum_mu xi^mu xi^mu^T with zero diagonal, and asynchronous updates
 s_i <- sign(sum_j W_ij s_j) in random order until a full sweep flips nothing.
 

@@ -1,4 +1,5 @@
-"""Reward learning rules of seed 000: Rescorla-Wagner and temporal-difference TD(0), both driven
+"""Reward learning rules (Gerstner, Sprekeler & Deco 2012): Rescorla-Wagner and temporal-difference
+TD(0), both driven
 by a reward prediction error delta.
 
 Rescorla-Wagner: on each trial the present cues' summed prediction V = sum_i x_i w_i meets the

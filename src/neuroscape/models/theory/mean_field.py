@@ -1,4 +1,5 @@
-"""Mean-field theory of leaky integrate-and-fire neurons (seed 000, bottom-up): the Siegert
+"""Mean-field theory of leaky integrate-and-fire neurons (Gerstner, Sprekeler & Deco 2012,
+bottom-up): the Siegert
 formula for the stationary rate of a current-based LIF neuron under Poisson input in the
 diffusion approximation, the self-consistent rates of a sparse random E-I network (Brunel 2000,
 model A), and the batched spiking simulation of both to check the theory against.

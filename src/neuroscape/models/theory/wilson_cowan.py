@@ -1,4 +1,4 @@
-"""Wilson-Cowan E-I rate model (seed 000, population level):
+"""Wilson-Cowan E-I rate model (Gerstner, Sprekeler & Deco 2012, population level):
 
     tau_E dE/dt = -E + S_E(w_EE E - w_EI I + P)
     tau_I dI/dt = -I + S_I(w_IE E - w_II I + Q),     S(x) = 1 / (1 + exp(-a (x - theta)))
