@@ -373,7 +373,10 @@ def add_parsers(sub) -> None:
     d2 = dbsub.add_parser("query", help="run a read-only SQL query (SELECT/WITH), CSV to stdout")
     d2.add_argument("db", metavar="RUNS.db")
     d2.add_argument("sql", help="one SELECT or WITH statement; writes are refused")
-    d4 = dbsub.add_parser("plot", help="heat map of the outputs and one-parameter slices")
+    d4 = dbsub.add_parser(
+        "plot",
+        help="one-parameter slices of every output (and the (r_E, r_I) heat map with O for the circuit)",
+    )
     d4.add_argument("db", metavar="RUNS.db")
     d4.add_argument("--out", required=True, metavar="DIR", help="folder for the figures")
     d4.add_argument(

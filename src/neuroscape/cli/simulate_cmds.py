@@ -345,7 +345,7 @@ def _save_trace(path: str, res, model, v_unit: str) -> None:
 
     units = _state_units(model)
     header = ["t_ms"] + [column_name(s, u) for s, u in zip(model.states, units, strict=True)]
-    cols = [res.t_v, *res.states[0]]
+    cols = [np.round(res.t_v, 9), *res.states[0]]  # t = k dt without float residue
     current = res.stimulus.current_at(res.t_v - res.dt_ms)
     if current is not None:
         header.append(column_name("I_stim", model.current_unit))
