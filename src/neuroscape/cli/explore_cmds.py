@@ -375,7 +375,8 @@ def add_parsers(sub) -> None:
     d2.add_argument("sql", help="one SELECT or WITH statement; writes are refused")
     d4 = dbsub.add_parser(
         "plot",
-        help="one-parameter slices of every output (and the (r_E, r_I) heat map with O for the circuit)",
+        help="one-parameter slices of every output (the circuit also gets its (r_E, r_I) heat "
+        "map with O)",
     )
     d4.add_argument("db", metavar="RUNS.db")
     d4.add_argument("--out", required=True, metavar="DIR", help="folder for the figures")
