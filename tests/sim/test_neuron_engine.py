@@ -43,14 +43,13 @@ def test_simulate_neurons_without_settings_runs_the_declared_ones():
     assert (r.duration_ms, r.window_ms, r.integrator, r.dt_ms) == (300.0, 100.0, "rk4", 0.1)
 
 
-def test_hh_default_scheme_against_rk4_at_a_hundredth_of_its_step():
-    # truth: rk4 at dt 0.001 ms (the default is rk4 at 0.01 ms; exponential Euler, 16x faster,
-    # drifts by several ms per s and was not made the default). Tolerance: equal spike counts
-    # over 1 s and spike times within 0.01 ms.
+def test_hh_rk4_against_rk4_at_a_tenth_of_its_step():
+    # truth: rk4 at dt 0.001 ms (the default scheme is checked in tests/models/test_hh_default).
+    # Tolerance: equal spike counts over 1 s and spike times within 0.01 ms.
     amps = [7.0, 10.0, 40.0, 10.0, 10.0]
     params = [{}, {}, {}, {"celsius": 16.3}, {"g_Na": 90.0, "g_K": 30.0}]
     stim = make_stimulus("step", amp=amps, t_on=5.0)
-    default = simulate_neurons("hh", params, stim)
+    default = simulate_neurons("hh", params, stim, integrator="rk4")
     truth = simulate_neurons("hh", params, stim, dt_ms=0.001, integrator="rk4")
     assert default.integrator == "rk4" and default.dt_ms == 0.01
     assert np.all(default.total_counts > 50)
@@ -130,7 +129,10 @@ def test_hh_default_spike_times_match_neuron_over_one_second():
     h.cvode.atol(1e-10)
     cases = [(7.0, 6.3), (20.0, 6.3), (40.0, 6.3), (10.0, 16.3)]
     ours = simulate_neurons(
-        "hh", [{"celsius": c} for _, c in cases], make_stimulus("step", amp=[a for a, _ in cases])
+        "hh",
+        [{"celsius": c} for _, c in cases],
+        make_stimulus("step", amp=[a for a, _ in cases]),
+        integrator="rk4",  # the default scheme is checked against NEURON in test_hh_default
     )
     for (amp, celsius), got in zip(cases, ours.spike_times, strict=True):
         h.celsius = celsius
@@ -213,7 +215,9 @@ def test_lif_without_refractory_period_under_huge_drive_runs_away():
 
 
 def test_an_unstable_step_is_reported_with_its_scheme_and_dt():
-    r = simulate_neurons("hh", {}, make_stimulus("step", amp=[10.0, 1e9]), duration_ms=50.0)
+    r = simulate_neurons(
+        "hh", {}, make_stimulus("step", amp=[10.0, 1e9]), duration_ms=50.0, integrator="rk4"
+    )
     assert r.ok.tolist() == [True, False] and np.isnan(r.rates[1]) and r.labels[1] is None
     assert r.errors[1] == (
         "non-finite state: the rk4 step is unstable at dt=0.01 ms (try a smaller dt_ms)"

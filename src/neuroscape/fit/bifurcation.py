@@ -101,7 +101,7 @@ def rest_state(model: str, params_row: np.ndarray, current: float, t_ms: float =
         duration_ms=t_ms,
         dt_ms=m.default_dt_ms,
         record_v=True,
-        integrator="exponential_euler_tables" if m.gate_tables else "rk4",
+        integrator=m.spec.settings.integrator,
         record_every=max(1, int(t_ms / m.default_dt_ms / 2000)),
     )
     return r.states[0].mean(axis=1)  # the time average: the rest state, or near it
@@ -209,7 +209,7 @@ def simulate_map(model, param, values, fixed=None, current=0.0, duration_ms=2000
         window_ms=duration_ms / 2,
         record_v=True,
         record_every=rec,
-        integrator="exponential_euler_tables" if fam.m.gate_tables else "rk4",
+        integrator=fam.m.spec.settings.integrator,
     )
     half = r.states.shape[2] // 2
     amp = np.ptp(r.states[:, 0, half:], axis=1)

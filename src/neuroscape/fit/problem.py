@@ -54,7 +54,7 @@ def simulate_traces(
     from neuroscape.sim.neuron_engine import simulate_neurons
 
     m = get_neuron_model(model)
-    integ = integrator or ("exponential_euler_tables" if m.gate_tables else "rk4")
+    integ = integrator or m.spec.settings.integrator  # the model's declared scheme
     res = simulate_neurons(
         model,
         params,
