@@ -27,10 +27,26 @@ PARAMS = [
     {"celsius": 16.3},
     {"celsius": 16.3},
     {"g_Na": 90.0, "g_K": 30.0},
-    {"g_Na": 314, "g_K": 56, "g_L": 1.7, "E_Na": 49, "E_K": -101, "E_L": -46, "C": 0.93,
-     "celsius": 7.8},
-    {"g_Na": 243, "g_K": 56, "g_L": 3.0, "E_Na": 84, "E_K": -89, "E_L": -45, "C": 5.1,
-     "celsius": 18.2},
+    {
+        "g_Na": 314,
+        "g_K": 56,
+        "g_L": 1.7,
+        "E_Na": 49,
+        "E_K": -101,
+        "E_L": -46,
+        "C": 0.93,
+        "celsius": 7.8,
+    },
+    {
+        "g_Na": 243,
+        "g_K": 56,
+        "g_L": 3.0,
+        "E_Na": 84,
+        "E_K": -89,
+        "E_L": -45,
+        "C": 5.1,
+        "celsius": 18.2,
+    },
 ]
 AMPS = [7.0, 10.0, 40.0, 10.0, 20.0, 10.0, 24.4, 14.9]
 
@@ -165,36 +181,14 @@ def test_default_against_neuron_over_one_second():
     # truth: NEURON's own hh mechanism with exact rates (usetable off), CVODE at atol 1e-10
     # (3 s); NEURON's globals are put back as they were
     pytest.importorskip("neuron")
-    from neuron import h
+    from neuroscape.reference.neuron_hh import NeuronHH
 
-    h.load_file("stdrun.hoc")
-    saved = (h.celsius, h.usetable_hh, h.cvode_active())
-    area = 1000.0  # um^2
-    soma = h.Section(name="soma_hh_default")
-    soma.L = soma.diam = np.sqrt(area / np.pi)
-    soma.insert("hh")
-    h.usetable_hh = 0
-    clamp = h.IClamp(soma(0.5))
-    clamp.delay, clamp.dur = 0.0, 1e9
-    nc = h.NetCon(soma(0.5)._ref_v, None, sec=soma)
-    nc.threshold = 0.0
-    tv = h.Vector()
-    nc.record(tv)
-    h.cvode_active(1)
-    h.cvode.atol(1e-10)
     cases = [(7.0, 6.3), (20.0, 6.3), (40.0, 6.3), (10.0, 16.3)]
     ours = simulate_neurons(
         "hh", [{"celsius": c} for _, c in cases], make_stimulus("step", amp=[a for a, _ in cases])
     )
-    try:
+    with NeuronHH() as ref_cell:
         for (amp, celsius), got in zip(cases, ours.spike_times, strict=True):
-            h.celsius = celsius
-            clamp.amp = amp * area * 1e-8 * 1e3  # uA/cm^2 -> nA
-            h.finitialize(-65.0)
-            h.continuerun(1000.0)
-            ref = np.array(tv.to_python(), dtype=float)
+            ref = ref_cell.spike_times(amp, 1000.0, celsius)
             assert len(got) == len(ref) > 50
             assert np.abs(got - ref).max() < BAR_MS, (amp, celsius, np.abs(got - ref).max())
-    finally:
-        h.celsius, h.usetable_hh = saved[:2]
-        h.cvode_active(saved[2])

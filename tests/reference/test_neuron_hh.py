@@ -10,31 +10,10 @@ neuron = pytest.importorskip("neuron")
 
 
 def _neuron_spikes(amp_ua_cm2: float, t_stop: float, usetable: int) -> np.ndarray:
-    from neuron import h
+    from neuroscape.reference.neuron_hh import NeuronHH
 
-    h.load_file("stdrun.hoc")
-    area_um2 = 1000.0
-    d = np.sqrt(area_um2 / np.pi)  # a cylinder with L = diam has area pi d^2
-    soma = h.Section(name="soma")
-    soma.L = soma.diam = d
-    soma.nseg = 1
-    soma.cm = 1.0
-    soma.insert("hh")
-    h.celsius = 6.3
-    h.usetable_hh = usetable
-    stim = h.IClamp(soma(0.5))
-    stim.delay, stim.dur = 0.0, 1e9
-    stim.amp = amp_ua_cm2 * area_um2 * 1e-8 * 1e3  # uA/cm^2 x cm^2 -> uA -> nA
-    nc = h.NetCon(soma(0.5)._ref_v, None, sec=soma)
-    nc.threshold = 0.0
-    tv = h.Vector()
-    nc.record(tv)
-    h.cvode_active(1)
-    h.cvode.atol(1e-10)
-    h.finitialize(-65.0)
-    h.continuerun(t_stop)
-    h.cvode_active(0)
-    return np.array(tv)
+    with NeuronHH(usetable=usetable) as cell:
+        return cell.spike_times(amp_ua_cm2, t_stop)
 
 
 @pytest.mark.slow

@@ -111,22 +111,8 @@ def test_fitzhugh_nagumo_default_against_rk4_at_a_fiftieth_of_its_step():
 def test_hh_default_spike_times_match_neuron_over_one_second():
     # truth: NEURON's own hh mechanism (exact rates, CVODE at atol 1e-10)
     pytest.importorskip("neuron")
-    from neuron import h
+    from neuroscape.reference.neuron_hh import NeuronHH
 
-    h.load_file("stdrun.hoc")
-    area = 1000.0  # um^2
-    soma = h.Section(name="soma_fi")
-    soma.L = soma.diam = np.sqrt(area / np.pi)
-    soma.insert("hh")
-    h.usetable_hh = 0
-    clamp = h.IClamp(soma(0.5))
-    clamp.delay, clamp.dur = 0.0, 1e9
-    nc = h.NetCon(soma(0.5)._ref_v, None, sec=soma)
-    nc.threshold = 0.0
-    tv = h.Vector()
-    nc.record(tv)
-    h.cvode_active(1)
-    h.cvode.atol(1e-10)
     cases = [(7.0, 6.3), (20.0, 6.3), (40.0, 6.3), (10.0, 16.3)]
     ours = simulate_neurons(
         "hh",
@@ -134,15 +120,11 @@ def test_hh_default_spike_times_match_neuron_over_one_second():
         make_stimulus("step", amp=[a for a, _ in cases]),
         integrator="rk4",  # the default scheme is checked against NEURON in test_hh_default
     )
-    for (amp, celsius), got in zip(cases, ours.spike_times, strict=True):
-        h.celsius = celsius
-        clamp.amp = amp * area * 1e-8 * 1e3  # uA/cm^2 -> nA
-        h.finitialize(-65.0)
-        h.continuerun(1000.0)
-        ref = np.array(tv.to_python(), dtype=float)
-        assert len(got) == len(ref) > 50
-        assert np.abs(got - ref).max() < 0.01, (amp, celsius, np.abs(got - ref).max())
-    h.cvode_active(0)
+    with NeuronHH() as ref_cell:
+        for (amp, celsius), got in zip(cases, ours.spike_times, strict=True):
+            ref = ref_cell.spike_times(amp, 1000.0, celsius)
+            assert len(got) == len(ref) > 50
+            assert np.abs(got - ref).max() < 0.01, (amp, celsius, np.abs(got - ref).max())
 
 
 # ------------------------------------------------------------------ every spike time
@@ -259,29 +241,12 @@ def test_hh_thresholds_match_neurons():
 @pytest.mark.slow
 def test_hh_thresholds_against_neuron_bisection():
     pytest.importorskip("neuron")
-    from neuron import h
+    from neuroscape.reference.neuron_hh import NeuronHH
 
-    h.load_file("stdrun.hoc")
-    area = 1000.0
-    soma = h.Section(name="soma_rheo")
-    soma.L = soma.diam = np.sqrt(area / np.pi)
-    soma.insert("hh")
-    h.celsius = 6.3
-    h.usetable_hh = 0
-    clamp = h.IClamp(soma(0.5))
-    clamp.delay, clamp.dur = 0.0, 1e9
-    nc = h.NetCon(soma(0.5)._ref_v, None, sec=soma)
-    nc.threshold = 0.0
-    tv = h.Vector()
-    nc.record(tv)
-    h.cvode_active(1)
-    h.cvode.atol(1e-8)
+    ref_cell = NeuronHH(atol=1e-8)
 
     def spikes(amp):
-        clamp.amp = amp * area * 1e-8 * 1e3
-        h.finitialize(-65.0)
-        h.continuerun(1000.0)
-        return np.array(tv.to_python(), dtype=float)
+        return ref_cell.spike_times(amp, 1000.0, 6.3)
 
     def bisect(pred, lo, hi):
         while hi - lo > 0.002:
@@ -291,7 +256,7 @@ def test_hh_thresholds_against_neuron_bisection():
 
     single = bisect(lambda a: len(spikes(a)) >= 1, 2.0, 3.0)
     rheo = bisect(lambda a: np.count_nonzero(spikes(a) >= 500.0) >= 2, 5.5, 7.0)
-    h.cvode_active(0)
+    ref_cell.close()
     # ours on a 0.002 grid within 0.05 of NEURON's values
     grid = [np.arange(x - 0.05, x + 0.05, 0.002) for x in (single, rheo)]
     ours = fi_curve("hh", {}, np.round(np.concatenate(grid), 4))
