@@ -60,6 +60,8 @@ def cli_examples() -> list[list[str]]:
     for body in _blocks("bash"):
         for line in _join_continuations(body):
             tokens = shlex.split(line, comments=True)
+            while tokens and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", tokens[0]):
+                tokens = tokens[1:]  # an environment assignment before the command
             if tokens and Path(tokens[0]).name == "neuroscape":
                 found.append(_drop_placeholders(tokens))
     return found
