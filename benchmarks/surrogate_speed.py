@@ -1,5 +1,5 @@
 """Surrogate evaluation against the batched circuit simulator, per sample on the CPU, in
-alternating rounds (seed 004's speed claim; issue bar: at least 10,000x).
+alternating rounds (the speed claim of Zhang, Young & Lai 2020).
 
     python benchmarks/surrogate_speed.py SURROGATE_DIR [--rounds 5] [--batch 256] [--test-db DB]
 

@@ -3,7 +3,7 @@
     python benchmarks/sweep_throughput.py [--n 256] [--chunk 64]
 
 Prints runs/s for both, their ratio (the cost of the database and the scheduling) and the
-projected time for seed 004's 20,000-run training set on this machine.
+projected time for the 20,000-run training set of Zhang, Young & Lai (2020) on this machine.
 """
 
 from __future__ import annotations

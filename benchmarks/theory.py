@@ -1,4 +1,5 @@
-"""Timing of the seed-000 studies against a plain NumPy peer of the same algorithm, in one run.
+"""Timing of the theory studies (Gerstner, Sprekeler & Deco 2012) against a plain NumPy peer of
+the same algorithm, in one run.
 
 ddm        10,000 drift-diffusion trials (dt 1 ms): neuroscape's numba kernel (parallel over
            trials, Brownian-bridge crossings) against a NumPy Euler-Maruyama loop vectorized

@@ -55,6 +55,8 @@ def tune(
     outputs); ``progress``: a bar of steps on stderr."""
     import torch
 
+    from neuroscape.surrogate.core import one_cpu_thread
+
     unknown = [k for k in target if k not in sur.output_names]
     if unknown or not target:
         raise SurrogateError(
@@ -90,19 +92,20 @@ def tune(
 
         bar = tqdm(total=steps, unit="step", desc="tune", file=sys.stderr, miniters=100)
     try:
-        for step in range(steps):
-            opt.zero_grad()
-            pred = sur.forward(lo + u * width)[:, idx]
-            loss = ((pred - goal) / scale).abs().sum()
-            loss.backward()
-            opt.step()
-            sched.step()
-            with torch.no_grad():
-                u.clamp_(0.0, 1.0)  # the projection onto the box
-            if bar is not None and (step + 1) % 100 == 0:
-                bar.update(100)
-        if bar is not None:
-            bar.update(steps - bar.n)
+        with one_cpu_thread():  # tuning runs on the CPU, on small matrices
+            for step in range(steps):
+                opt.zero_grad()
+                pred = sur.forward(lo + u * width)[:, idx]
+                loss = ((pred - goal) / scale).abs().sum()
+                loss.backward()
+                opt.step()
+                sched.step()
+                with torch.no_grad():
+                    u.clamp_(0.0, 1.0)  # the projection onto the box
+                if bar is not None and (step + 1) % 100 == 0:
+                    bar.update(100)
+            if bar is not None:
+                bar.update(steps - bar.n)
     finally:
         if bar is not None:
             bar.close()
