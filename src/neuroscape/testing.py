@@ -36,3 +36,33 @@ def assert_refused(rc: int, err: str, match: str = "") -> None:
     assert rc == 2, err
     assert err.count("\n") == 1 and err.endswith("\n"), err
     assert "Traceback" not in err and match in err, err
+
+
+def all_parsers(parser=None) -> list:
+    """Every parser of the ``neuroscape`` command line, sub-commands included (depth first)."""
+    import argparse
+
+    from neuroscape.cli.main import build_parser
+
+    parser = parser or build_parser()
+    out = [parser]
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for sub in a.choices.values():
+                out += all_parsers(sub)
+    return out
+
+
+def options_without_a_stated_default(parsers) -> list[str]:
+    """Options (not flags, not required) of ``parsers`` whose --help states no default."""
+    missing = []
+    for p in parsers:
+        fmt = p.formatter_class(p.prog)
+        for a in p._actions:
+            if not a.option_strings or a.dest == "help":
+                continue
+            if not a.help:  # argparse prints no default for an option without help
+                missing.append(f"{p.prog} {a.option_strings[0]} (no help)")
+            elif not (a.required or a.nargs == 0) and "default" not in fmt._get_help_string(a):
+                missing.append(f"{p.prog} {a.option_strings[0]}")
+    return missing

@@ -247,6 +247,14 @@ def test_params_shows_outputs_units_and_default_settings(capsys):
     assert "default settings:" in out and "integrator" in out
 
 
+def test_help_of_every_command_states_every_default():
+    from neuroscape.testing import all_parsers, options_without_a_stated_default
+
+    parsers = all_parsers()
+    assert len(parsers) > 20  # every command and sub-command is walked
+    assert options_without_a_stated_default(parsers) == []
+
+
 def test_broken_pipe_is_quiet():
     import subprocess
     import sys

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from neuroscape.cli.main import build_parser, main
-from neuroscape.testing import assert_refused, snapshot
+from neuroscape.testing import assert_refused, options_without_a_stated_default, snapshot
 from neuroscape.testing import run_cli as run
 
 SHORT = ["--duration-ms", "300", "--window-ms", "200", "--quiet"]
@@ -165,21 +165,6 @@ def test_the_sweep_uses_the_declared_settings_of_the_model(tmp_path, capsys):
 
 def _subparsers(parser):
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-
-
-def options_without_a_stated_default(parsers) -> list[str]:
-    """Options (not flags, not required) whose --help states no default."""
-    missing = []
-    for p in parsers:
-        fmt = p.formatter_class(p.prog)
-        for a in p._actions:
-            if not a.option_strings or a.dest == "help":
-                continue
-            if not a.help:  # argparse prints no default for an option without help
-                missing.append(f"{p.prog} {a.option_strings[0]} (no help)")
-            elif not (a.required or a.nargs == 0) and "default" not in fmt._get_help_string(a):
-                missing.append(f"{p.prog} {a.option_strings[0]}")
-    return missing
 
 
 def test_help_states_every_default():

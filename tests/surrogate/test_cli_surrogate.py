@@ -26,7 +26,11 @@ from neuroscape.surrogate import (  # noqa: E402
     train_surrogate,
     training_data,
 )
-from neuroscape.testing import assert_refused, snapshot  # noqa: E402
+from neuroscape.testing import (  # noqa: E402
+    assert_refused,
+    options_without_a_stated_default,
+    snapshot,
+)
 from neuroscape.testing import run_cli as run  # noqa: E402
 
 SHORT = ["--duration-ms", "300", "--window-ms", "200", "--quiet"]
@@ -294,17 +298,8 @@ def test_help_states_every_default():
     sur_cmds = next(
         a for a in commands["surrogate"]._actions if isinstance(a, argparse._SubParsersAction)
     ).choices
-    missing = []
-    for p in [*sur_cmds.values(), commands["tune"], commands["reproduce"]]:
-        fmt = p.formatter_class(p.prog)
-        for a in p._actions:
-            if not a.option_strings or a.dest == "help":
-                continue
-            if not a.help:  # argparse prints no default for an option without help
-                missing.append(f"{p.prog} {a.option_strings[0]} (no help)")
-            elif not (a.required or a.nargs == 0) and "default" not in fmt._get_help_string(a):
-                missing.append(f"{p.prog} {a.option_strings[0]}")
-    assert missing == [], missing
+    parsers = [*sur_cmds.values(), commands["tune"], commands["reproduce"]]
+    assert options_without_a_stated_default(parsers) == []
 
 
 def test_the_cli_lists_agree_with_the_api():

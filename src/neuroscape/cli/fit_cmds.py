@@ -405,9 +405,18 @@ def add_parsers(sub) -> None:
         metavar="NAME[=LO:HI]",
         help="a free parameter and its bounds in its declared unit (default: its domain)",
     )
-    f.add_argument("--set", action="append", metavar="NAME=VALUE", help="fixed parameter")
     f.add_argument(
-        "--start", action="append", metavar="NAME=VALUE", help="start point (cmaes, gradient)"
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="fixed parameter (default: the declared defaults)",
+    )
+    f.add_argument(
+        "--start",
+        action="append",
+        metavar="NAME=VALUE",
+        help="start point of cmaes or gradient (default: the declared defaults, clipped to "
+        "the box)",
     )
     f.add_argument("--budget", type=positive_int, default=1000, help="most simulations to spend")
     f.add_argument("--seed", type=nonneg_int, default=0, help="seed of the method (and noise)")
@@ -417,9 +426,17 @@ def add_parsers(sub) -> None:
         default=None,
         help="error bound of the solution set, in the error's unit (default: twice the best)",
     )
-    f.add_argument("--db", help="model database (.db) receiving every evaluated point")
-    f.add_argument("--sweep-db", help="explore: score the runs of this sweep database")
-    f.add_argument("--surrogate", metavar="DIR", help="gradient: descend through this surrogate")
+    f.add_argument(
+        "--db", help="model database (.db) receiving every evaluated point (default: none)"
+    )
+    f.add_argument(
+        "--sweep-db", help="explore: score this sweep database's runs (default: simulate)"
+    )
+    f.add_argument(
+        "--surrogate",
+        metavar="DIR",
+        help="gradient: descend through this surrogate (default: simulate)",
+    )
     f.add_argument(
         "--noise-sd",
         type=nonneg_float,
@@ -442,8 +459,13 @@ def add_parsers(sub) -> None:
 
     t = sub.add_parser("target", help="a synthetic trace target (CSV or NWB) from known parameters")
     t.add_argument("model")
-    t.add_argument("--set", action="append", metavar="NAME=VALUE", help="a parameter's value")
-    t.add_argument("--preset", help="a named parameter set of the model")
+    t.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a parameter's value (default: the declared defaults)",
+    )
+    t.add_argument("--preset", help="a named parameter set of the model (default: none)")
     t.add_argument("--duration-ms", type=positive_float, default=200.0, help="trace length (ms)")
     t.add_argument("--dt-ms", type=positive_float, default=None, help="default: the model's")
     t.add_argument(
@@ -473,9 +495,15 @@ def add_parsers(sub) -> None:
         "--range",
         action="append",
         metavar="START:STOP:STEP|a,b,c",
-        help="the values of each --param, increasing, in its declared unit",
+        help="the values of each --param, increasing, in its declared unit (no default: one "
+        "per --param)",
     )
-    b.add_argument("--set", action="append", metavar="NAME=VALUE", help="fixed parameter")
+    b.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="fixed parameter (default: the declared defaults)",
+    )
     b.add_argument(
         "--current",
         type=finite_float,

@@ -610,27 +610,41 @@ def add_parsers(sub) -> None:
 
     ss = sub.add_parser("simulate", help="simulate one parameter set or a CSV table of them")
     ss.add_argument("model", help="a model name (see neuroscape models)")
-    ss.add_argument("--set", action="append", metavar="NAME=VALUE", help="repeatable")
-    ss.add_argument("--params", metavar="IN.csv", help="table of parameter sets, one per row")
+    ss.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a parameter's value, once per name (default: the declared defaults)",
+    )
+    ss.add_argument(
+        "--params", metavar="IN.csv", help="table of parameter sets, one per row (default: one set)"
+    )
     ss.add_argument(
         "--out",
         metavar="OUT.csv",
         help="with --params: the results table; single neurons without --params: the trace "
-        "(t, states, stimulus current)",
+        "(t, states, stimulus current) (default: not written)",
     )
     ss.add_argument(
-        "--save-spikes", metavar="SPIKES.csv", help="spike times (and neuron indices) of the run"
+        "--save-spikes",
+        metavar="SPIKES.csv",
+        help="spike times (and neuron indices) of the run (default: not written)",
     )
     ss.add_argument("--seed", type=nonneg_int, default=0, help="noise seed (row r uses (seed, r))")
     ss.add_argument(
         "--conn-seed", type=nonneg_int, help="networks: seed of the random graph (default 0)"
     )
     ss.add_argument(
-        "--connectivity", metavar="GRAPH.npz", help="networks: use this graph file instead"
+        "--connectivity",
+        metavar="GRAPH.npz",
+        help="networks: use this graph file instead (default: the --conn-seed graph)",
     )
     _settings_args(ss, "the model's")
     add_stimulus_args(ss)
-    ss.add_argument("--preset", help="named parameter set (e.g. Izhikevich RS, IB, CH, FS)")
+    ss.add_argument(
+        "--preset",
+        help="named parameter set, e.g. Izhikevich RS, IB, CH, FS (default: none)",
+    )
     ss.add_argument(
         "--sample-ms",
         type=positive_float,
@@ -638,7 +652,9 @@ def add_parsers(sub) -> None:
         f"{_MAX_TRACE_SAMPLES:,} samples)",
     )
     ss.add_argument(
-        "--phase-plane", metavar="FILE.png", help="V against dV/dt (FHN: with nullclines)"
+        "--phase-plane",
+        metavar="FILE.png",
+        help="V against dV/dt, FHN with nullclines (default: not drawn)",
     )
     ss.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ss.add_argument("--workers", type=positive_int, help="CPU threads (default: all cores)")
@@ -650,7 +666,8 @@ def add_parsers(sub) -> None:
     ss.add_argument(
         "--plot",
         metavar="FILE.png",
-        help="single neurons: V(t) over the stimulus; spiking networks: raster and rates",
+        help="single neurons: V(t) over the stimulus; spiking networks: raster and rates "
+        "(default: no figure)",
     )
     ss.add_argument("--json", action="store_true", help="print the result as strict JSON")
     ss.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -659,7 +676,7 @@ def add_parsers(sub) -> None:
     sc = sub.add_parser("connectivity", help="export a network's random graph to an NPZ file")
     sc.add_argument("model")
     sc.add_argument("--conn-seed", type=nonneg_int, default=0)
-    sc.add_argument("--out", required=True, metavar="GRAPH.npz")
+    sc.add_argument("--out", required=True, metavar="GRAPH.npz", help="the graph file to write")
     sc.set_defaults(func=cmd_connectivity)
 
     sf = sub.add_parser("fi-curve", help="firing rate against step current: CSV and figure")
@@ -667,14 +684,21 @@ def add_parsers(sub) -> None:
     sf.add_argument(
         "--currents", required=True, help="START:STOP:STEP or a,b,c (the model's current unit)"
     )
-    sf.add_argument("--set", action="append", metavar="NAME=VALUE")
-    sf.add_argument("--preset")
+    sf.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a parameter's value (default: the declared defaults)",
+    )
+    sf.add_argument("--preset", help="named parameter set (default: none)")
     _settings_args(sf, "the model's")
     from neuroscape.cli.common import DEFAULT_T_ON_MS, nonneg_float
 
     sf.add_argument("--t-on", type=nonneg_float, default=DEFAULT_T_ON_MS, help="step onset in ms")
-    sf.add_argument("--allow-outside", action="store_true")
-    sf.add_argument("--out", required=True, metavar="DIR")
+    sf.add_argument(
+        "--allow-outside", action="store_true", help="accept values outside the declared domain"
+    )
+    sf.add_argument("--out", required=True, metavar="DIR", help="folder for fi_curve.csv/.png")
     sf.set_defaults(func=cmd_fi_curve)
 
     sd = sub.add_parser("demo", help="simulate the circuit and write its figure")

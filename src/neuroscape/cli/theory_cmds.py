@@ -180,7 +180,7 @@ def add_parsers(sub) -> None:
         help="case studies of Gerstner, Sprekeler & Deco 2012: CSV tables and a figure",
     )
     t.add_argument("study", choices=STUDIES)
-    t.add_argument("--out", required=True, metavar="DIR")
+    t.add_argument("--out", required=True, metavar="DIR", help="folder for the tables and figure")
     t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument(
         "--trials",
