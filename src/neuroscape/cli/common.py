@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroscape.io import dumps_strict, to_strict_json  # noqa: F401 (re-exported)
+from neuroscape.io import dumps_strict
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -15,20 +15,9 @@ from neuroscape.cli.common import (
     EXIT_USAGE,
     CLIError,
     Parser,
-    neuron_values,
-    parse_set,
-    stimulus_from_args,
 )
 
 __all__ = ["CLIError", "build_parser", "main"]
-
-# kept for scripts that imported the old private names
-_parse_set = parse_set
-_stimulus = stimulus_from_args
-
-
-def _neuron_values(args, spec, model) -> dict[str, float]:
-    return neuron_values(args, model)
 
 
 def _is_user_error(exc: BaseException) -> bool:

@@ -27,7 +27,7 @@ from neuroscape.cli.common import (
     print_json,
     stimulus_from_args,
 )
-from neuroscape.sim.integrators import SCHEMES  # noqa: E402
+from neuroscape.sim.integrators import SCHEMES
 
 # a plotted or saved trace keeps at most this many samples unless --sample-ms asks for more
 _MAX_TRACE_SAMPLES = 200_000
