@@ -398,7 +398,8 @@ def _simulate_network(args, spec) -> int:
     from neuroscape.models import get_model
 
     wants_spikes = bool(args.plot or args.save_spikes)
-    if wants_spikes and not hasattr(get_model(args.model), "connectivity"):
+    graph = getattr(get_model(args.model), "connectivity", None) if wants_spikes else None
+    if wants_spikes and graph is None:
         raise CLIError(
             f"--plot/--save-spikes need spike trains, which {args.model} does not record; "
             "allowed for spiking networks with a graph (see neuroscape models)"
@@ -444,17 +445,15 @@ def _simulate_network(args, spec) -> int:
         write_csv_atomic(args.save_spikes, ["time_ms", "neuron"], np.column_stack([t, idx]))
         print(f"{len(t)} spikes -> {args.save_spikes}", file=sys.stderr)
     if args.plot is not None:
-        _raster(args, spec, res, row, units)
+        _raster(args, spec, res, row, units, graph.n_e, graph.n_i)
     return 0 if res.ok[0] else 1
 
 
-def _raster(args, spec, res, row, units) -> None:
-    from neuroscape.models import get_model
+def _raster(args, spec, res, row, units, n_e: int, n_i: int) -> None:
     from neuroscape.plot.raster import raster_figure
 
     t, idx = res.spikes[0]
     m = res.provenance
-    graph = get_model(args.model).connectivity
     title = ", ".join(
         f"{k}={format_value(row[k], spec.parameter(k).unit)}" for k in spec.parameter_names
     )
@@ -463,8 +462,8 @@ def _raster(args, spec, res, row, units) -> None:
     raster_figure(
         t,
         idx,
-        int(graph.n_e),
-        int(graph.n_i),
+        int(n_e),
+        int(n_i),
         res.settings.duration_ms,
         title=title,
         window_ms=res.settings.window_ms,
