@@ -18,9 +18,9 @@ import time
 
 import numpy as np
 
+from neuroscape.core.stimuli import make_stimulus
 from neuroscape.models.hh import SPEC
 from neuroscape.sim.neuron_engine import simulate_neurons
-from neuroscape.sim.stimuli import make_stimulus
 
 
 def brian2_run(g_na, g_k, amps, duration_ms, dt_ms):

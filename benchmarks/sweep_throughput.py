@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from neuroscape.core.settings import SimSettings
 from neuroscape.explore import ParameterSpace, run_sweep
 from neuroscape.models import get_model, get_spec
-from neuroscape.sim.batch import SimSettings
 from neuroscape.sim.engine import run_batch
 
 

@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
+from neuroscape.core.rng import row_keys
 from neuroscape.models.theory import ddm, hopfield, wong_wang
-from neuroscape.sim.rng import row_keys
 
 
 def ddm_numpy(v, a, sigma, n, dt_s, t_max_s, rng):

@@ -5,9 +5,20 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from neuroscape.api import simulate
-from neuroscape.models import get_model, get_neuron_model, get_spec
+from neuroscape.core.stimuli import make_stimulus
+from neuroscape.models import (
+    DefaultSettings,
+    FunctionModel,
+    Model,
+    Output,
+    OutputDomain,
+    Parameter,
+    get_model,
+    get_neuron_model,
+    get_spec,
+    register,
+)
 from neuroscape.sim.neuron_engine import simulate_neurons
-from neuroscape.sim.stimuli import make_stimulus
 
 try:
     __version__ = version("neuroscape")
@@ -15,6 +26,13 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "DefaultSettings",
+    "FunctionModel",
+    "Model",
+    "Output",
+    "OutputDomain",
+    "Parameter",
+    "register",
     "simulate",
     "simulate_neurons",
     "make_stimulus",

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroscape.models import get_model
-from neuroscape.sim.batch import Recording, SimSettings
-from neuroscape.sim.engine import SimulationResult, run_batch
+from neuroscape.core.settings import Recording, SimSettings
+from neuroscape.models import Model
+from neuroscape.sim.engine import SimulationResult, batch_for, run_batch
 
 
 def simulate(
-    model: str = "cortical",
+    model: Model | str = "cortical",
     params: np.ndarray | Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
     *,
     seed: int = 0,
-    conn_seed: int = 0,
+    conn_seed: int | None = None,
     connectivity: str | Path | object | None = None,
     duration_ms: float | None = None,
     dt_ms: float | None = None,
@@ -32,29 +32,30 @@ def simulate(
     record_v: Sequence[int] = (),
     progress: bool | Callable[[int], None] = False,
 ) -> SimulationResult:
-    """Simulate a batch of parameter sets of ``model``.
+    """Simulate a batch of parameter sets of ``model`` (a model object, a registered name, or
+    ``path/to/file.py:NAME``).
 
     params: a ``{name: value}`` dict (missing names take defaults), a list of such dicts, or a
         (B, n_params) array in the model's parameter order; None runs the defaults.
-    seed: noise seed; row r uses the stream (seed, r). conn_seed: seed of the random graph, or
-        ``connectivity``: a graph file (NPZ) or Connectivity to use instead.
+    seed: noise seed; row r uses the stream (seed, r). conn_seed: network models: seed of the
+        random graph (None: 0), or ``connectivity``: a graph file (NPZ) or Connectivity.
     duration_ms, dt_ms, integrator: run length and time step (ms) and the scheme; None takes the
         model's declared defaults (``get_spec(model).settings``; ``neuroscape params MODEL``).
     window_ms: the final window over which rates are measured (ms); None: the model's default,
         else the last 2000 ms, or the last 2/3 of a shorter run.
     stimulus: single-neuron models: the injected current (``make_stimulus``), one for all rows;
         None: no current.
-    device: "cpu" (numba, ``workers`` threads, default all) or "cuda" (torch).
+    device: "cpu" (numba, ``workers`` threads, default all; function models: ``workers``
+        processes, default 1) or "cuda" (torch).
     record_spikes / record_v: also return spike trains / voltage traces of the given neurons.
     """
-    from neuroscape.sim.stimuli import Stimulus, StimulusError
+    from neuroscape.core.stimuli import Stimulus, StimulusError
 
     if stimulus is not None and not isinstance(stimulus, Stimulus):
         raise StimulusError(
             f"stimulus={stimulus!r}; allowed: a Stimulus from neuroscape.make_stimulus(kind, ...)"
         )
-    kwargs = {"stimulus": stimulus} if stimulus is not None else {}
-    m = get_model(model, conn_seed=conn_seed, connectivity=connectivity, **kwargs)
+    m = batch_for(model, conn_seed=conn_seed, connectivity=connectivity, stimulus=stimulus)
     settings = SimSettings.for_model(
         m.spec,
         duration_ms=duration_ms,

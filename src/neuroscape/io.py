@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroscape.models.base import ModelSpec, ParameterError
+from neuroscape.core.spec import ModelSpec, ParameterError
 
 
 class InputFileError(ValueError):

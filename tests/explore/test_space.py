@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from neuroscape.core.spec import ParameterError
 from neuroscape.explore import ParameterSpace, SpaceError
 from neuroscape.models import get_spec
-from neuroscape.models.base import ParameterError
 
 SPEC = get_spec("cortical")
 

@@ -10,6 +10,8 @@ import sqlite3
 import numpy as np
 import pytest
 
+from neuroscape.core.settings import SimSettings
+from neuroscape.core.stimuli import make_stimulus
 from neuroscape.explore import ModelStore, StoreError, open_for_reading, run_sweep
 from neuroscape.io import (
     InputFileError,
@@ -18,8 +20,6 @@ from neuroscape.io import (
     write_csv_atomic,
 )
 from neuroscape.models import get_spec
-from neuroscape.sim.batch import SimSettings
-from neuroscape.sim.stimuli import make_stimulus
 
 SHORT = SimSettings(duration_ms=300.0, window_ms=200.0)
 IZ = SimSettings(duration_ms=400.0, dt_ms=0.1, window_ms=300.0, integrator="midpoint")

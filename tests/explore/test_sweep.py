@@ -11,11 +11,11 @@ import time
 import numpy as np
 import pytest
 
+from neuroscape.core.settings import SimSettings
 from neuroscape.explore import ModelStore, StoreError, run_sweep
 from neuroscape.explore.sweep import SchedulerError
 from neuroscape.models import get_spec
 from neuroscape.models.cortical import CorticalCircuit
-from neuroscape.sim.batch import SimSettings
 
 SHORT = SimSettings(duration_ms=300.0, window_ms=200.0)
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from neuroscape.core.stimuli import make_stimulus
 from neuroscape.fit import synthetic_trace
-from neuroscape.sim.stimuli import make_stimulus
 
 HH_DEFAULTS = {"g_Na": 120.0, "g_K": 36.0, "g_L": 0.3}
 HH_BOX = {k: (0.5 * v, 1.5 * v) for k, v in HH_DEFAULTS.items()}  # +-50% of the defaults

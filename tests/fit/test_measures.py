@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from neuroscape.core.stimuli import make_stimulus
 from neuroscape.fit import synthetic_trace
 from neuroscape.fit.measures import (
     SimOutput,
@@ -11,7 +12,6 @@ from neuroscape.fit.measures import (
     rms,
 )
 from neuroscape.fit.targets import Target
-from neuroscape.sim.stimuli import make_stimulus
 
 
 def _out(t, *rows):

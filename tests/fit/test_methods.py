@@ -88,10 +88,10 @@ def test_hybrid_scans_segments(hh_noisy):
 def test_explore_from_sweep_database(tmp_path):
     """Exploring a stored sweep scores its runs without new simulations, and its best run
     matches the closed-form LIF rate at the target."""
+    from neuroscape.core.settings import SimSettings
+    from neuroscape.core.stimuli import make_stimulus
     from neuroscape.explore import ParameterSpace, run_sweep
     from neuroscape.models import get_spec
-    from neuroscape.sim.batch import SimSettings
-    from neuroscape.sim.stimuli import make_stimulus
 
     spec = get_spec("lif")
     fixed = {p.name: p.default for p in spec.parameters if p.name != "tau"}
@@ -154,8 +154,8 @@ def test_bad_requests_are_named(hh_noisy, kwargs, needle):
 def test_gradient_through_a_surrogate(tmp_path):
     """Rates target for the circuit: Adam through a (small) surrogate, then the best predicted
     points are simulated; the budget counts only those simulations."""
+    from neuroscape.core.settings import SimSettings
     from neuroscape.explore import run_sweep
-    from neuroscape.sim.batch import SimSettings
     from neuroscape.surrogate import SurrogateConfig, train_from_db
 
     db = tmp_path / "c.db"

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import HH_BOX, STEP
+from neuroscape.core.stimuli import make_stimulus
 from neuroscape.fit import FitError, FitProblem, fit
 from neuroscape.fit.targets import Target, read_target, write_nwb, write_trace_csv
-from neuroscape.sim.stimuli import make_stimulus
 
 KW = dict(measures=["rms"], method="cmaes", budget=16, dt_ms=0.025)
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from neuroscape.core.spec import Parameter, ParameterError
 from neuroscape.models import get_spec
-from neuroscape.models.base import Parameter, ParameterError
 
 
 def test_cortical_declaration_matches_the_spec():

@@ -10,11 +10,11 @@ within 0.5 ms (measured: within 0.07 ms for g_Na, g_K +-20 % at 0-20 uA/cm^2; 0.
 import numpy as np
 import pytest
 
+from neuroscape.core.stimuli import make_stimulus
 from neuroscape.models.hh import MODEL as HH
 from neuroscape.models.hh import SPEC
 from neuroscape.sim.neuron_engine import simulate_neurons
 from neuroscape.sim.reference import solve_reference
-from neuroscape.sim.stimuli import make_stimulus
 
 BAR_MS = 0.5  # spike times over 1 s, at equal spike counts
 

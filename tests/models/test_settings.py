@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from neuroscape.core.settings import SettingsError, SimSettings, default_window_ms
+from neuroscape.core.spec import GENERIC_SETTINGS, DefaultSettings
 from neuroscape.models import MODELS, NEURON_MODELS, get_model, get_spec
-from neuroscape.models.base import GENERIC_SETTINGS, DefaultSettings
-from neuroscape.sim.batch import SettingsError, SimSettings, default_window_ms
+from neuroscape.sim.engine import batch_for
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -21,7 +22,7 @@ def test_every_registered_model_declares_its_settings(name):
         "note": s.note,
     }
     # the declared settings are accepted by the model they belong to
-    get_model(name).check_settings(SimSettings.for_model(spec))
+    batch_for(name).check_settings(SimSettings.for_model(spec))
 
 
 def test_neuron_models_declare_a_scheme_they_can_run():

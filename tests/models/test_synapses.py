@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neuroscape.models.base import ParameterError
+from neuroscape.core.spec import ParameterError
 from neuroscape.models.synapses import (
     RSTDP_SPEC,
     STDP_SPEC,

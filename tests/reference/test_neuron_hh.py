@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from neuroscape.core.stimuli import make_stimulus
 from neuroscape.sim.neuron_engine import simulate_neurons
-from neuroscape.sim.stimuli import make_stimulus
 
 neuron = pytest.importorskip("neuron")
 

@@ -1,5 +1,5 @@
-from neuroscape.sim import codegen
-from neuroscape.sim.integrators import get_tableau, step_source
+from neuroscape.core import codegen
+from neuroscape.core.integrators import get_tableau, step_source
 
 
 def test_generated_modules_are_keyed_on_source_and_dependencies(tmp_path, monkeypatch):

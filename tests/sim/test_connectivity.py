@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from neuroscape.core.connectivity import ConnectivityError, load_connectivity
 from neuroscape.models.cortical import circuit_connectivity
-from neuroscape.sim.connectivity import ConnectivityError, load_connectivity
 
 
 def test_graph_statistics_match_the_connection_probabilities():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import neuroscape as ns
+from neuroscape.core.settings import ChunkResult, Recording, SettingsError, SimSettings
 from neuroscape.models.cortical import SPEC, CorticalCircuit, circuit_connectivity
-from neuroscape.sim.batch import ChunkResult, Recording, SettingsError, SimSettings
 from neuroscape.sim.engine import run_batch
 
 SHORT = dict(duration_ms=300.0, window_ms=200.0)
@@ -125,8 +125,8 @@ def test_non_finite_rows_are_flagged(monkeypatch):
 
 def test_torch_backend_matches_numba_on_the_cpu(domain_sample):
     pytest.importorskip("torch")
+    from neuroscape.core.rng import row_keys
     from neuroscape.models.cortical.kernel_torch import run_chunk_torch
-    from neuroscape.sim.rng import row_keys
 
     model = CorticalCircuit(0)
     s = SimSettings(duration_ms=200.0, window_ms=150.0)

@@ -4,14 +4,14 @@ produce, every spike time returned, runaway firing failed, f-I thresholds, table
 import numpy as np
 import pytest
 
+from neuroscape.core.settings import SimSettings, default_window_ms
+from neuroscape.core.spec import ParameterError
+from neuroscape.core.stimuli import make_stimulus
 from neuroscape.models import get_neuron_model, get_spec
-from neuroscape.models.base import ParameterError
 from neuroscape.models.izhikevich import PRESETS
 from neuroscape.models.lif import SPEC as LIF_SPEC
-from neuroscape.sim.batch import SimSettings, default_window_ms
 from neuroscape.sim.engine import run_batch
 from neuroscape.sim.neuron_engine import NeuronBatch, fi_curve, simulate_neurons
-from neuroscape.sim.stimuli import make_stimulus
 
 
 def lif_spike_times(i_na: float, t_end: float, p: dict) -> np.ndarray:
@@ -157,7 +157,7 @@ def test_every_spike_time_is_returned_by_the_block_kernel_too():
 
 
 def test_spike_times_can_be_left_out_but_not_cut():
-    from neuroscape.sim.batch import SettingsError
+    from neuroscape.core.settings import SettingsError
 
     r = simulate_neurons("lif", {}, make_stimulus("step", amp=20.0), record_spikes=False)
     assert r.spike_times is None and r.total_counts[0] > 200 and r.rates[0] > 0
@@ -265,7 +265,7 @@ def test_hh_thresholds_against_neuron_bisection():
 
 
 def test_fi_curve_refuses_bad_currents():
-    from neuroscape.sim.stimuli import StimulusError
+    from neuroscape.core.stimuli import StimulusError
 
     with pytest.raises(StimulusError, match="strictly increasing"):
         fi_curve("lif", {}, [3.0, 2.0])

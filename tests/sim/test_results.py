@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from neuroscape.core.settings import SimSettings
 from neuroscape.models import get_model, get_spec
-from neuroscape.sim.batch import SimSettings
 from neuroscape.sim.engine import run_batch
 
 
@@ -28,8 +28,8 @@ def test_simulation_result_to_pandas_has_one_row_per_batch_row():
 
 
 def test_failed_rows_keep_their_error_in_the_table():
+    from neuroscape.core.stimuli import make_stimulus
     from neuroscape.sim.neuron_engine import NeuronBatch
-    from neuroscape.sim.stimuli import make_stimulus
 
     res = run_batch(
         NeuronBatch("hh", make_stimulus("step", amp=1e9)),

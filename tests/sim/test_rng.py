@@ -3,7 +3,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from neuroscape.sim.rng import (
+from neuroscape.core.rng import (
     _mix64_py,
     as_signed64,
     mix64,

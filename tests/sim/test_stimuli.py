@@ -4,10 +4,10 @@ engine and sweeps through NeuronBatch) refuses what no run can use, with one lin
 import numpy as np
 import pytest
 
-from neuroscape.sim.batch import SimSettings
+from neuroscape.core.settings import SimSettings
+from neuroscape.core.stimuli import Stimulus, StimulusError, make_stimulus
 from neuroscape.sim.engine import run_batch
 from neuroscape.sim.neuron_engine import NeuronBatch, simulate_neurons
-from neuroscape.sim.stimuli import Stimulus, StimulusError, make_stimulus
 
 
 @pytest.mark.parametrize(

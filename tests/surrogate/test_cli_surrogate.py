@@ -14,9 +14,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from neuroscape.cli.main import build_parser, main  # noqa: E402
+from neuroscape.core.stimuli import make_stimulus  # noqa: E402
 from neuroscape.explore import ModelStore  # noqa: E402
 from neuroscape.models import get_spec  # noqa: E402
-from neuroscape.sim.stimuli import make_stimulus  # noqa: E402
 from neuroscape.surrogate import (  # noqa: E402
     SurrogateConfig,
     SurrogateError,

@@ -9,9 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from neuroscape.cli.main import main  # noqa: E402
+from neuroscape.core.settings import SimSettings  # noqa: E402
 from neuroscape.explore import ModelStore, run_sweep  # noqa: E402
 from neuroscape.models import get_spec  # noqa: E402
-from neuroscape.sim.batch import SimSettings  # noqa: E402
 from neuroscape.surrogate import (  # noqa: E402
     SurrogateConfig,
     SurrogateError,

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from neuroscape.core.settings import SimSettings
 from neuroscape.models.cortical import SPEC, CorticalCircuit
-from neuroscape.sim.batch import SimSettings
 from neuroscape.sim.engine import run_batch
 
 

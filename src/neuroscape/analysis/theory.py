@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from neuroscape.sim.rng import row_keys
+from neuroscape.core.rng import row_keys
 
 
 def _bar(items, show: bool, unit: str):

@@ -206,7 +206,7 @@ def add_stimulus_args(p: argparse.ArgumentParser) -> None:
 def stimulus_from_args(args):
     """The stimulus of a single-neuron command; None when the command names none (the caller
     decides whether that is allowed)."""
-    from neuroscape.sim.stimuli import make_stimulus
+    from neuroscape.core.stimuli import make_stimulus
 
     if args.stimulus is None:
         if args.stim:
@@ -300,7 +300,7 @@ def compile_notice(key: str):
     import threading
 
     from neuroscape import __version__
-    from neuroscape.sim.codegen import cache_dir
+    from neuroscape.core.codegen import cache_dir
 
     marker = cache_dir() / f".ran-{__version__}-{key}"
     timer = None

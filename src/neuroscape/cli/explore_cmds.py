@@ -50,7 +50,7 @@ def _sweep_settings(args, spec):
     """SimSettings from the options given, else the model's declared defaults
     (``spec.settings``), resolved as ``neuroscape.simulate`` resolves them: a declared window
     belongs to the declared duration; otherwise the last 2 s of the run, or its last 2/3."""
-    from neuroscape.sim.batch import SimSettings
+    from neuroscape.core.settings import SimSettings
 
     return SimSettings.for_model(
         spec,

@@ -27,7 +27,7 @@ from neuroscape.cli.common import (
     print_json,
     stimulus_from_args,
 )
-from neuroscape.sim.integrators import SCHEMES
+from neuroscape.core.integrators import SCHEMES
 
 # a plotted or saved trace keeps at most this many samples unless --sample-ms asks for more
 _MAX_TRACE_SAMPLES = 200_000
@@ -42,7 +42,7 @@ def _is_neuron(name: str) -> bool:
 def _resolve_settings(args, spec) -> tuple[float, float, float, str]:
     """Options given by the user, else the model's declared defaults (one rule, the engine's:
     ``SimSettings.for_model``, which also refuses impossible combinations)."""
-    from neuroscape.sim.batch import SimSettings
+    from neuroscape.core.settings import SimSettings
 
     s = SimSettings.for_model(
         spec,
@@ -216,7 +216,7 @@ def _simulate_neuron(args, spec) -> int:
     model = get_neuron_model(args.model)
     stimulus = stimulus_from_args(args)
     if stimulus is None:
-        from neuroscape.sim.stimuli import make_stimulus
+        from neuroscape.core.stimuli import make_stimulus
 
         stimulus = make_stimulus("step", amp=0.0)
     if args.device != "cpu":
@@ -387,7 +387,7 @@ def _simulate_network(args, spec) -> int:
     from neuroscape.api import simulate
 
     network = dict(
-        conn_seed=0 if args.conn_seed is None else args.conn_seed,
+        conn_seed=args.conn_seed,
         connectivity=args.connectivity,
         device=args.device,
     )
@@ -395,10 +395,10 @@ def _simulate_network(args, spec) -> int:
         return _simulate_table(args, spec, **network)
     if args.out is not None:
         raise CLIError("--out needs --params IN.csv (a table of parameter sets)")
-    from neuroscape.models import get_model
+    from neuroscape.sim.engine import batch_for
 
     wants_spikes = bool(args.plot or args.save_spikes)
-    graph = getattr(get_model(args.model), "connectivity", None) if wants_spikes else None
+    graph = getattr(batch_for(args.model), "connectivity", None) if wants_spikes else None
     if wants_spikes and graph is None:
         raise CLIError(
             f"--plot/--save-spikes need spike trains, which {args.model} does not record; "
@@ -547,10 +547,10 @@ def _bracket(currents: np.ndarray, found: float | None, unit: str) -> str:
 
 
 def cmd_connectivity(args) -> int:
-    from neuroscape.models import get_model
+    from neuroscape.sim.engine import batch_for
 
     check_output_file(args.out, (".npz",), "--out")
-    model = get_model(args.model, conn_seed=args.conn_seed)
+    model = batch_for(args.model, conn_seed=args.conn_seed)
     if not hasattr(model, "connectivity"):
         raise CLIError(
             f"model {args.model!r} has no random graph to export; allowed: network models "

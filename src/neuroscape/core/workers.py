@@ -12,6 +12,7 @@ loader's own time (starting NEURON, say) is not charged to a task, and is not li
 
 from __future__ import annotations
 
+import atexit
 import math
 import multiprocessing as mp
 import numbers
@@ -154,7 +155,11 @@ class WorkerPool:
         self._ctx = mp.get_context(start_method)
         self._slots: list[_Slot] = []
         self._closed = False
-        self._finalizer = weakref.finalize(self, _kill_all, self._slots)  # also runs at exit
+        self._finalizer = weakref.finalize(self, _kill_all, self._slots)
+        # at exit, kill the workers before multiprocessing's own exit hook joins its (non-daemon)
+        # children, which would wait forever: atexit runs the latest registration first, and
+        # weakref.finalize's hook may have been registered before multiprocessing was imported
+        atexit.register(self._finalizer)
 
     def map(
         self, tasks: Sequence[tuple], timeouts: Sequence[float | None] | None = None

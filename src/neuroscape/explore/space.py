@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import qmc
 
-from neuroscape.models.base import ModelSpec, ParameterError
+from neuroscape.core.spec import ModelSpec, ParameterError
 
 SAMPLERS = ("uniform", "sobol", "lhs", "grid")
 

@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from neuroscape.models.base import ModelSpec
+from neuroscape.core.spec import ModelSpec
 
 SCHEMA_VERSION = 1
 EXPORT_SUFFIXES = (".csv", ".parquet")
@@ -97,9 +97,9 @@ def current_unit(model_name: str) -> str | None:
 
 def stimulus_units(kind: str, model_name: str) -> dict[str, str]:
     """The unit of each field of a stimulus kind for a single-neuron model: its current unit,
-    its membrane potential's unit (``neuroscape.sim.stimuli.field_units``)."""
+    its membrane potential's unit (``neuroscape.core.stimuli.field_units``)."""
+    from neuroscape.core.stimuli import field_units
     from neuroscape.models import get_neuron_model
-    from neuroscape.sim.stimuli import field_units
 
     nm = get_neuron_model(model_name)
     return field_units(kind, nm.current_unit, nm.v_unit)
@@ -109,7 +109,7 @@ def stimulus_values(stim: dict | None) -> dict[str, float] | None:
     """{field: value} of a stored stimulus ({"kind", "values": rows}), first row."""
     if not stim:
         return None
-    from neuroscape.sim.stimuli import _FIELDS
+    from neuroscape.core.stimuli import _FIELDS
 
     row = np.asarray(stim["values"], dtype=float).reshape(-1, 4)[0]
     return dict(zip(_FIELDS[stim["kind"]], map(float, row), strict=False))

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.core.settings import SettingsError, SimSettings
 from neuroscape.explore.space import ParameterSpace, SpaceError
 from neuroscape.explore.store import ModelStore
-from neuroscape.models import MODELS, NETWORK_MODELS, get_model, get_spec
-from neuroscape.sim.batch import SettingsError, SimSettings
-from neuroscape.sim.engine import run_batch
+from neuroscape.models import MODELS, NETWORK_MODELS, get_spec
+from neuroscape.sim.engine import batch_for, run_batch
 
 
 class SchedulerError(ValueError):
@@ -61,7 +61,7 @@ def labels_for(model_name: str, outputs: np.ndarray, ok: np.ndarray) -> list[str
 
 def _remote_chunk(model_name, model_kwargs, params, rows, seed, settings):
     """Runs on a Dask worker: build the model there, simulate one chunk, return plain arrays."""
-    model = get_model(model_name, **model_kwargs)
+    model = batch_for(model_name, **model_kwargs)
     t0 = time.perf_counter()
     res = run_batch(model, params, seed=seed, settings=settings, rows=rows, allow_outside=True)
     return rows, res.outputs, res.ok, res.errors, time.perf_counter() - t0, res.labels
@@ -132,7 +132,7 @@ def run_sweep(
         model_kwargs = {"conn_seed": conn_seed, "connectivity": connectivity}
     else:
         model_kwargs = {"stimulus": stimulus}
-    model = get_model(model_name, **model_kwargs)
+    model = batch_for(model_name, **model_kwargs)
     model.check_settings(settings)
     if chunk is not None and chunk < 1:
         raise SettingsError(f"chunk={chunk}; allowed: >= 1")

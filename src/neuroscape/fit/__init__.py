@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.core.stimuli import Stimulus
 from neuroscape.fit.measures import MEASURE_UNITS, MEASURES, measure_unit
 from neuroscape.fit.problem import FitError, FitProblem
 from neuroscape.fit.result import FitResult
 from neuroscape.fit.targets import Target, TargetError, read_target, synthetic_trace
-from neuroscape.sim.stimuli import Stimulus
 
 METHODS = ("explore", "gradient", "cmaes", "ga", "nsga2", "sbi", "hybrid")
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq, fsolve
 
+from neuroscape.core.stimuli import make_stimulus
 from neuroscape.models import get_neuron_model
 from neuroscape.models.neuron import classify_spikes
 from neuroscape.sim.neuron_engine import simulate_neurons
-from neuroscape.sim.stimuli import make_stimulus
 
 CURRENT = "I"
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.core.spec import ParameterError
+from neuroscape.core.stimuli import Stimulus
 from neuroscape.fit.measures import MEASURES, SimOutput, needs_trace
 from neuroscape.fit.targets import (
     Target,
@@ -22,8 +24,6 @@ from neuroscape.fit.targets import (
     target_fires,
 )
 from neuroscape.models import NETWORK_MODELS, NEURON_MODELS, get_spec
-from neuroscape.models.base import ParameterError
-from neuroscape.sim.stimuli import Stimulus
 
 # the target kinds each measure compares against (the trace measures: see needs_trace)
 MEASURE_TARGETS = {"rates": ("rates",), "class": ("class",), "features": ("features", "trace")}

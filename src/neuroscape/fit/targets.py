@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.core.stimuli import Stimulus
 from neuroscape.models.neuron import BEHAVIOURS
-from neuroscape.sim.stimuli import Stimulus
 
 KINDS = ("trace", "features", "class", "rates")
 
@@ -108,7 +108,7 @@ class Target:
         description (NWB written by neuroscape), or a current column that is one step (zero,
         then one amplitude from t_on to t_off, or to the end); None when the file records none.
         A current column of any other shape raises: only the caller can name that stimulus."""
-        from neuroscape.sim.stimuli import make_stimulus
+        from neuroscape.core.stimuli import make_stimulus
 
         if self.stimulus is not None:
             return self.stimulus

@@ -1,72 +1,91 @@
-"""Model declarations and the registry: network models and single-neuron models."""
+"""Model declarations, the one model contract (``Model``) and the one registry.
+
+Every stage takes a model object or a name; ``resolve`` turns a name (registered, an entry point
+of the group ``neuroscape.models``, or ``path/to/file.py:NAME``) into the object.
+"""
 
 from __future__ import annotations
 
-import importlib
-
-from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter, ParameterError
+from neuroscape.core.spec import (
+    DefaultSettings,
+    ModelSpec,
+    Output,
+    OutputDomain,
+    Parameter,
+    ParameterError,
+)
+from neuroscape.models.contract import Model, ModelError, ModelSource
+from neuroscape.models.function import FunctionModel
+from neuroscape.models.registry import (
+    UnknownModelError,
+    available,
+    is_file_ref,
+    load_file,
+    register,
+    resolve,
+    unregister,
+)
 
 __all__ = [
     "DefaultSettings",
+    "FunctionModel",
+    "Model",
+    "ModelError",
+    "ModelSource",
     "ModelSpec",
     "Output",
+    "OutputDomain",
     "Parameter",
     "ParameterError",
-    "MODELS",
-    "get_spec",
+    "UnknownModelError",
+    "available",
     "get_model",
+    "get_neuron_model",
+    "get_spec",
+    "is_file_ref",
+    "load_file",
+    "names",
+    "register",
+    "resolve",
+    "unregister",
 ]
 
-NETWORK_MODELS = ("cortical",)
-NEURON_MODELS = ("lif", "cond_if", "hh", "fhn", "izhikevich")
-THEORY_MODELS = ("wilson_cowan", "wong_wang", "ddm", "brunel", "hopfield")
-MODELS = NETWORK_MODELS + NEURON_MODELS + THEORY_MODELS
+
+def get_model(model: Model | str) -> Model:
+    """The model object of a name, an entry point or ``path/to/file.py:NAME`` (see ``resolve``)."""
+    return resolve(model)
 
 
-class UnknownModelError(ValueError):
-    pass
+def get_spec(model: Model | str) -> ModelSpec:
+    """The declaration of any model (object or name)."""
+    return resolve(model).spec
 
 
-def _check(name: str, allowed: tuple[str, ...]) -> None:
-    if name not in allowed:
-        raise UnknownModelError(f"unknown model {name!r}; allowed: {', '.join(allowed)}")
+def names(kind: str | None = None) -> list[str]:
+    """Every resolvable model name, or those of one ``kind`` ("network", "neuron", "theory",
+    "function")."""
+    if kind is None:
+        return available()
+    return [n for n in available() if resolve(n).kind == kind]
 
 
-def get_spec(name: str) -> ModelSpec:
-    """The declaration of any registered model."""
-    _check(name, MODELS)
-    if name in NETWORK_MODELS:
-        return get_model_class(name).spec
-    if name in THEORY_MODELS:
-        from neuroscape.models.theory import module
-
-        return module(name).SPEC
-    return importlib.import_module(f"neuroscape.models.{name}").SPEC
-
-
-def get_model_class(name: str):
-    _check(name, NETWORK_MODELS)
-    from neuroscape.models.cortical import CorticalCircuit
-
-    return CorticalCircuit
-
-
-def get_model(name: str, **kwargs):
-    """A model of the batched engine: a network (kwargs: conn_seed, connectivity) or a single
-    neuron under one stimulus (kwargs: stimulus)."""
-    _check(name, MODELS)  # before the per-kind registries, so the error lists every model
-    if name in NEURON_MODELS:
-        from neuroscape.sim.neuron_engine import NeuronBatch
-
-        return NeuronBatch(name, kwargs.get("stimulus"))
-    if name in THEORY_MODELS:
-        from neuroscape.models.theory import TheoryBatch
-
-        return TheoryBatch(name)
-    return get_model_class(name)(**kwargs)
-
-
-def get_neuron_model(name: str):
+def get_neuron_model(model: Model | str):
     """The declaration of a single-neuron model (see ``neuroscape.models.neuron``)."""
-    _check(name, NEURON_MODELS)
-    return importlib.import_module(f"neuroscape.models.{name}").MODEL
+    from neuroscape.models.neuron import NeuronModel
+
+    m = resolve(model)
+    if not isinstance(m, NeuronModel):
+        raise UnknownModelError(
+            f"model {m.name!r} is not a single-neuron model; allowed: {', '.join(names('neuron'))}"
+        )
+    return m
+
+
+def __getattr__(name: str):
+    # transitional: the kind lists of the old per-kind registries, computed from the one registry
+    kinds = {"NETWORK_MODELS": "network", "NEURON_MODELS": "neuron", "THEORY_MODELS": "theory"}
+    if name in kinds:
+        return tuple(names(kinds[name]))
+    if name == "MODELS":
+        return tuple(available())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

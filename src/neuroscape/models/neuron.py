@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuroscape.models.base import ModelSpec, Output
+from neuroscape.core.spec import ModelSpec, Output
+from neuroscape.models.contract import Model
 
 # What a single-neuron run reports, for every model (the behaviour class goes into the label)
 NEURON_OUTPUTS = (
@@ -55,8 +56,15 @@ def classify_spikes(times_ms: np.ndarray, t_start: float, t_end: float) -> tuple
     return ("tonic" if cv < 0.3 else "irregular"), cv
 
 
-@dataclass(frozen=True)
-class NeuronModel:
+@dataclass(frozen=True, repr=False)
+class NeuronModel(Model):
+    """A single-neuron model: its declaration and the jitted pieces the neuron engine
+    (``neuroscape.sim.neuron_engine``) generates its kernels from. Its batch option is the
+    injected current (``stimulus``)."""
+
+    kind = "neuron"
+    run_options = ("stimulus",)
+
     spec: ModelSpec
     module: str  # import path of the module holding the jitted functions
     states: tuple[str, ...]  # states[0] is the membrane potential (or its analogue)

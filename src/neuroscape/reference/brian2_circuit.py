@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 
+from neuroscape.core.connectivity import Connectivity
 from neuroscape.models.cortical.model import CONSTANTS, derived_quantities
-from neuroscape.sim.connectivity import Connectivity
 
 
 def simulate_brian2(

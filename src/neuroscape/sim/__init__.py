@@ -1,6 +1,6 @@
 """The batched simulation engine."""
 
-from neuroscape.sim.batch import Recording, SettingsError, SimSettings
+from neuroscape.core.settings import Recording, SettingsError, SimSettings
 from neuroscape.sim.engine import SimulationResult, run_batch
 
 __all__ = ["Recording", "SettingsError", "SimSettings", "SimulationResult", "run_batch"]

@@ -14,14 +14,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuroscape.sim.batch import (
+from neuroscape.core.rng import row_keys
+from neuroscape.core.settings import (
     BatchModel,
     Recording,
     SettingsError,
     SimSettings,
     UnfinishedWarning,
 )
-from neuroscape.sim.rng import row_keys
+from neuroscape.core.spec import ModelSpec
+from neuroscape.models import Model, resolve
+from neuroscape.models.neuron import NeuronModel
 
 
 @dataclass
@@ -44,6 +47,7 @@ class SimulationResult:
     voltages: np.ndarray | None = None
     v_neurons: tuple[int, ...] = ()
     labels: list[str | None] | None = None
+    spec: ModelSpec | None = None  # the model's declaration (units of every column)
 
     def __len__(self) -> int:
         return len(self.params)
@@ -71,9 +75,7 @@ class SimulationResult:
         columns (the declared names), then ok, error and label. The units of the parameter
         and output columns are in ``df.attrs["units"]``; ``df.attrs`` also holds the model,
         seed and settings."""
-        from neuroscape.models import get_spec
-
-        spec = get_spec(self.model)
+        spec = self.spec or resolve(self.model).spec
         units = {p.name: p.unit for p in spec.parameters}
         units.update({o.name: o.unit for o in spec.outputs})
         return _frame(
@@ -108,6 +110,27 @@ def _frame(p_names, params, o_names, outputs, ok, errors, labels, units, meta):
     return df
 
 
+def batch_for(model: Model | str, **options) -> BatchModel:
+    """The runnable batch of ``model`` (an object or a name) under its run options.
+
+    Options left None are not given; an option the model does not take is refused. One engine
+    per kind: single neurons run on the neuron engine; every other model provides its batch.
+    """
+    m = resolve(model)
+    given = {k: v for k, v in options.items() if v is not None}
+    bad = [k for k in given if k not in m.run_options]
+    if bad:
+        allowed = ", ".join(m.run_options) or "none"
+        raise SettingsError(
+            f"{bad[0]}= is not an option of model {m.name!r}; its options: {allowed}"
+        )
+    if isinstance(m, NeuronModel):
+        from neuroscape.sim.neuron_engine import NeuronBatch
+
+        return NeuronBatch(m, given.get("stimulus"))
+    return m.batch(**given)
+
+
 def _set_threads(workers: int | None) -> int:
     import numba
 
@@ -137,7 +160,7 @@ def check_device(device: str) -> str:
 
 
 def run_batch(
-    model: BatchModel,
+    model: BatchModel | Model | str,
     params: np.ndarray | Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
     *,
     seed: int = 0,
@@ -155,7 +178,11 @@ def run_batch(
     rows: the global row index of each parameter set (default 0..B-1); row r draws its noise
     from the stream (seed, r), so a subset of a larger batch (a resumed sweep, a remote chunk)
     reproduces exactly what the whole batch would have given.
+    model: a runnable batch (``batch_for``), or a model object or name run with its default
+    options.
     """
+    if not hasattr(model, "run_chunk"):
+        model = batch_for(model)
     spec = model.spec
     settings = settings if settings is not None else SimSettings.for_model(spec)
     recording = recording or Recording()
@@ -164,7 +191,10 @@ def run_batch(
         raise SettingsError(f"seed={seed!r} must be a non-negative integer")
     model.check_settings(settings)
     device = check_device(device)
-    if device == "cpu":
+    if hasattr(model, "set_workers"):  # a model that runs its rows in worker processes
+        model.set_workers(workers)
+        workers = workers or 1
+    elif device == "cpu":
         workers = _set_threads(workers)
     b = len(arr)
     if chunk_size is None:
@@ -209,6 +239,8 @@ def run_batch(
             outputs[sl] = res.outputs
             ok[sl] = res.ok
             errors[sl] = res.errors or [None] * len(res.ok)
+            if res.labels is None and spec.output_domain is not None:
+                res.labels = spec.output_domain.labels(res.outputs, res.ok, spec.output_names)
             if res.labels is not None:
                 labels[sl] = res.labels
                 any_labels = True
@@ -254,4 +286,5 @@ def run_batch(
         voltages=np.concatenate(voltages) if voltages else None,
         v_neurons=tuple(recording.v_neurons),
         labels=labels if any_labels else None,
+        spec=spec,
     )

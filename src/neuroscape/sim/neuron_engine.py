@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroscape.models import get_neuron_model
-from neuroscape.models.neuron import RUNAWAY, NeuronModel, classify_spikes
-from neuroscape.sim.batch import SettingsError, SimSettings
-from neuroscape.sim.integrators import (
+from neuroscape.core import integrators as integrators_mod
+from neuroscape.core import rng as rng_mod
+from neuroscape.core import stimuli as stimuli_mod
+from neuroscape.core.integrators import (
     EXPONENTIAL_EULER,
     EXPONENTIAL_EULER_TABLES,
     EXPONENTIAL_STAGGERED_TABLES,
@@ -29,8 +29,11 @@ from neuroscape.sim.integrators import (
     get_tableau,
     step_source,
 )
-from neuroscape.sim.rng import row_keys
-from neuroscape.sim.stimuli import Stimulus
+from neuroscape.core.rng import row_keys
+from neuroscape.core.settings import SettingsError, SimSettings
+from neuroscape.core.stimuli import Stimulus
+from neuroscape.models import get_neuron_model
+from neuroscape.models.neuron import RUNAWAY, NeuronModel, classify_spikes
 
 
 def generate_source(model: NeuronModel, integrator: str) -> str:
@@ -75,8 +78,8 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         "from numba import njit, prange",
         f"from {model.module} import "
         + ", ".join(f"{model.function_name(r)} as {r}" for r in imports),
-        "from neuroscape.sim.integrators import phi1",
-        "from neuroscape.sim.stimuli import stimulus_current",
+        "from neuroscape.core.integrators import phi1",
+        "from neuroscape.core.stimuli import stimulus_current",
         "",
         "",
         '@njit(inline="always", cache=True)',
@@ -289,8 +292,8 @@ def generate_block_source(model: NeuronModel, staggered: bool = False) -> str:
         "import numpy as np",
         "from numba import njit, prange",
         f"from {model.module} import {model.function_name('voltage_linear')} as voltage_linear",
-        "from neuroscape.sim.integrators import exp_nonpos",
-        "from neuroscape.sim.stimuli import deterministic_current",
+        "from neuroscape.core.integrators import exp_nonpos",
+        "from neuroscape.core.stimuli import deterministic_current",
         "",
         f"BLOCK = {BLOCK}",
         "",
@@ -406,7 +409,7 @@ _KERNELS: dict[tuple[str, str, bool], object] = {}
 
 def get_kernel(model: NeuronModel, integrator: str, block: bool = False):
     """The compiled kernel; ``block``: the vectorized one (gate tables, deterministic input)."""
-    from neuroscape.sim.codegen import load_generated
+    from neuroscape.core.codegen import load_generated
 
     scheme = canonical_name(integrator)
     key = (model.name, scheme, block)
@@ -415,9 +418,9 @@ def get_kernel(model: NeuronModel, integrator: str, block: bool = False):
         deps = [
             here,
             importlib.import_module(model.module).__file__,
-            here.parent / "stimuli.py",
-            here.parent / "rng.py",
-            here.parent / "integrators.py",
+            stimuli_mod.__file__,
+            rng_mod.__file__,
+            integrators_mod.__file__,
         ]
         if block:
             staggered = scheme == EXPONENTIAL_STAGGERED_TABLES
@@ -471,8 +474,8 @@ class NeuronResult:
         """A pandas DataFrame: one row per batch row, the parameter columns, the stimulus
         columns (``stim_<field>``), the outputs ``rate`` and ``cv_isi``, ``spike_count`` (in
         the window), then ok, error and label; units in ``df.attrs["units"]``."""
+        from neuroscape.core.stimuli import field_units
         from neuroscape.sim.engine import _frame
-        from neuroscape.sim.stimuli import field_units
 
         m = get_neuron_model(self.model)
         b = len(self.params)
@@ -510,9 +513,10 @@ class NeuronResult:
 
 def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
     """The canonical scheme name, after checking that it and dt suit the model."""
-    from neuroscape.models import NEURON_MODELS
+    from neuroscape.models import names
 
     scheme = canonical_name(integrator)
+    NEURON_MODELS = names("neuron")
     if scheme == EXPONENTIAL_EULER and not m.conditionally_linear:
         allowed = [n for n in NEURON_MODELS if get_neuron_model(n).conditionally_linear]
         raise IntegratorError(
@@ -576,7 +580,7 @@ def simulate_neurons(
     params: {name: value}, a list of them, or (B, n_params); a (1, .) row broadcasts against a
     multi-row stimulus (e.g. an f-I curve). duration_ms, dt_ms, window_ms, integrator: None
     takes the model's declared defaults (``spec.settings``; the window: the declared rule,
-    ``neuroscape.sim.batch.default_window_ms``). Rates are over the last ``window_ms``.
+    ``neuroscape.core.settings.default_window_ms``). Rates are over the last ``window_ms``.
     record_spikes: return every spike time of every row (the buffer grows as needed: rows
     that overflow the first pass's buffer are run again with one of their size); False
     returns none (``spike_times`` None). max_spikes: deprecated; only 0 (= record_spikes
@@ -589,8 +593,8 @@ def simulate_neurons(
     A row fails (``ok`` False, the reason in ``errors``, NaN rate) when its state becomes
     non-finite or when it fires runaway spikes (label "runaway").
     """
+    from neuroscape.core.stimuli import make_stimulus
     from neuroscape.sim.engine import _set_threads
-    from neuroscape.sim.stimuli import make_stimulus
 
     if max_spikes is not None:
         if max_spikes != 0:
@@ -807,7 +811,7 @@ def fi_curve(
     unit) from ``t_on_ms`` to the end of the run; settings as in ``simulate_neurons`` (None:
     the model's declared defaults). Rows that fail (non-finite state, runaway firing) have
     NaN rates and do not count for either threshold."""
-    from neuroscape.sim.stimuli import StimulusError, make_stimulus
+    from neuroscape.core.stimuli import StimulusError, make_stimulus
 
     m = model if isinstance(model, NeuronModel) else get_neuron_model(model)
     cur = np.atleast_1d(np.asarray(currents, dtype=float))
@@ -861,10 +865,10 @@ class NeuronBatch:
     """A single-neuron model under one fixed stimulus, as a model of the batched engine
     (so that sweeps and the model database take single neurons like networks)."""
 
-    def __init__(self, name: str, stimulus: Stimulus | None = None) -> None:
-        from neuroscape.sim.stimuli import make_stimulus
+    def __init__(self, model: NeuronModel | str, stimulus: Stimulus | None = None) -> None:
+        from neuroscape.core.stimuli import make_stimulus
 
-        self.model = get_neuron_model(name)
+        self.model = get_neuron_model(model)
         self.spec = self.model.spec
         self.stimulus = stimulus if stimulus is not None else make_stimulus("step", amp=0.0)
         self.stimulus.validate()
@@ -888,7 +892,7 @@ class NeuronBatch:
     def run_chunk(self, params, keys, settings, device, recording):
         import numba
 
-        from neuroscape.sim.batch import ChunkResult
+        from neuroscape.core.settings import ChunkResult
 
         if device != "cpu":
             raise SettingsError(f"device={device!r}: single-neuron models run on the CPU")

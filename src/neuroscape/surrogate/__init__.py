@@ -45,8 +45,8 @@ def simulation_settings(provenance: dict) -> dict:
         kw["conn_seed"] = int(st["conn_seed"])
     stim = st.get("stimulus")
     if stim:
+        from neuroscape.core.stimuli import make_stimulus
         from neuroscape.explore.store import stimulus_values
-        from neuroscape.sim.stimuli import make_stimulus
 
         kw["stimulus"] = make_stimulus(stim["kind"], **stimulus_values(stim))
     return kw

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
+from neuroscape.core.settings import SimSettings, UnfinishedWarning
 from neuroscape.models import get_model
-from neuroscape.sim.batch import SimSettings, UnfinishedWarning
 from neuroscape.sim.engine import run_batch
 
 

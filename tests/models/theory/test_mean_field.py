@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from neuroscape.core.rng import row_keys
 from neuroscape.models.theory import mean_field as mf
-from neuroscape.sim.rng import row_keys
 
 
 def test_siegert_limits():

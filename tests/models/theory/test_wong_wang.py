@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from neuroscape.core.rng import row_keys
 from neuroscape.models.theory import wong_wang as ww
-from neuroscape.sim.rng import row_keys
 
 
 def test_psychometric_curve_rises_monotonically_from_chance():

@@ -99,8 +99,8 @@ def _from_db(problem: FitProblem, path: str, threshold: float | None):
 
 def _settings(problem: FitProblem) -> tuple:
     """(model, duration_ms, window_ms, dt_ms) that this fit's own simulations would use."""
+    from neuroscape.core.settings import SimSettings, default_window_ms
     from neuroscape.models import NETWORK_MODELS, get_neuron_model
-    from neuroscape.sim.batch import SimSettings, default_window_ms
 
     dur = float(problem.duration_ms)
     if problem.model in NETWORK_MODELS:  # what api.simulate uses when given no window or step

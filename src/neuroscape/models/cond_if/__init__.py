@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import DefaultSettings, ModelSpec, Parameter
+from neuroscape.core.integrators import get_tableau, make_step
+from neuroscape.core.spec import DefaultSettings, ModelSpec, Parameter
 from neuroscape.models.neuron import NEURON_OUTPUTS
-from neuroscape.sim.integrators import get_tableau, make_step
 
 CONSTANTS = {
     "tau_leak": 20.0,  # ms
@@ -155,8 +155,8 @@ def simulate_constant(
 
     A thin wrapper over the neuron engine with no injected current.
     """
+    from neuroscape.core.stimuli import make_stimulus
     from neuroscape.sim.neuron_engine import simulate_neurons
-    from neuroscape.sim.stimuli import make_stimulus
 
     g_e, g_i = np.broadcast_arrays(np.atleast_1d(g_e), np.atleast_1d(g_i))
     p = np.column_stack([g_e, g_i, np.full(len(g_e), CONSTANTS["t_ref"])])

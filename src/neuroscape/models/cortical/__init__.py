@@ -6,25 +6,27 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroscape.models.cond_if import n_refractory_steps
-from neuroscape.models.cortical.model import (
-    CONSTANTS,
-    SPEC,
-    derived_quantities,
-    in_output_domain,
-)
-from neuroscape.sim.batch import ChunkResult, Recording, SettingsError, SimSettings
-from neuroscape.sim.connectivity import (
+from neuroscape.core.connectivity import (
     PATHWAYS,
     Connectivity,
     ConnectivityError,
     load_connectivity,
     random_connectivity,
 )
-from neuroscape.sim.integrators import get_tableau
-from neuroscape.sim.rng import poisson_thresholds
+from neuroscape.core.integrators import get_tableau
+from neuroscape.core.rng import poisson_thresholds
+from neuroscape.core.settings import ChunkResult, Recording, SettingsError, SimSettings
+from neuroscape.models.cond_if import n_refractory_steps
+from neuroscape.models.contract import Model
+from neuroscape.models.cortical.model import (
+    CONSTANTS,
+    SPEC,
+    derived_quantities,
+    in_output_domain,
+)
 
 __all__ = [
+    "MODEL",
     "SPEC",
     "CONSTANTS",
     "CorticalCircuit",
@@ -197,3 +199,18 @@ class CorticalCircuit:
             ]
         errors = [None if o else "non-finite state (NaN/inf) during the run" for o in ok]
         return ChunkResult(rates, ok, errors, spikes, vtrace if vidx.size else None)
+
+
+class CircuitModel(Model):
+    """The circuit as a model object: its batch is the circuit on one graph (``conn_seed``, or a
+    ``connectivity`` graph or file)."""
+
+    kind = "network"
+    run_options = ("conn_seed", "connectivity")
+    spec = SPEC
+
+    def batch(self, conn_seed: int = 0, connectivity=None) -> CorticalCircuit:
+        return CorticalCircuit(conn_seed=conn_seed, connectivity=connectivity)
+
+
+MODEL = CircuitModel()

@@ -3,7 +3,7 @@
 Per step and neuron: integrate (V, g_E, g_I) with the chosen Runge-Kutta scheme, detect threshold
 crossings, then deliver the step's recurrent spikes and Poisson kicks as conductance jumps, which
 act from the next step on (no delay, inputs at step boundaries). Random numbers come from the
-counter-based generator in ``neuroscape.sim.rng`` at positions fixed by (row, step, neuron), so
+counter-based generator in ``neuroscape.core.rng`` at positions fixed by (row, step, neuron), so
 the torch back end draws the very same numbers.
 """
 
@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 from numba import prange
 
-from neuroscape.sim.integrators import get_tableau, step_source
-from neuroscape.sim.rng import SUB_BITS, hi32, lo32, poisson_from_table, unit_float, word
+from neuroscape.core import rng as rng_mod
+from neuroscape.core.integrators import get_tableau, step_source
+from neuroscape.core.rng import SUB_BITS, hi32, lo32, poisson_from_table, unit_float, word
 
 _SUB = np.uint64(SUB_BITS)
 _INIT_BIT = np.uint64(1 << 63)
@@ -277,7 +278,7 @@ def kernel(integrator: str):
     tableau = get_tableau(integrator)
     if tableau.name in _KERNELS:
         return _KERNELS[tableau.name]
-    from neuroscape.sim.codegen import load_generated
+    from neuroscape.core.codegen import load_generated
 
     here = Path(__file__)
     source = "\n".join(
@@ -290,7 +291,7 @@ def kernel(integrator: str):
             "    _SUB, _INIT_BIT, K_FAST, J_EE, J_IE, J_EI, J_II, J_EXT_E, J_EXT_I, J_AMB,",
             "    C_INV_TAU_LEAK, C_INV_TAU_E, C_INV_TAU_I, C_VE, C_VI, C_VT, C_VR, C_BETA_LOW,",
             ")",
-            "from neuroscape.sim.rng import hi32, lo32, poisson_from_table, unit_float, word",
+            "from neuroscape.core.rng import hi32, lo32, poisson_from_table, unit_float, word",
             "",
             "",
             '@njit(inline="always", cache=True)',
@@ -304,7 +305,7 @@ def kernel(integrator: str):
         ]
     )
     models = here.parent.parent
-    deps = [here, models / "cond_if" / "__init__.py", models.parent / "sim" / "rng.py"]
+    deps = [here, models / "cond_if" / "__init__.py", rng_mod.__file__]
     module = load_generated(f"cortical_{tableau.name}", source, deps)
     _KERNELS[tableau.name] = module._run_batch
     return module._run_batch

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuroscape.core.rng import SUB_BITS, as_signed64, torch_word
+from neuroscape.core.settings import ChunkResult, Recording, SimSettings
 from neuroscape.models.cond_if import n_refractory_steps, step_function
 from neuroscape.models.cortical.model import CONSTANTS
-from neuroscape.sim.batch import ChunkResult, Recording, SimSettings
-from neuroscape.sim.rng import SUB_BITS, as_signed64, torch_word
 
 
 def _srl(x, s: int):

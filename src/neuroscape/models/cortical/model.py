@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
+from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, OutputDomain, Parameter
 from neuroscape.models.cond_if import CONSTANTS as NEURON_CONSTANTS
 
 CONSTANTS: dict[str, float] = {
@@ -56,6 +56,14 @@ SPEC = ModelSpec(
         note="the paper's protocol: rates over the last 2 s of a 3 s run; midpoint (RK2) at "
         "0.1 ms between inputs, Brian2's refractory semantics",
     ),
+    # the paper's physiological output domain O
+    output_domain=OutputDomain(
+        bounds=(("r_E", 5.0, 30.0),),
+        ratios=(("r_I", "r_E", 2.5, 5.5),),
+        inside="in_O",
+        outside="outside_O",
+        description="O of Zhang, Young & Lai (2020): 5 <= r_E <= 30 Hz, 2.5 <= r_I/r_E <= 5.5",
+    ),
 )
 
 
@@ -82,9 +90,7 @@ def derived_quantities(params: np.ndarray, c: dict | None = None) -> dict[str, n
 
 
 def in_output_domain(r_e: np.ndarray, r_i: np.ndarray) -> np.ndarray:
-    """The physiological output domain O: 5 <= r_E <= 30 Hz and 2.5 <= r_I/r_E <= 5.5."""
-    r_e = np.asarray(r_e, dtype=float)
-    r_i = np.asarray(r_i, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(r_e > 0, r_i / np.where(r_e > 0, r_e, 1.0), np.inf)
-    return (r_e >= 5.0) & (r_e <= 30.0) & (ratio >= 2.5) & (ratio <= 5.5)
+    """The physiological output domain O (declared once, in ``SPEC.output_domain``)."""
+    r_e = np.atleast_1d(np.asarray(r_e, dtype=float))
+    r_i = np.atleast_1d(np.asarray(r_i, dtype=float))
+    return SPEC.output_domain.contains(np.stack([r_e, r_i], axis=-1), ["r_E", "r_I"])

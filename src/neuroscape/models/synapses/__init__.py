@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.core.spec import ModelSpec, Output, Parameter
 
 STP_SPEC = ModelSpec(
     name="tsodyks_markram",

@@ -8,6 +8,8 @@ import importlib
 
 import numpy as np
 
+from neuroscape.models.contract import Model
+
 # model name -> module in this package
 MODULES = {
     "wilson_cowan": "wilson_cowan",
@@ -35,7 +37,7 @@ class TheoryBatch:
 
     def check_settings(self, settings) -> None:
         """Refuse settings this model cannot run (SimSettings has checked the generic ones)."""
-        from neuroscape.sim.batch import SettingsError
+        from neuroscape.core.settings import SettingsError
 
         s = settings
         for name in ("duration_ms", "dt_ms", "window_ms"):
@@ -65,7 +67,7 @@ class TheoryBatch:
         return {"model": self.spec.name, "model_version": self.spec.version}
 
     def run_chunk(self, params, keys, settings, device, recording):
-        from neuroscape.sim.batch import ChunkResult, SettingsError
+        from neuroscape.core.settings import ChunkResult, SettingsError
 
         if device != "cpu":
             raise SettingsError(f"device={device!r}: theory models run on the CPU")
@@ -102,3 +104,19 @@ class TheoryBatch:
             unfinished=unfinished,
             unfinished_label="undecided" if unfinished is not None else None,
         )
+
+
+class TheoryModel(Model):
+    """A theory model as a model object (its batch takes no options)."""
+
+    kind = "theory"
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def spec(self):
+        return module(self._name).SPEC
+
+    def batch(self) -> TheoryBatch:
+        return TheoryBatch(self._name)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
-from neuroscape.sim.rng import normal, unit_float, word
+from neuroscape.core.rng import normal, unit_float, word
+from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
 
 SPEC = ModelSpec(
     name="ddm",
@@ -111,3 +111,12 @@ def mean_decision_time(v: float, a: float, sigma: float, z: float = 0.0) -> floa
         return float((a * a - x0 * x0) / sigma**2)
     p = choice_probability(v, a, sigma, z)
     return float((a * (2 * p - 1) - x0) / v)
+
+
+def _model():
+    from neuroscape.models.theory import TheoryModel
+
+    return TheoryModel('ddm')
+
+
+MODEL = _model()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.core.spec import ModelSpec, Output, Parameter
 
 SPEC = ModelSpec(
     name="distal_reward",

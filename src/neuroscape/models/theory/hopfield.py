@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
+from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
 from neuroscape.models.theory.mean_field import by_presynaptic, lif_delta_step
 
 SPEC = ModelSpec(
@@ -255,3 +255,12 @@ def assembly_retrieval(
     )
     rates = rates[: n_steps // bin_steps]
     return (np.arange(len(rates)) + 0.5) * bin_ms, rates
+
+
+def _model():
+    from neuroscape.models.theory import TheoryModel
+
+    return TheoryModel('hopfield')
+
+
+MODEL = _model()

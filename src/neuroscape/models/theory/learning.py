@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroscape.models.base import ModelSpec, Output, Parameter
+from neuroscape.core.spec import ModelSpec, Output, Parameter
 
 RW_SPEC = ModelSpec(
     name="rescorla_wagner",

@@ -17,8 +17,8 @@ from scipy.integrate import quad
 from scipy.optimize import brentq
 from scipy.special import erfcx
 
-from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
-from neuroscape.sim.rng import unit_float, word
+from neuroscape.core.rng import unit_float, word
+from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
 
 SPEC = ModelSpec(
     name="brunel",
@@ -309,3 +309,12 @@ def lif_poisson_rates(
     seeds = (np.asarray(keys, np.uint64) >> np.uint64(33)).astype(np.int64)  # 31-bit seeds
     _lif_poisson(rows, seeds, dt_ms, int(round(duration_ms / dt_ms)), counts)
     return counts / (duration_ms * 1e-3)
+
+
+def _model():
+    from neuroscape.models.theory import TheoryModel
+
+    return TheoryModel('brunel')
+
+
+MODEL = _model()

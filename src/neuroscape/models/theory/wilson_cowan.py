@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.optimize import brentq
 
-from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
+from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
 
 SPEC = ModelSpec(
     name="wilson_cowan",
@@ -263,3 +263,12 @@ def oscillation_onset(
             raise ValueError(f"no change of behaviour for {param} in [{lo:g}, {hi:g}]")
         lo, hi = vs[ch[0]], vs[ch[0] + 1]
     return 0.5 * (lo + hi)
+
+
+def _model():
+    from neuroscape.models.theory import TheoryModel
+
+    return TheoryModel('wilson_cowan')
+
+
+MODEL = _model()

@@ -17,8 +17,8 @@ import numpy as np
 from numba import njit, prange
 from scipy.optimize import brentq
 
-from neuroscape.models.base import DefaultSettings, ModelSpec, Output, Parameter
-from neuroscape.sim.rng import normal
+from neuroscape.core.rng import normal
+from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
 
 SPEC = ModelSpec(
     name="wong_wang",
@@ -373,3 +373,12 @@ def simulated_edges(
             a, b = inner[max(j - 1, 0)], inner[j]
         out.append((0.5 * (a + b), regs[k], regs[k + 1]))
     return out
+
+
+def _model():
+    from neuroscape.models.theory import TheoryModel
+
+    return TheoryModel('wong_wang')
+
+
+MODEL = _model()

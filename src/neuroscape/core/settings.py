@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from neuroscape.models.base import ModelSpec
+from neuroscape.core.spec import ModelSpec
 
 
 def default_window_ms(duration_ms: float) -> float:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from neuroscape.sim.rng import hi32, lo32, unit_float, word
+from neuroscape.core.rng import hi32, lo32, unit_float, word
 
 KINDS = {"step": 0, "ramp": 1, "noisy": 2, "poisson": 3, "poisson_conductance": 4}
 _FIELDS = {
