@@ -14,7 +14,12 @@ import numpy as np
 from numba import njit, prange
 
 from neuroscape.core.rng import normal, unit_float, word
+from neuroscape.core.settings import SimSettings
 from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
+from neuroscape.models.theory.model import TheoryModel, TheoryRun, decision_labels
+
+# the label of a trial still without a decision at the end of the run
+UNDECIDED = "undecided"
 
 SPEC = ModelSpec(
     name="ddm",
@@ -43,7 +48,7 @@ SPEC = ModelSpec(
         integrator="euler",
         note="Euler-Maruyama (exact for constant drift) with Brownian-bridge crossings; at the "
         "default parameters a trial outlasts 10 s with probability < 1e-6; trials without a "
-        "decision by the end of the run are labelled 'undecided' (with a warning)",
+        f"decision by the end of the run are labelled {UNDECIDED!r} (with a warning)",
     ),
 )
 
@@ -113,10 +118,10 @@ def mean_decision_time(v: float, a: float, sigma: float, z: float = 0.0) -> floa
     return float((a * (2 * p - 1) - x0) / v)
 
 
-def _model():
-    from neuroscape.models.theory import TheoryModel
+def run_rows(params: np.ndarray, keys: np.ndarray, settings: SimSettings) -> TheoryRun:
+    """One trial per row; a trial without a decision by the end of the run is unfinished."""
+    out = simulate_trials(params, keys, settings.dt_ms, settings.duration_ms)
+    return TheoryRun(out, decision_labels(out[:, 0]), unfinished=np.isnan(out[:, 0]))
 
-    return TheoryModel('ddm')
 
-
-MODEL = _model()
+MODEL = TheoryModel(SPEC, run=run_rows, unfinished_label=UNDECIDED)

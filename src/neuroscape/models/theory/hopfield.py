@@ -13,8 +13,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from neuroscape.core.settings import SimSettings
 from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
 from neuroscape.models.theory.mean_field import by_presynaptic, lif_delta_step
+from neuroscape.models.theory.model import TheoryModel, TheoryRun
 
 SPEC = ModelSpec(
     name="hopfield",
@@ -257,10 +259,15 @@ def assembly_retrieval(
     return (np.arange(len(rates)) + 0.5) * bin_ms, rates
 
 
-def _model():
-    from neuroscape.models.theory import TheoryModel
-
-    return TheoryModel('hopfield')
+RETRIEVED = 0.9  # final overlap (1) above which the cued pattern counts as retrieved
 
 
-MODEL = _model()
+def run_rows(params: np.ndarray, keys: np.ndarray, settings: SimSettings) -> TheoryRun:
+    """One trial per row; its patterns, cue and update order are drawn from a seed taken from
+    the row's stream key. Time does not enter, so the settings are not used."""
+    seeds = (np.asarray(keys, np.uint64) >> np.uint64(32)).astype(np.int64)
+    out = simulate(params, seeds)
+    return TheoryRun(out, ["retrieved" if m > RETRIEVED else "not retrieved" for m in out[:, 0]])
+
+
+MODEL = TheoryModel(SPEC, run=run_rows)

@@ -18,7 +18,9 @@ from scipy.optimize import brentq
 from scipy.special import erfcx
 
 from neuroscape.core.rng import unit_float, word
+from neuroscape.core.settings import SettingsError, SimSettings
 from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
+from neuroscape.models.theory.model import TheoryModel, TheoryRun
 
 SPEC = ModelSpec(
     name="brunel",
@@ -212,9 +214,9 @@ def _network(params, keys, n_e, n_i, dt, n_steps, n_window, counts, isi_stats, p
 def simulate_network(
     params: np.ndarray,
     keys: np.ndarray,
-    duration_ms: float = 1000.0,
-    window_ms: float = 800.0,
-    dt_ms: float = 0.1,
+    duration_ms: float = SPEC.settings.duration_ms,
+    window_ms: float = SPEC.settings.window_ms,
+    dt_ms: float = SPEC.settings.dt_ms,
     n_e: int = N_E,
     n_i: int = N_I,
 ) -> np.ndarray:
@@ -311,10 +313,18 @@ def lif_poisson_rates(
     return counts / (duration_ms * 1e-3)
 
 
-def _model():
-    from neuroscape.models.theory import TheoryModel
+def run_rows(params: np.ndarray, keys: np.ndarray, settings: SimSettings) -> TheoryRun:
+    """One network per row, its noise (external Poisson input) from the row's stream."""
+    s = settings
+    return TheoryRun(simulate_network(params, keys, s.duration_ms, s.window_ms, s.dt_ms))
 
-    return TheoryModel('brunel')
+
+def check_settings(settings: SimSettings) -> None:
+    if settings.window_ms < 2.0:
+        raise SettingsError(
+            f"window_ms={settings.window_ms:g} must be >= 2 ms for {SPEC.name} (sync is "
+            "measured on 1-ms bins)"
+        )
 
 
-MODEL = _model()
+MODEL = TheoryModel(SPEC, run=run_rows, check=check_settings, required=("rate_E", "rate_I"))

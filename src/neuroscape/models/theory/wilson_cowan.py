@@ -16,7 +16,9 @@ import numpy as np
 from numba import njit, prange
 from scipy.optimize import brentq
 
+from neuroscape.core.settings import SettingsError, SimSettings
 from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
+from neuroscape.models.theory.model import TheoryModel, TheoryRun
 
 SPEC = ModelSpec(
     name="wilson_cowan",
@@ -55,6 +57,10 @@ SPEC = ModelSpec(
 
 def _sig(x, a, th):
     return 1.0 / (1.0 + np.exp(-a * (x - th)))
+
+
+# peak-to-peak E activity (1) above which a run counts as oscillating (else: a fixed point)
+AMPLITUDE_TOL = 1e-4
 
 
 @njit(inline="always", cache=True)
@@ -120,7 +126,7 @@ def simulate(
     window_ms: float = SPEC.settings.window_ms,
     dt_ms: float = SPEC.settings.dt_ms,
     y0=(0.1, 0.05),
-    amp_tol: float = 1e-4,
+    amp_tol: float = AMPLITUDE_TOL,
 ) -> np.ndarray:
     """(B, 4) outputs for parameter rows (B, 12): window means, E amplitude and frequency."""
     raw = _run(params, y0, duration_ms, window_ms, dt_ms)
@@ -265,10 +271,21 @@ def oscillation_onset(
     return 0.5 * (lo + hi)
 
 
-def _model():
-    from neuroscape.models.theory import TheoryModel
+def run_rows(params: np.ndarray, keys: np.ndarray, settings: SimSettings) -> TheoryRun:
+    """Deterministic: the keys are not used."""
+    s = settings
+    out = simulate(params, s.duration_ms, s.window_ms, s.dt_ms, amp_tol=AMPLITUDE_TOL)
+    labels = ["oscillating" if a > AMPLITUDE_TOL else "steady" for a in out[:, 2]]
+    return TheoryRun(out, labels)
 
-    return TheoryModel('wilson_cowan')
+
+def check_settings(settings: SimSettings) -> None:
+    s = settings
+    if s.window_ms > s.duration_ms / 2:
+        raise SettingsError(
+            f"window_ms={s.window_ms:g} must be <= duration_ms/2 = {s.duration_ms / 2:g} "
+            f"for {SPEC.name} (the window is compared with the one before it)"
+        )
 
 
-MODEL = _model()
+MODEL = TheoryModel(SPEC, run=run_rows, check=check_settings, required=("E_mean", "I_mean"))

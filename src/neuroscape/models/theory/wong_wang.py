@@ -18,7 +18,12 @@ from numba import njit, prange
 from scipy.optimize import brentq
 
 from neuroscape.core.rng import normal
+from neuroscape.core.settings import SimSettings
 from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
+from neuroscape.models.theory.model import TheoryModel, TheoryRun, decision_labels
+
+# the label of a trial still without a decision at the end of the run
+UNDECIDED = "undecided"
 
 SPEC = ModelSpec(
     name="wong_wang",
@@ -35,7 +40,12 @@ SPEC = ModelSpec(
         Parameter("threshold", 15.0, 1.0, 60.0, "Hz", "decision threshold on H(x_i)"),
     ),
     outputs=(
-        Output("choice", "1", "1: population 1 reached threshold first, 0: population 2, NaN"),
+        Output(
+            "choice",
+            "1",
+            "1: population 1 reached threshold first, 0: population 2, NaN: no decision "
+            "within the run",
+        ),
         Output("rt", "ms", "decision time (NaN without a decision)"),
     ),
     settings=DefaultSettings(
@@ -44,7 +54,7 @@ SPEC = ModelSpec(
         window_ms=3000.0,
         integrator="euler",
         note="Euler for the NMDA gating, the exact update for the noise; trials without a "
-        "decision by the end of the run are labelled 'undecided' (with a warning)",
+        f"decision by the end of the run are labelled {UNDECIDED!r} (with a warning)",
     ),
 )
 A, B, D = 270.0, 108.0, 0.154  # Hz/nA, Hz, s
@@ -375,10 +385,10 @@ def simulated_edges(
     return out
 
 
-def _model():
-    from neuroscape.models.theory import TheoryModel
+def run_rows(params: np.ndarray, keys: np.ndarray, settings: SimSettings) -> TheoryRun:
+    """One trial per row; a trial without a decision by the end of the run is unfinished."""
+    out = simulate_trials(params, keys, settings.dt_ms, settings.duration_ms)
+    return TheoryRun(out, decision_labels(out[:, 0]), unfinished=np.isnan(out[:, 0]))
 
-    return TheoryModel('wong_wang')
 
-
-MODEL = _model()
+MODEL = TheoryModel(SPEC, run=run_rows, unfinished_label=UNDECIDED)
