@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from neuroscape.analysis.reproduce import Plan, reproduce  # noqa: E402
+from neuroscape.reproduce import Plan, reproduce  # noqa: E402
 
 TINY = Plan(
     n_train=160,

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from neuroscape.models.cond_if import CONSTANTS, closed_form_isi, simulate_constant
+from neuroscape.models.cond_if import CONSTANTS, closed_form_isi
+from neuroscape.sim.conductance import simulate_constant
 
 C = CONSTANTS
 

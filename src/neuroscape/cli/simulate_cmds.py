@@ -33,10 +33,15 @@ from neuroscape.core.integrators import SCHEMES
 _MAX_TRACE_SAMPLES = 200_000
 
 
-def _is_neuron(name: str) -> bool:
-    from neuroscape.models import NEURON_MODELS
+MODEL_HELP = "a model name (see neuroscape models) or path/to/file.py:NAME"
 
-    return name in NEURON_MODELS
+
+def _is_neuron(model) -> bool:
+    """A single-neuron model (run by the neuron engine, with a stimulus)."""
+    from neuroscape.models import resolve
+    from neuroscape.models.neuron import NeuronModel
+
+    return isinstance(resolve(model), NeuronModel)
 
 
 def _resolve_settings(args, spec) -> tuple[float, float, float, str]:
@@ -58,15 +63,17 @@ def _resolve_settings(args, spec) -> tuple[float, float, float, str]:
 
 
 def cmd_models(args) -> int:
-    from neuroscape.models import MODELS, get_spec
+    from neuroscape.models import available, resolve
 
+    kinds = {"neuron": "single neuron", "network": "network", "theory": "population or theory"}
     rows = []
-    for name in MODELS:
-        spec = get_spec(name)
+    for name in available():
+        m = resolve(name)
+        spec = m.spec
         rows.append(
             {
                 "name": name,
-                "kind": "single neuron" if _is_neuron(name) else "network or population",
+                "kind": kinds.get(m.kind, m.kind),
                 "description": spec.description,
                 "parameters": len(spec.parameters),
                 "outputs": [{"name": o.name, "unit": o.unit} for o in spec.outputs],
@@ -83,13 +90,24 @@ def cmd_models(args) -> int:
 
 
 def cmd_params(args) -> int:
-    from neuroscape.models import get_spec
+    from neuroscape.models import resolve
 
-    spec = get_spec(args.model)
+    m = resolve(args.model)
+    spec = m.spec
     if args.json:
-        print_json(spec.to_dict())
+        print_json(
+            {
+                **spec.to_dict(),
+                "ref": m.ref,
+                "kind": m.kind,
+                "run_options": m.run_options,
+                "source": None if m.source is None else m.source.as_dict(),
+            }
+        )
         return 0
     print(f"{spec.name} (v{spec.version}): {spec.description}")
+    if m.source is not None:
+        print(f"source: {m.source.file} (sha256 {m.source.sha256[:12]})")
     print("parameters:")
     for i, p in enumerate(spec.parameters, 1):
         unit = "" if p.unit in ("1", "") else p.unit
@@ -101,7 +119,12 @@ def cmd_params(args) -> int:
     for o in spec.outputs:
         unit = "(dimensionless)" if o.unit in ("1", "") else o.unit
         print(f"    {o.name:14s} {unit:15s} {o.description}")
+    if spec.output_domain is not None:
+        print(f"output domain: {spec.output_domain.description or spec.output_domain.as_dict()}")
     d = spec.settings
+    if d.integrator == "own":  # a function model runs its own protocol
+        print("default settings: the model's function sets its own protocol")
+        return 0
     window = "the engine's rule" if d.window_ms is None else f"last {d.window_ms:g} ms"
     print(
         f"default settings: duration {d.duration_ms:g} ms, dt {d.dt_ms:g} ms, window {window}, "
@@ -135,17 +158,21 @@ _NETWORK_ONLY = ("conn_seed", "connectivity")
 
 
 def cmd_simulate(args) -> int:
-    from neuroscape.models import get_spec
+    from neuroscape.models import resolve
 
-    spec = get_spec(args.model)
+    model = resolve(args.model)
+    spec = model.spec
     check_output_file(args.plot, FIGURE_SUFFIXES, "--plot")
     check_output_file(getattr(args, "phase_plane", None), FIGURE_SUFFIXES, "--phase-plane")
     check_output_file(args.out, (".csv",), "--out")
     check_output_file(args.save_spikes, (".csv",), "--save-spikes")
-    if _is_neuron(args.model):
+    args.model = model  # resolved once (a file model is imported once)
+    if _is_neuron(model):
         _check_flags(args, "network models", _NETWORK_ONLY)
         return _simulate_neuron(args, spec)
     _check_flags(args, "single-neuron models", _NEURON_ONLY)
+    if "conn_seed" not in model.run_options:
+        _check_flags(args, "network models with a graph", _NETWORK_ONLY)
     return _simulate_network(args, spec)
 
 
@@ -401,11 +428,11 @@ def _simulate_network(args, spec) -> int:
     graph = getattr(batch_for(args.model), "connectivity", None) if wants_spikes else None
     if wants_spikes and graph is None:
         raise CLIError(
-            f"--plot/--save-spikes need spike trains, which {args.model} does not record; "
+            f"--plot/--save-spikes need spike trains, which {spec.name} does not record; "
             "allowed for spiking networks with a graph (see neuroscape models)"
         )
     kw = _run_kwargs(args, spec)
-    with compile_notice(f"{args.model}-{kw['integrator']}"):
+    with compile_notice(f"{spec.name}-{kw['integrator']}"):
         res = simulate(
             args.model, parse_set(args.set, spec), record_spikes=wants_spikes, **kw, **network
         )
@@ -427,9 +454,9 @@ def _simulate_network(args, spec) -> int:
             **res.provenance,
             "wall_time_s": res.wall_time_s,
         }
-        domain = getattr(spec, "output_domain", None)
-        if callable(domain):
-            out["in_output_domain"] = bool(domain(res.outputs[0]))
+        domain = spec.output_domain
+        if domain is not None and res.ok[0]:
+            out["in_output_domain"] = bool(domain.contains(res.outputs[:1], spec.output_names)[0])
         print_json(out)
     else:
         print(
@@ -483,11 +510,11 @@ def cmd_fi_curve(args) -> int:
     from neuroscape.sim.neuron_engine import fi_curve
 
     if not _is_neuron(args.model):
-        from neuroscape.models import NEURON_MODELS
+        from neuroscape.models import names
 
         raise CLIError(
             f"fi-curve takes a single-neuron model, not {args.model!r}; "
-            f"allowed: {', '.join(NEURON_MODELS)}"
+            f"allowed: {', '.join(names('neuron'))}"
         )
     check_output_dir(args.out)
     model = get_neuron_model(args.model)
@@ -603,12 +630,12 @@ def add_parsers(sub) -> None:
     sp = sub.add_parser(
         "params", help="a model's parameters (bounds, units), outputs and default settings"
     )
-    sp.add_argument("model")
+    sp.add_argument("model", help=MODEL_HELP)
     sp.add_argument("--json", action="store_true", help="strict JSON")
     sp.set_defaults(func=cmd_params)
 
     ss = sub.add_parser("simulate", help="simulate one parameter set or a CSV table of them")
-    ss.add_argument("model", help="a model name (see neuroscape models)")
+    ss.add_argument("model", help=MODEL_HELP)
     ss.add_argument(
         "--set",
         action="append",

@@ -318,7 +318,7 @@ def cmd_tune(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from neuroscape.analysis.reproduce import reproduce
+    from neuroscape.reproduce import reproduce
 
     check_output_dir(args.out, "--out")
     report = reproduce(

@@ -516,15 +516,14 @@ def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
     from neuroscape.models import names
 
     scheme = canonical_name(integrator)
-    NEURON_MODELS = names("neuron")
     if scheme == EXPONENTIAL_EULER and not m.conditionally_linear:
-        allowed = [n for n in NEURON_MODELS if get_neuron_model(n).conditionally_linear]
+        allowed = [n for n in names("neuron") if get_neuron_model(n).conditionally_linear]
         raise IntegratorError(
             f"integrator 'exponential_euler' needs a conditionally linear model; {m.name} is not "
             f"(allowed for: {', '.join(allowed)}); use euler, midpoint or rk4"
         )
     if scheme in TABLE_SCHEMES and not m.gate_tables:
-        allowed = [n for n in NEURON_MODELS if get_neuron_model(n).gate_tables]
+        allowed = [n for n in names("neuron") if get_neuron_model(n).gate_tables]
         raise IntegratorError(
             f"integrator {scheme!r} needs a model with gating variables; "
             f"{m.name} has none (allowed for: {', '.join(allowed)})"
