@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from neuroscape.core.spec import ModelSpec
+from neuroscape.core.spec import GENERIC_SETTINGS, ModelSpec
 
 
 def default_window_ms(duration_ms: float) -> float:
@@ -38,13 +38,14 @@ def _as_ms(name: str, value) -> float:
 class SimSettings:
     """Simulator settings. Times in ms; rates are measured over the last ``window_ms``.
 
-    ``SimSettings.for_model(spec, ...)`` fills what is not given from the model's declaration.
+    ``SimSettings.for_model(spec, ...)`` fills what is not given from the model's declaration;
+    a bare ``SimSettings()`` has the generic defaults of a declaration that states none.
     """
 
-    duration_ms: float = 3000.0
-    dt_ms: float = 0.1
-    window_ms: float = 2000.0
-    integrator: str = "midpoint"
+    duration_ms: float = GENERIC_SETTINGS.duration_ms
+    dt_ms: float = GENERIC_SETTINGS.dt_ms
+    window_ms: float = min(2000.0, GENERIC_SETTINGS.duration_ms * 2.0 / 3.0)  # default_window_ms
+    integrator: str = GENERIC_SETTINGS.integrator
 
     def __post_init__(self) -> None:
         for name in ("duration_ms", "dt_ms", "window_ms"):
