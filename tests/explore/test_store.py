@@ -235,7 +235,7 @@ def test_a_network_export_has_no_stimulus_columns_and_every_table_exports(cortic
         assert not [c for c in header if c.startswith("stimulus")]
         for table in ("runs", "sweeps", "meta"):
             lines = open(store.export(tmp_path / f"{table}.csv", table=table)).read().splitlines()
-            assert len(lines) == {"runs": 9, "sweeps": 2, "meta": 5}[table]
+            assert len(lines) == {"runs": 9, "sweeps": 2, "meta": 6}[table]  # meta: + model_info
     finally:
         store.close()
 

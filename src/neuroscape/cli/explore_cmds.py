@@ -61,10 +61,8 @@ def _sweep_settings(args, spec):
     )
 
 
-def _stimulus(args, spec):
-    from neuroscape.models import NEURON_MODELS
-
-    if spec.name in NEURON_MODELS:
+def _stimulus(args, model):
+    if "stimulus" in model.run_options:
         return stimulus_from_args(args)
     given = [
         o
@@ -79,22 +77,27 @@ def _stimulus(args, spec):
     ]
     if given:
         raise CLIError(
-            f"{'/'.join(given)}: a stimulus is for single-neuron models; {spec.name!r} is not one"
+            f"{'/'.join(given)}: a stimulus is for single-neuron models; {model.name!r} is not one"
         )
     return None
 
 
 def cmd_sweep(args) -> int:
     from neuroscape.explore import ParameterSpace, run_sweep
-    from neuroscape.models import NETWORK_MODELS, get_spec
+    from neuroscape.models import resolve
 
-    spec = get_spec(args.model)
+    model = resolve(args.model)  # a name or FILE.py:NAME; unknown ones are one line
+    spec = model.spec
     check_output_file(args.db, DB_SUFFIXES, "--db")
     if args.connectivity is not None:
-        if spec.name not in NETWORK_MODELS:
-            raise CLIError(f"--connectivity is for network models ({', '.join(NETWORK_MODELS)})")
+        if "connectivity" not in model.run_options:
+            raise CLIError(
+                f"--connectivity is for network models; {model.name!r} takes no graph"
+            )
         if not Path(args.connectivity).is_file():
             raise CLIError(f"--connectivity {args.connectivity!r}: no such file")
+    if args.conn_seed is not None and "conn_seed" not in model.run_options:
+        raise CLIError(f"--conn-seed is for network models; {model.name!r} takes no graph")
     space = ParameterSpace(
         spec,
         bounds=_parse_bounds(args.bounds, spec),
@@ -103,10 +106,10 @@ def cmd_sweep(args) -> int:
         scale=args.scale,
         allow_outside=args.allow_outside,
     )
-    stimulus = _stimulus(args, spec)
+    stimulus = _stimulus(args, model)
     settings = _sweep_settings(args, spec)
     rep = run_sweep(
-        args.model,
+        model,
         args.n,
         args.db,
         sampler=args.sampler,
@@ -187,6 +190,21 @@ def _units_line(cols: list[str], units: dict[str, str]) -> str | None:
     return "units: " + ", ".join(known) if known else None
 
 
+def _domain_pair(spec) -> tuple[str, str] | None:
+    """The two outputs of a declared output domain drawn by ``output_heatmap``: one output
+    bounded, and the ratio of another to it, both in Hz (the circuit's O: r_E, and r_I/r_E);
+    None for any other declaration (then only the slices are drawn)."""
+    dom = spec.output_domain
+    if dom is None or len(dom.bounds) != 1 or len(dom.ratios) != 1:
+        return None
+    x = dom.bounds[0][0]
+    y, den = dom.ratios[0][:2]
+    units = {o.name: o.unit for o in spec.outputs}
+    if den != x or units.get(x) != "Hz" or units.get(y) != "Hz":
+        return None
+    return x, y
+
+
 def _plot(store, args) -> None:
     from neuroscape.plot.explore import output_heatmap, parameter_slices
 
@@ -222,8 +240,12 @@ def _plot(store, args) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     o_units = [x.unit for x in spec.outputs]
-    if spec.output_names[:2] == ["r_E", "r_I"]:
-        output_heatmap(o[:, 0], o[:, 1], out / "rates_heatmap.png", output_units=o_units[:2])
+    pair = _domain_pair(spec)
+    if pair is not None:
+        i, j = (spec.output_names.index(k) for k in pair)
+        output_heatmap(
+            o[:, i], o[:, j], out / "rates_heatmap.png", output_units=[o_units[i], o_units[j]]
+        )
     parameter_slices(
         p,
         spec.parameter_names,
@@ -273,8 +295,6 @@ def cmd_db(args) -> int:
 
 
 def add_parsers(sub) -> None:
-    from neuroscape.models import MODELS
-
     sw = sub.add_parser(
         "sweep",
         help="simulate a sample of the parameter space into a database",
@@ -282,7 +302,12 @@ def add_parsers(sub) -> None:
         "rerunning the same command resumes it. Fixed values and sub-boxes must lie in the "
         "declared ranges (`neuroscape params MODEL`) unless --allow-outside.",
     )
-    sw.add_argument("model", choices=MODELS, metavar="MODEL", help=", ".join(MODELS))
+    sw.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a model name (`neuroscape params` lists them) or path/to/file.py:NAME, a model "
+        "object (e.g. a neuroscape.FunctionModel) in a Python file",
+    )
     sw.add_argument(
         "--n", type=positive_int, required=True, help="points (grid: per free dimension)"
     )
@@ -326,7 +351,12 @@ def add_parsers(sub) -> None:
     )
     sw.add_argument("--sample-seed", type=nonneg_int, default=0, help="seed of the sampler")
     sw.add_argument("--seed", type=nonneg_int, default=0, help="noise seed (point r: (seed, r))")
-    sw.add_argument("--conn-seed", type=nonneg_int, default=0, help="seed of the network graph")
+    sw.add_argument(
+        "--conn-seed",
+        type=nonneg_int,
+        help="seed of the network graph, for network models (default: the model's, 0 for the "
+        "cortical circuit)",
+    )
     sw.add_argument(
         "--connectivity",
         metavar="GRAPH.npz",
@@ -353,7 +383,10 @@ def add_parsers(sub) -> None:
     add_stimulus_args(sw)
     sw.add_argument("--chunk", type=positive_int, default=DEFAULT_CHUNK, help="points per chunk")
     sw.add_argument(
-        "--workers", type=positive_int, help="threads (default: every core of this machine)"
+        "--workers",
+        type=positive_int,
+        help="threads of the built-in engines (default: every core of this machine); worker "
+        "processes of a function model (default: 1)",
     )
     sw.add_argument(
         "--scheduler",
@@ -375,8 +408,8 @@ def add_parsers(sub) -> None:
     d2.add_argument("sql", help="one SELECT or WITH statement; writes are refused")
     d4 = dbsub.add_parser(
         "plot",
-        help="one-parameter slices of every output (the circuit also gets its (r_E, r_I) heat "
-        "map with O)",
+        help="one-parameter slices of every output (a model that declares an output domain of a "
+        "rate and a ratio of rates, such as the circuit's O, also gets its heat map)",
     )
     d4.add_argument("db", metavar="RUNS.db")
     d4.add_argument("--out", required=True, metavar="DIR", help="folder for the figures")

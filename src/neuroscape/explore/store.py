@@ -1,9 +1,12 @@
 """The model database: one SQLite file, plain tables that any SQL client can query.
 
 Tables
-  meta(key, value)        schema_version, model, model_version
+  meta(key, value)        schema_version, model, model_version, model_info (the declaration of
+                          the model as ``Model.describe()`` gives it, JSON: ref, kind, spec,
+                          source file with its sha256, units of the stimulus)
   sweeps(id, ...)         one row per sweep: its identity (space, sampler, n, sample seed), noise
-                          seed, simulator settings, graph, stimulus (``extra``), versions, time
+                          seed, simulator settings, graph, stimulus (``extra``), the model's
+                          declaration when it ran (``model_info``), versions, time
   runs(sweep_id, row_index, <parameters>, <outputs>, status, error, label, wall_time_s, ...)
                           one row per simulated point, parameters and outputs as named columns
   results (view)          runs joined with their sweep's settings: everything about a run
@@ -14,6 +17,12 @@ point impossible to store twice. A sweep holds an exclusive lock on ``<db>.lock`
 writes, and removes that file when it closes; a second sweep into the same file is refused,
 readers are never blocked. Readers (``open_for_reading``) get a connection that refuses every
 write (``PRAGMA query_only`` and an authorizer that allows only reading statements).
+
+A reader builds the model's declaration from ``model_info``, so reading a database back needs
+neither the registry nor the model's file; a writer refuses a model whose source file differs
+(sha256) from the one the database was swept with. Databases of schema version 1 (no stored
+declaration) still open: readers fall back to the registry by the stored model name, and the
+first writer adds the column and the declaration.
 
 Runs of sweeps with different settings (duration, step, window, integrator, graph, stimulus)
 measure different maps: summaries group them by settings and exports carry the settings and the
@@ -34,11 +43,13 @@ import numpy as np
 
 from neuroscape.core.spec import ModelSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the model's declaration in meta and per sweep (model_info)
 EXPORT_SUFFIXES = (".csv", ".parquet")
 # the settings that change what a run measures: runs differing in one of them are not pooled
 SETTINGS = ("duration_ms", "dt_ms", "window_ms", "integrator", "connectivity_sha256", "extra")
 _SETTING_UNITS = {"duration_ms": "ms", "dt_ms": "ms", "window_ms": "ms"}
+# the scheme of models that run their own protocol (``neuroscape.models.function.OWN_PROTOCOL``)
+OWN_PROTOCOL_SCHEME = "own"
 
 
 class StoreError(ValueError):
@@ -88,21 +99,31 @@ _READ_PRAGMAS = {"table_info", "table_xinfo", "index_list", "index_info", "index
 # --- the stimulus of single-neuron sweeps, in readable form -------------------------------------
 
 
-def current_unit(model_name: str) -> str | None:
-    """The current unit of a single-neuron model's stimulus; None for other models."""
-    from neuroscape.models import NEURON_MODELS, get_neuron_model
+def current_unit(model) -> str | None:
+    """The current unit of a model's stimulus (a model object or name); None for models that
+    take no stimulus."""
+    from neuroscape.models import resolve
 
-    return get_neuron_model(model_name).current_unit if model_name in NEURON_MODELS else None
+    m = resolve(model)
+    return getattr(m, "current_unit", None) if "stimulus" in m.run_options else None
 
 
-def stimulus_units(kind: str, model_name: str) -> dict[str, str]:
-    """The unit of each field of a stimulus kind for a single-neuron model: its current unit,
-    its membrane potential's unit (``neuroscape.core.stimuli.field_units``)."""
+def stimulus_units(kind: str, current: str, v_unit: str = "mV") -> dict[str, str]:
+    """The unit of each field of a stimulus kind, given the model's current unit and membrane
+    potential unit (``neuroscape.core.stimuli.field_units``)."""
     from neuroscape.core.stimuli import field_units
-    from neuroscape.models import get_neuron_model
 
-    nm = get_neuron_model(model_name)
-    return field_units(kind, nm.current_unit, nm.v_unit)
+    return field_units(kind, current, v_unit)
+
+
+def stimulus_info(model) -> dict | None:
+    """{"current": unit, "v": unit} of a model that takes a stimulus (stored with its
+    declaration so that a reader can print the stimulus without the model); else None."""
+    if "stimulus" not in model.run_options:
+        return None
+    cu = getattr(model, "current_unit", None)
+    vu = getattr(model, "v_unit", None)
+    return None if cu is None else {"current": str(cu), "v": str(vu or "mV")}
 
 
 def stimulus_values(stim: dict | None) -> dict[str, float] | None:
@@ -115,14 +136,17 @@ def stimulus_values(stim: dict | None) -> dict[str, float] | None:
     return dict(zip(_FIELDS[stim["kind"]], map(float, row), strict=False))
 
 
-def describe_stimulus(stim: dict | None, model_name: str) -> str:
-    """"step amp=10 nA, t_on=100 ms, t_off=inf ms" (a dimensionless current prints bare)."""
+def describe_stimulus(stim: dict | None, units: tuple[str, str] | None) -> str:
+    """"step amp=10 nA, t_on=100 ms, t_off=inf ms" (a dimensionless current prints bare);
+    ``units``: (current unit, membrane potential unit) of the model."""
     if not stim:
         return "none (no injected current)"
-    units = stimulus_units(stim["kind"], model_name)
+    if units is None:
+        raise StoreError(f"a {stim['kind']} stimulus is stored, but the model declares no current")
+    fields = stimulus_units(stim["kind"], *units)
     vals = stimulus_values(stim)
     text = ", ".join(
-        f"{k}={v:g}" + ("" if units[k] in ("1", "") else f" {units[k]}") for k, v in vals.items()
+        f"{k}={v:g}" + ("" if fields[k] in ("1", "") else f" {fields[k]}") for k, v in vals.items()
     )
     rows = np.asarray(stim["values"]).reshape(-1, 4).shape[0]
     return f"{stim['kind']} {text}" + (f" (first of {rows} rows)" if rows > 1 else "")
@@ -134,10 +158,10 @@ def _canonical(value):
     return json.loads(json.dumps(value, sort_keys=True)) if value is not None else None
 
 
-def _describe_setting(name: str, value, model_name: str) -> str:
+def _describe_setting(name: str, value, units: tuple[str, str] | None) -> str:
     if name == "extra":
         stim = (value or {}).get("stimulus")
-        return "stimulus " + describe_stimulus(stim, model_name)
+        return "stimulus " + describe_stimulus(stim, units)
     if name == "connectivity_sha256":
         return f"graph sha256 {str(value)[:12]}" if value else "no graph"
     if name == "seed":
@@ -147,34 +171,125 @@ def _describe_setting(name: str, value, model_name: str) -> str:
     return f"{name}={value}"
 
 
+def _read_meta(path: Path) -> dict[str, str]:
+    """The meta table of an existing database, read without changing the file."""
+    try:
+        con = _connect_readonly(path)
+        try:
+            return dict(con.execute("SELECT key, value FROM meta").fetchall())
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a neuroscape database ({exc})") from None
+
+
+def _stored_info(meta: dict[str, str]) -> dict | None:
+    raw = meta.get("model_info")
+    return json.loads(raw) if raw else None
+
+
+class SweepLock:
+    """The exclusive lock of a sweep on ``<db>.lock`` (flock), removed by ``release``. A sweep
+    takes it before anything else, so that it can run its first chunk before the database is
+    created or changed and still be the only writer."""
+
+    def __init__(self, db: str | Path) -> None:
+        path = Path(db)
+        self.path = path.with_name(path.name + ".lock")
+        self.db = path
+        self._fd: int | None = None
+        self._take()
+
+    def _take(self) -> None:
+        """The file is removed before it is unlocked, so a writer that opened it just before may
+        lock a file no longer in place: it checks that the path still names the file it locked,
+        and otherwise tries again."""
+        for _ in range(100):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask applies
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise StoreError(
+                    f"another sweep is writing to {self.db}; wait for it to finish or use "
+                    "another database file"
+                ) from None
+            try:
+                in_place = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                in_place = False
+            if in_place:
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+                self._fd = fd
+                return
+            os.close(fd)
+        raise StoreError(f"cannot take the lock {self.path}: it keeps being replaced")
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            if os.stat(self.path).st_ino == os.fstat(self._fd).st_ino:
+                os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
 class ModelStore:
     """Open (or create) the database at ``path`` for runs of the model ``spec``.
 
-    ``writer=True`` takes the sweep lock (see the module docstring); ``readonly=True`` opens an
-    existing database with a connection that refuses every write.
+    ``writer=True`` takes the sweep lock (see the module docstring), or adopts ``lock`` when
+    given (a held ``SweepLock``, released by ``close``); ``readonly=True`` opens an existing
+    database with a connection that refuses every write. ``model_info``: the declaration of the
+    model (``Model.describe()``, plus ``stimulus_units``) that a writer stores, and that is
+    checked against the stored one (a changed source file is refused); ``spec`` defaults to the
+    declaration in it.
     """
 
     def __init__(
-        self, path: str | Path, spec: ModelSpec, writer: bool = False, readonly: bool = False
+        self,
+        path: str | Path,
+        spec: ModelSpec | None = None,
+        writer: bool = False,
+        readonly: bool = False,
+        *,
+        model_info: dict | None = None,
+        lock: SweepLock | None = None,
     ) -> None:
         self.path = Path(path)
+        if spec is None:
+            if model_info is None:
+                raise StoreError("ModelStore needs the model's spec or its model_info")
+            spec = ModelSpec.from_dict(model_info["spec"])
         self.spec = spec
         self.readonly = readonly
-        self._lock_fd: int | None = None
-        self._lock_path: Path | None = None
+        self._new_info = model_info
+        self._info_cache: dict | None = None
+        self._lock: SweepLock | None = None
         self._refused: str | None = None
         self._refused_internal = False
+        writer = writer or lock is not None
         if writer and readonly:
             raise StoreError("a store is either the sweep's writer or read-only, not both")
         if self.path.is_dir():
             raise StoreError(f"database {str(self.path)!r} is a folder; expected a file")
         existed = self.path.exists()
+        meta: dict[str, str] = {}
         if existed:
-            self._check_existing()
+            meta = self._check_existing()
         elif readonly:
             raise StoreError(f"database {str(self.path)!r} does not exist")
         if writer:
-            self._lock()
+            self._lock = lock if lock is not None else SweepLock(self.path)
         try:
             if readonly:
                 self.con = _connect_readonly(self.path, self._authorize)
@@ -184,6 +299,8 @@ class ModelStore:
             self.con.execute("PRAGMA synchronous=NORMAL")
             if not existed or not self._has_tables():
                 self._create()
+            elif int(meta.get("schema_version", "1")) < SCHEMA_VERSION:
+                self._upgrade()
         except BaseException:
             self._unlock()
             raise
@@ -210,15 +327,10 @@ class ModelStore:
             self._refused, self._refused_internal = what, internal
         return sqlite3.SQLITE_DENY
 
-    def _check_existing(self) -> None:
-        try:
-            con = _connect_readonly(self.path)
-            try:
-                meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-            finally:
-                con.close()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a neuroscape database ({exc})") from None
+    def _check_existing(self) -> dict[str, str]:
+        """Refuse a database of a newer schema, of another model, or (for a model loaded from a
+        file) swept with another version of that file; the meta table otherwise."""
+        meta = _read_meta(self.path)
         version = int(meta.get("schema_version", "0"))
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -230,6 +342,33 @@ class ModelStore:
                 f"{self.path} holds runs of model {meta.get('model')!r}, not {self.spec.name!r}; "
                 "use another database file"
             )
+        stored = _stored_info(meta)
+        new = self._new_info
+        if stored is not None and new is not None:
+            old_src, new_src = stored.get("source"), new.get("source")
+            if old_src and (not new_src or new_src.get("sha256") != old_src.get("sha256")):
+                now = (
+                    f"{new_src['file']} now has sha256 {new_src['sha256'][:12]}"
+                    if new_src
+                    else "this model is not loaded from a file"
+                )
+                raise StoreError(
+                    f"the model file {old_src['file']} has changed since {self.path} was swept "
+                    f"(sha256 {old_src['sha256'][:12]} then; {now}); restore the file or use "
+                    "another database file"
+                )
+            old_spec = ModelSpec.from_dict(stored["spec"])
+            for what, a, b in (
+                ("parameters", old_spec.parameter_names, self.spec.parameter_names),
+                ("outputs", old_spec.output_names, self.spec.output_names),
+            ):
+                if a != b:
+                    raise StoreError(
+                        f"{self.path} holds runs of {self.spec.name!r} with {what} "
+                        f"{', '.join(a)}; this model declares {', '.join(b)}; use another "
+                        "database file"
+                    )
+        return meta
 
     def _has_tables(self) -> bool:
         r = self.con.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone()
@@ -253,7 +392,8 @@ class ModelStore:
                 conn_seed INTEGER, connectivity_sha256 TEXT,
                 duration_ms REAL NOT NULL, dt_ms REAL NOT NULL, window_ms REAL NOT NULL,
                 integrator TEXT NOT NULL, extra TEXT,
-                neuroscape_version TEXT NOT NULL, created REAL NOT NULL
+                neuroscape_version TEXT NOT NULL, created REAL NOT NULL,
+                model_info TEXT
             );
             CREATE TABLE runs (
                 id INTEGER PRIMARY KEY,
@@ -278,49 +418,44 @@ class ModelStore:
             INSERT INTO meta VALUES ('model', '{self.spec.name}');
             INSERT INTO meta VALUES ('model_version', '{self.spec.version}');
             INSERT INTO meta VALUES ('created_by', 'neuroscape {__version__}');
-            COMMIT;
             """
         )
+        try:
+            self._store_info()
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
 
-    def _lock(self) -> None:
-        """flock on ``<db>.lock``, which ``close`` removes. The file is removed before it is
-        unlocked, so a writer that opened it just before may lock a file no longer in place:
-        it checks that the path still names the file it locked, and otherwise tries again."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        for _ in range(100):
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask applies
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                raise StoreError(
-                    f"another sweep is writing to {self.path}; wait for it to finish or use "
-                    "another database file"
-                ) from None
-            try:
-                in_place = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                in_place = False
-            if in_place:
-                os.ftruncate(fd, 0)
-                os.write(fd, str(os.getpid()).encode())
-                self._lock_fd, self._lock_path = fd, lock_path
-                return
-            os.close(fd)
-        raise StoreError(f"cannot take the lock {lock_path}: it keeps being replaced")
+    def _store_info(self) -> None:
+        """The declaration of the model in meta (inside the caller's transaction)."""
+        if self._new_info is not None:
+            self.con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('model_info', ?)",
+                (json.dumps(self._new_info, sort_keys=True),),
+            )
+            self._info_cache = None
+
+    def _upgrade(self) -> None:
+        """Schema 1 -> 2: the model_info column of sweeps and the declaration in meta."""
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            cols = [r[1] for r in self.con.execute("PRAGMA table_info(sweeps)").fetchall()]
+            if "model_info" not in cols:
+                self.con.execute("ALTER TABLE sweeps ADD COLUMN model_info TEXT")
+            self.con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            self._store_info()
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
 
     def _unlock(self) -> None:
-        if self._lock_fd is None:
-            return
-        try:
-            if os.stat(self._lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
-                os.unlink(self._lock_path)
-        except FileNotFoundError:
-            pass
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def close(self) -> None:
         try:
@@ -337,11 +472,9 @@ class ModelStore:
         self.close()
 
     # ------------------------------------------------------------------ sweeps and runs
-    def open_sweep(self, identity: dict, details: dict) -> int:
-        """The id of the sweep with this identity; creates it, or checks that a resumed one
-        ran with the same details (noise seed, settings, graph)."""
-        from neuroscape import __version__
-
+    def find_sweep(self, identity: dict, details: dict) -> int | None:
+        """The id of the stored sweep with this identity (None if there is none), after checking
+        that it ran with the same details (noise seed, settings, graph, stimulus). Only reads."""
         key = json.dumps(identity, sort_keys=True)
         row = self.con.execute(
             "SELECT id, seed, conn_seed, connectivity_sha256, duration_ms, dt_ms, window_ms, "
@@ -349,32 +482,7 @@ class ModelStore:
             (key,),
         ).fetchone()
         if row is None:
-            cur = self.con.execute(
-                "INSERT INTO sweeps (identity, model, model_version, space, sampler, n, "
-                "sample_seed, seed, conn_seed, connectivity_sha256, duration_ms, dt_ms, "
-                "window_ms, integrator, extra, neuroscape_version, created) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    key,
-                    self.spec.name,
-                    self.spec.version,
-                    identity["space"],
-                    identity["sampler"],
-                    identity["n"],
-                    identity["sample_seed"],
-                    details["seed"],
-                    details.get("conn_seed"),
-                    details.get("connectivity_sha256"),
-                    details["duration_ms"],
-                    details["dt_ms"],
-                    details["window_ms"],
-                    details["integrator"],
-                    json.dumps(details.get("extra"), sort_keys=True),
-                    __version__,
-                    time.time(),
-                ),
-            )
-            return int(cur.lastrowid)
+            return None
         names = (
             "seed",
             "conn_seed",
@@ -399,14 +507,58 @@ class ModelStore:
             if not same:
                 differ.append(name)
         if differ:
-            m = self.spec.name
-            was = ", ".join(_describe_setting(n, stored[n], m) for n in differ)
-            now = ", ".join(_describe_setting(n, details.get(n), m) for n in differ)
+            units = self.stimulus_current_units()
+            was = ", ".join(_describe_setting(n, stored[n], units) for n in differ)
+            now = ", ".join(_describe_setting(n, details.get(n), units) for n in differ)
             raise StoreError(
                 f"sweep {row[0]} in {self.path} ran with {was}; this command gives {now}. "
                 "Resume with the same settings or use another database file"
             )
         return int(row[0])
+
+    def open_sweep(self, identity: dict, details: dict) -> int:
+        """The id of the sweep with this identity; creates it, or checks that a resumed one
+        ran with the same details (see ``find_sweep``)."""
+        from neuroscape import __version__
+
+        found = self.find_sweep(identity, details)
+        if found is not None:
+            return found
+        info = None if self._new_info is None else json.dumps(self._new_info, sort_keys=True)
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.con.execute(
+                "INSERT INTO sweeps (identity, model, model_version, space, sampler, n, "
+                "sample_seed, seed, conn_seed, connectivity_sha256, duration_ms, dt_ms, "
+                "window_ms, integrator, extra, neuroscape_version, created, model_info) VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    json.dumps(identity, sort_keys=True),
+                    self.spec.name,
+                    self.spec.version,
+                    identity["space"],
+                    identity["sampler"],
+                    identity["n"],
+                    identity["sample_seed"],
+                    details["seed"],
+                    details.get("conn_seed"),
+                    details.get("connectivity_sha256"),
+                    details["duration_ms"],
+                    details["dt_ms"],
+                    details["window_ms"],
+                    details["integrator"],
+                    json.dumps(details.get("extra"), sort_keys=True),
+                    __version__,
+                    time.time(),
+                    info,
+                ),
+            )
+            self._store_info()  # meta holds the declaration of the latest sweep
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return int(cur.lastrowid)
 
     def done_rows(self, sweep_id: int) -> np.ndarray:
         r = self.con.execute("SELECT row_index FROM runs WHERE sweep_id = ?", (sweep_id,))
@@ -505,6 +657,41 @@ class ModelStore:
             **{o.name: o.unit for o in self.spec.outputs},
         }
 
+    @property
+    def model_info(self) -> dict | None:
+        """The stored declaration of the model (``Model.describe()``: ref, kind, spec as
+        ``ModelSpec.to_dict``, source {file, sha256, name}; plus ``stimulus_units``), or None for
+        a database made before declarations were stored (or a new one not yet created)."""
+        if self._info_cache is None:
+            if getattr(self, "con", None) is None:
+                return self._new_info
+            try:
+                row = self.con.execute(
+                    "SELECT value FROM meta WHERE key = 'model_info'"
+                ).fetchone()
+            except sqlite3.Error:
+                row = None
+            self._info_cache = json.loads(row[0]) if row else {}
+        return self._info_cache or None
+
+    def stimulus_current_units(self) -> tuple[str, str] | None:
+        """(current unit, membrane potential unit) of the model's stimulus; None when it takes
+        none. From the stored declaration; a database made before that asks the registry for the
+        model of its stored name."""
+        info = self.model_info if self.model_info is not None else self._new_info
+        if info is not None:
+            su = info.get("stimulus_units")
+            return None if not su else (su["current"], su.get("v", "mV"))
+        from neuroscape.models import ModelError, resolve
+
+        try:
+            m = resolve(self.spec.name)
+        except ModelError:
+            return None
+        if "stimulus" not in m.run_options or getattr(m, "current_unit", None) is None:
+            return None
+        return m.current_unit, getattr(m, "v_unit", "mV")
+
     def sweeps(self) -> list[dict]:
         """Every sweep with its settings, space, stimulus and run counts, in id order."""
         cols, rows = self.query(
@@ -516,7 +703,7 @@ class ModelStore:
         )
         from neuroscape.explore.space import ParameterSpace
 
-        cur = current_unit(self.spec.name)
+        units = self.stimulus_current_units()
         out = []
         for row in rows:
             d = dict(zip(cols, row, strict=True))
@@ -525,9 +712,9 @@ class ModelStore:
             d["stimulus"], d["stimulus_units"] = None, None
             if stim is not None:
                 d["stimulus"] = {"kind": stim["kind"], **stimulus_values(stim)}
-                d["stimulus_units"] = stimulus_units(stim["kind"], self.spec.name)
-            # models without a stimulus (networks, theory models) show none
-            d["stimulus_text"] = describe_stimulus(stim, self.spec.name) if cur or stim else None
+                d["stimulus_units"] = stimulus_units(stim["kind"], *(units or ("1", "1")))
+            # models without a stimulus (networks, theory, function models) show none
+            d["stimulus_text"] = describe_stimulus(stim, units) if units or stim else None
             try:
                 d["space"] = ParameterSpace.from_json(self.spec, d["space"]).describe()
             except (ValueError, KeyError, TypeError):
@@ -569,10 +756,17 @@ class ModelStore:
         """One line: "group 2 (sweeps 3, 4): duration 600 ms, dt 0.1 ms, ..., stimulus ..."."""
         st = g["settings"]
         graph = st.get("connectivity_sha256")
+        if st["integrator"] == OWN_PROTOCOL_SCHEME:
+            # a function model: the stored times are placeholders, the function sets its own
+            run = "the model's own protocol (its function sets duration and step)"
+        else:
+            run = (
+                f"duration {st['duration_ms']:g} ms, dt {st['dt_ms']:g} ms, window "
+                f"{st['window_ms']:g} ms, {st['integrator']}"
+            )
         return (
             f"group {g['group']} (sweep{'s' if len(g['sweeps']) > 1 else ''} "
-            f"{', '.join(map(str, g['sweeps']))}): duration {st['duration_ms']:g} ms, dt "
-            f"{st['dt_ms']:g} ms, window {st['window_ms']:g} ms, {st['integrator']}"
+            f"{', '.join(map(str, g['sweeps']))}): {run}"
             + (f", graph sha256 {graph[:12]}" if graph else "")
             + (f", stimulus {g['stimulus_text']}" if g["stimulus_text"] else "")
         )
@@ -599,8 +793,11 @@ class ModelStore:
                 )[1]
             )
         keep = ("id", "group", "sampler", "n", "sample_seed", "seed", "conn_seed", "space")
+        info = self.model_info or {}
         return {
             "model": self.spec.name,
+            "kind": info.get("kind"),
+            "source": info.get("source"),
             "units": self.units(),
             "runs": sum(sw["done"] for sw in sweeps),
             "failed": sum(sw["failed"] for sw in sweeps),
@@ -627,9 +824,10 @@ class ModelStore:
             extra = json.loads(raw) if raw else None
             stims[raw] = (extra or {}).get("stimulus")
         fields: dict[str, str] = {}
+        units = self.stimulus_current_units() or ("1", "1")
         for stim in stims.values():
             if stim is not None:
-                fields.update(stimulus_units(stim["kind"], self.spec.name))
+                fields.update(stimulus_units(stim["kind"], *units))
         cols = cols[:k] + cols[k + 1 :]
         if not fields:
             return cols, [r[:k] + r[k + 1 :] for r in rows]
@@ -679,24 +877,33 @@ class ModelStore:
 
 def open_for_reading(path: str | Path) -> ModelStore:
     """Open an existing database, whatever model it holds, with a connection that refuses
-    every write (see ``ModelStore``)."""
-    from neuroscape.models import MODELS, get_spec
-
+    every write (see ``ModelStore``). The model's declaration comes from the database itself
+    (``ModelStore.model_info``); a database made before declarations were stored falls back to
+    the registry by the stored model name."""
     path = Path(path)
     if path.is_dir():
         raise StoreError(f"database {str(path)!r} is a folder; expected a file")
     if not path.is_file():
         raise StoreError(f"database {str(path)!r} does not exist")
-    try:
-        con = _connect_readonly(path)
+    meta = _read_meta(path)
+    if "model" not in meta:
+        raise StoreError(f"{path}: not a neuroscape database (no model in its meta table)")
+    info = _stored_info(meta)
+    if info is not None:
         try:
-            model = dict(con.execute("SELECT key, value FROM meta").fetchall())["model"]
-        finally:
-            con.close()
-    except (sqlite3.DatabaseError, KeyError) as exc:
-        raise StoreError(f"{path}: not a neuroscape database ({exc})") from None
-    if model not in MODELS:
+            spec = ModelSpec.from_dict(info["spec"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(
+                f"{path}: its stored model declaration is unreadable ({exc})"
+            ) from None
+        return ModelStore(path, spec, readonly=True)
+    from neuroscape.models import ModelError, get_spec
+
+    try:
+        spec = get_spec(meta["model"])
+    except ModelError:
         raise StoreError(
-            f"{path} holds runs of model {model!r}, which this neuroscape does not know"
-        )
-    return ModelStore(path, get_spec(model), readonly=True)
+            f"{path} holds runs of model {meta['model']!r}, which this neuroscape does not know "
+            "(the database predates stored declarations: register the model first)"
+        ) from None
+    return ModelStore(path, spec, readonly=True)

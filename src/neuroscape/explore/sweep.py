@@ -9,6 +9,7 @@ a resumed or distributed sweep gives exactly the numbers of an uninterrupted loc
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,8 +19,8 @@ import numpy as np
 
 from neuroscape.core.settings import SettingsError, SimSettings
 from neuroscape.explore.space import ParameterSpace, SpaceError
-from neuroscape.explore.store import ModelStore
-from neuroscape.models import MODELS, NETWORK_MODELS, get_spec
+from neuroscape.explore.store import ModelStore, StoreError, SweepLock, stimulus_info
+from neuroscape.models import Model, ModelError, resolve
 from neuroscape.sim.engine import batch_for, run_batch
 
 
@@ -49,21 +50,107 @@ class SweepReport:
         return self.n_run / self.wall_time_s if self.wall_time_s > 0 else float("nan")
 
 
-def labels_for(model_name: str, outputs: np.ndarray, ok: np.ndarray) -> list[str | None]:
-    """Derived labels per run (the circuit: inside or outside the output domain O)."""
-    if model_name == "cortical":
-        from neuroscape.models.cortical import in_output_domain
+# --- the remote side: what runs in a Dask worker ----------------------------------------------
 
-        ino = in_output_domain(outputs[:, 0], outputs[:, 1])
-        return [("in_O" if i else "outside_O") if o else None for i, o in zip(ino, ok, strict=True)]
-    return [None] * len(outputs)
+# models built in this worker process, per (handle, thread): a function model keeps its worker
+# processes (and its simulator, loaded once per process) from one chunk to the next
+_worker_models: dict[tuple, Model] = {}
+_worker_lock = threading.Lock()
+_finalizer_set = False
 
 
-def _remote_chunk(model_name, model_kwargs, params, rows, seed, settings):
-    """Runs on a Dask worker: build the model there, simulate one chunk, return plain arrays."""
-    model = batch_for(model_name, **model_kwargs)
+def _close_worker_models() -> None:
+    for m in list(_worker_models.values()):
+        close = getattr(m, "close", None)
+        if close is not None:
+            close()
+    _worker_models.clear()
+
+
+def _allow_children() -> None:
+    """Let this (Dask worker) process start a function model's row processes.
+
+    Dask starts its worker processes as daemons (``distributed.worker.daemon``, default True),
+    and multiprocessing refuses children of a daemon ("daemonic processes are not allowed to
+    have children"). The flag only guards that refusal and the parent's own exit: the row
+    processes end with this process (``neuroscape.core.workers``), and a multiprocessing exit
+    finalizer (which runs before multiprocessing joins the children of an ending process; atexit
+    does not run there) closes them first.
+    """
+    import multiprocessing as mp
+    from multiprocessing import util
+
+    global _finalizer_set
+    proc = mp.current_process()
+    if proc.daemon:
+        proc.daemon = False
+    if not _finalizer_set:
+        util.Finalize(None, _close_worker_models, exitpriority=100)
+        _finalizer_set = True
+
+
+def _model_handle(model: Model) -> tuple:
+    """How a worker finds ``model`` again: by its reference when another process can resolve
+    it (a file, checked by its sha256, or an entry point), else the pickled object."""
+    if model.source is not None:
+        return ("ref", model.source.ref, model.source.sha256)
+    from importlib.metadata import entry_points
+
+    from neuroscape.models.registry import ENTRY_POINT_GROUP
+
+    if model.ref in {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}:
+        try:
+            if resolve(model.ref) is model:
+                return ("ref", model.ref, None)
+        except ModelError:
+            pass
+    return ("object", model)
+
+
+def _worker_model(handle: tuple) -> Model:
+    key = (handle[:2] if handle[0] == "ref" else ("object", id(handle[1])), threading.get_ident())
+    with _worker_lock:
+        m = _worker_models.get(key)
+    if m is not None:
+        return m
+    if handle[0] == "ref":
+        m = resolve(handle[1])
+        sha = handle[2]
+        if sha is not None and (m.source is None or m.source.sha256 != sha):
+            raise ModelError(
+                f"the model file {handle[1]} differs on this worker from the one the sweep "
+                f"started with (sha256 {sha[:12]})"
+            )
+    else:
+        m = handle[1]
+    with _worker_lock:
+        _worker_models[key] = m
+    return m
+
+
+def _remote_chunk(handle, options, params, rows, seed, settings, allow_outside, workers, trusted):
+    """Runs on a Dask worker: find the model there, simulate one chunk, return plain arrays.
+
+    trusted: the sweep has checked the function's returned structure at its first row already,
+    so here a wrong structure is a failed row, not an error of the whole sweep."""
+    model = _worker_model(handle)
+    batch = batch_for(model, **options)
+    if hasattr(batch, "set_workers"):  # rows in worker processes, started from this one
+        _allow_children()
+        if trusted and getattr(batch, "_checked", None) is False:
+            batch._checked = True  # see FunctionModel._wrong
+    else:
+        workers = None  # numba threads: every core of the Dask worker, as on this machine
     t0 = time.perf_counter()
-    res = run_batch(model, params, seed=seed, settings=settings, rows=rows, allow_outside=True)
+    res = run_batch(
+        batch,
+        params,
+        seed=seed,
+        settings=settings,
+        rows=rows,
+        allow_outside=allow_outside,
+        workers=workers,
+    )
     return rows, res.outputs, res.ok, res.errors, time.perf_counter() - t0, res.labels
 
 
@@ -80,8 +167,24 @@ def connect_scheduler(address: str, timeout_s: float = 10.0):
         raise SchedulerError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
 
 
+def _check_workers(batch, workers) -> None:
+    if workers is None:
+        return
+    if hasattr(batch, "set_workers"):  # a function model: processes, any number
+        if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
+            raise SettingsError(f"workers={workers!r}; allowed: an integer >= 1 (processes)")
+        return
+    import numba
+
+    limit = numba.config.NUMBA_NUM_THREADS
+    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or not (
+        1 <= workers <= limit
+    ):
+        raise SettingsError(f"workers={workers!r}; allowed: 1..{limit} (this machine's threads)")
+
+
 def run_sweep(
-    model_name: str,
+    model: Model | str,
     n: int,
     db: str | Path,
     *,
@@ -89,7 +192,7 @@ def run_sweep(
     space: ParameterSpace | None = None,
     sample_seed: int = 0,
     seed: int = 0,
-    conn_seed: int = 0,
+    conn_seed: int | None = None,
     connectivity: str | Path | None = None,
     settings: SimSettings | None = None,
     chunk: int | None = None,
@@ -99,51 +202,57 @@ def run_sweep(
     progress: bool = True,
     stimulus=None,
 ) -> SweepReport:
-    """Simulate ``n`` sampled points of ``model_name`` into the database ``db`` (resumable).
+    """Simulate ``n`` sampled points of ``model`` into the database ``db`` (resumable).
 
-    Everything is validated before the database is touched: a bad request leaves it unchanged.
-    A point whose simulation fails is stored with status 'failed' and its error; the report
-    counts them (``n_failed``, ``errors``, ``all_failed``). Ctrl-C keeps every stored chunk.
+    model: a model object, a registered name or ``path/to/file.py:NAME``. conn_seed,
+    connectivity, stimulus: batch options, given only to models that take them
+    (``model.run_options``); None leaves the model's default. workers: threads of the numba
+    engines (1..cores), or worker processes of a function model (>= 1).
+
+    Everything is validated, and the first chunk is run, before the database is touched: a bad
+    request, or a function that returns the wrong structure at its first row, leaves it
+    unchanged (or not created). A point whose simulation fails is stored with status 'failed'
+    and its error; the report counts them (``n_failed``, ``errors``, ``all_failed``). Ctrl-C
+    keeps every stored chunk. The database stores the model's declaration; resuming with a
+    model file that has changed since is refused.
     """
-    if model_name not in MODELS:
-        raise SpaceError(f"unknown model {model_name!r}; allowed: {', '.join(MODELS)}")
+    m = resolve(model)
     for name, value in (("sample_seed", sample_seed), ("seed", seed), ("conn_seed", conn_seed)):
-        if not isinstance(value, int | np.integer) or value < 0:
+        if value is None and name == "conn_seed":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
             raise SettingsError(f"{name}={value!r}; allowed: an integer >= 0")
-    if workers is not None:
-        import numba
-
-        limit = numba.config.NUMBA_NUM_THREADS
-        if not isinstance(workers, int | np.integer) or not 1 <= workers <= limit:
-            raise SettingsError(
-                f"workers={workers!r}; allowed: 1..{limit} (this machine's threads)"
-            )
-    spec = get_spec(model_name)
+    options = {"conn_seed": conn_seed, "connectivity": connectivity, "stimulus": stimulus}
+    given = {k: v for k, v in options.items() if v is not None}
+    bad = [k for k in given if k not in m.run_options]
+    if bad:
+        allowed = ", ".join(m.run_options) or "none"
+        raise SettingsError(
+            f"{bad[0]}= is not an option of model {m.name!r}; its options: {allowed}"
+        )
+    if m.source is not None and m.source.changed():
+        raise ModelError(
+            f"the model file {m.source.file} has changed since {m.ref} was loaded; load it again"
+        )
+    spec = m.spec
     space = space or ParameterSpace(spec)
     if space.spec.name != spec.name:
-        raise SpaceError(f"the space is over {space.spec.name!r} parameters, not {model_name!r}")
+        raise SpaceError(f"the space is over {space.spec.name!r} parameters, not {spec.name!r}")
     settings = settings or SimSettings.for_model(spec)
     points = space.sample(n, sampler, sample_seed)
     # the space checked its fixed values and sub-boxes against the declaration; outside the
     # declared box now means allowed there (allow_outside) or asked for (scale)
     allow_outside = space.outside_declared_domain()
     spec.validate(points, allow_outside=allow_outside)
-    if model_name in NETWORK_MODELS:
-        model_kwargs = {"conn_seed": conn_seed, "connectivity": connectivity}
-    else:
-        model_kwargs = {"stimulus": stimulus}
-    model = batch_for(model_name, **model_kwargs)
-    model.check_settings(settings)
-    if chunk is not None and chunk < 1:
+    batch = batch_for(m, **given)
+    _check_workers(batch, workers)
+    batch.check_settings(settings)
+    if chunk is not None and (isinstance(chunk, bool) or chunk < 1):
         raise SettingsError(f"chunk={chunk}; allowed: >= 1")
-    own_client = False
-    if scheduler is not None and client is None:
-        client = connect_scheduler(scheduler)
-        own_client = True
-    if client is not None and model_name in NETWORK_MODELS:
-        # ship the graph itself, so that every worker runs exactly this one
-        model_kwargs = {"connectivity": model.connectivity}
-    desc = model.describe()
+    db = Path(db)
+    if db.is_dir():
+        raise StoreError(f"database {str(db)!r} is a folder; expected a file")
+    desc = batch.describe()
     identity = {
         "model": spec.name,
         "model_version": spec.version,
@@ -163,32 +272,65 @@ def run_sweep(
         # the drive of single neurons, so that a later reader (a fit) can check it
         "extra": None if stimulus is None else {"stimulus": stimulus.describe()},
     }
+    info = {**m.describe(), "stimulus_units": stimulus_info(m)}
+    if db.exists():  # refuse another model, a changed model file or other settings, read-only
+        ModelStore(db, spec, readonly=True, model_info=info).close()
+    own_client = False
+    if scheduler is not None and client is None:
+        client = connect_scheduler(scheduler)
+        own_client = True
+    options = dict(given)
+    if client is not None and "connectivity" in m.run_options:
+        # ship the graph itself, so that every worker runs exactly this one
+        options = {"connectivity": batch.connectivity}
     t_start = time.perf_counter()
-    store = ModelStore(db, spec, writer=True)
+    lock = store = bar = None
+    handle = None if client is None else _model_handle(m)
     try:
-        sweep_id = store.open_sweep(identity, details)
-        done = store.done_rows(sweep_id)
+        lock = SweepLock(db)
+        done = np.zeros(0, dtype=np.int64)
+        if db.exists():  # again, now that no other sweep can write: where a resumed one stands
+            with ModelStore(db, spec, readonly=True, model_info=info) as peek:
+                found = peek.find_sweep(identity, details)
+                if found is not None:
+                    done = peek.done_rows(found)
         todo = np.setdiff1d(np.arange(len(points)), done)
         chunk = chunk or 64
         chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
-        bar = None
-        if progress and len(todo):
-            from tqdm.auto import tqdm
-
-            bar = tqdm(
-                total=len(points),
-                initial=len(done),
-                unit="run",
-                desc=f"sweep {spec.name}",
-                smoothing=0.1,
-            )
         n_failed = 0
         error_counts: Counter[str] = Counter()
+
+        def run_local(rows):
+            res = run_batch(
+                batch,
+                points[rows],
+                seed=seed,
+                settings=settings,
+                rows=rows,
+                workers=workers,
+                allow_outside=allow_outside,
+            )
+            return rows, res.outputs, res.ok, res.errors, res.wall_time_s, res.labels
+
+        def submit(rows, trusted):
+            return client.submit(
+                _remote_chunk,
+                handle,
+                options,
+                points[rows],
+                rows,
+                seed,
+                settings,
+                allow_outside,
+                workers,
+                trusted,
+                pure=False,
+            )
 
         def store_chunk(rows, outputs, ok, errors, wall, labels=None):
             nonlocal n_failed
             if labels is None:
-                labels = labels_for(model_name, outputs, ok)
+                labels = [None] * len(rows)
             store.write_chunk(
                 sweep_id, rows, points[rows], outputs, ok, errors, labels, wall / len(rows)
             )
@@ -199,46 +341,47 @@ def run_sweep(
             if bar is not None:
                 bar.update(len(rows))
 
-        try:
-            if client is None:
-                for rows in chunks:
-                    res = run_batch(
-                        model,
-                        points[rows],
-                        seed=seed,
-                        settings=settings,
-                        rows=rows,
-                        workers=workers,
-                        allow_outside=allow_outside,
-                    )
-                    store_chunk(rows, res.outputs, res.ok, res.errors, res.wall_time_s, res.labels)
-            else:
-                from distributed import as_completed
+        # the first chunk runs before the database is created or changed: a function that
+        # returns the wrong structure at its first row is refused with nothing written
+        first = None
+        if chunks:
+            if progress:
+                from tqdm.auto import tqdm
 
-                futures = [
-                    client.submit(
-                        _remote_chunk,
-                        model_name,
-                        model_kwargs,
-                        points[rows],
-                        rows,
-                        seed,
-                        settings,
-                        pure=False,
-                    )
-                    for rows in chunks
-                ]
-                for fut in as_completed(futures):
-                    store_chunk(*fut.result())
-        finally:
-            if bar is not None:
-                bar.close()
+                bar = tqdm(
+                    total=len(points),
+                    initial=len(done),
+                    unit="run",
+                    desc=f"sweep {spec.name}",
+                    smoothing=0.1,
+                )
+            if client is None:
+                first = run_local(chunks[0])
+            else:
+                first = submit(chunks[0], False).result()
+        store = ModelStore(db, spec, model_info=info, lock=lock)
+        sweep_id = store.open_sweep(identity, details)
+        if first is not None:
+            store_chunk(*first)
+        if client is None:
+            for rows in chunks[1:]:
+                store_chunk(*run_local(rows))
+        elif len(chunks) > 1:
+            from distributed import as_completed
+
+            for fut in as_completed([submit(rows, True) for rows in chunks[1:]]):
+                store_chunk(*fut.result())
     finally:
-        store.close()
+        if bar is not None:
+            bar.close()
+        if store is not None:
+            store.close()
+        if lock is not None:
+            lock.release()
         if own_client:
             client.close()
     return SweepReport(
-        Path(db),
+        db,
         sweep_id,
         len(points),
         len(done),
