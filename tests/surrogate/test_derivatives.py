@@ -89,7 +89,12 @@ def test_gain_curve_curvatures_have_the_right_signs():
             return np.column_stack([r_e, 4 * r_e])
 
         return SimpleNamespace(
-            parameter_names=spec.parameter_names, domain=spec.bounds, predict=predict
+            model=spec.name,
+            spec=spec,  # the circuit's declared output domain O
+            parameter_names=spec.parameter_names,
+            output_names=spec.output_names,
+            domain=spec.bounds,
+            predict=predict,
         )
 
     convex = gain_curve_study(make("convex"), n=20, grid=400)

@@ -73,10 +73,30 @@ def _surrogate_accuracy(args) -> int:
     check_output_dir(args.out, "--out")
     spec, tp, to, domain, prov = training_data(args.db, group=args.group)
     spec_t, sp, so, _, prov_t = training_data(args.test_db, group=args.test_group)
-    if spec_t.name != spec.name:
-        raise CLIError(f"test database holds {spec_t.name!r} runs, training {spec.name!r}")
-    if args.noise_floor and spec.name != "cortical":
-        raise CLIError(f"--noise-floor: measured for the cortical circuit only, not {spec.name}")
+    if (spec_t.name, spec_t.parameter_names, spec_t.output_names) != (
+        spec.name,
+        spec.parameter_names,
+        spec.output_names,
+    ):
+        raise CLIError(
+            f"test database holds runs of {spec_t.name!r} ({', '.join(spec_t.parameter_names)}"
+            f" -> {', '.join(spec_t.output_names)}), training of {spec.name!r} "
+            f"({', '.join(spec.parameter_names)} -> {', '.join(spec.output_names)})"
+        )
+    if args.model and not args.noise_floor:
+        raise CLIError("--model: only used with --noise-floor K (K > 0)")
+    sim_model = None
+    if args.noise_floor:
+        from neuroscape.surrogate import recorded_model
+
+        # found before training: a missing or changed model file wastes no time
+        sim_model = recorded_model(
+            prov_t.get("model_info") or {},
+            spec_t,
+            spec_t.parameter_names,
+            spec_t.output_names,
+            model=args.model,
+        )
     units = [o.unit for o in spec.outputs]
     lc = learning_curve(
         tp,
@@ -95,9 +115,16 @@ def _surrogate_accuracy(args) -> int:
     floor = None
     if args.noise_floor:
         from neuroscape.surrogate import simulation_settings
+        from neuroscape.surrogate.simulator import run_kwargs
 
         # with the test runs' own settings: the floor of the map the test set measures
-        floor = noise_floor(spec.name, sp[: args.noise_floor], **simulation_settings(prov_t))
+        floor = noise_floor(
+            sim_model,
+            sp[: args.noise_floor],
+            parameter_names=spec_t.parameter_names,
+            output_names=spec_t.output_names,
+            **run_kwargs(sim_model, simulation_settings(prov_t)),
+        )
     from neuroscape.plot.accuracy import learning_curve_figure
 
     out = Path(args.out)
@@ -166,7 +193,9 @@ def _analyze(args) -> int:
     check_output_dir(args.out, "--out")
     sur = load_surrogate(args.surrogate)
     try:
-        report, d1, d2 = derivative_report(sur, n=args.n, seed=args.seed)
+        report, d1, d2 = derivative_report(
+            sur, n=args.n, seed=args.seed, paper=True if args.paper else None
+        )
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     out = Path(args.out)
@@ -177,11 +206,13 @@ def _analyze(args) -> int:
         tmp.write_text(dumps_strict(report))
     units = sorted(set(sur.output_units))
     shown = units[0] if len(units) == 1 else "each output's unit"
+    dom = sur.spec.output_domain
+    where = f", predicted output in {dom.inside}" if dom is not None else ""
     partials_histograms(
         d1,
         sur.parameter_names,
         sur.output_names,
-        f"first partials x domain length ({shown}), predicted output in O",
+        f"first partials x domain length ({shown}){where}",
         out / "first_partials.png",
         output_units=sur.output_units,
     )
@@ -202,18 +233,25 @@ def _analyze(args) -> int:
         if lg
         else ""
     )
-    print(f"{report['n_in_O']} of {report['n_sampled']} samples in O{acc} -> {out}/")
+    kept = (
+        f"{report['n_kept']} of {report['n_sampled']} samples predicted in the declared "
+        f"output domain ({dom.inside})"
+        if dom is not None
+        else f"{report['n_sampled']} samples (the model declares no output domain)"
+    )
+    print(f"{kept}{acc} -> {out}/")
     return 0
 
 
 def _predict(args) -> int:
     from neuroscape.io import read_params_csv, write_csv_atomic
-    from neuroscape.models import get_spec
     from neuroscape.surrogate import load_surrogate
 
     check_output_file(args.out, CSV, "--out")
     sur = load_surrogate(args.surrogate, device=args.device)
-    table = read_params_csv(args.params, get_spec(sur.model))
+    # the surrogate's own declaration: no registry, no model file needed
+    table = read_params_csv(args.params, sur.spec)
+    table = table[:, [sur.spec.parameter_names.index(n) for n in sur.parameter_names]]
     mean, std = sur.predict(
         table, return_std=True, allow_outside=args.allow_outside, precision=args.precision
     )
@@ -253,6 +291,16 @@ def cmd_tune(args) -> int:
 
     check_output_file(args.out, CSV, "--out")
     sur = load_surrogate(args.surrogate)
+    if args.model and not args.verify:
+        raise CLIError("--model: only used with --verify")
+    sim_model = None
+    if args.verify:
+        from neuroscape.surrogate import recorded_model
+
+        # found before tuning: a missing or changed model file wastes no time
+        sim_model = recorded_model(
+            sur.model_info, sur.spec, sur.parameter_names, sur.output_names, model=args.model
+        )
     target = parse_pairs(args.target, "--target")
     res = tune(
         sur,
@@ -286,14 +334,13 @@ def cmd_tune(args) -> int:
             file=sys.stderr,
         )
     if args.verify and n_c:
-        kw = simulation_settings(sur.provenance)
-        if not kw:
+        if not simulation_settings(sur.provenance):
             print(
                 "neuroscape: warning: the surrogate does not record the settings of its "
                 "training runs; verifying with the model's default settings",
                 file=sys.stderr,
             )
-        verify(res, sur, seed=args.seed, **kw)
+        verify(res, sur, seed=args.seed, model=sim_model)
         err = res.simulated_errors(sur.output_names)
         med = _errors(list(target), np.median(err, 0), [sur.unit(k) for k in target])
         print(f"simulated: median |error| {med} over {n_c} candidates")
@@ -435,7 +482,14 @@ def add_parsers(sub) -> None:
         type=nonneg_int,
         default=0,
         metavar="K",
-        help="also simulate K test points twice to measure the noise floor (circuit only)",
+        help="also simulate K test points twice, with two noise seeds, to measure the noise "
+        "floor (0: not measured)",
+    )
+    sac.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="the model to simulate for --noise-floor: a name or FILE.py:NAME whose declaration "
+        "matches the databases' (default: the model the test database records)",
     )
     sac.add_argument("--out", required=True, metavar="DIR", help="folder for the table and figure")
     sac.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -443,6 +497,13 @@ def add_parsers(sub) -> None:
     sa.add_argument("surrogate", metavar="DIR")
     sa.add_argument("--n", type=positive_int, default=500_000, help="uniform samples of the domain")
     sa.add_argument("--seed", type=nonneg_int, default=0, help="seed of the samples")
+    sa.add_argument(
+        "--paper",
+        action="store_true",
+        help="require the statistics of Zhang, Young & Lai 2020 that need the circuit's "
+        "parameter and output names (sign correlations and logistic regressions of "
+        "d r_I / d eta_ext_I_rel); default: included when the surrogate has those names",
+    )
     sa.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
     su.set_defaults(func=cmd_surrogate)
 
@@ -468,7 +529,15 @@ def add_parsers(sub) -> None:
     tu.add_argument(
         "--verify",
         action="store_true",
-        help="simulate every candidate (with the settings of the surrogate's training runs)",
+        help="simulate every candidate with the real model (with the settings of the "
+        "surrogate's training runs)",
+    )
+    tu.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="the model --verify simulates: a name or FILE.py:NAME whose declaration matches "
+        "the surrogate's (default: the model the surrogate records; a changed model file is "
+        "refused)",
     )
     tu.add_argument(
         "--out", metavar="CANDIDATES.csv", help="write the candidates (default: print only)"

@@ -15,6 +15,7 @@ from neuroscape.surrogate.core import (
     load_surrogate,
     train_surrogate,
 )
+from neuroscape.surrogate.simulator import recorded_model
 
 __all__ = [
     "ACTIVATIONS",
@@ -26,6 +27,7 @@ __all__ = [
     "training_data",
     "train_from_db",
     "simulation_settings",
+    "recorded_model",
 ]
 
 # the settings of the training runs kept in a surrogate's provenance
@@ -40,7 +42,9 @@ def simulation_settings(provenance: dict) -> dict:
     st = (provenance or {}).get("settings")
     if not st:
         return {}
-    kw = {k: st[k] for k in ("duration_ms", "dt_ms", "window_ms", "integrator")}
+    kw = {
+        k: st[k] for k in ("duration_ms", "dt_ms", "window_ms", "integrator") if k in st
+    }
     if st.get("conn_seed") is not None:
         kw["conn_seed"] = int(st["conn_seed"])
     stim = st.get("stimulus")
@@ -68,6 +72,7 @@ def training_data(db: str | Path, n: int | None = None, seed: int = 0, group: in
     store = open_for_reading(db)
     try:
         spec = store.spec
+        info = _model_info(store, spec)
         groups = store.groups()
         if group is None and len(groups) > 1:
             raise SurrogateError(
@@ -125,6 +130,8 @@ def training_data(db: str | Path, n: int | None = None, seed: int = 0, group: in
         "database": str(Path(db).resolve()),
         "model": spec.name,
         "model_version": spec.version,
+        # how to find the model again: {"ref", "kind", "source"} (the declaration is ``spec``)
+        "model_info": {k: v for k, v in info.items() if k != "spec"},
         "n_runs_used": int(len(p)),
         "n_failed_in_db": int(failed[0][0]),
         "group": group,
@@ -141,6 +148,23 @@ def training_data(db: str | Path, n: int | None = None, seed: int = 0, group: in
         "sweeps": [{"id": s[0], "sampler": s[2], "n": s[3], "sample_seed": s[4]} for s in sweeps],
     }
     return spec, p, o, domain, provenance
+
+
+def _model_info(store, spec) -> dict:
+    """The model's identity as the database records it (``Model.describe()``); for a database
+    that records none, the registered model of that name, if any."""
+    info = getattr(store, "model_info", None)
+    if callable(info):
+        info = info()
+    if info:
+        return dict(info)
+    from neuroscape.models import resolve
+
+    try:
+        model = resolve(spec.name)
+    except ValueError:
+        return {"ref": spec.name, "kind": None, "source": None}
+    return {k: v for k, v in model.describe().items() if k in ("ref", "kind", "source")}
 
 
 def train_from_db(
@@ -161,12 +185,13 @@ def train_from_db(
     if out is not None:
         check_output_folder(out)  # before training: a refused folder wastes no time
     spec, p, o, domain, prov = training_data(db, n, seed=cfg.seed, group=group)
+    info = prov.pop("model_info")  # kept by the surrogate itself, beside the declaration
     sur = train_surrogate(
         p,
         o,
         domain,
-        model=spec.name,
-        model_version=spec.version,
+        model=spec,
+        model_info=info,
         parameter_names=spec.parameter_names,
         output_names=spec.output_names,
         config=cfg,

@@ -16,14 +16,33 @@ from neuroscape.surrogate.core import SurrogateConfig, SurrogateError, train_sur
 
 
 def noise_floor(
-    model: str, params: np.ndarray, seeds: tuple[int, int] = (1000, 2000), **simulate_kwargs
+    model,
+    params: np.ndarray,
+    seeds: tuple[int, int] = (1000, 2000),
+    parameter_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    **simulate_kwargs,
 ) -> np.ndarray:
-    """MAE per output between two simulations of ``params`` with different noise seeds."""
-    from neuroscape.api import simulate
+    """MAE per output (in the outputs' units) between two simulations of ``params`` that differ
+    only in their noise seeds: the error no surrogate can beat. ``model``: any model object, a
+    name or ``FILE.py:NAME``; ``params`` in its parameter order, or in ``parameter_names``
+    order; the floor in its output order, or in ``output_names`` order. Rows failed in either
+    run are left out. A deterministic model's floor is 0."""
+    from neuroscape.models import resolve
+    from neuroscape.surrogate.simulator import simulate_named
 
-    a = simulate(model, params, seed=seeds[0], allow_outside=True, **simulate_kwargs).outputs
-    b = simulate(model, params, seed=seeds[1], allow_outside=True, **simulate_kwargs).outputs
+    try:
+        m = resolve(model)
+    except ValueError as exc:
+        raise SurrogateError(str(exc)) from None
+    names = list(parameter_names or m.spec.parameter_names)
+    outs = list(output_names or m.spec.output_names)
+    a, b = (
+        simulate_named(m, names, outs, params, seed=s, **simulate_kwargs) for s in seeds
+    )
     ok = np.all(np.isfinite(a) & np.isfinite(b), axis=1)
+    if not ok.any():
+        raise SurrogateError(f"noise floor: all {len(a)} rows failed in one of the two runs")
     return np.abs(a[ok] - b[ok]).mean(0)
 
 

@@ -7,10 +7,12 @@ It is trained with a validation split and early stopping, seeded, on the CPU by 
 ensemble (several members from different seeds) gives an uncertainty estimate.
 
 Saved as plain arrays (NPZ, loaded with ``allow_pickle=False``) next to a JSON file holding the
-model name and version, parameter and output names and units, the training domain, the
-architecture, the scalings and the training data's provenance: nothing executable is ever
-unpickled. The folder is written beside its final name and renamed into place, so an
-interrupted save leaves no half-written surrogate.
+model's declaration (``ModelSpec.to_dict()``: parameters, outputs, units, output domain) and
+identity (its reference, and for a model loaded from a file the file and its SHA-256), the
+training domain, the architecture, the scalings and the training data's provenance: a reader
+needs neither the registry nor the model's file, and nothing executable is ever unpickled.
+The folder is written beside its final name and renamed into place, so an interrupted save
+leaves no half-written surrogate.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.core.spec import ModelSpec
 from neuroscape.io import dumps_strict
 
-FORMAT_VERSION = 1
+# 2: the model's declaration and identity ("model_info"); 1: names and units only
+FORMAT_VERSION = 2
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "gelu")
 SAVED_FILES = ("surrogate.json", "weights.npz")
 # a validation MAE above this fraction of the output's SD in the training data is warned about:
@@ -106,17 +110,42 @@ def check_device(device: str) -> str:
     raise SurrogateError(f"unknown device {device!r}; allowed: cpu, cuda, cuda:N")
 
 
-def declared_units(model: str, names: list[str], kind: str) -> list[str]:
-    """The declared units of a registered model's parameters or outputs ("" where the model is
-    not registered or does not declare ``name``)."""
-    from neuroscape.models import MODELS, get_spec
+def _registered_spec(model: str, parameter_names, output_names):
+    """The declaration of a model known to this process by ``model``, when it declares every
+    given parameter and output; else None. Only for surrogates that record no declaration
+    (saved in format 1, or trained from arrays with a model name)."""
+    from neuroscape.models import resolve
 
-    if model not in MODELS:
-        return [""] * len(names)
-    spec = get_spec(model)
-    items = spec.parameters if kind == "parameters" else spec.outputs
-    units = {x.name: x.unit for x in items}
-    return [units.get(n, "") for n in names]
+    try:
+        spec = resolve(model).spec
+    except ValueError:  # unknown name, or a file that cannot be loaded
+        return None
+    if set(parameter_names) <= set(spec.parameter_names) and set(output_names) <= set(
+        spec.output_names
+    ):
+        return spec
+    return None
+
+
+def _own_spec(sur: Surrogate):
+    """A declaration built from the surrogate itself (names, units, training box) for a
+    surrogate of no known model: defaults are the box's midpoints, unknown units are ""."""
+    from neuroscape.core.spec import Output, Parameter
+
+    name = sur.model if str(sur.model).isidentifier() else "surrogate"
+    pu = sur.parameter_units or [""] * len(sur.parameter_names)
+    ou = sur.output_units or [""] * len(sur.output_names)
+    lo, hi = sur.domain[:, 0], sur.domain[:, 1]
+    return ModelSpec(
+        name,
+        str(sur.model_version),
+        f"declared by a surrogate of {sur.model}",
+        tuple(
+            Parameter(n, float((a + b) / 2), float(a), float(b), u)
+            for n, a, b, u in zip(sur.parameter_names, lo, hi, pu, strict=True)
+        ),
+        tuple(Output(n, u) for n, u in zip(sur.output_names, ou, strict=True)),
+    )
 
 
 def _with_unit(v: float, unit: str) -> str:
@@ -211,15 +240,59 @@ class Surrogate:
     provenance: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     members: list = field(default_factory=list)  # torch modules
-    # declared units ("1": dimensionless, "": unknown); empty lists: read from the model
+    # declared units ("1": dimensionless, "": unknown); empty lists: read from ``spec``
     parameter_units: list[str] = field(default_factory=list)
     output_units: list[str] = field(default_factory=list)
+    # the model's declaration (parameters, outputs, units, output domain); None: the registered
+    # model of this name where it declares these names, else one built from the surrogate
+    spec: ModelSpec | None = None
+    # how the model is found again: {"ref": name or FILE.py:NAME, "kind": ..., "source":
+    # {"file", "sha256", "name"} for a model loaded from a file, else None}
+    model_info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.parameter_units:
-            self.parameter_units = declared_units(self.model, self.parameter_names, "parameters")
-        if not self.output_units:
-            self.output_units = declared_units(self.model, self.output_names, "outputs")
+        if self.spec is None and self.model_info.get("spec"):
+            self.spec = ModelSpec.from_dict(self.model_info["spec"])
+        self.model_info = {k: v for k, v in self.model_info.items() if k != "spec"}
+        if self.spec is None:
+            self.spec = _registered_spec(self.model, self.parameter_names, self.output_names)
+            if self.spec is not None and not self.model_info:
+                self.model_info = {"ref": self.model, "kind": None, "source": None}
+        if self.spec is not None:
+            missing = [
+                n for n in self.parameter_names if n not in self.spec.parameter_names
+            ] + [n for n in self.output_names if n not in self.spec.output_names]
+            if missing:
+                raise SurrogateError(
+                    f"the declaration of {self.spec.name!r} has no {missing[0]!r}; it declares "
+                    f"parameters {', '.join(self.spec.parameter_names)} and outputs "
+                    f"{', '.join(self.spec.output_names)}"
+                )
+            pu = {x.name: x.unit for x in self.spec.parameters}
+            ou = {x.name: x.unit for x in self.spec.outputs}
+            if not self.parameter_units:
+                self.parameter_units = [pu[n] for n in self.parameter_names]
+            if not self.output_units:
+                self.output_units = [ou[n] for n in self.output_names]
+        else:
+            self.parameter_units = self.parameter_units or [""] * len(self.parameter_names)
+            self.output_units = self.output_units or [""] * len(self.output_names)
+            self.spec = _own_spec(self)
+
+    @property
+    def output_domain(self):
+        """The output domain the model declares (an ``OutputDomain``), or None."""
+        return self.spec.output_domain
+
+    def describe_model(self) -> dict:
+        """The model's declaration and identity, as a database or ``Model.describe()`` holds
+        them: {"ref", "kind", "spec", "source"}."""
+        return {
+            "ref": self.model_info.get("ref") or self.model,
+            "kind": self.model_info.get("kind"),
+            "spec": self.spec.to_dict(),
+            "source": self.model_info.get("source"),
+        }
 
     def unit(self, name: str) -> str:
         """The declared unit of a parameter or output of this surrogate."""
@@ -331,6 +404,7 @@ class Surrogate:
             "format_version": FORMAT_VERSION,
             "model": self.model,
             "model_version": self.model_version,
+            "model_info": self.describe_model(),
             "parameter_names": self.parameter_names,
             "output_names": self.output_names,
             "parameter_units": self.parameter_units,
@@ -408,6 +482,7 @@ def load_surrogate(folder: str | Path, device: str = "cpu") -> Surrogate:
         members=members,
         parameter_units=meta.get("parameter_units", []),
         output_units=meta.get("output_units", []),
+        model_info=meta.get("model_info") or {},
     )
 
 
@@ -435,8 +510,8 @@ def train_surrogate(
     outputs: np.ndarray,
     domain: np.ndarray,
     *,
-    model: str,
-    model_version: str,
+    model,
+    model_version: str | None = None,
     parameter_names: list[str],
     output_names: list[str],
     config: SurrogateConfig | None = None,
@@ -446,16 +521,35 @@ def train_surrogate(
     parameter_units: list[str] | None = None,
     output_units: list[str] | None = None,
     warn_large_error: bool = True,
+    model_info: dict | None = None,
 ) -> Surrogate:
     """Fit a surrogate (or ensemble) to (params -> outputs) pairs on the box ``domain``.
 
-    Rows with a non-finite value are dropped (and counted in the provenance). ``progress``: a
-    bar of epochs per member on stderr; ``verbose``: a line every 50 epochs on stderr. Units
-    default to the registered model's declared ones. With ``warn_large_error``, warns
-    (UserWarning) for every output whose validation MAE exceeds ``LARGE_MAE_FRACTION_OF_SD`` x
-    its SD in the training data."""
+    ``model``: the model object (``neuroscape.models.Model``), its declaration (``ModelSpec``)
+    or a name; the surrogate records the declaration (units, output domain) and, for a model
+    object or ``model_info`` (``Model.describe()``), how to find the model again. With a bare
+    name, the declaration is the registered model's where it declares these names, else one
+    built from the names and the box. Rows with a non-finite value are dropped (and counted in
+    the provenance). ``progress``: a bar of epochs per member on stderr; ``verbose``: a line
+    every 50 epochs on stderr. With ``warn_large_error``, warns (UserWarning) for every output
+    whose validation MAE exceeds ``LARGE_MAE_FRACTION_OF_SD`` x its SD in the training data."""
+    from neuroscape.models import Model
+
     cfg = config or SurrogateConfig()
     cfg.check()
+    info = dict(model_info or {})
+    if isinstance(model, Model):
+        info = {**model.describe(), **info}
+        model = model.spec
+    if isinstance(model, ModelSpec):
+        info.setdefault("spec", model.to_dict())
+        info.setdefault("ref", model.name)
+        model_version = model.version if model_version is None else model_version
+        model = model.name
+    if not isinstance(model, str):
+        raise SurrogateError(f"model={model!r}; allowed: a model object, a ModelSpec or a name")
+    if info.get("spec") and model_version is None:
+        model_version = str(info["spec"].get("version", ""))
     with one_cpu_thread(cfg.device):
         return _train(
             params,
@@ -463,7 +557,7 @@ def train_surrogate(
             domain,
             cfg,
             model=model,
-            model_version=model_version,
+            model_version="" if model_version is None else str(model_version),
             parameter_names=parameter_names,
             output_names=output_names,
             provenance=provenance,
@@ -472,6 +566,7 @@ def train_surrogate(
             parameter_units=parameter_units,
             output_units=output_units,
             warn_large_error=warn_large_error,
+            model_info=info,
         )
 
 
@@ -491,6 +586,7 @@ def _train(
     parameter_units,
     output_units,
     warn_large_error,
+    model_info,
 ) -> Surrogate:
     import torch
 
@@ -515,6 +611,26 @@ def _train(
         (x - domain[:, 0]) / (domain[:, 1] - domain[:, 0]), dtype=torch.float32, device=dev
     )
     ys = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32, device=dev)
+    # the declaration is checked before training: a refused one wastes no time
+    sur = Surrogate(
+        model=model,
+        model_version=model_version,
+        parameter_names=list(parameter_names),
+        output_names=list(output_names),
+        domain=domain,
+        y_mean=y_mean,
+        y_std=y_std,
+        config=cfg,
+        provenance={
+            **(provenance or {}),
+            "n_train": int(len(tr)),
+            "n_val": int(n_val),
+            "n_dropped_nonfinite": int((~keep).sum()),
+        },
+        parameter_units=list(parameter_units or []),
+        output_units=list(output_units or []),
+        model_info=model_info,
+    )
     members, histories = [], []
     t0 = time.perf_counter()
     for k in range(cfg.ensemble):
@@ -584,25 +700,7 @@ def _train(
                 "final_lr": opt.param_groups[0]["lr"],
             }
         )
-    sur = Surrogate(
-        model=model,
-        model_version=model_version,
-        parameter_names=list(parameter_names),
-        output_names=list(output_names),
-        domain=domain,
-        y_mean=y_mean,
-        y_std=y_std,
-        config=cfg,
-        provenance={
-            **(provenance or {}),
-            "n_train": int(len(tr)),
-            "n_val": int(n_val),
-            "n_dropped_nonfinite": int((~keep).sum()),
-        },
-        members=members,
-        parameter_units=list(parameter_units or []),
-        output_units=list(output_units or []),
-    )
+    sur.members = members
     pred = sur.predict(x[val], allow_outside=True)
     val_mae = np.abs(pred - y[val]).mean(0)
     sur.metrics = {

@@ -124,14 +124,28 @@ def tune(
     )
 
 
-def verify(result: TuneResult, sur: Surrogate, seed: int = 0, **simulate_kwargs) -> TuneResult:
-    """Simulate every candidate (network models: ``neuroscape.simulate`` keyword arguments)."""
-    from neuroscape.api import simulate
+def verify(
+    result: TuneResult, sur: Surrogate, seed: int = 0, model=None, **simulate_kwargs
+) -> TuneResult:
+    """Simulate every candidate with the real model: ``model`` (an object, a name or
+    ``FILE.py:NAME``) when given, else the one the surrogate records (a recorded model file
+    whose content has changed is refused). Its declaration must match the surrogate's
+    parameters and outputs. The runs take the settings and batch options of the surrogate's
+    training runs (those the model takes); ``simulate_kwargs`` (``neuroscape.simulate``
+    keyword arguments, e.g. ``workers``) add to or override them. Row r of the candidates gets
+    the noise stream (seed, r)."""
+    from neuroscape.surrogate import simulation_settings
+    from neuroscape.surrogate.simulator import recorded_model, run_kwargs, simulate_named
 
+    m = recorded_model(
+        sur.model_info, sur.spec, sur.parameter_names, sur.output_names, model=model
+    )
     cand = result.params[result.candidate]
     if len(cand) == 0:
         result.simulated = np.zeros((0, len(sur.output_names)))
         return result
-    res = simulate(sur.model, cand, seed=seed, allow_outside=True, **simulate_kwargs)
-    result.simulated = res.outputs
+    kw = {**run_kwargs(m, simulation_settings(sur.provenance)), **simulate_kwargs}
+    result.simulated = simulate_named(
+        m, sur.parameter_names, sur.output_names, cand, seed=seed, **kw
+    )
     return result
