@@ -320,6 +320,7 @@ def run_rows(params: np.ndarray, keys: np.ndarray, settings: SimSettings) -> The
 
 
 def check_settings(settings: SimSettings) -> None:
+    """This model's rule on the settings beyond the shared ones (one-line SettingsError)."""
     if settings.window_ms < 2.0:
         raise SettingsError(
             f"window_ms={settings.window_ms:g} must be >= 2 ms for {SPEC.name} (sync is "

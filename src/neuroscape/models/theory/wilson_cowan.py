@@ -280,6 +280,7 @@ def run_rows(params: np.ndarray, keys: np.ndarray, settings: SimSettings) -> The
 
 
 def check_settings(settings: SimSettings) -> None:
+    """This model's rule on the settings beyond the shared ones (one-line SettingsError)."""
     s = settings
     if s.window_ms > s.duration_ms / 2:
         raise SettingsError(
