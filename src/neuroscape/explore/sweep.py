@@ -128,6 +128,14 @@ def _worker_model(handle: tuple) -> Model:
     return m
 
 
+def _trust_structure(batch) -> None:
+    """The function's returned structure has been checked already (at the first row of this
+    sweep, or by the stored ok rows of a resumed one): from here on a wrong structure is a
+    failed row, as it would have been in one uninterrupted local sweep, not an error."""
+    if getattr(batch, "_checked", None) is False:
+        batch._checked = True  # FunctionModel's flag (see FunctionModel._wrong)
+
+
 def _remote_chunk(handle, options, params, rows, seed, settings, allow_outside, workers, trusted):
     """Runs on a Dask worker: find the model there, simulate one chunk, return plain arrays.
 
@@ -137,8 +145,8 @@ def _remote_chunk(handle, options, params, rows, seed, settings, allow_outside, 
     batch = batch_for(model, **options)
     if hasattr(batch, "set_workers"):  # rows in worker processes, started from this one
         _allow_children()
-        if trusted and getattr(batch, "_checked", None) is False:
-            batch._checked = True  # see FunctionModel._wrong
+        if trusted:
+            _trust_structure(batch)
     else:
         workers = None  # numba threads: every core of the Dask worker, as on this machine
     t0 = time.perf_counter()
@@ -289,11 +297,17 @@ def run_sweep(
     try:
         lock = SweepLock(db)
         done = np.zeros(0, dtype=np.int64)
+        checked = False  # the function's returned structure was checked by an earlier run
         if db.exists():  # again, now that no other sweep can write: where a resumed one stands
             with ModelStore(db, spec, readonly=True, model_info=info) as peek:
                 found = peek.find_sweep(identity, details)
                 if found is not None:
                     done = peek.done_rows(found)
+                # the same model (a changed file is refused) returned good rows here before
+                _, ok_rows = peek.query("SELECT COUNT(*) FROM runs WHERE status = 'ok'")
+                checked = ok_rows[0][0] > 0
+        if checked:
+            _trust_structure(batch)
         todo = np.setdiff1d(np.arange(len(points)), done)
         chunk = chunk or 64
         chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
@@ -358,7 +372,7 @@ def run_sweep(
             if client is None:
                 first = run_local(chunks[0])
             else:
-                first = submit(chunks[0], False).result()
+                first = submit(chunks[0], checked).result()
         store = ModelStore(db, spec, model_info=info, lock=lock)
         sweep_id = store.open_sweep(identity, details)
         if first is not None:
