@@ -85,13 +85,7 @@ class TheoryBatch:
     """A theory model as the engine's BatchModel: the shared settings rules, the model's own
     check, and the chunked run with labels, failed rows and unfinished rows."""
 
-    def __init__(self, model: TheoryModel | str) -> None:
-        if isinstance(model, str):  # transitional: TheoryBatch("wilson_cowan")
-            from neuroscape.models.registry import resolve
-
-            model = resolve(model)
-            if not isinstance(model, TheoryModel):
-                raise SettingsError(f"model {model.name!r} is not a theory model")
+    def __init__(self, model: TheoryModel) -> None:
         self.model = model
         self.spec = model.spec
         self.name = model.spec.name
