@@ -6,7 +6,7 @@ outputs. Every neuroscape command then takes the model as ``path/to/neuron_cell.
     neuroscape params examples/neuron_cell.py:MODEL
     neuroscape sweep examples/neuron_cell.py:MODEL --n 64 --db cell.db --workers 2
     neuroscape surrogate train --db cell.db --out cell_surrogate
-    neuroscape tune --surrogate cell_surrogate --target rate=40 --verify
+    neuroscape tune --surrogate cell_surrogate --target rate=80 v_mean=-54 --verify
     neuroscape fit examples/neuron_cell.py:MODEL --target target.json --measure outputs
 
 (``examples/run_pipeline.sh`` runs all of them.)
@@ -26,6 +26,8 @@ error text; the sweep goes on.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -47,7 +49,10 @@ _cell = None  # built lazily, once per worker process (see _build)
 
 def _build() -> dict:
     """Build the soma, its stimuli and its recordings (once per process)."""
-    from neuron import h  # imported here: the parent process only needs the declaration
+    # imported here: the parent process only needs the declaration. -nogui: a worker has no
+    # display, and NEURON would warn about it on stderr once per process
+    os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+    from neuron import h
 
     h.load_file("stdrun.hoc")
     soma = h.Section(name="soma")
