@@ -84,9 +84,12 @@ def _stimulus_json(stim, current_unit: str) -> dict | None:
 # ------------------------------------------------------------------------------------------ fit
 def cmd_fit(args) -> int:
     from neuroscape.fit import FitProblem, read_target, run_method
-    from neuroscape.models import NEURON_MODELS, get_spec
+    from neuroscape.fit.measures import DEFAULT_MEASURE
+    from neuroscape.models import resolve
+    from neuroscape.models.neuron import NeuronModel
 
-    spec = get_spec(args.model)
+    model = resolve(args.model)  # a name, an entry point or FILE.py:NAME
+    spec = model.spec
     check_output_dir(args.out)
     if args.db is not None:
         check_output_file(args.db, (".db", ".sqlite", ".sqlite3"), "--db")
@@ -101,13 +104,16 @@ def cmd_fit(args) -> int:
     free = _free(args.free, spec)
     start = parse_pairs(args.start, "--start")
     stimulus = stimulus_from_args(args)
-    if stimulus is not None and args.model not in NEURON_MODELS:
-        raise FitCLIError(f"--current/--stimulus are for single-neuron models, not {args.model!r}")
+    if stimulus is not None and not isinstance(model, NeuronModel):
+        raise FitCLIError(
+            f"--current/--stimulus are for single-neuron models, not {model.name!r} "
+            f"({model.kind})"
+        )
     target = read_target(args.target, args.series)
     problem = FitProblem(
-        args.model,
+        model,
         target,
-        tuple(args.measure or ["rms"]),
+        tuple(args.measure or [DEFAULT_MEASURE[target.kind]]),
         free,
         fixed=fixed,
         stimulus=stimulus,
@@ -116,6 +122,7 @@ def cmd_fit(args) -> int:
         seed=args.seed,
         budget=args.budget,
         db=args.db,
+        workers=args.workers,
     )
     options = {"threshold": args.threshold}
     if start:
@@ -139,9 +146,7 @@ def cmd_fit(args) -> int:
 
 
 def _print_fit(args, problem, res, files: dict[str, str]) -> None:
-    from neuroscape.models import NEURON_MODELS, get_neuron_model
-
-    cu = get_neuron_model(args.model).current_unit if args.model in NEURON_MODELS else None
+    cu = problem.model.current_unit if problem.neuron else None
     eu = res.error_unit
     if args.json:
         print_json(
@@ -157,6 +162,8 @@ def _print_fit(args, problem, res, files: dict[str, str]) -> None:
                 "error_unit": eu,  # of error and threshold; null when the measures differ
                 "threshold": res.threshold,
                 "simulations": res.n_sims,
+                "failed_simulations": res.n_failed,  # scored inf, the worst error
+                "first_failure": res.first_failure,
                 "budget": problem.budget,
                 "solutions": len(res.solutions),
                 "truth": res.truth,
@@ -182,6 +189,11 @@ def _print_fit(args, problem, res, files: dict[str, str]) -> None:
         for m, e in zip(res.measures, res.best_errors, strict=True)
     )
     print(f"error: {errs}")
+    if res.n_failed:
+        print(
+            f"failed: {res.n_failed} of {res.n_sims} simulations, scored as the worst error "
+            f"(inf); the first: {res.first_failure}"
+        )
     if eu is not None:
         within = f"within {format_value(res.threshold, eu)}"
     else:  # measures in different units: the threshold bounds their plain sum
@@ -223,14 +235,8 @@ def cmd_target(args) -> int:
         write_nwb,
         write_trace_csv,
     )
-    from neuroscape.models import NEURON_MODELS, get_neuron_model
-
-    if args.model not in NEURON_MODELS:
-        raise FitCLIError(
-            f"model {args.model!r}: traces are for single-neuron models: {', '.join(NEURON_MODELS)}"
-        )
+    m = _neuron_model(args.model, "traces")
     check_output_file(args.out, (".csv", ".nwb"), "--out")
-    m = get_neuron_model(args.model)
     values = neuron_values(args, m)
     for k, v in values.items():  # refused before running, in the declared unit
         p = m.spec.parameter(k)
@@ -253,7 +259,7 @@ def cmd_target(args) -> int:
             f"{dt:g} ms; allowed: {dt:g}, {2 * dt:g}, ... ms"
         )
     tg = synthetic_trace(
-        args.model,
+        m,
         values,
         stimulus,
         duration_ms=args.duration_ms,
@@ -269,7 +275,7 @@ def cmd_target(args) -> int:
         write_trace_csv(out, tg.t_ms, tg.v_mV, tg.current, m.current_unit)
     params = dict(zip(m.spec.parameter_names, m.spec.params_array(values)[0], strict=True))
     units = {p.name: p.unit for p in m.spec.parameters}
-    first = first_spike_ms(args.model, tg)
+    first = first_spike_ms(m, tg)
     if args.json:
         print_json(
             {
@@ -281,7 +287,7 @@ def cmd_target(args) -> int:
                 "sample_ms": tg.dt_ms,
                 "duration_ms": tg.duration_ms,
                 "noise_mV": args.noise_mv,
-                "v_unit": voltage_unit(args.model),
+                "v_unit": voltage_unit(m),
                 "first_spike_ms": first,
                 "current_recorded": tg.current is not None or out.suffix.lower() == ".nwb",
                 "path": str(out),
@@ -298,7 +304,7 @@ def cmd_target(args) -> int:
         "parameters: "
         + ", ".join(f"{k} = {format_value(v, units[k], 'g')}" for k, v in params.items())
     )
-    print(f"stimulus: {describe_stimulus(stimulus, m.current_unit, voltage_unit(args.model))}")
+    print(f"stimulus: {describe_stimulus(stimulus, m.current_unit, voltage_unit(m))}")
     if tg.current is None and out.suffix.lower() == ".csv":
         print(
             f"neuroscape: note: a {stimulus.kind} stimulus is drawn, not written to the CSV; "
@@ -312,15 +318,10 @@ def cmd_target(args) -> int:
 # ---------------------------------------------------------------------------------- bifurcation
 def cmd_bifurcation(args) -> int:
     from neuroscape.fit.bifurcation import CURRENT, bifurcation_map, parameter_unit
-    from neuroscape.models import NEURON_MODELS, get_neuron_model
     from neuroscape.plot.fit import bifurcation_figure
 
-    if args.model not in NEURON_MODELS:
-        raise FitCLIError(
-            f"model {args.model!r}: bifurcation maps are for single-neuron models: "
-            f"{', '.join(NEURON_MODELS)}"
-        )
-    m = get_neuron_model(args.model)
+    # the equilibrium's Jacobian needs the right-hand side of a single neuron's equations
+    m = _neuron_model(args.model, "bifurcation maps")
     check_output_dir(args.out)
     params, ranges = list(args.param), list(args.range or [])
     if len(params) not in (1, 2) or len(ranges) != len(params):
@@ -338,7 +339,7 @@ def cmd_bifurcation(args) -> int:
     fixed = parse_set(args.set, m.spec)
     values = [parse_range(r, f"--range {p}") for p, r in zip(params, ranges, strict=True)]
     bm = bifurcation_map(
-        args.model,
+        m,
         params,
         values,
         fixed=fixed,
@@ -347,7 +348,7 @@ def cmd_bifurcation(args) -> int:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    units = {p: parameter_unit(args.model, p) for p in params}
+    units = {p: parameter_unit(m, p) for p in params}
     bounds = [
         {"param": b.param, "value": b.value, "kind": b.kind, "at": dict(b.at)}
         for b in bm.boundaries
@@ -356,7 +357,7 @@ def cmd_bifurcation(args) -> int:
 
     files = {"map": str(out / "map.csv"), "figure": str(out / "map.png")}
     bm.to_csv(files["map"])
-    bifurcation_figure(bm, files["figure"], model=args.model)
+    bifurcation_figure(bm, files["figure"], model=m)
     files["boundaries"] = str(out / "boundaries.json")
     Path(files["boundaries"]).write_text(dumps_strict(doc, indent=1))
     if args.json:
@@ -377,25 +378,57 @@ def cmd_bifurcation(args) -> int:
     return 0
 
 
+def _neuron_model(ref: str, what: str):
+    """The single-neuron model ``ref`` names; any other model (or an unknown name) is refused
+    with the single-neuron models the registry holds."""
+    from neuroscape.models import UnknownModelError, names, resolve
+    from neuroscape.models.neuron import NeuronModel
+
+    try:
+        m = resolve(ref)
+    except UnknownModelError:
+        m = None
+    if not isinstance(m, NeuronModel):
+        what_is = "unknown" if m is None else f"a {m.kind} model"
+        raise FitCLIError(
+            f"model {ref!r} is {what_is}: {what} are for single-neuron models: "
+            f"{', '.join(names('neuron'))}"
+        )
+    return m
+
+
 # -------------------------------------------------------------------------------------- parsers
 def add_parsers(sub) -> None:
-    from neuroscape.fit import MEASURES, METHODS
+    from neuroscape.fit import MEASURES, METHODS, OUTPUTS_FORMAT
 
-    f = sub.add_parser("fit", help="fit free parameters to a trace, features, class or rates")
-    f.add_argument("model")
+    f = sub.add_parser(
+        "fit",
+        help="fit free parameters to a trace, features, class, rates or output values",
+        description="Fit free parameters of any model (a name, or FILE.py:NAME, e.g. a "
+        "neuroscape.FunctionModel) to a target. Traces, features and classes are for "
+        "single-neuron models; every model fits the values of its declared outputs: "
+        + OUTPUTS_FORMAT
+        + " (--measure outputs: the sum over the targeted outputs of that scaled error, "
+        "dimensionless). A simulation that fails scores the worst error (inf) and is counted.",
+    )
+    f.add_argument("model", help="a model name or FILE.py:NAME")
     f.add_argument(
         "--target",
         required=True,
         metavar="FILE",
         help="t_ms,V_mV[,I_<unit>] CSV (the optional current column gives the stimulus), NWB "
-        "current clamp, or JSON (rates/features/behaviour/ranges)",
+        "current clamp, or JSON: rates {\"rates\": {\"r_E\": 25}} (Hz), outputs "
+        "{\"outputs\": {\"rate\": 60, \"v_mean\": {\"value\": -65, \"sd\": 2}}} (declared "
+        "units; without sd the error is relative), features, behaviour, ranges",
     )
     f.add_argument("--series", help="NWB: the acquisition series (default: the first)")
     f.add_argument(
         "--measure",
         action="append",
         choices=list(MEASURES),
-        help="repeat for several (summed; objectives of nsga2); default rms",
+        help="repeat for several (summed; objectives of nsga2); default by target: rms "
+        "(trace), rates, outputs, features, class. outputs: sum of |model - value| / (sd, "
+        "else |value|), dimensionless, any model; rates: sum of |model - value| in Hz",
     )
     f.add_argument("--method", default="cmaes", choices=list(METHODS))
     f.add_argument(
@@ -450,6 +483,13 @@ def add_parsers(sub) -> None:
         help="simulated ms (default: the trace's length, else the model's declared run)",
     )
     f.add_argument("--dt-ms", type=positive_float, default=None, help="default: the model's")
+    f.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="worker processes of a function model (default 1); CPU threads of the others "
+        "(default: all cores)",
+    )
     add_stimulus_args(f)
     f.add_argument(
         "--out", required=True, metavar="DIR", help="result.json and the figures of the fit"

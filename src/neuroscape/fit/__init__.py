@@ -4,6 +4,12 @@
 >>> res = fit("hh", "trace.csv", measures=["rms"], free={"g_Na": (60, 180)}, method="cmaes",
 ...           budget=1000, stimulus=make_stimulus("step", amp=10, t_on=10))
 >>> res.best, res.n_sims, res.solutions
+
+Any model fits: a built-in name, a model object, or ``path/to/file.py:NAME`` (e.g. a
+``neuroscape.FunctionModel``), to the values of its declared outputs:
+
+>>> res = fit("cell.py:MODEL", Target("outputs", outputs={"rate": 60.0}), measures=["outputs"],
+...           free={"gnabar": (0.08, 0.16)}, method="cmaes", budget=200, workers=4)
 """
 
 from __future__ import annotations
@@ -16,10 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from neuroscape.core.stimuli import Stimulus
-from neuroscape.fit.measures import MEASURE_UNITS, MEASURES, measure_unit
+from neuroscape.fit.measures import DEFAULT_MEASURE, MEASURE_UNITS, MEASURES, measure_unit
 from neuroscape.fit.problem import FitError, FitProblem
 from neuroscape.fit.result import FitResult
-from neuroscape.fit.targets import Target, TargetError, read_target, synthetic_trace
+from neuroscape.fit.targets import (
+    OUTPUTS_FORMAT,
+    Target,
+    TargetError,
+    read_target,
+    synthetic_trace,
+)
+from neuroscape.models import Model
 
 METHODS = ("explore", "gradient", "cmaes", "ga", "nsga2", "sbi", "hybrid")
 
@@ -36,17 +49,19 @@ __all__ = [
     "METHODS",
     "MEASURES",
     "MEASURE_UNITS",
+    "DEFAULT_MEASURE",
     "measure_unit",
     "method_options",
+    "OUTPUTS_FORMAT",
 ]
 
 
 def fit(
-    model: str,
+    model: Model | str,
     target: Target | str | Path,
     *,
     free: Mapping[str, tuple[float, float]],
-    measures: Sequence[str] = ("rms",),
+    measures: Sequence[str] | None = None,
     method: str = "cmaes",
     budget: int = 1000,
     seed: int = 0,
@@ -56,17 +71,23 @@ def fit(
     dt_ms: float | None = None,
     db: str | None = None,
     series: str | None = None,
+    workers: int | None = None,
     **options,
 ) -> FitResult:
     """Fit the ``free`` parameters ({name: (low, high)}, in their declared units) of ``model``
-    to ``target``: a Target, or the path of a target file (.csv/.nwb trace, .json rates,
-    features or class; ``series``: the NWB series, default the first).
+    (a model object, a registered name, or ``path/to/file.py:NAME``) to ``target``: a Target,
+    or the path of a target file (.csv/.nwb trace, .json rates, outputs, features or class;
+    ``series``: the NWB series, default the first).
 
     stimulus: what a single neuron is driven by (required unless the target file records it);
-    measures: names from ``MEASURES`` (several: their sum, or the objectives of nsga2);
+    measures: names from ``MEASURES`` (several: their sum, or the objectives of nsga2; default:
+    the target kind's, ``DEFAULT_MEASURE``: rms for a trace, outputs for output values...);
     method: one of ``METHODS``; budget: the most simulations to spend; duration_ms, dt_ms:
-    the simulations' length and step (ms; default the trace's length and the model's step);
-    db: a model database that receives every evaluated point. options go to the method:
+    the simulations' length and step (ms; default the trace's length and the model's step;
+    function models set their own: leave them unset); workers: worker processes of a function
+    model (default 1), threads of the others (default all); db: a model database that receives
+    every evaluated point. A simulation that fails scores the worst error (inf) and is counted
+    in the result's ``n_failed``. options go to the method:
     start={name: value} (cmaes, gradient), threshold (solution-set error bound, in the error's
     unit), surrogate (gradient), sweep_db (explore), noise_sd (sbi, mV), and the method's own.
     """
@@ -76,6 +97,10 @@ def fit(
         if not isinstance(target, str | Path):
             raise FitError("series names an NWB series: give the target as a path")
         target = read_target(target, series)
+    if isinstance(target, str | Path):
+        target = read_target(target)
+    if measures is None:  # FitProblem names a target of the wrong type
+        measures = (DEFAULT_MEASURE[target.kind],) if isinstance(target, Target) else ("rms",)
     problem = FitProblem(
         model,
         target,
@@ -88,6 +113,7 @@ def fit(
         seed=seed,
         budget=budget,
         db=db,
+        workers=workers,
     )
     return run_method(problem, method, seed=seed, **options)
 

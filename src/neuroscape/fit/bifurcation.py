@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import brentq, fsolve
 
 from neuroscape.core.stimuli import make_stimulus
-from neuroscape.models import get_neuron_model
+from neuroscape.models import Model, get_neuron_model
 from neuroscape.models.neuron import classify_spikes
 from neuroscape.sim.neuron_engine import simulate_neurons
 
@@ -70,7 +70,7 @@ def equilibrium(m, params_row, current, guess) -> np.ndarray | None:
 class _Family:
     """Parameter rows and currents along one bifurcation parameter."""
 
-    def __init__(self, model: str, param: str, fixed: dict[str, float], current: float):
+    def __init__(self, model: Model | str, param: str, fixed: dict[str, float], current: float):
         self.m = get_neuron_model(model)
         self.spec = self.m.spec
         names = self.spec.parameter_names
@@ -91,7 +91,7 @@ class _Family:
         return p, self.current
 
 
-def rest_state(model: str, params_row: np.ndarray, current: float, t_ms: float = 2000.0):
+def rest_state(model: Model | str, params_row: np.ndarray, current: float, t_ms: float = 2000.0):
     """The state after a long run, a start for the equilibrium search."""
     m = get_neuron_model(model)
     r = simulate_neurons(
@@ -108,7 +108,7 @@ def rest_state(model: str, params_row: np.ndarray, current: float, t_ms: float =
 
 
 def continue_equilibria(
-    model: str, param: str, values: np.ndarray, fixed=None, current: float = 0.0
+    model: Model | str, param: str, values: np.ndarray, fixed=None, current: float = 0.0
 ):
     """Follow the equilibrium over ``values``: states (N, n), NaN where lost, and eigenvalues."""
     fam = _Family(model, param, dict(fixed or {}), current)
@@ -244,7 +244,7 @@ def refine_class_boundary(
     return 0.5 * (lo + hi)
 
 
-def parameter_unit(model: str, param: str) -> str:
+def parameter_unit(model: Model | str, param: str) -> str:
     """The declared unit of a bifurcation parameter (``I``: the model's current unit)."""
     m = get_neuron_model(model)
     return m.current_unit if param == CURRENT else m.spec.parameter(param).unit
@@ -263,7 +263,7 @@ class BifurcationMap:
     amplitude: np.ndarray  # peak-to-peak V over the second half (the model's voltage unit)
     max_re: np.ndarray  # largest real part of the equilibrium's eigenvalues, 1/ms (NaN: lost)
     boundaries: list[Boundary]
-    model: str | None = None  # names the units of the CSV columns
+    model: Model | str | None = None  # names the units of the CSV columns
 
     def units(self) -> dict[str, str]:
         """Declared units of the map's parameters and quantities ("1": dimensionless)."""
@@ -310,7 +310,7 @@ class BifurcationMap:
 
 
 def bifurcation_map(
-    model: str,
+    model: Model | str,
     params: list[str],
     values: list[np.ndarray],
     *,
@@ -319,14 +319,17 @@ def bifurcation_map(
     duration_ms: float = 2000.0,
     refine: bool = True,
 ) -> BifurcationMap:
-    """A 1D or 2D map. Boundaries: from the eigenvalues (hopf, saddle-node) and, in 1D, the
-    class changes of the simulations refined by batched bisection."""
+    """A 1D or 2D map of a single-neuron model (an object or a name; any other model is
+    refused). Boundaries: from the eigenvalues (hopf, saddle-node) and, in 1D, the class
+    changes of the simulations refined by batched bisection."""
     if len(params) not in (1, 2) or len(values) != len(params):
         raise BifurcationError("give one or two parameters, each with its values")
     if len(set(params)) != len(params):
         raise BifurcationError(f"parameter {params[0]!r} given twice; allowed: two different")
     fixed = dict(fixed or {})
-    m = get_neuron_model(model)
+    # a single neuron's equations (the Jacobian needs them); other models are refused, naming
+    # the single-neuron models of the registry
+    m = model = get_neuron_model(model)
     for k, v in fixed.items():
         par = m.spec.parameter(k)
         if not (np.isfinite(v) and par.low <= v <= par.high):

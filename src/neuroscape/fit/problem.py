@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.core.settings import SimSettings
 from neuroscape.core.spec import ParameterError
 from neuroscape.core.stimuli import Stimulus
-from neuroscape.fit.measures import MEASURES, SimOutput, needs_trace
+from neuroscape.fit.measures import MEASURES, NEURON_MEASURES, SimOutput, needs_trace
 from neuroscape.fit.targets import (
     Target,
     TargetError,
@@ -23,10 +24,16 @@ from neuroscape.fit.targets import (
     read_target,
     target_fires,
 )
-from neuroscape.models import NETWORK_MODELS, NEURON_MODELS, get_spec
+from neuroscape.models import FunctionModel, Model, resolve
+from neuroscape.models.neuron import NeuronModel
 
 # the target kinds each measure compares against (the trace measures: see needs_trace)
-MEASURE_TARGETS = {"rates": ("rates",), "class": ("class",), "features": ("features", "trace")}
+MEASURE_TARGETS = {
+    "rates": ("rates",),
+    "outputs": ("outputs", "rates"),
+    "class": ("class",),
+    "features": ("features", "trace"),
+}
 
 
 class FitError(ValueError):
@@ -38,7 +45,7 @@ class BudgetExhausted(RuntimeError):
 
 
 def simulate_traces(
-    model: str,
+    model: Model | str,
     params,
     stimulus: Stimulus | None,
     *,
@@ -47,9 +54,11 @@ def simulate_traces(
     record_every: int = 1,
     integrator: str | None = None,
     window_ms: float | None = None,
+    workers: int | None = None,
 ):
     """(t_ms (T,), V (B, T), NeuronResult) of a single-neuron model; samples at t = k dt_rec.
-    Rates are over the last ``window_ms`` (default: the whole run)."""
+    Rates are over the last ``window_ms`` (default: the whole run); ``workers``: threads
+    (default all)."""
     from neuroscape.models import get_neuron_model
     from neuroscape.sim.neuron_engine import simulate_neurons
 
@@ -61,7 +70,7 @@ def simulate_traces(
         "exponential_euler_tables" if m.gate_tables else m.spec.settings.integrator
     )
     res = simulate_neurons(
-        model,
+        m,
         params,
         stimulus,
         duration_ms=duration_ms,
@@ -70,6 +79,7 @@ def simulate_traces(
         integrator=integ,
         record_v=True,
         record_every=record_every,
+        workers=workers,
     )
     # the kernel records after each ``record_every`` steps; prepend the initial state so that
     # sample k lies at t = k * dt * record_every, from t = 0
@@ -131,10 +141,15 @@ def _interp_rows(t_src: np.ndarray, v: np.ndarray, t_dst: np.ndarray) -> np.ndar
 
 @dataclass
 class FitProblem:
-    """Fit ``free`` parameters ({name: (low, high)}) of ``model`` to ``target`` under
+    """Fit ``free`` parameters ({name: (low, high)}) of ``model`` (any model object, or a name
+    or ``path/to/file.py:NAME`` that ``neuroscape.models.resolve`` finds) to ``target`` under
     ``measures`` (names in ``neuroscape.fit.measures.MEASURES``); the others stay at their
     defaults or ``fixed``. Single-neuron models run under ``stimulus`` for ``duration_ms``
-    (default: the target trace's length); networks run with noise seed ``seed``.
+    (default: the target trace's length); other models run their batch with noise seed
+    ``seed`` (row r of each evaluated batch: the stream (seed, r)), function models under
+    their own protocol (no duration_ms, dt_ms, window_ms or integrator) in ``workers`` worker
+    processes (default 1; other models: threads, default all). Every simulation that fails
+    scores the worst error (inf) and is counted in ``n_failed``.
 
     ``target``: a Target or the path of a target file (``read_target``). The stimulus of a
     single neuron is required: given, or recorded in the target file (a current column or an
@@ -142,7 +157,7 @@ class FitProblem:
     fires before the stimulus injects anything is refused unless the model fires without input
     somewhere in the free box (16 probe simulations, not counted against the budget)."""
 
-    model: str
+    model: Model | str
     target: Target | str | Path
     measures: tuple[str, ...]
     free: dict[str, tuple[float, float]]
@@ -156,20 +171,19 @@ class FitProblem:
     budget: int = 1000
     db: str | None = None
     feature_tolerances: dict[str, float] | None = None
+    workers: int | None = None
     # history, filled by evaluate
     X: list = field(default_factory=list, repr=False)
     F: list = field(default_factory=list, repr=False)
     n_sims: int = 0
+    n_failed: int = 0  # evaluated simulations that failed (scored inf)
+    first_failure: str | None = None  # the error text of the first of them
     t_start: float = field(default_factory=time.perf_counter, repr=False)
 
     def __post_init__(self) -> None:
-        if self.model not in NEURON_MODELS + NETWORK_MODELS:
-            get_spec(self.model)  # an unknown name: the registry's error, with the allowed ones
-            raise FitError(
-                f"model {self.model!r} cannot be fitted; allowed: "
-                f"{', '.join(NEURON_MODELS + NETWORK_MODELS)}"
-            )
-        self.spec = get_spec(self.model)
+        m = self.model = resolve(self.model)  # unknown: the registry's one-line error
+        self.spec = m.spec
+        self.neuron = isinstance(m, NeuronModel)
         names = self.spec.parameter_names
         if isinstance(self.target, str | Path):
             self.target = read_target(self.target)
@@ -183,15 +197,15 @@ class FitProblem:
         self.measures = tuple(self.measures)
         if not self.measures:
             raise FitError(f"no measure given; allowed: {', '.join(MEASURES)}")
-        for m in self.measures:
-            if m not in MEASURES:
-                raise FitError(f"unknown measure {m!r}; allowed: {', '.join(MEASURES)}")
+        for ms in self.measures:
+            if ms not in MEASURES:
+                raise FitError(f"unknown measure {ms!r}; allowed: {', '.join(MEASURES)}")
         if not self.free:
             raise FitError("no free parameter: give at least one --free NAME")
         for name in [*self.free, *self.fixed]:
             if name not in names:
                 raise ParameterError(
-                    f"unknown parameter {name!r} for model {self.model!r}; "
+                    f"unknown parameter {name!r} for model {m.name!r}; "
                     f"allowed: {', '.join(names)}"
                 )
         both = set(self.free) & set(self.fixed)
@@ -231,33 +245,53 @@ class FitProblem:
             v = getattr(self, what)
             if v is not None and not (np.isfinite(v) and v > 0):
                 raise FitError(f"{what}={v!r}; allowed: a finite number > 0 (ms)")
-        network = self.model in NETWORK_MODELS
-        if network and set(self.measures) - {"rates"}:
-            raise FitError(f"model {self.model!r} is a network: allowed measure: rates")
+        if not self.neuron:
+            if self.target.kind == "trace":
+                raise FitError(
+                    f"model {m.name!r} ({m.kind}) cannot be fitted to a trace: voltage traces "
+                    "are for single-neuron models; fit its declared outputs "
+                    f"({', '.join(self.spec.output_names)}) with a JSON target "
+                    '{"outputs": {NAME: VALUE}} and the measure outputs'
+                )
+            bad = [x for x in self.measures if x in NEURON_MEASURES]
+            if bad:
+                raise FitError(
+                    f"measure {bad[0]} reads a single neuron's voltage or spikes; model "
+                    f"{m.name!r} ({m.kind}): allowed measures: outputs, rates"
+                )
         need = needs_trace(self.measures)
         if need and self.target.kind != "trace":
             raise FitError(
                 f"measures {', '.join(self.measures)} compare traces; "
                 f"the target is {self.target.kind}"
             )
-        for m in self.measures:
-            kinds = MEASURE_TARGETS.get(m)
+        for ms in self.measures:
+            kinds = MEASURE_TARGETS.get(ms)
             if kinds is not None and self.target.kind not in kinds:
                 raise FitError(
-                    f"measure {m} compares {' or '.join(kinds)} targets; "
+                    f"measure {ms} compares {' or '.join(kinds)} targets; "
                     f"the target is {self.target.kind}"
                 )
-        if self.target.kind == "rates":
+        if self.target.kind in ("rates", "outputs"):
             outputs = self.spec.output_names
-            unknown = [k for k in self.target.rates if k not in outputs]
+            unknown = [k for k in self.target.output_values if k not in outputs]
             if unknown:
                 raise FitError(
-                    f"rates target names {unknown[0]!r}; allowed for {self.model}: "
+                    f"{self.target.kind} target names {unknown[0]!r}; allowed for {m.name}: "
                     f"{', '.join(outputs)}"
                 )
+        self._owns_protocol = isinstance(m, FunctionModel)
+        if self._owns_protocol:
+            given = [
+                k for k in ("duration_ms", "dt_ms", "window_ms", "integrator")
+                if getattr(self, k) is not None
+            ]
+            if given:
+                raise FitError(
+                    f"{given[0]}={getattr(self, given[0])!r}: {m.name} is a function model, "
+                    "its function sets its own duration, step and scheme; leave it unset"
+                )
         if self.target.kind == "trace":
-            if network:
-                raise FitError(f"model {self.model!r} is a network: a trace target is for neurons")
             tdur, tdt = self.target.duration_ms, self.target.dt_ms
             if self.duration_ms is None:
                 self.duration_ms = tdur
@@ -273,7 +307,7 @@ class FitProblem:
                         f"dt_ms={self.dt_ms:g} ms does not divide the target's sampling "
                         f"interval {tdt:g} ms; allowed: {tdt:g}/k ms for a whole k"
                     )
-        elif self.duration_ms is None:
+        elif self.duration_ms is None and not self._owns_protocol:
             self.duration_ms = self.spec.settings.duration_ms  # the model's declared run
         self.free_names = list(self.free)
         self.lo = np.array([self.free[n][0] for n in self.free_names])
@@ -281,9 +315,25 @@ class FitProblem:
         self._idx = [names.index(n) for n in self.free_names]
         self._base = self.spec.params_array(dict(self.fixed))[0]
         self._store = None
-        if network:
+        self._batch = None
+        if not self.neuron:
             if self.stimulus is not None:
-                raise FitError(f"model {self.model!r} is a network: it takes no stimulus")
+                opts = ", ".join(m.run_options) or "none"
+                what = "function model" if m.kind == "function" else m.kind
+                raise FitError(
+                    f"model {m.name!r} is a {what}: it takes no stimulus; its run options: {opts}"
+                )
+            # the settings of every run: what is given, else the model's declared defaults
+            try:
+                self.settings = SimSettings.for_model(
+                    self.spec,
+                    duration_ms=None if self._owns_protocol else self.duration_ms,
+                    dt_ms=self.dt_ms,
+                    window_ms=self.window_ms,
+                    integrator=self.integrator,
+                )
+            except ValueError as e:
+                raise FitError(str(e)) from None
         else:
             self.stimulus = self._resolve_stimulus()
             self._check_target_explained()
@@ -299,7 +349,7 @@ class FitProblem:
         if tg.current_unit is not None and tg.current_unit != cu:
             if tg.current is None:  # an exact description in another unit: not comparable
                 raise FitError(
-                    f"{src} records its stimulus in {tg.current_unit!r}; model {self.model!r} "
+                    f"{src} records its stimulus in {tg.current_unit!r}; model {self.name!r} "
                     f"takes {cu!r}"
                 )
             try:
@@ -312,7 +362,7 @@ class FitProblem:
             recorded = tg.recorded_stimulus() if tg.kind == "trace" else None
             if recorded is None:
                 raise FitError(
-                    f"model {self.model!r} is a single neuron: give the stimulus the target was "
+                    f"model {self.name!r} is a single neuron: give the stimulus the target was "
                     f"recorded under (stimulus=make_stimulus(...); CLI: --current or --stimulus); "
                     f"{src} records none"
                 )
@@ -384,7 +434,7 @@ class FitProblem:
         when = "at all" if np.isinf(silent) else f"before {silent:g} ms"
         raise FitError(
             f"{what} is not explained: the stimulus ({self.stimulus_description(self.stimulus)}) "
-            f"injects nothing {when}, and {self.model} fires without input at none of {n_probe} "
+            f"injects nothing {when}, and {self.name} fires without input at none of {n_probe} "
             "points of the free box; give the stimulus the target was recorded under"
         )
 
@@ -393,6 +443,11 @@ class FitProblem:
         from neuroscape.models import get_neuron_model
 
         return get_neuron_model(self.model).current_unit
+
+    @property
+    def name(self) -> str:
+        """The model's name (for messages)."""
+        return self.model.name
 
     # ------------------------------------------------------------------ coordinates
     @property
@@ -441,25 +496,22 @@ class FitProblem:
     def simulate(self, x: np.ndarray) -> SimOutput:
         """Simulate the candidates x (n, n_free), without counting them."""
         p = self.full_params(x)
-        if self.model in NETWORK_MODELS:
-            from neuroscape.api import simulate
+        if not self.neuron:
+            from neuroscape.sim.engine import batch_for, run_batch
 
-            res = simulate(
-                self.model,
-                p,
-                seed=self.seed,
-                duration_ms=self.duration_ms,
-                window_ms=self.window_ms,
+            if self._batch is None:  # built once: a function model keeps its worker processes
+                self._batch = batch_for(self.model)
+            res = run_batch(
+                self._batch, p, seed=self.seed, settings=self.settings, workers=self.workers
             )
             return SimOutput(
                 outputs=res.outputs,
-                output_names=res.output_names,
-                ok=res.ok,
+                output_names=list(res.output_names),
+                ok=np.asarray(res.ok, bool),
                 errors=list(res.errors),
+                labels=res.labels,
             )
-        from neuroscape.models import get_neuron_model
-
-        m = get_neuron_model(self.model)
+        m = self.model
         if self.target.kind == "trace":
             tdt = self.target.dt_ms
             dt = self.dt_ms or m.default_dt_ms
@@ -468,7 +520,7 @@ class FitProblem:
         else:
             dt, rec = self.dt_ms or m.default_dt_ms, 1
         t, v, res = simulate_traces(
-            self.model,
+            m,
             p,
             self.stimulus,
             duration_ms=self.duration_ms,
@@ -476,6 +528,7 @@ class FitProblem:
             record_every=rec,
             integrator=self.integrator,
             window_ms=self.window_ms,
+            workers=self.workers,
         )
         if self.target.kind == "trace":
             v = _interp_rows(t, v, self.target.t_ms)
@@ -515,6 +568,11 @@ class FitProblem:
         out = self.simulate(x)
         self.last_output = out  # methods that need more than errors (sbi) read it
         f = self.errors_of(out)
+        failed = np.flatnonzero(~np.asarray(out.ok, bool))
+        if len(failed):  # scored inf (the worst error), counted and kept, never dropped
+            self.n_failed += len(failed)
+            if self.first_failure is None:
+                self.first_failure = out.errors[failed[0]] or "failed (no error text)"
         self.n_sims += len(x)
         self.X.append(x.copy())
         self.F.append(f.copy())
@@ -537,7 +595,7 @@ class FitProblem:
 
     def describe(self) -> dict:
         return {
-            "model": self.model,
+            "model": self.model.ref,
             "free": {k: list(v) for k, v in self.free.items()},
             "fixed": self.fixed,
             "measures": list(self.measures),
@@ -559,22 +617,24 @@ class FitProblem:
                 "n": self.budget,
                 "sample_seed": self.seed,
             }
-            self._sweep = self._store.open_sweep(
-                ident,
-                {
-                    "seed": self.seed,
+            if self.neuron:
+                run = {
                     "duration_ms": self.duration_ms,
                     "dt_ms": self.dt_ms or 0.0,
                     "window_ms": self.window_ms or self.duration_ms,
                     "integrator": self.integrator or "default",
-                },
-            )
+                }
+            else:  # the settings every run used
+                run = self.settings.as_dict()
+            self._sweep = self._store.open_sweep(ident, {"seed": self.seed, **run})
         rows = np.arange(self.n_sims - len(x), self.n_sims)
         if out.spike_times is not None:
             labels = [
                 classify_spikes(s, *out.window)[0] if ok else None
                 for s, ok in zip(out.spike_times, out.ok, strict=True)
             ]
+        elif out.labels is not None:  # the model's own labels (its output domain)
+            labels = list(out.labels)
         else:
             labels = [None] * len(x)
         self._store.write_chunk(
@@ -589,9 +649,13 @@ class FitProblem:
         )
 
     def close(self) -> None:
+        """Close the database and end the worker processes of a function model (a later
+        simulation starts them again)."""
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._batch is not None and hasattr(self._batch, "close"):
+            self._batch.close()
 
 
 def _cv(spike_times, window) -> np.ndarray:

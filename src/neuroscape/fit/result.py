@@ -42,6 +42,11 @@ class FitResult:
     # declared units: of each free parameter, and of each measure's error ("1": dimensionless)
     parameter_units: dict[str, str] = field(default_factory=dict)
     measure_units: dict[str, str] = field(default_factory=dict)
+    # how another process finds the model again (its name, or FILE.py:NAME); "" when unknown
+    model_ref: str = ""
+    # simulations that failed: scored the worst error (inf), kept in the history
+    n_failed: int = 0
+    first_failure: str | None = None
 
     @property
     def error_unit(self) -> str | None:
@@ -64,6 +69,7 @@ class FitResult:
         d = {
             "method": self.method,
             "model": self.model,
+            "model_ref": self.model_ref or self.model,
             "free": self.free_names,
             "parameter_units": self.parameter_units,
             "measures": self.measures,
@@ -74,6 +80,8 @@ class FitResult:
             "best_errors": dict(zip(self.measures, self.best_errors, strict=True)),
             "threshold": self.threshold,
             "simulations": self.n_sims,
+            "failed_simulations": self.n_failed,  # scored inf, the worst error
+            "first_failure": self.first_failure,
             "wall_time_s": self.wall_time_s,
             "solution_set": [
                 dict(zip(self.free_names, map(float, x), strict=True)) for x in self.solutions
@@ -137,6 +145,12 @@ def make_result(
     s = problem.scalar(f) if len(f) else np.zeros(0)
     if len(s) == 0:
         raise FitError(f"budget={problem.budget}: no simulation was run; {method} needs more")
+    if problem.n_sims and problem.n_failed == problem.n_sims:
+        problem.close()
+        raise FitError(
+            f"all {problem.n_sims} simulations of {problem.name} failed; the first: "
+            f"{problem.first_failure}"
+        )
     if best_x is None:
         i = int(np.argmin(s))
         best_x, best_f = x[i], f[i]
@@ -153,7 +167,8 @@ def make_result(
     problem.close()
     return FitResult(
         method=method,
-        model=problem.model,
+        model=problem.name,
+        model_ref=problem.model.ref,
         free_names=problem.free_names,
         measures=list(problem.measures),
         best=problem.as_dict(best_x),
@@ -169,5 +184,7 @@ def make_result(
         and {k: v for k, v in problem.target.truth.items() if k in problem.free},
         parameter_units={n: problem.spec.parameter(n).unit for n in problem.free_names},
         measure_units={m: measure_unit(m, problem.model) for m in problem.measures},
+        n_failed=problem.n_failed,
+        first_failure=problem.first_failure,
         **kw,
     )

@@ -1,5 +1,6 @@
-"""Fit targets: a voltage trace (CSV or NWB), spike features, a behaviour class or ranges, or
-firing rates; and synthetic targets made from known parameters so that recovery can be measured."""
+"""Fit targets: a voltage trace (CSV or NWB), spike features, a behaviour class or ranges,
+firing rates, or the values of any model's declared outputs; and synthetic targets made from
+known parameters so that recovery can be measured."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from neuroscape.core.stimuli import Stimulus
+from neuroscape.models import Model
 from neuroscape.models.neuron import BEHAVIOURS
 
-KINDS = ("trace", "features", "class", "rates")
+KINDS = ("trace", "features", "class", "rates", "outputs")
 
 
 class TargetError(ValueError):
@@ -28,8 +30,10 @@ class Target:
     trace: ``t_ms`` (T,) and ``v_mV`` (T,), sampled uniformly; features: ``features``
     {eFEL name: value}; class: ``behaviour`` (one of BEHAVIOURS) and/or ``ranges``
     {quantity: (low, high)} with quantities ``rate`` (Hz), ``cv_isi``, ``burst_period_ms``;
-    rates: ``rates`` {output name: Hz} (networks). ``truth`` holds the parameters of a
-    synthetic target.
+    rates: ``rates`` {output name: Hz}; outputs: ``outputs`` {declared output name: value in
+    its declared unit} and, optionally, ``output_sd`` {name: the scale of its error, same
+    unit: a measurement SD or tolerance; an output without one is compared relatively}.
+    ``truth`` holds the parameters of a synthetic target.
     """
 
     kind: str
@@ -39,6 +43,8 @@ class Target:
     behaviour: str | None = None
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     rates: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, float] = field(default_factory=dict)
+    output_sd: dict[str, float] = field(default_factory=dict)
     truth: dict[str, float] | None = None
     source: str = ""
     # what a trace file records of its stimulus: the injected current on t_ms (in
@@ -94,6 +100,52 @@ class Target:
             raise TargetError("a features target needs at least one feature")
         if self.kind == "rates" and not self.rates:
             raise TargetError("a rates target needs at least one output, e.g. r_E=25")
+        if self.kind == "outputs":
+            self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        src = self.source or "outputs target"
+        if not self.outputs:
+            raise TargetError(f"{src}: an outputs target needs at least one output, e.g. rate=60")
+        for name, v in self.outputs.items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
+                raise TargetError(f"{src}: outputs.{name}={v!r} is not a finite number")
+        extra = [k for k in self.output_sd if k not in self.outputs]
+        if extra:
+            raise TargetError(
+                f"{src}: sd of {extra[0]!r}, which is not a targeted output; targeted: "
+                f"{', '.join(self.outputs)}"
+            )
+        for name, sd in self.output_sd.items():
+            if isinstance(sd, bool) or not isinstance(sd, int | float) or not sd > 0:
+                raise TargetError(
+                    f"{src}: outputs.{name}.sd={sd!r}; allowed: a finite number > 0 (the "
+                    "output's unit)"
+                )
+            if not np.isfinite(sd):
+                raise TargetError(f"{src}: outputs.{name}.sd={sd!r}; allowed: finite, > 0")
+        zero = [k for k, v in self.outputs.items() if v == 0 and k not in self.output_sd]
+        if zero:
+            raise TargetError(
+                f"{src}: outputs.{zero[0]}=0 needs an sd (a relative error of 0 is undefined); "
+                f'e.g. {{"{zero[0]}": {{"value": 0, "sd": 1}}}}'
+            )
+        self.outputs = {k: float(v) for k, v in self.outputs.items()}
+        self.output_sd = {k: float(v) for k, v in self.output_sd.items()}
+
+    @property
+    def output_values(self) -> dict[str, float]:
+        """The targeted output values of a rates or outputs target ({} for other kinds)."""
+        if self.kind == "rates":
+            return dict(self.rates)
+        if self.kind == "outputs":
+            return dict(self.outputs)
+        return {}
+
+    def output_scales(self) -> dict[str, float]:
+        """The scale each targeted output's error is divided by under the outputs measure: its
+        sd where given, else |value| (a relative error)."""
+        return {k: self.output_sd.get(k, abs(v)) for k, v in self.output_values.items()}
 
     @property
     def dt_ms(self) -> float:
@@ -301,9 +353,17 @@ def write_nwb(
     return path
 
 
+OUTPUTS_FORMAT = (
+    '{"outputs": {"NAME": VALUE, "NAME2": {"value": VALUE, "sd": SD}}}: declared outputs, '
+    "each value in the output's declared unit; sd (same unit, optional) scales its error, "
+    "without one the error is relative, |model - value| / |value|"
+)
+
+
 def read_target(path: str | Path, series: str | None = None) -> Target:
-    """By extension: ``.csv`` trace, ``.nwb`` trace, ``.json`` features/class/rates, e.g.
-    ``{"rates": {"r_E": 25, "r_I": 100}}``, ``{"behaviour": "bursting"}``,
+    """By extension: ``.csv`` trace, ``.nwb`` trace, ``.json`` features/class/rates/outputs,
+    e.g. ``{"rates": {"r_E": 25, "r_I": 100}}``, ``{"outputs": {"rate": 60, "v_mean":
+    {"value": -65, "sd": 2}}}`` (see ``OUTPUTS_FORMAT``), ``{"behaviour": "bursting"}``,
     ``{"ranges": {"burst_period_ms": [50, 80]}}``, ``{"features": {"Spikecount": 8}}``.
     ``series``: the NWB acquisition series (only for .nwb)."""
     path = Path(path)
@@ -330,18 +390,26 @@ def _read_json_target(path: Path) -> Target:
         d = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise TargetError(f"{path}: not valid JSON ({e})") from None
-    allowed = ("rates", "features", "behaviour", "ranges")
+    allowed = ("rates", "outputs", "features", "behaviour", "ranges")
     if not isinstance(d, dict) or not d:
         raise TargetError(f"{path}: expected an object with one of {', '.join(allowed)}")
     unknown = [k for k in d if k not in allowed]
     if unknown:
         raise TargetError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
-    kinds = {"rates": "rates", "features": "features", "behaviour": "class", "ranges": "class"}
+    kinds = {
+        "rates": "rates",
+        "outputs": "outputs",
+        "features": "features",
+        "behaviour": "class",
+        "ranges": "class",
+    }
     if len({kinds[k] for k in d}) > 1:
         raise TargetError(
-            f"{path}: keys {', '.join(d)} mix target kinds; allowed: rates, or features, "
-            "or behaviour and/or ranges"
+            f"{path}: keys {', '.join(d)} mix target kinds; allowed: rates, or outputs, or "
+            "features, or behaviour and/or ranges"
         )
+    if "outputs" in d:
+        return _read_outputs(path, d["outputs"])
     for k in ("rates", "features", "ranges"):
         if k in d and not isinstance(d[k], dict):
             raise TargetError(f"{path}: {k} must be an object of NAME: value")
@@ -364,6 +432,26 @@ def _read_json_target(path: Path) -> Target:
     if behaviour is not None and not isinstance(behaviour, str):
         raise TargetError(f"{path}: behaviour={behaviour!r}; allowed: {', '.join(BEHAVIOURS)}")
     return Target("class", behaviour=behaviour, ranges=ranges, source=str(path))
+
+
+def _read_outputs(path: Path, d) -> Target:
+    if not isinstance(d, dict) or not d:
+        raise TargetError(f"{path}: outputs must be a non-empty object; {OUTPUTS_FORMAT}")
+    values, sds = {}, {}
+    for name, v in d.items():
+        if isinstance(v, dict):
+            bad = [k for k in v if k not in ("value", "sd")]
+            if bad or "value" not in v:
+                what = f"key {bad[0]!r}" if bad else "no value"
+                raise TargetError(
+                    f"{path}: outputs.{name} has {what}; allowed keys: value (required), sd"
+                )
+            values[name] = v["value"]
+            if "sd" in v:
+                sds[name] = v["sd"]
+        else:
+            values[name] = v
+    return Target("outputs", outputs=values, output_sd=sds, source=str(path))
 
 
 def write_trace_csv(
@@ -394,7 +482,7 @@ def write_trace_csv(
 
 
 def synthetic_trace(
-    model: str,
+    model: Model | str,
     params: dict[str, float],
     stimulus: Stimulus,
     *,
@@ -423,20 +511,20 @@ def synthetic_trace(
         integrator=integrator,
     )
     v = v[0] + noise_mV * np.random.default_rng(seed).standard_normal(v.shape[1])
-    unit = get_neuron_model(model).current_unit
+    m = get_neuron_model(model)
     return Target(
         "trace",
         t,
         v,
         truth=dict(params),
-        source=f"synthetic {model}",
+        source=f"synthetic {m.name}",
         stimulus=stimulus,
         current=stimulus.current_at(t),
-        current_unit=unit,
+        current_unit=m.current_unit,
     )
 
 
-def first_spike_ms(model: str, target: Target) -> float | None:
+def first_spike_ms(model: Model | str, target: Target) -> float | None:
     """The time (ms) of the first spike visible in a trace target of ``model``, None if none.
 
     Models without reset: the first upward crossing of the model's spike level. Integrate-and-
@@ -459,8 +547,8 @@ def first_spike_ms(model: str, target: Target) -> float | None:
 def target_fires(target: Target) -> bool:
     """Whether a non-trace target asks for spikes: a positive rate, a class other than silent
     (or a rate range above 0), or a positive spike count or frequency among its features."""
-    if target.kind == "rates":
-        return any(v > 0 for v in target.rates.values())
+    if target.kind in ("rates", "outputs"):
+        return any(v > 0 for v in target.output_values.values())
     if target.kind == "class":
         lo = target.ranges.get("rate", (0.0, 0.0))[0]
         return (target.behaviour not in (None, "silent")) or lo > 0

@@ -10,27 +10,39 @@ import numpy as np
 from neuroscape.plot._base import axis_label, pyplot, save, thin, units_for
 
 
-def _measure_label(measure: str, model: str) -> str:
+def _measure_label(measure: str, result) -> str:
+    """``measure``'s axis label, in the unit the result records (else the model's)."""
     from neuroscape.fit.measures import measure_unit
 
-    return axis_label(f"{measure} error", measure_unit(measure, model))
+    units = getattr(result, "measure_units", None) or {}
+    unit = units.get(measure) or measure_unit(measure, result.model)
+    return axis_label(f"{measure} error", unit)
 
 
-def parameter_units(model: str | None, names: list[str]) -> list[str | None]:
-    """The declared unit of each named parameter of ``model`` (``I``: the model's injected
-    current), None where the model or the name is not known."""
+def parameter_units(model, names: list[str]) -> list[str | None]:
+    """The declared unit of each named parameter of ``model`` (an object or a name; ``I``: a
+    single neuron's injected current), None where the model or the name is not known."""
     if model is None:
         return [None] * len(names)
-    from neuroscape.models import NEURON_MODELS, UnknownModelError, get_neuron_model, get_spec
+    from neuroscape.models import ModelError, resolve
+    from neuroscape.models.neuron import NeuronModel
 
     try:
-        spec = get_spec(model)
-    except UnknownModelError:
+        m = resolve(model)
+    except ModelError:  # unknown, or a model file that is gone
         return [None] * len(names)
-    units = {p.name: p.unit for p in spec.parameters}
-    if model in NEURON_MODELS:
-        units.setdefault("I", get_neuron_model(model).current_unit)
+    units = {p.name: p.unit for p in m.spec.parameters}
+    if isinstance(m, NeuronModel):
+        units.setdefault("I", m.current_unit)
     return [units.get(n) for n in names]
+
+
+def _result_parameter_units(result, names: list[str]) -> list[str | None]:
+    """The units the result records (a fit of any model), else the model's declarations."""
+    recorded = getattr(result, "parameter_units", None) or {}
+    if all(n in recorded for n in names):
+        return [recorded[n] for n in names]
+    return parameter_units(result.model, names)
 
 
 def convergence_figure(result, path: str | Path | None):
@@ -44,7 +56,7 @@ def convergence_figure(result, path: str | Path | None):
     ax.set_xlabel(axis_label("simulations used", "count"))
     # the scalar error is the sum of the measures, each in its own unit
     ax.set_ylabel(
-        "best error: " + " + ".join(_measure_label(m, result.model) for m in result.measures),
+        "best error: " + " + ".join(_measure_label(m, result) for m in result.measures),
         fontsize=8,
     )
     ax.set_title(f"{result.model}: {result.method}", fontsize=9)
@@ -80,8 +92,8 @@ def pareto_figure(result, path: str | Path | None):
     f = result.pareto_f
     o = np.argsort(f[:, 0])
     ax.plot(f[o, 0], f[o, 1], "o-", ms=4, label="non-dominated points")
-    ax.set_xlabel(_measure_label(result.measures[0], result.model))
-    ax.set_ylabel(_measure_label(result.measures[1], result.model))
+    ax.set_xlabel(_measure_label(result.measures[0], result))
+    ax.set_ylabel(_measure_label(result.measures[1], result))
     ax.set_title(f"Pareto front: {len(f)} non-dominated points", fontsize=9)
     ax.legend(frameon=False, fontsize=8)
     return save(fig, path)
@@ -89,13 +101,14 @@ def pareto_figure(result, path: str | Path | None):
 
 def posterior_figure(result, path: str | Path | None, *, param_units: list[str] | None = None):
     """Pair plot of posterior samples; red: the truth of a synthetic target. Axis units:
-    ``param_units`` (one per free parameter) or the model's declarations."""
+    ``param_units`` (one per free parameter), else the result's ``parameter_units``, else the
+    model's declarations."""
     plt = pyplot()
     s, names = result.posterior, result.free_names
     units = (
         units_for(names, param_units, "posterior_figure param_units")
         if param_units is not None
-        else parameter_units(result.model, names)
+        else _result_parameter_units(result, names)
     )
     k = len(names)
     fig, axes = plt.subplots(k, k, figsize=(2.4 * k, 2.4 * k), squeeze=False)

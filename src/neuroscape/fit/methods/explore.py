@@ -1,5 +1,6 @@
-"""Exploration: the solution space out of a sweep database (no new simulation; the rates measure,
-from the stored outputs), or a Latin-hypercube sample of the box spending the budget."""
+"""Exploration: the solution space out of a sweep database (no new simulation; the rates or
+outputs measure, from the stored outputs), or a Latin-hypercube sample of the box spending the
+budget."""
 
 from __future__ import annotations
 
@@ -39,8 +40,10 @@ def _from_db(problem: FitProblem, path: str, threshold: float | None):
     from neuroscape.explore.store import open_for_reading
     from neuroscape.fit.measures import SimOutput
 
-    if set(problem.measures) - {"rates"}:
-        raise FitError("exploring a database works with the rates measure (its stored outputs)")
+    if set(problem.measures) - {"rates", "outputs"}:
+        raise FitError(
+            "exploring a database works with the rates and outputs measures (its stored outputs)"
+        )
     spec = problem.spec
     names = [*spec.parameter_names, *spec.output_names]
     store = open_for_reading(path)
@@ -52,10 +55,12 @@ def _from_db(problem: FitProblem, path: str, threshold: float | None):
             + ", s.model, s.duration_ms, s.window_ms, s.dt_ms, s.extra "
             "FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.status = 'ok'"
         )
+        # failed runs have no outputs to score: counted in the result, not silently dropped
+        _, n_bad = store.query("SELECT COUNT(*) FROM runs WHERE status != 'ok'")
     finally:
         store.close()
     if not rows:
-        raise FitError(f"{path}: no successful run of {problem.model!r} to explore")
+        raise FitError(f"{path}: no successful run of {problem.name!r} to explore")
     k = len(names)
     want = _settings(problem)
 
@@ -94,19 +99,18 @@ def _from_db(problem: FitProblem, path: str, threshold: float | None):
     problem.F.append(problem.errors_of(out))  # stored runs: no simulation spent
     res = make_result(problem, "explore", threshold)
     res.extra["database"] = str(path)
+    res.extra["database_failed_runs"] = int(n_bad[0][0])
     return res
 
 
 def _settings(problem: FitProblem) -> tuple:
     """(model, duration_ms, window_ms, dt_ms) that this fit's own simulations would use."""
-    from neuroscape.core.settings import SimSettings, default_window_ms
-    from neuroscape.models import NETWORK_MODELS, get_neuron_model
-
+    if not problem.neuron:  # the settings of its batch runs
+        st = problem.settings
+        return (problem.name, st.duration_ms, st.window_ms, st.dt_ms)
     dur = float(problem.duration_ms)
-    if problem.model in NETWORK_MODELS:  # what api.simulate uses when given no window or step
-        return (problem.model, dur, problem.window_ms or default_window_ms(dur), SimSettings.dt_ms)
-    dt = problem.dt_ms or get_neuron_model(problem.model).default_dt_ms
-    return (problem.model, dur, problem.window_ms or dur, dt)
+    dt = problem.dt_ms or problem.model.default_dt_ms
+    return (problem.name, dur, problem.window_ms or dur, dt)
 
 
 def _check_stimulus(problem: FitProblem, path: str, extra: str | None) -> None:

@@ -1,6 +1,8 @@
 """Gradient methods: L-BFGS-B (``scipy.optimize``) with forward-difference gradients evaluated as
-one batch of n_free + 1 simulations, in unit-box coordinates; or, for rate targets, projected
-Adam through a trained surrogate followed by verification of its answer by simulation."""
+one batch of n_free + 1 simulations, in unit-box coordinates (any model: only its errors are
+read; a model whose rows draw noise gets noisy differences); or, for rates and outputs targets,
+projected Adam through a trained surrogate followed by verification of its answer by
+simulation."""
 
 from __future__ import annotations
 
@@ -69,18 +71,28 @@ def _through_surrogate(problem, sur, x0, seed, threshold, steps: int = 2000, sta
     the start and random points; the best few predicted points are then simulated."""
     import torch
 
-    if problem.target.kind != "rates" or sur.model != problem.model:
+    if problem.target.kind not in ("rates", "outputs") or sur.model != problem.name:
         raise FitError(
-            "a surrogate gradient fit needs a rates target and a surrogate of "
-            f"{problem.model!r} (got one of {sur.model!r})"
+            "a surrogate gradient fit needs a rates or outputs target and a surrogate of "
+            f"{problem.name!r} (got one of {sur.model!r})"
         )
     names = sur.parameter_names
     idx = [names.index(n) for n in problem.free_names]
     base = torch.as_tensor(problem._base, dtype=torch.float32)
     lo = torch.as_tensor(np.maximum(problem.lo, sur.domain[idx, 0]), dtype=torch.float32)
     hi = torch.as_tensor(np.minimum(problem.hi, sur.domain[idx, 1]), dtype=torch.float32)
-    outs = [sur.output_names.index(k) for k in problem.target.rates]
-    goal = torch.tensor(list(problem.target.rates.values()), dtype=torch.float32)
+    values = problem.target.output_values
+    missing = [k for k in values if k not in sur.output_names]
+    if missing:
+        raise FitError(
+            f"the surrogate does not predict {missing[0]!r}; it predicts "
+            f"{', '.join(sur.output_names)}"
+        )
+    outs = [sur.output_names.index(k) for k in values]
+    goal = torch.tensor(list(values.values()), dtype=torch.float32)
+    # the error the fit itself scores: rates in Hz, outputs divided by their scales
+    sc = problem.target.output_scales() if "outputs" in problem.measures else {}
+    scale = torch.tensor([sc.get(k, 1.0) for k in values], dtype=torch.float32)
     gen = torch.Generator().manual_seed(seed)
     u = torch.rand(starts, len(idx), generator=gen)
     u[0] = torch.as_tensor(problem.to_unit(x0), dtype=torch.float32).clamp(0, 1)
@@ -90,7 +102,7 @@ def _through_surrogate(problem, sur, x0, seed, threshold, steps: int = 2000, sta
         opt.zero_grad()
         p = base.repeat(starts, 1)
         p[:, idx] = lo + u * (hi - lo)
-        loss = (sur.forward(p)[:, outs] - goal).abs().sum()
+        loss = ((sur.forward(p)[:, outs] - goal).abs() / scale).sum()
         loss.backward()
         opt.step()
         with torch.no_grad():
@@ -98,7 +110,7 @@ def _through_surrogate(problem, sur, x0, seed, threshold, steps: int = 2000, sta
     with torch.no_grad():
         p = base.repeat(starts, 1)
         p[:, idx] = lo + u * (hi - lo)
-        gap = (sur.forward(p)[:, outs] - goal).abs().sum(1).numpy()
+        gap = ((sur.forward(p)[:, outs] - goal).abs() / scale).sum(1).numpy()
     x = (lo + u * (hi - lo)).detach().numpy().astype(float)
     order = np.argsort(gap)[: max(1, min(problem.budget, 8))]
     problem.evaluate(x[order])

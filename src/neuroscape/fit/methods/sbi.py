@@ -31,16 +31,16 @@ def summary_stats(t_ms: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _stats(problem: FitProblem, out, noise_sd: float, rng) -> np.ndarray:
-    if problem.target.kind == "rates":
-        idx = [out.output_names.index(k) for k in problem.target.rates]
+    if problem.target.kind in ("rates", "outputs"):
+        idx = [out.output_names.index(k) for k in problem.target.output_values]
         return out.outputs[:, idx]
     v = out.v + noise_sd * rng.standard_normal(out.v.shape)  # the target's measurement noise
     return summary_stats(out.t_ms, v)
 
 
 def target_stats(problem: FitProblem) -> np.ndarray:
-    if problem.target.kind == "rates":
-        return np.array(list(problem.target.rates.values()))[None]
+    if problem.target.kind in ("rates", "outputs"):
+        return np.array(list(problem.target.output_values.values()))[None]
     return summary_stats(problem.target.t_ms, problem.target.v_mV)
 
 
@@ -75,8 +75,8 @@ def train(
     from sbi.inference import NPE
     from sbi.utils import BoxUniform
 
-    if problem.target.kind not in ("trace", "rates"):
-        raise FitError("sbi needs a trace or rates target (its summary statistics)")
+    if problem.target.kind not in ("trace", "rates", "outputs"):
+        raise FitError("sbi needs a trace, rates or outputs target (its summary statistics)")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     prior = BoxUniform(torch.zeros(problem.n_free), torch.ones(problem.n_free))
