@@ -126,6 +126,12 @@ def stimulus_info(model) -> dict | None:
     return None if cu is None else {"current": str(cu), "v": str(vu or "mV")}
 
 
+def model_info_of(model) -> dict:
+    """What a database stores about ``model`` (a model object): ``model.describe()`` (ref, kind,
+    spec, source) plus the units of its stimulus (``stimulus_info``)."""
+    return {**model.describe(), "stimulus_units": stimulus_info(model)}
+
+
 def stimulus_values(stim: dict | None) -> dict[str, float] | None:
     """{field: value} of a stored stimulus ({"kind", "values": rows}), first row."""
     if not stim:

@@ -19,7 +19,7 @@ import numpy as np
 
 from neuroscape.core.settings import SettingsError, SimSettings
 from neuroscape.explore.space import ParameterSpace, SpaceError
-from neuroscape.explore.store import ModelStore, StoreError, SweepLock, stimulus_info
+from neuroscape.explore.store import ModelStore, StoreError, SweepLock, model_info_of
 from neuroscape.models import Model, ModelError, resolve
 from neuroscape.sim.engine import batch_for, run_batch
 
@@ -280,7 +280,7 @@ def run_sweep(
         # the drive of single neurons, so that a later reader (a fit) can check it
         "extra": None if stimulus is None else {"stimulus": stimulus.describe()},
     }
-    info = {**m.describe(), "stimulus_units": stimulus_info(m)}
+    info = model_info_of(m)
     if db.exists():  # refuse another model, a changed model file or other settings, read-only
         ModelStore(db, spec, readonly=True, model_info=info).close()
     own_client = False
