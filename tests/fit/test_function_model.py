@@ -71,13 +71,14 @@ def test_api_fit_recovers_the_truth():
     _reproduces(res.best)
 
 
-def test_failed_rows_score_the_worst_error_and_are_counted():
+def test_failed_rows_score_the_worst_error_and_are_counted(tmp_path):
     """Rows where the function raises (g > 9 nS) are inf in the history and counted in the
-    result; the others score sqrt(sum over outputs of ((y - goal) / goal)^2) (relative)."""
+    result; the others score sqrt(sum over outputs of ((y - goal) / goal)^2) (relative).
+    The evaluated points go to a database, which a second fit explores without simulating."""
     target = Target("outputs", outputs=dict(GOAL))
-    problem = FitProblem(
-        REF, target, ("outputs",), {"g": (1.0, 10.0), "E": (-80.0, -40.0)}, budget=40
-    )
+    box = {"g": (1.0, 10.0), "E": (-80.0, -40.0)}
+    db = tmp_path / "fit.db"
+    problem = FitProblem(REF, target, ("outputs",), box, budget=40, db=str(db))
     res = run_method(problem, "explore", seed=3)
     x, f = problem.all_x, problem.all_f[:, 0]
     bad = x[:, 0] > CELL.G_FAIL
@@ -91,6 +92,9 @@ def test_failed_rows_score_the_worst_error_and_are_counted():
     ]
     np.testing.assert_allclose(f[~bad], want, rtol=1e-9)
     assert res.to_dict()["failed_simulations"] == int(bad.sum())
+    again = fit(REF, target, free=box, method="explore", budget=1, sweep_db=str(db))
+    assert again.n_sims == 0 and again.extra["database_failed_runs"] == int(bad.sum())
+    assert again.best == pytest.approx(res.best) and len(again.history) == int((~bad).sum())
 
 
 def test_cli_fit_function_model(tmp_path, capsys):

@@ -7,6 +7,7 @@ from neuroscape.fit.measures import (
     SimOutput,
     burst_period,
     class_,
+    outputs,
     phase_plane,
     rates,
     rms,
@@ -75,3 +76,25 @@ def test_rates_measure_names_unknown_outputs():
     assert rates(out, Target("rates", rates={"r_E": 12, "r_I": 37}))[0] == pytest.approx(5.0)
     with pytest.raises(ValueError, match="allowed: r_E, r_I"):
         rates(out, Target("rates", rates={"r_X": 1}))
+
+
+def test_outputs_measure_closed_form():
+    """sqrt(sum z^2), z = (model - value) / (sd, else |value|), per row; failed rows are the
+    problem's business (inf), not the measure's."""
+    out = SimOutput(
+        outputs=np.array([[10.0, 40.0], [12.0, 37.0]]),
+        output_names=["r_E", "r_I"],
+        ok=np.array([True, True]),
+        errors=[None, None],
+    )
+    tg = Target("outputs", outputs={"r_E": 12, "r_I": 37}, output_sd={"r_E": 0.5})
+    z0 = np.hypot((10 - 12) / 0.5, (40 - 37) / 37)
+    np.testing.assert_allclose(outputs(out, tg), [z0, 0.0], rtol=1e-12)
+    # a rates target under the outputs measure: relative errors
+    np.testing.assert_allclose(
+        outputs(out, Target("rates", rates={"r_I": 37})), [3 / 37, 0.0], rtol=1e-12
+    )
+    # the rates measure of an outputs target's values: |model - value| in Hz, summed
+    np.testing.assert_allclose(rates(out, tg), [5.0, 0.0], rtol=1e-12)
+    with pytest.raises(ValueError, match="names output 'r_X'; allowed: r_E, r_I"):
+        outputs(out, Target("outputs", outputs={"r_X": 1}))

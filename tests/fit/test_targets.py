@@ -76,6 +76,28 @@ def test_json_targets(tmp_path):
         read_target(p)
 
 
+def test_json_outputs_target(tmp_path):
+    p = tmp_path / "o.json"
+    p.write_text(json.dumps({"outputs": {"rate": 60, "v_mean": {"value": -65, "sd": 2}}}))
+    tg = read_target(p)
+    assert tg.kind == "outputs" and tg.outputs == {"rate": 60.0, "v_mean": -65.0}
+    assert tg.output_sd == {"v_mean": 2.0}
+    assert tg.output_scales() == {"rate": 60.0, "v_mean": 2.0}
+    for bad, needle in [
+        ({"outputs": {"rate": 60}, "rates": {"r_E": 1}}, "mix target kinds"),
+        ({"outputs": {"rate": {"value": 60, "sd": 0}}}, "outputs.rate.sd=0; allowed"),
+        ({"outputs": {"rate": {"value": 60, "sd": "inf"}}}, "outputs.rate.sd='inf'"),
+        ({"outputs": {"rate": {"value": None}}}, "outputs.rate=None is not a finite number"),
+        ({"outputs": {"rate": True}}, "outputs.rate=True is not a finite number"),
+        ({"outputs": [60]}, "outputs must be a non-empty object"),
+    ]:
+        p.write_text(json.dumps(bad))
+        with pytest.raises(TargetError, match=needle):
+            read_target(p)
+    with pytest.raises(TargetError, match="sd of 'x', which is not a targeted output"):
+        Target("outputs", outputs={"rate": 1.0}, output_sd={"x": 1.0})
+
+
 def test_unknown_extension(tmp_path):
     with pytest.raises(TargetError, match="allowed: .csv, .nwb, .json"):
         read_target(tmp_path / "x.txt")

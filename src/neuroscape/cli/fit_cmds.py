@@ -408,8 +408,9 @@ def add_parsers(sub) -> None:
         "neuroscape.FunctionModel) to a target. Traces, features and classes are for "
         "single-neuron models; every model fits the values of its declared outputs: "
         + OUTPUTS_FORMAT
-        + " (--measure outputs: the sum over the targeted outputs of that scaled error, "
-        "dimensionless). A simulation that fails scores the worst error (inf) and is counted.",
+        + " (--measure outputs: the root of the sum of the squared scaled errors, "
+        "dimensionless; in SDs where sd is given). A simulation that fails scores the worst "
+        "error (inf) and is counted in the result.",
     )
     f.add_argument("model", help="a model name or FILE.py:NAME")
     f.add_argument(
@@ -427,8 +428,9 @@ def add_parsers(sub) -> None:
         action="append",
         choices=list(MEASURES),
         help="repeat for several (summed; objectives of nsga2); default by target: rms "
-        "(trace), rates, outputs, features, class. outputs: sum of |model - value| / (sd, "
-        "else |value|), dimensionless, any model; rates: sum of |model - value| in Hz",
+        "(trace), rates, outputs, features, class. outputs: sqrt(sum ((model - value) / "
+        "(sd, else |value|))^2), dimensionless, any model; rates: sum of |model - value| "
+        "in Hz",
     )
     f.add_argument("--method", default="cmaes", choices=list(METHODS))
     f.add_argument(

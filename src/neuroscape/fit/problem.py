@@ -606,11 +606,14 @@ class FitProblem:
         }
 
     def _write_db(self, x: np.ndarray, out: SimOutput) -> None:
-        from neuroscape.explore.store import ModelStore
+        from neuroscape.explore.store import ModelStore, model_info_of
         from neuroscape.models.neuron import classify_spikes
 
         if self._store is None:
-            self._store = ModelStore(self.db, self.spec, writer=True)
+            # the declaration and source hash go with the runs: a reader needs no registry
+            self._store = ModelStore(
+                self.db, self.spec, writer=True, model_info=model_info_of(self.model)
+            )
             ident = {
                 "space": json.dumps(self.describe(), sort_keys=True),
                 "sampler": "fit",

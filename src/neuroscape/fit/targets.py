@@ -356,7 +356,7 @@ def write_nwb(
 OUTPUTS_FORMAT = (
     '{"outputs": {"NAME": VALUE, "NAME2": {"value": VALUE, "sd": SD}}}: declared outputs, '
     "each value in the output's declared unit; sd (same unit, optional) scales its error, "
-    "without one the error is relative, |model - value| / |value|"
+    "without one the error is relative, (model - value) / |value|"
 )
 
 
