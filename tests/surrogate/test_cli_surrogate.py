@@ -431,3 +431,23 @@ def test_bad_surrogate_commands_exit_2_with_one_line_and_write_nothing(
     assert_refused(rc, err, match)
     assert out == ""
     assert snapshot(tmp_path, made) == before
+
+
+def test_a_surrogate_saved_before_declarations_were_recorded_still_loads(made, tmp_path):
+    """Format 1 held names and units only: the declaration of a model this neuroscape ships is
+    taken from it (the circuit's O); a surrogate of no known model declares itself."""
+    import shutil
+
+    shutil.copytree(made / "sur", tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "surrogate.json").read_text())
+    assert meta["format_version"] == 2 and meta["model_info"]["ref"] == "cortical"
+    assert meta["model_info"]["spec"] == get_spec("cortical").to_dict()
+    del meta["model_info"]
+    meta["format_version"] = 1
+    (tmp_path / "old" / "surrogate.json").write_text(json.dumps(meta))
+    old = load_surrogate(tmp_path / "old")
+    assert old.spec.output_domain == get_spec("cortical").output_domain
+    assert old.model_info["ref"] == "cortical"
+    toy = load_surrogate(made / "toy")  # trained from arrays under a name nothing declares
+    assert toy.spec.parameter_names == ["a", "b"] and toy.spec.output_domain is None
+    assert toy.spec.bounds.tolist() == [[0.0, 1.0], [0.0, 1.0]]
