@@ -120,7 +120,7 @@ def reproduce(
         parameter_names=spec.parameter_names,
         output_names=spec.output_names,
         config=cfg,
-        model="cortical",
+        model=spec,
         lr_decay_from_n=plan.lr_decay_from_n,
     )
     floor = noise_floor("cortical", sp[: plan.n_noise], workers=workers)
@@ -138,7 +138,7 @@ def reproduce(
         parameter_names=spec.parameter_names,
         output_names=spec.output_names,
         config=replace(cfg, activation="relu"),
-        model="cortical",
+        model=spec,
     )
     mae_sig = lc.mae[int(np.argmin(np.abs(lc.n - n_act)))]
     wide = ParameterSpace(spec, scale=5.0)
@@ -148,7 +148,7 @@ def reproduce(
         wp,
         wo,
         wdomain,
-        model="cortical",
+        model=spec,
         model_version=spec.version,
         parameter_names=spec.parameter_names,
         output_names=spec.output_names,
@@ -189,7 +189,7 @@ def reproduce(
         )
 
     log(f"[4/5] derivative statistics over {plan.n_derivative} samples")
-    deriv, d1, d2 = derivative_report(sur, n=plan.n_derivative)
+    deriv, d1, d2 = derivative_report(sur, n=plan.n_derivative, paper=True)
     partials_histograms(
         d1,
         sur.parameter_names,
