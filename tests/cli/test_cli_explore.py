@@ -185,7 +185,7 @@ def test_samplers_written_out_in_the_cli_are_the_spaces():
 
 BAD_SWEEPS = [
     # (model, extra arguments, part of the one-line message)
-    ("nope", [], "invalid choice: 'nope'"),
+    ("nope", [], "unknown model 'nope'"),
     ("cortical", ["--n", "0"], "'0': allowed an integer > 0"),
     ("cortical", ["--n", "-3"], "'-3': allowed an integer > 0"),
     ("cortical", ["--n", "nan"], "'nan' is not an integer > 0"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import math
 import multiprocessing as mp
+import multiprocessing.util
 import numbers
 import os
 import pickle
@@ -93,10 +94,21 @@ def _worker_main(conn: Connection, loader: Callable[[], Callable[..., object]]) 
             conn.send((False, f"return value could not be pickled: {_one_line(exc)}"))
 
 
+def _allow_children() -> None:
+    """Let a daemonic process (a Dask worker: ``distributed.worker.daemon`` is True by default)
+    start workers. multiprocessing refuses children of a daemon ("daemonic processes are not
+    allowed to have children") only to avoid orphans; ours end with their parent (the watcher
+    thread in ``_worker_main``) and are killed by the pool's exit finalizer."""
+    me = mp.current_process()
+    if me.daemon:
+        me.daemon = False
+
+
 class _Slot:
     """One worker process as the parent sees it."""
 
     def __init__(self, ctx: mp.context.BaseContext, loader: Callable) -> None:
+        _allow_children()
         self.conn, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_worker_main, args=(child, loader), name="neuroscape-worker")
         self.proc.start()
@@ -160,6 +172,13 @@ class WorkerPool:
         # children, which would wait forever: atexit runs the latest registration first, and
         # weakref.finalize's hook may have been registered before multiprocessing was imported
         atexit.register(self._finalizer)
+        # inside a multiprocessing child (a Dask worker) atexit does not run; multiprocessing's
+        # own exit finalizers do, before it joins the children
+        mp.util.Finalize(self, _kill_all, args=(self._slots,), exitpriority=100)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def map(
         self, tasks: Sequence[tuple], timeouts: Sequence[float | None] | None = None

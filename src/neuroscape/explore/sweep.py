@@ -67,23 +67,13 @@ def _close_worker_models() -> None:
     _worker_models.clear()
 
 
-def _allow_children() -> None:
-    """Let this (Dask worker) process start a function model's row processes.
-
-    Dask starts its worker processes as daemons (``distributed.worker.daemon``, default True),
-    and multiprocessing refuses children of a daemon ("daemonic processes are not allowed to
-    have children"). The flag only guards that refusal and the parent's own exit: the row
-    processes end with this process (``neuroscape.core.workers``), and a multiprocessing exit
-    finalizer (which runs before multiprocessing joins the children of an ending process; atexit
-    does not run there) closes them first.
-    """
-    import multiprocessing as mp
+def _close_models_at_exit() -> None:
+    """Close the models this (Dask worker) process holds when it ends: a multiprocessing exit
+    finalizer, since atexit does not run in a multiprocessing child. (The worker pool itself
+    copes with Dask's daemonic worker processes; see ``neuroscape.core.workers``.)"""
     from multiprocessing import util
 
     global _finalizer_set
-    proc = mp.current_process()
-    if proc.daemon:
-        proc.daemon = False
     if not _finalizer_set:
         util.Finalize(None, _close_worker_models, exitpriority=100)
         _finalizer_set = True
@@ -132,8 +122,9 @@ def _trust_structure(batch) -> None:
     """The function's returned structure has been checked already (at the first row of this
     sweep, or by the stored ok rows of a resumed one): from here on a wrong structure is a
     failed row, as it would have been in one uninterrupted local sweep, not an error."""
-    if getattr(batch, "_checked", None) is False:
-        batch._checked = True  # FunctionModel's flag (see FunctionModel._wrong)
+    trust = getattr(batch, "trust_structure", None)
+    if trust is not None:
+        trust()
 
 
 def _remote_chunk(handle, options, params, rows, seed, settings, allow_outside, workers, trusted):
@@ -144,7 +135,7 @@ def _remote_chunk(handle, options, params, rows, seed, settings, allow_outside, 
     model = _worker_model(handle)
     batch = batch_for(model, **options)
     if hasattr(batch, "set_workers"):  # rows in worker processes, started from this one
-        _allow_children()
+        _close_models_at_exit()
         if trusted:
             _trust_structure(batch)
     else:

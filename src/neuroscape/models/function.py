@@ -148,10 +148,15 @@ class FunctionModel(Model):
             self._pool.close()
             self._pool = None
 
+    def trust_structure(self) -> None:
+        """The function's returned structure has been checked already (by an earlier part of the
+        same sweep): from here on a wrong structure is a failed row, not an error."""
+        self._checked = True
+
     def _get_pool(self):
         from neuroscape.core.workers import WorkerPool
 
-        if self._pool is None:
+        if self._pool is None or self._pool.closed:  # a Ctrl-C inside map closes the pool
             self._pool = WorkerPool(
                 functools.partial(_simulate_of, self), workers=self._workers, timeout_s=None
             )
