@@ -105,7 +105,9 @@ def reproduce(
             & (to[:, 1] <= 5.5 * to[:, 0])
         )
     )
-    output_heatmap(to[:, 0], to[:, 1], out / "fig1a_rates_heatmap.png")
+    output_heatmap(
+        to[:, 0], to[:, 1], out / "fig1a_rates_heatmap.png", domain=spec.output_domain
+    )
 
     log("[2/5] surrogate accuracy against n, and the noise floor")
     cfg = SurrogateConfig(hidden=plan.hidden, max_epochs=plan.epochs)

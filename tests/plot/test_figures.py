@@ -236,7 +236,10 @@ def test_output_heatmap_colour_bar_readable(tmp_path):
     rng = np.random.default_rng(3)
     r_e = rng.uniform(0, 40, 3000)
     r_i = r_e * rng.uniform(1, 6, 3000)
-    fig = output_heatmap(r_e, r_i, tmp_path / "h.png", output_units=["Hz", "Hz"])
+    from neuroscape.models import get_spec
+
+    o = get_spec("cortical").output_domain
+    fig = output_heatmap(r_e, r_i, tmp_path / "h.png", domain=o, output_units=["Hz", "Hz"])
     (ax,) = _axes(fig)
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("r_E (Hz)", "r_I (Hz)")
     (cb,) = _colorbars(fig)
@@ -251,10 +254,13 @@ def test_output_heatmap_colour_bar_readable(tmp_path):
     assert 2 <= len(shown) <= 12
     assert all(t.get_text().isdigit() for t in shown)  # plain counts, no 10^k mathtext
     assert all(t.get_fontsize() >= 7 for t in shown)
-    assert any("output domain O" in s for s in _legend_texts(ax))
+    assert any("output domain: r_E 5-30 Hz, r_I/r_E 2.5-5.5" in s for s in _legend_texts(ax))
+    # the title's fraction is the paper's O: 5 <= r_E <= 30 Hz, 2.5 <= r_I/r_E <= 5.5
+    want = ((r_e >= 5) & (r_e <= 30) & (r_i >= 2.5 * r_e) & (r_i <= 5.5 * r_e)).mean()
+    assert f"{100 * want:.1f}% in the domain" in ax.get_title()
     assert not _overlaps(fig, ax.get_legend(), ax)
-    with pytest.raises(PlotError, match="allowed: 'Hz'"):
-        output_heatmap(r_e, r_i, None, output_units=["kHz", "Hz"])
+    with pytest.raises(PlotError, match="allowed: one unit"):
+        output_heatmap(r_e, r_i, None, domain=o, output_units=["kHz", "Hz"])
 
 
 # ------------------------------------------------------------------------------ theory figures

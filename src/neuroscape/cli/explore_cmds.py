@@ -244,7 +244,12 @@ def _plot(store, args) -> None:
     if pair is not None:
         i, j = (spec.output_names.index(k) for k in pair)
         output_heatmap(
-            o[:, i], o[:, j], out / "rates_heatmap.png", output_units=[o_units[i], o_units[j]]
+            o[:, i],
+            o[:, j],
+            out / "rates_heatmap.png",
+            domain=spec.output_domain,
+            names=pair,
+            output_units=[o_units[i], o_units[j]],
         )
     parameter_slices(
         p,

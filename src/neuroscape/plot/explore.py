@@ -1,5 +1,6 @@
-"""Figures of a sweep database: the (r_E, r_I) heat map with the output domain O (Fig. 1a of
-the cortical-circuit surrogate study) and one-parameter slices of every output."""
+"""Figures of a sweep database: a heat map of two outputs with the model's declared output domain
+(for the circuit, Fig. 1a of Zhang, Young & Lai 2020) and one-parameter slices of every
+output."""
 
 from __future__ import annotations
 
@@ -7,36 +8,47 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroscape.core.spec import OutputDomain
 from neuroscape.plot._base import PlotError, axis_label, pyplot, save, units_for
-
-# the output domain O of the cortical circuit, in Hz: 5 <= r_E <= 30, 2.5 <= r_I / r_E <= 5.5
-_O_RE_HZ = (5.0, 30.0)
-_O_RATIO = (2.5, 5.5)
 
 
 def output_heatmap(
-    r_e: np.ndarray,
-    r_i: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
     path: str | Path | None,
     bins: int = 60,
     *,
+    domain: OutputDomain,
+    names: tuple[str, str] = ("r_E", "r_I"),
     output_units: list[str] | None = None,
 ):
-    """2-D histogram of (r_E, r_I) (Hz) on log counts, with the trapezoid O drawn. O is declared
-    in Hz: ``output_units``, if given, must be ["Hz", "Hz"]. Returns the Figure."""
+    """2-D histogram of two outputs on log counts, with the model's declared output ``domain``
+    drawn: a bound on ``names[0]`` and a bound on the ratio ``names[1] / names[0]`` (the circuit's
+    O of Zhang, Young & Lai 2020, Fig. 1a). Both outputs must share one unit. Returns the
+    Figure."""
     from matplotlib.colors import LogNorm
     from matplotlib.ticker import LogLocator, StrMethodFormatter
 
-    units = units_for(["r_E", "r_I"], output_units, "output_heatmap output_units")
-    if output_units is not None and units != ["Hz", "Hz"]:
+    nx, ny = names
+    units = units_for([nx, ny], output_units, "output_heatmap output_units")
+    if units[0] != units[1]:
         raise PlotError(
-            f"output_heatmap: r_E, r_I in {units[0]!r}, {units[1]!r}; allowed: 'Hz' "
-            "(the output domain O is declared in Hz)"
+            f"output_heatmap: {nx}, {ny} in {units[0]!r}, {units[1]!r}; allowed: one unit "
+            "(the domain bounds their ratio)"
         )
-    r_e, r_i = np.asarray(r_e, float), np.asarray(r_i, float)
+    bounds = [b for b in domain.bounds if b[0] == nx]
+    ratios = [r for r in domain.ratios if r[:2] == (ny, nx)]
+    if len(bounds) != 1 or len(ratios) != 1:
+        raise PlotError(
+            f"output_heatmap draws a domain with one bound on {nx} and one on {ny}/{nx}; "
+            f"got {domain.as_dict()}"
+        )
+    _, lo, hi = bounds[0]
+    _, _, a, b = ratios[0]
+    x, y = np.asarray(x, float), np.asarray(y, float)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5))
-    h = ax.hist2d(r_e, r_i, bins=bins, cmap="viridis", norm=LogNorm(), cmin=1)
+    h = ax.hist2d(x, y, bins=bins, cmap="viridis", norm=LogNorm(), cmin=1)
     cb = fig.colorbar(h[3], ax=ax)
     cb.set_label("runs per bin (count, log scale)", fontsize=9)
     # 1-2-5 ticks written as plain integers: readable over one decade or several
@@ -44,22 +56,21 @@ def output_heatmap(
     cb.ax.yaxis.set_major_formatter(StrMethodFormatter("{x:.0f}"))
     cb.ax.yaxis.set_minor_formatter(StrMethodFormatter(""))
     cb.ax.tick_params(labelsize=8)
-    lo, hi = _O_RE_HZ
-    a, b = _O_RATIO
     xs = np.array([lo, hi, hi, lo, lo])
     ys = np.array([a * lo, a * hi, b * hi, b * lo, a * lo])
+    unit = "" if units[0] in ("1", "") else f" {units[0]}"
     ax.plot(
         xs,
         ys,
         "--",
         color="tab:red",
         lw=1.5,
-        label=f"output domain O: {lo:g}-{hi:g} Hz, r_I/r_E {a:g}-{b:g}",
+        label=f"output domain: {nx} {lo:g}-{hi:g}{unit}, {ny}/{nx} {a:g}-{b:g}",
     )
-    inside = ((r_e >= lo) & (r_e <= hi) & (r_i >= a * r_e) & (r_i <= b * r_e)).mean()
-    ax.set_xlabel(axis_label("r_E", "Hz"))
-    ax.set_ylabel(axis_label("r_I", "Hz"))
-    ax.set_title(f"{len(r_e)} runs, {100 * inside:.1f}% in O", fontsize=9)
+    inside = domain.contains(np.column_stack([x, y]), [nx, ny]).mean()
+    ax.set_xlabel(axis_label(nx, units[0]))
+    ax.set_ylabel(axis_label(ny, units[1]))
+    ax.set_title(f"{len(x)} runs, {100 * inside:.1f}% in the domain", fontsize=9)
     # under the axes: never over the data
     ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13))
     return save(fig, path)
