@@ -71,6 +71,16 @@ def test_api_fit_recovers_the_truth():
     _reproduces(res.best)
 
 
+def test_gradient_backs_off_failed_points():
+    """L-BFGS-B by finite differences works on a function model; a line search that lands
+    where the function raises (g > 9 nS) retreats instead of ending the fit."""
+    target = Target("outputs", outputs=dict(GOAL))
+    box = {"g": (1.0, 10.0), "E": (-80.0, -40.0)}
+    res = fit(REF, target, free=box, method="gradient", budget=200, seed=0)
+    assert res.n_failed >= 1  # it did step into the failing region
+    _reproduces(res.best)
+
+
 def test_failed_rows_score_the_worst_error_and_are_counted(tmp_path):
     """Rows where the function raises (g > 9 nS) are inf in the history and counted in the
     result; the others score sqrt(sum over outputs of ((y - goal) / goal)^2) (relative).
@@ -144,6 +154,13 @@ def test_cli_function_model_refusals(tmp_path, capsys):
     _refused(capsys, [*base, "--duration-ms", "100"], "sets its own duration", tmp_path)
     _refused(capsys, [*base, "--measure", "rms"], "measure rms reads a single neuron", tmp_path)
     _refused(capsys, [*base, "--current", "1"], "are for single-neuron models", tmp_path)
+    _refused(
+        capsys,
+        [*base, "--method", "nsga2", "--budget", "40"],
+        "nsga2 needs at least two measures; model 'passive_cell' (function) and the outputs "
+        "target: use a single-objective method; allowed methods: explore, gradient, cmaes",
+        tmp_path,
+    )
     csv = tmp_path / "trace.csv"
     csv.write_text("t_ms,V_mV\n" + "".join(f"{0.1 * i},-65\n" for i in range(20)))
     argv = ["fit", REF, "--target", csv, "--free", "g", "--out", tmp_path / "o"]

@@ -12,6 +12,8 @@ from scipy.optimize import minimize
 from neuroscape.fit.problem import BudgetExhausted, FitError, FitProblem
 from neuroscape.fit.result import make_result
 
+WALL = 1e3  # height of the wall at a failed point, in the error's unit (errors are O(1-100))
+
 
 def lbfgsb(problem: FitProblem, u0: np.ndarray, h: float = 1e-3, maxiter: int | None = None):
     """Minimize from u0 (unit coordinates) until converged or out of budget; returns best u."""
@@ -27,7 +29,13 @@ def lbfgsb(problem: FitProblem, u0: np.ndarray, h: float = 1e-3, maxiter: int | 
             raise BudgetExhausted
         if f[0] < best["f"]:
             best.update(f=f[0], u=u.copy())
-        g = (f[1:] - f[0]) / steps
+        if not np.isfinite(f[0]) and np.isfinite(best["f"]):
+            # a failed simulation: a smooth wall rising away from the best point so far, so
+            # that the line search retreats (a flat 1e30 with no slope ended the search)
+            d = u - best["u"]
+            return best["f"] + WALL * (1.0 + d @ d), 2.0 * WALL * d
+        with np.errstate(invalid="ignore"):
+            g = (f[1:] - f[0]) / steps
         if not np.all(np.isfinite(f)):
             g = np.where(np.isfinite(g), g, 0.0)
         return (f[0] if np.isfinite(f[0]) else 1e30), g

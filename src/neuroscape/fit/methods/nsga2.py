@@ -20,7 +20,20 @@ def run(
     from pymoo.optimize import minimize
 
     if len(problem.measures) < 2:
-        raise FitError("nsga2 needs at least two measures, e.g. --measure rms --measure features")
+        if problem.neuron:
+            raise FitError(
+                "nsga2 needs at least two measures, e.g. --measure rms --measure features"
+            )
+        from neuroscape.fit import METHODS
+
+        # a model without traces has the outputs measure (and rates, for a rates target)
+        rates = problem.target.kind == "rates"
+        hint = "--measure outputs --measure rates" if rates else "a single-objective method"
+        others = ", ".join(m for m in METHODS if m != "nsga2")
+        raise FitError(
+            f"nsga2 needs at least two measures; model {problem.name!r} ({problem.model.kind}) "
+            f"and the {problem.target.kind} target: use {hint}; allowed methods: {others}"
+        )
     minimize(
         pymoo_problem(problem, multi=True),
         NSGA2(pop_size=pop_size),
