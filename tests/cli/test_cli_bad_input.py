@@ -226,13 +226,13 @@ def test_printed_units_are_the_declared_ones(model, capsys):
 
 
 def test_json_of_every_model_parses_strictly(capsys):
-    from neuroscape.models import MODELS
+    from neuroscape.models import available
 
     rc, out, _ = run_cli(["models", "--json"], capsys)
     assert rc == 0
     rows = _strict_loads(out)
-    assert [r["name"] for r in rows] == list(MODELS)
-    for name in MODELS:
+    assert [r["name"] for r in rows] == available()
+    for name in available():
         rc, out, _ = run_cli(["params", name, "--json"], capsys)
         assert rc == 0
         d = _strict_loads(out)

@@ -5,11 +5,11 @@ import pytest
 
 from neuroscape.core.settings import SettingsError, SimSettings, default_window_ms
 from neuroscape.core.spec import GENERIC_SETTINGS, DefaultSettings
-from neuroscape.models import MODELS, NEURON_MODELS, get_model, get_spec
+from neuroscape.models import available, get_model, get_spec, names
 from neuroscape.sim.engine import batch_for
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", available())
 def test_every_registered_model_declares_its_settings(name):
     spec = get_spec(name)
     s = spec.settings
@@ -29,7 +29,7 @@ def test_neuron_models_declare_a_scheme_they_can_run():
     from neuroscape.models import get_neuron_model
     from neuroscape.sim.neuron_engine import check_neuron_settings
 
-    for name in NEURON_MODELS:
+    for name in names("neuron"):
         s = get_spec(name).settings
         assert check_neuron_settings(get_neuron_model(name), s.integrator, s.dt_ms)
 
@@ -110,6 +110,6 @@ def test_neuron_models_declare_the_unit_of_every_state():
         "fhn": ("1", "1"),
         "izhikevich": ("mV", "1"),
     }
-    for name in NEURON_MODELS:
+    for name in names("neuron"):
         m = get_neuron_model(name)
         assert m.state_units == units[name] and m.v_unit == units[name][0]

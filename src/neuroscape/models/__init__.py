@@ -79,13 +79,3 @@ def get_neuron_model(model: Model | str):
             f"model {m.name!r} is not a single-neuron model; allowed: {', '.join(names('neuron'))}"
         )
     return m
-
-
-def __getattr__(name: str):
-    # transitional: the kind lists of the old per-kind registries, computed from the one registry
-    kinds = {"NETWORK_MODELS": "network", "NEURON_MODELS": "neuron", "THEORY_MODELS": "theory"}
-    if name in kinds:
-        return tuple(names(kinds[name]))
-    if name == "MODELS":
-        return tuple(available())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
