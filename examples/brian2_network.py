@@ -108,6 +108,6 @@ MODEL = FunctionModel(
     ],
     simulate=simulate,
     batched=False,
-    timeout_s=60,  # a row takes about 1 s; one past 60 s is ended and stored as failed
+    timeout_s=60,  # a row takes 0.3-1 s; one past 60 s is ended and stored as failed
     description="Brian2 E-I network of LIF neurons with Poisson drive (Brunel 2000 style)",
 )

@@ -147,6 +147,6 @@ MODEL = FunctionModel(
     ],
     simulate=simulate,
     batched=False,
-    timeout_s=20,  # a row takes ~0.1 s; one past 20 s is ended and stored as failed
+    timeout_s=20,  # a row takes about 0.06 s; one past 20 s is ended and stored as failed
     description="NEURON hh soma (Hodgkin & Huxley 1952) under a noisy 500 ms current step",
 )
