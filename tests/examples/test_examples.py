@@ -264,3 +264,52 @@ def test_pipeline_fit_reaches_the_target(pipeline):
     for o, tol in ex.fit_tolerance.items():
         mean = float(np.mean([g[o] for g in got]))
         assert abs(mean - ex.target[o]) <= tol, (o, got, res["best"])
+
+
+@pytest.mark.slow
+def test_neuron_sweep_killed_and_resumed_equals_the_uninterrupted_one(tmp_path):
+    """SIGKILL of the sweep and its worker processes mid-run, then the same command again: the
+    database holds every row once, equal to an uninterrupted sweep (run here with another chunk
+    size: the rows depend on (sweep seed, row), not on chunking)."""
+    import signal
+    import time
+
+    ex, n = NEURON_CELL, 48
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def sweep(db: Path, chunk: int) -> list[str]:
+        return [str(BIN / "neuroscape"), "sweep", ex.ref, "--n", str(n), "--db", str(db),
+                "--workers", "2", "--chunk", str(chunk), "--quiet"]  # fmt: skip
+
+    def count(db: Path) -> int:
+        if not db.exists():
+            return 0
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        try:
+            return con.execute("SELECT count(*) FROM runs").fetchone()[0]
+        except sqlite3.OperationalError:  # the tables are not created yet
+            return 0
+        finally:
+            con.close()
+
+    killed = tmp_path / "killed.db"
+    proc = subprocess.Popen(
+        sweep(killed, 4), env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while count(killed) < 4 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker processes
+    proc.wait(timeout=30)
+    at_kill = count(killed)
+    assert 4 <= at_kill < n, (at_kill, proc.stderr.read().decode())
+
+    for args in (sweep(killed, 4), sweep(tmp_path / "whole.db", 16)):
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    resumed, _ = stored_runs(killed)
+    whole, _ = stored_runs(tmp_path / "whole.db")
+    cols = ["row_index", "status", *ex.parameters, *ex.outputs]
+    assert [[r[c] for c in cols] for r in resumed] == [[r[c] for c in cols] for r in whole]
+    assert [r["row_index"] for r in resumed] == list(range(n))
