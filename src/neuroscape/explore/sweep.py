@@ -21,7 +21,7 @@ from neuroscape.core.settings import SettingsError, SimSettings
 from neuroscape.explore.space import ParameterSpace, SpaceError
 from neuroscape.explore.store import ModelStore, StoreError, SweepLock, model_info_of
 from neuroscape.models import Model, ModelError, resolve
-from neuroscape.sim.engine import batch_for, run_batch
+from neuroscape.sim.engine import batch_for, given_options, run_batch
 
 
 class SchedulerError(ValueError):
@@ -221,14 +221,7 @@ def run_sweep(
             continue
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
             raise SettingsError(f"{name}={value!r}; allowed: an integer >= 0")
-    options = {"conn_seed": conn_seed, "connectivity": connectivity, "stimulus": stimulus}
-    given = {k: v for k, v in options.items() if v is not None}
-    bad = [k for k in given if k not in m.run_options]
-    if bad:
-        allowed = ", ".join(m.run_options) or "none"
-        raise SettingsError(
-            f"{bad[0]}= is not an option of model {m.name!r}; its options: {allowed}"
-        )
+    given = given_options(m, conn_seed=conn_seed, connectivity=connectivity, stimulus=stimulus)
     if m.source is not None and m.source.changed():
         raise ModelError(
             f"the model file {m.source.file} has changed since {m.ref} was loaded; load it again"

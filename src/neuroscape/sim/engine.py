@@ -110,6 +110,18 @@ def _frame(p_names, params, o_names, outputs, ok, errors, labels, units, meta):
     return df
 
 
+def given_options(model: Model, **options) -> dict:
+    """The options that are not None, after refusing any that ``model`` does not take."""
+    given = {k: v for k, v in options.items() if v is not None}
+    bad = [k for k in given if k not in model.run_options]
+    if bad:
+        allowed = ", ".join(model.run_options) or "none"
+        raise SettingsError(
+            f"{bad[0]}= is not an option of model {model.name!r}; its options: {allowed}"
+        )
+    return given
+
+
 def batch_for(model: Model | str, **options) -> BatchModel:
     """The runnable batch of ``model`` (an object or a name) under its run options.
 
@@ -117,13 +129,7 @@ def batch_for(model: Model | str, **options) -> BatchModel:
     per kind: single neurons run on the neuron engine; every other model provides its batch.
     """
     m = resolve(model)
-    given = {k: v for k, v in options.items() if v is not None}
-    bad = [k for k in given if k not in m.run_options]
-    if bad:
-        allowed = ", ".join(m.run_options) or "none"
-        raise SettingsError(
-            f"{bad[0]}= is not an option of model {m.name!r}; its options: {allowed}"
-        )
+    given = given_options(m, **options)
     if isinstance(m, NeuronModel):
         from neuroscape.sim.neuron_engine import NeuronBatch
 
