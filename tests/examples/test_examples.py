@@ -266,20 +266,48 @@ def test_pipeline_fit_reaches_the_target(pipeline):
         assert abs(mean - ex.target[o]) <= tol, (o, got, res["best"])
 
 
+# --- slow: the NEURON example's sweep killed, resumed, and on a Dask cluster --------------------
+
+N_KILL = 48
+
+
+def neuron_sweep(db: Path, chunk: int, *extra: str) -> list[str]:
+    return [str(BIN / "neuroscape"), "sweep", NEURON_CELL.ref, "--n", str(N_KILL), "--db",
+            str(db), "--workers", "2", "--chunk", str(chunk), "--quiet", *extra]  # fmt: skip
+
+
+def cli_env() -> dict:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def comparable(db: Path) -> list[list]:
+    """The stored rows: index, status, parameters and outputs, in row order."""
+    cols = ["row_index", "status", *NEURON_CELL.parameters, *NEURON_CELL.outputs]
+    return [[r[c] for c in cols] for r in stored_runs(db)[0]]
+
+
+@pytest.fixture(scope="module")
+def neuron_whole_sweep(tmp_path_factory) -> list[list]:
+    """An uninterrupted local sweep of the NEURON example, in chunks of 16."""
+    db = tmp_path_factory.mktemp("whole") / "whole.db"
+    done = subprocess.run(
+        neuron_sweep(db, 16), env=cli_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    rows = comparable(db)
+    assert [r[0] for r in rows] == list(range(N_KILL))
+    return rows
+
+
 @pytest.mark.slow
-def test_neuron_sweep_killed_and_resumed_equals_the_uninterrupted_one(tmp_path):
+def test_neuron_sweep_killed_and_resumed_equals_the_uninterrupted_one(
+    tmp_path, neuron_whole_sweep
+):
     """SIGKILL of the sweep and its worker processes mid-run, then the same command again: the
-    database holds every row once, equal to an uninterrupted sweep (run here with another chunk
-    size: the rows depend on (sweep seed, row), not on chunking)."""
+    database holds every row once, equal to an uninterrupted sweep of another chunk size (the
+    rows depend on (sweep seed, row), not on chunking)."""
     import signal
     import time
-
-    ex, n = NEURON_CELL, 48
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-
-    def sweep(db: Path, chunk: int) -> list[str]:
-        return [str(BIN / "neuroscape"), "sweep", ex.ref, "--n", str(n), "--db", str(db),
-                "--workers", "2", "--chunk", str(chunk), "--quiet"]  # fmt: skip
 
     def count(db: Path) -> int:
         if not db.exists():
@@ -294,7 +322,7 @@ def test_neuron_sweep_killed_and_resumed_equals_the_uninterrupted_one(tmp_path):
 
     killed = tmp_path / "killed.db"
     proc = subprocess.Popen(
-        sweep(killed, 4), env=env, start_new_session=True,
+        neuron_sweep(killed, 4), env=cli_env(), start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline = time.monotonic() + 120
@@ -303,13 +331,30 @@ def test_neuron_sweep_killed_and_resumed_equals_the_uninterrupted_one(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker processes
     proc.wait(timeout=30)
     at_kill = count(killed)
-    assert 4 <= at_kill < n, (at_kill, proc.stderr.read().decode())
+    assert 4 <= at_kill < N_KILL, (at_kill, proc.stderr.read().decode())
 
-    for args in (sweep(killed, 4), sweep(tmp_path / "whole.db", 16)):
-        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
-    resumed, _ = stored_runs(killed)
-    whole, _ = stored_runs(tmp_path / "whole.db")
-    cols = ["row_index", "status", *ex.parameters, *ex.outputs]
-    assert [[r[c] for c in cols] for r in resumed] == [[r[c] for c in cols] for r in whole]
-    assert [r["row_index"] for r in resumed] == list(range(n))
+    done = subprocess.run(
+        neuron_sweep(killed, 4), env=cli_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert comparable(killed) == neuron_whole_sweep
+
+
+@pytest.mark.slow
+def test_neuron_sweep_on_a_dask_cluster_of_processes_equals_the_local_one(
+    tmp_path, neuron_whole_sweep
+):
+    """The same sweep on a Dask LocalCluster of worker processes (the model file found again
+    in each of them) stores the same rows as on this machine."""
+    from distributed import LocalCluster
+
+    db = tmp_path / "dask.db"
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
+        done = subprocess.run(
+            neuron_sweep(db, 8, "--scheduler", cluster.scheduler_address),
+            env=cli_env(), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert comparable(db) == neuron_whole_sweep
