@@ -265,7 +265,7 @@ RETRIEVED = 0.9  # final overlap (1) above which the cued pattern counts as retr
 def run_rows(params: np.ndarray, keys: np.ndarray, settings: SimSettings) -> TheoryRun:
     """One trial per row; its patterns, cue and update order are drawn from a seed taken from
     the row's stream key. Time does not enter, so the settings are not used."""
-    seeds = (np.asarray(keys, np.uint64) >> np.uint64(32)).astype(np.int64)
+    seeds = np.asarray(keys, np.uint64)  # the whole 64-bit key: distinct rows, distinct trials
     out = simulate(params, seeds)
     return TheoryRun(out, ["retrieved" if m > RETRIEVED else "not retrieved" for m in out[:, 0]])
 
