@@ -81,8 +81,8 @@ def _through_surrogate(problem, sur, x0, seed, threshold, steps: int = 2000, sta
 
     if problem.target.kind not in ("rates", "outputs") or sur.model != problem.name:
         raise FitError(
-            "a surrogate gradient fit needs a rates or outputs target and a surrogate of "
-            f"{problem.name!r} (got one of {sur.model!r})"
+            "a surrogate gradient fit needs a rates target (or an outputs target) and a "
+            f"surrogate of {problem.name!r} (got one of {sur.model!r})"
         )
     names = sur.parameter_names
     idx = [names.index(n) for n in problem.free_names]
@@ -123,5 +123,7 @@ def _through_surrogate(problem, sur, x0, seed, threshold, steps: int = 2000, sta
     order = np.argsort(gap)[: max(1, min(problem.budget, 8))]
     problem.evaluate(x[order])
     res = make_result(problem, "gradient", threshold)
-    res.extra["surrogate_gap_hz"] = [float(g) for g in gap[order]]
+    # the predicted error of the simulated points: Hz under rates, dimensionless under outputs
+    key = "surrogate_gap" if "outputs" in problem.measures else "surrogate_gap_hz"
+    res.extra[key] = [float(g) for g in gap[order]]
     return res
