@@ -25,6 +25,21 @@ from neuroscape.core.workers import WorkerError, WorkerPool
 HERE = Path(__file__).resolve().parent
 
 
+_BEFORE: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _children_before():
+    """Other tests of the session may hold live worker pools (a model's pool lives as long as
+    the model): count only the children a test starts."""
+    _BEFORE.clear()
+    _BEFORE.update(p.pid for p in mp.active_children())
+
+
+def _new_children() -> list:
+    return [p for p in mp.active_children() if p.pid not in _BEFORE]
+
+
 def _task(kind: str, x: float = 0.0) -> object:
     """The function a worker runs; ``kind`` picks the behaviour under test."""
     if kind == "square":
@@ -116,10 +131,10 @@ def test_failures_stay_with_their_task_and_hangs_are_cut(tmp_path):
         wall = time.monotonic() - t0
         # the pool keeps working, with a per-task timeout that overrides the pool's
         again = pool.map([("sleep", 0.0), ("sleep", 2.0), ("square", 5.0)], [None, 0.3, None])
-        workers = [p.pid for p in mp.active_children()]
+        workers = [p.pid for p in _new_children()]
         pool.close()
         pool.close()  # idempotent
-        assert mp.active_children() == []
+        assert _new_children() == []
     assert [o.ok for o in out] == [True, False, False, False, True, False, False, True, True]
     assert out[0].value[1] == 4.0 and out[7].value[1] == 9.0 and out[8].value == "still here"
     assert out[1].error == "ValueError: boom 1.0"
@@ -154,7 +169,7 @@ def test_loader_that_kills_its_worker_does_not_hang():
     with WorkerPool(_load_dies, workers=2) as pool:  # no timeout: only the death tells
         out = pool.map([("square", 1.0), ("square", 2.0), ("square", 3.0)])
     assert [o.error for o in out] == ["worker died while loading (exit code 5)"] * 3
-    assert time.monotonic() - t0 < 10.0 and mp.active_children() == []
+    assert time.monotonic() - t0 < 10.0 and _new_children() == []
 
 
 @needs_proc
@@ -252,12 +267,12 @@ def test_bad_map_arguments_are_refused_before_any_worker_starts(tasks, timeouts,
     pool = WorkerPool(_load)
     with pytest.raises(WorkerError, match=match):
         pool.map(tasks, timeouts)
-    assert mp.active_children() == []
+    assert _new_children() == []
     pool.close()
 
 
 def test_empty_map_starts_nothing():
     with WorkerPool(_load, workers=3) as pool:
         assert pool.map([]) == []
-        assert mp.active_children() == []
+        assert _new_children() == []
 
