@@ -157,22 +157,24 @@ def test_a_changed_model_file_is_refused_on_resume_and_the_database_is_unchanged
 
 
 def test_a_wrong_structure_at_the_first_row_exits_2_and_writes_nothing(tmp_path, capsys):
-    # sobol with sample seed 3: the first row that returns leaves out z. A copy of the file:
-    # the module of the original, imported by earlier tests here, has returned good rows
-    model = _copy_model(tmp_path)
+    # an undeclared key or a value that is not a number: the function and its declaration
+    # disagree (a row merely missing an output is a failed row; see the flaky model)
     db = tmp_path / "w.db"
-    rc, out, err = run(_sweep_argv(model, db, "--sample-seed", "3"), capsys)
-    assert_refused(rc, err, "simulate returned the keys y")
-    assert out == "" and sorted(p.name for p in tmp_path.iterdir()) == ["my_flaky.py"]
-    bad = tmp_path / "bad.py"
-    bad.write_text(
-        "from neuroscape import FunctionModel, Output, Parameter\n"
-        "MODEL = FunctionModel('bad', [Parameter('a', 0.5, 0.0, 1.0)], [Output('y', 'Hz')],\n"
-        "                      lambda p, seed: {'rate': p['a']})\n"
-    )
-    rc, out, err = run(["sweep", f"{bad}:MODEL", "--n", "4", "--db", str(db), "--quiet"], capsys)
-    assert_refused(rc, err, "simulate returned the keys rate; declared outputs: y")
-    assert not db.exists() and not (tmp_path / "w.db.lock").exists()
+    for body, message in (
+        ("{'rate': p['a']}", "simulate returned the keys rate; declared outputs: y"),
+        ("{'y': 'fast'}", "simulate returned y='fast', which is not a number"),
+        ("{'y': [p['a'], 1.0]}", "simulate returned y of shape (2,), not a single number"),
+    ):
+        bad = tmp_path / "bad.py"
+        bad.write_text(
+            "from neuroscape import FunctionModel, Output, Parameter\n"
+            "MODEL = FunctionModel('bad', [Parameter('a', 0.5, 0.0, 1.0)], [Output('y', 'Hz')],\n"
+            f"                      lambda p, seed: {body})\n"
+        )
+        argv = ["sweep", f"{bad}:MODEL", "--n", "4", "--db", str(db), "--quiet"]
+        rc, out, err = run(argv, capsys)
+        assert_refused(rc, err, message)
+        assert not db.exists() and not (tmp_path / "w.db.lock").exists()
 
 
 @pytest.mark.parametrize(
