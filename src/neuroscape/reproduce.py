@@ -106,7 +106,11 @@ def reproduce(
         )
     )
     output_heatmap(
-        to[:, 0], to[:, 1], out / "fig1a_rates_heatmap.png", domain=spec.output_domain
+        to[:, 0],
+        to[:, 1],
+        out / "fig1a_rates_heatmap.png",
+        domain=spec.output_domain,
+        output_units=[o.unit for o in spec.outputs],
     )
 
     log("[2/5] surrogate accuracy against n, and the noise floor")

@@ -20,12 +20,12 @@ def output_heatmap(
     *,
     domain: OutputDomain,
     names: tuple[str, str] = ("r_E", "r_I"),
-    output_units: list[str] | None = None,
+    output_units: list[str],
 ):
     """2-D histogram of two outputs on log counts, with the model's declared output ``domain``
     drawn: a bound on ``names[0]`` and a bound on the ratio ``names[1] / names[0]`` (the circuit's
-    O of Zhang, Young & Lai 2020, Fig. 1a). Both outputs must share one unit. Returns the
-    Figure."""
+    O of Zhang, Young & Lai 2020, Fig. 1a). ``output_units``: the declared unit of each; both
+    must be the same. Returns the Figure."""
     from matplotlib.colors import LogNorm
     from matplotlib.ticker import LogLocator, StrMethodFormatter
 
