@@ -234,3 +234,20 @@ def test_user_facing_text_cites_papers_not_document_numbers():
     texts += [p for p in docs.rglob("*.md")]
     bad = [str(p) for p in texts if "seed 00" in p.read_text().lower()]
     assert not bad, bad
+
+
+def test_a_function_model_runs_from_a_script_read_on_stdin():
+    # spawned workers re-run the parent's main script by its path; "<stdin>" has none
+    import subprocess
+    import sys
+
+    script = (
+        "import neuroscape as ns\n"
+        f"r = ns.simulate({REF!r}, [{{'a': 0.1}}, {{'a': 0.2}}], workers=2)\n"
+        "print(r.ok.tolist())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "[True, True]", proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr

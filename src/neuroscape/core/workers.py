@@ -13,6 +13,7 @@ loader's own time (starting NEURON, say) is not charged to a task, and is not li
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import multiprocessing as mp
 import multiprocessing.util
@@ -20,6 +21,7 @@ import numbers
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -94,6 +96,23 @@ def _worker_main(conn: Connection, loader: Callable[[], Callable[..., object]]) 
             conn.send((False, f"return value could not be pickled: {_one_line(exc)}"))
 
 
+@contextlib.contextmanager
+def _main_file_hidden_if_absent():
+    """A spawned child re-runs the parent's main script by its path; a script read from stdin
+    ("<stdin>") has none, and every worker would die at start. Hide such a path while starting
+    (as for ``python -c`` or a notebook, whose main module has no file)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.exists(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _allow_children() -> None:
     """Let a daemonic process (a Dask worker: ``distributed.worker.daemon`` is True by default)
     start workers. multiprocessing refuses children of a daemon ("daemonic processes are not
@@ -111,7 +130,8 @@ class _Slot:
         _allow_children()
         self.conn, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_worker_main, args=(child, loader), name="neuroscape-worker")
-        self.proc.start()
+        with _main_file_hidden_if_absent():
+            self.proc.start()
         child.close()
         self.ready = False  # set when the loader has returned, so loading does not eat a timeout
         self.task: int | None = None  # index of the task it is running
