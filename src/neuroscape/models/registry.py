@@ -5,7 +5,8 @@ Models come from three places, looked up in this order:
 2. Python entry points of the group ``neuroscape.models`` (neuroscape's own models are declared
    there in its ``pyproject.toml``, so another package ships models exactly the same way:
    ``[project.entry-points."neuroscape.models"] my_cell = "my_pkg.cells:MODEL"``);
-3. a reference ``path/to/file.py:NAME`` to an object in a Python file.
+3. a reference ``path/to/file.py:NAME`` to an object in a Python file;
+4. an equation file ``path/to/model.yaml`` (``neuroscape.models.equations``).
 
 An entry point or ``NAME`` may name a model object or a function of no arguments returning one.
 """
@@ -137,5 +138,9 @@ def resolve(model: Model | str) -> Model:
         return m
     if is_file_ref(model):
         return load_file(model)
-    hint = "; or path/to/file.py:NAME"
+    if model.endswith((".yaml", ".yml")):  # an equation file (neuroscape.models.equations)
+        from neuroscape.models.equations import load_model_file
+
+        return load_model_file(model)
+    hint = "; or path/to/file.py:NAME, or an equation file MODEL.yaml"
     raise UnknownModelError(f"unknown model {model!r}; allowed: {', '.join(available())}{hint}")

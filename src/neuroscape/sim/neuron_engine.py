@@ -412,7 +412,10 @@ def get_kernel(model: NeuronModel, integrator: str, block: bool = False):
     from neuroscape.core.codegen import load_generated
 
     scheme = canonical_name(integrator)
-    key = (model.name, scheme, block)
+    # keyed by the module that holds the model's functions (a generated module is named by the hash
+    # of its content), not by the model's name alone: a model redefined under the same name gets
+    # its own kernel
+    key = (model.module, model.name, scheme, block)
     if key not in _KERNELS:
         here = Path(__file__)
         deps = [
