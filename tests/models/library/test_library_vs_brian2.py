@@ -1,0 +1,196 @@
+"""The shipped equation files against Brian2 (Stimberg, Brette and Goodman 2019) running the SAME
+equation strings, read from the YAML files, under a constant current.
+
+Brian2 takes each file's equations as written; only the unit after each ``:`` is rewritten to
+Brian2's base unit (Brian2 refuses scaled units there), the current and the parameters become
+constant per-neuron variables (one neuron per current), and the integrator is Brian2's ``rk4``
+at the same dt as neuroscape's ``integrator="rk4"``.
+
+Spike times: for files with ``spike_level`` (no reset), both sides report upward crossings of the
+first state with the time interpolated linearly inside the step; Brian2's are computed from its
+voltage trace, recorded every step. For integrate-and-fire files Brian2 records a spike at the
+START of the step at whose end the threshold holds; the crossing lies within that step, so
+neuroscape's time must lie in [t_Brian2, t_Brian2 + dt] (end-of-step or interpolated
+convention), with a margin of 1e-6 ms for rounding.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from neuroscape.models.library import FILES
+
+# per model: the currents (in the file's declared current unit), the time step (ms), the run
+# length (ms), and the tolerance on each of the first N_COMPARED spike times (ms)
+CASES = {
+    "eif": dict(currents=[50.0, 100.0, 200.0], dt=0.1, duration=500.0),
+    "qif": dict(currents=[60.0, 100.0, 200.0], dt=0.1, duration=500.0),
+    "izhikevich2007": dict(currents=[100.0, 200.0, 400.0], dt=0.1, duration=500.0),
+    "morris_lecar": dict(currents=[100.0, 150.0, 200.0], dt=0.02, duration=500.0, tol=0.05),
+    "wang_buzsaki": dict(currents=[1.0, 3.0, 10.0], dt=0.01, duration=200.0, tol=0.05),
+    "hindmarsh_rose": dict(currents=[1.5, 2.0, 3.0], dt=0.02, duration=500.0, tol=0.05),
+    "connor_stevens": dict(currents=[150.0, 250.0, 400.0], dt=0.01, duration=200.0, tol=0.05),
+}
+N_COMPARED = 10  # spikes compared per current (fewer if the run has fewer; at least 3 required)
+_NUM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*)$")
+
+
+def _read(name: str) -> dict:
+    return yaml.safe_load(Path(FILES[name]).read_text())
+
+
+def _brian_quantity(text, b2):
+    """'281 pF' / '0.03 1/ms' / 0.5 -> a Brian2 quantity (or float for dimensionless)."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = _NUM.match(str(text))
+    assert m, f"cannot read the quantity {text!r}"
+    value, unit = float(m.group(1)), m.group(2).strip()
+    if not unit or unit == "1":
+        return value
+    return value * eval(unit, vars(b2))  # noqa: S307 - a unit expression of a shipped file
+
+
+def _base_unit(unit: str, b2) -> str:
+    """Brian2's spelling of a unit's dimension ('mV' -> 'volt', '1/ms' -> 'hertz')."""
+    unit = unit.strip()
+    if unit == "1":
+        return "1"
+    q = eval(unit, vars(b2))  # noqa: S307
+    return _dim_text(q.dim)
+
+
+def _dim_text(dim) -> str:
+    """A dimension in Brian2's base units, as its equation grammar accepts (no parentheses)."""
+    base = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")
+    parts = [f"{u}**{int(e)}" for u, e in zip(base, dim._dims, strict=True) if e != 0]
+    return " * ".join(parts) or "1"
+
+
+def run_brian2(name: str, currents, dt_ms: float, duration_ms: float) -> list[np.ndarray]:
+    """Spike times (ms) per current of the file ``name`` run by Brian2 with rk4."""
+    import brian2 as b2
+
+    b2.prefs.codegen.target = "numpy"
+    b2.start_scope()
+    d = _read(name)
+    lines = []
+    states = []
+    for line in d["equations"].strip().splitlines():
+        expr, _, unit = line.rpartition(":")
+        lines.append(f"{expr}: {_base_unit(unit, b2)}")
+        if line.strip().startswith("d") and "/dt" in line.split("=")[0]:
+            states.append(line.split("/dt")[0].strip()[1:])
+    cur = d["current"]
+    lines.append(f"{cur['name']} : {_base_unit(str(cur['unit']), b2)} (constant)")
+    params = {k: _brian_quantity(v["default"], b2) for k, v in d["parameters"].items()}
+    for k, v in params.items():
+        unit = "1" if isinstance(v, float) else _dim_text(v.dim)
+        lines.append(f"{k} : {unit} (constant)")
+    eqs = b2.Equations("\n".join(lines))
+    kw = {}
+    if "threshold" in d:
+        kw = dict(threshold=d["threshold"], reset=d.get("reset", ""))
+        kw["refractory"] = _brian_quantity(d.get("refractory", "0 ms"), b2)
+    b2.defaultclock.dt = dt_ms * b2.ms
+    g = b2.NeuronGroup(len(currents), eqs, method="rk4", namespace={}, **kw)
+    for k, v in params.items():
+        setattr(g, k, v)
+    for k, v in d["initial"].items():
+        setattr(g, k, _brian_quantity(v, b2))
+    unit = _brian_quantity(f"1 {cur['unit']}", b2)
+    setattr(g, cur["name"], np.asarray(currents, dtype=float) * unit)
+    first = states[0]
+    if "threshold" in d:
+        mon = b2.SpikeMonitor(g)
+        b2.run(duration_ms * b2.ms, namespace={})
+        trains = mon.spike_trains()
+        return [np.asarray(trains[i] / b2.ms) for i in range(len(currents))]
+    level = _brian_quantity(d["spike_level"], b2)
+    mon = b2.StateMonitor(g, first, record=True)
+    b2.run(duration_ms * b2.ms, namespace={})
+    t = np.asarray(mon.t / b2.ms)
+    vu = getattr(mon, first)
+    level = float(level / b2.get_unit(level.dim)) if not isinstance(level, float) else level
+    out = []
+    for i in range(len(currents)):
+        v = np.asarray(vu[i] / b2.get_unit(vu.dim)) if hasattr(vu, "dim") else np.asarray(vu[i])
+        k = np.flatnonzero((v[:-1] < level) & (v[1:] >= level))
+        f = (level - v[k]) / (v[k + 1] - v[k])
+        out.append(t[k] + f * dt_ms)
+    return out
+
+
+def run_neuroscape(name: str, currents, dt_ms: float, duration_ms: float) -> list[np.ndarray]:
+    import neuroscape as ns
+
+    res = ns.simulate(
+        str(FILES[name]),
+        [{}] * len(currents),
+        stimulus=ns.make_stimulus("step", amp=list(currents)),
+        dt_ms=dt_ms,
+        duration_ms=duration_ms,
+        integrator="rk4",
+        record_spikes=True,
+        workers=1,
+    )
+    return [np.asarray(t, dtype=float) for t in res.spike_times]
+
+
+@pytest.fixture(scope="module")
+def brian2_runs():
+    """Brian2's spike trains, per model, computed once for the module."""
+    pytest.importorskip("brian2")
+    return {
+        name: run_brian2(name, c["currents"], c["dt"], c["duration"]) for name, c in CASES.items()
+    }
+
+
+def test_every_shipped_file_has_a_case():
+    assert set(CASES) == set(FILES)
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_file_loads_with_units(name):
+    """Every file loads, names itself, cites its paper and declares each parameter with units."""
+    from neuroscape.models.library import model
+
+    d = _read(name)
+    m = model(name)
+    assert m.name == name == d["name"]
+    assert re.search(r"(19|20)\d\d", m.spec.description), "description cites a paper (year)"
+    declared = {p.name: p for p in m.spec.parameters}
+    assert set(declared) == set(d["parameters"])
+    for p_name, entry in d["parameters"].items():
+        p = declared[p_name]
+        unit = _NUM.match(str(entry["default"])).group(2).strip() or "1"
+        assert p.unit is not None and p.unit != "", p_name
+        assert p.low <= p.default <= p.high, p_name
+        # dimensionless in the file <=> dimensionless in the declaration
+        assert (unit == "1") == (str(p.unit) in ("1", "", "dimensionless")), (p_name, p.unit)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_spike_times_match_brian2(name, brian2_runs):
+    c = CASES[name]
+    ours = run_neuroscape(name, c["currents"], c["dt"], c["duration"])
+    theirs = brian2_runs[name]
+    reset_model = "threshold" in _read(name)
+    for amp, a, b in zip(c["currents"], ours, theirs, strict=True):
+        n = min(N_COMPARED, len(b))
+        assert n >= 3, f"{name} at {amp}: Brian2 fired only {len(b)} spikes; pick another current"
+        assert len(a) >= n, f"{name} at {amp}: {len(a)} spikes, Brian2 {len(b)}"
+        if reset_model:
+            lag = a[:n] - b[:n]
+            assert np.all(lag >= -1e-6) and np.all(lag <= c["dt"] + 1e-6), (name, amp, lag)
+        else:
+            err = np.abs(a[:n] - b[:n])
+            assert err.max() <= c["tol"], (name, amp, err.max())
+        # the whole run: the same number of spikes (one more or less at the end of the run)
+        assert abs(len(a) - len(b)) <= 1, (name, amp, len(a), len(b))
