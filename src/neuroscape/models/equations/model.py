@@ -65,6 +65,8 @@ class _Where:
             if key in self.lines:
                 return f"{self.origin}:{self.lines[key]}: "
             key = key[:-1]
+        if () in self.lines:  # a missing key: the mapping it belongs in
+            return f"{self.origin}:{self.lines[()]}: "
         if offset is not None:
             return f"{self.origin}: {path[0]} line {offset + 1}: "
         return f"{self.origin}: {'.'.join(str(p) for p in path)}: " if path else f"{self.origin}: "
@@ -639,12 +641,12 @@ def _threshold(text, look, where, s0: _Sym, params, states):
         if not isinstance(node, ast.Compare) or len(node.ops) != 1:
             raise ExpressionError(f"threshold {text.strip()!r} must be one comparison like "
                                   "'v > V_th'")
-        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        if not used & set(states):
-            raise ExpressionError(f"threshold {text.strip()!r} names no state variable "
-                                  f"({', '.join(states)})")
         a, da = to_sympy(node.left, look)
         b, db = to_sympy(node.comparators[0], look)
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        if not used & set(states):
+            raise ExpressionError(f"threshold {text.strip()!r} is on an undefined variable: it "
+                                  f"names no state variable ({', '.join(states)})")
     except ExpressionError as exc:
         raise where.error(str(exc), "threshold", offset=0) from None
     if da != db:
