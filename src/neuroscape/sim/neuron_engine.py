@@ -741,7 +741,7 @@ def simulate_neurons(
         elif ok[r] and record_spikes:
             labels[r], cvs[r] = classify_spikes(spike_times[r], t_start, duration_ms)
     return NeuronResult(
-        model=m.name,
+        model=m.ref,  # the name, or the file of a model loaded from one
         parameter_names=m.spec.parameter_names,
         params=p,
         stimulus=stimulus,
@@ -843,7 +843,7 @@ def fi_curve(
         return float(cur[np.argmax(mask)]) if mask.any() else None
 
     return FICurve(
-        model=m.name,
+        model=m.ref,
         currents=cur,
         current_unit=m.current_unit,
         rates=res.rates,
