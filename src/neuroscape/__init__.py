@@ -25,8 +25,17 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+unknown"
 
+def equation_model(*args, **kwargs):
+    """A neuron model from Brian2-style equations (``neuroscape.models.equations.equation_model``;
+    imported on first use: sympy and pint are not needed otherwise)."""
+    from neuroscape.models.equations import equation_model as make
+
+    return make(*args, **kwargs)
+
+
 __all__ = [
     "DefaultSettings",
+    "equation_model",
     "FunctionModel",
     "Model",
     "Output",
