@@ -9,9 +9,10 @@ at the same dt as neuroscape's ``integrator="rk4"``.
 Spike times: for files with ``spike_level`` (no reset), both sides report upward crossings of the
 first state with the time interpolated linearly inside the step; Brian2's are computed from its
 voltage trace, recorded every step. For integrate-and-fire files Brian2 records a spike at the
-START of the step at whose end the threshold holds; the crossing lies within that step, so
-neuroscape's time must lie in [t_Brian2, t_Brian2 + dt] (end-of-step or interpolated
-convention), with a margin of 1e-6 ms for rounding.
+start of the step at whose end the threshold holds and restarts from the reset at the end of that
+step; neuroscape interpolates the crossing and runs the rest of the step from the reset. The two
+conventions differ by up to one dt per interval, so these files run at dt = 0.005 ms, where ten
+intervals stay within the issue's bar (0.05 ms over the first 10 spikes).
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from neuroscape.models.library import FILES
 # per model: the currents (in the file's declared current unit), the time step (ms), the run
 # length (ms), and the tolerance on each of the first N_COMPARED spike times (ms)
 CASES = {
-    "eif": dict(currents=[50.0, 100.0, 200.0], dt=0.1, duration=500.0),
-    "qif": dict(currents=[60.0, 100.0, 200.0], dt=0.1, duration=500.0),
-    "izhikevich2007": dict(currents=[100.0, 200.0, 400.0], dt=0.1, duration=500.0),
+    "eif": dict(currents=[50.0, 100.0, 200.0], dt=0.005, duration=400.0, tol=0.05),
+    "qif": dict(currents=[60.0, 100.0, 200.0], dt=0.005, duration=400.0, tol=0.05),
+    "izhikevich2007": dict(currents=[100.0, 200.0, 400.0], dt=0.005, duration=400.0, tol=0.05),
     "morris_lecar": dict(currents=[100.0, 150.0, 200.0], dt=0.02, duration=500.0, tol=0.05),
     "wang_buzsaki": dict(currents=[1.0, 3.0, 10.0], dt=0.01, duration=200.0, tol=0.05),
     "hindmarsh_rose": dict(currents=[1.5, 2.0, 3.0], dt=0.02, duration=500.0, tol=0.05),
@@ -127,12 +128,20 @@ def run_brian2(name: str, currents, dt_ms: float, duration_ms: float) -> list[np
 
 
 def run_neuroscape(name: str, currents, dt_ms: float, duration_ms: float) -> list[np.ndarray]:
-    import neuroscape as ns
+    """Spike times (ms) per current of the file ``name`` run by neuroscape with rk4.
 
-    res = ns.simulate(
-        str(FILES[name]),
-        [{}] * len(currents),
-        stimulus=ns.make_stimulus("step", amp=list(currents)),
+    ``neuroscape.simulate`` returns no spike trains of single-neuron models (``record_spikes``
+    fills ``spikes`` only for networks), so this calls the neuron engine the CLI's ``simulate``
+    uses; one row per current.
+    """
+    from neuroscape.core.stimuli import make_stimulus
+    from neuroscape.models import resolve
+    from neuroscape.sim.neuron_engine import simulate_neurons
+
+    res = simulate_neurons(
+        resolve(str(FILES[name])),
+        {},
+        make_stimulus("step", amp=list(currents)),
         dt_ms=dt_ms,
         duration_ms=duration_ms,
         integrator="rk4",
@@ -181,16 +190,13 @@ def test_spike_times_match_brian2(name, brian2_runs):
     c = CASES[name]
     ours = run_neuroscape(name, c["currents"], c["dt"], c["duration"])
     theirs = brian2_runs[name]
-    reset_model = "threshold" in _read(name)
     for amp, a, b in zip(c["currents"], ours, theirs, strict=True):
         n = min(N_COMPARED, len(b))
         assert n >= 3, f"{name} at {amp}: Brian2 fired only {len(b)} spikes; pick another current"
         assert len(a) >= n, f"{name} at {amp}: {len(a)} spikes, Brian2 {len(b)}"
-        if reset_model:
-            lag = a[:n] - b[:n]
-            assert np.all(lag >= -1e-6) and np.all(lag <= c["dt"] + 1e-6), (name, amp, lag)
-        else:
-            err = np.abs(a[:n] - b[:n])
-            assert err.max() <= c["tol"], (name, amp, err.max())
+        err = np.abs(a[:n] - b[:n])
+        print(f"{name} at {amp:g}: max |t - t_Brian2| {err.max():.4f} ms over {n} spikes; "
+              f"{len(a)} spikes, Brian2 {len(b)}")
+        assert err.max() <= c["tol"], (name, amp, err.max())
         # the whole run: the same number of spikes (one more or less at the end of the run)
         assert abs(len(a) - len(b)) <= 1, (name, amp, len(a), len(b))
