@@ -73,6 +73,7 @@ class NeuronModel(Model):
     state_units: tuple[str, ...] = ()  # one per state ("1": dimensionless); required
     has_reset: bool = False  # threshold/reset (integrate-and-fire type)
     refractory_param: str | None = None  # name of a parameter holding t_ref (ms)
+    refractory_ms: float = 0.0  # a fixed t_ref (ms) when no parameter holds it
     # precise_reset: the threshold crossing is interpolated inside the step, the reset and the
     # refractory period start then, and the membrane is released off the step grid (so spike
     # timing is not biased by dt/2 per interval); threshold_level, the V at which ``threshold``

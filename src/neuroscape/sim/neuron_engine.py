@@ -625,9 +625,9 @@ def simulate_neurons(
     if m.refractory_param is not None:
         t_ref = np.ascontiguousarray(p[:, m.spec.parameter_names.index(m.refractory_param)])
         n_held = np.maximum(np.round(t_ref / dt_ms).astype(np.int64) - 1, 0)
-    else:
-        t_ref = np.zeros(b)
-        n_held = np.zeros(b, dtype=np.int64)
+    else:  # a fixed refractory period of the declaration (0: none)
+        t_ref = np.full(b, float(m.refractory_ms))
+        n_held = np.full(b, max(int(round(m.refractory_ms / dt_ms)) - 1, 0), dtype=np.int64)
     if m.has_reset and m.precise_reset:  # off-grid refractory: t_ref itself, not n_held
         n_held = np.zeros(b, dtype=np.int64)
     rec_every = int(record_every) if record_v else 0
