@@ -335,3 +335,68 @@ def test_dask_worker_processes_sweep_a_model_file_and_losing_one_loses_nothing(t
     assert set(kinds) == {"ok", "hang", "raise", "nan", "missing"}, kinds
     assert rep.n_failed == N - kinds["ok"]
 
+
+
+def doubled(p, seed):
+    return {"y": 2.0 * p["x"]}
+
+
+def test_a_dask_worker_keeps_one_model_per_identity_and_reloads_an_edited_file(tmp_path):
+    """What a Dask worker runs (_remote_chunk): a shipped object is one model however many
+    chunks unpickle it (one pool of row processes, not one per chunk), and a model file edited
+    between sweeps is loaded again (the hash is part of its identity)."""
+    import pickle
+
+    from neuroscape import FunctionModel, Output, Parameter
+    from neuroscape.core.settings import SimSettings
+    from neuroscape.explore import sweep as sw
+    from neuroscape.models import load_file
+
+    m = FunctionModel("dbl", [Parameter("x", 0.5, 0.0, 1.0)], [Output("y")], doubled)
+    settings = SimSettings.for_model(m.spec)
+    p = np.array([[0.25]])
+    before = len(sw._worker_models)
+    for _ in range(3):
+        handle = pickle.loads(pickle.dumps(sw._model_handle(m)))
+        out = sw._remote_chunk(handle, {}, p, np.array([0]), 0, settings, False, 1, True)
+        assert out[1][0, 0] == 0.5
+    assert len(sw._worker_models) == before + 1
+
+    f = tmp_path / "edited.py"
+    text = (
+        "from neuroscape import FunctionModel, Output, Parameter\n"
+        "MODEL = FunctionModel('ed', [Parameter('x', .5, 0, 1)], [Output('y')],"
+        " lambda p, s: {{'y': {k} * p['x']}})\n"
+    )
+    results = []
+    for k in (1.0, 3.0):
+        f.write_text(text.format(k=k))
+        model = load_file(f"{f}:MODEL")
+        handle = sw._model_handle(model)
+        out = sw._remote_chunk(handle, {}, p, np.array([0]), 0, settings, False, 1, True)
+        results.append(out[1][0, 0])
+    assert results == [0.25, 0.75]
+    sw._close_worker_models()
+
+
+def test_a_model_file_edited_while_rows_run_fails_the_run_not_its_rows(tmp_path):
+    from neuroscape import simulate
+    from neuroscape.models import load_file
+
+    f = tmp_path / "moving.py"
+    f.write_text(
+        "import time\n"
+        "from neuroscape import FunctionModel, Output, Parameter\n"
+        "def run(p, s):\n"
+        "    if p['x'] > 0.8:\n"
+        "        time.sleep(30)\n"
+        "    return {'y': p['x']}\n"
+        "MODEL = FunctionModel('mv', [Parameter('x', .5, 0, 1)], [Output('y')], run,"
+        " timeout_s=1)\n"
+    )
+    m = load_file(f"{f}:MODEL")
+    assert simulate(m, {"x": 0.1}).ok.all()
+    f.write_text(f.read_text() + "# edited\n")
+    # the hung row's worker is replaced; the new worker finds the file changed
+    with pytest.raises(ValueError, match="worker processes cannot load the model"):
+        simulate(m, [{"x": 0.85}, {"x": 0.1}, {"x": 0.2}])

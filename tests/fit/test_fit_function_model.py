@@ -183,3 +183,7 @@ def test_api_refusals():
     step = make_stimulus("step", amp=1.0)
     with pytest.raises(FitError, match="is a function model: it takes no stimulus"):
         FitProblem(REF, target, ("outputs",), {"g": (1.0, 9.0)}, stimulus=step)
+    # the rates measure sums differences in Hz: outputs in other units need the outputs measure
+    rates = Target("rates", rates=dict(GOAL))
+    with pytest.raises(FitError, match=r"measure rates compares rates in Hz; .* is in 'm?s|mV'"):
+        FitProblem(REF, rates, ("rates",), {"g": (1.0, 9.0)})

@@ -251,3 +251,85 @@ def test_a_function_model_runs_from_a_script_read_on_stdin():
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "[True, True]", proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "params, outputs, message",
+    [
+        (["status"], ["y"], "'status' is a column of the model database's own"),
+        (["x"], ["Seed"], "'Seed' is a column of the model database's own"),
+        (["Y"], ["y"], "'Y' and 'y' differ only in case"),
+    ],
+)
+def test_names_the_database_uses_are_refused(params, outputs, message):
+    with pytest.raises(ValueError) as e:
+        FunctionModel(
+            "m", [Parameter(p, 0.5, 0.0, 1.0) for p in params], [Output(o) for o in outputs], abs
+        )
+    assert message in str(e.value)
+
+
+def test_hard_limits_must_contain_the_bounds():
+    with pytest.raises(ValueError, match=r"hard limits \[0.6, inf\] must contain the bounds"):
+        Parameter("x", 0.5, 0.0, 1.0, hard_low=0.6)
+    with pytest.raises(ValueError, match="hard_low=nan must be finite"):
+        Parameter("x", 0.5, 0.0, 1.0, hard_low=float("nan"))
+
+
+def test_a_model_file_imports_the_modules_beside_it_and_a_free_text_version_is_stored(tmp_path):
+    from neuroscape.explore import open_for_reading, run_sweep
+
+    folder = tmp_path / "my dir-1"
+    folder.mkdir()
+    (folder / "helper_mod.py").write_text("def calc(x):\n    return 2.0 * x\n")
+    (folder / "my-cell.py").write_text(
+        "from helper_mod import calc\n"
+        "from neuroscape import FunctionModel, Output, Parameter\n"
+        "def run(p, seed):\n"
+        "    return {'y': calc(p['x'])}\n"
+        "MODEL = FunctionModel('cell', [Parameter('x', 0.5, 0.0, 1.0)], [Output('y', 'mV')],"
+        " run, version=\"it's 2\")\n"
+    )
+    db = tmp_path / "c.db"
+    rep = run_sweep(f"{folder / 'my-cell.py'}:MODEL", 4, db, sampler="grid", progress=False)
+    assert rep.n_failed == 0
+    store = open_for_reading(db)
+    try:
+        _, rows = store.query("SELECT x, y FROM runs ORDER BY row_index")
+        assert all(y == 2.0 * x for x, y in rows)
+        _, ver = store.query("SELECT value FROM meta WHERE key = 'model_version'")
+        assert ver == [("it's 2",)]
+    finally:
+        store.close()
+
+
+def test_a_string_is_not_a_number():
+    m = FunctionModel("s", [Parameter("x", 0.5, 0.0, 1.0)], [Output("y")], str_output)
+    with pytest.raises(ValueError, match=r"simulate returned y='1.5', which is not a number"):
+        ns.simulate(m, {"x": 0.1})
+    m.close()
+
+
+def str_output(p, seed):
+    return {"y": "1.5"}
+
+
+def test_a_function_defined_in_an_interactive_session_is_refused_in_one_line():
+    import subprocess
+    import sys
+
+    script = (
+        "import neuroscape as ns\n"
+        "def f(p, s):\n"
+        "    return {'y': p['x']}\n"
+        "m = ns.FunctionModel('inmain', [ns.Parameter('x', .5, 0, 1)], [ns.Output('y')], f)\n"
+        "try:\n"
+        "    ns.simulate(m, {'x': 0.2})\n"
+        "except ValueError as e:\n"
+        "    print(e)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120
+    )
+    assert "simulate is defined in an interactive session" in proc.stdout, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr

@@ -38,15 +38,20 @@ class Parameter:
     def __post_init__(self) -> None:
         if not (isinstance(self.name, str) and self.name.isidentifier()):
             raise ParameterError(f"parameter name {self.name!r}; allowed: a Python identifier")
-        for what in ("default", "low", "high"):
+        for what in ("default", "low", "high", "hard_low", "hard_high"):
             v = getattr(self, what)
             if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
                 raise ParameterError(f"parameter {self.name}: {what}={v!r} must be a number")
-            if not np.isfinite(v):
+            if not np.isfinite(v) and not (what.startswith("hard") and not np.isnan(v)):
                 raise ParameterError(f"parameter {self.name}: {what}={v!r} must be finite")
         if not self.low < self.high:
             raise ParameterError(
                 f"parameter {self.name}: low={self.low:g} must be < high={self.high:g}"
+            )
+        if not (self.hard_low <= self.low and self.high <= self.hard_high):
+            raise ParameterError(
+                f"parameter {self.name}: hard limits [{self.hard_low:g}, {self.hard_high:g}] must "
+                f"contain the bounds [{self.low:g}, {self.high:g}]"
             )
         if not self.low <= self.default <= self.high:
             raise ParameterError(
@@ -193,6 +198,15 @@ class DefaultSettings:
 GENERIC_SETTINGS = DefaultSettings(3000.0, 0.1, None, "midpoint", "generic defaults")
 
 
+# Columns the model database (neuroscape.explore.store: runs, sweeps, the results view) has of
+# its own; a parameter or output may not take one of these names (SQL ignores case).
+RESERVED_NAMES = frozenset(
+    "id sweep_id row_index status error label wall_time_s neuroscape_version finished model "
+    "model_version seed conn_seed connectivity_sha256 duration_ms dt_ms window_ms integrator "
+    "sampler sample_seed sweep_extra".split()
+)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """The declaration of a model: its parameters in order, its outputs and fixed constants."""
@@ -229,6 +243,18 @@ class ModelSpec:
             raise ParameterError(
                 f"model {self.name!r}: {sorted(both)[0]!r} is both a parameter and an output"
             )
+        seen: dict[str, str] = {}
+        for n in [*self.parameter_names, *self.output_names]:
+            if n.lower() in RESERVED_NAMES:
+                raise ParameterError(
+                    f"model {self.name!r}: {n!r} is a column of the model database's own; "
+                    f"reserved: {', '.join(sorted(RESERVED_NAMES))}"
+                )
+            if n.lower() in seen:  # SQL column names ignore case
+                raise ParameterError(
+                    f"model {self.name!r}: {seen[n.lower()]!r} and {n!r} differ only in case"
+                )
+            seen[n.lower()] = n
         if self.output_domain is not None:
             missing = [n for n in self.output_domain.names() if n not in self.output_names]
             if missing:

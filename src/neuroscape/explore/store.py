@@ -422,11 +422,14 @@ class ModelStore:
                 FROM runs r JOIN sweeps s ON s.id = r.sweep_id;
             INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');
             INSERT INTO meta VALUES ('model', '{self.spec.name}');
-            INSERT INTO meta VALUES ('model_version', '{self.spec.version}');
             INSERT INTO meta VALUES ('created_by', 'neuroscape {__version__}');
             """
         )
         try:
+            # bound, never pasted: a version is free text
+            self.con.execute(
+                "INSERT INTO meta VALUES ('model_version', ?)", (str(self.spec.version),)
+            )
             self._store_info()
             self.con.execute("COMMIT")
         except BaseException:

@@ -9,6 +9,8 @@ a resumed or distributed sweep gives exactly the numbers of an uninterrupted loc
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import threading
 import time
 from collections import Counter
@@ -98,7 +100,14 @@ def _model_handle(model: Model) -> tuple:
 
 
 def _worker_model(handle: tuple) -> Model:
-    key = (handle[:2] if handle[0] == "ref" else ("object", id(handle[1])), threading.get_ident())
+    # a file's model by its reference AND hash (an edited file is loaded again); a shipped
+    # object by its pickled bytes (each task unpickles a new object: by id() every chunk would
+    # start a new pool of worker processes)
+    if handle[0] == "ref":
+        ident = handle[:3]
+    else:
+        ident = ("object", hashlib.sha256(pickle.dumps(handle[1])).hexdigest())
+    key = (ident, threading.get_ident())
     with _worker_lock:
         m = _worker_models.get(key)
     if m is not None:

@@ -280,6 +280,14 @@ class FitProblem:
                     f"{self.target.kind} target names {unknown[0]!r}; allowed for {m.name}: "
                     f"{', '.join(outputs)}"
                 )
+        if "rates" in self.measures:  # its error is a sum of differences in Hz
+            units = {o.name: o.unit for o in self.spec.outputs}
+            not_hz = [k for k in self.target.output_values if units.get(k) != "Hz"]
+            if not_hz:
+                raise FitError(
+                    f"measure rates compares rates in Hz; {not_hz[0]} is in "
+                    f"{units.get(not_hz[0])!r}: use --measure outputs"
+                )
         self._owns_protocol = isinstance(m, FunctionModel)
         if self._owns_protocol:
             given = [

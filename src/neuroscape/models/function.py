@@ -24,6 +24,10 @@ from neuroscape.models.contract import Model, ModelError
 OWN_PROTOCOL = DefaultSettings(1.0, 1.0, 1.0, "own", "the function sets its own protocol")
 
 
+# how core.workers reports a worker that failed before running any task
+_LOAD_ERRORS = ("loader failed", "worker died while loading")
+
+
 class FunctionModelError(ModelError):
     """A function model whose declaration or returned values break the contract."""
 
@@ -53,7 +57,8 @@ class FunctionModel(Model):
     batched=False: ``simulate(params: dict[str, float], seed: int) -> dict[str, float]``, one
     call per row. batched=True: ``simulate(params: dict[str, (B,) array], seeds: (B,) uint64
     array) -> dict[str, (B,) array]``, one call per chunk of rows. The seed of row r is derived
-    from (sweep seed, r). timeout_s: a row (batched: a chunk, timeout_s x rows) past it is ended
+    from (sweep seed, r): a 64-bit integer (``seed % 2**32`` for generators that take 32 bits).
+    timeout_s: a row (batched: a chunk, timeout_s x rows) past it is ended
     and failed; None: no limit.
     """
 
@@ -153,10 +158,27 @@ class FunctionModel(Model):
         same sweep): from here on a wrong structure is a failed row, not an error."""
         self._checked = True
 
+    def _check_importable(self) -> None:
+        """Worker processes find the function again by its module: one defined in a notebook,
+        a ``python -c`` command or a script read on stdin has none they can import."""
+        import sys
+        from pathlib import Path
+
+        if self.source is not None or getattr(self.simulate, "__module__", None) != "__main__":
+            return
+        main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+        if main_file is None or not Path(main_file).exists():
+            raise FunctionModelError(
+                f"{self.name}: simulate is defined in an interactive session, which worker "
+                "processes cannot import; put the model in a file and use FILE.py:NAME "
+                "(neuroscape.models.load_file)"
+            )
+
     def _get_pool(self):
         from neuroscape.core.workers import WorkerPool
 
         if self._pool is None or self._pool.closed:  # a Ctrl-C inside map closes the pool
+            self._check_importable()
             self._pool = WorkerPool(
                 functools.partial(_simulate_of, self), workers=self._workers, timeout_s=None
             )
@@ -185,6 +207,7 @@ class FunctionModel(Model):
             cols = {n: np.array(params[:, j], dtype=float) for j, n in enumerate(names)}
             t = None if self.timeout_s is None else self.timeout_s * b
             (res,) = pool.map([(cols, seeds.copy())], timeouts=[t])
+            self._check_loaded([res])
             if not res.ok:
                 return ChunkResult(out, ok, [res.error] * b)
             self._take_batched(res.value, out, ok, errors)
@@ -194,6 +217,7 @@ class FunctionModel(Model):
                 for row, s in zip(params, seeds, strict=True)
             ]
             results = pool.map(tasks, timeouts=[self.timeout_s] * b)
+            self._check_loaded(results)
             for i, res in enumerate(results):
                 if not res.ok:
                     errors[i] = res.error
@@ -201,6 +225,17 @@ class FunctionModel(Model):
                 errors[i] = self._take_row(res.value, out[i])
                 ok[i] = errors[i] is None
         return ChunkResult(out, ok, errors)
+
+    def _check_loaded(self, results) -> None:
+        """A worker that cannot load the model (its function not importable there, its file
+        changed or gone) fails the run, not the rows: rows stored as failed for that reason
+        would never be redone."""
+        for res in results:
+            if not res.ok and res.error and res.error.startswith(_LOAD_ERRORS):
+                self.close()
+                raise FunctionModelError(
+                    f"{self.name}: the worker processes cannot load the model: {res.error}"
+                )
 
     # --- checking what the function returned ---------------------------------------------------
     def _wrong(self, what: str) -> str:
@@ -229,6 +264,8 @@ class FunctionModel(Model):
         vals = []
         for k in declared:
             v = value[k]
+            if isinstance(v, str | bytes):
+                return self._wrong(f"{k}={_short(v)}, which is not a number")
             try:
                 arr = np.asarray(v, dtype=float)
             except (TypeError, ValueError):

@@ -100,6 +100,11 @@ def load_file(ref: str) -> Model:
             raise ModelError(f"cannot import {str(path)!r} as Python")
         module = importlib.util.module_from_spec(spec)
         sys.modules[mod_name] = module
+        # as Python does for a script: the file's folder first on the path, so that the model
+        # file imports the modules beside it (now, or later inside its function)
+        folder = str(Path(source.file).parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
