@@ -171,7 +171,8 @@ def equation_model(
     spike_level: str | float | None = None,
     presets: Mapping[str, Mapping[str, str | float]] | None = None,
 ) -> NeuronModel:
-    """A neuron model from Brian2-style equations, the fields of an equation file (issue 17).
+    """A neuron model from Brian2-style equations (Stimberg, Brette and Goodman 2019, eLife
+    8:e47314), the fields of an equation file.
 
     equations: lines ``dx/dt = expr : unit`` (the first is the membrane potential) and
     ``y = expr : unit`` (sub-expressions); current: ``{name: I, unit: pA}``, the symbol the
@@ -561,9 +562,20 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
             break
         linear += [a, b]
     cond_linear = linear is not None
+    # linear with constant coefficients and uncoupled (dx_i/dt = a_i x_i + b_i, a_i and b_i free
+    # of every state): exponential Euler is then the exact solution over a step whose input is
+    # constant (a step current), as Brian2's 'exact' method would give for these equations
+    exact = cond_linear and all(
+        not linear[2 * i].has(*ys) and not linear[2 * i + 1].has(*ys) for i in range(len(ys))
+    )
     scheme = "exponential_euler" if cond_linear else "rk4"
-    why = ("conditionally linear (each derivative is linear in its own state)" if cond_linear
-           else "not conditionally linear")
+    if exact:
+        why = ("linear with constant coefficients: exponential Euler is exact between spikes "
+               "for an input constant over the step")
+    elif cond_linear:
+        why = "conditionally linear (each derivative is linear in its own state)"
+    else:
+        why = "not conditionally linear"
     log.info("equation model %s: %s, integrated with %s", name, why, scheme)
     dt = 0.1 if has_reset else 0.01
     settings = DefaultSettings(
@@ -571,15 +583,27 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         note=f"chosen from the equations: {why}; dt {dt} ms "
         f"({'integrate-and-fire' if has_reset else 'no reset: spikes are resolved upstrokes'})",
     )  # fmt: skip
+    rhs_code, linear_code = rhs_num, linear
+    if precise and threshold_level is not None:
+        # Inside the step, the membrane potential the derivatives see is held at the threshold
+        # (as NEST's aeif models hold V at V_peak): a runaway term (exp, v**2) evaluated beyond
+        # it would overflow in an RK4 stage before the crossing is detected at the end of the
+        # step. Below the threshold nothing changes; the crossing step still ends above it.
+        lvl = (sympy.Float(threshold_level) if isinstance(threshold_level, float)
+               else params[threshold_level].code)
+        clamp = {ys[0]: sympy.Min(ys[0], lvl)}
+        rhs_code = [e.xreplace(clamp) for e in rhs_num]
+        if linear is not None:
+            linear_code = [e.xreplace(clamp) for e in linear]
     n_p = len(params)
     ps = [f"p{j}" for j in range(n_p)]
     yl = [f"y{i}" for i in range(len(ys))]
     pr = Printer({})
     src = [HEADER.format(origin=origin)]
     try:
-        src.append(jit_function("rhs", [*yl, "cur", *ps], rhs_num, pr))
+        src.append(jit_function("rhs", [*yl, "cur", *ps], rhs_code, pr))
         if cond_linear:
-            src.append(jit_function("linear", [*yl, "cur", *ps], linear, pr))
+            src.append(jit_function("linear", [*yl, "cur", *ps], linear_code, pr))
         if has_reset:
             src.append(jit_function("threshold", [*yl, *ps], [threshold_expr], pr,
                                     tuple_out=False, cse=False))
