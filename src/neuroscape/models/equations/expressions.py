@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 import sympy
 
-from neuroscape.models.equations.units import Dim, describe_dims, unit_dim, unit_names
+from neuroscape.models.equations.units import ONE, Dim, describe_dims, unit_dim, unit_names
 
 
 class ExpressionError(Exception):
@@ -76,7 +76,9 @@ def _walk(node: ast.AST, lookup: Lookup):
             raise ExpressionError(f"{v!r} is not a number")
         if v != v or v in (float("inf"), float("-inf")):
             raise ExpressionError(f"{v!r} is not a finite number")
-        return sympy.Rational(repr(v)), unit_dim("V").dims**0
+        # the empty container: pint keeps zero exponents in dims**0, which then compares
+        # unequal to a ratio that cancels (mV/mV)
+        return sympy.Rational(repr(v)), ONE.dims
     if isinstance(node, ast.Name):
         found = lookup(node.id)
         if found is None:
@@ -131,7 +133,7 @@ def _pow(node: ast.BinOp, lookup: Lookup):
         if abs(k) > 64:
             raise ExpressionError(f"exponent {k!r} in {ast.unparse(node)!r}; allowed: |k| <= 64")
         kr = sympy.Rational(repr(k))
-        return base**kr, (db**k if db else db)
+        return base**kr, (db**k if db and k != 0 else ONE.dims)
     e, de = _walk(node.right, lookup)
     if de or db:
         raise ExpressionError(
@@ -201,7 +203,7 @@ def parse_quantity(value, where: str = "") -> tuple[float, Dim, str]:
     if isinstance(value, int | float):
         if value != value or abs(value) == float("inf"):
             raise ExpressionError(f"{where}{value!r} is not a finite number")
-        return float(value), Dim(unit_dim("V").dims ** 0, sympy.Integer(1)), "1"
+        return float(value), ONE, "1"
     if not isinstance(value, str):
         raise ExpressionError(f"{where}{value!r} is not a quantity like '281 pF'")
     import re

@@ -619,10 +619,13 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         raise where.error(f"cannot compile: {exc}", "equations") from None
     source = "\n".join(src)
     module = _load(name, source)
-    spec = ModelSpec(
-        name=name, version="1", description=description, parameters=tuple(declared),
-        outputs=NEURON_OUTPUTS, settings=settings,
-    )  # fmt: skip
+    try:
+        spec = ModelSpec(
+            name=name, version="1", description=description, parameters=tuple(declared),
+            outputs=NEURON_OUTPUTS, settings=settings,
+        )  # fmt: skip
+    except ParameterError as exc:  # e.g. names that differ only in case (a database column)
+        raise where.error(str(exc), "parameters") from None
     return NeuronModel(
         spec=spec, module=module.__name__, states=tuple(states),
         initial_state=module.initial, current_unit=cur_unit,
