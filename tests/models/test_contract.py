@@ -258,15 +258,19 @@ def test_a_function_model_runs_from_a_script_read_on_stdin():
     [
         (["status"], ["y"], "'status' is a column of the model database's own"),
         (["x"], ["Seed"], "'Seed' is a column of the model database's own"),
-        (["Y"], ["y"], "'Y' and 'y' differ only in case"),
+        (["Y"], ["y"], "cannot hold both 'Y' and 'y' (SQL column names ignore case)"),
     ],
 )
-def test_names_the_database_uses_are_refused(params, outputs, message):
+def test_names_the_database_uses_are_refused_by_a_sweep(params, outputs, message, tmp_path):
+    from neuroscape.explore import run_sweep
+
+    # a model may use them (Izhikevich 2007 has C and c): only the database cannot hold them
+    m = FunctionModel(
+        "m", [Parameter(p, 0.5, 0.0, 1.0) for p in params], [Output(o) for o in outputs], abs
+    )
     with pytest.raises(ValueError) as e:
-        FunctionModel(
-            "m", [Parameter(p, 0.5, 0.0, 1.0) for p in params], [Output(o) for o in outputs], abs
-        )
-    assert message in str(e.value)
+        run_sweep(m, 4, tmp_path / "m.db", progress=False)
+    assert message in str(e.value) and list(tmp_path.iterdir()) == []
 
 
 def test_hard_limits_must_contain_the_bounds():

@@ -243,18 +243,6 @@ class ModelSpec:
             raise ParameterError(
                 f"model {self.name!r}: {sorted(both)[0]!r} is both a parameter and an output"
             )
-        seen: dict[str, str] = {}
-        for n in [*self.parameter_names, *self.output_names]:
-            if n.lower() in RESERVED_NAMES:
-                raise ParameterError(
-                    f"model {self.name!r}: {n!r} is a column of the model database's own; "
-                    f"reserved: {', '.join(sorted(RESERVED_NAMES))}"
-                )
-            if n.lower() in seen:  # SQL column names ignore case
-                raise ParameterError(
-                    f"model {self.name!r}: {seen[n.lower()]!r} and {n!r} differ only in case"
-                )
-            seen[n.lower()] = n
         if self.output_domain is not None:
             missing = [n for n in self.output_domain.names() if n not in self.output_names]
             if missing:
@@ -262,6 +250,24 @@ class ModelSpec:
                     f"model {self.name!r}: the output domain names {missing[0]!r}, which is not "
                     f"an output; outputs: {', '.join(self.output_names)}"
                 )
+
+    def check_storable(self) -> None:
+        """Refuse names the model database cannot hold as its columns: its own columns'
+        (``RESERVED_NAMES``) and two that differ only in case (SQL ignores case). Sweeps call
+        this before anything is written; simulating and fitting need no such check."""
+        seen: dict[str, str] = {}
+        for n in [*self.parameter_names, *self.output_names]:
+            if n.lower() in RESERVED_NAMES:
+                raise ParameterError(
+                    f"model {self.name!r}: {n!r} is a column of the model database's own; "
+                    f"reserved: {', '.join(sorted(RESERVED_NAMES))}"
+                )
+            if n.lower() in seen:
+                raise ParameterError(
+                    f"model {self.name!r}: the model database cannot hold both {seen[n.lower()]!r}"
+                    f" and {n!r} (SQL column names ignore case)"
+                )
+            seen[n.lower()] = n
 
     @property
     def parameter_names(self) -> list[str]:
