@@ -337,3 +337,17 @@ def test_a_function_defined_in_an_interactive_session_is_refused_in_one_line():
     )
     assert "simulate is defined in an interactive session" in proc.stdout, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
+
+
+def test_simulate_returns_the_spike_trains_and_voltages_of_single_neurons():
+    st = ns.make_stimulus("step", amp=10.0)
+    rows = [{}, {"g_Na": 100.0}]
+    r = ns.simulate("hh", rows, stimulus=st, record_spikes=True, record_v=[0], duration_ms=100)
+    direct = ns.simulate_neurons("hh", rows, st, duration_ms=100.0, record_v=True)
+    assert len(r.spikes) == 2 and r.voltages.shape == (2, 1, len(r.t_ms))
+    for k in range(2):
+        np.testing.assert_array_equal(r.spikes[k][0], direct.spike_times[k])
+        np.testing.assert_array_equal(r.voltages[k, 0], direct.v[k])
+    assert len(r.spikes[0][0]) >= 5  # a 10 uA/cm2 step makes the squid axon fire repetitively
+    with pytest.raises(ValueError, match="a single-neuron model has neuron 0 only"):
+        ns.simulate("hh", stimulus=st, record_v=[1], duration_ms=10)

@@ -898,6 +898,10 @@ class NeuronBatch:
 
         if device != "cpu":
             raise SettingsError(f"device={device!r}: single-neuron models run on the CPU")
+        if recording.v_neurons and tuple(recording.v_neurons) != (0,):
+            raise SettingsError(
+                f"record_v={list(recording.v_neurons)}: a single-neuron model has neuron 0 only"
+            )
         res = simulate_neurons(
             self.model,
             params,
@@ -909,7 +913,16 @@ class NeuronBatch:
             allow_outside=True,
             keys=keys,
             workers=numba.get_num_threads(),  # what the engine set
+            record_v=bool(recording.v_neurons),
         )
         outputs = np.column_stack([res.rates, res.cv_isi])
         outputs[~res.ok] = np.nan
-        return ChunkResult(outputs, res.ok, res.errors, labels=res.labels)
+        spikes = None
+        if recording.spikes:  # one neuron per row: its spike times, neuron index 0
+            spikes = [
+                (np.asarray(t, float), np.zeros(len(t), dtype=np.int64)) for t in res.spike_times
+            ]
+        voltages = res.v[:, None, :] if recording.v_neurons else None
+        return ChunkResult(
+            outputs, res.ok, res.errors, labels=res.labels, spikes=spikes, voltages=voltages
+        )

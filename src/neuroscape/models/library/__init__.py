@@ -12,6 +12,8 @@ _HERE = Path(__file__).resolve().parent
 
 # name -> shipped file (the name is the file's stem and its ``name`` key)
 FILES: dict[str, Path] = {p.stem: p for p in sorted(_HERE.glob("*.yaml"))}
+# the AdEx file of the equation compiler's own tests and docs
+FILES["adex"] = _HERE.parent / "equations" / "models" / "adex.yaml"
 
 
 class UnknownLibraryModelError(ValueError):
@@ -28,6 +30,11 @@ def model(name: str):
     from neuroscape.models.equations import load_model_file
 
     return load_model_file(FILES[name])
+
+
+def adex():
+    """Adaptive exponential integrate-and-fire (Brette and Gerstner 2005)."""
+    return model("adex")
 
 
 def eif():
