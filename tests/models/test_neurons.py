@@ -179,8 +179,8 @@ def test_noisy_and_poisson_stimuli_are_reproducible_and_have_the_right_mean():
 def test_bad_input_gets_clear_errors():
     from neuroscape.models import UnknownModelError
 
-    with pytest.raises(UnknownModelError, match="unknown model .adex.; allowed: .*hh.*lif"):
-        simulate_neurons("adex")
+    with pytest.raises(UnknownModelError, match="unknown model .gif.; allowed: .*hh.*lif"):
+        simulate_neurons("gif")
     with pytest.raises(IntegratorError, match="unknown integrator 'rk45'; allowed: euler"):
         simulate_neurons("hh", integrator="rk45")
     with pytest.raises(IntegratorError, match="needs a conditionally linear model; fhn"):
