@@ -174,3 +174,29 @@ def test_cli_params_and_simulate(tmp_path):
     r = cli("params", str(bad))
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and f"{bad}:4:" in r.stderr
+
+
+def test_hard_limits_in_a_file_are_in_the_declared_unit_and_must_contain_the_bounds(tmp_path):
+    text = """name: lif_hard
+description: LIF with floors on R and tau
+equations: |
+  dv/dt = (E_L - v + R*I)/tau : mV
+current: {name: I, unit: nA}
+threshold: v > V_th
+reset: v = V_r
+initial: {v: -65 mV}
+parameters:
+  E_L: {default: -65 mV, low: -80 mV, high: -50 mV}
+  R: {default: 10 MOhm, low: 1 MOhm, high: 100 MOhm, hard_low: 0 MOhm}
+  tau: {default: 10 ms, low: 1 ms, high: 100 ms, hard_low: 1 us}
+  V_th: {default: -50 mV, low: -60 mV, high: -40 mV}
+  V_r: {default: -70 mV, low: -80 mV, high: -60 mV}
+"""
+    f = tmp_path / "lif_hard.yaml"
+    f.write_text(text)
+    m = load_model_file(str(f))
+    assert m.spec.parameter("tau").hard_low == pytest.approx(1e-3)  # 1 us in ms
+    assert m.spec.parameter("R").hard_low == 0.0 and m.spec.parameter("E_L").hard_low == -np.inf
+    f.write_text(text.replace("hard_low: 1 us", "hard_low: 2 ms"))
+    with pytest.raises(ValueError, match=r"lif_hard.yaml:\d+: parameter tau: hard limits \[2,"):
+        load_model_file(str(f))

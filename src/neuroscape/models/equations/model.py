@@ -250,29 +250,32 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
             raise where.error(f"parameter name {pname!r}; allowed: a Python identifier", *at)
         if not isinstance(pdef, dict):
             raise where.error(f"parameter {pname}: give {{default, low, high}}", *at)
-        bad = [k for k in pdef if k not in ("default", "low", "high", "description")]
+        fields = ("default", "low", "high", "hard_low", "hard_high", "description")
+        bad = [k for k in pdef if k not in fields]
         if bad:
             raise where.error(
-                f"parameter {pname}: unknown field {bad[0]!r}; allowed: default, low, high, "
-                "description", *at, bad[0])
+                f"parameter {pname}: unknown field {bad[0]!r}; allowed: {', '.join(fields)}",
+                *at, bad[0])
         for k in ("default", "low", "high"):
             if k not in pdef or pdef[k] is None:
                 raise where.error(f"parameter {pname}: missing key {k!r}", *at)
         d_val, d_dim, d_unit = _quantity(pdef["default"], where, *at, "default")
         vals = {"default": d_val}
-        for k in ("low", "high"):
+        # hard_low/hard_high: limits no run may cross even with allow_outside (e.g. tau > 0)
+        hard = {"hard_low": -float("inf"), "hard_high": float("inf")}
+        for k in [k for k in ("low", "high", "hard_low", "hard_high") if pdef.get(k) is not None]:
             v, dim, _ = _quantity(pdef[k], where, *at, k)
             if not dim.same(d_dim):
                 raise where.error(
                     f"parameter {pname}: {k} is in {dim.describe()}, default in "
                     f"{d_dim.describe()}; they must convert to one unit", *at, k)
-            vals[k] = convert(v, dim, d_dim)
+            (hard if k.startswith("hard") else vals)[k] = convert(v, dim, d_dim)
         desc = pdef.get("description", "")
         if not isinstance(desc, str):
             raise where.error(f"parameter {pname}: description must be text", *at)
         try:
             declared.append(Parameter(pname, vals["default"], vals["low"], vals["high"], d_unit,
-                                      desc))
+                                      desc, hard["hard_low"], hard["hard_high"]))
         except ParameterError as exc:
             raise where.error(str(exc), *at) from None
         params[pname] = _Sym(pname, d_dim, d_unit, sympy.Symbol(f"p{j}"))
