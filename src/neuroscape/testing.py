@@ -66,3 +66,40 @@ def options_without_a_stated_default(parsers) -> list[str]:
             elif not (a.required or a.nargs == 0) and "default" not in fmt._get_help_string(a):
                 missing.append(f"{p.prog} {a.option_strings[0]}")
     return missing
+
+
+def stored_runs(db: str | Path) -> int:
+    """How many runs a model database holds now (0 while it is missing or being created), read
+    without taking the writer's lock."""
+    import sqlite3
+
+    if not Path(db).exists():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:  # no tables yet
+        return 0
+
+
+def kill_after_runs(proc, db: str | Path, n: int, timeout_s: float = 60.0, group: bool = False):
+    """SIGKILL the sweep ``proc`` (a Popen; with ``group``, its whole process group, started
+    with ``start_new_session=True``, so its worker processes die too) once ``db`` holds ``n``
+    runs, or when it ends or ``timeout_s`` passes; returns its exit status."""
+    import os
+    import signal
+    import time
+
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and proc.poll() is None:
+        if stored_runs(db) >= n:
+            if group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    return proc.wait()

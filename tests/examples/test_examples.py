@@ -307,30 +307,17 @@ def test_neuron_sweep_killed_and_resumed_equals_the_uninterrupted_one(
     database holds every row once, equal to an uninterrupted sweep of another chunk size (the
     rows depend on (sweep seed, row), not on chunking)."""
     import signal
-    import time
 
-    def count(db: Path) -> int:
-        if not db.exists():
-            return 0
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-        try:
-            return con.execute("SELECT count(*) FROM runs").fetchone()[0]
-        except sqlite3.OperationalError:  # the tables are not created yet
-            return 0
-        finally:
-            con.close()
+    from neuroscape.testing import kill_after_runs, stored_runs
 
     killed = tmp_path / "killed.db"
     proc = subprocess.Popen(
         neuron_sweep(killed, 4), env=cli_env(), start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while count(killed) < 4 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker processes
-    proc.wait(timeout=30)
-    at_kill = count(killed)
+    # the sweep and its worker processes
+    assert kill_after_runs(proc, killed, 4, timeout_s=120, group=True) == -signal.SIGKILL
+    at_kill = stored_runs(killed)
     assert 4 <= at_kill < N_KILL, (at_kill, proc.stderr.read().decode())
 
     done = subprocess.run(

@@ -14,12 +14,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from neuroscape.core.rng import row_keys
+from neuroscape.testing import kill_after_runs, stored_runs
 
 HERE = Path(__file__).resolve().parent
 FILE = HERE / "flaky_neuron.py"
@@ -122,25 +122,11 @@ def test_every_row_once_failures_marked_ok_rows_equal_direct_calls(whole):
 def test_sigkill_then_resume_stores_every_row_once(tmp_path, whole):
     db = tmp_path / "killed.db"
 
-    def count() -> int:
-        if not db.exists():
-            return 0
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-        try:
-            return con.execute("SELECT count(*) FROM runs").fetchone()[0]
-        except sqlite3.OperationalError:  # no tables yet
-            return 0
-        finally:
-            con.close()
-
     proc = subprocess.Popen([NS, *sweep_args(db)], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while count() < 8 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker processes
-    proc.wait(timeout=30)
-    assert 8 <= count() < N
+    # the sweep and its worker processes
+    assert kill_after_runs(proc, db, 8, timeout_s=120, group=True) == -signal.SIGKILL
+    assert 8 <= stored_runs(db) < N
     done = ns(*sweep_args(db))
     assert done.returncode == 0, done.stderr
     assert comparable(stored(db)) == comparable(whole[1])

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from neuroscape.core.rng import row_keys
-from neuroscape.testing import assert_refused, snapshot
+from neuroscape.testing import assert_refused, kill_after_runs, snapshot
 from neuroscape.testing import run_cli as run
 
 HERE = Path(__file__).parent
@@ -115,21 +115,8 @@ def test_sigkill_midway_then_resume_stores_every_row_once(tmp_path):
     cmd = [sys.executable, "-m", "neuroscape.cli.main", *argv]
     env = {**os.environ, "FLAKY_SLEEP_S": "0.1"}  # 0.2 s per chunk at least: killable midway
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
-    stored, deadline = 0, time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        if db.exists():
-            try:
-                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-                stored = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-                con.close()
-            except sqlite3.Error:
-                stored = 0
-        if stored >= 4:
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.01)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the sweep finished before it could be killed"
+    rc = kill_after_runs(proc, db, 4, timeout_s=60)
+    assert rc == -signal.SIGKILL, "the sweep finished before it could be killed"
     partial = _rows(db)
     assert 4 <= len(partial) < N and len(partial) % 2 == 0  # whole chunks only
     rep = subprocess.run(cmd, capture_output=True, text=True, env=env)

@@ -1,12 +1,10 @@
 """Sweeps into the model database: crash safety, resume, Dask, failures, refusals."""
 
 import hashlib
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from neuroscape.explore import ModelStore, StoreError, run_sweep
 from neuroscape.explore.sweep import SchedulerError
 from neuroscape.models import get_spec
 from neuroscape.models.cortical import CorticalCircuit
+from neuroscape.testing import kill_after_runs
 
 SHORT = SimSettings(duration_ms=300.0, window_ms=200.0)
 
@@ -62,21 +61,7 @@ def test_sigkill_midway_then_resume_gives_every_point_once_and_the_same_outputs(
     proc = subprocess.Popen(
         cmd,
     )
-    stored = 0
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if db.exists():
-            try:
-                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-                stored = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-                con.close()
-            except sqlite3.Error:
-                stored = 0
-        if stored >= 6:
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.01)
-    proc.wait()
+    kill_after_runs(proc, db, 6, timeout_s=120)
     assert proc.returncode == -signal.SIGKILL, "the sweep finished before it could be killed"
     partial = _outputs(db)
     assert 6 <= len(partial) < n and len(partial) % 2 == 0  # whole chunks only
