@@ -351,3 +351,13 @@ def test_simulate_returns_the_spike_trains_and_voltages_of_single_neurons():
     assert len(r.spikes[0][0]) >= 5  # a 10 uA/cm2 step makes the squid axon fire repetitively
     with pytest.raises(ValueError, match="a single-neuron model has neuron 0 only"):
         ns.simulate("hh", stimulus=st, record_v=[1], duration_ms=10)
+
+
+def test_every_database_writer_refuses_names_it_cannot_hold(tmp_path):
+    # a fit's --db opens the store as a sweep does: the check is the store's, not the sweep's
+    from neuroscape.explore import ModelStore
+
+    m = FunctionModel("st", [Parameter("status", 0.5, 0.0, 1.0)], [Output("y")], abs)
+    with pytest.raises(ValueError, match="'status' is a column of the model database's own"):
+        ModelStore(tmp_path / "f.db", m.spec, writer=True)
+    assert list(tmp_path.iterdir()) == []

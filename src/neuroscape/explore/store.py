@@ -286,6 +286,8 @@ class ModelStore:
         writer = writer or lock is not None
         if writer and readonly:
             raise StoreError("a store is either the sweep's writer or read-only, not both")
+        if writer:  # every writer (a sweep, a fit's --db): names its tables can hold
+            spec.check_storable()
         if self.path.is_dir():
             raise StoreError(f"database {str(self.path)!r} is a folder; expected a file")
         existed = self.path.exists()

@@ -225,7 +225,7 @@ def run_sweep(
     model file that has changed since is refused.
     """
     m = resolve(model)
-    m.spec.check_storable()  # names the database can hold, before anything is written
+    m.spec.check_storable()  # as the store will, but before the first chunk is simulated
     for name, value in (("sample_seed", sample_seed), ("seed", seed), ("conn_seed", conn_seed)):
         if value is None and name == "conn_seed":
             continue
