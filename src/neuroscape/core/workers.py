@@ -12,7 +12,6 @@ loader's own time (starting NEURON, say) is not charged to a task, and is not li
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import math
 import multiprocessing as mp
@@ -24,7 +23,6 @@ import signal
 import sys
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -187,14 +185,13 @@ class WorkerPool:
         self._ctx = mp.get_context(start_method)
         self._slots: list[_Slot] = []
         self._closed = False
-        self._finalizer = weakref.finalize(self, _kill_all, self._slots)
-        # at exit, kill the workers before multiprocessing's own exit hook joins its (non-daemon)
-        # children, which would wait forever: atexit runs the latest registration first, and
-        # weakref.finalize's hook may have been registered before multiprocessing was imported
-        atexit.register(self._finalizer)
-        # inside a multiprocessing child (a Dask worker) atexit does not run; multiprocessing's
-        # own exit finalizers do, before it joins the children
-        mp.util.Finalize(self, _kill_all, args=(self._slots,), exitpriority=100)
+        # one finalizer for every end: the pool collected, close(), and the process exiting.
+        # multiprocessing runs finalizers with an exit priority before it joins its children
+        # (which would wait forever on ours), in the main process and in a multiprocessing
+        # child (a Dask worker) alike, where atexit does not run
+        self._finalizer = mp.util.Finalize(
+            self, _kill_all, args=(self._slots,), exitpriority=100
+        )
 
     @property
     def closed(self) -> bool:
