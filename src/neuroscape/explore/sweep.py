@@ -58,7 +58,6 @@ class SweepReport:
 # processes (and its simulator, loaded once per process) from one chunk to the next
 _worker_models: dict[tuple, Model] = {}
 _worker_lock = threading.Lock()
-_finalizer_set = False
 
 
 def _close_worker_models() -> None:
@@ -67,18 +66,6 @@ def _close_worker_models() -> None:
         if close is not None:
             close()
     _worker_models.clear()
-
-
-def _close_models_at_exit() -> None:
-    """Close the models this (Dask worker) process holds when it ends: a multiprocessing exit
-    finalizer, since atexit does not run in a multiprocessing child. (The worker pool itself
-    copes with Dask's daemonic worker processes; see ``neuroscape.core.workers``.)"""
-    from multiprocessing import util
-
-    global _finalizer_set
-    if not _finalizer_set:
-        util.Finalize(None, _close_worker_models, exitpriority=100)
-        _finalizer_set = True
 
 
 def _model_handle(model: Model) -> tuple:
@@ -143,8 +130,7 @@ def _remote_chunk(handle, options, params, rows, seed, settings, allow_outside, 
     so here a wrong structure is a failed row, not an error of the whole sweep."""
     model = _worker_model(handle)
     batch = batch_for(model, **options)
-    if hasattr(batch, "set_workers"):  # rows in worker processes, started from this one
-        _close_models_at_exit()
+    if hasattr(batch, "set_workers"):  # rows in worker processes (closed at this one's exit)
         if trusted:
             _trust_structure(batch)
     else:
