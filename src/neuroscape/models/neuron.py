@@ -56,6 +56,29 @@ def classify_spikes(times_ms: np.ndarray, t_start: float, t_end: float) -> tuple
     return ("tonic" if cv < 0.3 else "irregular"), cv
 
 
+@dataclass(frozen=True)
+class EquationSystem:
+    """A neuron model's equations as sympy expressions over the positional symbols of the
+    generated functions: states ``y0, y1, ...`` (each a number in its declared unit), the
+    injected current ``cur`` and parameters ``p0, p1, ...``; time in ms.
+
+    rhs: d(y_i)/dt as integrated (with the membrane potential held at the threshold inside the
+    crossing step where ``clamped``); rhs_free: the same without that hold; linear:
+    (A0, B0, A1, B1, ...) with dy_i/dt = A_i y_i + B_i, or None when not conditionally linear;
+    threshold: a relational (None without reset); reset: the states' new values (None without
+    reset); initial: the initial states as expressions of the parameters."""
+
+    states: tuple  # sympy Symbols y0..
+    params: tuple  # sympy Symbols p0..
+    current: object  # sympy Symbol cur
+    rhs: tuple
+    rhs_free: tuple
+    linear: tuple | None
+    threshold: object | None
+    reset: tuple | None
+    initial: tuple
+
+
 @dataclass(frozen=True, repr=False)
 class NeuronModel(Model):
     """A single-neuron model: its declaration and the jitted pieces the neuron engine
@@ -94,6 +117,9 @@ class NeuronModel(Model):
     table_params: tuple[str, ...] = ()
     # names of the module's functions when they differ from rhs/linear/threshold/reset
     function_names: dict[str, str] = field(default_factory=dict)
+    # the sympy form of the model, for models built from equations (other code generators,
+    # e.g. torch, and other schemes read it); None for hand-written modules
+    equations: EquationSystem | None = None
 
     def __post_init__(self) -> None:
         if len(self.state_units) != len(self.states):

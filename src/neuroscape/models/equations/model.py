@@ -32,7 +32,7 @@ from neuroscape.models.equations.expressions import (
     to_sympy,
 )
 from neuroscape.models.equations.units import Dim
-from neuroscape.models.neuron import NEURON_OUTPUTS, NeuronModel
+from neuroscape.models.neuron import NEURON_OUTPUTS, EquationSystem, NeuronModel
 
 log = logging.getLogger("neuroscape")
 
@@ -636,6 +636,11 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         refractory_param=refractory_param, precise_reset=precise,
         threshold_level=threshold_level, spike_level=spike_level,
         conditionally_linear=cond_linear, max_dt_ms=1.0, presets=presets,
+        equations=EquationSystem(
+            states=tuple(ys), params=tuple(p.code for p in params.values()),
+            current=current.code, rhs=tuple(rhs_code), rhs_free=tuple(rhs_num),
+            linear=tuple(linear_code) if cond_linear else None, threshold=threshold_expr,
+            reset=tuple(reset_exprs) if has_reset else None, initial=tuple(init_exprs)),
     )  # fmt: skip
 
 
