@@ -30,8 +30,9 @@ import numpy as np
 from neuroscape.core.stimuli import make_stimulus
 from neuroscape.fit import FitProblem, run_method, synthetic_trace
 from neuroscape.fit.targets import Target
-from neuroscape.models import get_spec
-from neuroscape.models.izhikevich import PRESETS
+from neuroscape.models import get_neuron_model, get_spec
+
+PRESETS = get_neuron_model("izhikevich").presets
 
 HH = {"g_Na": 120.0, "g_K": 36.0, "g_L": 0.3}
 HH_STEP = make_stimulus("step", amp=10.0, t_on=20.0, t_off=120.0)

@@ -8,14 +8,23 @@ from neuroscape.core.integrators import IntegratorError
 from neuroscape.core.settings import SettingsError
 from neuroscape.core.spec import ParameterError
 from neuroscape.core.stimuli import StimulusError, make_stimulus
+from neuroscape.models import get_neuron_model
 from neuroscape.models.hh import MODEL as HH
-from neuroscape.models.izhikevich import PRESETS
-from neuroscape.models.lif import MODEL as LIF
-from neuroscape.models.lif import closed_form_rate
 from neuroscape.sim.neuron_engine import simulate_neurons
 from neuroscape.sim.reference import solve_reference
 
+LIF = get_neuron_model("lif")
+PRESETS = get_neuron_model("izhikevich").presets
 LIF_DEFAULTS = LIF.spec.defaults
+
+
+def closed_form_rate(i_inj: float, p: dict) -> float:
+    """LIF firing rate (Hz) under a constant current i_inj (nA): the interspike interval is
+    t_ref + tau ln((V_reset - V_inf)/(V_th - V_inf)), V_inf = V_rest + R I."""
+    v_inf = p["V_rest"] + p["R"] * i_inj
+    if v_inf <= p["V_th"]:
+        return 0.0
+    return 1000.0 / (p["t_ref"] + p["tau"] * np.log((p["V_reset"] - v_inf) / (p["V_th"] - v_inf)))
 
 
 @pytest.mark.parametrize("integrator", ["rk4", "exponential_euler"])

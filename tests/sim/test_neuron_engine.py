@@ -8,10 +8,11 @@ from neuroscape.core.settings import SimSettings, default_window_ms
 from neuroscape.core.spec import ParameterError
 from neuroscape.core.stimuli import make_stimulus
 from neuroscape.models import get_neuron_model, get_spec
-from neuroscape.models.izhikevich import PRESETS
-from neuroscape.models.lif import SPEC as LIF_SPEC
 from neuroscape.sim.engine import run_batch
 from neuroscape.sim.neuron_engine import NeuronBatch, fi_curve, simulate_neurons
+
+PRESETS = get_neuron_model("izhikevich").presets
+LIF_SPEC = get_spec("lif")
 
 
 def lif_spike_times(i_na: float, t_end: float, p: dict) -> np.ndarray:

@@ -384,15 +384,18 @@ def _save_trace(path: str, res, model, v_unit: str) -> None:
 def _phase_plane(args, spec, model, res, title: str) -> None:
     from neuroscape.plot.neuron import phase_plane_figure
 
+    from neuroscape.models.equations.phase import nullclines
+
     w = nc = None
-    model_mod = model.functions()  # a model module may offer its nullclines
-    if hasattr(model_mod, "nullclines"):
+    curves = nullclines(model)  # solved from the equations (two states, one w per v)
+    if len(model.states) > 1:
         w = res.states[0, 1]
+    if curves is not None:
         amp = float(res.stimulus.values[0, 0])
         p_row = dict(zip(spec.parameter_names, res.params[0], strict=True))
 
         def nc(g):
-            return model_mod.nullclines(g, amp, p_row)
+            return curves(g, amp, p_row)
 
     units = _state_units(model)
     phase_plane_figure(

@@ -37,7 +37,10 @@ from neuroscape.models.neuron import NEURON_OUTPUTS, EquationSystem, NeuronModel
 log = logging.getLogger("neuroscape")
 
 KEYS = ("name", "description", "equations", "current", "threshold", "reset", "refractory",
-        "spike_level", "initial", "parameters", "presets")  # fmt: skip
+        "spike_level", "initial", "parameters", "presets", "settings",
+        "spike_timing")  # fmt: skip
+SETTINGS_KEYS = ("duration", "dt", "integrator", "note", "max_dt")
+SPIKE_TIMINGS = ("interpolated", "grid")
 REQUIRED = ("name", "equations", "current", "initial")
 MS = sympy.Rational(1, 1000)  # one ms in s
 
@@ -170,6 +173,8 @@ def equation_model(
     refractory: str | float | None = None,
     spike_level: str | float | None = None,
     presets: Mapping[str, Mapping[str, str | float]] | None = None,
+    settings: Mapping[str, str | float] | None = None,
+    spike_timing: str | None = None,
 ) -> NeuronModel:
     """A neuron model from Brian2-style equations (Stimberg, Brette and Goodman 2019, eLife
     8:e47314), the fields of an equation file.
@@ -180,13 +185,17 @@ def equation_model(
     integrate-and-fire models, or spike_level (``0 mV``) for models without reset;
     refractory: a time (``2 ms``) or a parameter's name (in ms); initial: ``{state: '-70 mV'}``
     (a quantity or an expression of parameters); parameters: ``{name: {default: '281 pF',
-    low: ..., high: ..., description: ...}}``; presets: ``{preset: {param: value}}``.
+    low: ..., high: ..., description: ...}}``; presets: ``{preset: {param: value}}``;
+    settings: ``{duration: '1000 ms', dt: '0.1 ms', integrator: rk4, note: ...}``, the declared
+    defaults (else chosen from the equations); spike_timing: 'interpolated' (default: the
+    crossing is found inside the step, the reset happens then) or 'grid' (Brian2's semantics:
+    the spike and reset at the end of the crossing step).
     """
     fields = {
         "name": name, "description": description, "equations": equations, "current": current,
         "threshold": threshold, "reset": reset, "refractory": refractory,
         "spike_level": spike_level, "initial": initial, "parameters": parameters or {},
-        "presets": presets or {},
+        "presets": presets or {}, "settings": settings, "spike_timing": spike_timing,
     }  # fmt: skip
     fields = {k: v for k, v in fields.items() if v is not None}
     where = _Where(f"equation_model({name!r})")
@@ -465,7 +474,14 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         threshold_expr, threshold_level = _threshold(
             _text(data, "threshold", where), lambda n: look_nocur(n, "threshold"), where, s0,
             params, states)
-        precise = threshold_level is not None
+        timing = data.get("spike_timing", "interpolated")
+        if timing not in SPIKE_TIMINGS:
+            raise where.error(f"spike_timing {timing!r}; allowed: {', '.join(SPIKE_TIMINGS)}",
+                              "spike_timing")
+        # interpolated: the crossing time is found inside the step and the reset happens then
+        # (needs a threshold 'v > level'); grid: the spike is registered at the end of the
+        # crossing step and the reset happens there (Brian2's semantics, NEST's grid models)
+        precise = threshold_level is not None and timing == "interpolated"
         reset_exprs = _reset(_text(data, "reset", where), states, params, subs_text, base,
                              lambda n: look_nocur(n, "reset"), where, cur_name)
     else:
@@ -586,6 +602,7 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         note=f"chosen from the equations: {why}; dt {dt} ms "
         f"({'integrate-and-fire' if has_reset else 'no reset: spikes are resolved upstrokes'})",
     )  # fmt: skip
+    settings, max_dt = _declared_settings(data, where, settings, time_dim)
     rhs_code, linear_code = rhs_num, linear
     if precise and threshold_level is not None:
         # Inside the step, the membrane potential the derivatives see is held at the threshold
@@ -635,13 +652,59 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         state_units=tuple(s.unit for s in states.values()), has_reset=has_reset,
         refractory_param=refractory_param, precise_reset=precise,
         threshold_level=threshold_level, spike_level=spike_level,
-        conditionally_linear=cond_linear, max_dt_ms=1.0, presets=presets,
+        conditionally_linear=cond_linear, max_dt_ms=max_dt, presets=presets,
         equations=EquationSystem(
             states=tuple(ys), params=tuple(p.code for p in params.values()),
             current=current.code, rhs=tuple(rhs_code), rhs_free=tuple(rhs_num),
             linear=tuple(linear_code) if cond_linear else None, threshold=threshold_expr,
             reset=tuple(reset_exprs) if has_reset else None, initial=tuple(init_exprs)),
     )  # fmt: skip
+
+
+def _declared_settings(data: dict, where: _Where, auto: DefaultSettings,
+                       time_dim: Dim) -> tuple[DefaultSettings, float]:
+    """The file's ``settings`` (duration, dt, integrator, note) over the automatic choice, and
+    the coarsest step accepted (``max_dt``, default 1 ms)."""
+    given = data.get("settings")
+    if given is None:
+        return auto, 1.0
+    if not isinstance(given, dict):
+        raise where.error(f"settings must map {', '.join(SETTINGS_KEYS)} to values", "settings")
+    bad = [k for k in given if k not in SETTINGS_KEYS]
+    if bad:
+        raise where.error(f"settings: unknown key {bad[0]!r}; allowed: "
+                          f"{', '.join(SETTINGS_KEYS)}", "settings", bad[0])
+    out = {"duration_ms": auto.duration_ms, "dt_ms": auto.dt_ms,
+           "integrator": auto.integrator, "note": auto.note}  # fmt: skip
+    out["max_dt_ms"] = 1.0
+    for k, field in (("duration", "duration_ms"), ("dt", "dt_ms"), ("max_dt", "max_dt_ms")):
+        if given.get(k) is not None:
+            v, dim, _ = _quantity(given[k], where, "settings", k)
+            if not dim.same(time_dim):
+                raise where.error(f"settings {k} is in {dim.describe()}; allowed: a time like "
+                                  "'0.1 ms'", "settings", k)
+            out[field] = convert(v, dim, time_dim)
+            if not out[field] > 0:
+                raise where.error(f"settings {k} {given[k]!r} must be positive", "settings", k)
+    if given.get("integrator") is not None:
+        from neuroscape.core.integrators import IntegratorError, canonical_name
+
+        try:
+            out["integrator"] = canonical_name(str(given["integrator"]))
+        except IntegratorError as exc:
+            raise where.error(str(exc), "settings", "integrator") from None
+    if given.get("note") is not None:
+        if not isinstance(given["note"], str):
+            raise where.error("settings note must be text", "settings", "note")
+        out["note"] = " ".join(given["note"].split())
+    if out["dt_ms"] >= out["duration_ms"]:
+        raise where.error(f"settings: dt {out['dt_ms']:g} ms must be below the duration "
+                          f"{out['duration_ms']:g} ms", "settings")
+    max_dt = out.pop("max_dt_ms")
+    if out["dt_ms"] > max_dt:
+        raise where.error(f"settings: dt {out['dt_ms']:g} ms is above max_dt {max_dt:g} ms",
+                          "settings")
+    return DefaultSettings(**out), max_dt
 
 
 def _tidy(e):

@@ -37,6 +37,26 @@ def adex():
     return model("adex")
 
 
+def lif():
+    """Leaky integrate-and-fire, current-based (Lapicque 1907; Fung's lecture parameters)."""
+    return model("lif")
+
+
+def cond_if():
+    """Conductance-based integrate-and-fire of the circuit of Zhang, Young and Lai (2020)."""
+    return model("cond_if")
+
+
+def fhn():
+    """FitzHugh-Nagumo relaxation oscillator (FitzHugh 1961; Nagumo et al. 1962)."""
+    return model("fhn")
+
+
+def izhikevich():
+    """Izhikevich (2003) simple model with the presets of its Fig. 2."""
+    return model("izhikevich")
+
+
 def eif():
     """Exponential integrate-and-fire (Fourcaud-Trocme et al. 2003)."""
     return model("eif")
@@ -75,10 +95,14 @@ def connor_stevens():
 __all__ = [
     "FILES",
     "UnknownLibraryModelError",
+    "cond_if",
     "connor_stevens",
     "eif",
+    "fhn",
     "hindmarsh_rose",
+    "izhikevich",
     "izhikevich2007",
+    "lif",
     "model",
     "morris_lecar",
     "qif",
