@@ -48,7 +48,11 @@ EXPONENTIAL_EULER_TABLES = "exponential_euler_tables"
 # staggered grid is Hines' (1984), as in NEURON; only for models with gates.
 EXPONENTIAL_STAGGERED_TABLES = "exponential_staggered_tables"
 TABLE_SCHEMES = (EXPONENTIAL_EULER_TABLES, EXPONENTIAL_STAGGERED_TABLES)
-SCHEMES = (*TABLEAUX, EXPONENTIAL_EULER, *TABLE_SCHEMES)
+# The exact solution over a step for equations that are linear with constant coefficients (the
+# input held constant over the step), Brian2's 'exact': only for models whose module defines
+# ``exact_step`` (``neuroscape.models.equations.exact`` writes it from the equations).
+EXACT = "exact"
+SCHEMES = (*TABLEAUX, EXPONENTIAL_EULER, *TABLE_SCHEMES, EXACT)
 
 
 class IntegratorError(ValueError):
