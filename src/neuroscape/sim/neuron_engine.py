@@ -19,6 +19,7 @@ from neuroscape.core import integrators as integrators_mod
 from neuroscape.core import rng as rng_mod
 from neuroscape.core import stimuli as stimuli_mod
 from neuroscape.core.integrators import (
+    EXACT,
     EXPONENTIAL_EULER,
     EXPONENTIAL_EULER_TABLES,
     EXPONENTIAL_STAGGERED_TABLES,
@@ -62,6 +63,12 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         imports.append("voltage_linear")
         step = _staggered_step_source(n_s, n_p + 1)
         targs = ", tab, v_min, inv_h, s == 0"
+    elif scheme == EXACT:
+        # the model's exact solution over a step of any length (equations linear with constant
+        # coefficients; the current held over the step)
+        imports.append("exact_step")
+        a = ", ".join(f"a{j}" for j in range(n_p + 1))
+        step = f"def step({yl}, dt, {a}):\n    return exact_step({yl}, dt, {a})\n"
     else:
         step = step_source(get_tableau(scheme), n_s, n_p + 1)
     if model.has_reset:
@@ -514,6 +521,11 @@ class NeuronResult:
         )
 
 
+def has_exact_step(m: NeuronModel) -> bool:
+    """Whether the model's module defines ``exact_step`` (the 'exact' scheme's update)."""
+    return hasattr(m.functions(), m.function_name("exact_step"))
+
+
 def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
     """The canonical scheme name, after checking that it and dt suit the model."""
     from neuroscape.models import names
@@ -524,6 +536,14 @@ def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
         raise IntegratorError(
             f"integrator 'exponential_euler' needs a conditionally linear model; {m.name} is not "
             f"(allowed for: {', '.join(allowed)}); use euler, midpoint or rk4"
+        )
+    if scheme == EXACT and not has_exact_step(m):
+        allowed = [n for n in names("neuron") if has_exact_step(get_neuron_model(n))]
+        other = "exponential_euler, " if m.conditionally_linear else ""
+        raise IntegratorError(
+            f"integrator 'exact' needs equations that are linear with constant coefficients; "
+            f"{m.name} has no exact solution (allowed for: {', '.join(allowed) or 'none'}); "
+            f"use {other}euler, midpoint or rk4"
         )
     if scheme in TABLE_SCHEMES and not m.gate_tables:
         allowed = [n for n in names("neuron") if get_neuron_model(n).gate_tables]
