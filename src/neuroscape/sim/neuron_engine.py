@@ -596,6 +596,7 @@ def simulate_neurons(
     rows: np.ndarray | None = None,
     keys: np.ndarray | None = None,
     vectorize: bool = True,
+    device: str = "cpu",
 ) -> NeuronResult:
     """Simulate B neurons of one model, each with its own parameters and stimulus row.
 
@@ -614,6 +615,8 @@ def simulate_neurons(
     mV, about 2x faster); False forces the row-by-row kernel.
     A row fails (``ok`` False, the reason in ``errors``, NaN rate) when its state becomes
     non-finite or when it fires runaway spikes (label "runaway").
+    device: "cpu" (the numba kernels), or "cuda", "cuda:N", "torch-cpu": the torch back end
+    (``neuron_torch.simulate_neurons_torch``; equation models; workers and vectorize unused).
     """
     from neuroscape.core.stimuli import make_stimulus
     from neuroscape.sim.engine import _set_threads
@@ -626,6 +629,15 @@ def simulate_neurons(
             )
         warnings.warn("max_spikes=0 is deprecated: use record_spikes=False", DeprecationWarning, 2)
         record_spikes = False
+    if device != "cpu":
+        from neuroscape.sim.neuron_torch import simulate_neurons_torch
+
+        return simulate_neurons_torch(
+            model, params, stimulus, duration_ms=duration_ms, dt_ms=dt_ms, window_ms=window_ms,
+            integrator=integrator, seed=seed, record_v=record_v, record_every=record_every,
+            record_spikes=record_spikes, allow_outside=allow_outside, y0=y0, rows=rows,
+            keys=keys, device=device,
+        )  # fmt: skip
     m = model if isinstance(model, NeuronModel) else get_neuron_model(model)
     settings, scheme = neuron_settings(m, duration_ms, dt_ms, window_ms, integrator)
     duration_ms, dt_ms, window_ms = settings.duration_ms, settings.dt_ms, settings.window_ms
@@ -916,8 +928,11 @@ class NeuronBatch:
 
         from neuroscape.core.settings import ChunkResult
 
-        if device != "cpu":
-            raise SettingsError(f"device={device!r}: single-neuron models run on the CPU")
+        if device != "cpu" and self.model.equations is None:
+            raise SettingsError(
+                f"device={device!r}: {self.model.name} is a hand-written model (numba only); "
+                "allowed: device='cpu' (equation models also run on cuda)"
+            )
         if recording.v_neurons and tuple(recording.v_neurons) != (0,):
             raise SettingsError(
                 f"record_v={list(recording.v_neurons)}: a single-neuron model has neuron 0 only"
@@ -934,6 +949,7 @@ class NeuronBatch:
             keys=keys,
             workers=numba.get_num_threads(),  # what the engine set
             record_v=bool(recording.v_neurons),
+            device=device,
         )
         outputs = np.column_stack([res.rates, res.cv_isi])
         outputs[~res.ok] = np.nan

@@ -1,0 +1,447 @@
+"""torch back end of the single-neuron engine: B parameter sets of an equation model at once on a
+CUDA GPU (or, for testing, on the CPU: device "torch-cpu").
+
+The model's functions are generated from its sympy form (``NeuronModel.equations``) by the same
+printer as the numba ones, with torch tensors (one element per row) for scalars, and the
+scheme's step is the same generated stage code (``core.integrators``). The time loop is the
+numba kernel's (``neuron_engine.generate_source``) with its branches turned into masks: the
+precise reset (crossing interpolated inside the step, reset then, refractory period released
+off the grid), the reset on the grid, upward crossings of ``spike_level``, runaway firing and
+non-finite rows. The rare branches (a spike, a release inside the step) run on the rows that
+take them only. Noisy and Poisson stimuli draw the counter-based random numbers of
+``core.rng`` at the same positions as the numba kernel (row r: stream (seed, r)).
+
+The arithmetic is the numba kernel's, operation for operation, in float64; what differs is the
+last bit of transcendental functions (torch's exp, log, cos, expm1 against libm's), so spike
+times agree to rounding, not bitwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+from types import ModuleType
+
+import numpy as np
+
+from neuroscape.core import stimuli as stimuli_mod
+from neuroscape.core.integrators import (
+    EXPONENTIAL_EULER,
+    TABLEAUX,
+    IntegratorError,
+    exponential_euler_source,
+    get_tableau,
+    step_source,
+)
+from neuroscape.core.rng import GAMMA, MASK64, as_signed64, row_keys, torch_mix64
+from neuroscape.core.settings import SettingsError
+from neuroscape.core.stimuli import Stimulus
+from neuroscape.models import get_neuron_model
+from neuroscape.models.neuron import RUNAWAY, NeuronModel, classify_spikes
+from neuroscape.sim.neuron_engine import (
+    RUNAWAY_MIN_FAST,
+    NeuronResult,
+    neuron_settings,
+)
+
+TORCH_CPU = "torch-cpu"  # the torch back end on the CPU (tests, machines without a GPU)
+TORCH_SCHEMES = (*TABLEAUX, EXPONENTIAL_EULER)  # the gate-table schemes are numba-only
+
+
+def torch_device(device: str):
+    """The torch device for ``device``: "torch-cpu", "cuda" or "cuda:N" (one line otherwise)."""
+    try:
+        import torch
+    except ImportError:
+        raise SettingsError(
+            f"device={device!r} needs PyTorch; install torch (pip install torch)"
+        ) from None
+    if device == TORCH_CPU:
+        return torch.device("cpu")
+    if device == "cuda" or re.fullmatch(r"cuda:\d+", device or ""):
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0 or (":" in device and int(device.split(":")[1]) >= n):
+            raise SettingsError(
+                f"device={device!r} asked for, but {n} CUDA GPU(s) are available; allowed here: "
+                f"cpu, {TORCH_CPU}" + (", cuda" if n else "")
+            )
+        return torch.device(device)
+    raise SettingsError(f"unknown device {device!r}; allowed: cpu, {TORCH_CPU}, cuda, cuda:N")
+
+
+# ------------------------------------------------------------------------- generated functions
+
+
+def torch_source(model: NeuronModel, scheme: str) -> str:
+    """The torch module of ``model`` under ``scheme`` (canonical name): rhs, linear (exponential
+    Euler), threshold and reset over tensors, and the scheme's ``step``."""
+    from neuroscape.models.equations.codegen import TORCH_HEADER, Printer, torch_function
+
+    eq = model.equations
+    n_s, n_p = len(eq.states), len(eq.params)
+    ys = [f"y{i}" for i in range(n_s)]
+    ps = [f"p{j}" for j in range(n_p)]
+    pr = Printer({}, lib="torch")
+    src = [TORCH_HEADER.format(origin=f"model {model.name}, scheme {scheme}")]
+    src.append(torch_function("rhs", [*ys, "cur", *ps], list(eq.rhs), pr))
+    if scheme == EXPONENTIAL_EULER:
+        src.append(torch_function("linear", [*ys, "cur", *ps], list(eq.linear), pr))
+        step = exponential_euler_source(n_s, n_p + 1)
+    else:
+        step = step_source(get_tableau(scheme), n_s, n_p + 1)
+    if model.has_reset:
+        src.append(
+            torch_function("threshold", [*ys, *ps], [eq.threshold], pr, tuple_out=False, cse=False)
+        )
+        src.append(torch_function("reset", [*ys, *ps], list(eq.reset), pr))
+    src.append("\n\n" + step)
+    return "\n".join(src)
+
+
+_MODULES: dict[str, ModuleType] = {}
+
+
+def torch_functions(model: NeuronModel, scheme: str) -> ModuleType:
+    """The generated torch module (cached by the hash of its source, not by the model's name:
+    a model redefined under the same name gets its own)."""
+    src = torch_source(model, scheme)
+    h = hashlib.sha256(src.encode()).hexdigest()[:16]
+    if h not in _MODULES:
+        mod = ModuleType(f"_neuroscape_torch_{model.name}_{h}")
+        mod.__file__ = f"<neuroscape torch {model.name} {scheme} {h}>"
+        exec(compile(src, mod.__file__, "exec"), mod.__dict__)  # noqa: S102 - generated source
+        _MODULES[h] = mod
+    return _MODULES[h]
+
+
+# ------------------------------------------------------------------------------------ stimuli
+
+
+def _srl(x, s: int):
+    """Logical right shift of int64 tensors (uint64 arithmetic)."""
+    return (x >> s) & ((1 << (64 - s)) - 1)
+
+
+def _word(key, counter: int):
+    """``core.rng.word(key, counter)`` for int64 key tensors and one counter."""
+    off = (counter * GAMMA) & MASK64
+    return torch_mix64(key + (off - (1 << 64) if off >> 63 else off))
+
+
+_STIM_STREAM = int(stimuli_mod._STIM_STREAM)
+_TWO_PI = float(stimuli_mod._TWO_PI)
+
+
+def _current(kind: int, s0, s1, s2, s3, t: float, dt: float, step: int, key, isyn, v):
+    """``core.stimuli.stimulus_current`` for all rows: (current, synaptic state)."""
+    import torch
+
+    if kind == 0:
+        return torch.where((t >= s1) & (t < s2), s0, 0.0), isyn
+    if kind == 1:
+        inside = (t >= s2) & (t < s3)
+        return torch.where(inside, s0 + (s1 - s0) * (t - s2) / (s3 - s2), 0.0), isyn
+    x = _word(key, _STIM_STREAM | step)
+    if kind == 2:
+        u1 = ((x & 0xFFFFFFFF).to(torch.float64) + 1.0) / 4294967297.0
+        u2 = _srl(x, 32).to(torch.float64) / 4294967296.0
+        xi = torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(_TWO_PI * u2)
+        inside = (t >= s2) & (t < s3)
+        return torch.where(inside, s0 + s1 * xi / math.sqrt(dt), 0.0), isyn
+    # Poisson kicks: the inverse-CDF search of the numba code, on the rows still searching
+    lam = s0 * dt * 1e-3
+    u = _srl(x, 11).to(torch.float64) * (1.0 / 9007199254740992.0)
+    p = torch.exp(-lam)
+    c = p
+    k = torch.zeros_like(key)
+    more = u > c
+    while bool(more.any()):
+        k = k + more
+        p = torch.where(more, p * (lam / k.to(torch.float64)), p)
+        c = torch.where(more, c + p, c)
+        more = more & (u > c) & (k < 10000)
+    isyn = isyn * torch.exp(-dt / s2) + s1 * k.to(torch.float64)
+    if kind == 4:
+        return isyn * (s3 - v), isyn
+    return isyn, isyn
+
+
+# -------------------------------------------------------------------------------------- engine
+
+
+def simulate_neurons_torch(
+    model: str | NeuronModel,
+    params=None,
+    stimulus: Stimulus | None = None,
+    *,
+    duration_ms: float | None = None,
+    dt_ms: float | None = None,
+    window_ms: float | None = None,
+    integrator: str | None = None,
+    seed: int = 0,
+    record_v: bool = False,
+    record_every: int = 1,
+    record_spikes: bool = True,
+    allow_outside: bool = False,
+    y0: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
+    device: str = "cuda",
+) -> NeuronResult:
+    """``neuron_engine.simulate_neurons`` on a torch device ("cuda", "cuda:N", or "torch-cpu"),
+    for equation models (``model.equations``) under euler, midpoint (rk2), rk4 or
+    exponential_euler: the same arguments (times in ms, currents in the model's unit), the same
+    semantics and the same ``NeuronResult``; every spike time is kept (no buffer to re-run)."""
+
+    from neuroscape.core.stimuli import make_stimulus
+
+    m = model if isinstance(model, NeuronModel) else get_neuron_model(model)
+    dev = torch_device(device)
+    if m.equations is None:
+        raise SettingsError(
+            f"device={device!r}: {m.name} is a hand-written model (numba only); allowed: "
+            "device='cpu', or an equation model"
+        )
+    settings, scheme = neuron_settings(m, duration_ms, dt_ms, window_ms, integrator)
+    if scheme not in TORCH_SCHEMES:
+        raise IntegratorError(
+            f"integrator {scheme!r} is not available on device {device!r}; allowed: "
+            f"{', '.join(TORCH_SCHEMES)}"
+        )
+    duration_ms, dt, window_ms = settings.duration_ms, settings.dt_ms, settings.window_ms
+    p = m.spec.params_array(params, allow_outside=allow_outside)
+    stimulus = stimulus if stimulus is not None else make_stimulus("step", amp=0.0)
+    stimulus.check(duration_ms)
+    b = max(len(p), np.asarray(stimulus.values).shape[0])
+    if len(p) not in (1, b):
+        raise SettingsError(f"{len(p)} parameter rows against {b} stimulus rows")
+    p = np.ascontiguousarray(np.broadcast_to(p, (b, p.shape[1])))
+    stim = stimulus.rows(b)
+    if record_v and not (isinstance(record_every, int | np.integer) and record_every >= 1):
+        raise SettingsError(f"record_every={record_every!r}; allowed: an integer >= 1")
+    n_s = len(m.states)
+    if y0 is None:
+        y0 = m.initial_state(p)
+    y0 = np.asarray(y0, dtype=float)
+    if y0.ndim != 2 or y0.shape[0] not in (1, b) or y0.shape[1] != n_s:
+        raise SettingsError(
+            f"y0 has shape {y0.shape}; allowed: (1 or {b}, {n_s}) for states {m.states}"
+        )
+    y0 = np.broadcast_to(y0, (b, n_s))
+    keys = keys if keys is not None else row_keys(seed, np.arange(b) if rows is None else rows)
+    keys = np.asarray(keys, dtype=np.uint64)
+    if m.refractory_param is not None:
+        t_ref = p[:, m.spec.parameter_names.index(m.refractory_param)].copy()
+        n_held = np.maximum(np.round(t_ref / dt).astype(np.int64) - 1, 0)
+    else:
+        t_ref = np.full(b, float(m.refractory_ms))
+        n_held = np.full(b, max(int(round(m.refractory_ms / dt)) - 1, 0), dtype=np.int64)
+    rec_every = int(record_every) if record_v else 0
+    n_steps, rec_start = settings.n_steps, settings.rec_start
+    n_rec = (n_steps + rec_every - 1) // rec_every if rec_every else 0
+    fns = torch_functions(m, scheme)
+
+    t0 = time.perf_counter()
+    out = _run(
+        fns, m, dev, p, y0, stimulus.code, stim, keys, n_steps, float(dt), rec_start,
+        t_ref, n_held, rec_every, n_rec, record_spikes,
+    )  # fmt: skip
+    wall = time.perf_counter() - t0
+    counts, spk_n, fast, ok, vtrace, spike_times = out
+
+    # as neuron_engine.simulate_neurons
+    runaway = ok & (fast >= RUNAWAY_MIN_FAST) if m.has_reset else np.zeros(b, dtype=bool)
+    errors: list[str | None] = [None] * b
+    for r in np.flatnonzero(~ok):
+        errors[r] = (
+            f"non-finite state: the {scheme} step is unstable at dt={dt:g} ms "
+            "(try a smaller dt_ms)"
+        )
+    for r in np.flatnonzero(runaway):
+        errors[r] = (
+            f"runaway firing: {fast[r]} of {spk_n[r]} spikes came within 2 steps "
+            f"(dt={dt:g} ms) of the previous one: after the reset the model is at once "
+            "above threshold again, so the rate is set by dt, not by the model"
+        )
+    ok = ok & ~runaway
+    rates = np.where(ok, counts / (window_ms * 1e-3), np.nan)
+    labels: list[str | None] = [None] * b
+    cvs = np.full(b, np.nan)
+    t_start = duration_ms - window_ms
+    for r in range(b):
+        if runaway[r]:
+            labels[r] = RUNAWAY
+        elif ok[r] and record_spikes:
+            labels[r], cvs[r] = classify_spikes(spike_times[r], t_start, duration_ms)
+    return NeuronResult(
+        model=m.ref,
+        parameter_names=m.spec.parameter_names,
+        params=p,
+        stimulus=stimulus,
+        counts=counts,
+        rates=rates,
+        spike_times=spike_times if record_spikes else None,
+        ok=ok,
+        errors=errors,
+        states=vtrace if rec_every else None,
+        state_names=m.states,
+        t_v=(np.arange(n_rec) * rec_every + 1) * dt if rec_every else None,
+        dt_ms=dt,
+        duration_ms=duration_ms,
+        window_ms=window_ms,
+        integrator=scheme,
+        seed=seed,
+        wall_time_s=wall,
+        labels=labels,
+        cv_isi=cvs,
+        total_counts=spk_n,
+    )
+
+
+def _run(fns, m: NeuronModel, dev, p, y0, kind, stim, keys, n_steps, dt, rec_start, t_ref,
+         n_held, rec_every, n_rec, record_spikes):  # fmt: skip
+    """The time loop (see ``neuron_engine.generate_source``); numpy results."""
+    import torch
+
+    f64, i64 = torch.float64, torch.int64
+    b, n_s = y0.shape
+    step, threshold, reset = fns.step, getattr(fns, "threshold", None), getattr(fns, "reset", None)
+
+    def col(a, dtype=f64):
+        return torch.as_tensor(np.array(a, copy=True), dtype=dtype, device=dev)
+
+    def rows_of(x, like):
+        """A (rows,) tensor of x (a generated function may return a constant or a parameter)."""
+        if not isinstance(x, torch.Tensor):
+            return torch.full_like(like, float(x), dtype=like.dtype)
+        return x.expand_as(like)
+
+    pc = [col(p[:, j]) for j in range(p.shape[1])]
+    y = [col(y0[:, i]) for i in range(n_s)]
+    s0, s1, s2, s3 = (col(stim[:, k]) for k in range(4))
+    key = col(as_signed64(keys), i64)
+    isyn = torch.zeros(b, dtype=f64, device=dev)
+    cnt = torch.zeros(b, dtype=i64, device=dev)
+    nrec = torch.zeros(b, dtype=i64, device=dev)
+    nfast = torch.zeros(b, dtype=i64, device=dev)
+    vtrace = torch.zeros((b, n_s, n_rec), dtype=f64, device=dev)
+    spk_rows: list = []
+    spk_times: list = []
+    precise = m.has_reset and m.precise_reset
+    if precise:
+        lv = m.threshold_level
+        lvl = pc[m.spec.parameter_names.index(lv)] if isinstance(lv, str) else float(lv)
+        t_ref_t = col(t_ref)
+        last_t = torch.full((b,), -1e300, dtype=f64, device=dev)
+        t_free = torch.full((b,), -1e300, dtype=f64, device=dev)
+    elif m.has_reset:
+        n_held_t = col(n_held, i64)
+        held = torch.zeros(b, dtype=i64, device=dev)
+        last = torch.full((b,), -(1 << 40), dtype=i64, device=dev)
+    level = float(m.spike_level)
+
+    def sub(xs, i):
+        return [x[i] if isinstance(x, torch.Tensor) and x.dim() else x for x in xs]
+
+    for s in range(n_steps):
+        t = s * dt
+        te = t + dt
+        cur, isyn = _current(kind, s0, s1, s2, s3, t, dt, s, key, isyn, y[0])
+        v_old = y[0]
+        o = y
+        y = [rows_of(x, v_old) for x in step(*y, dt, cur, *pc)]
+        spiked = None  # rows that spiked in this step (all rows: a mask; else indices)
+        if precise:
+            hold = t_free >= te
+            rel = ~hold & (t_free > t)
+            y[0] = torch.where(hold, v_old, y[0])
+            if bool(rel.any()):
+                # released inside the step: V integrates from its reset value for the rest of it
+                i = rel.nonzero()[:, 0]
+                r = step(*sub(o, i), te - t_free[i], cur[i], *sub(pc, i))
+                y[0] = y[0].index_copy(0, i, r[0])
+            cand = (t_free < te) & rows_of(threshold(*y, *pc), hold)
+            if bool(cand.any()):
+                i = cand.nonzero()[:, 0]
+                yy, oo, pp, cc = sub(y, i), sub(o, i), sub(pc, i), cur[i]
+                vo, tf = v_old[i], t_free[i]
+                lv_i = lvl[i] if isinstance(lvl, torch.Tensor) else lvl
+                # the crossing, interpolated inside the part of the step that was integrated;
+                # the other states are interpolated to it, the reset happens then
+                t_a = torch.clamp(tf, min=t)
+                dv = yy[0] - vo
+                f = torch.where(dv != 0, (lv_i - vo) / torch.where(dv != 0, dv, 1.0), 1.0)
+                t_spk = t_a + torch.clamp(f, 0.0, 1.0) * (te - t_a)
+                g = (t_spk - t) / dt
+                yy = [yy[0]] + [oo[k] + g * (yy[k] - oo[k]) for k in range(1, n_s)]
+                yy = [rows_of(x, vo) for x in reset(*yy, *pp)]
+                nfast = nfast.index_add(0, i, (t_spk - last_t[i] <= 2.0 * dt).to(i64))
+                last_t = last_t.index_copy(0, i, t_spk)
+                tf2 = t_spk + t_ref_t[i]
+                t_free = t_free.index_copy(0, i, tf2)
+                # the rest of the step from the reset state (V held until the release)
+                inner = t_spk < te
+                z = [rows_of(x, vo) for x in step(*yy, te - t_spk, cc, *pp)]
+                z = [torch.where(inner, a, a0) for a, a0 in zip(z, yy, strict=True)]
+                hold2 = inner & (tf2 >= te)
+                rel2 = inner & ~hold2 & (tf2 > t_spk)
+                z[0] = torch.where(hold2, yy[0], z[0])
+                if bool(rel2.any()):
+                    r = step(*yy, te - tf2, cc, *pp)
+                    z[0] = torch.where(rel2, rows_of(r[0], vo), z[0])
+                y = [yk.index_copy(0, i, zk) for yk, zk in zip(y, z, strict=True)]
+                spiked = (i, t_spk)
+        elif m.has_reset:
+            h = held > 0
+            y[0] = torch.where(h, v_old, y[0])  # refractory: V held at its reset value
+            held = held - h.to(i64)
+            th = ~h & rows_of(threshold(*y, *pc), h)
+            if bool(th.any()):
+                y = [torch.where(th, rows_of(r, v_old), yk) for r, yk in zip(reset(*y, *pc), y,
+                                                                               strict=True)]
+                held = torch.where(th, n_held_t, held)
+                # a spike within 2 steps of the previous one: the reset did not end the upstroke
+                nfast = nfast + (th & (s - last <= 2)).to(i64)
+                last = torch.where(th, s, last)
+                i = th.nonzero()[:, 0]
+                spiked = (i, torch.full((len(i),), te, dtype=f64, device=dev))
+        else:
+            up = (v_old < level) & (y[0] >= level)
+            if bool(up.any()):
+                i = up.nonzero()[:, 0]
+                vo, vn = v_old[i], y[0][i]
+                spiked = (i, t + dt * (level - vo) / (vn - vo))
+        if spiked is not None:
+            i, t_spk = spiked
+            if s >= rec_start:
+                cnt = cnt.index_add(0, i, torch.ones_like(i))
+            nrec = nrec.index_add(0, i, torch.ones_like(i))
+            if record_spikes:
+                spk_rows.append(i)
+                spk_times.append(t_spk)
+        if rec_every and s % rec_every == 0:
+            for k in range(n_s):
+                vtrace[:, k, s // rec_every] = y[k]
+
+    ok = torch.stack([torch.isfinite(x) for x in y]).all(0)
+    spike_times: list[np.ndarray | None] = [None] * b
+    if record_spikes:
+        if spk_rows:
+            r_all = torch.cat(spk_rows).cpu().numpy()
+            t_all = torch.cat(spk_times).cpu().numpy()
+        else:
+            r_all, t_all = np.zeros(0, np.int64), np.zeros(0)
+        order = np.argsort(r_all, kind="stable")  # each row's spikes stay in time order
+        bounds = np.searchsorted(r_all[order], np.arange(b + 1))
+        t_sorted = t_all[order]
+        spike_times = [t_sorted[bounds[r] : bounds[r + 1]].copy() for r in range(b)]
+    return (
+        cnt.cpu().numpy(),
+        nrec.cpu().numpy(),
+        nfast.cpu().numpy(),
+        ok.cpu().numpy(),
+        vtrace.cpu().numpy(),
+        spike_times,
+    )
