@@ -9,6 +9,7 @@ voltage and a current is refused before anything is compiled.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Mapping
 
 import sympy
@@ -41,6 +42,7 @@ FUNCTIONS: dict[str, tuple[int, Callable]] = {
     "clip": (3, lambda x, lo, hi: sympy.Min(sympy.Max(x, lo), hi)),
 }
 _SAME_DIM = ("abs", "clip")
+_GROWING = {"exp": math.exp, "exprel": math.exp, "sinh": math.sinh, "cosh": math.cosh}
 
 # a resolved name: its SI expression and its dimension (pint UnitsContainer)
 Lookup = Callable[[str], tuple[sympy.Expr, object] | None]
@@ -135,6 +137,8 @@ def _pow(node: ast.BinOp, lookup: Lookup):
         kr = sympy.Rational(repr(k))
         return base**kr, (db**k if db and k != 0 else ONE.dims)
     e, de = _walk(node.right, lookup)
+    if e.is_Number and abs(e) > 64:  # a computed exponent (10**10**10) would not end either
+        raise ExpressionError(f"exponent {e} in {ast.unparse(node)!r}; allowed: |k| <= 64")
     if de or db:
         raise ExpressionError(
             f"{ast.unparse(node)!r}: a non-numeric exponent needs a dimensionless base and "
@@ -153,6 +157,15 @@ def _call(node: ast.Call, lookup: Lookup):
         raise ExpressionError(f"{name}() takes {n} argument(s), got {len(node.args)}")
     args = [_walk(a, lookup) for a in node.args]
     dims = [d for _, d in args]
+    a0 = args[0][0]
+    if name in _GROWING and a0.is_number and not dims[0]:
+        # a constant argument: a value beyond float range is refused here, before sympy tries
+        # to evaluate exp(exp(100)) to full precision (which does not end)
+        try:
+            _GROWING[name](float(a0))
+        except (OverflowError, TypeError, ValueError):
+            raise ExpressionError(f"{ast.unparse(node)!r} is beyond the range of a float "
+                                  "(about 1.8e308)") from None
     if name in _SAME_DIM:
         if any(d != dims[0] for d in dims):
             raise ExpressionError(

@@ -153,7 +153,7 @@ def load_model_file(path: str | Path) -> NeuronModel:
     if key in _FILES:
         return _FILES[key]
     data, where = _yaml_with_lines(p)
-    model = _build(data, where, origin=source.file)
+    model = _guarded_build(data, where, origin=source.file)
     object.__setattr__(model, "_ref", source.file)
     object.__setattr__(model, "_source", source)
     _FILES[key] = model
@@ -199,7 +199,18 @@ def equation_model(
     }  # fmt: skip
     fields = {k: v for k, v in fields.items() if v is not None}
     where = _Where(f"equation_model({name!r})")
-    return _build(fields, where, origin=f"equation_model({name!r})")
+    return _guarded_build(fields, where, origin=f"equation_model({name!r})")
+
+
+def _guarded_build(data: dict, where: _Where, origin: str) -> NeuronModel:
+    """``_build``, with the arithmetic limits of sympy and Python (a constant like
+    exp(exp(exp(100))) has too many digits to print) turned into the one-line error."""
+    try:
+        return _build(data, where, origin)
+    except (OverflowError, RecursionError, MemoryError, ZeroDivisionError) as exc:
+        what = " ".join(str(exc).split()) or type(exc).__name__
+        raise where.error(f"cannot compile the equations: {what} (a constant too large or "
+                          "an expression nested too deeply)") from None
 
 
 # ---------------------------------------------------------------------------------------------
