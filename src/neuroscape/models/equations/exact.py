@@ -267,10 +267,15 @@ class _ExactPrinter(Printer):
         super().__init__(names or {}, lib="math")
         self.orders: set[int] = set()
         self.pair = False
+        self.phi1 = False
 
     def p(self, e) -> str:
         if isinstance(e, ddexp):
             k = len(e.args) - 1
+            if k == 1 and 0 in e.args:  # exp[0, x] = (exp(x) - 1)/x: one expm1, no sorting
+                self.phi1 = True
+                x = e.args[1] if e.args[0] == 0 else e.args[0]
+                return f"_ex_phi1({self.p(x)})"
             self.orders.add(k)
             return f"_ex_dd{k}({', '.join(self.p(a) for a in e.args)})"
         if isinstance(e, expcosh | expsinhc | ddexp_pair0):
@@ -284,7 +289,9 @@ class _ExactPrinter(Printer):
         if self.pair:
             orders.add(2)  # _ex_ddpair0 calls _ex_dd2 for real eigenvalues
         top = max(orders, default=0)
-        src = [_dd_source(k) for k in range(1, top + 1)]
+        src = [INV_FACT] if top >= 2 else []
+        src += [PHI1] if self.phi1 else []
+        src += [_dd_source(k) for k in range(1, top + 1)]
         if self.pair:
             src.append(PAIR_HELPERS)
         return "".join(src)
@@ -301,17 +308,25 @@ def _dd_source(k: int) -> str:
     nodes); close together, exp(mid) sum_j h_j(x - mid) / (k + j)!, h_j the complete symmetric
     polynomials."""
     xs = [f"x{i}" for i in range(k + 1)]
-    lines = ["", "", "@njit(cache=True)", f"def _ex_dd{k}({', '.join(xs)}):"]
+    lines = ["", "", '@njit(inline="always", cache=True)', f"def _ex_dd{k}({', '.join(xs)}):"]
     for a in range(k):  # bubble sort, straight-line
         for b in range(k - a):
             lines += [f"    if x{b} > x{b + 1}:", f"        x{b}, x{b + 1} = x{b + 1}, x{b}"]
     if k == 1:
         lines += [
             "    d = x1 - x0",
-            "    if d < 1e-6:",
-            "        return math.exp(x0) * (1.0 + d * (0.5 + d / 6.0))",
+            # close nodes: exp(mid) sinh(r)/r, r = d/2, by its series (terms r^2j/(2j+1)!,
+            # stopped below 1e-17); apart: the difference, without cancellation for d >= 1
             "    if d < 1.0:",
-            "        return math.exp(x0) * (math.expm1(d) / d)",
+            "        r2 = 0.25 * d * d",
+            "        s = 1.0",
+            "        t = 1.0",
+            "        for j in range(1, 12):",
+            "            t = t * r2 / ((2 * j) * (2 * j + 1))",
+            "            s += t",
+            "            if t < 1e-17:",
+            "                break",
+            "        return math.exp(0.5 * (x0 + x1)) * s",
             "    return (math.exp(x1) - math.exp(x0)) / d",
         ]
         return "\n".join(lines) + "\n"
@@ -320,19 +335,39 @@ def _dd_source(k: int) -> str:
         f"        mid = 0.5 * (x0 + x{k})",
         *[f"        d{i} = x{i} - mid" for i in range(k + 1)],
         "        " + " = ".join(f"g{i}" for i in range(k + 1)) + " = 1.0",
-        f"        w = {1.0 / math.factorial(k)!r}",
-        "        s = w",
+        f"        s = {1.0 / math.factorial(k)!r}",
+        # |term j| <= r^j / (j! k!), r = max |d_i|, and the sum is >= exp(-r) / k!: stop once
+        # r^j / j! < 1e-17 (a relative error below 1e-16 for r <= 1; at once for equal nodes)
+        f"        r = 0.5 * (x{k} - x0)",
+        "        rj = 1.0",
         f"        for j in range(1, {TAYLOR_TERMS + 1}):",
         "            g0 = d0 * g0",
         *[f"            g{i} = g{i - 1} + d{i} * g{i}" for i in range(1, k + 1)],
-        f"            w = w / ({k} + j)",
-        f"            s += g{k} * w",
+        f"            s += g{k} * _EX_INV_FACT[{k} + j]",
+        "            rj = rj * r",
+        "            if rj * _EX_INV_FACT[j] < 1e-17:",
+        "                break",
         "        return math.exp(mid) * s",
         f"    return (_ex_dd{k - 1}({', '.join(xs[1:])}) - _ex_dd{k - 1}({', '.join(xs[:-1])}))"
         f" / (x{k} - x0)",
     ]
     return "\n".join(lines) + "\n"
 
+
+# 1/n! for n < 40 (numba reads a global tuple as a constant)
+INV_FACT = "\n\n_EX_INV_FACT = ({})\n".format(
+    ", ".join(repr(1.0 / math.factorial(n)) for n in range(40))
+)
+
+PHI1 = '''
+
+@njit(inline="always", cache=True)
+def _ex_phi1(x):
+    """exp[0, x] = (exp(x) - 1)/x, 1 at x = 0."""
+    if abs(x) < 1e-6:
+        return 1.0 + x * (0.5 + x / 6.0)
+    return math.expm1(x) / x
+'''
 
 PAIR_HELPERS = '''
 
