@@ -29,6 +29,8 @@ import numpy as np
 from neuroscape.core import stimuli as stimuli_mod
 from neuroscape.core.integrators import (
     EXPONENTIAL_EULER,
+    EXPONENTIAL_STAGGERED_TABLES,
+    TABLE_SCHEMES,
     TABLEAUX,
     IntegratorError,
     exponential_euler_source,
@@ -47,7 +49,8 @@ from neuroscape.sim.neuron_engine import (
 )
 
 TORCH_CPU = "torch-cpu"  # the torch back end on the CPU (tests, machines without a GPU)
-TORCH_SCHEMES = (*TABLEAUX, EXPONENTIAL_EULER)  # the gate-table schemes are numba-only
+TORCH_SCHEMES = (*TABLEAUX, EXPONENTIAL_EULER, *TABLE_SCHEMES)
+TABLE_BYTES = 1 << 30  # gate tables held on the device at once (rows of more groups: in turns)
 
 
 def torch_device(device: str):
@@ -76,7 +79,8 @@ def torch_device(device: str):
 
 def torch_source(model: NeuronModel, scheme: str) -> str:
     """The torch module of ``model`` under ``scheme`` (canonical name): rhs, linear (exponential
-    Euler), threshold and reset over tensors, and the scheme's ``step``."""
+    Euler), voltage_linear (gate tables), threshold and reset over tensors, and the scheme's
+    ``step`` (the gate-table steps are ``_table_step``)."""
     from neuroscape.models.equations.codegen import TORCH_HEADER, Printer, torch_function
 
     eq = model.equations
@@ -89,6 +93,11 @@ def torch_source(model: NeuronModel, scheme: str) -> str:
     if scheme == EXPONENTIAL_EULER:
         src.append(torch_function("linear", [*ys, "cur", *ps], list(eq.linear), pr))
         step = exponential_euler_source(n_s, n_p + 1)
+    elif scheme in TABLE_SCHEMES:
+        src.append(
+            torch_function("voltage_linear", [*ys, "cur", *ps], _voltage_linear(eq), _VPrinter())
+        )
+        step = ""
     else:
         step = step_source(get_tableau(scheme), n_s, n_p + 1)
     if model.has_reset:
@@ -98,6 +107,37 @@ def torch_source(model: NeuronModel, scheme: str) -> str:
         src.append(torch_function("reset", [*ys, *ps], list(eq.reset), pr))
     src.append("\n\n" + step)
     return "\n".join(src)
+
+
+def _voltage_linear(eq) -> list:
+    """(A, B) with dV/dt = A V + B, by the rule of ``models.equations.gates.gate_structure``
+    (which writes the numba ``voltage_linear``; a test compares the two): exact where V enters
+    linearly, else the linearisation at the present state."""
+    import sympy
+
+    v, f = eq.states[0], eq.rhs_free[0]
+    a0 = sympy.diff(f, v)
+    b0 = f.subs(v, 0) if not a0.has(v) else f - a0 * v
+    if b0.has(sympy.zoo, sympy.nan, sympy.oo):
+        b0 = f - a0 * v
+    return [a0, b0]
+
+
+def _VPrinter():
+    """The torch printer with the gate-table code's rules (``gates._Printer``): exprel's
+    derivative, and negative integer powers as products."""
+    from neuroscape.models.equations.codegen import Printer
+    from neuroscape.models.equations.expressions import exprel_d
+
+    class VPrinter(Printer):
+        def p(self, e) -> str:
+            if isinstance(e, exprel_d):
+                return f"_exprel_d_t({self.p(e.args[0])})"
+            if e.is_Pow and e.exp.is_Integer and -4 <= e.exp < -1:
+                return f"(1.0 / {self.p(e.base ** -e.exp)})"
+            return super().p(e)
+
+    return VPrinter({}, lib="torch")
 
 
 _MODULES: dict[str, ModuleType] = {}
@@ -243,13 +283,22 @@ def simulate_neurons_torch(
     n_rec = (n_steps + rec_every - 1) // rec_every if rec_every else 0
     fns = torch_functions(m, scheme)
 
-    t0 = time.perf_counter()
-    out = _run(
-        fns, m, dev, p, y0, stimulus.code, stim, keys, n_steps, float(dt), rec_start,
-        t_ref, n_held, rec_every, n_rec, record_spikes,
-    )  # fmt: skip
-    wall = time.perf_counter() - t0
-    counts, spk_n, fast, ok, vtrace, spike_times = out
+    counts, spk_n, fast = (np.zeros(b, dtype=np.int64) for _ in range(3))
+    ok = np.zeros(b, dtype=bool)
+    vtrace = np.zeros((b, n_s, n_rec))
+    spike_times: list[np.ndarray | None] = [None] * b
+    wall = 0.0
+    for sel, tables in _table_chunks(m, scheme, p, float(dt)):
+        t0 = time.perf_counter()
+        out = _run(
+            fns, m, dev, p[sel], y0[sel], stimulus.code, stim[sel], keys[sel], n_steps,
+            float(dt), rec_start, t_ref[sel], n_held[sel], rec_every, n_rec, record_spikes,
+            tables, scheme == EXPONENTIAL_STAGGERED_TABLES,
+        )  # fmt: skip
+        wall += time.perf_counter() - t0
+        counts[sel], spk_n[sel], fast[sel], ok[sel], vtrace[sel], times = out
+        for k, r in enumerate(sel):
+            spike_times[r] = times[k]
 
     # as neuron_engine.simulate_neurons
     runaway = ok & (fast >= RUNAWAY_MIN_FAST) if m.has_reset else np.zeros(b, dtype=bool)
@@ -300,14 +349,96 @@ def simulate_neurons_torch(
     )
 
 
+def _table_chunks(m: NeuronModel, scheme: str, p: np.ndarray, dt: float):
+    """(rows, gate tables or None) to run together: all rows at once without gate tables; with
+    them, one table per distinct value of the parameters it depends on (``_gate_table``, as the
+    numba engine builds it), and the rows of as many tables as TABLE_BYTES holds at a time."""
+    if scheme not in TABLE_SCHEMES:
+        yield np.arange(len(p)), None
+        return
+    from neuroscape.sim.neuron_engine import _gate_table
+
+    idx = [m.spec.parameter_names.index(n) for n in m.table_params]
+    groups = np.unique(p[:, idx], axis=0, return_inverse=True)[1].ravel()
+    firsts = [int(np.flatnonzero(groups == g)[0]) for g in range(groups.max() + 1)]
+    size = _gate_table(m, p[firsts[0]], dt).nbytes
+    per = max(1, TABLE_BYTES // size)
+    for lo in range(0, len(firsts), per):
+        tabs = np.stack([_gate_table(m, p[r], dt) for r in firsts[lo : lo + per]])
+        sel = np.flatnonzero((groups >= lo) & (groups < lo + per))
+        yield sel, (tabs, groups[sel] - lo)
+
+
+def _table_step(fns, read, n_s: int, staggered: bool):
+    """The gate-table steps of ``neuron_engine._tabulated_step_source`` and
+    ``_staggered_step_source`` over tensors: ``step(y..., dt, cur, p..., first=False)`` and
+    ``half_step(y...)`` (the staggered gates half a step on, for recording)."""
+    import torch
+
+    vl, phi1 = fns.voltage_linear, fns.phi1
+
+    def step(*a, first=False):
+        y, h, rest = a[:n_s], a[n_s], a[n_s + 1 :]
+        g = read(y[0])
+        if staggered:  # the gates to t + dt/2 (from t = 0 in the first step), then V
+            e = [torch.sqrt(g[2 * k]) if first else g[2 * k] for k in range(n_s - 1)]
+            z = [g[2 * k + 1] + (y[k + 1] - g[2 * k + 1]) * e[k] for k in range(n_s - 1)]
+            big_a, big_b = vl(y[0], *z, *rest)
+            return (y[0] + (big_a * y[0] + big_b) * h * phi1(big_a * h), *z)
+        big_a, big_b = vl(*y, *rest)
+        out = [y[0] + (big_a * y[0] + big_b) * h * phi1(big_a * h)]
+        for k in range(n_s - 1):
+            e, inf = g[2 * k], g[2 * k + 1]
+            out.append(inf + (y[k + 1] - inf) * e)
+        return tuple(out)
+
+    def half_step(*y):
+        g = read(y[0])
+        return [g[2 * k + 1] + (y[k + 1] - g[2 * k + 1]) * torch.sqrt(g[2 * k])
+                for k in range(n_s - 1)]  # fmt: skip
+
+    return step, half_step
+
+
 def _run(fns, m: NeuronModel, dev, p, y0, kind, stim, keys, n_steps, dt, rec_start, t_ref,
-         n_held, rec_every, n_rec, record_spikes):  # fmt: skip
-    """The time loop (see ``neuron_engine.generate_source``); numpy results."""
+         n_held, rec_every, n_rec, record_spikes, tables=None,
+         staggered=False):  # fmt: skip
+    """The time loop (see ``neuron_engine.generate_source``); numpy results. tables: (stacked
+    gate tables (G, n_grid, 2 n_gates [+ 2]), each row's table) for the gate-table schemes."""
     import torch
 
     f64, i64 = torch.float64, torch.int64
     b, n_s = y0.shape
-    step, threshold, reset = fns.step, getattr(fns, "threshold", None), getattr(fns, "reset", None)
+    threshold, reset = getattr(fns, "threshold", None), getattr(fns, "reset", None)
+    half_step = None
+    if tables is None:
+        step = fns.step
+    else:
+        from neuroscape.sim.neuron_engine import TABLE_DV, TABLE_V_MIN
+
+        tabs, grp = tables
+        n_grid, n_cols = tabs.shape[1], tabs.shape[2]
+        n_c = 2 * (n_s - 1)
+        if n_cols == n_c + 2:  # the grid's start and inverse spacing in V's unit: last columns
+            v_min, inv_h = tabs[grp, 0, n_c], tabs[grp, 0, n_c + 1]
+        else:
+            v_min, inv_h = np.full(b, TABLE_V_MIN), np.full(b, 1.0 / TABLE_DV)
+        flat = torch.as_tensor(np.ascontiguousarray(tabs).ravel(), dtype=f64, device=dev)
+        v_min_t = torch.as_tensor(v_min, dtype=f64, device=dev)
+        inv_h_t = torch.as_tensor(inv_h, dtype=f64, device=dev)
+        base = torch.as_tensor(grp.astype(np.int64) * (n_grid * n_cols), device=dev)
+        kmax = n_grid - 1.000001
+
+        def read(v):
+            """The table's columns at V, interpolated linearly (V beyond the grid: its end)."""
+            x = torch.nan_to_num(torch.clamp((v - v_min_t) * inv_h_t, 0.0, kmax), nan=0.0)
+            k = x.to(i64)
+            f = x - k.to(f64)
+            at = base + k * n_cols
+            lo = [flat[at + c] for c in range(n_c)]
+            return [lo[c] + f * (flat[at + n_cols + c] - lo[c]) for c in range(n_c)]
+
+        step, half_step = _table_step(fns, read, n_s, staggered)
 
     def col(a, dtype=f64):
         return torch.as_tensor(np.array(a, copy=True), dtype=dtype, device=dev)
@@ -348,10 +479,13 @@ def _run(fns, m: NeuronModel, dev, p, y0, kind, stim, keys, n_steps, dt, rec_sta
     for s in range(n_steps):
         t = s * dt
         te = t + dt
-        cur, isyn = _current(kind, s0, s1, s2, s3, t, dt, s, key, isyn, y[0])
+        # the staggered scheme's current is the one at the middle of V's step
+        t_c = t + 0.5 * dt if staggered else t
+        cur, isyn = _current(kind, s0, s1, s2, s3, t_c, dt, s, key, isyn, y[0])
         v_old = y[0]
         o = y
-        y = [rows_of(x, v_old) for x in step(*y, dt, cur, *pc)]
+        extra = {"first": s == 0} if staggered else {}
+        y = [rows_of(x, v_old) for x in step(*y, dt, cur, *pc, **extra)]
         spiked = None  # rows that spiked in this step (all rows: a mask; else indices)
         if precise:
             hold = t_free >= te
@@ -422,8 +556,10 @@ def _run(fns, m: NeuronModel, dev, p, y0, kind, stim, keys, n_steps, dt, rec_sta
                 spk_rows.append(i)
                 spk_times.append(t_spk)
         if rec_every and s % rec_every == 0:
+            # staggered gates are recorded at V's time: half a step on from where they are
+            rec = [y[0], *half_step(*y)] if staggered else y
             for k in range(n_s):
-                vtrace[:, k, s // rec_every] = y[k]
+                vtrace[:, k, s // rec_every] = rec[k]
 
     ok = torch.stack([torch.isfinite(x) for x in y]).all(0)
     spike_times: list[np.ndarray | None] = [None] * b

@@ -237,6 +237,19 @@ def _exprel_t(x):
     return torch.where(small, 1.0 + x * (0.5 + x / 6.0), torch.expm1(safe) / safe)
 
 
+def _exprel_d_t(x):
+    # d exprel(x)/dx as the gate-table code computes it (models.equations.gates): its Taylor
+    # series below |x| < 1e-3, (exp(x) - expm1(x)/x)/x above
+    if not isinstance(x, torch.Tensor):
+        if abs(x) < 1e-3:
+            return 0.5 + x * (1.0 / 3.0 + x * (0.125 + x / 30.0))
+        return (math.exp(x) - math.expm1(x) / x) / x
+    small = torch.abs(x) < 1e-3
+    safe = torch.where(small, 1.0, x)
+    series = 0.5 + x * (1.0 / 3.0 + x * (0.125 + x / 30.0))
+    return torch.where(small, series, (torch.exp(safe) - torch.expm1(safe) / safe) / safe)
+
+
 def phi1(z):
     # neuroscape.core.integrators.phi1, (exp(z) - 1)/z: 1 + z/2 below |z| < 1e-8
     if not isinstance(z, torch.Tensor):
