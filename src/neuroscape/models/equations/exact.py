@@ -143,7 +143,9 @@ def linear_system(eqs) -> tuple[sympy.Matrix, list] | None:
     return m, c
 
 
-def exact_update(eqs, time_limit_s: float = TIME_LIMIT_S) -> list[sympy.Expr] | None:
+def exact_update(
+    eqs, time_limit_s: float = TIME_LIMIT_S, name: str = ""
+) -> list[sympy.Expr] | None:
     """The states after a step ``dt`` (ms, the sympy Symbol 'dt'), as expressions of the
     states ``y0..``, the current ``cur`` (held over the step) and parameters ``p0..``, when the
     equations (``eqs.rhs_free``) are linear with constant coefficients and the coupling is
@@ -157,7 +159,8 @@ def exact_update(eqs, time_limit_s: float = TIME_LIMIT_S) -> list[sympy.Expr] | 
     try:
         return _update(*system, deadline=time.monotonic() + time_limit_s)
     except _Skip as why:
-        log.info("exact integrator not built (the model keeps its other scheme): %s", why)
+        log.info("equation model %s: exact integrator not built (the model keeps its other "
+                 "scheme): %s", name or "?", why)
         return None
 
 
@@ -194,9 +197,10 @@ def _update(m: sympy.Matrix, c: list, deadline: float) -> list[sympy.Expr]:
             a, b = idx
             new[a], new[b] = _pair(m, c, a, b)
         else:
-            names = ", ".join(f"y{i}" for i in idx)
+            names = ", ".join(f"#{i + 1}" for i in idx)
             raise _Skip(
-                f"the states {names} are coupled in a loop of more than two states "
+                f"the states {names} (in the order of the equations) are coupled in a loop of "
+                "more than two states "
                 "(only triangular coupling and a pair of mutually coupled states are solved)"
             )
         check_time()
@@ -419,12 +423,12 @@ def _ex_ddpair0(mu, q):
 '''
 
 
-def exact_step_source(eqs) -> str | None:
+def exact_step_source(eqs, name: str = "") -> str | None:
     """Python source of ``exact_step(y0, ..., dt, cur, p0, ...)`` -> the new states tuple (a
     numba function, with its helpers), to append to the model module's source (it needs
     ``math`` and ``njit`` there, as ``codegen.HEADER`` imports them); None when
-    ``exact_update`` gives None."""
-    new = exact_update(eqs)
+    ``exact_update`` gives None; ``name``: the model's, for the log line."""
+    new = exact_update(eqs, name=name)
     if new is None:
         return None
     return _step_source(new, len(eqs.states), len(eqs.params))
@@ -450,7 +454,7 @@ def exact_capable(model):
 
     if model.equations is None:
         return None
-    src = exact_step_source(model.equations)
+    src = exact_step_source(model.equations, model.name)
     if src is None:
         return None
     old = importlib.import_module(model.module)
