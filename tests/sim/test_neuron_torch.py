@@ -251,6 +251,19 @@ def test_gate_table_schemes_match_numba(case):
     assert_same(block, b, tol=1e-6)
 
 
+def test_gate_tables_taken_in_turns_give_the_same_rows(monkeypatch):
+    # rows of more tables than the device holds at once run in turns, each with its own table
+    from neuroscape.sim import neuron_torch
+
+    params = [{"celsius": 6.3}, {"celsius": 16.3}, {"celsius": 6.3}, {"celsius": 20.0}]
+    stim = make_stimulus("step", amp=[20.0, 20.0, 30.0, 30.0], t_on=1.0)
+    at_once = simulate_neurons("hh", params, stim, duration_ms=8.0, device=DEV)
+    monkeypatch.setattr(neuron_torch, "TABLE_BYTES", 1)  # one table at a time
+    in_turns = simulate_neurons("hh", params, stim, duration_ms=8.0, device=DEV)
+    assert at_once.total_counts.min() > 0
+    assert_same(at_once, in_turns)
+
+
 def test_voltage_linear_is_the_gate_code_s():
     # the torch back end derives V's coefficients (A, B) by the rule of the gate-table code
     # generator; the numba module's voltage_linear is that code's: they must agree

@@ -8,8 +8,10 @@ numba kernel's (``neuron_engine.generate_source``) with its branches turned into
 precise reset (crossing interpolated inside the step, reset then, refractory period released
 off the grid), the reset on the grid, upward crossings of ``spike_level``, runaway firing and
 non-finite rows. The rare branches (a spike, a release inside the step) run on the rows that
-take them only. Noisy and Poisson stimuli draw the counter-based random numbers of
-``core.rng`` at the same positions as the numba kernel (row r: stream (seed, r)).
+take them only. HH-type models also run under their gate-table schemes, with the numba engine's
+tables (one per distinct value of the parameters they depend on) read on the device. Noisy and
+Poisson stimuli draw the counter-based random numbers of ``core.rng`` at the same positions as
+the numba kernel (row r: stream (seed, r)).
 
 The arithmetic is the numba kernel's, operation for operation, in float64; what differs is the
 last bit of transcendental functions (torch's exp, log, cos, expm1 against libm's), so spike
@@ -231,10 +233,11 @@ def simulate_neurons_torch(
     device: str = "cuda",
 ) -> NeuronResult:
     """``neuron_engine.simulate_neurons`` on a torch device ("cuda", "cuda:N", or "torch-cpu"),
-    for equation models (``model.equations``) under euler, midpoint (rk2), rk4 or
-    exponential_euler: the same arguments (times in ms, currents in the model's unit), the same
-    semantics and the same ``NeuronResult``; every spike time is kept (no buffer to re-run)."""
-
+    for equation models (``model.equations``) under euler, midpoint (rk2), rk4,
+    exponential_euler or the gate-table schemes: the same arguments (times in ms, currents in
+    the model's unit), the same semantics and the same ``NeuronResult``. Gate-table rows follow
+    the numba row-by-row kernel (numba's block kernel for steps and ramps agrees with it to
+    1e-8 mV)."""
     from neuroscape.core.stimuli import make_stimulus
 
     m = model if isinstance(model, NeuronModel) else get_neuron_model(model)
