@@ -199,17 +199,30 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
     return "\n".join(body)
 
 
+def _table_index(indent: str, n_c: int, v: str = "y0", v_min: str | None = None,
+                 inv_h: str | None = None, kmax: str = "tab.shape[0] - 1.000001") -> list[str]:
+    """Lines setting k (the row below V in the gate table) and f (V's fraction of the way to
+    row k + 1); V beyond the grid reads its end rows. The grid's start and inverse spacing in V's
+    unit are the table's columns n_c and n_c + 1 (``_gate_table``) unless given."""
+    v_min = v_min or f"tab[0, {n_c}]"
+    inv_h = inv_h or f"tab[0, {n_c + 1}]"
+    return [
+        f"{indent}x = min(max(({v} - {v_min}) * {inv_h}, 0.0), {kmax})",
+        f"{indent}k = int(x)",
+        f"{indent}f = x - k",
+    ]
+
+
 def _tabulated_step_source(n_state: int, n_args: int) -> str:
     """Exponential Euler with V's coefficients computed and the gates' update factors
-    interpolated linearly from ``tab`` (rows: voltages v_min + k / inv_h)."""
+    interpolated linearly from ``tab`` (``_gate_table``: rows at the voltages v_min + k / inv_h,
+    which its last two columns give in V's unit; the arguments v_min, inv_h are not read)."""
     ys = [f"y{i}" for i in range(n_state)]
     args = [f"a{i}" for i in range(n_args)]
     lines = [
         f"def step({', '.join(ys)}, dt, {', '.join(args)}, tab, v_min, inv_h):",
         f"    A, B = voltage_linear({', '.join(ys)}, {', '.join(args)})",
-        "    x = min(max((y0 - v_min) * inv_h, 0.0), tab.shape[0] - 1.000001)",
-        "    k = int(x)",
-        "    f = x - k",
+        *_table_index("    ", 2 * (n_state - 1)),
     ]
     outs = ["y0 + (A * y0 + B) * dt * phi1(A * dt)"]
     for g in range(1, n_state):
@@ -229,11 +242,7 @@ def _staggered_step_source(n_state: int, n_args: int) -> str:
     ``half_step``: the gates half a step on at the present V (for recording them at V's time)."""
     ys = [f"y{i}" for i in range(n_state)]
     args = [f"a{i}" for i in range(n_args)]
-    look = [
-        "    x = min(max((y0 - v_min) * inv_h, 0.0), tab.shape[0] - 1.000001)",
-        "    k = int(x)",
-        "    f = x - k",
-    ]
+    look = _table_index("    ", 2 * (n_state - 1))
     lines = [f"def step({', '.join(ys)}, dt, {', '.join(args)}, tab, v_min, inv_h, first):", *look]
     half = [f"def half_step({', '.join(ys)}, tab, v_min, inv_h):", *look]
     new, new_half = [], []
@@ -277,9 +286,7 @@ def generate_block_source(model: NeuronModel, staggered: bool = False) -> str:
 
     def read(indent: str) -> list[str]:
         return [
-            f"{indent}x = min(max((y0[i] - v_min) * inv_h, 0.0), kmax)",
-            f"{indent}k = int(x)",
-            f"{indent}f = x - k",
+            *_table_index(indent, n_c, "y0[i]", "t_min", "t_inv", "kmax"),
             *[
                 f"{indent}g{c}[i] = tab[k, {c}] + f * (tab[k + 1, {c}] - tab[k, {c}])"
                 for c in range(n_c)
@@ -310,6 +317,8 @@ def generate_block_source(model: NeuronModel, staggered: bool = False) -> str:
         "        counts, spk_t, spk_n, vtrace, rec_every, ok, tab, v_min, inv_h, fast, t_ref):",
         "    n_rows = params.shape[0]",
         "    kmax = tab.shape[0] - 1.000001",
+        # the grid in V's unit (the table's last two columns; the arguments are not read)
+        f"    t_min, t_inv = tab[0, {n_c}], tab[0, {n_c + 1}]",
         "    max_rec = spk_t.shape[1]",
         "    for blk in prange((n_rows + BLOCK - 1) // BLOCK):",
         "        lo = blk * BLOCK",
@@ -351,10 +360,14 @@ def generate_block_source(model: NeuronModel, staggered: bool = False) -> str:
         body += gate_updates("                ")
     body += [
         f"                A, B = voltage_linear({', '.join(yi)}, cur, {', '.join(pi)})",
-        "                if A < -1e-12:  # V relaxes to -B/A exactly for frozen A, B",
-        "                    vn = -B / A + (v + B / A) * exp_nonpos(A * dt)",
-        "                else:  # no conductance at all",
-        "                    vn = v + B * dt",
+        # V + (A V + B) dt phi1(A dt): exact for frozen A, B; A may be positive where dV/dt
+        # is linearised (an instantaneous activation), so exp(z) = 1/exp(-|z|) there
+        "                z = A * dt",
+        "                e = exp_nonpos(-abs(z))",
+        "                if z > 0.0:",
+        "                    e = 1.0 / e",
+        "                ph = (e - 1.0) / z if abs(z) > 1e-6 else 1.0 + 0.5 * z",
+        "                vn = v + (A * v + B) * dt * ph",
     ]
     if not staggered:
         body += gate_updates("                ")
@@ -399,16 +412,81 @@ def generate_block_source(model: NeuronModel, staggered: bool = False) -> str:
 
 
 TABLE_V_MIN, TABLE_V_MAX, TABLE_DV = -200.0, 150.0, 0.01  # mV
+# a gate that is non-finite or does not decay at a grid voltage is refused inside this range
+# (mV); beyond it such rows read the nearest good row, as V beyond the grid reads its end rows
+TABLE_CHECKED = (-150.0, 100.0)
+TABLE_CACHE = 16  # tables kept (the most recent; each is 35,001 rows by 2 per gate + 2)
 _TABLES: dict[tuple, np.ndarray] = {}
 
 
+def _mv_in_v_unit(m: NeuronModel) -> float:
+    """One mV in the unit of the model's membrane potential (1.0 for mV)."""
+    if m.v_unit == "mV":
+        return 1.0
+    from neuroscape.models.equations.expressions import ExpressionError, parse_unit
+
+    try:
+        d = parse_unit(m.v_unit)
+        if not d.same(parse_unit("mV")):
+            raise ExpressionError("not a voltage")
+    except ExpressionError:
+        raise IntegratorError(
+            f"gate tables need a membrane potential in a unit of voltage; {m.name}'s "
+            f"{m.states[0]} is in {m.v_unit!r}"
+        ) from None
+    return float(parse_unit("mV").factor / d.factor)
+
+
 def _gate_table(m: NeuronModel, p_row: np.ndarray, dt: float) -> np.ndarray:
+    """(n_grid, 2 n_gates + 2): the model's ``gate_tables`` on the voltages TABLE_V_MIN to
+    TABLE_V_MAX mV in steps of TABLE_DV, taken in the unit of its V, then two columns holding
+    the grid's start and inverse spacing in that unit (the kernels index the table with them,
+    so a V declared in volts reads the same grid; for mV they are -200 and 100 exactly)."""
     idx = [m.spec.parameter_names.index(n) for n in m.table_params]
-    key = (m.name, dt, *(float(p_row[i]) for i in idx))
+    # by module too: a model redefined under the same name has its own tables
+    key = (m.module, m.name, dt, *(float(p_row[i]) for i in idx))
     if key not in _TABLES:
+        mv = _mv_in_v_unit(m)
         grid = np.arange(TABLE_V_MIN, TABLE_V_MAX + TABLE_DV / 2, TABLE_DV)
-        _TABLES[key] = np.ascontiguousarray(m.functions().gate_tables(grid, p_row, dt))
+        tab = np.asarray(m.functions().gate_tables(grid * mv, p_row, dt), dtype=float)
+        tab = _checked_table(m, tab, grid, p_row, dt)
+        out = np.empty((len(grid), tab.shape[1] + 2))
+        out[:, :-2] = tab
+        out[:, -2] = TABLE_V_MIN * mv
+        out[:, -1] = 1.0 / (TABLE_DV * mv)
+        while len(_TABLES) >= TABLE_CACHE:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = out
     return _TABLES[key]
+
+
+def _checked_table(m: NeuronModel, tab, grid, p_row, dt: float) -> np.ndarray:
+    """``tab`` with every factor in [0, 1) and every steady state finite inside TABLE_CHECKED
+    (else an IntegratorError naming the gate and the voltage); rows beyond it that are not take
+    the nearest good row's values."""
+    fac, inf = tab[:, 0::2], tab[:, 1::2]
+    good = (np.isfinite(fac) & (fac >= 0.0) & (fac < 1.0) & np.isfinite(inf)).all(axis=1)
+    if good.all():
+        return tab
+    half = TABLE_DV / 2  # the grid's voltages are sums of steps: -150 is -149.99999999999997
+    inside = (grid >= TABLE_CHECKED[0] - half) & (grid <= TABLE_CHECKED[1] + half)
+    bad = np.flatnonzero(~good & inside)
+    if len(bad) or not good.any():
+        k = bad[0] if len(bad) else 0
+        row = (np.isfinite(fac[k]) & (fac[k] >= 0.0) & (fac[k] < 1.0) & np.isfinite(inf[k]))
+        gate = m.states[1 + int(np.argmin(row))]
+        p = ", ".join(f"{n}={p_row[m.spec.parameter_names.index(n)]:g}" for n in m.table_params)
+        raise IntegratorError(
+            f"gate tables of {m.name}: the gate {gate} does not relax to a finite steady state "
+            f"at V={grid[k]:g} mV (dt={dt:g} ms{', ' + p if p else ''}): its update factor is "
+            f"{fac[k, np.argmin(row)]:g}, its steady state {inf[k, np.argmin(row)]:g}; use "
+            f"integrator {'exponential_euler or ' if m.conditionally_linear else ''}rk4"
+        )
+    ok, rows = np.flatnonzero(good), np.arange(len(grid))
+    above = ok[np.minimum(np.searchsorted(ok, rows), len(ok) - 1)]  # nearest good at or above
+    below = ok[np.maximum(np.searchsorted(ok, rows, side="right") - 1, 0)]  # at or below
+    pick = np.where(np.abs(rows - below) <= np.abs(above - rows), below, above)
+    return np.ascontiguousarray(tab[pick])
 
 
 _KERNELS: dict[tuple[str, str, bool], object] = {}

@@ -26,6 +26,16 @@ class exprel(sympy.Function):  # noqa: N801 - Brian2's name
 
     nargs = 1
 
+    def fdiff(self, argindex=1):
+        return exprel_d(self.args[0])
+
+
+class exprel_d(sympy.Function):  # noqa: N801
+    """d exprel(x)/dx = (exp(x) - exprel(x))/x, 1/2 at x = 0 (the gate-table code's Jacobians
+    of rate functions written with exprel; ``gates`` prints it)."""
+
+    nargs = 1
+
 
 # name -> (number of arguments, sympy builder); the dimension rules are in _call
 FUNCTIONS: dict[str, tuple[int, Callable]] = {
@@ -192,11 +202,16 @@ def unit_lookup(name: str):
 
 
 def parse_unit(text: str) -> Dim:
-    """The dimension and SI factor of a unit expression ('mV', 'uA/cm**2', '1/ms', '1')."""
+    """The dimension and SI factor of a unit expression ('mV', 'uA/cm**2', 'mS/cm^2', '1/ms',
+    '1', 'degC'); ``^`` is a power here (see ``units``), as ``**``."""
     text = str(text).strip()
     if not text:
         raise ExpressionError("empty unit")
-    tree = parse(text)
+    # in a unit, '^' can only be a power (Python would read it as exclusive or)
+    try:
+        tree = parse(text.replace("^", "**"))
+    except ExpressionError:
+        raise ExpressionError(f"syntax error in the unit {text!r}") from None
     bad = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in unit_names()]
     if bad:
         raise ExpressionError(f"unknown unit {bad[0]!r} in {text!r}")

@@ -31,6 +31,7 @@ from neuroscape.models.equations.expressions import (
     parse_unit,
     to_sympy,
 )
+from neuroscape.models.equations.gates import HH_DT_MS, HH_NOTE, gate_structure
 from neuroscape.models.equations.units import Dim
 from neuroscape.models.neuron import NEURON_OUTPUTS, EquationSystem, NeuronModel
 
@@ -599,7 +600,11 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         not linear[2 * i].has(*ys) and not linear[2 * i + 1].has(*ys) for i in range(len(ys))
     )
     scheme = "exponential_euler" if cond_linear else "rk4"
-    if exact:
+    # HH-type (every gate driven by V alone): tabulated gates on staggered half steps (gates.py)
+    gates, gate_why = gate_structure(states, params, current, rhs_num, has_reset)
+    if gates is not None:
+        scheme, why = "exponential_staggered_tables", f"{gate_why}: {HH_NOTE}"
+    elif exact:
         why = ("linear with constant coefficients: exponential Euler is exact between spikes "
                "for an input constant over the step")
     elif cond_linear:
@@ -607,7 +612,9 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
     else:
         why = "not conditionally linear"
     log.info("equation model %s: %s, integrated with %s", name, why, scheme)
-    dt = 0.1 if has_reset else 0.01
+    if gates is None:
+        log.debug("equation model %s: no gate tables: %s", name, gate_why)
+    dt = 0.1 if has_reset else (HH_DT_MS if gates is not None else 0.01)
     settings = DefaultSettings(
         duration_ms=1000.0, dt_ms=dt, integrator=scheme,
         note=f"chosen from the equations: {why}; dt {dt} ms "
@@ -639,6 +646,8 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
             src.append(jit_function("threshold", [*yl, *ps], [threshold_expr], pr,
                                     tuple_out=False, cse=False))
             src.append(jit_function("reset", [*yl, *ps], reset_exprs, pr))
+        if gates is not None:
+            src.append(gates.source)
         pn = Printer({sympy.Symbol(f"p{j}"): f"p[:, {j}]" for j in range(n_p)}, lib="np")
         init = ["", "", "def initial(p):", "    p = np.asarray(p, dtype=float)",
                 f"    out = np.empty((p.shape[0], {len(ys)}))"]  # fmt: skip
@@ -664,6 +673,7 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         refractory_param=refractory_param, precise_reset=precise,
         threshold_level=threshold_level, spike_level=spike_level,
         conditionally_linear=cond_linear, max_dt_ms=max_dt, presets=presets,
+        gate_tables=gates is not None, table_params=gates.table_params if gates else (),
         equations=EquationSystem(
             states=tuple(ys), params=tuple(p.code for p in params.values()),
             current=current.code, rhs=tuple(rhs_code), rhs_free=tuple(rhs_num),

@@ -7,6 +7,14 @@ SI prefixes, plus the scaled forms Brian2 refuses: mV, pA, nS, uA/cm**2, 1/ms), 
 symbol is reported as unknown instead of being read as one of pint's thousands of units (``a``
 is a year, ``b`` a barn). Factors are kept as exact sympy Rationals (SI prefixes are powers of
 ten), so scaling the equations to the declared units adds no rounding of its own.
+
+Two spellings beyond Brian2's: ``^`` is a power in unit strings (``mS/cm^2``, as NEURON and most
+papers write it; Python's ``**`` works too), and ``degC`` is a temperature in degrees Celsius
+taken as a plain number, as NEURON's ``celsius``: rate equations use it as one
+(``3**((celsius - 6.3)/10)``, a Q10 factor). It cannot be a temperature dimension: degrees
+Celsius are an offset scale (0 degC is 273.15 K), which no unit factor expresses, and Q10
+formulas subtract degrees from degrees; so it is dimensionless with factor 1, and mixing it with
+kelvin is refused as a dimension mismatch instead of being converted.
 """
 
 from __future__ import annotations
@@ -44,10 +52,15 @@ _PREFIXES = {
 }  # fmt: skip
 
 
+# names of plain numbers with a meaning (not pint units): dimensionless, factor 1
+_PLAIN = {"degC": "degrees Celsius, a plain number (NEURON's celsius)"}
+
+
 @lru_cache(maxsize=1)
 def unit_names() -> dict[str, str]:
-    """Every unit name a file may use -> its pint spelling."""
-    out = dict(_BASES)
+    """Every unit name a file may use -> its pint spelling (a description for ``_PLAIN``)."""
+    out = dict(_PLAIN)
+    out.update(_BASES)
     for p, pint_p in _PREFIXES.items():
         for b, pint_b in _BASES.items():
             out.setdefault(p + b, pint_p + pint_b)
@@ -89,6 +102,8 @@ ONE = Dim(_UREG.Quantity(1, "").dimensionality, sympy.Integer(1))
 @cache
 def unit_dim(name: str) -> Dim:
     """Dimension and exact SI factor of one whitelisted unit name."""
+    if name in _PLAIN:
+        return ONE
     q = _UREG.Quantity(1, unit_names()[name]).to_base_units()
     return Dim(q.dimensionality, sympy.Rational(f"{q.magnitude:.12g}"))
 
