@@ -246,8 +246,11 @@ def _simulate_neuron(args, spec) -> int:
         from neuroscape.core.stimuli import make_stimulus
 
         stimulus = make_stimulus("step", amp=0.0)
-    if args.device != "cpu":
-        raise CLIError(f"--device {args.device}: single-neuron models run on the CPU; allowed: cpu")
+    if args.device != "cpu" and model.equations is None:
+        raise CLIError(
+            f"--device {args.device}: {model.name} has no equations to generate a torch kernel "
+            "from; allowed: cpu"
+        )
     if args.params is not None:
         return _simulate_table(args, spec, stimulus=stimulus)
     values = neuron_values(args, model)
@@ -279,6 +282,7 @@ def _simulate_neuron(args, spec) -> int:
             record_every=every,
             allow_outside=args.allow_outside,
             workers=args.workers,
+            device=args.device,
         )
     spikes = np.asarray(res.spike_times[0])
     _warn_empty_window(len(spikes), int(res.counts[0]), res.window_ms)
