@@ -119,26 +119,24 @@ def poisson_from_table(u, table):
 # ---------------------------------------------------------------- torch twin (for device="cuda")
 
 
+_M1_SIGNED, _M2_SIGNED, _GAMMA_SIGNED = M1 - (1 << 64), M2 - (1 << 64), GAMMA - (1 << 64)
+
+
 def torch_mix64(z):
     """``mix64`` on int64 torch tensors (two's-complement wrap-around = uint64 arithmetic)."""
-    import torch
 
     def srl(x, s):  # logical right shift on int64
         return (x >> s) & ((1 << (64 - s)) - 1)
 
-    m1 = torch.tensor(M1 - (1 << 64), dtype=torch.int64, device=z.device)
-    m2 = torch.tensor(M2 - (1 << 64), dtype=torch.int64, device=z.device)
-    z = (z ^ srl(z, 30)) * m1
-    z = (z ^ srl(z, 27)) * m2
+    # the multipliers as Python ints in int64 range: a scalar operand, no host-to-GPU copy
+    z = (z ^ srl(z, 30)) * _M1_SIGNED
+    z = (z ^ srl(z, 27)) * _M2_SIGNED
     return z ^ srl(z, 31)
 
 
 def torch_word(key, counter):
     """``word`` on int64 tensors; ``key`` and ``counter`` broadcast."""
-    import torch
-
-    g = torch.tensor(GAMMA - (1 << 64), dtype=torch.int64, device=key.device)
-    return torch_mix64(key + counter * g)
+    return torch_mix64(key + counter * _GAMMA_SIGNED)
 
 
 def as_signed64(u: np.ndarray) -> np.ndarray:
