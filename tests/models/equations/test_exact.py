@@ -26,7 +26,7 @@ from neuroscape.models.equations.exact import (
     exact_step_source,
     exact_update,
 )
-from neuroscape.sim.neuron_engine import simulate_neurons
+from neuroscape.sim.neuron_engine import has_exact_step, simulate_neurons
 
 # LIF with an exponential synaptic current driven by the injected current I
 LIF_SYN = dict(
@@ -468,3 +468,20 @@ def test_a_model_without_exact_step_refuses_the_scheme():
                          integrator="exact")
     msg = str(info.value)
     assert "\n" not in msg and "'exact'" in msg and "eif_plain_exact" in msg
+
+
+def test_a_coupled_linear_file_defaults_to_exact_and_gives_the_closed_form():
+    # the loader itself picks the scheme (no exact_capable): LIF + synapse is linear, coupled
+    m = equation_model(name="lif_syn_default", **LIF_SYN)
+    assert m.spec.settings.integrator == "exact"
+    assert "exact" in m.spec.settings.note
+    r = simulate_neurons(m, {"V_th": 10.0}, make_stimulus("step", amp=0.3, t_on=0.0),
+                         duration_ms=50.0, record_v=True)  # fmt: skip
+    assert r.integrator == "exact"
+    v, _ = lif_syn_closed_form(r.t_v, 0.3, 10.0, 5.0)
+    assert np.abs(r.states[0, 0] - v).max() < 1e-9
+    # an uncoupled linear model keeps exponential Euler (same numbers) but can run exact
+    eif_like = equation_model(name="lif_plain", **{**LIF_SYN, "equations": (
+        "dv/dt = (E_L - v + R*I)/tau_m : mV"), "initial": {"v": "E_L"}})
+    assert eif_like.spec.settings.integrator == "exponential_euler"
+    assert has_exact_step(eif_like)

@@ -16,12 +16,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import sympy
 
 from neuroscape.core.spec import DefaultSettings, ModelSpec, Parameter, ParameterError
 from neuroscape.models.contract import ModelError, ModelSource
 from neuroscape.models.equations.codegen import HEADER, Printer, jit_function
+from neuroscape.models.equations.exact import exact_step_source
 from neuroscape.models.equations.expressions import (
     ExpressionError,
     convert,
@@ -599,7 +601,14 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
     exact = cond_linear and all(
         not linear[2 * i].has(*ys) and not linear[2 * i + 1].has(*ys) for i in range(len(ys))
     )
-    scheme = "exponential_euler" if cond_linear else "rk4"
+    # linear with constant coefficients, coupled or not: the exact update (exact.py, Brian2's
+    # 'exact'); the default for coupled systems (uncoupled ones keep exponential Euler: the same
+    # numbers, and it runs on torch too)
+    exact_src = exact_step_source(SimpleNamespace(
+        states=tuple(ys), params=tuple(p.code for p in params.values()),
+        current=current.code, rhs_free=tuple(rhs_num)), name)  # fmt: skip
+    coupled_exact = exact_src is not None and not exact
+    scheme = "exact" if coupled_exact else "exponential_euler" if cond_linear else "rk4"
     # HH-type (every gate driven by V alone): tabulated gates on staggered half steps (gates.py)
     gates, gate_why = gate_structure(states, params, current, rhs_num, has_reset)
     if gates is not None:
@@ -607,6 +616,9 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
     elif exact:
         why = ("linear with constant coefficients: exponential Euler is exact between spikes "
                "for an input constant over the step")
+    elif coupled_exact:
+        why = ("linear with constant coefficients, coupled: the exact solution over a step for "
+               "an input constant over it (Brian2's 'exact')")
     elif cond_linear:
         why = "conditionally linear (each derivative is linear in its own state)"
     else:
@@ -648,6 +660,8 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
             src.append(jit_function("reset", [*yl, *ps], reset_exprs, pr))
         if gates is not None:
             src.append(gates.source)
+        if exact_src is not None:
+            src.append(exact_src)
         pn = Printer({sympy.Symbol(f"p{j}"): f"p[:, {j}]" for j in range(n_p)}, lib="np")
         init = ["", "", "def initial(p):", "    p = np.asarray(p, dtype=float)",
                 f"    out = np.empty((p.shape[0], {len(ys)}))"]  # fmt: skip
