@@ -213,6 +213,37 @@ def _current(kind: int, s0, s1, s2, s3, t: float, dt: float, step: int, key, isy
 # -------------------------------------------------------------------------------------- engine
 
 
+def _refine_crossing(step, o, cur, p, v_old, v_end, level, f, dt, rows, rows_of):
+    """Partial steps from the step's start state ``o`` to the threshold crossing, for the
+    ``rows`` mask: at most 3 regula-falsi updates (Illinois variant) after the straight-line
+    guess ``f * dt``, the same arithmetic as the numba kernel's. Returns (h, states at h)."""
+    import torch
+
+    tol = 1e-12 * (1.0 + torch.abs(torch.as_tensor(level, dtype=v_old.dtype)))
+    lo = torch.zeros_like(v_old)
+    hi = torch.full_like(v_old, dt)
+    glo, ghi = v_old - level, v_end - level
+    side = torch.zeros_like(v_old)
+    h = f * dt
+    r = [rows_of(x, v_old) for x in step(*o, h, cur, *p)]
+    act = rows.clone()
+    for _ in range(3):
+        gm = r[0] - level
+        act = act & ~(torch.abs(gm) <= tol)
+        if not bool(act.any()):
+            break
+        up, dn = act & (gm > 0.0), act & ~(gm > 0.0)
+        glo = torch.where(up & (side == 1), glo * 0.5, glo)
+        hi, ghi = torch.where(up, h, hi), torch.where(up, gm, ghi)
+        ghi = torch.where(dn & (side == -1), ghi * 0.5, ghi)
+        lo, glo = torch.where(dn, h, lo), torch.where(dn, gm, glo)
+        side = torch.where(up, 1.0, torch.where(dn, -1.0, side))
+        h = torch.where(act, lo + (hi - lo) * (-glo) / (ghi - glo), h)
+        rn = [rows_of(x, v_old) for x in step(*o, h, cur, *p)]
+        r = [torch.where(act, a, b) for a, b in zip(rn, r, strict=True)]
+    return h, r
+
+
 def simulate_neurons_torch(
     model: str | NeuronModel,
     params=None,
@@ -513,6 +544,14 @@ def _run(fns, m: NeuronModel, dev, p, y0, kind, stim, keys, n_steps, dt, rec_sta
                 t_spk = t_a + torch.clamp(f, 0.0, 1.0) * (te - t_a)
                 g = (t_spk - t) / dt
                 yy = [yy[0]] + [oo[k] + g * (yy[k] - oo[k]) for k in range(1, n_s)]
+                ref = (tf <= t) & (f > 0.0) & (f < 1.0)
+                if bool(ref.any()):
+                    # the crossing found again on the step itself (as the numba kernel does:
+                    # regula falsi, Illinois variant, from the step's start state)
+                    h, r = _refine_crossing(step, oo, cc, pp, vo, yy[0],
+                                            lv_i, f, dt, ref, rows_of)
+                    t_spk = torch.where(ref, t + h, t_spk)
+                    yy = [yy[0]] + [torch.where(ref, r[k], yy[k]) for k in range(1, n_s)]
                 yy = [rows_of(x, vo) for x in reset(*yy, *pp)]
                 nfast = nfast.index_add(0, i, (t_spk - last_t[i] <= 2.0 * dt).to(i64))
                 last_t = last_t.index_copy(0, i, t_spk)
