@@ -238,7 +238,7 @@ def _write_table(args, spec, res) -> int:
 
 def _simulate_neuron(args, spec) -> int:
     from neuroscape.models import get_neuron_model
-    from neuroscape.sim.neuron_engine import simulate_neurons
+    from neuroscape.sim.neuron_engine import check_neuron_settings, simulate_neurons
 
     model = get_neuron_model(args.model)
     stimulus = stimulus_from_args(args)
@@ -268,6 +268,7 @@ def _simulate_neuron(args, spec) -> int:
             )
     else:
         every = max(1, math.ceil(n_steps / _MAX_TRACE_SAMPLES))
+    check_neuron_settings(model, integrator, dt)  # refused before the compile notice
     with compile_notice(f"{model.name}-{integrator}"):
         res = simulate_neurons(
             model,
@@ -386,9 +387,8 @@ def _save_trace(path: str, res, model, v_unit: str) -> None:
 
 
 def _phase_plane(args, spec, model, res, title: str) -> None:
-    from neuroscape.plot.neuron import phase_plane_figure
-
     from neuroscape.models.equations.phase import nullclines
+    from neuroscape.plot.neuron import phase_plane_figure
 
     w = nc = None
     curves = nullclines(model)  # solved from the equations (two states, one w per v)
