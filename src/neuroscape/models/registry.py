@@ -139,6 +139,14 @@ def resolve(model: Model | str) -> Model:
         m = _as_model(eps[model].load(), f"entry point {model!r} ({eps[model].value})")
         if m.name != model:
             raise ModelError(f"entry point {model!r} gives a model named {m.name!r}")
+        if m.ref != model:
+            # a shipped file (an equation model) is found again by its name, as any entry point,
+            # not by its path inside the installed package; its package version pins it
+            import copy
+
+            m = copy.copy(m)
+            object.__setattr__(m, "_ref", model)
+            object.__setattr__(m, "_source", None)
         _loaded[model] = m
         return m
     if is_file_ref(model):
