@@ -388,14 +388,14 @@ def generate_block_source(model: NeuronModel, staggered: bool = False) -> str:
         body += gate_updates("                ")
     body += [
         f"                A, B = voltage_linear({', '.join(yi)}, cur, {', '.join(pi)})",
-        # V + (A V + B) dt phi1(A dt): exact for frozen A, B; A may be positive where dV/dt
-        # is linearised (an instantaneous activation), so exp(z) = 1/exp(-|z|) there
-        "                z = A * dt",
-        "                e = exp_nonpos(-abs(z))",
-        "                if z > 0.0:",
-        "                    e = 1.0 / e",
-        "                ph = (e - 1.0) / z if abs(z) > 1e-6 else 1.0 + 0.5 * z",
-        "                vn = v + (A * v + B) * dt * ph",
+        # exact for frozen A, B: V relaxes to -B/A (A < 0), or moves away from it (A > 0,
+        # where dV/dt is linearised at an upstroke of an instantaneous activation; exp_nonpos's
+        # polynomial holds to 1e-14 there too for A dt up to 20, tests/models/library/
+        # test_gate_tables.py)
+        "                if abs(A) > 1e-12:",
+        "                    vn = -B / A + (v + B / A) * exp_nonpos(A * dt)",
+        "                else:  # no conductance at all",
+        "                    vn = v + (A * v + B) * dt",
     ]
     if not staggered:
         body += gate_updates("                ")
