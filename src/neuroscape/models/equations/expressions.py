@@ -27,14 +27,16 @@ class exprel(sympy.Function):  # noqa: N801 - Brian2's name
     nargs = 1
 
     def fdiff(self, argindex=1):
-        return exprel_d(self.args[0])
+        return exprel_d(self.args[0], self)
 
 
 class exprel_d(sympy.Function):  # noqa: N801
-    """d exprel(x)/dx = (exp(x) - exprel(x))/x, 1/2 at x = 0 (the gate-table code's Jacobians
-    of rate functions written with exprel; ``gates`` prints it)."""
+    """exprel_d(x, exprel(x)) = d exprel(x)/dx = (exp(x) - exprel(x))/x, 1/2 at x = 0 (the
+    gate-table code's Jacobians of rate functions written with exprel; ``gates`` prints it).
+    The second argument, exprel(x) itself, lets the code share it with the rate function
+    (exp(x) = 1 + x exprel(x)): no exponential of its own."""
 
-    nargs = 1
+    nargs = 2
 
 
 # name -> (number of arguments, sympy builder); the dimension rules are in _call
