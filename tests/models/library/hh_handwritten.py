@@ -19,7 +19,7 @@ from neuroscape.models.neuron import NEURON_OUTPUTS, NeuronModel
 SPEC = ModelSpec(
     name="hh_handwritten",
     version="1",
-    description="Hodgkin-Huxley squid axon (Na, K, leak)",
+    description="Hodgkin-Huxley squid axon, Na, K and leak (Hodgkin and Huxley 1952)",
     parameters=(
         Parameter("g_Na", 120.0, 0.0, 400.0, "mS/cm^2", "sodium conductance", 0.0),
         Parameter("g_K", 36.0, 0.0, 200.0, "mS/cm^2", "potassium conductance", 0.0),
