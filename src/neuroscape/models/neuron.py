@@ -110,9 +110,11 @@ class NeuronModel(Model):
     max_dt_ms: float = 1.0  # coarsest step the explicit schemes are accepted at
     presets: dict[str, dict[str, float]] = field(default_factory=dict)
     # gating variables (states[1:]) with tabulated exponential-Euler updates: the module then
-    # defines ``voltage_linear(y..., I, p...) -> (A, B)`` for dV/dt = A V + B and a numpy
-    # ``gate_tables(v_grid, params_row, dt) -> (n_grid, 2 n_gates)`` of (exp(-(a+b) dt), x_inf)
-    # per gate; ``table_params`` names the parameters the tables depend on.
+    # defines ``voltage_linear(y..., I, p...) -> (A, B)`` for dV/dt = A V + B (where V is not
+    # linear in itself, the linearisation at the present state) and ``gate_tables(v_grid,
+    # params_row, dt) -> (n_grid, 2 n_gates)`` of (exp(A_x dt), x_inf = -B_x/A_x) per gate for
+    # dx/dt = A_x x + B_x, the grid in V's declared unit; ``table_params`` names the parameters
+    # the tables depend on.
     gate_tables: bool = False
     table_params: tuple[str, ...] = ()
     # names of the module's functions when they differ from rhs/linear/threshold/reset
