@@ -23,9 +23,18 @@ def test_no_reward_no_change():
 def test_distal_reward_problem_solved_in_one_hour():
     """The truth: after one hour of network time the rewarded synapse is at its maximum and the
     mean of all other excitatory synapses is within 10% of its start, in at least 4 of 5 seeds."""
-    good = 0
     seen = []
-    for r in dr.simulate_seeds(range(5), duration_s=3600.0):
-        seen.append((r.w_rewarded, round(r.w_others, 4), r.rewards))
-        good += r.w_rewarded >= 0.99 * 4.0 and abs(r.w_others - 1.0) < 0.10
+
+    def solved(seeds) -> int:
+        n = 0
+        for r in dr.simulate_seeds(seeds, duration_s=3600.0):
+            seen.append((r.w_rewarded, round(r.w_others, 4), r.rewards))
+            n += r.w_rewarded >= 0.99 * 4.0 and abs(r.w_others - 1.0) < 0.10
+        return n
+
+    # seeds 0-3 first (two rounds on two threads); the fifth decides only if one of them
+    # failed: with all four solved the bar holds whatever the fifth gives, so it is not run
+    good = solved(range(4))
+    if good < 4:
+        good += solved([4])
     assert good >= 4, seen
