@@ -295,7 +295,12 @@ def test_bad_sweeps_exit_2_with_one_line_and_write_nothing(
     assert snapshot(tmp_path, prepared) == before  # no database, lock or temporary file
 
 
-def test_an_unreachable_scheduler_is_refused_before_the_database(tmp_path, capsys):
+def test_an_unreachable_scheduler_is_refused_before_the_database(tmp_path, capsys, monkeypatch):
+    import neuroscape.explore.sweep as sweep_module
+
+    # Dask retries a refused connection until its timeout (10 s by default); its length is not
+    # what is tested here
+    monkeypatch.setattr(sweep_module.connect_scheduler, "__defaults__", (1.0,))
     db = tmp_path / "s.db"
     argv = ["sweep", "cortical", "--n", "4", "--db", str(db), "--scheduler", "tcp://127.0.0.1:9"]
     rc, _, err = run([*argv, *SHORT], capsys)

@@ -134,7 +134,12 @@ def test_dask_local_cluster_gives_the_local_results(tmp_path):
     assert _outputs(remote) == _outputs(local)
 
 
-def test_unreachable_scheduler_leaves_no_database(tmp_path):
+def test_unreachable_scheduler_leaves_no_database(tmp_path, monkeypatch):
+    import neuroscape.explore.sweep as sweep_module
+
+    # Dask retries a refused connection until its timeout (10 s by default); its length is not
+    # what is tested here
+    monkeypatch.setattr(sweep_module.connect_scheduler, "__defaults__", (1.0,))
     db = tmp_path / "x.db"
     with pytest.raises(SchedulerError, match="cannot reach the Dask scheduler"):
         run_sweep("cortical", 4, db, scheduler="tcp://127.0.0.1:9", settings=SHORT, progress=False)
