@@ -57,9 +57,11 @@ class Printer:
                 if a.is_Pow and a.exp.is_Number and a.exp < 0:
                     den.append(a.base if a.exp == -1 else a.base ** (-a.exp))
                 elif a.is_Rational and not a.is_Integer and a.p in (1, -1):
+                    # x/q as x * (1/q): a multiplication costs a fraction of a division in the
+                    # kernels' inner loop (the last bit may differ from the division)
                     if a.p == -1:
                         num.append(sympy.Integer(-1))
-                    den.append(sympy.Integer(a.q))
+                    num.append(sympy.Float(1.0 / a.q))
                 else:
                     num.append(a)
             if num and num[0] == -1:  # a leading minus, not a multiplication by -1.0
