@@ -855,6 +855,22 @@ def simulate_neurons(
         run_rows(np.arange(b), np.zeros((2, 1)), 0.0, 1.0)
     wall = time.perf_counter() - t0
 
+    return neuron_result(
+        m, p, stimulus, counts, spk_n, fast, ok, spike_times, vtrace, rec_every, n_rec,
+        dt_ms=dt_ms, duration_ms=duration_ms, window_ms=window_ms, scheme=scheme, seed=seed,
+        wall=wall, record_spikes=record_spikes,
+    )  # fmt: skip
+
+
+def neuron_result(
+    m: NeuronModel, p, stimulus, counts, spk_n, fast, ok, spike_times, vtrace, rec_every: int,
+    n_rec: int, *, dt_ms: float, duration_ms: float, window_ms: float, scheme: str, seed: int,
+    wall: float, record_spikes: bool,
+) -> NeuronResult:  # fmt: skip
+    """A batch's outputs as a ``NeuronResult`` (every back end: numba here, torch in
+    ``neuron_torch``): failed rows (non-finite state, runaway firing) get their error text and
+    NaN rates, the others their rate over the window and behaviour label."""
+    b = len(p)
     runaway = ok & (fast >= RUNAWAY_MIN_FAST) if m.has_reset else np.zeros(b, dtype=bool)
     errors: list[str | None] = [None] * b
     for r in np.flatnonzero(~ok):

@@ -43,10 +43,10 @@ from neuroscape.core.rng import GAMMA, MASK64, as_signed64, row_keys, torch_mix6
 from neuroscape.core.settings import SettingsError
 from neuroscape.core.stimuli import Stimulus
 from neuroscape.models import get_neuron_model
-from neuroscape.models.neuron import RUNAWAY, NeuronModel, classify_spikes
+from neuroscape.models.neuron import NeuronModel
 from neuroscape.sim.neuron_engine import (
-    RUNAWAY_MIN_FAST,
     NeuronResult,
+    neuron_result,
     neuron_settings,
 )
 
@@ -334,53 +334,11 @@ def simulate_neurons_torch(
         for k, r in enumerate(sel):
             spike_times[r] = times[k]
 
-    # as neuron_engine.simulate_neurons
-    runaway = ok & (fast >= RUNAWAY_MIN_FAST) if m.has_reset else np.zeros(b, dtype=bool)
-    errors: list[str | None] = [None] * b
-    for r in np.flatnonzero(~ok):
-        errors[r] = (
-            f"non-finite state: the {scheme} step is unstable at dt={dt:g} ms "
-            "(try a smaller dt_ms)"
-        )
-    for r in np.flatnonzero(runaway):
-        errors[r] = (
-            f"runaway firing: {fast[r]} of {spk_n[r]} spikes came within 2 steps "
-            f"(dt={dt:g} ms) of the previous one: after the reset the model is at once "
-            "above threshold again, so the rate is set by dt, not by the model"
-        )
-    ok = ok & ~runaway
-    rates = np.where(ok, counts / (window_ms * 1e-3), np.nan)
-    labels: list[str | None] = [None] * b
-    cvs = np.full(b, np.nan)
-    t_start = duration_ms - window_ms
-    for r in range(b):
-        if runaway[r]:
-            labels[r] = RUNAWAY
-        elif ok[r] and record_spikes:
-            labels[r], cvs[r] = classify_spikes(spike_times[r], t_start, duration_ms)
-    return NeuronResult(
-        model=m.ref,
-        parameter_names=m.spec.parameter_names,
-        params=p,
-        stimulus=stimulus,
-        counts=counts,
-        rates=rates,
-        spike_times=spike_times if record_spikes else None,
-        ok=ok,
-        errors=errors,
-        states=vtrace if rec_every else None,
-        state_names=m.states,
-        t_v=(np.arange(n_rec) * rec_every + 1) * dt if rec_every else None,
-        dt_ms=dt,
-        duration_ms=duration_ms,
-        window_ms=window_ms,
-        integrator=scheme,
-        seed=seed,
-        wall_time_s=wall,
-        labels=labels,
-        cv_isi=cvs,
-        total_counts=spk_n,
-    )
+    return neuron_result(
+        m, p, stimulus, counts, spk_n, fast, ok, spike_times, vtrace, rec_every, n_rec,
+        dt_ms=dt, duration_ms=duration_ms, window_ms=window_ms, scheme=scheme, seed=seed,
+        wall=wall, record_spikes=record_spikes,
+    )  # fmt: skip
 
 
 def _table_chunks(m: NeuronModel, scheme: str, p: np.ndarray, dt: float):
