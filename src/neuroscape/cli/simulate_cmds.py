@@ -252,7 +252,7 @@ def _simulate_neuron(args, spec) -> int:
             "from; allowed: cpu"
         )
     if args.params is not None:
-        return _simulate_table(args, spec, stimulus=stimulus)
+        return _simulate_table(args, spec, stimulus=stimulus, device=args.device)
     values = neuron_values(args, model)
     duration, dt, window, integrator = _resolve_settings(args, spec)
     want_trace = bool(args.plot or args.out or args.phase_plane)

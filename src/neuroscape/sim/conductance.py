@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from neuroscape.core.stimuli import make_stimulus
+from neuroscape.models import get_neuron_model
 from neuroscape.models.cond_if import CONSTANTS
-from neuroscape.models.library import cond_if
 from neuroscape.sim.neuron_engine import simulate_neurons
 
 
@@ -28,7 +28,7 @@ def simulate_constant(
     g_e, g_i = np.broadcast_arrays(np.atleast_1d(g_e), np.atleast_1d(g_i))
     p = np.column_stack([g_e, g_i, np.full(len(g_e), CONSTANTS["t_ref"])])
     res = simulate_neurons(
-        cond_if(),
+        get_neuron_model("cond_if"),
         p,
         make_stimulus("step", amp=0.0),
         duration_ms=duration_ms,

@@ -632,30 +632,40 @@ def has_exact_step(m: NeuronModel) -> bool:
     return hasattr(m.functions(), m.function_name("exact_step"))
 
 
+def model_schemes(m: NeuronModel) -> list[str]:
+    """The integrators ``m`` can run: the explicit Runge-Kutta schemes, and exponential Euler,
+    exact and the gate-table schemes where its equations allow them."""
+    from neuroscape.core.integrators import TABLEAUX
+
+    out = list(TABLEAUX)
+    if m.conditionally_linear:
+        out.append(EXPONENTIAL_EULER)
+    if has_exact_step(m):
+        out.append(EXACT)
+    if m.gate_tables:
+        out += [EXPONENTIAL_EULER_TABLES] + ([] if m.has_reset else [EXPONENTIAL_STAGGERED_TABLES])
+    return out
+
+
 def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
     """The canonical scheme name, after checking that it and dt suit the model."""
-    from neuroscape.models import names
-
     scheme = canonical_name(integrator)
+    # the refusals name what this model can run (listing other models would load every one)
+    ok = ", ".join(model_schemes(m))
     if scheme == EXPONENTIAL_EULER and not m.conditionally_linear:
-        allowed = [n for n in names("neuron") if get_neuron_model(n).conditionally_linear]
         raise IntegratorError(
-            f"integrator 'exponential_euler' needs a conditionally linear model; {m.name} is not "
-            f"(allowed for: {', '.join(allowed)}); use euler, midpoint or rk4"
+            f"integrator 'exponential_euler' needs a conditionally linear model; {m.name} is not; "
+            f"allowed for {m.name}: {ok}"
         )
     if scheme == EXACT and not has_exact_step(m):
-        allowed = [n for n in names("neuron") if has_exact_step(get_neuron_model(n))]
-        other = "exponential_euler, " if m.conditionally_linear else ""
         raise IntegratorError(
             f"integrator 'exact' needs equations that are linear with constant coefficients; "
-            f"{m.name} has no exact solution (allowed for: {', '.join(allowed) or 'none'}); "
-            f"use {other}euler, midpoint or rk4"
+            f"{m.name} has no exact solution; allowed for {m.name}: {ok}"
         )
     if scheme in TABLE_SCHEMES and not m.gate_tables:
-        allowed = [n for n in names("neuron") if get_neuron_model(n).gate_tables]
         raise IntegratorError(
-            f"integrator {scheme!r} needs a model with gating variables; "
-            f"{m.name} has none (allowed for: {', '.join(allowed)})"
+            f"integrator {scheme!r} needs a model with gating variables; {m.name} has none; "
+            f"allowed for {m.name}: {ok}"
         )
     if not (np.isfinite(dt_ms) and dt_ms > 0):
         raise SettingsError(f"dt_ms={dt_ms} must be a positive number of ms")

@@ -210,6 +210,11 @@ def _guarded_build(data: dict, where: _Where, origin: str) -> NeuronModel:
     exp(exp(exp(100))) has too many digits to print) turned into the one-line error."""
     try:
         return _build(data, where, origin)
+    except EquationError:
+        raise
+    except ValueError as exc:  # code generation met a value it cannot print (sqrt(-2) = I)
+        raise where.error(f"cannot compile the equations: {exc} (a constant that is not a "
+                          "real number?)") from None
     except (OverflowError, RecursionError, MemoryError, ZeroDivisionError) as exc:
         what = " ".join(str(exc).split()) or type(exc).__name__
         raise where.error(f"cannot compile the equations: {what} (a constant too large or "
@@ -732,6 +737,10 @@ def _declared_settings(data: dict, where: _Where, auto: DefaultSettings,
         if not isinstance(given["note"], str):
             raise where.error("settings note must be text", "settings", "note")
         out["note"] = " ".join(given["note"].split())
+    elif given.get("integrator") is not None or given.get("dt") is not None:
+        # the automatic note would describe the scheme the file replaced
+        out["note"] = (f"declared in the file: {out['integrator']} at dt {out['dt_ms']:g} ms "
+                       f"(the equations alone would give {auto.integrator} at {auto.dt_ms:g} ms)")
     if out["dt_ms"] >= out["duration_ms"]:
         raise where.error(f"settings: dt {out['dt_ms']:g} ms must be below the duration "
                           f"{out['duration_ms']:g} ms", "settings")
