@@ -104,6 +104,9 @@ class NeuronModel(Model):
     # is registered at the end of the crossing step and V is held for round(t_ref/dt) - 1
     # steps (Brian2's semantics)
     precise_reset: bool = False
+    # Brian2's '(unless refractory)' on the membrane potential: V held at its reset value during
+    # the refractory period (True); False: V integrates through it, only the threshold waits
+    hold_refractory: bool = True
     threshold_level: str | float | None = None
     spike_level: float = 0.0  # for models without reset: upward crossing of this level
     conditionally_linear: bool = False  # provides ``linear`` for exponential Euler

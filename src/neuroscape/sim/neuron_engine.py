@@ -75,6 +75,9 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         imports += ["threshold", "reset"]
     one = "," if n_s == 1 else ""
     precise = model.has_reset and model.precise_reset
+    # Brian2's '(unless refractory)': V held during the refractory period; without it V
+    # integrates through it and only the threshold waits for its end
+    hold = model.hold_refractory
     saved = ", ".join(f"o{i}" for i in range(n_s))  # the state at the start of the step
     gates = ", ".join(f"x{i}" for i in range(1, n_s)) + ("," if n_s == 2 else "")
     # the staggered scheme's current is the one at the middle of V's step
@@ -124,13 +127,15 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         lvl = f"p{model.spec.parameter_names.index(lv)}" if isinstance(lv, str) else repr(float(lv))
         others = [f"y{i} = o{i} + g * (y{i} - o{i})" for i in range(1, n_s)]
         body += [
-            "            if t_free >= t + dt:",
-            "                y0 = v_old  # refractory for the whole step: V stays at its reset",
-            "            elif t_free > t:",
-            "                # released inside the step: V integrates from its reset value for the",
-            "                # rest of it (the other states have taken the whole step)",
-            f"                r = step({saved}, t + dt - t_free, cur, {pl}{targs})",
-            "                y0 = r[0]",
+            *([
+                "            if t_free >= t + dt:",
+                "                y0 = v_old  # refractory for the whole step: V stays at its reset",
+                "            elif t_free > t:",
+                "                # released inside the step: V integrates from its reset value for",
+                "                # the rest of it (the other states have taken the whole step)",
+                f"                r = step({saved}, t + dt - t_free, cur, {pl}{targs})",
+                "                y0 = r[0]",
+            ] if hold else []),  # without hold: V integrates, only the threshold waits
             f"            if t_free < t + dt and threshold({yl}, {pl}):",
             # the crossing time, interpolated inside the part of the step that was integrated;
             # the other states are interpolated to it, the reset happens then, and the rest of
@@ -177,16 +182,18 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
             "                if t_spk < t + dt:",
             f"                    {saved}{one} = {yl}{one}",
             f"                    {yl}{one} = step({yl}, t + dt - t_spk, cur, {pl}{targs})",
-            "                    if t_free >= t + dt:",
-            "                        y0 = o0",
-            "                    elif t_free > t_spk:",
-            f"                        r = step({saved}, t + dt - t_free, cur, {pl}{targs})",
-            "                        y0 = r[0]",
+            *([
+                "                    if t_free >= t + dt:",
+                "                        y0 = o0",
+                "                    elif t_free > t_spk:",
+                f"                        r = step({saved}, t + dt - t_free, cur, {pl}{targs})",
+                "                        y0 = r[0]",
+            ] if hold else []),
         ]
     elif model.has_reset:
         body += [
             "            if held > 0:",
-            "                y0 = v_old  # refractory: V held at its reset value",
+            *(["                y0 = v_old  # refractory: V held at its reset"] if hold else []),
             "                held -= 1",
             f"            elif threshold({yl}, {pl}):",
             f"                {yl}{one} = reset({yl}, {pl})",
@@ -528,7 +535,15 @@ def get_kernel(model: NeuronModel, integrator: str, block: bool = False):
     # keyed by the module that holds the model's functions (a generated module is named by the hash
     # of its content), not by the model's name alone: a model redefined under the same name gets
     # its own kernel
-    key = (model.module, model.name, scheme, block)
+    if block:
+        staggered = scheme == EXPONENTIAL_STAGGERED_TABLES
+        src, name = generate_block_source(model, staggered), f"{model.name}_{scheme}_block"
+    else:
+        src, name = generate_source(model, scheme), f"{model.name}_{scheme}"
+    # keyed by the kernel's source, which names the module of the model's functions (named by
+    # the hash of its content) and every declared choice the kernel depends on (reset timing,
+    # refractory hold...): a model redefined under the same name gets its own kernel
+    key = (model.module, src)
     if key not in _KERNELS:
         here = Path(__file__)
         deps = [
@@ -538,11 +553,6 @@ def get_kernel(model: NeuronModel, integrator: str, block: bool = False):
             rng_mod.__file__,
             integrators_mod.__file__,
         ]
-        if block:
-            staggered = scheme == EXPONENTIAL_STAGGERED_TABLES
-            src, name = generate_block_source(model, staggered), f"{model.name}_{scheme}_block"
-        else:
-            src, name = generate_source(model, scheme), f"{model.name}_{scheme}"
         mod = load_generated(name, src, deps)
         _KERNELS[key] = mod.run
     return _KERNELS[key]

@@ -465,6 +465,8 @@ def _run(fns, m: NeuronModel, dev, p, y0, kind, stim, keys, n_steps, dt, rec_sta
         last = torch.full((b,), -(1 << 40), dtype=i64, device=dev)
     level = float(m.spike_level)
 
+    keep_v = m.hold_refractory  # '(unless refractory)': else V integrates, the threshold waits
+
     def sub(xs, i):
         return [x[i] if isinstance(x, torch.Tensor) and x.dim() else x for x in xs]
 
@@ -482,8 +484,9 @@ def _run(fns, m: NeuronModel, dev, p, y0, kind, stim, keys, n_steps, dt, rec_sta
         if precise:
             hold = t_free >= te
             rel = ~hold & (t_free > t)
-            y[0] = torch.where(hold, v_old, y[0])
-            if bool(rel.any()):
+            if keep_v:
+                y[0] = torch.where(hold, v_old, y[0])
+            if keep_v and bool(rel.any()):
                 # released inside the step: V integrates from its reset value for the rest of it
                 i = rel.nonzero()[:, 0]
                 r = step(*sub(o, i), te - t_free[i], cur[i], *sub(pc, i))
@@ -521,15 +524,17 @@ def _run(fns, m: NeuronModel, dev, p, y0, kind, stim, keys, n_steps, dt, rec_sta
                 z = [torch.where(inner, a, a0) for a, a0 in zip(z, yy, strict=True)]
                 hold2 = inner & (tf2 >= te)
                 rel2 = inner & ~hold2 & (tf2 > t_spk)
-                z[0] = torch.where(hold2, yy[0], z[0])
-                if bool(rel2.any()):
+                if keep_v:
+                    z[0] = torch.where(hold2, yy[0], z[0])
+                if keep_v and bool(rel2.any()):
                     r = step(*yy, te - tf2, cc, *pp)
                     z[0] = torch.where(rel2, rows_of(r[0], vo), z[0])
                 y = [yk.index_copy(0, i, zk) for yk, zk in zip(y, z, strict=True)]
                 spiked = (i, t_spk)
         elif m.has_reset:
             h = held > 0
-            y[0] = torch.where(h, v_old, y[0])  # refractory: V held at its reset value
+            if keep_v:  # refractory: V held at its reset value
+                y[0] = torch.where(h, v_old, y[0])
             held = held - h.to(i64)
             th = ~h & rows_of(threshold(*y, *pc), h)
             if bool(th.any()):

@@ -691,6 +691,7 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         state_units=tuple(s.unit for s in states.values()), has_reset=has_reset,
         refractory_param=refractory_param, precise_reset=precise,
         threshold_level=threshold_level, spike_level=spike_level,
+        hold_refractory="unless refractory" in diff_lines[0][3],
         conditionally_linear=cond_linear, max_dt_ms=max_dt, presets=presets,
         gate_tables=gates is not None, table_params=gates.table_params if gates else (),
         equations=EquationSystem(
