@@ -486,6 +486,7 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         return no_cur(name)
 
     threshold_expr = reset_exprs = None
+    grid_reason = None  # why a threshold model's spikes fall on the step grid by default
     threshold_level: str | float | None = None
     precise = False
     spike_level = 0.0
@@ -501,6 +502,14 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         # (needs a threshold 'v > level'); grid: the spike is registered at the end of the
         # crossing step and the reset happens there (Brian2's semantics, NEST's grid models)
         precise = threshold_level is not None and timing == "interpolated"
+        if timing == "interpolated" and threshold_level is None:
+            form = (f"the threshold {data['threshold'].strip()!r} is not 'state > level' with the "
+                    "level a number or a parameter in the state's unit")
+            if "spike_timing" in data and data["spike_timing"] is not None:
+                raise where.error(f"spike_timing interpolated: {form}; allowed: such a threshold, "
+                                  "or spike_timing grid", "spike_timing")
+            grid_reason = f"spikes on the step grid: {form}"
+            log.info("equation model %s: %s", name, grid_reason)
         reset_exprs = _reset(_text(data, "reset", where), states, params, subs_text, base,
                              lambda n: look_nocur(n, "reset"), where, cur_name)
     else:
@@ -638,6 +647,10 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         f"({'integrate-and-fire' if has_reset else 'no reset: spikes are resolved upstrokes'})",
     )  # fmt: skip
     settings, max_dt = _declared_settings(data, where, settings, time_dim)
+    if grid_reason is not None:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, note=f"{settings.note}; {grid_reason}")
     rhs_code, linear_code = rhs_num, linear
     if precise and threshold_level is not None:
         # Inside the step, the membrane potential the derivatives see is held at the threshold
