@@ -10,9 +10,11 @@ from neuroscape.fit.methods import sbi as npe
 
 @pytest.mark.slow
 def test_sbi_posterior_coverage_bar():
-    """The bar: over 20 synthetic HH targets drawn from the prior, for each free parameter the
-    truth lies inside its 90% posterior interval in at least 16 of the 20 (a calibrated
-    posterior: 18 expected). One amortized posterior, 2,000 training simulations."""
+    """The bar: over 40 synthetic HH targets drawn from the prior, for each free parameter the
+    truth lies inside its 90% posterior interval in at least 32 of the 40 (a calibrated
+    posterior: 36 expected; 40 targets rather than 20, where 16 of 20 failed a calibrated
+    posterior about once in 25 per parameter and a change of torch's thread count changed
+    the draw from 16 to 15). One amortized posterior, 2,000 training simulations."""
     kw = dict(duration_ms=150.0, dt_ms=0.025, record_every=4, noise_mV=1.0)
     tg0 = synthetic_trace("hh", HH_DEFAULTS, STEP, seed=0, **kw)
     problem = FitProblem("hh", tg0, ("rms",), HH_BOX, stimulus=STEP, dt_ms=0.025, budget=2000)
@@ -21,7 +23,7 @@ def test_sbi_posterior_coverage_bar():
     rng = np.random.default_rng(123)
     inside = np.zeros(3, int)
     widths = []
-    for k in range(20):
+    for k in range(40):
         truth = {n: rng.uniform(*HH_BOX[n]) for n in HH_BOX}
         tg = synthetic_trace("hh", truth, STEP, seed=100 + k, **kw)
         s = npe.posterior_samples(post, problem, npe.summary_stats(tg.t_ms, tg.v_mV), 1000, k)
@@ -29,7 +31,7 @@ def test_sbi_posterior_coverage_bar():
         t = np.array([truth[n] for n in problem.free_names])
         inside += (lo <= t) & (t <= hi)
         widths.append((hi - lo) / (problem.hi - problem.lo))
-    assert np.all(inside >= 16), dict(zip(problem.free_names, inside, strict=True))
+    assert np.all(inside >= 32), dict(zip(problem.free_names, inside, strict=True))
     # and informative: the intervals are much narrower than the prior
     assert np.median(widths, axis=0).max() < 0.5
 
