@@ -392,9 +392,8 @@ def _phase_plane(args, spec, model, res, title: str) -> None:
 
     w = nc = None
     curves = nullclines(model)  # solved from the equations (two states, one w per v)
-    if len(model.states) > 1:
+    if curves is not None:  # the (v, w) plane with its nullclines; else V against dV/dt
         w = res.states[0, 1]
-    if curves is not None:
         amp = float(res.stimulus.values[0, 0])
         p_row = dict(zip(spec.parameter_names, res.params[0], strict=True))
 
@@ -687,7 +686,9 @@ def add_parsers(sub) -> None:
     ss.add_argument(
         "--phase-plane",
         metavar="FILE.png",
-        help="V against dV/dt, FHN with nullclines (default: not drawn)",
+        help="the (v, w) plane with its nullclines for two-state models whose nullclines solve "
+        "for w (FitzHugh-Nagumo, Izhikevich, Morris-Lecar...), else V against dV/dt "
+        "(default: not drawn)",
     )
     ss.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ss.add_argument("--workers", type=positive_int, help="CPU threads (default: all cores)")
