@@ -250,24 +250,9 @@ _EQ_FLAGS = re.compile(r"\(\s*([A-Za-z_ ,]+?)\s*\)\s*$")
 _DIFF = re.compile(r"^\s*d\s*([A-Za-z_]\w*)\s*/\s*dt\s*$")
 
 
-def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
-    if not isinstance(data, dict):
-        raise where.error("the model must be a mapping of keys")
-    unknown = [k for k in data if k not in KEYS]
-    if unknown:
-        raise where.error(f"unknown key {unknown[0]!r}; allowed: {', '.join(KEYS)}", unknown[0])
-    for k in REQUIRED:
-        if k not in data or data[k] is None:
-            raise where.error(f"missing key {k!r}")
-    name = data["name"]
-    if not (isinstance(name, str) and name.isidentifier()):
-        raise where.error(f"name {name!r}; allowed: a Python identifier", "name")
-    description = data.get("description") or ""
-    if not isinstance(description, str):
-        raise where.error("description must be text", "description")
-
-    # --- parameters -------------------------------------------------------------------------
-    params_in = data.get("parameters") or {}
+def declared_parameters(params_in, where: _Where) -> tuple[dict[str, _Sym], list[Parameter]]:
+    """The ``parameters`` block of a file: each as a symbol (``p0``, ``p1``... in its unit) and
+    as a declared Parameter (default, bounds, hard limits, description)."""
     if not isinstance(params_in, dict):
         raise where.error("parameters must map names to {default, low, high}", "parameters")
     params: dict[str, _Sym] = {}
@@ -307,6 +292,28 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
         except ParameterError as exc:
             raise where.error(str(exc), *at) from None
         params[pname] = _Sym(pname, d_dim, d_unit, sympy.Symbol(f"p{j}"))
+
+    return params, declared
+
+
+def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
+    if not isinstance(data, dict):
+        raise where.error("the model must be a mapping of keys")
+    unknown = [k for k in data if k not in KEYS]
+    if unknown:
+        raise where.error(f"unknown key {unknown[0]!r}; allowed: {', '.join(KEYS)}", unknown[0])
+    for k in REQUIRED:
+        if k not in data or data[k] is None:
+            raise where.error(f"missing key {k!r}")
+    name = data["name"]
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise where.error(f"name {name!r}; allowed: a Python identifier", "name")
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        raise where.error("description must be text", "description")
+
+    # --- parameters -------------------------------------------------------------------------
+    params, declared = declared_parameters(data.get("parameters") or {}, where)
 
     # --- current ----------------------------------------------------------------------------
     cur_in = data["current"]

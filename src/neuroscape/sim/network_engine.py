@@ -1,0 +1,813 @@
+"""The network engine: one generated numba kernel per network description, B parameter sets on
+one shared graph, one thread per row.
+
+Per step, in Brian2's order (Stimberg, Brette and Goodman 2019): every population integrates
+with its own scheme (the neuron engine's step code), the thresholds are tested, the synapses act
+(delayed effects due now, then on_pre of this step's spikes, then on_post), the Poisson inputs
+kick, and the spiking neurons reset and start their refractory period (Brian2's rule: held for
+round(t_ref/dt) steps counted from the spike step). Spikes are on the step grid.
+
+Random numbers come from the counter-based generator of ``neuroscape.core.rng`` at positions fixed
+by (row, step, neuron or synapse), so a row's result never depends on the batch it runs in.
+Counters: initial states ``INIT | (gid * R + r)``; Poisson inputs and sources ``(s N + gid) <<
+SUB | pair``; rand() in a synaptic statement ``SYN | ((s S + k) R + r)``; synaptic initial values
+``SYN_INIT | (k R + r)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import sympy
+
+from neuroscape.core import integrators as integrators_mod
+from neuroscape.core import rng as rng_mod
+from neuroscape.core.connectivity import Graph
+from neuroscape.core.integrators import (
+    EXACT,
+    EXPONENTIAL_EULER,
+    TABLE_SCHEMES,
+    IntegratorError,
+    canonical_name,
+    exponential_euler_source,
+    get_tableau,
+    step_source,
+)
+from neuroscape.core.rng import SUB_BITS, poisson_thresholds
+from neuroscape.core.settings import ChunkResult, Recording, SettingsError, SimSettings
+from neuroscape.models.equations.codegen import Printer
+from neuroscape.models.network.description import NetworkError, NetworkModel, Population
+
+INIT = 1 << 63
+SYN = 1 << 62
+SYN_INIT = 3 << 61
+K_FAST = 6  # branch-free Poisson comparisons per draw (the rare larger counts: a second pass)
+
+
+# ------------------------------------------------------------------ numpy twin of core.rng.word
+def _word_np(keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
+    """(B, n) words at ``counters`` of the streams ``keys`` (the same bits as ``rng.word``)."""
+    z = keys.astype(np.uint64)[:, None] + counters.astype(np.uint64)[None, :] * np.uint64(
+        rng_mod.GAMMA)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(rng_mod.M1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(rng_mod.M2)
+    return z ^ (z >> np.uint64(31))
+
+
+def _unit_np(w: np.ndarray) -> np.ndarray:
+    return (w >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def _rand_values(expr, keys: np.ndarray, base: int, ids: np.ndarray, rows: dict, extra=None):
+    """(B, n) values of ``expr`` with its rand_k/randn_k drawn at ``base | (id R + k)``."""
+    extra = extra or {}
+    syms = sorted(expr.free_symbols, key=lambda s: s.name)
+    draws = sorted({s.name for s in syms if s.name.startswith(("rand_", "randn_"))},
+                   key=lambda n: int(n.split("_")[1]))
+    r_n = len(draws)
+    vals = {}
+    for k, name in enumerate(draws):  # the expression's k-th draw: counter base | (id R + k)
+        c = np.uint64(base) | (ids.astype(np.uint64) * np.uint64(max(r_n, 1)) + np.uint64(k))
+        if name.startswith("randn_"):
+            u1 = _unit_np(_word_np(keys, np.uint64(2) * c))
+            u2 = _unit_np(_word_np(keys, np.uint64(2) * c + np.uint64(1)))
+            vals[name] = np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * np.pi * u2)
+        else:
+            vals[name] = _unit_np(_word_np(keys, c))
+    args = []
+    for s in syms:
+        if s.name in vals:
+            args.append(vals[s.name])
+        elif s.name in extra:
+            args.append(extra[s.name][:, None])
+        elif s.name in rows:
+            args.append(rows[s.name][:, None])
+        else:
+            raise NetworkError(f"{expr}: unknown symbol {s.name}")
+    f = sympy.lambdify(syms, expr, "numpy")
+    out = np.asarray(f(*args), dtype=float)
+    return np.broadcast_to(out, (len(keys), len(ids))).copy()
+
+
+# ------------------------------------------------------------------ code generation
+def pop_scheme(pop: Population, settings: SimSettings) -> str:
+    """The scheme population ``pop`` integrates with: the run's integrator unless 'auto', then
+    the population's, then its model's declared one."""
+    m = pop.model
+    scheme = settings.integrator
+    if scheme in ("auto", "", None):
+        scheme = pop.integrator or m.spec.settings.integrator
+    from neuroscape.sim.neuron_engine import check_neuron_settings
+
+    scheme = check_neuron_settings(m, scheme, settings.dt_ms)
+    if scheme in TABLE_SCHEMES:
+        raise IntegratorError(
+            f"population {pop.name}: integrator {scheme!r} is not available in networks yet; "
+            "allowed: exponential_euler, exact or a Runge-Kutta scheme (rk4)"
+        )
+    return scheme
+
+
+def _step_def(q: int, pop: Population, scheme: str) -> tuple[list[str], str]:
+    m = pop.model
+    n_s, n_p = len(m.states), len(m.spec.parameters)
+    name = f"step_{q}"
+    imports = []
+    if scheme == EXPONENTIAL_EULER:
+        imports.append(("linear", f"linear_{q}"))
+        src = exponential_euler_source(n_s, n_p + 1, name=name, linear=f"linear_{q}")
+    elif scheme == EXACT:
+        imports.append(("exact_step", f"exact_{q}"))
+        ys = ", ".join(f"y{i}" for i in range(n_s))
+        a = ", ".join(f"a{j}" for j in range(n_p + 1))
+        src = f"def {name}({ys}, dt, {a}):\n    return exact_{q}({ys}, dt, {a})\n"
+    else:
+        imports.append(("rhs", f"rhs_{q}"))
+        src = step_source(get_tableau(scheme), n_s, n_p + 1, name=name, rhs=f"rhs_{q}")
+    imports += [("threshold", f"threshold_{q}"), ("reset", f"reset_{q}")]
+    lines = [f"from {m.module} import "
+             + ", ".join(f"{m.function_name(r)} as {a}" for r, a in imports)]
+    return lines, src
+
+
+class _Gen:
+    """Writes the kernel of one network (its source is also the cache key)."""
+
+    def __init__(self, net: NetworkModel, graph: Graph, settings: SimSettings,
+                 recording: Recording) -> None:
+        self.net, self.graph, self.settings, self.rec = net, graph, settings, recording
+        self.pops = net.populations
+        self.offsets = {}
+        off = 0
+        for p in self.pops:
+            self.offsets[p.name] = off
+            off += p.size
+        self.n_total = off
+        self.syn_off = {}
+        so = 0
+        for j in net.projections:
+            self.syn_off[j.name] = so
+            so += graph.n_synapses[j.name]
+        self.n_syn = max(so, 1)
+        self.args: list[str] = []
+        self.lines: list[str] = []
+
+    def q(self, name: str) -> int:
+        return [p.name for p in self.pops].index(name)
+
+    def arg(self, name: str) -> str:
+        self.args.append(name)
+        return name
+
+    def emit(self, indent: int, *lines: str) -> None:
+        self.lines += [" " * (4 * indent) + ln for ln in lines]
+
+    def source(self) -> str:
+        net, st = self.net, self.settings
+        header = [
+            f"# generated by neuroscape: network {net.name}; do not edit",
+            "import math",
+            "import numpy as np",
+            "from numba import njit, prange",
+            "from neuroscape.core.integrators import phi1",
+            "from neuroscape.core.rng import hi32, lo32, poisson_from_table, unit_float, word, "
+            "normal",
+        ]
+        steps = []
+        self.schemes = {}
+        for qi, p in enumerate(self.pops):
+            if p.kind != "neuron":
+                continue
+            scheme = pop_scheme(p, st)
+            self.schemes[p.name] = scheme
+            imp, src = _step_def(qi, p, scheme)
+            header += imp
+            steps += ["", "", '@njit(inline="always", cache=True)', src]
+        self._body()
+        head = ["", "", "@njit(parallel=True, cache=True)",
+                "def run(" + ", ".join(self.args) + "):",
+                "    for b in prange(keys.shape[0]):"]
+        return "\n".join(header + steps + head + self.lines) + "\n"
+
+    # -------------------------------------------------------------- the row's body
+    def _body(self) -> None:
+        net, _g = self.net, self.graph
+        for a in ("keys", "rv", "n_steps", "rec_start", "dt", "cnt", "ok", "spk_step",
+                  "spk_idx", "spk_n", "vidx", "vtrace"):
+            self.arg(a)
+        E = self.emit  # noqa: N806
+        E(2, "key = keys[b]")
+        for k, name in enumerate(net.row_names):
+            E(2, f"rp_{name} = rv[b, {k}]")
+        E(2, "n_sp = 0", "max_spk = spk_step.shape[1]", "n_rec = vidx.shape[0]")
+        N = self.n_total  # noqa: N806
+        self.printer_names: dict = {}
+        # populations: state arrays, parameters, refractory
+        for qi, p in enumerate(self.pops):
+            P = f"P{qi}"  # noqa: N806
+            E(2, f"{P}_sp = np.empty({p.size}, dtype=np.int64)", f"{P}_nsp = 0")
+            if p.kind == "neuron":
+                m = p.model
+                n_s, n_p = len(m.states), len(m.spec.parameters)
+                self.arg(f"{P}_y")
+                self.arg(f"{P}_par")
+                self.arg(f"{P}_cur")
+                self.arg(f"{P}_nref")
+                for i in range(n_s):
+                    E(2, f"{P}_y{i} = {P}_y[b, :, {i}].copy()")
+                for j in range(n_p):
+                    E(2, f"{P}_p{j} = {P}_par[b, {j}]")
+                E(2, f"{P}_c = {P}_cur[b]", f"{P}_nr = {P}_nref[b]",
+                  f"{P}_ref = np.zeros({p.size}, dtype=np.int64)")
+                if m.hold_refractory:
+                    E(2, f"{P}_hv = np.zeros({p.size})")
+            elif p.kind == "poisson":
+                self.arg(f"{P}_thr")
+                E(2, f"{P}_t = {P}_thr[b]")
+            else:
+                self.arg(f"{P}_sptr")
+                self.arg(f"{P}_sidx")
+        self._outputs_setup()
+        self._projections_setup()
+        self._inputs_setup()
+
+        E(2, "for s in range(n_steps):")
+        E(3, f"base_s = np.uint64(s) * np.uint64({N})")
+        # 1. integrate, hold the refractory ones
+        for qi, p in enumerate(self.pops):
+            if p.kind != "neuron":
+                continue
+            P, m = f"P{qi}", p.model  # noqa: N806
+            ys = ", ".join(f"{P}_y{i}[i]" for i in range(len(m.states)))
+            ps = ", ".join(f"{P}_p{j}" for j in range(len(m.spec.parameters)))
+            one = "," if len(m.states) == 1 else ""
+            E(3, f"for i in range({p.size}):")
+            E(4, f"{ys}{one} = step_{qi}({ys}, dt, {P}_c{', ' + ps if ps else ''})")
+            if m.hold_refractory:
+                E(3, f"for i in range({p.size}):", f"    if {P}_ref[i] > s:",
+                  f"        {P}_y0[i] = {P}_hv[i]")
+        # 2. thresholds, sources
+        for qi, p in enumerate(self.pops):
+            P = f"P{qi}"  # noqa: N806
+            off = self.offsets[p.name]
+            E(3, f"{P}_nsp = 0")
+            if p.kind == "neuron":
+                m = p.model
+                ys = ", ".join(f"{P}_y{i}[i]" for i in range(len(m.states)))
+                ps = ", ".join(f"{P}_p{j}" for j in range(len(m.spec.parameters)))
+                E(3, f"for i in range({p.size}):",
+                  f"    if {P}_ref[i] <= s and threshold_{qi}({ys}{', ' + ps if ps else ''}):",
+                  f"        {P}_sp[{P}_nsp] = i", f"        {P}_nsp += 1")
+            elif p.kind == "poisson":
+                E(3, f"for i in range({p.size}):",
+                  f"    x = word(key, (base_s + np.uint64({off} + i)) << np.uint64({SUB_BITS}))",
+                  f"    if np.int64(lo32(x)) < {P}_t:",
+                  f"        {P}_sp[{P}_nsp] = i", f"        {P}_nsp += 1")
+            else:
+                E(3, f"for c in range({P}_sptr[s], {P}_sptr[s + 1]):",
+                  f"    {P}_sp[{P}_nsp] = {P}_sidx[c]", f"    {P}_nsp += 1")
+        # 3. synapses
+        for ji, j in enumerate(self.net.projections):
+            self._projection_step(ji, j)
+        # 4. Poisson inputs
+        self._inputs_step()
+        # 5. resets, refractory, counts, records
+        for qi, p in enumerate(self.pops):
+            P = f"P{qi}"  # noqa: N806
+            off = self.offsets[p.name]
+            E(3, f"for c in range({P}_nsp):", f"    i = {P}_sp[c]")
+            if p.kind == "neuron":
+                m = p.model
+                ys = ", ".join(f"{P}_y{i}[i]" for i in range(len(m.states)))
+                ps = ", ".join(f"{P}_p{j}" for j in range(len(m.spec.parameters)))
+                one = "," if len(m.states) == 1 else ""
+                E(4, f"{ys}{one} = reset_{qi}({ys}{', ' + ps if ps else ''})",
+                  f"{P}_ref[i] = s + {P}_nr")
+                if m.hold_refractory:
+                    E(4, f"{P}_hv[i] = {P}_y0[i]")
+            E(4, "if s >= rec_start:", f"    cnt[b, {off} + i] += 1")
+            E(4, "if n_sp < max_spk:", "    spk_step[b, n_sp] = s",
+              f"    spk_idx[b, n_sp] = {off} + i", "n_sp += 1")
+            self._outputs_step(qi, p)
+        self._vtrace()
+        # the end of the row
+        E(2, "spk_n[b] = n_sp")
+        self._outputs_final()
+        fin = []
+        for qi, p in enumerate(self.pops):
+            if p.kind == "neuron":
+                for i in range(len(p.model.states)):
+                    fin.append(f"np.all(np.isfinite(P{qi}_y{i}))")
+        E(2, "ok[b] = " + (" and ".join(fin) if fin else "True"))
+
+    def _vtrace(self) -> None:
+        # recorded neurons: global index -> population state 0
+        E = self.emit  # noqa: N806
+        E(3, "for r in range(n_rec):", "    gi = vidx[r]")
+        for qi, p in enumerate(self.pops):
+            if p.kind != "neuron":
+                continue
+            off = self.offsets[p.name]
+            E(4, f"if gi >= {off} and gi < {off + p.size}:",
+              f"    vtrace[b, r, s] = P{qi}_y0[gi - {off}]")
+
+    # -------------------------------------------------------------- projections
+    def _projections_setup(self) -> None:
+        E = self.emit  # noqa: N806
+        self.delays = {}
+        for ji, j in enumerate(self.net.projections):
+            J = f"J{ji}"  # noqa: N806
+            self.arg(f"{J}_ptr")
+            self.arg(f"{J}_post")
+            self.arg(f"{J}_pre")
+            if j.on_post:
+                self.arg(f"{J}_cptr")
+                self.arg(f"{J}_csyn")
+            nsyn = self.graph.n_synapses[j.name]
+            for v in j.synvars:
+                if _has_rand(v.initial):
+                    self.arg(f"{J}_i_{v.name}")
+                    E(2, f"{J}_{v.name} = {J}_i_{v.name}[b].copy()")
+                else:
+                    E(2, f"{J}_{v.name} = np.full({nsyn}, {self._p(v.initial, {})})")
+                if v.b is not None:
+                    E(2, f"{J}_eb_{v.name} = {self._p(v.b, {})}",
+                      f"{J}_ea_{v.name} = {self._p(v.a, {})}")
+            if any(v.b is not None for v in j.synvars):
+                E(2, f"{J}_last = np.zeros({nsyn}, dtype=np.int64)")
+            # delays (steps)
+            if _has_rand(j.delay):
+                self.arg(f"{J}_dly")
+                self.arg(f"{J}_dmax")
+                self.delays[j.name] = "array"
+                E(2, f"{J}_D = {J}_dmax + 1")
+            else:
+                d = float(j.delay)
+                steps = int(round(d / self.settings.dt_ms))
+                self.delays[j.name] = steps
+                E(2, f"{J}_D = {steps + 1}")
+            if self.delays[j.name] != 0:
+                post = self.net.population(j.post)
+                for var in self._buffered(j):
+                    E(2, f"{J}_buf_{var} = np.zeros(({J}_D, {post.size}))")
+
+    def _buffered(self, j) -> list[str]:
+        out = []
+        for st in j.on_pre:
+            if st.where == "post":
+                if st.op not in ("+=", "-="):
+                    raise NetworkError(
+                        f"projection {j.name}: with a delay, on_pre may only add to (+=, -=) a "
+                        f"postsynaptic variable; {st.target} {st.op} ... cannot wait"
+                    )
+                if st.target not in out:
+                    out.append(st.target)
+        return out
+
+    def _p(self, expr, names: dict) -> str:
+        return Printer(names, "math")(sympy.sympify(expr))
+
+    def _names(self, ji: int, j) -> dict:
+        J = f"J{ji}"  # noqa: N806
+        post, pre = self.net.population(j.post), self.net.population(j.pre)
+        qpost, qpre = self.q(j.post), self.q(j.pre)
+        names = {}
+        for i, s in enumerate(post.model.states):
+            names[sympy.Symbol(f"post_{s}")] = f"P{qpost}_y{i}[jj]"
+        if pre.model is not None:
+            for i, s in enumerate(pre.model.states):
+                names[sympy.Symbol(f"pre_{s}")] = f"P{qpre}_y{i}[ii]"
+        for v in j.synvars:
+            names[sympy.Symbol(f"syn_{v.name}")] = f"{J}_{v.name}[k]"
+        return names
+
+    def _block(self, ji: int, j, stmts, indent: int, delayed: bool) -> None:
+        E = self.emit  # noqa: N806
+        J = f"J{ji}"  # noqa: N806
+        names = self._names(ji, j)
+        post = self.net.population(j.post)
+        qpost = self.q(j.post)
+        # event-driven variables brought to now
+        evd = [v for v in j.synvars if v.b is not None]
+        if evd:
+            E(indent, f"el = (s - {J}_last[k]) * dt", f"{J}_last[k] = s")
+            for v in evd:
+                x = f"{J}_{v.name}[k]"
+                E(indent, f"if {J}_eb_{v.name} != 0.0:",
+                  f"    ee = math.exp({J}_eb_{v.name} * el)",
+                  f"    {x} = {x} * ee + {J}_ea_{v.name} / {J}_eb_{v.name} * (ee - 1.0)",
+                  "else:", f"    {x} = {x} + {J}_ea_{v.name} * el")
+        draws = sorted({s.name for st in stmts for s in st.expr.free_symbols
+                        if s.name.startswith(("rand_", "randn_"))})
+        r_n = len(draws)
+        koff = self.syn_off[j.name]
+        for r, d in enumerate(draws):
+            c = (f"np.uint64({SYN}) | ((base_syn + np.uint64({koff} + k)) * np.uint64({r_n}) + "
+                 f"np.uint64({r}))")
+            fn = f"normal(key, {c})" if d.startswith("randn") else f"unit_float(word(key, {c}))"
+            E(indent, f"{d} = {fn}")
+        for st in stmts:
+            rhs = self._p(st.expr, names)
+            if st.where == "tmp":
+                E(indent, f"tmp_{st.target} = {rhs}")
+                continue
+            if st.where == "syn":
+                lhs = f"{J}_{st.target}[k]"
+            elif st.where == "post":
+                i = post.model.states.index(st.target)
+                if delayed:
+                    slot = (f"(s + {J}_dly[b, k]) % {J}_D" if self.delays[j.name] == "array"
+                            else f"(s + {self.delays[j.name]}) % {J}_D")
+                    sign = "" if st.op == "+=" else "-"
+                    E(indent, f"{J}_buf_{st.target}[{slot}, jj] += {sign}{rhs}")
+                    continue
+                lhs = f"P{qpost}_y{i}[jj]"
+            else:
+                qpre = self.q(j.pre)
+                i = self.net.population(j.pre).model.states.index(st.target)
+                lhs = f"P{qpre}_y{i}[ii]"
+            E(indent, f"{lhs} {st.op} {rhs}")
+
+    def _projection_step(self, ji: int, j) -> None:
+        E = self.emit  # noqa: N806
+        J = f"J{ji}"  # noqa: N806
+        qpre, qpost = self.q(j.pre), self.q(j.post)
+        post = self.net.population(j.post)
+        delayed = self.delays[j.name] != 0
+        E(3, f"base_syn = np.uint64(s) * np.uint64({self.n_syn})")
+        if delayed:
+            post_states = post.model.states
+            E(3, f"slot = s % {J}_D")
+            for var in self._buffered(j):
+                i = post_states.index(var)
+                E(3, f"for jj in range({post.size}):",
+                  f"    P{qpost}_y{i}[jj] += {J}_buf_{var}[slot, jj]",
+                  f"    {J}_buf_{var}[slot, jj] = 0.0")
+        if j.on_pre:
+            E(3, f"for c in range(P{qpre}_nsp):", f"    ii = P{qpre}_sp[c]",
+              f"    for k in range({J}_ptr[ii], {J}_ptr[ii + 1]):", f"        jj = {J}_post[k]")
+            self._block(ji, j, j.on_pre, 5, delayed)
+        if j.on_post:
+            E(3, f"for c in range(P{qpost}_nsp):", f"    jj = P{qpost}_sp[c]",
+              f"    for m in range({J}_cptr[jj], {J}_cptr[jj + 1]):", f"        k = {J}_csyn[m]",
+              f"        ii = {J}_pre[k]")
+            self._block(ji, j, j.on_post, 5, False)
+
+    # -------------------------------------------------------------- Poisson inputs
+    def _inputs_setup(self) -> None:
+        E = self.emit  # noqa: N806
+        self.input_groups: dict[str, list[int]] = {}
+        for k, inp in enumerate(self.net.inputs):
+            self.input_groups.setdefault(inp.target, []).append(k)
+            self.arg(f"I{k}_tab")
+            self.arg(f"I{k}_val")
+            E(2, f"I{k}_v = I{k}_val[b]", f"I{k}_T = I{k}_tab[b]")
+            for m in range(K_FAST):
+                E(2, f"I{k}_t{m} = I{k}_T[{m}]")
+        for tgt, ks in self.input_groups.items():
+            n = self.net.population(tgt).size
+            for h in range(len(ks)):
+                E(2, f"U{self.q(tgt)}_{h} = np.empty({n}, dtype=np.int64)")
+
+    def _inputs_step(self) -> None:
+        E = self.emit  # noqa: N806
+        for tgt, ks in self.input_groups.items():
+            pop = self.net.population(tgt)
+            qi, off, n = self.q(tgt), self.offsets[tgt], pop.size
+            U = f"U{qi}"  # noqa: N806
+            # one 64-bit word per neuron and pair of inputs: its low and high 32 bits
+            E(3, f"for i in range({n}):")
+            for h in range(0, len(ks), 2):
+                E(4, f"x = word(key, ((base_s + np.uint64({off} + i)) << np.uint64({SUB_BITS}))"
+                     f" | np.uint64({h // 2}))",
+                  f"{U}_{h}[i] = np.int64(lo32(x))")
+                if h + 1 < len(ks):
+                    E(4, f"{U}_{h + 1}[i] = np.int64(hi32(x))")
+            E(3, "ovf = 0", f"for i in range({n}):")
+            for h, k in enumerate(ks):
+                inp = self.net.inputs[k]
+                vi = pop.model.states.index(inp.var)
+                cmp = " + ".join(f"({U}_{h}[i] >= I{k}_t{m})" for m in range(K_FAST))
+                E(4, f"P{qi}_y{vi}[i] += ({cmp}) * I{k}_v",
+                  f"ovf += {U}_{h}[i] >= I{k}_t{K_FAST - 1}")
+            E(3, "if ovf > 0:")
+            for h, k in enumerate(ks):
+                inp = self.net.inputs[k]
+                vi = pop.model.states.index(inp.var)
+                E(4, f"for i in range({n}):",
+                  f"    if {U}_{h}[i] >= I{k}_t{K_FAST - 1}:",
+                  f"        P{qi}_y{vi}[i] += (poisson_from_table({U}_{h}[i], I{k}_T) - "
+                  f"{K_FAST}) * I{k}_v")
+
+    # -------------------------------------------------------------- outputs
+    def _outputs_setup(self) -> None:
+        E = self.emit  # noqa: N806
+        for oi, o in enumerate(self.net.outputs):
+            if o.kind == "rate" and (o.start_ms is not None or o.stop_ms is not None):
+                self.arg(f"O{oi}_cnt")
+                self.arg(f"O{oi}_a")
+                self.arg(f"O{oi}_z")
+            elif o.kind == "cv":
+                self.arg(f"O{oi}_isi")
+                E(2, f"O{oi}_last = np.full({self.net.population(o.of).size}, -1, np.int64)")
+            elif o.kind in ("fano", "sync"):
+                self.arg(f"O{oi}_bins")
+                self.arg(f"O{oi}_bw")
+            elif o.kind == "weights":
+                proj, _, var = o.of.partition(".")
+                if f"W_{proj}_{var}" not in self.args:
+                    self.arg(f"W_{proj}_{var}")
+
+    def _outputs_step(self, qi: int, p: Population) -> None:
+        E = self.emit  # noqa: N806
+        for oi, o in enumerate(self.net.outputs):
+            if o.kind == "weights" or o.of != p.name:
+                continue
+            if o.kind == "rate" and (o.start_ms is not None or o.stop_ms is not None):
+                E(4, f"if s >= O{oi}_a and s < O{oi}_z:", f"    O{oi}_cnt[b] += 1")
+            elif o.kind == "cv":
+                E(4, "if s >= rec_start:", f"    if O{oi}_last[i] >= 0:",
+                  f"        d = (s - O{oi}_last[i]) * dt",
+                  f"        O{oi}_isi[b, i, 0] += d", f"        O{oi}_isi[b, i, 1] += d * d",
+                  f"        O{oi}_isi[b, i, 2] += 1.0", f"    O{oi}_last[i] = s")
+            elif o.kind == "fano":
+                E(4, "if s >= rec_start:",
+                  f"    O{oi}_bins[b, i, (s - rec_start) // O{oi}_bw] += 1")
+            elif o.kind == "sync":
+                E(4, "if s >= rec_start:",
+                  f"    O{oi}_bins[b, (s - rec_start) // O{oi}_bw] += 1")
+
+    def _outputs_final(self) -> None:
+        E = self.emit  # noqa: N806
+        for o in self.net.outputs:
+            if o.kind != "weights":
+                continue
+            proj, _, var = o.of.partition(".")
+            ji = [j.name for j in self.net.projections].index(proj)
+            line = f"W_{proj}_{var}[b, :] = J{ji}_{var}"
+            if not self.lines or self.lines[-1].strip() != line:
+                E(2, line)
+
+
+def _has_rand(expr) -> bool:
+    return any(s.name.startswith(("rand_", "randn_"))
+               for s in getattr(sympy.sympify(expr), "free_symbols", ()))
+
+
+_KERNELS: dict[str, object] = {}
+
+
+def _kernel(source: str, net: NetworkModel):
+    if source not in _KERNELS:
+        from neuroscape.core.codegen import load_generated
+
+        deps = [Path(__file__), rng_mod.__file__, integrators_mod.__file__]
+        for p in net.populations:
+            if p.model is not None:
+                deps.append(importlib.import_module(p.model.module).__file__)
+        _KERNELS[source] = load_generated(f"network_{net.name}", source, deps).run
+    return _KERNELS[source]
+
+
+class NetworkBatch:
+    """A network on one graph: B parameter sets per call, each row its own noise stream."""
+
+    def __init__(self, model: NetworkModel, conn_seed: int = 0, connectivity=None) -> None:
+        self.model = model
+        self.spec = model.spec
+        if connectivity is None:
+            self.connectivity = model.graph(conn_seed)
+            self.conn_seed: int | None = int(conn_seed)
+        else:
+            if isinstance(connectivity, Graph):
+                self.connectivity = model.check_graph(connectivity)
+            else:
+                self.connectivity = model.load_graph(connectivity)
+            self.conn_seed = None
+        g = self.connectivity
+        self._csr = {j.name: g.csr(j.name) for j in model.projections}
+        self._csc = {j.name: g.csc(j.name) for j in model.projections if j.on_post}
+
+    @property
+    def connectivity_hash(self) -> str:
+        return self.connectivity.content_hash()
+
+    def describe(self) -> dict:
+        return {
+            "model": self.spec.name,
+            "model_version": self.spec.version,
+            "conn_seed": self.conn_seed,
+            "connectivity_sha256": self.connectivity_hash,
+        }
+
+    def check_settings(self, settings: SimSettings) -> None:
+        for p in self.model.populations:
+            if p.kind == "neuron":
+                pop_scheme(p, settings)
+            elif p.kind == "poisson":
+                pass
+        if settings.integrator not in ("auto",):
+            canonical_name(settings.integrator)
+
+    def kernel_source(self, settings: SimSettings, recording: Recording | None = None) -> str:
+        return _Gen(self.model, self.connectivity, settings, recording or Recording()).source()
+
+    def run_chunk(self, params: np.ndarray, keys: np.ndarray, settings: SimSettings,
+                  device: str, recording: Recording) -> ChunkResult:
+        if device != "cpu":
+            raise SettingsError(
+                f"device={device!r}: networks run on the CPU engine in this version; allowed: cpu"
+            )
+        net, g = self.model, self.connectivity
+        self._params_cache = params
+        gen = _Gen(net, g, settings, recording)
+        src = gen.source()
+        kern = _kernel(src, net)
+        b = len(params)
+        dt = settings.dt_ms
+        n_steps = settings.n_steps
+        rows = net.row_values(params)
+        rv = np.column_stack([rows[f"rp_{n}"] for n in net.row_names]) if net.row_names \
+            else np.zeros((b, 0))
+        keys = np.asarray(keys, dtype=np.uint64)
+        n_total = gen.n_total
+        cnt = np.zeros((b, n_total), dtype=np.int64)
+        ok = np.zeros(b, dtype=np.bool_)
+        max_spk = 0
+        if recording.spikes:
+            max_spk = max(1024, int(n_total * settings.duration_ms * 1e-3 * 50))
+        spk_step = np.zeros((b, max_spk), dtype=np.int32)
+        spk_idx = np.zeros((b, max_spk), dtype=np.int32)
+        spk_n = np.zeros(b, dtype=np.int64)
+        vidx = np.asarray(recording.v_neurons, dtype=np.int64)
+        if vidx.size and (vidx.min() < 0 or vidx.max() >= n_total):
+            raise ValueError(
+                f"recorded neuron indices must be in 0..{n_total - 1}, got {vidx.tolist()}")
+        vtrace = np.zeros((b, vidx.size, n_steps if vidx.size else 0), dtype=np.float32)
+        vals = {"keys": keys, "rv": rv, "n_steps": n_steps, "rec_start": settings.rec_start,
+                "dt": dt, "cnt": cnt, "ok": ok, "spk_step": spk_step, "spk_idx": spk_idx,
+                "spk_n": spk_n, "vidx": vidx, "vtrace": vtrace}
+        for qi, p in enumerate(net.populations):
+            P = f"P{qi}"  # noqa: N806
+            off = gen.offsets[p.name]
+            if p.kind == "neuron":
+                vals.update(self._pop_arrays(P, p, params, keys, rows, off, dt))
+            elif p.kind == "poisson":
+                lam = net.evaluate(p.rate, params) * dt * 1e-3
+                if np.any(lam >= 1) or np.any(lam < 0):
+                    raise SettingsError(
+                        f"population {p.name}: rate x dt = {lam.max():g} per step; allowed: "
+                        "< 1 (a smaller dt_ms)")
+                vals[f"{P}_thr"] = np.round(lam * 2.0**32).astype(np.int64)
+            else:
+                steps = np.floor(p.spike_times / dt + 1e-9).astype(np.int64)
+                keep = steps < n_steps
+                ptr = np.zeros(n_steps + 1, dtype=np.int64)
+                np.cumsum(np.bincount(steps[keep], minlength=n_steps)[:n_steps], out=ptr[1:])
+                vals[f"{P}_sptr"] = ptr
+                vals[f"{P}_sidx"] = p.spike_indices[keep]
+        for ji, j in enumerate(net.projections):
+            J = f"J{ji}"  # noqa: N806
+            ptr, post = self._csr[j.name]
+            vals[f"{J}_ptr"], vals[f"{J}_post"] = ptr, post
+            vals[f"{J}_pre"] = g.edges[j.name][0].astype(np.int64)
+            if j.on_post:
+                vals[f"{J}_cptr"], vals[f"{J}_csyn"] = self._csc[j.name]
+            nsyn = g.n_synapses[j.name]
+            ids = np.arange(nsyn, dtype=np.int64) + gen.syn_off[j.name]
+            for v in j.synvars:
+                if _has_rand(v.initial):
+                    vals[f"{J}_i_{v.name}"] = _rand_values(v.initial, keys, SYN_INIT, ids, rows)
+            if gen.delays[j.name] == "array":
+                d = _rand_values(j.delay, keys, SYN_INIT | (1 << 60), ids, rows)
+                if np.any(d < 0):
+                    raise NetworkError(
+                        f"projection {j.name}: a drawn delay is negative ({d.min():g} ms); "
+                        "allowed: >= 0 ms")
+                ds = np.round(d / dt).astype(np.int64)
+                vals[f"{J}_dly"] = ds
+                vals[f"{J}_dmax"] = int(ds.max(initial=0))
+        for k, inp in enumerate(net.inputs):
+            lam = net.evaluate(inp.rate, params) * inp.n * dt * 1e-3
+            if np.any(lam < 0):
+                raise SettingsError(f"input {inp.name}: negative rate")
+            tab = poisson_thresholds(lam)
+            if tab.shape[1] < K_FAST:
+                tab = np.hstack([tab, np.full((b, K_FAST - tab.shape[1]), 1 << 32)])
+            vals[f"I{k}_tab"] = tab
+            vals[f"I{k}_val"] = net.evaluate(inp.value, params)
+        window_steps = n_steps - settings.rec_start
+        for oi, o in enumerate(net.outputs):
+            n_of = g.sizes.get(o.of, 0) if o.kind != "weights" else 0
+            if o.kind == "rate" and (o.start_ms is not None or o.stop_ms is not None):
+                a = int(round((o.start_ms or 0.0) / dt))
+                z = int(round((o.stop_ms if o.stop_ms is not None else settings.duration_ms)
+                              / dt))
+                if not 0 <= a < z <= n_steps:
+                    raise SettingsError(
+                        f"output {o.name}: window [{o.start_ms}, {o.stop_ms}] ms is not inside "
+                        f"the run of {settings.duration_ms:g} ms")
+                vals[f"O{oi}_cnt"] = np.zeros(b, dtype=np.int64)
+                vals[f"O{oi}_a"], vals[f"O{oi}_z"] = a, z
+            elif o.kind == "cv":
+                vals[f"O{oi}_isi"] = np.zeros((b, n_of, 3))
+            elif o.kind in ("fano", "sync"):
+                bw = max(1, int(round(o.bin_ms / dt)))
+                nb = -(-window_steps // bw)
+                shape = (b, n_of, nb) if o.kind == "fano" else (b, nb)
+                vals[f"O{oi}_bins"] = np.zeros(shape, dtype=np.int64)
+                vals[f"O{oi}_bw"] = bw
+            elif o.kind == "weights":
+                proj, _, var = o.of.partition(".")
+                vals[f"W_{proj}_{var}"] = np.zeros((b, g.n_synapses[proj]))
+        kern(*[vals[a] for a in gen.args])
+        outputs = self._outputs(vals, gen, settings, b)
+        outputs[~ok] = np.nan
+        spikes = None
+        if recording.spikes:
+            over = spk_n > max_spk
+            if np.any(over):
+                raise SettingsError(
+                    f"spike recording overflowed ({int(spk_n.max())} spikes > {max_spk}); "
+                    "record fewer rows or a shorter run")
+            spikes = [(spk_step[r, : spk_n[r]] * dt, spk_idx[r, : spk_n[r]].copy())
+                      for r in range(b)]
+        errors = [None if o else "non-finite state (NaN/inf) during the run" for o in ok]
+        return ChunkResult(outputs, ok, errors, spikes, vtrace if vidx.size else None)
+
+    def _pop_arrays(self, P, p, params, keys, rows, off, dt) -> dict:  # noqa: N803
+        net, m = self.model, p.model
+        b = len(params)
+        par = np.column_stack([net.evaluate(e, params) for e in p.params]) if p.params \
+            else np.zeros((b, 0))
+        try:
+            from neuroscape.core.spec import ParameterError
+
+            m.spec.validate(par, allow_outside=True)
+        except ParameterError as exc:
+            raise SettingsError(f"population {p.name}: {exc}") from None
+        base = np.asarray(m.initial_state(par), dtype=float)  # (B, n_s)
+        y = np.repeat(base[:, None, :], p.size, axis=1)
+        ids = np.arange(p.size, dtype=np.int64) + off
+        for i, e in enumerate(p.initial):
+            if e is not None:
+                y[:, :, i] = _rand_values(e, keys, INIT, ids, rows)
+        if m.refractory_param is not None:
+            t_ref = par[:, m.spec.parameter_names.index(m.refractory_param)]
+        else:
+            t_ref = np.full(b, m.refractory_ms)
+        # Brian2's rule: refractory for round(t_ref/dt) steps counted from the spike step
+        nref = np.maximum(np.round(t_ref / dt), 1).astype(np.int64)
+        cur = net.evaluate(p.current, params)
+        return {f"{P}_y": np.ascontiguousarray(y), f"{P}_par": np.ascontiguousarray(par),
+                f"{P}_cur": cur, f"{P}_nref": nref}
+
+    def _outputs(self, vals, gen: _Gen, settings: SimSettings, b: int) -> np.ndarray:
+        net, g = self.model, self.connectivity
+        out = np.full((b, len(net.outputs)), np.nan)
+        window_s = (settings.n_steps - settings.rec_start) * settings.dt_ms * 1e-3
+        cnt = vals["cnt"]
+        for oi, o in enumerate(net.outputs):
+            if o.kind == "rate":
+                n = g.sizes[o.of]
+                if f"O{oi}_cnt" in vals:
+                    span = (vals[f"O{oi}_z"] - vals[f"O{oi}_a"]) * settings.dt_ms * 1e-3
+                    out[:, oi] = vals[f"O{oi}_cnt"] / n / span
+                else:
+                    off = gen.offsets[o.of]
+                    out[:, oi] = cnt[:, off:off + n].sum(axis=1) / n / window_s
+            elif o.kind == "cv":
+                s = vals[f"O{oi}_isi"]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    mean = s[..., 0] / s[..., 2]
+                    var = s[..., 1] / s[..., 2] - mean**2
+                    cv = np.sqrt(np.maximum(var, 0.0)) / mean
+                cv[s[..., 2] < 2] = np.nan
+                with np.errstate(all="ignore"):
+                    out[:, oi] = np.array([np.nanmean(r) if np.any(np.isfinite(r)) else np.nan
+                                           for r in cv])
+            elif o.kind == "fano":
+                x = vals[f"O{oi}_bins"].astype(float)
+                m, v = x.mean(axis=2), x.var(axis=2)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ff = np.where(m > 0, v / np.where(m > 0, m, 1.0), np.nan)
+                    out[:, oi] = np.array([np.nanmean(r) if np.any(np.isfinite(r)) else np.nan
+                                           for r in ff])
+            elif o.kind == "sync":
+                x = vals[f"O{oi}_bins"].astype(float)
+                m, v = x.mean(axis=1), x.var(axis=1)
+                out[:, oi] = np.where(m > 0, v / np.where(m > 0, m, 1.0), np.nan)
+            else:
+                proj, _, var = o.of.partition(".")
+                w = vals[f"W_{proj}_{var}"]
+                if o.stat == "mean":
+                    out[:, oi] = w.mean(axis=1)
+                elif o.stat == "std":
+                    out[:, oi] = w.std(axis=1)
+                else:
+                    thr = net.evaluate(o.value, np.atleast_2d(self._params_cache))
+                    cmp = w > thr[:, None] if o.stat == "fraction_above" else w < thr[:, None]
+                    out[:, oi] = cmp.mean(axis=1)
+        return out
