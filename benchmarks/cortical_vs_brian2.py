@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 import neuroscape as ns
-from neuroscape.models.cortical import SPEC, CorticalCircuit
+from neuroscape.models.cortical import SPEC
+from neuroscape.sim.engine import batch_for
 
 
 def sample(n: int, seed: int) -> np.ndarray:
@@ -36,7 +37,7 @@ def main() -> None:
 
     from neuroscape.reference.brian2_circuit import simulate_brian2
 
-    model = CorticalCircuit(conn_seed=0)
+    model = batch_for("cortical", conn_seed=0)
     p_b2 = sample(args.n_brian2, seed=1)
     simulate_brian2(p_b2[0], model.connectivity, seed=0)  # code generation + compilation
     b2 = []

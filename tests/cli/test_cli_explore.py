@@ -98,9 +98,9 @@ def test_a_sweep_whose_runs_all_fail_stores_them_and_exits_1(tmp_path, capsys):
 
 
 def test_a_sweep_with_some_failures_warns_and_exits_0(tmp_path, capsys, monkeypatch):
-    from neuroscape.models.cortical import CorticalCircuit
+    from neuroscape.sim.network_engine import NetworkBatch
 
-    real, calls = CorticalCircuit.run_chunk, []
+    real, calls = NetworkBatch.run_chunk, []
 
     def flaky(self, *a, **k):
         calls.append(1)
@@ -108,7 +108,7 @@ def test_a_sweep_with_some_failures_warns_and_exits_0(tmp_path, capsys, monkeypa
             raise FloatingPointError("simulated blow-up")
         return real(self, *a, **k)
 
-    monkeypatch.setattr(CorticalCircuit, "run_chunk", flaky)
+    monkeypatch.setattr(NetworkBatch, "run_chunk", flaky)
     db = str(tmp_path / "w.db")
     rc, _, err = run(["sweep", "cortical", "--n", "8", "--chunk", "2", "--db", db, *SHORT], capsys)
     assert rc == 0 and "warning: 2 of 8 runs failed" in err

@@ -13,7 +13,8 @@ from neuroscape.core.settings import SimSettings
 from neuroscape.explore import ModelStore, StoreError, run_sweep
 from neuroscape.explore.sweep import SchedulerError
 from neuroscape.models import get_spec
-from neuroscape.models.cortical import CorticalCircuit
+from neuroscape.sim.engine import batch_for
+from neuroscape.sim.network_engine import NetworkBatch
 from neuroscape.testing import kill_after_runs
 
 SHORT = SimSettings(duration_ms=300.0, window_ms=200.0)
@@ -92,7 +93,7 @@ def test_rerun_is_a_no_op_and_a_new_n_is_a_new_sweep(tmp_path):
 
 
 def test_failed_simulations_are_stored_with_their_error(tmp_path, monkeypatch):
-    real = CorticalCircuit.run_chunk
+    real = NetworkBatch.run_chunk
     calls = []
 
     def flaky(self, params, keys, settings, device, recording):
@@ -101,7 +102,7 @@ def test_failed_simulations_are_stored_with_their_error(tmp_path, monkeypatch):
             raise FloatingPointError("simulated blow-up")
         return real(self, params, keys, settings, device, recording)
 
-    monkeypatch.setattr(CorticalCircuit, "run_chunk", flaky)
+    monkeypatch.setattr(NetworkBatch, "run_chunk", flaky)
     db = tmp_path / "f.db"
     rep = run_sweep("cortical", 8, db, chunk=2, settings=SHORT, progress=False)
     assert rep.n_failed == 2
@@ -163,7 +164,7 @@ def test_resume_refuses_another_graph_or_settings(tmp_path):
     with pytest.raises(StoreError, match="ran with graph sha256 [0-9a-f]{12}; this command gives "):
         run_sweep("cortical", 4, db, settings=SHORT, conn_seed=1, progress=False)
     # the same graph given as a file is the same graph: resuming is fine
-    graph = CorticalCircuit(conn_seed=0).connectivity.save(tmp_path / "g0.npz")
+    graph = batch_for("cortical", conn_seed=0).connectivity.save(tmp_path / "g0.npz")
     assert (
         run_sweep(
             "cortical", 4, db, settings=SHORT, connectivity=graph, progress=False

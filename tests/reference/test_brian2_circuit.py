@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import neuroscape as ns
-from neuroscape.models.cortical import SPEC, CorticalCircuit
+from neuroscape.models.cortical import SPEC
+from neuroscape.sim.engine import batch_for
 
 brian2 = pytest.importorskip("brian2")
 from neuroscape.reference.brian2_circuit import simulate_brian2  # noqa: E402
@@ -25,8 +26,8 @@ N_NS, N_B2 = 12, 5
 
 @pytest.mark.slow
 def test_rates_agree_with_brian2_on_the_same_graph(tmp_path):
-    graph = CorticalCircuit(conn_seed=0).connectivity.save(tmp_path / "graph.npz")
-    model = CorticalCircuit(connectivity=graph)
+    graph = batch_for("cortical", conn_seed=0).connectivity.save(tmp_path / "graph.npz")
+    model = batch_for("cortical", connectivity=graph)
     report = []
     for p in PARAM_SETS:
         vec = SPEC.params_from_mapping(p)

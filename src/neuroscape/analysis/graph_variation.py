@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from neuroscape.core.settings import SimSettings
-from neuroscape.models.cortical import SPEC, CorticalCircuit
-from neuroscape.sim.engine import run_batch
+from neuroscape.models.cortical import SPEC
+from neuroscape.sim.engine import batch_for, run_batch
 
 
 def graph_vs_noise(
@@ -26,11 +26,11 @@ def graph_vs_noise(
     for g in range(n_graphs):
         # a different noise stream for every graph too, as a fresh experiment would have
         across_graphs[:, g] = run_batch(
-            CorticalCircuit(conn_seed=g), p, seed=seed + 1 + g, settings=settings
+            batch_for("cortical", conn_seed=g), p, seed=seed + 1 + g, settings=settings
         ).outputs
     reps = np.repeat(p, n_noise, axis=0)
     across_noise = run_batch(
-        CorticalCircuit(conn_seed=0), reps, seed=seed, settings=settings
+        batch_for("cortical", conn_seed=0), reps, seed=seed, settings=settings
     ).outputs.reshape(len(p), n_noise, 2)
     return {
         "params": [dict(ps) for ps in param_sets],

@@ -151,9 +151,26 @@ def resolve(model: Model | str) -> Model:
         return m
     if is_file_ref(model):
         return load_file(model)
-    if model.endswith((".yaml", ".yml")):  # an equation file (neuroscape.models.equations)
+    if model.endswith((".yaml", ".yml")):
+        # a network description (it has populations) or a neuron's equation file
+        if _is_network_file(model):
+            from neuroscape.models.network import load_network_file
+
+            return load_network_file(model)
         from neuroscape.models.equations import load_model_file
 
         return load_model_file(model)
-    hint = "; or path/to/file.py:NAME, or an equation file MODEL.yaml"
+    hint = "; or path/to/file.py:NAME, an equation file MODEL.yaml or a network NET.yaml"
     raise UnknownModelError(f"unknown model {model!r}; allowed: {', '.join(available())}{hint}")
+
+
+def _is_network_file(path: str) -> bool:
+    """Whether a YAML file holds a network description (a top-level ``populations`` key)."""
+    import re
+    from pathlib import Path
+
+    try:
+        text = Path(path).expanduser().read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r"^populations\s*:", text, flags=re.M) is not None

@@ -13,7 +13,33 @@ import time
 import numpy as np
 
 from neuroscape.core.connectivity import Connectivity
-from neuroscape.models.cortical.model import CONSTANTS, derived_quantities
+
+# The paper's constants, written here again (not read from the network file), so that this
+# reference shares nothing with the model it checks but the parameter order.
+CONSTANTS: dict[str, float] = {
+    "tau_leak": 20.0,  # ms
+    "V_E": 14.0 / 3.0,
+    "V_I": -2.0 / 3.0,
+    "V_T": 1.0,
+    "V_R": 0.0,
+    "t_ref": 2.5,  # ms
+    "tau_E": 2.0,  # ms
+    "tau_I": 3.0,  # ms
+    "S_dr": 0.005,  # ambient kick strength
+    "eta_0": 1200.0,  # Hz, normalizes eta_amb
+    "beta_low": 0.8,  # E->E synaptic failure factor ~ U[beta_low, 1]
+}
+
+
+def derived_quantities(params: np.ndarray) -> dict[str, np.ndarray]:
+    """Absolute strengths and rates (Hz) from the relative parameterization P, row-wise."""
+    p = np.atleast_2d(params)
+    s_ee, s_ei = p[:, 0], p[:, 1] * p[:, 0]
+    return {
+        "S_EE": s_ee, "S_EI": s_ei, "S_IE": p[:, 2] * s_ee, "S_II": p[:, 3] * s_ei,
+        "eta_amb": p[:, 4] * CONSTANTS["eta_0"], "eta_ext_E": p[:, 5],
+        "eta_ext_I": p[:, 6] * p[:, 5],
+    }  # fmt: skip
 
 
 def simulate_brian2(

@@ -134,6 +134,12 @@ def batch_for(model: Model | str, **options) -> BatchModel:
         from neuroscape.sim.neuron_engine import NeuronBatch
 
         return NeuronBatch(m, given.get("stimulus"))
+    from neuroscape.models.network import NetworkModel
+
+    if isinstance(m, NetworkModel):
+        from neuroscape.sim.network_engine import NetworkBatch
+
+        return NetworkBatch(m, **given)
     return m.batch(**given)
 
 

@@ -7,17 +7,14 @@ Threshold V_T, reset V_R, absolute refractory period t_ref with Brian2's step se
 spikes in the step whose update takes V to V_T or above, V is held at V_R for the next
 ``n_ref - 1`` steps and integrated again in step ``n_ref`` (n_ref = round(t_ref / dt)).
 
-This module holds the circuit's neuron pieces (right-hand side, one-step update) and the
-closed-form interspike interval under *constant* conductances. The stand-alone single-neuron
+This module holds the circuit's neuron constants and the closed-form interspike interval under
+*constant* conductances (a truth for tests). The stand-alone single-neuron
 model ``cond_if`` is the equation file ``neuroscape/models/library/cond_if.yaml``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
-
-from neuroscape.core.integrators import get_tableau, make_step
 
 CONSTANTS = {
     "tau_leak": 20.0,  # ms
@@ -27,19 +24,6 @@ CONSTANTS = {
     "V_R": 0.0,
     "t_ref": 2.5,  # ms
 }
-
-
-@njit(inline="always", cache=True)
-def rhs(v, ge, gi, active, inv_tau_leak, inv_tau_e, inv_tau_i, v_e, v_i):
-    """Time derivatives of (V, g_E, g_I); ``active`` = 0 holds V (refractory), as Brian2 does."""
-    dv = active * (-v * inv_tau_leak - (v - v_e) * ge - (v - v_i) * gi)
-    return dv, -ge * inv_tau_e, -gi * inv_tau_i
-
-
-def step_function(integrator: str, jit: bool = True):
-    """One-step update of (V, g_E, g_I) under the named integrator (numba, or plain Python
-    over torch tensors with ``jit=False``)."""
-    return make_step(rhs if jit else rhs.py_func, get_tableau(integrator), 3, 6, jit=jit)
 
 
 def n_refractory_steps(t_ref: float, dt: float) -> int:

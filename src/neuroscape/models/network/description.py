@@ -319,6 +319,12 @@ class _Ctx:
         if not isinstance(text, str):
             raise self.err(f"{text!r} is not an expression", *path)
         text = text.split("#")[0]
+        if re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s+[A-Za-z_(1/].*", text):
+            try:  # a quantity such as '2 ms' or '0.05 nS'
+                v, dim, _ = parse_quantity(text)
+                return sympy.Rational(repr(v)) * dim.factor, dim.dims
+            except ExpressionError:
+                pass
         if rand:
             text = self._rand(text)
         elif re.search(r"\brandn?\s*\(", text):
