@@ -337,15 +337,19 @@ class _Gen:
                       f"{J}_ea_{v.name} = {self._p(v.a, {})}")
             if any(v.b is not None for v in j.synvars):
                 E(2, f"{J}_last = np.zeros({nsyn}, dtype=np.int64)")
-            # delays (steps)
+            # delays (steps): a constant, one per row (a parameter), or one per synapse (rand())
             if _has_rand(j.delay):
                 self.arg(f"{J}_dly")
                 self.arg(f"{J}_dmax")
                 self.delays[j.name] = "array"
                 E(2, f"{J}_D = {J}_dmax + 1")
+            elif sympy.sympify(j.delay).free_symbols:
+                self.arg(f"{J}_dr")
+                self.arg(f"{J}_dmax")
+                self.delays[j.name] = "row"
+                E(2, f"{J}_d = {J}_dr[b]", f"{J}_D = {J}_dmax + 1")
             else:
-                d = float(j.delay)
-                steps = int(round(d / self.settings.dt_ms))
+                steps = int(round(float(j.delay) / self.settings.dt_ms))
                 self.delays[j.name] = steps
                 E(2, f"{J}_D = {steps + 1}")
             if self.delays[j.name] != 0:
@@ -418,8 +422,9 @@ class _Gen:
             elif st.where == "post":
                 i = post.model.states.index(st.target)
                 if delayed:
-                    slot = (f"(s + {J}_dly[b, k]) % {J}_D" if self.delays[j.name] == "array"
-                            else f"(s + {self.delays[j.name]}) % {J}_D")
+                    mode = self.delays[j.name]
+                    slot = {"array": f"(s + {J}_dly[b, k]) % {J}_D",
+                            "row": f"(s + {J}_d) % {J}_D"}.get(mode, f"(s + {mode}) % {J}_D")
                     sign = "" if st.op == "+=" else "-"
                     E(indent, f"{J}_buf_{st.target}[{slot}, jj] += {sign}{rhs}")
                     continue
@@ -437,7 +442,11 @@ class _Gen:
         post = self.net.population(j.post)
         delayed = self.delays[j.name] != 0
         E(3, f"base_syn = np.uint64(s) * np.uint64({self.n_syn})")
-        if delayed:
+        if j.on_pre:
+            E(3, f"for c in range(P{qpre}_nsp):", f"    ii = P{qpre}_sp[c]",
+              f"    for k in range({J}_ptr[ii], {J}_ptr[ii + 1]):", f"        jj = {J}_post[k]")
+            self._block(ji, j, j.on_pre, 5, delayed)
+        if delayed:  # after on_pre: an effect of delay 0 lands in this step's slot
             post_states = post.model.states
             E(3, f"slot = s % {J}_D")
             for var in self._buffered(j):
@@ -445,10 +454,6 @@ class _Gen:
                 E(3, f"for jj in range({post.size}):",
                   f"    P{qpost}_y{i}[jj] += {J}_buf_{var}[slot, jj]",
                   f"    {J}_buf_{var}[slot, jj] = 0.0")
-        if j.on_pre:
-            E(3, f"for c in range(P{qpre}_nsp):", f"    ii = P{qpre}_sp[c]",
-              f"    for k in range({J}_ptr[ii], {J}_ptr[ii + 1]):", f"        jj = {J}_post[k]")
-            self._block(ji, j, j.on_pre, 5, delayed)
         if j.on_post:
             E(3, f"for c in range(P{qpost}_nsp):", f"    jj = P{qpost}_sp[c]",
               f"    for m in range({J}_cptr[jj], {J}_cptr[jj + 1]):", f"        k = {J}_csyn[m]",
@@ -680,6 +685,13 @@ class NetworkBatch:
             for v in j.synvars:
                 if _has_rand(v.initial):
                     vals[f"{J}_i_{v.name}"] = _rand_values(v.initial, keys, SYN_INIT, ids, rows)
+            if gen.delays[j.name] == "row":
+                d = net.evaluate(j.delay, params)
+                if np.any(d < 0):
+                    raise SettingsError(
+                        f"projection {j.name}: delay {d.min():g} ms; allowed: >= 0 ms")
+                ds = np.round(d / dt).astype(np.int64)
+                vals[f"{J}_dr"], vals[f"{J}_dmax"] = ds, int(ds.max(initial=0))
             if gen.delays[j.name] == "array":
                 d = _rand_values(j.delay, keys, SYN_INIT | (1 << 60), ids, rows)
                 if np.any(d < 0):

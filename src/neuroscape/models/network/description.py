@@ -707,8 +707,8 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path) -> Projection:
         delay = sympy.nsimplify(e / MS) if e.is_Number else e / MS
         if delay.is_Number and delay < 0:
             raise ctx.err(f"negative delay {float(delay):g} ms; allowed: >= 0 ms", *at, "delay")
-        if any(s.name.startswith(("rp_", "syn_", "post_", "pre_")) for s in delay.free_symbols):
-            raise ctx.err("delay may use constants and rand() only", *at, "delay")
+        if any(s.name.startswith(("syn_", "post_", "pre_")) for s in delay.free_symbols):
+            raise ctx.err("delay may use parameters, constants and rand() only", *at, "delay")
     return Projection(jn, pre.name, post.name, rule, tuple(synvars), on_pre, on_post, delay)
 
 
