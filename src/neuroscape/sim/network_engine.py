@@ -229,6 +229,9 @@ class _Gen:
             else:
                 self.arg(f"{P}_sptr")
                 self.arg(f"{P}_sidx")
+        for m in net.modulators:
+            E(2, f"Mj_{m.name} = 0.0", f"Mt_{m.name} = 0", f"Mtau_{m.name} = {self._p(m.tau, {})}",
+              f"Mv_{m.name} = {self._p(m.value, {})}")
         self._outputs_setup()
         self._projections_setup()
         self._inputs_setup()
@@ -268,7 +271,8 @@ class _Gen:
             else:
                 E(3, f"for c in range({P}_sptr[s], {P}_sptr[s + 1]):",
                   f"    {P}_sp[{P}_nsp] = {P}_sidx[c]", f"    {P}_nsp += 1")
-        # 3. synapses
+        # 3. reward signals, then synapses
+        self._modulators_step()
         for ji, j in enumerate(self.net.projections):
             self._projection_step(ji, j)
         # 4. Poisson inputs
@@ -335,7 +339,10 @@ class _Gen:
                 if v.b is not None:
                     E(2, f"{J}_eb_{v.name} = {self._p(v.b, {})}",
                       f"{J}_ea_{v.name} = {self._p(v.a, {})}")
-            if any(v.b is not None for v in j.synvars):
+                if v.mod is not None:
+                    E(2, f"{J}_k0_{v.name} = {self._p(v.mod[2], {})}",
+                      f"{J}_k1_{v.name} = {self._p(v.mod[3], {})}")
+            if any(v.b is not None or v.mod is not None for v in j.synvars):
                 E(2, f"{J}_last = np.zeros({nsyn}, dtype=np.int64)")
             # delays (steps): a constant, one per row (a parameter), or one per synapse (rand())
             if _has_rand(j.delay):
@@ -394,15 +401,8 @@ class _Gen:
         post = self.net.population(j.post)
         qpost = self.q(j.post)
         # event-driven variables brought to now
-        evd = [v for v in j.synvars if v.b is not None]
-        if evd:
-            E(indent, f"el = (s - {J}_last[k]) * dt", f"{J}_last[k] = s")
-            for v in evd:
-                x = f"{J}_{v.name}[k]"
-                E(indent, f"if {J}_eb_{v.name} != 0.0:",
-                  f"    ee = math.exp({J}_eb_{v.name} * el)",
-                  f"    {x} = {x} * ee + {J}_ea_{v.name} / {J}_eb_{v.name} * (ee - 1.0)",
-                  "else:", f"    {x} = {x} + {J}_ea_{v.name} * el")
+        for ln in self._evd_lines(ji, j):
+            E(indent, ln)
         draws = sorted({s.name for st in stmts for s in st.expr.free_symbols
                         if s.name.startswith(("rand_", "randn_"))})
         r_n = len(draws)
@@ -434,6 +434,50 @@ class _Gen:
                 i = self.net.population(j.pre).model.states.index(st.target)
                 lhs = f"P{qpre}_y{i}[ii]"
             E(indent, f"{lhs} {st.op} {rhs}")
+
+    def _evd_lines(self, ji: int, j) -> list[str]:
+        """Synapse k's event-driven variables brought from its last update to step s: closed
+        forms of dX/dt = a + b X, and of a modulated dW/dt = T (k0 + k1 M) over a gap in which
+        the trace T and the modulator M decay exponentially (every jump of M updates all its
+        synapses first, so M has not jumped since the synapse's last update)."""
+        J = f"J{ji}"  # noqa: N806
+        evd = [v for v in j.synvars if v.b is not None]
+        mod = [v for v in j.synvars if v.mod is not None]
+        if not evd and not mod:
+            return []
+        out = [f"el = (s - {J}_last[k]) * dt"]
+        for v in mod:
+            tr, m, _, _ = v.mod
+            out += [f"m0 = Mj_{m} * math.exp(-({J}_last[k] - Mt_{m}) * dt / Mtau_{m})",
+                    f"tx = -1.0 / {J}_eb_{tr}",
+                    f"tp = 1.0 / (1.0 / tx + 1.0 / Mtau_{m})",
+                    f"{J}_{v.name}[k] += {J}_{tr}[k] * ({J}_k0_{v.name} * tx * "
+                    f"(1.0 - math.exp(-el / tx)) + {J}_k1_{v.name} * m0 * tp * "
+                    "(1.0 - math.exp(-el / tp)))"]
+        for v in evd:
+            x = f"{J}_{v.name}[k]"
+            out += [f"if {J}_eb_{v.name} != 0.0:",
+                    f"    ee = math.exp({J}_eb_{v.name} * el)",
+                    f"    {x} = {x} * ee + {J}_ea_{v.name} / {J}_eb_{v.name} * (ee - 1.0)",
+                    "else:", f"    {x} = {x} + {J}_ea_{v.name} * el"]
+        out.append(f"{J}_last[k] = s")
+        return out
+
+    def _modulators_step(self) -> None:
+        """A modulator's source spiked: every synapse it modulates is brought to now first, then
+        it jumps."""
+        E = self.emit  # noqa: N806
+        for m in self.net.modulators:
+            q = self.q(m.source)
+            E(3, f"if P{q}_nsp > 0:")
+            for ji, j in enumerate(self.net.projections):
+                if any(v.mod is not None and v.mod[1] == m.name for v in j.synvars):
+                    E(4, f"for k in range({self.graph.n_synapses[j.name]}):")
+                    for ln in self._evd_lines(ji, j):
+                        E(5, ln)
+            E(4, f"Mj_{m.name} = Mj_{m.name} * math.exp(-(s - Mt_{m.name}) * dt / "
+                 f"Mtau_{m.name}) + P{q}_nsp * Mv_{m.name}",
+              f"Mt_{m.name} = s")
 
     def _projection_step(self, ji: int, j) -> None:
         E = self.emit  # noqa: N806
@@ -546,6 +590,13 @@ class _Gen:
 
     def _outputs_final(self) -> None:
         E = self.emit  # noqa: N806
+        # modulated weights are brought to the end of the run (they change between events)
+        E(2, "s = n_steps")
+        for ji, j in enumerate(self.net.projections):
+            if any(v.mod is not None for v in j.synvars):
+                E(2, f"for k in range({self.graph.n_synapses[j.name]}):")
+                for ln in self._evd_lines(ji, j):
+                    E(3, ln)
         for o in self.net.outputs:
             if o.kind != "weights":
                 continue

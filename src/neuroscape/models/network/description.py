@@ -51,7 +51,8 @@ from neuroscape.models.equations.units import ONE, Dim
 from neuroscape.models.neuron import NeuronModel
 
 KEYS = ("name", "version", "description", "parameters", "constants", "derived", "populations",
-        "projections", "inputs", "outputs", "settings", "output_domain")  # fmt: skip
+        "modulators", "projections", "inputs", "outputs", "settings",
+        "output_domain")  # fmt: skip
 POP_KEYS = ("size", "model", "params", "initial", "current", "kind", "rate", "spikes",
             "integrator")  # fmt: skip
 PROJ_KEYS = ("pre", "post", "connect", "model", "initial", "on_pre", "on_post", "delay")
@@ -85,6 +86,20 @@ class SynVar:
     initial: sympy.Expr
     a: sympy.Expr | None = None
     b: sympy.Expr | None = None
+    # a reward-modulated variable: dX/dt = T (k0 + k1 M), T an event-driven trace that decays
+    # (an eligibility trace), M a modulator (dopamine): (trace, modulator, k0, k1)
+    mod: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Modulator:
+    """A per-row signal (dopamine) that decays with ``tau`` (ms) and jumps by ``value`` at each
+    spike of ``source`` (Izhikevich 2007's reward signal)."""
+
+    name: str
+    tau: sympy.Expr
+    source: str
+    value: sympy.Expr
 
 
 @dataclass(frozen=True)
@@ -161,6 +176,7 @@ class NetworkModel(Model):
     row_names: tuple[str, ...]  # row symbols: the parameters (SI), in spec order
     derived: dict = field(default_factory=dict)  # name -> SI expression of row symbols
     origin: str = ""
+    modulators: tuple[Modulator, ...] = ()
 
     @property
     def name(self) -> str:
@@ -302,6 +318,7 @@ class _Ctx:
         self.where = where
         self.origin = origin
         self.row: dict[str, tuple] = {}  # name -> (SI expr, dims)
+        self.mods: dict[str, tuple] = {}  # modulators: name -> (symbol, dims)
         self.n_rand = 0
 
     def err(self, msg: str, *path) -> NetworkError:
@@ -419,6 +436,13 @@ def build_network(data: dict, where: _Where, folder: Path) -> NetworkModel:
     pops = tuple(_population(ctx, pn, pd, folder) for pn, pd in pops_in.items())
     by_name = {p.name: p for p in pops}
 
+    # --- modulators (reward signals) ----------------------------------------------------------
+    mods = []
+    ctx.mods = {}
+    for mn, md in _mapping(ctx, data.get("modulators"), "modulators", "modulators").items():
+        mods.append(_modulator(ctx, mn, md, by_name))
+        ctx.mods[mn] = (sympy.Symbol(f"mod_{mn}"), ONE.dims)
+
     # --- projections --------------------------------------------------------------------------
     projs = []
     for jn, jd in _mapping(ctx, data.get("projections"), "projections", "projections").items():
@@ -466,7 +490,28 @@ def build_network(data: dict, where: _Where, folder: Path) -> NetworkModel:
     except (ValueError, TypeError) as exc:
         raise NetworkError(f"{origin}: {exc}") from None
     return NetworkModel(spec, pops, tuple(projs), tuple(inputs), outs,
-                        tuple(psyms), derived, origin)
+                        tuple(psyms), derived, origin, tuple(mods))
+
+
+def _modulator(ctx: _Ctx, mn, md, pops) -> Modulator:
+    at = ("modulators", mn)
+    if not (isinstance(mn, str) and mn.isidentifier()) or mn in ctx.row:
+        raise ctx.err(f"modulator name {mn!r}; allowed: a new Python identifier", *at)
+    md = _mapping(ctx, md, f"modulator {mn}", *at)
+    _keys(ctx, md, ("tau", "source", "on_spike"), *at)
+    tau, d = ctx.expr(md.get("tau"), None, *at, "tau")
+    if d != parse_unit("ms").dims:
+        raise ctx.err("tau must be a time (e.g. '200 ms')", *at, "tau")
+    if md.get("source") not in pops:
+        raise ctx.err(f"unknown population {md.get('source')!r}; allowed: {', '.join(pops)}",
+                      *at, "source")
+    m = re.fullmatch(rf"\s*{mn}\s*\+=\s*(.+)", str(md.get("on_spike", "")))
+    if not m:
+        raise ctx.err(f"on_spike must be '{mn} += value'", *at, "on_spike")
+    val, d = ctx.expr(m.group(1), None, *at, "on_spike")
+    if d:
+        raise ctx.err("a modulator is dimensionless; its jump must be too", *at, "on_spike")
+    return Modulator(mn, tau / MS, md["source"], val)
 
 
 def _describe_output(o: OutputDef) -> str:
@@ -666,6 +711,7 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path) -> Projection:
                 look[s + suf] = (u.factor * sympy.Symbol(f"{tag}_{s}"), u.dims)
     for v, (u, _) in syn.items():
         look[v] = (u.factor * sympy.Symbol(f"syn_{v}"), u.dims)
+    eq_look = {**look, **ctx.mods}
 
     synvars = []
     init_in = _mapping(ctx, jd.get("initial"), "initial", *at, "initial")
@@ -673,28 +719,38 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path) -> Projection:
     if bad:
         raise ctx.err(f"{bad[0]!r} is not a synaptic variable; declared: "
                       f"{', '.join(syn) or 'none'}", *at, "initial", bad[0])
-    for v, (u, unit) in syn.items():
+    mod_names = ctx.mods
+
+    def modulated_last(item):  # a modulated variable after the traces it reads
+        return any(re.search(rf"\b{m}\b", eqs.get(item[0], "")) for m in mod_names)
+
+    for v, (u, unit) in sorted(syn.items(), key=modulated_last):
         init = sympy.Integer(0)
         if v in init_in:
             e, d = ctx.expr(init_in[v], ctx.rand_symbols({}), *at, "initial", v, rand=True)
             if d != u.dims:
                 raise ctx.err(f"initial {v} must be in {unit}", *at, "initial", v)
             init = e / u.factor
-        a = b = None
+        a = b = mod = None
         if v in eqs:
-            e, d = ctx.expr(eqs[v], look, *at, "model")
+            e, d = ctx.expr(eqs[v], eq_look, *at, "model")
             if d != (u / parse_unit("s")).dims:
                 raise ctx.err(f"d{v}/dt must be in {unit}/s", *at, "model")
             x = sympy.Symbol(f"syn_{v}")
             f = sympy.expand(e / u.factor * MS)  # unit/ms, in terms of syn_v (declared unit)
-            b = sympy.diff(f, x)
-            a = sympy.simplify(f - b * x)
-            others = {s for s in (a.free_symbols | b.free_symbols) if not s.name.startswith("rp_")}
-            if others:
-                raise ctx.err(f"d{v}/dt = {eqs[v].strip()}: event-driven equations must be "
-                              "linear in their variable with constant coefficients "
-                              f"(found {sorted(map(str, others))[0]})", *at, "model")
-        synvars.append(SynVar(v, unit, init, a, b))
+            if any(s.name.startswith("mod_") for s in f.free_symbols):
+                mod = _modulated(ctx, v, eqs[v], f, synvars, *at)
+            else:
+                b = sympy.diff(f, x)
+                a = sympy.simplify(f - b * x)
+                others = {s for s in (a.free_symbols | b.free_symbols)
+                          if not s.name.startswith("rp_")}
+                if others:
+                    raise ctx.err(f"d{v}/dt = {eqs[v].strip()}: event-driven equations must be "
+                                  "linear in their variable with constant coefficients, or a "
+                                  "trace times a modulator "
+                                  f"(found {sorted(map(str, others))[0]})", *at, "model")
+        synvars.append(SynVar(v, unit, init, a, b, mod))
     on_pre = _statements(ctx, jd.get("on_pre"), look, syn, post_m, pre_m, *at, "on_pre")
     on_post = _statements(ctx, jd.get("on_post"), look, syn, post_m, pre_m, *at, "on_post")
     if not on_pre and not on_post:
@@ -710,6 +766,26 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path) -> Projection:
         if any(s.name.startswith(("syn_", "post_", "pre_")) for s in delay.free_symbols):
             raise ctx.err("delay may use parameters, constants and rand() only", *at, "delay")
     return Projection(jn, pre.name, post.name, rule, tuple(synvars), on_pre, on_post, delay)
+
+
+def _modulated(ctx: _Ctx, v: str, text: str, f, synvars, *at) -> tuple:
+    """dv/dt = T (k0 + k1 M): T an earlier declared trace that decays (dT/dt = b T, b < 0),
+    M a modulator, k0 and k1 constant per row (Izhikevich 2007: dw/dt = c (d + base))."""
+    mods = sorted({s for s in f.free_symbols if s.name.startswith("mod_")}, key=str)
+    traces = [sv for sv in synvars if sv.b is not None and sympy.Symbol(f"syn_{sv.name}")
+              in f.free_symbols]
+    bad = ctx.err(f"d{v}/dt = {text.strip()}: a modulated equation must be a decaying trace "
+                  "(an earlier event-driven variable dT/dt = -T/tau) times (k0 + k1 M) with M a "
+                  "modulator and k0, k1 constant", *at, "model")
+    if len(mods) != 1 or len(traces) != 1 or sympy.simplify(traces[0].a) != 0:
+        raise bad
+    t_sym = sympy.Symbol(f"syn_{traces[0].name}")
+    g = sympy.expand(sympy.simplify(f / t_sym))
+    k1 = sympy.diff(g, mods[0])
+    k0 = sympy.simplify(g - k1 * mods[0])
+    if any(not s.name.startswith("rp_") for s in (k0.free_symbols | k1.free_symbols)):
+        raise bad
+    return (traces[0].name, mods[0].name[4:], k0, k1)
 
 
 def _rule(ctx: _Ctx, c, folder: Path, *at) -> dict:
