@@ -38,7 +38,12 @@ from neuroscape.core.integrators import (
 from neuroscape.core.rng import SUB_BITS, poisson_thresholds
 from neuroscape.core.settings import ChunkResult, Recording, SettingsError, SimSettings
 from neuroscape.models.equations.codegen import Printer
-from neuroscape.models.network.description import NetworkError, NetworkModel, Population
+from neuroscape.models.network.description import (
+    NetworkError,
+    NetworkModel,
+    Population,
+    _lambdified,
+)
 
 INIT = 1 << 63
 SYN = 1 << 62
@@ -63,7 +68,7 @@ def _unit_np(w: np.ndarray) -> np.ndarray:
 def _rand_values(expr, keys: np.ndarray, base: int, ids: np.ndarray, rows: dict, extra=None):
     """(B, n) values of ``expr`` with its rand_k/randn_k drawn at ``base | (id R + k)``."""
     extra = extra or {}
-    syms = sorted(expr.free_symbols, key=lambda s: s.name)
+    syms = sorted(expr.free_symbols, key=str)
     draws = sorted({s.name for s in syms if s.name.startswith(("rand_", "randn_"))},
                    key=lambda n: int(n.split("_")[1]))
     r_n = len(draws)
@@ -86,7 +91,7 @@ def _rand_values(expr, keys: np.ndarray, base: int, ids: np.ndarray, rows: dict,
             args.append(rows[s.name][:, None])
         else:
             raise NetworkError(f"{expr}: unknown symbol {s.name}")
-    f = sympy.lambdify(syms, expr, "numpy")
+    _, f = _lambdified(expr)  # the same sorted symbols
     out = np.asarray(f(*args), dtype=float)
     return np.broadcast_to(out, (len(keys), len(ids))).copy()
 
@@ -645,6 +650,7 @@ class NetworkBatch:
         g = self.connectivity
         self._csr = {j.name: g.csr(j.name) for j in model.projections}
         self._csc = {j.name: g.csc(j.name) for j in model.projections if j.on_post}
+        self._gens: dict = {}
 
     @property
     def connectivity_hash(self) -> str:
@@ -668,7 +674,16 @@ class NetworkBatch:
             canonical_name(settings.integrator)
 
     def kernel_source(self, settings: SimSettings, recording: Recording | None = None) -> str:
-        return _Gen(self.model, self.connectivity, settings, recording or Recording()).source()
+        return self._compiled(settings, recording or Recording())[0].src
+
+    def _compiled(self, settings: SimSettings, recording: Recording):
+        """(generator, kernel) for these settings, written and compiled once per batch."""
+        key = (settings, bool(recording.spikes), bool(len(recording.v_neurons)))
+        if key not in self._gens:
+            gen = _Gen(self.model, self.connectivity, settings, recording)
+            gen.src = gen.source()
+            self._gens[key] = (gen, _kernel(gen.src, self.model))
+        return self._gens[key]
 
     def run_chunk(self, params: np.ndarray, keys: np.ndarray, settings: SimSettings,
                   device: str, recording: Recording) -> ChunkResult:
@@ -678,9 +693,7 @@ class NetworkBatch:
             )
         net, g = self.model, self.connectivity
         self._params_cache = params
-        gen = _Gen(net, g, settings, recording)
-        src = gen.source()
-        kern = _kernel(src, net)
+        gen, kern = self._compiled(settings, recording)
         b = len(params)
         dt = settings.dt_ms
         n_steps = settings.n_steps

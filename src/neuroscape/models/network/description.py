@@ -16,6 +16,7 @@ temporary of a statement block, in SI; ``rand_<k>``: a uniform draw in [0, 1).
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -197,23 +198,25 @@ class NetworkModel(Model):
     def autapses(self) -> dict[str, bool]:
         return {j.name: bool(j.rule.get("autapses", False)) for j in self.projections}
 
+    @functools.cached_property
+    def _row_factors(self) -> tuple[float, ...]:
+        return tuple(float(parse_unit(par.unit).factor) for par in self.spec.parameters)
+
     def row_values(self, params: np.ndarray) -> dict[str, np.ndarray]:
         """Row symbol -> (B,) SI values for parameter rows ``params`` (B, n_params)."""
         p = np.atleast_2d(np.asarray(params, dtype=float))
-        out = {}
-        for j, par in enumerate(self.spec.parameters):
-            out[f"rp_{par.name}"] = p[:, j] * float(parse_unit(par.unit).factor)
-        return out
+        return {f"rp_{par.name}": p[:, j] * f
+                for j, (par, f) in enumerate(zip(self.spec.parameters, self._row_factors,
+                                                 strict=True))}
 
     def evaluate(self, expr, params: np.ndarray) -> np.ndarray:
         """(B,) values of a row-scalar expression."""
         rows = self.row_values(params)
-        b = len(next(iter(rows.values()))) if rows else len(np.atleast_2d(params))
-        syms = sorted(expr.free_symbols, key=str) if hasattr(expr, "free_symbols") else []
+        b = len(np.atleast_2d(params))
+        syms, f = _lambdified(expr)
         bad = [s for s in syms if s.name not in rows]
         if bad:
             raise NetworkError(f"{self.origin}: {expr} is not constant per row ({bad[0]})")
-        f = sympy.lambdify(syms, expr, "numpy")
         v = f(*[rows[s.name] for s in syms])
         return np.broadcast_to(np.asarray(v, dtype=float), (b,)).copy()
 
@@ -241,6 +244,13 @@ class NetworkModel(Model):
 
     def batch(self, conn_seed: int = 0, connectivity=None):  # pragma: no cover - see sim
         raise ModelError("network models run through neuroscape.sim.engine.batch_for")
+
+
+@functools.lru_cache(maxsize=4096)
+def _lambdified(expr) -> tuple:
+    """(symbols, numpy function) of an expression, compiled once per expression."""
+    syms = tuple(sorted(getattr(expr, "free_symbols", ()), key=str))
+    return syms, sympy.lambdify(syms, expr, "numpy")
 
 
 def _draw(j: Projection, rng, n_pre: int, n_post: int, origin: str) -> np.ndarray:
