@@ -364,10 +364,16 @@ class _Gen:
                 steps = int(round(float(j.delay) / self.settings.dt_ms))
                 self.delays[j.name] = steps
                 E(2, f"{J}_D = {steps + 1}")
-            if self.delays[j.name] != 0:
+            if self.delays[j.name] == "array":
                 post = self.net.population(j.post)
                 for var in self._buffered(j):
                     E(2, f"{J}_buf_{var} = np.zeros(({J}_D, {post.size}))")
+            elif self.delays[j.name] != 0:
+                # one delay for the projection: the spikes wait in a queue and on_pre runs whole
+                # when they arrive, as in Brian2
+                n_pre = self.net.population(j.pre).size
+                E(2, f"{J}_q = np.empty(({J}_D, {n_pre}), dtype=np.int64)",
+                  f"{J}_qn = np.zeros({J}_D, dtype=np.int64)")
 
     def _buffered(self, j) -> list[str]:
         out = []
@@ -375,8 +381,9 @@ class _Gen:
             if st.where == "post":
                 if st.op not in ("+=", "-="):
                     raise NetworkError(
-                        f"projection {j.name}: with a delay, on_pre may only add to (+=, -=) a "
-                        f"postsynaptic variable; {st.target} {st.op} ... cannot wait"
+                        f"projection {j.name}: with delays drawn per synapse, on_pre may only add "
+                        f"to (+=, -=) a postsynaptic variable; {st.target} {st.op} ... cannot "
+                        "wait (a delay constant over the projection can)"
                     )
                 if st.target not in out:
                     out.append(st.target)
@@ -427,9 +434,7 @@ class _Gen:
             elif st.where == "post":
                 i = post.model.states.index(st.target)
                 if delayed:
-                    mode = self.delays[j.name]
-                    slot = {"array": f"(s + {J}_dly[b, k]) % {J}_D",
-                            "row": f"(s + {J}_d) % {J}_D"}.get(mode, f"(s + {mode}) % {J}_D")
+                    slot = f"(s + {J}_dly[b, k]) % {J}_D"  # per-synapse delays
                     sign = "" if st.op == "+=" else "-"
                     E(indent, f"{J}_buf_{st.target}[{slot}, jj] += {sign}{rhs}")
                     continue
@@ -489,17 +494,27 @@ class _Gen:
         J = f"J{ji}"  # noqa: N806
         qpre, qpost = self.q(j.pre), self.q(j.post)
         post = self.net.population(j.post)
-        delayed = self.delays[j.name] != 0
+        mode = self.delays[j.name]
         E(3, f"base_syn = np.uint64(s) * np.uint64({self.n_syn})")
-        if j.on_pre:
+        if j.on_pre and mode not in (0, "array"):
+            d = f"{J}_d" if mode == "row" else str(mode)
+            E(3, f"slot = (s + {d}) % {J}_D",
+              f"for c in range(P{qpre}_nsp):",
+              f"    {J}_q[slot, {J}_qn[slot]] = P{qpre}_sp[c]",
+              f"    {J}_qn[slot] += 1",
+              f"slot = s % {J}_D",
+              f"for c in range({J}_qn[slot]):", f"    ii = {J}_q[slot, c]",
+              f"    for k in range({J}_ptr[ii], {J}_ptr[ii + 1]):", f"        jj = {J}_post[k]")
+            self._block(ji, j, j.on_pre, 5, False)
+            E(3, f"{J}_qn[slot] = 0")
+        elif j.on_pre:
             E(3, f"for c in range(P{qpre}_nsp):", f"    ii = P{qpre}_sp[c]",
               f"    for k in range({J}_ptr[ii], {J}_ptr[ii + 1]):", f"        jj = {J}_post[k]")
-            self._block(ji, j, j.on_pre, 5, delayed)
-        if delayed:  # after on_pre: an effect of delay 0 lands in this step's slot
-            post_states = post.model.states
+            self._block(ji, j, j.on_pre, 5, mode == "array")
+        if mode == "array":  # after on_pre: an effect of delay 0 lands in this step's slot
             E(3, f"slot = s % {J}_D")
             for var in self._buffered(j):
-                i = post_states.index(var)
+                i = post.model.states.index(var)
                 E(3, f"for jj in range({post.size}):",
                   f"    P{qpost}_y{i}[jj] += {J}_buf_{var}[slot, jj]",
                   f"    {J}_buf_{var}[slot, jj] = 0.0")

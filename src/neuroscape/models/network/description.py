@@ -154,6 +154,7 @@ class OutputDef:
     start_ms: float | None = None
     stop_ms: float | None = None
     bin_ms: float = 0.0
+    description: str = ""
 
 
 OUTPUT_KINDS = ("rate", "cv", "fano", "sync", "weights")
@@ -525,8 +526,15 @@ def _modulator(ctx: _Ctx, mn, md, pops) -> Modulator:
 
 
 def _describe_output(o: OutputDef) -> str:
+    if o.description:
+        return o.description
+    window = ""
+    if o.start_ms is not None or o.stop_ms is not None:
+        a = "the start" if o.start_ms is None else f"{o.start_ms:g} ms"
+        z = "the end" if o.stop_ms is None else f"{o.stop_ms:g} ms"
+        window = f" from {a} to {z}"
     return {
-        "rate": f"mean firing rate of {o.of}",
+        "rate": f"mean firing rate of {o.of}{window}",
         "cv": f"mean CV of the interspike intervals of {o.of}",
         "fano": f"mean Fano factor of spike counts of {o.of} in {o.bin_ms:g} ms bins",
         "sync": f"synchrony of {o.of}: variance over mean of its spike count in "
@@ -946,7 +954,10 @@ def _output(ctx: _Ctx, on, od, pops, projs) -> OutputDef:
     if len(kinds) != 1:
         raise ctx.err(f"give one of {', '.join(OUTPUT_KINDS)}", *at)
     kind = kinds[0]
-    _keys(ctx, od, (kind, "start", "stop", "bin", "stat", "value"), *at)
+    _keys(ctx, od, (kind, "start", "stop", "bin", "stat", "value", "description"), *at)
+    desc = od.get("description", "")
+    if not isinstance(desc, str):
+        raise ctx.err("description must be text", *at, "description")
     of = od[kind]
     start = _quantity_ms(ctx, od["start"], *at, "start") if "start" in od else None
     stop = _quantity_ms(ctx, od["stop"], *at, "stop") if "stop" in od else None
@@ -958,7 +969,8 @@ def _output(ctx: _Ctx, on, od, pops, projs) -> OutputDef:
         if kind in ("fano", "sync") and bin_ms <= 0:
             raise ctx.err("bin must be > 0 ms", *at, "bin")
         unit = "Hz" if kind == "rate" else "1"
-        return OutputDef(on, kind, of, unit, start_ms=start, stop_ms=stop, bin_ms=bin_ms)
+        return OutputDef(on, kind, of, unit, start_ms=start, stop_ms=stop, bin_ms=bin_ms,
+                         description=desc)
     proj, _, var = str(of).partition(".")
     j = next((p for p in projs if p.name == proj), None)
     if j is None or var not in [v.name for v in j.synvars]:
@@ -979,4 +991,4 @@ def _output(ctx: _Ctx, on, od, pops, projs) -> OutputDef:
             raise ctx.err(f"value must be in {sv.unit}", *at, "value")
         value = e / u.factor
         unit = "1"
-    return OutputDef(on, "weights", of, unit, stat=stat, value=value)
+    return OutputDef(on, "weights", of, unit, stat=stat, value=value, description=desc)
