@@ -38,6 +38,7 @@ def _one_line(exc: BaseException) -> str:
 def build_parser() -> Parser:
     from neuroscape import __version__
     from neuroscape.cli import (
+        example_cmds,
         explore_cmds,
         fit_cmds,
         simulate_cmds,
@@ -48,7 +49,8 @@ def build_parser() -> Parser:
     p = Parser(prog="neuroscape", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"neuroscape {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (simulate_cmds, explore_cmds, surrogate_cmds, fit_cmds, theory_cmds):
+    for module in (simulate_cmds, explore_cmds, surrogate_cmds, fit_cmds, theory_cmds,
+                   example_cmds):
         module.add_parsers(sub)
     return p
 
