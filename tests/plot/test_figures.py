@@ -187,7 +187,8 @@ def test_raster_legend_names_e_i_and_window_outside_the_data(tmp_path):
     times = rng.uniform(0, 1000, 5000)
     neurons = rng.integers(0, 300, 5000)
     fig = raster_figure(
-        times, neurons, 240, 60, 1000.0, title="t", window_ms=500.0, path=tmp_path / "r.png"
+        times, neurons, {"E": 240, "I": 60}, 1000.0, title="t", window_ms=500.0,
+        path=tmp_path / "r.png",
     )
     ax1, ax2 = _axes(fig)
     texts = _legend_texts(ax1)
@@ -200,7 +201,7 @@ def test_raster_legend_names_e_i_and_window_outside_the_data(tmp_path):
     assert "(Hz, 5 ms bins)" in ax2.get_ylabel()
     assert "neuron index" in ax1.get_ylabel()
     with pytest.raises(PlotError, match="window_ms=2000"):
-        raster_figure(times, neurons, 240, 60, 1000.0, window_ms=2000.0)
+        raster_figure(times, neurons, {"E": 240, "I": 60}, 1000.0, window_ms=2000.0)
 
 
 # ------------------------------------------------------------------------------ db plot

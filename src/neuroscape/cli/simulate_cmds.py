@@ -478,11 +478,11 @@ def _simulate_network(args, spec) -> int:
         write_csv_atomic(args.save_spikes, ["time_ms", "neuron"], np.column_stack([t, idx]))
         print(f"{len(t)} spikes -> {args.save_spikes}", file=sys.stderr)
     if args.plot is not None:
-        _raster(args, spec, res, row, units, graph.n_e, graph.n_i)
+        _raster(args, spec, res, row, units, graph.sizes)
     return 0 if res.ok[0] else 1
 
 
-def _raster(args, spec, res, row, units, n_e: int, n_i: int) -> None:
+def _raster(args, spec, res, row, units, sizes: dict[str, int]) -> None:
     from neuroscape.plot.raster import raster_figure
 
     t, idx = res.spikes[0]
@@ -495,8 +495,7 @@ def _raster(args, spec, res, row, units, n_e: int, n_i: int) -> None:
     raster_figure(
         t,
         idx,
-        int(n_e),
-        int(n_i),
+        sizes,
         res.settings.duration_ms,
         title=title,
         window_ms=res.settings.window_ms,
