@@ -1,0 +1,184 @@
+"""The torch back end of the network engine (device "torch-cpu", float64) against the numba
+kernel on the same rows, keys and graph: the cortical circuit (midpoint), a CUBA network (exact
+integration) and a COBA network with Tsodyks-Markram synapses (exponential Euler, synaptic
+state per synapse).
+
+Tolerance. Both back ends draw the same random words (integer comparisons for the Poisson
+drive, the same 53-bit uniforms per delivery) and add a step's synaptic effects in the same
+order, so their states differ only where the arithmetic differs: nowhere for the circuit (its
+step is polynomial: the same operations in the same order, bit for bit), and by the last bit
+of exp/expm1 (torch's against libm's) or of the exact step's affine map (summed in another
+order) elsewhere: about 1e-16 relative. A spike train changes only if such a difference puts a
+neuron on the other side of its threshold in some step. With the membrane moving by about
+1e-4 of its range per step near threshold, that takes a state within ~1e-12 of the
+threshold: about 1e-12 per threshold crossing, below 1e-8 for the few thousand crossings here.
+So the spike trains must be identical, spike for spike, and the rates (counts over a window)
+equal; synaptic state read out at the end agrees to 1e-12 relative.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import neuroscape.models.network as network_pkg
+from neuroscape.core.rng import row_keys
+from neuroscape.core.settings import Recording, SettingsError, SimSettings
+from neuroscape.models.network import network, network_model
+from neuroscape.sim.network_engine import NetworkBatch
+
+torch = pytest.importorskip("torch")
+from neuroscape.sim.network_torch import run_chunk_torch  # noqa: E402
+
+LIB = Path(network_pkg.__file__).parent / "library"
+
+
+def _rows(net, fractions):
+    """The defaults, then rows at the given fractions of each parameter's [low, high]."""
+    ps = net.spec.parameters
+    lo, hi = np.array([p.low for p in ps]), np.array([p.high for p in ps])
+    rows = [[p.default for p in ps]] + [lo + f * (hi - lo) for f in fractions]
+    return np.array(rows, dtype=float)
+
+
+def _run_both(batch, params, settings, recording, seed=7):
+    keys = row_keys(seed, np.arange(len(params)))
+    a = batch.run_chunk(params, keys, settings, "cpu", recording)
+    b = run_chunk_torch(batch, params, keys, settings, "torch-cpu", recording)
+    return a, b, keys
+
+
+def _same_spikes(a, b):
+    for r, ((ta, ia), (tb, ib)) in enumerate(zip(a.spikes, b.spikes, strict=True)):
+        assert len(ta) == len(tb), f"row {r}: {len(ta)} spikes (numba) vs {len(tb)} (torch)"
+        np.testing.assert_array_equal(ta, tb)
+        np.testing.assert_array_equal(ia, ib)
+
+
+def _library(name, sizes, p):
+    """A shipped network file with other population sizes and connection probabilities."""
+    d = yaml.safe_load((LIB / f"{name}.yaml").read_text())
+    for pop, n in sizes.items():
+        d["populations"][pop] = {**d["populations"][pop], "size": n}
+    for proj, prob in p.items():
+        j = d["projections"][proj]
+        d["projections"][proj] = {**j, "connect": {**j["connect"], "p": prob}}
+    return d
+
+
+@pytest.fixture(scope="module")
+def cuba():
+    d = _library("cuba", {"E": 400, "I": 100},
+                 dict.fromkeys(("E_to_E", "E_to_I", "I_to_E", "I_to_I"), 0.16))
+    net = network_model(d, folder=LIB)
+    batch = NetworkBatch(net, conn_seed=3)
+    params = _rows(net, [0.7])  # stronger excitation, weaker inhibition, a higher leak target
+    settings = SimSettings(200.0, 0.1, 100.0, "auto")
+    rec = Recording(spikes=True, v_neurons=(0, 450))
+    a, b, keys = _run_both(batch, params, settings, rec)
+    return batch, params, settings, rec, keys, a, b
+
+
+def test_cortical_circuit_spike_for_spike_and_bit_for_bit():
+    net = network("cortical")
+    batch = NetworkBatch(net, conn_seed=0)
+    params = _rows(net, [0.2, 0.8])
+    rec = Recording(spikes=True, v_neurons=(0, 100, 230))
+    a, b, _ = _run_both(batch, params, SimSettings(200.0, 0.1, 100.0, "auto"), rec)
+    assert all(len(t) > 50 for t, _ in a.spikes)  # every row is active
+    _same_spikes(a, b)
+    np.testing.assert_array_equal(a.outputs, b.outputs)
+    # the midpoint step of a polynomial right-hand side: the same operations, bit for bit
+    np.testing.assert_array_equal(a.voltages, b.voltages)
+    assert a.ok.all() and b.ok.all()
+
+
+def test_cuba_exact_integration_spike_for_spike(cuba):
+    *_, a, b = cuba
+    assert all(len(t) > 100 for t, _ in a.spikes)
+    _same_spikes(a, b)
+    np.testing.assert_array_equal(a.outputs, b.outputs)
+    # the exact step as an affine map: V (volt) within one float32 step of the recording
+    va, vb = a.voltages.astype(float), b.voltages.astype(float)
+    assert np.all(np.abs(va - vb) <= np.spacing(np.abs(a.voltages)).astype(float))
+
+
+def test_matrix_propagation_gives_the_same_spikes(cuba):
+    # ge += w_e as spike counts times the count matrix (a GPU's default), on the CPU
+    batch, params, settings, rec, keys, a, _ = cuba
+    m = run_chunk_torch(batch, params, keys, settings, "torch-cpu", rec, propagation="matrix")
+    _same_spikes(a, m)
+    np.testing.assert_array_equal(a.outputs, m.outputs)
+
+
+def test_tsodyks_markram_network_spike_for_spike_and_synaptic_state():
+    d = _library("coba_stp", {"E": 400, "I": 100},
+                 {"E_to_E": 0.4, "E_to_I": 0.4, "I_to_E": 0.8, "I_to_I": 0.8})
+    # the synaptic state at the end of the run, as outputs
+    d["outputs"] = {"r_E": {"rate": "E"}, "r_I": {"rate": "I"},
+                    "x_EE": {"weights": "E_to_E.x_S", "stat": "mean"},
+                    "u_IE": {"weights": "I_to_E.u_S", "stat": "std"},
+                    "x_low": {"weights": "E_to_I.x_S", "stat": "fraction_below",
+                              "value": "0.9"}}
+    net = network_model(d, folder=LIB)
+    batch = NetworkBatch(net, conn_seed=1)
+    params = _rows(net, [0.5])
+    a, b, _ = _run_both(batch, params, SimSettings(200.0, 0.1, 100.0, "auto"),
+                        Recording(spikes=True))
+    assert all(len(t) > 100 for t, _ in a.spikes)
+    _same_spikes(a, b)
+    np.testing.assert_array_equal(a.outputs[:, [0, 1, 4]], b.outputs[:, [0, 1, 4]])
+    assert np.all(a.outputs[:, 2] < 0.999)  # the synapses did depress
+    np.testing.assert_allclose(b.outputs[:, 2:4], a.outputs[:, 2:4], rtol=1e-12, atol=0)
+
+
+CELL = {"name": "pas", "equations": "dv/dt = (-v + I)/(10*ms) : volt",
+        "current": {"name": "I", "unit": "mV"}, "threshold": "v > 10*mV",
+        "reset": "v = 0*mV", "initial": {"v": "0 mV"}, "spike_timing": "grid"}
+
+
+def _tiny(on_pre):
+    return NetworkBatch(network_model({
+        "name": "tiny", "populations": {"A": {"size": 5, "model": CELL}},
+        "projections": {"A_to_A": {"pre": "A", "post": "A", "connect": "all_to_all",
+                                   "on_pre": on_pre}},
+        "settings": {"duration": "10 ms", "dt": "0.1 ms", "window": "5 ms"}}))
+
+
+@pytest.mark.parametrize(("on_pre", "what"), [
+    ("v_post += 0.1*v_post", "reads v of A, which it also changes"),
+    ("v_post = 1*mV", "sets v of A with '='"),
+])
+def test_blocks_that_need_synapse_order_are_refused_in_one_line(on_pre, what):
+    with pytest.raises(SettingsError, match=what) as exc:
+        run_chunk_torch(_tiny(on_pre), np.zeros((1, 0)), row_keys(0, [0]),
+                        SimSettings(10.0, 0.1, 5.0, "auto"), "torch-cpu", Recording())
+    assert "\n" not in str(exc.value) and "device='cpu'" in str(exc.value)
+
+
+def test_bad_device_and_propagation_are_refused_in_one_line():
+    batch = _tiny("v_post += 1*mV")
+    args = (np.zeros((1, 0)), row_keys(0, [0]), SimSettings(10.0, 0.1, 5.0, "auto"))
+    with pytest.raises(SettingsError, match="unknown device 'gpu'"):
+        run_chunk_torch(batch, *args, "gpu", Recording())
+    with pytest.raises(SettingsError, match="propagation='dense'; allowed: auto, events"):
+        run_chunk_torch(batch, *args, "torch-cpu", Recording(), propagation="dense")
+    if not torch.cuda.is_available():
+        with pytest.raises(SettingsError, match="0 CUDA GPU"):
+            run_chunk_torch(batch, *args, "cuda", Recording())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("propagation", ["events", "auto"])
+def test_cuda_matches_numba_on_the_circuit(propagation):
+    net = network("cortical")
+    batch = NetworkBatch(net, conn_seed=0)
+    params = _rows(net, [0.2, 0.8])
+    keys = row_keys(7, np.arange(len(params)))
+    settings, rec = SimSettings(200.0, 0.1, 100.0, "auto"), Recording(spikes=True)
+    a = batch.run_chunk(params, keys, settings, "cpu", rec)
+    g = run_chunk_torch(batch, params, keys, settings, "cuda", rec, propagation=propagation)
+    _same_spikes(a, g)
+    np.testing.assert_array_equal(a.outputs, g.outputs)
