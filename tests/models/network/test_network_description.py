@@ -343,6 +343,13 @@ BAD = [
      "projections.E_to_E.on_pre", ["Apre"]),
     ("on_post reads a trace never declared", [(TRACE, ""), ("      Apre += 0.01\n", "")],
      "projections.E_to_E.on_post", ["Apre"]),
+    ("input onto an unknown population",
+     [("settings:", "inputs:\n  drive:\n    target: X\n    rate: 10 Hz\n"
+                    "    on_spike: g_e += w\nsettings:")],
+     "inputs.drive.target", ["unknown population", "'X'"]),
+    ("output of an unknown population",
+     [("settings:", "outputs:\n  r_X:\n    rate: X\nsettings:")],
+     "outputs.r_X.rate", ["unknown population", "'X'"]),
 ]
 
 
@@ -404,3 +411,16 @@ def test_the_same_mistakes_in_python_name_the_element():
         network_model(good)
     msg = _one_line(info.value)
     assert "badnet" in msg and "E_to_E" in msg and "probability" in msg, msg
+
+
+@pytest.mark.xfail(strict=True, reason="defect: an inline model's error reads 'FILE:LINE: : "
+                   "populations.E.model: FILE: ...' (description._resolve_model adds ': ' after "
+                   "ctx.where(), which ends in ': ', and the inner message repeats the file)")
+def test_an_inline_model_error_names_file_line_and_element_once(tmp_path):
+    f, text = _bad_file(tmp_path, [("      current: {name: I, unit: pA}\n", "")])
+    with pytest.raises(NetworkError) as info:
+        load_network_file(f)
+    msg = _one_line(info.value)
+    line = _expected_line(text, "populations.E.model")
+    assert msg.startswith(f"{f}:{line}: populations.E.model: "), msg
+    assert msg.count(str(f)) == 1, msg
