@@ -26,10 +26,14 @@ def siegert_study(
     network=((6.0, 2.0), (8.0, 2.0), (5.0, 2.0)),
     network_ms: float = 2000.0,
     seed: int = 0,
+    conn_seed: int = 0,
 ) -> dict:
     """Siegert rate against single LIF neurons under Poisson drive over mean inputs mu (mV) at
-    input SD sigma; and the Brunel network's self-consistent rate against its simulation for
-    each (g, eta)."""
+    input SD sigma; and the self-consistent rate of the Brunel (2000) network against the
+    network ``brunel`` run by the network engine for each (g, eta), over the last
+    ``network_ms`` - 200 ms of a ``network_ms`` run on the graph of ``conn_seed``."""
+    from neuroscape.api import simulate
+    from neuroscape.models.network import network as shipped
     from neuroscape.models.theory import mean_field as mf
 
     mus = np.asarray(mus, float)
@@ -48,20 +52,27 @@ def siegert_study(
         "rate_sim_hz": rates.mean(1),
         "sem_hz": rates.std(1, ddof=1) / np.sqrt(reps),
     }
-    rows = np.array([mf.SPEC.params_array({"g": g, "eta": e})[0] for g, e in network])
-    out = mf.simulate_network(
-        rows, row_keys(seed, np.arange(len(rows))), network_ms, network_ms - 200.0
+    net = shipped("brunel")
+    rows = [{"g": float(g), "eta": float(e)} for g, e in network]
+    res = simulate(
+        net,
+        rows,
+        seed=seed,
+        conn_seed=conn_seed,
+        duration_ms=network_ms,
+        window_ms=network_ms - 200.0,
     )
-    net = {
-        "g": rows[:, 0],
-        "eta": rows[:, 1],
-        "rate_theory_hz": out[:, 3],
-        "rate_E_sim_hz": out[:, 0],
-        "rate_I_sim_hz": out[:, 1],
-        "cv_isi": out[:, 2],
-        "sync_fano": out[:, 4],
+    theory = [mf.brunel_rate(mf.network_parameters(net, r)) for r in rows]
+    table = {
+        "g": res["g"],
+        "eta": res["eta"],
+        "rate_theory_hz": np.array(theory),
+        "rate_E_sim_hz": res["r_E"],
+        "rate_I_sim_hz": res["r_I"],
+        "cv_E": res["cv_E"],
+        "sync_E": res["sync_E"],
     }
-    return {"single": single, "network": net, "wall_time_s": time.perf_counter() - t0}
+    return {"single": single, "network": table, "wall_time_s": time.perf_counter() - t0}
 
 
 def ddm_study(

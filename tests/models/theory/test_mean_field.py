@@ -33,18 +33,3 @@ def test_siegert_against_lif_under_poisson_drive():
     rel = r.mean(1) / theory - 1
     assert np.all(np.abs(rel) < 0.05), np.round(rel, 4)
     assert theory[0] < 10 and theory[-1] > 40  # the range crosses from sub- to supra-threshold
-
-
-@pytest.mark.slow
-def test_brunel_mean_field_against_network():
-    """The truth: in the asynchronous irregular state the self-consistent rate is within 10% of
-    the batched spiking network (N_E = 10,000, N_I = 2,500, C_E = 1,000, J = 0.1 mV)."""
-    rows = np.array(
-        [mf.SPEC.params_array({"g": g, "eta": e})[0] for g, e in ((6.0, 2.0), (8.0, 2.0))]
-    )
-    out = mf.simulate_network(rows, row_keys(1, np.arange(2)), duration_ms=2000.0, window_ms=1800.0)
-    rate_e, rate_i, cv, theory, sync = out.T
-    assert np.all(np.abs(rate_e / theory - 1) < 0.10), (rate_e, theory)
-    assert np.all(np.abs(rate_i / theory - 1) < 0.10)
-    assert np.all(sync < 0.02), sync  # asynchronous: weak pairwise count correlations
-    assert np.all(cv > 0.5), cv  # irregular firing

@@ -1,8 +1,11 @@
 """Mean-field theory of leaky integrate-and-fire neurons (Gerstner, Sprekeler & Deco 2012,
-bottom-up): the Siegert
-formula for the stationary rate of a current-based LIF neuron under Poisson input in the
-diffusion approximation, the self-consistent rates of a sparse random E-I network (Brunel 2000,
-model A), and the batched spiking simulation of both to check the theory against.
+bottom-up): the Siegert formula for the stationary rate of a current-based LIF neuron under Poisson
+input in the diffusion approximation, the self-consistent rates of a sparse random E-I network
+(Brunel 2000, model A), and single LIF neurons under Poisson drive to check the formula against.
+
+The network itself is a description file run by the network engine (the model ``brunel``,
+``neuroscape/models/network/library/brunel.yaml``); ``brunel_rate`` gives its mean-field rate
+from the same parameters.
 
 Units: mV, ms; rates in Hz at the interface. The membrane obeys tau dV/dt = -V + RI(t) with the
 resting potential at 0, threshold theta and reset V_r (Brunel's convention); every presynaptic
@@ -17,47 +20,22 @@ from scipy.integrate import quad
 from scipy.optimize import brentq
 from scipy.special import erfcx
 
-from neuroscape.core.rng import unit_float, word
-from neuroscape.core.settings import SettingsError, SimSettings
-from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
-from neuroscape.models.theory.model import TheoryModel, TheoryRun
+N_E, N_I = 10_000, 2_500  # Brunel's network size
 
-SPEC = ModelSpec(
-    name="brunel",
-    version="1",
-    description="sparse random E-I network of LIF neurons with delta synapses (Brunel 2000, A)",
-    parameters=(
-        Parameter("g", 5.0, 0.0, 10.0, "1", "relative strength of inhibition J_I = -g J"),
-        Parameter("eta", 2.0, 0.0, 6.0, "1", "external rate / threshold rate nu_ext/nu_thr", 0.0),
-        Parameter("J", 0.1, 0.01, 1.0, "mV", "excitatory PSP amplitude", 0.0),
-        Parameter("D", 1.5, 0.1, 5.0, "ms", "transmission delay", 0.1),
-        Parameter("epsilon", 0.1, 0.01, 0.5, "1", "connection probability (fixed in-degree)"),
-        Parameter("tau", 20.0, 1.0, 100.0, "ms", "membrane time constant", 1e-9),
-        Parameter("theta", 20.0, 5.0, 50.0, "mV", "threshold above rest"),
-        Parameter("V_r", 10.0, 0.0, 30.0, "mV", "reset above rest"),
-        Parameter("t_ref", 2.0, 0.0, 10.0, "ms", "refractory period", 0.0),
-    ),
-    outputs=(
-        Output("rate_E", "Hz", "mean rate of the excitatory neurons over the window"),
-        Output("rate_I", "Hz", "mean rate of the inhibitory neurons over the window"),
-        Output("cv_isi", "1", "mean CV of the interspike intervals (neurons with >= 5 of them)"),
-        Output("rate_theory", "Hz", "the self-consistent mean-field rate (Siegert)"),
-        Output(
-            "sync",
-            "1",
-            "mean pairwise correlation of 1-ms spike counts, from the population "
-            "count's Fano factor F: (F - 1) / (N - 1); 0 for independent neurons",
-        ),
-    ),
-    settings=DefaultSettings(
-        duration_ms=1000.0,
-        dt_ms=0.1,
-        window_ms=800.0,
-        integrator="exponential_euler",
-        note="the membrane decays exactly between the delta kicks; the first 200 ms "
-        "(the transient from V_r) are left out of the rates",
-    ),
-)
+# Brunel's (2000) values, the defaults of the network file: g, eta, epsilon, N_E, N_I (1);
+# J, theta, V_r (mV); tau, t_ref (ms)
+DEFAULTS: dict[str, float] = {
+    "g": 5.0,
+    "eta": 2.0,
+    "J": 0.1,
+    "epsilon": 0.1,
+    "tau": 20.0,
+    "theta": 20.0,
+    "V_r": 10.0,
+    "t_ref": 2.0,
+    "N_E": float(N_E),
+    "N_I": float(N_I),
+}
 
 
 def siegert(
@@ -81,9 +59,10 @@ def siegert(
 
 
 def input_moments(nu_hz: float, p: dict) -> tuple[float, float]:
-    """(mu, sigma) in mV of the Brunel network at rate nu: recurrent plus external drive."""
-    ce = p["epsilon"] * N_E
-    gamma = N_I / N_E
+    """(mu, sigma) in mV of the Brunel network at rate nu (Hz): recurrent plus external drive.
+    ``p`` holds the keys of ``DEFAULTS``; C_E = epsilon N_E inputs from E, gamma C_E from I."""
+    ce = p["epsilon"] * p["N_E"]
+    gamma = p["N_I"] / p["N_E"]
     nu = nu_hz * 1e-3
     nu_thr = p["theta"] / (p["J"] * ce * p["tau"])
     nu_ext = p["eta"] * nu_thr
@@ -93,8 +72,13 @@ def input_moments(nu_hz: float, p: dict) -> tuple[float, float]:
 
 
 def brunel_rate(p: dict | None = None, nu_max: float = 500.0) -> float:
-    """The self-consistent stationary rate (Hz): nu = siegert(mu(nu), sigma(nu)) (``brentq``)."""
-    q = SPEC.defaults | dict(p or {})
+    """The self-consistent stationary rate (Hz): nu = siegert(mu(nu), sigma(nu)) (``brentq``).
+    ``p``: any keys of ``DEFAULTS`` (the others take Brunel's values)."""
+    unknown = sorted(set(p or {}) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"brunel_rate: unknown parameter {unknown[0]!r}; allowed: "
+                         f"{', '.join(DEFAULTS)}")
+    q = DEFAULTS | dict(p or {})
 
     def f(nu):
         mu, sig = input_moments(nu, q)
@@ -103,153 +87,56 @@ def brunel_rate(p: dict | None = None, nu_max: float = 500.0) -> float:
     return brentq(f, 1e-6, nu_max, xtol=1e-9)
 
 
-N_E, N_I = 10_000, 2_500  # Brunel's network size
+# what the theory takes from a network's row, in the units it computes in
+THEORY_PARAMETERS = {"g": "1", "eta": "1", "J": "mV", "tau": "ms", "theta": "mV", "V_r": "mV",
+                     "t_ref": "ms"}  # fmt: skip
 
 
-@njit(inline="always", cache=True)
-def _poisson(key, counter, lam):
-    """Poisson(lam) by inversion of one uniform (lam <= a few)."""
-    u = unit_float(word(key, counter))
-    k = 0
-    p = np.exp(-lam)
-    c = p
-    while u > c and k < 200:
-        k += 1
-        p *= lam / k
-        c += p
-    return k
+def network_parameters(net, params: dict | None = None) -> dict:
+    """The mean-field parameters (the keys of ``DEFAULTS``) of a Brunel network description
+    ``net`` (a ``NetworkModel`` such as ``network("brunel")``) at its parameters ``params``
+    (declared units; missing ones take the file's defaults): g, eta, J, tau, theta, V_r, t_ref
+    from the row, N_E and N_I from the population sizes, epsilon = C_E / N_E from the in-degree
+    of E_to_E. Refuses a description that is not Brunel's sparse E-I network (ValueError)."""
+    row = dict(net.spec.defaults) | dict(params or {})
+    units = {p.name: p.unit for p in net.spec.parameters}
+    for k, unit in THEORY_PARAMETERS.items():
+        if units.get(k) != unit:
+            has = f"has {k!r} in {units[k]}" if k in units else f"has no parameter {k!r}"
+            raise ValueError(f"network {net.name!r} {has}; the mean-field theory needs "
+                             + ", ".join(f"{n} ({u})" for n, u in THEORY_PARAMETERS.items()))
+    sizes = net.sizes
+    rules = {j.name: j.rule for j in net.projections}
+    need = ("E_to_E", "E_to_I", "I_to_E", "I_to_I")
+    if set(sizes) != {"E", "I"} or set(rules) != set(need) or any(
+        rules[k]["kind"] != "in_degree" for k in need
+    ):
+        raise ValueError(f"network {net.name!r} is not a sparse E-I network of fixed in-degree "
+                         "(populations E, I; projections E_to_E, E_to_I, I_to_E, I_to_I)")
+    c_e, c_i = rules["E_to_E"]["k"], rules["I_to_E"]["k"]
+    if rules["E_to_I"]["k"] != c_e or rules["I_to_I"]["k"] != c_i:
+        raise ValueError(f"network {net.name!r}: E and I neurons must have the same in-degrees "
+                         "for the mean-field theory of Brunel (2000)")
+    eps = c_e / sizes["E"]
+    if abs(c_i - eps * sizes["I"]) > 0.5:
+        raise ValueError(f"network {net.name!r}: C_I = {c_i} is not epsilon N_I = "
+                         f"{eps * sizes['I']:g} (epsilon = C_E / N_E)")
+    out = {k: float(row[k]) for k in THEORY_PARAMETERS}
+    out.update(epsilon=eps, N_E=float(sizes["E"]), N_I=float(sizes["I"]))
+    return out
 
 
 @njit(inline="always", cache=True)
 def lif_delta_step(v, held, decay, a, b, theta, v_r, n_ref):
-    """One time step of a delta-synapse LIF neuron, shared by the spiking kernels: a refractory
-    neuron ignores its input; otherwise V <- V e^(-dt/tau) + a + b (mV), and V >= theta resets to
-    V_r for n_ref steps. Returns (V, steps still refractory, spiked)."""
+    """One time step of a delta-synapse LIF neuron: a refractory neuron ignores its input;
+    otherwise V <- V e^(-dt/tau) + a + b (mV), and V >= theta resets to V_r for n_ref steps.
+    Returns (V, steps still refractory, spiked)."""
     if held > 0:
         return v, held - 1, False
     v = v * decay + a + b
     if v >= theta:
         return v_r, n_ref, True
     return v, held, False
-
-
-@njit(cache=True)
-def by_presynaptic(pre, n, k):
-    """CSR by presynaptic neuron of a fixed in-degree graph: pre[i * k + m] is the m-th input of
-    neuron i. Returns (start, post): neuron s projects to post[start[s]:start[s + 1]]."""
-    start = np.zeros(n + 1, np.int64)
-    for x in range(pre.size):
-        start[pre[x] + 1] += 1
-    for i in range(n):
-        start[i + 1] += start[i]
-    fill = start[:-1].copy()
-    post = np.empty(pre.size, np.int32)
-    for i in range(n):
-        for m in range(k):
-            s = pre[i * k + m]
-            post[fill[s]] = i
-            fill[s] += 1
-    return start, post
-
-
-@njit(parallel=True, cache=True)
-def _network(params, keys, n_e, n_i, dt, n_steps, n_window, counts, isi_stats, pop):
-    """One network per row: fixed in-degree C_E, C_I (multapses allowed), delta synapses, one
-    delay, external Poisson drive per neuron. counts: (B, N) spikes in the window; isi_stats:
-    (B, N, 3) count, sum and sum of squares of the intervals in the window (ms)."""
-    n = n_e + n_i
-    for r in prange(params.shape[0]):
-        g, eta, j, d, eps = params[r, 0], params[r, 1], params[r, 2], params[r, 3], params[r, 4]
-        tau, theta, v_r, t_ref = params[r, 5], params[r, 6], params[r, 7], params[r, 8]
-        key = keys[r]
-        ce, ci = int(round(eps * n_e)), int(round(eps * n_i))
-        # connectivity, stored by presynaptic neuron (CSR) for spike propagation
-        pre = np.empty(n * (ce + ci), np.int32)
-        ctr = np.uint64(0)
-        for i in range(n):
-            for k in range(ce + ci):
-                u = unit_float(word(key ^ np.uint64(0x9E37), ctr))
-                ctr += np.uint64(1)
-                pre[i * (ce + ci) + k] = int(u * n_e) if k < ce else n_e + int(u * n_i)
-        start, post = by_presynaptic(pre, n, ce + ci)
-        n_delay = max(1, int(round(d / dt)))
-        ring = np.zeros((n_delay + 1, n))
-        v = np.zeros(n)
-        for i in range(n):  # spread start: uniform below threshold
-            v[i] = unit_float(word(key ^ np.uint64(0x51ED), np.uint64(i))) * theta
-        held = np.zeros(n, np.int64)
-        last = np.full(n, -1.0)
-        decay = np.exp(-dt / tau)
-        nu_thr = theta / (j * ce * tau)
-        lam = eta * nu_thr * ce * dt
-        n_ref = int(round(t_ref / dt))
-        t0 = n_steps - n_window
-        ctr = np.uint64(0)
-        for step in range(n_steps):
-            slot = step % (n_delay + 1)
-            for i in range(n):
-                ext = _poisson(key, ctr, lam)
-                ctr += np.uint64(1)
-                v[i], held[i], spiked = lif_delta_step(
-                    v[i], held[i], decay, j * ext, ring[slot, i], theta, v_r, n_ref
-                )
-                ring[slot, i] = 0.0
-                if spiked:
-                    arrive = (step + n_delay) % (n_delay + 1)
-                    w = j if i < n_e else -g * j
-                    for x in range(start[i], start[i + 1]):
-                        ring[arrive, post[x]] += w
-                    if step >= t0:
-                        pop[r, step - t0] += 1
-                        counts[r, i] += 1
-                        t = step * dt
-                        if last[i] >= 0:
-                            isi = t - last[i]
-                            isi_stats[r, i, 0] += 1
-                            isi_stats[r, i, 1] += isi
-                            isi_stats[r, i, 2] += isi * isi
-                        last[i] = t
-
-
-def simulate_network(
-    params: np.ndarray,
-    keys: np.ndarray,
-    duration_ms: float = SPEC.settings.duration_ms,
-    window_ms: float = SPEC.settings.window_ms,
-    dt_ms: float = SPEC.settings.dt_ms,
-    n_e: int = N_E,
-    n_i: int = N_I,
-) -> np.ndarray:
-    """(B, 5) outputs (rate_E, rate_I, cv_isi, rate_theory, sync) for parameter rows (B, 9)."""
-    p = np.ascontiguousarray(params, dtype=float)
-    n = n_e + n_i
-    counts = np.zeros((len(p), n))
-    isi = np.zeros((len(p), n, 3))
-    n_steps = int(round(duration_ms / dt_ms))
-    n_window = int(round(window_ms / dt_ms))
-    pop = np.zeros((len(p), n_window))
-    _network(p, np.asarray(keys, np.uint64), n_e, n_i, dt_ms, n_steps, n_window, counts, isi, pop)
-    out = np.empty((len(p), 5))
-    per_ms = max(1, int(round(1.0 / dt_ms)))
-    binned = pop[:, : n_window // per_ms * per_ms].reshape(len(p), -1, per_ms).sum(2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[:, 4] = (binned.var(1) / binned.mean(1) - 1) / (n - 1)
-    w = window_ms * 1e-3
-    out[:, 0] = counts[:, :n_e].mean(1) / w
-    out[:, 1] = counts[:, n_e:].mean(1) / w
-    c, s, s2 = isi[..., 0], isi[..., 1], isi[..., 2]
-    ok = c >= 5  # fewer intervals bias the CV estimate down
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m = s / c
-        cv = np.sqrt(np.maximum(s2 / c - m * m, 0)) / m
-    out[:, 2] = [np.nanmean(cv[r][ok[r]]) if ok[r].any() else np.nan for r in range(len(p))]
-    names = SPEC.parameter_names
-    for r in range(len(p)):
-        try:
-            out[r, 3] = brunel_rate(dict(zip(names, p[r], strict=True)))
-        except ValueError:
-            out[r, 3] = np.nan
-    return out
 
 
 @njit(parallel=True, cache=True)
@@ -313,19 +200,12 @@ def lif_poisson_rates(
     return counts / (duration_ms * 1e-3)
 
 
-def run_rows(params: np.ndarray, keys: np.ndarray, settings: SimSettings) -> TheoryRun:
-    """One network per row, its noise (external Poisson input) from the row's stream."""
-    s = settings
-    return TheoryRun(simulate_network(params, keys, s.duration_ms, s.window_ms, s.dt_ms))
 
+def __getattr__(name: str):
+    # Transitional: the entry point ``brunel`` still names this module's MODEL until
+    # pyproject.toml names neuroscape.models.network:brunel; it is the network file now.
+    if name == "MODEL":
+        from neuroscape.models.network import network
 
-def check_settings(settings: SimSettings) -> None:
-    """This model's rule on the settings beyond the shared ones (one-line SettingsError)."""
-    if settings.window_ms < 2.0:
-        raise SettingsError(
-            f"window_ms={settings.window_ms:g} must be >= 2 ms for {SPEC.name} (sync is "
-            "measured on 1-ms bins)"
-        )
-
-
-MODEL = TheoryModel(SPEC, run=run_rows, check=check_settings, required=("rate_E", "rate_I"))
+        return network("brunel")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
