@@ -195,8 +195,6 @@ def test_random_delays_per_synapse_lie_in_their_range(closed_run):
         assert np.unique(lags).size >= 10
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a file rule keeps the file's edge order, and the "
-                   "CSR built from it (Graph.csr) delivers pre i's spikes to another's targets")
 def test_a_graph_file_in_any_order_delivers_to_the_right_targets(closed_run):
     res, rec = closed_run
     base = len(rec) - 3
@@ -327,8 +325,6 @@ def test_a_seed_reproduces_bitwise_and_another_seed_differs(inv):
     assert not np.array_equal(other.outputs, ref.outputs)
 
 
-@pytest.mark.xfail(strict=True, reason="defect: the kernel source embeds the graph's synapse "
-                   "count (base_syn = s * n_syn), so every conn_seed compiles a new kernel")
 def test_one_kernel_serves_every_graph_of_a_network():
     m = network("cortical")
     s = SimSettings.for_model(m.spec)

@@ -200,7 +200,7 @@ class _Gen:
     def _body(self) -> None:
         net, _g = self.net, self.graph
         for a in ("keys", "rv", "n_steps", "rec_start", "dt", "cnt", "ok", "spk_step",
-                  "spk_idx", "spk_n", "vidx", "vtrace"):
+                  "spk_idx", "spk_n", "vidx", "vtrace", "n_syn_all"):
             self.arg(a)
         E = self.emit  # noqa: N806
         E(2, "key = keys[b]")
@@ -334,7 +334,8 @@ class _Gen:
             if j.on_post:
                 self.arg(f"{J}_cptr")
                 self.arg(f"{J}_csyn")
-            nsyn = self.graph.n_synapses[j.name]
+            self.arg(f"{J}_koff")
+            nsyn = f"{J}_pre.shape[0]"  # an argument, not a literal: one kernel for every graph
             for v in j.synvars:
                 if _has_rand(v.initial):
                     self.arg(f"{J}_i_{v.name}")
@@ -418,7 +419,7 @@ class _Gen:
         draws = sorted({s.name for st in stmts for s in st.expr.free_symbols
                         if s.name.startswith(("rand_", "randn_"))})
         r_n = len(draws)
-        koff = self.syn_off[j.name]
+        koff = f"J{ji}_koff"
         for r, d in enumerate(draws):
             c = (f"np.uint64({SYN}) | ((base_syn + np.uint64({koff} + k)) * np.uint64({r_n}) + "
                  f"np.uint64({r}))")
@@ -482,7 +483,7 @@ class _Gen:
             E(3, f"if P{q}_nsp > 0:")
             for ji, j in enumerate(self.net.projections):
                 if any(v.mod is not None and v.mod[1] == m.name for v in j.synvars):
-                    E(4, f"for k in range({self.graph.n_synapses[j.name]}):")
+                    E(4, f"for k in range(J{ji}_pre.shape[0]):")
                     for ln in self._evd_lines(ji, j):
                         E(5, ln)
             E(4, f"Mj_{m.name} = Mj_{m.name} * math.exp(-(s - Mt_{m.name}) * dt / "
@@ -495,7 +496,7 @@ class _Gen:
         qpre, qpost = self.q(j.pre), self.q(j.post)
         post = self.net.population(j.post)
         mode = self.delays[j.name]
-        E(3, f"base_syn = np.uint64(s) * np.uint64({self.n_syn})")
+        E(3, "base_syn = np.uint64(s) * np.uint64(n_syn_all)")
         if j.on_pre and mode not in (0, "array"):
             d = f"{J}_d" if mode == "row" else str(mode)
             E(3, f"slot = (s + {d}) % {J}_D",
@@ -614,7 +615,7 @@ class _Gen:
         E(2, "s = n_steps")
         for ji, j in enumerate(self.net.projections):
             if any(v.mod is not None for v in j.synvars):
-                E(2, f"for k in range({self.graph.n_synapses[j.name]}):")
+                E(2, f"for k in range(J{ji}_pre.shape[0]):")
                 for ln in self._evd_lines(ji, j):
                     E(3, ln)
         for o in self.net.outputs:
@@ -732,7 +733,7 @@ class NetworkBatch:
         vtrace = np.zeros((b, vidx.size, n_steps if vidx.size else 0), dtype=np.float32)
         vals = {"keys": keys, "rv": rv, "n_steps": n_steps, "rec_start": settings.rec_start,
                 "dt": dt, "cnt": cnt, "ok": ok, "spk_step": spk_step, "spk_idx": spk_idx,
-                "spk_n": spk_n, "vidx": vidx, "vtrace": vtrace}
+                "spk_n": spk_n, "vidx": vidx, "vtrace": vtrace, "n_syn_all": gen.n_syn}
         for qi, p in enumerate(net.populations):
             P = f"P{qi}"  # noqa: N806
             off = gen.offsets[p.name]
@@ -757,6 +758,7 @@ class NetworkBatch:
             ptr, post = self._csr[j.name]
             vals[f"{J}_ptr"], vals[f"{J}_post"] = ptr, post
             vals[f"{J}_pre"] = g.edges[j.name][0].astype(np.int64)
+            vals[f"{J}_koff"] = gen.syn_off[j.name]
             if j.on_post:
                 vals[f"{J}_cptr"], vals[f"{J}_csyn"] = self._csc[j.name]
             nsyn = g.n_synapses[j.name]
@@ -768,15 +770,16 @@ class NetworkBatch:
                 d = net.evaluate(j.delay, params)
                 if np.any(d < 0):
                     raise SettingsError(
-                        f"projection {j.name}: delay {d.min():g} ms; allowed: >= 0 ms")
+                        f"{net.origin}: projection {j.name}: delay {d.min():g} ms; allowed: "
+                        ">= 0 ms")
                 ds = np.round(d / dt).astype(np.int64)
                 vals[f"{J}_dr"], vals[f"{J}_dmax"] = ds, int(ds.max(initial=0))
             if gen.delays[j.name] == "array":
                 d = _rand_values(j.delay, keys, SYN_INIT | (1 << 60), ids, rows)
                 if np.any(d < 0):
                     raise NetworkError(
-                        f"projection {j.name}: a drawn delay is negative ({d.min():g} ms); "
-                        "allowed: >= 0 ms")
+                        f"{net.origin}: projection {j.name}: a drawn delay is negative "
+                        f"({d.min():g} ms); allowed: >= 0 ms")
                 ds = np.round(d / dt).astype(np.int64)
                 vals[f"{J}_dly"] = ds
                 vals[f"{J}_dmax"] = int(ds.max(initial=0))

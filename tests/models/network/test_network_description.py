@@ -190,8 +190,6 @@ def test_a_file_without_the_projection_names_file_and_array(tmp_path):
     assert str(f) in msg and "AB" in msg, msg
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a file rule keeps the file's edge order; the "
-                   "engine's CSR (Graph.csr) assumes edges sorted by pre (description._draw)")
 def test_a_file_in_any_order_gives_the_canonical_graph(tmp_path):
     e = np.array([[3, 0, 2, 1], [0, 2, 1, 0]])
     f = tmp_path / "g.npz"
@@ -201,8 +199,6 @@ def test_a_file_in_any_order_gives_the_canonical_graph(tmp_path):
     assert np.array_equal(got, e[:, order])
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a float edge array is truncated to int "
-                   "silently (description._draw: arrays[name].astype(np.int64))")
 def test_a_file_with_float_indices_is_refused(tmp_path):
     f = tmp_path / "g.npz"
     np.savez(f, N_A=np.int64(4), N_B=np.int64(3), AB=np.array([[0.7, 1.2], [0.0, 2.9]]))
@@ -212,8 +208,6 @@ def test_a_file_with_float_indices_is_refused(tmp_path):
     assert str(f) in msg and "AB" in msg, msg
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a file rule ignores the file's N_<POP> sizes "
-                   "(description._draw reads them and drops them)")
 def test_a_file_for_other_population_sizes_is_refused(tmp_path):
     f = tmp_path / "g.npz"
     np.savez(f, N_A=np.int64(2), N_B=np.int64(3), AB=np.array([[0, 1], [0, 2]]))
@@ -223,8 +217,6 @@ def test_a_file_for_other_population_sizes_is_refused(tmp_path):
     assert str(f) in msg and "N_A" in msg, msg
 
 
-@pytest.mark.xfail(strict=True, reason="defect: an index out of range in a file rule is refused "
-                   "by Graph's validation without naming the graph file")
 def test_a_file_with_an_index_out_of_range_names_the_file(tmp_path):
     f = tmp_path / "g.npz"
     np.savez(f, N_A=np.int64(4), N_B=np.int64(3), AB=np.array([[0, 1], [0, 3]]))
@@ -413,9 +405,6 @@ def test_the_same_mistakes_in_python_name_the_element():
     assert "badnet" in msg and "E_to_E" in msg and "probability" in msg, msg
 
 
-@pytest.mark.xfail(strict=True, reason="defect: an inline model's error reads 'FILE:LINE: : "
-                   "populations.E.model: FILE: ...' (description._resolve_model adds ': ' after "
-                   "ctx.where(), which ends in ': ', and the inner message repeats the file)")
 def test_an_inline_model_error_names_file_line_and_element_once(tmp_path):
     f, text = _bad_file(tmp_path, [("      current: {name: I, unit: pA}\n", "")])
     with pytest.raises(NetworkError) as info:

@@ -241,7 +241,10 @@ class NetworkModel(Model):
                 f"graph has populations {dict(g.sizes)} and projections {sorted(g.edges)}; "
                 f"{self.name} needs {self.sizes} and {sorted(self.ends)}"
             )
-        return Graph(self.sizes, {k: g.edges[k] for k in self.ends}, self.ends, self.autapses)
+        from neuroscape.core.connectivity import _canonical
+
+        return Graph(self.sizes, {k: _canonical(g.edges[k]) for k in self.ends}, self.ends,
+                     self.autapses)
 
     def batch(self, conn_seed: int = 0, connectivity=None):  # pragma: no cover - see sim
         raise ModelError("network models run through neuroscape.sim.engine.batch_for")
@@ -264,7 +267,7 @@ def _draw(j: Projection, rng, n_pre: int, n_post: int, origin: str) -> np.ndarra
         pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
         keep = np.ones_like(pre, dtype=bool) if aut else pre != post
         return np.vstack([pre[keep], post[keep]]).astype(np.int64)
-    if kind == "one_to_one":
+    if kind == "one_to_one":  # within a population: each neuron onto itself (Brian2's j='i')
         if n_pre != n_post:
             raise NetworkError(f"{origin}: projection {j.name}: one_to_one needs equal sizes "
                                f"(pre {n_pre}, post {n_post})")
@@ -288,13 +291,22 @@ def _draw(j: Projection, rng, n_pre: int, n_post: int, origin: str) -> np.ndarra
         e = np.vstack([np.concatenate(pre_l), np.concatenate(post_l)]).astype(np.int64)
         return e[:, np.lexsort((e[1], e[0]))]
     if kind == "file":
-        from neuroscape.core.connectivity import read_graph
+        from neuroscape.core.connectivity import _canonical, read_graph, validate_graph
 
-        _, arrays = read_graph(r["file"])
-        if j.name not in arrays:
-            raise NetworkError(f"{origin}: projection {j.name}: {r['file']} has no array "
-                               f"{j.name!r}")
-        return arrays[j.name].astype(np.int64)
+        f = r["file"]
+        try:
+            sizes, arrays = read_graph(f)
+            if j.name not in arrays:
+                raise ConnectivityError(f"no array {j.name!r}")
+            for pop, n in ((j.pre, n_pre), (j.post, n_post)):
+                if sizes.get(pop, n) != n:
+                    raise ConnectivityError(
+                        f"N_{pop} = {sizes[pop]}, but population {pop} has {n} neurons")
+            validate_graph({j.pre: n_pre, j.post: n_post}, {j.name: arrays[j.name]},
+                           {j.name: (j.pre, j.post)}, {j.name: aut})
+        except ConnectivityError as exc:
+            raise NetworkError(f"{origin}: projection {j.name}: {f}: {exc}") from None
+        return _canonical(arrays[j.name])
     raise AssertionError(kind)
 
 
@@ -548,7 +560,8 @@ def _resolve_model(ctx: _Ctx, m, folder: Path, *path) -> NeuronModel:
         try:
             return _guarded_build(m, _Where(ctx.origin), origin=ctx.origin)
         except ModelError as exc:
-            raise NetworkError(f"{ctx.where(*path)}: {'.'.join(path)}: {exc}") from None
+            inner = str(exc).removeprefix(f"{ctx.origin}: ").removeprefix(f"{ctx.origin}:")
+            raise ctx.err(inner.strip(), *path) from None
     if isinstance(m, NeuronModel):
         return m
     if not isinstance(m, str):
@@ -562,7 +575,7 @@ def _resolve_model(ctx: _Ctx, m, folder: Path, *path) -> NeuronModel:
     try:
         model = resolve(ref)
     except ModelError as exc:
-        raise ctx.err(f"unknown model {m!r} ({exc})", *path) from None
+        raise ctx.err(str(exc), *path) from None
     if not isinstance(model, NeuronModel):
         raise ctx.err(f"model {m!r} is a {model.kind} model; allowed: a neuron model", *path)
     return model
@@ -807,8 +820,10 @@ def _modulated(ctx: _Ctx, v: str, text: str, f, synvars, *at) -> tuple:
 
 
 def _rule(ctx: _Ctx, c, folder: Path, *at) -> dict:
-    if c in ("all_to_all", "one_to_one"):
+    if c == "all_to_all":
         return {"kind": c}
+    if c == "one_to_one":
+        return {"kind": c, "autapses": True}
     if not isinstance(c, dict):
         raise ctx.err(f"connect {c!r}; allowed: all_to_all, one_to_one, {{p: ...}}, "
                       "{in_degree: ...}, {file: ...}", *at)
