@@ -1,7 +1,7 @@
 """The torch back end of the network engine (device "torch-cpu", float64) against the numba
 kernel on the same rows, keys and graph: the cortical circuit (midpoint), a CUBA network (exact
 integration) and a COBA network with Tsodyks-Markram synapses (exponential Euler, synaptic
-state per synapse).
+state per synapse, event-driven in closed form).
 
 Tolerance. Both back ends draw the same random words (integer comparisons for the Poisson
 drive, the same 53-bit uniforms per delivery) and add a step's synaptic effects in the same
@@ -124,13 +124,83 @@ def test_tsodyks_markram_network_spike_for_spike_and_synaptic_state():
     net = network_model(d, folder=LIB)
     batch = NetworkBatch(net, conn_seed=1)
     params = _rows(net, [0.5])
-    a, b, _ = _run_both(batch, params, SimSettings(200.0, 0.1, 100.0, "auto"),
+    # exponential Euler (the file's own scheme is forward Euler): torch's expm1 against libm's
+    a, b, _ = _run_both(batch, params, SimSettings(200.0, 0.1, 100.0, "exponential_euler"),
                         Recording(spikes=True))
     assert all(len(t) > 100 for t, _ in a.spikes)
     _same_spikes(a, b)
     np.testing.assert_array_equal(a.outputs[:, [0, 1, 4]], b.outputs[:, [0, 1, 4]])
     assert np.all(a.outputs[:, 2] < 0.999)  # the synapses did depress
     np.testing.assert_allclose(b.outputs[:, 2:4], a.outputs[:, 2:4], rtol=1e-12, atol=0)
+
+
+def _features():
+    """One network that uses every element of the description the engine runs: Poisson sources,
+    spike generators (one neuron twice in a step), per-synapse rand() delays and randn(), a
+    delay per projection on a plastic pathway and one per row (a parameter), on_post writing the
+    presynaptic state, a modulated event-driven weight, Poisson inputs sharing words (three
+    onto A: low and high halves), windowed rates, CV, Fano factor, synchrony, weight statistics."""
+    cell = {"name": "pas2", "equations": "dv/dt = (-v + I)/(10*ms) : volt\n"
+            "dg/dt = -g/(5*ms) : volt", "current": {"name": "I", "unit": "mV"},
+            "threshold": "v > 10*mV", "reset": "v = 0*mV", "initial": {"v": "0 mV", "g": "0 mV"},
+            "spike_timing": "grid", "settings": {"integrator": "rk4"}}
+    gen = [["5 ms", 0], ["5 ms", 0], ["5 ms", 2], ["20 ms", 1], ["40 ms", 2], ["41 ms", 0]]
+    return network_model({
+        "name": "features",
+        "parameters": {"w": {"default": "2 mV", "low": "1 mV", "high": "3 mV"},
+                       "dl": {"default": "1.2 ms", "low": "0.5 ms", "high": "3 ms"}},
+        "populations": {
+            "src": {"kind": "poisson", "size": 50, "rate": "40 Hz"},
+            "gen": {"kind": "spikes", "size": 3, "spikes": gen},
+            "A": {"size": 60, "model": cell, "initial": {"v": "rand()*10*mV"}},
+            "Bp": {"size": 40, "model": cell, "initial": {"v": "rand()*10*mV"}}},
+        "modulators": {"DA": {"tau": "50 ms", "source": "gen", "on_spike": "DA += 0.3"}},
+        "projections": {
+            "src_to_A": {"pre": "src", "post": "A", "connect": {"p": 0.3},
+                         "on_pre": "v += w*(0.5 + randn()*0.1)", "delay": "rand()*2*ms"},
+            "gen_to_A": {"pre": "gen", "post": "A", "connect": "all_to_all",
+                         "model": "x : 1\ndu/dt = -u/(30*ms) : 1 (event-driven)\n"
+                                  "dm/dt = u*(0.1 + 2*DA)/(100*ms) : 1 (event-driven)",
+                         "initial": {"x": "rand()"},
+                         "on_pre": "u += 0.5\nx = x*0.9 + u\ng += x*mV\nm += 0.01",
+                         "on_post": "x -= 0.01", "delay": "2 ms"},
+            "A_to_Bp": {"pre": "A", "post": "Bp", "connect": {"p": 0.2},
+                        "on_pre": "g += w\ng -= 0.1*w", "delay": "dl"},
+            "Bp_to_A": {"pre": "Bp", "post": "A", "connect": {"p": 0.2}, "model": "z : 1",
+                        "on_pre": "z += 1\ng_post += -0.5*w*z",
+                        "on_post": "v_pre += -0.2*mV\nz -= 0.5", "delay": "dl"}},
+        "inputs": {"i1": {"target": "A", "rate": "100 Hz", "n": 3, "on_spike": "v += 1*mV"},
+                   "i2": {"target": "A", "rate": "200 Hz", "on_spike": "g += 0.5*mV"},
+                   "i3": {"target": "A", "rate": "50 Hz", "n": 10, "on_spike": "v += 0.3*mV"},
+                   "i4": {"target": "Bp", "rate": "300 Hz", "on_spike": "v += 1.5*mV"}},
+        "outputs": {"r_A": {"rate": "A"}, "r_B": {"rate": "Bp", "start": "10 ms", "stop": "150 ms"},
+                    "cv_A": {"cv": "A"}, "ff": {"fano": "A", "bin": "10 ms"},
+                    "sy": {"sync": "Bp", "bin": "2 ms"},
+                    "xs": {"weights": "gen_to_A.x", "stat": "std"},
+                    "xf": {"weights": "gen_to_A.x", "stat": "fraction_above", "value": "0.5"},
+                    "zm": {"weights": "Bp_to_A.z", "stat": "mean"},
+                    "mm": {"weights": "gen_to_A.m", "stat": "mean"}},
+        "settings": {"duration": "300 ms", "dt": "0.1 ms", "window": "200 ms"}})
+
+
+@pytest.mark.slow  # two more numba kernels to compile (about 30 s on a busy machine)
+def test_every_description_element_and_song2000_spike_for_spike():
+    net = _features()
+    batch = NetworkBatch(net, conn_seed=2)
+    params = _rows(net, [0.3, 0.9])
+    rec = Recording(spikes=True, v_neurons=(110, 120, 150))
+    a, b, _ = _run_both(batch, params, SimSettings(300.0, 0.1, 200.0, "auto"), rec)
+    assert all(len(t) > 500 for t, _ in a.spikes)
+    _same_spikes(a, b)
+    np.testing.assert_allclose(b.outputs, a.outputs, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(a.voltages, b.voltages)
+    # STDP onto one neuron from 1000 Poisson inputs (exact integration, on_post, clipping)
+    song = NetworkBatch(network("song2000"), conn_seed=0)
+    a, b, _ = _run_both(song, _rows(song.model, [0.5]), SimSettings(3000.0, 0.1, 1000.0,
+                                                                    "auto"), Recording())
+    assert np.all(a.outputs[:, 0] > 0)
+    np.testing.assert_array_equal(a.outputs[:, [0, 2, 3]], b.outputs[:, [0, 2, 3]])
+    np.testing.assert_allclose(b.outputs[:, 1], a.outputs[:, 1], rtol=1e-12, atol=0)
 
 
 CELL = {"name": "pas", "equations": "dv/dt = (-v + I)/(10*ms) : volt",
