@@ -16,9 +16,11 @@ Synapses act in one of two ways:
 - events: the synapses of the spikes due are listed (CSR rows of the spiking presynaptic
   neurons, CSC columns of the spiking postsynaptic ones) in the numba kernel's order; their
   statements run on those lists at once (synaptic state: (B, n_syn) tensors read and written at
-  the listed positions) and their effects on neurons are added value after value in list order
-  (``index_add`` on the CPU, a stable sort and ``index_put`` on a GPU), so that the sums are
-  those of the numba loop, bit for bit.
+  the listed positions) and their effects on neurons are added with ``index_add``, which on the
+  CPU adds value after value in list order: the sums of the numba loop, bit for bit. On a GPU
+  they are added by ``index_put`` with accumulate (the indices sorted, no atomics): a fixed
+  order per neuron and row, so results are reproducible and independent of the chunk, and
+  equal to the numba sums up to the order of additions.
 - matrix: for a projection without synaptic variables whose on_pre only adds row constants to
   postsynaptic states (``ge += w_e``), the effect is the spike counts ``spikes @ W`` (W the
   sparse or dense count matrix; exact integers) times the constant: no list and no host
@@ -285,9 +287,9 @@ class _TorchRun:
         return t.full(shape, x, dtype=dtype or t.float64, device=self.dev)
 
     def _add_at(self, flat, idx, vals, inplace: bool = False):
-        """flat[idx] += vals, value after value in list order: the numba loop's sums. On the
-        CPU index_add runs in order; on a GPU index_put with accumulate sorts the indices
-        stably and adds each one's values in turn (deterministic; atomics would not be)."""
+        """flat[idx] += vals. On the CPU index_add adds in list order (the numba loop's sums);
+        on a GPU index_put with accumulate sorts the indices and sums each one's values in a
+        fixed order (reproducible; index_add's atomics would not be)."""
         if self.dev.type == "cpu":
             return flat.index_add_(0, idx, vals) if inplace else flat.index_add(0, idx, vals)
         if inplace:
