@@ -184,8 +184,8 @@ def hopfield_study(
     crit = np.array([hp.critical_load(alphas, mean[i]) for i in range(len(sizes))])
     traces = {a: hp.retrieve(1000, a, cue_flip, seed)[2] for a in (0.05, 0.12, 0.2)}
     return {
-        "assembly": hp.assembly_retrieval(seed=seed),
-        "assembly_cue_ms": hp.CUE_MS,
+        "assembly": assembly_retrieval(seed=seed),
+        "assembly_cue_ms": assembly_cue_ms(),
         "sizes": np.asarray(sizes),
         "alphas": alphas,
         "overlaps": m,
@@ -193,6 +193,70 @@ def hopfield_study(
         "capacity": crit * np.asarray(sizes),
         "traces": traces,
     }
+
+
+ASSEMBLY_GROUPS = ("A0", "A1", "A2", "A3", "A4", "B", "I")  # assemblies, background E, I
+
+
+def assembly_cue_ms() -> tuple[float, float]:
+    """The cue window (ms) of the network ``assembly``: its cue population's first spike and
+    the end of its last interval."""
+    from neuroscape.models.network import network
+
+    t = network("assembly").population("cue").spike_times
+    steps = np.unique(t)
+    return float(steps[0]), float(steps[-1] + (steps[-1] - steps[-2]))
+
+
+def assembly_retrieval(
+    w_plus: float = 2.5,
+    eta: float = 1.0,
+    g: float = 5.0,
+    j: float = 0.1,
+    cue_amp: float = 1.5,
+    duration_ms: float = 1500.0,
+    bin_ms: float = 50.0,
+    dt_ms: float = 0.1,
+    seed: int = 0,
+    conn_seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The spiking E-I network with Hebbian assemblies (the network ``assembly``: five
+    assemblies of 800 excitatory neurons, 4,000 background excitatory and 2,000 inhibitory
+    neurons; Amit and Brunel 1997) run once: (bin centres (ms), population rates (Hz), shape
+    (bins, groups)), groups = ``ASSEMBLY_GROUPS`` (assemblies A0-A4, background E, I). j is the
+    PSP amplitude J (mV). A 100-ms cue to assembly 0 (``assembly_cue_ms()``, external drive x
+    cue_amp) leaves it active, far above the background, while the other assemblies fall
+    silent.
+
+    Measured (defaults, seeds 0-1): the network holds one assembly active at random before the
+    cue (as with the hand-written kernel this replaces); the cue switches it to assembly 0."""
+    from neuroscape.api import simulate
+    from neuroscape.models.network import network
+
+    net = network("assembly")
+    res = simulate(
+        net,
+        {"w_plus": w_plus, "eta": eta, "g": g, "J": j, "cue_amp": cue_amp},
+        seed=seed,
+        conn_seed=conn_seed,
+        duration_ms=duration_ms,
+        dt_ms=dt_ms,
+        record_spikes=True,
+    )
+    if not res.ok[0]:
+        raise ValueError(f"assembly network failed: {res.errors[0]}")
+    t, idx = res.spikes[0]
+    n_bins = int(np.floor(duration_ms / bin_ms + 1e-9))  # whole bins only
+    edges = np.arange(n_bins + 1) * bin_ms
+    sizes = net.sizes
+    start = np.cumsum([0, *sizes.values()])[:-1]
+    offset = dict(zip(sizes, start, strict=True))
+    rates = np.empty((n_bins, len(ASSEMBLY_GROUPS)))
+    for k, pop in enumerate(ASSEMBLY_GROUPS):
+        mine = (idx >= offset[pop]) & (idx < offset[pop] + sizes[pop])
+        counts = np.histogram(t[mine], edges)[0]
+        rates[:, k] = counts / (sizes[pop] * bin_ms * 1e-3)
+    return edges[:-1] + 0.5 * bin_ms, rates
 
 
 def wilson_cowan_study(p_range=(-1.0, 4.0), n: int = 101) -> dict:

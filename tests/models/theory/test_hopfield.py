@@ -23,14 +23,3 @@ def test_capacity_near_0138_and_linear_in_n():
     assert np.all((crit > 0.12) & (crit < 0.16))
     cap = crit * np.array(sizes)
     np.testing.assert_allclose(cap / np.array(sizes), crit.mean(), rtol=0.15)
-
-
-@pytest.mark.slow
-def test_spiking_assembly_retrieved_by_a_cue():
-    """E-I spiking network with Hebbian assemblies: after a 100-ms cue the cued assembly fires
-    well above the background excitatory rate and the other assemblies stay low."""
-    t, r = hp.assembly_retrieval(seed=0)
-    after = r[t > 1000].mean(0)  # 400-900 ms after the cue ended
-    cued, others, background = after[0], after[1:5], after[5]
-    assert cued > 3 * background and cued > 20.0, np.round(after, 1)
-    assert np.all(others < 0.5 * background), np.round(after, 1)

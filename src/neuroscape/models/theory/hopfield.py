@@ -6,6 +6,10 @@ s_i <- sign(sum_j W_ij s_j) in random order until a full sweep flips nothing.
 Retrieval from a cue (a stored pattern with a fraction of its bits flipped) is judged by the
 overlap m = (1/N) sum_i xi_i s_i with the cued pattern; the load is alpha = P / N (critical load
 about 0.138 for large N, Amit, Gutfreund and Sompolinsky 1985).
+
+The spiking form (assemblies of LIF neurons retrieved by a cue) is the network file
+``assembly`` (``neuroscape/models/network/library/assembly.yaml``), run by the network engine;
+``neuroscape.analysis.theory.assembly_retrieval`` gives its population rates over time.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from numba import njit
 
 from neuroscape.core.settings import SimSettings
 from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
-from neuroscape.models.theory.mean_field import by_presynaptic, lif_delta_step
 from neuroscape.models.theory.model import TheoryModel, TheoryRun
 
 SPEC = ModelSpec(
@@ -123,140 +126,6 @@ def critical_load(alphas: np.ndarray, mean_overlap: np.ndarray, level: float = 0
         return float(alphas[0])
     a0, a1, m0, m1 = alphas[k - 1], alphas[k], mean_overlap[k - 1], mean_overlap[k]
     return float(a0 + (m0 - level) * (a1 - a0) / (m0 - m1))
-
-
-# ---------------------------------------------------------------------------------- spiking
-CUE_MS = (500.0, 600.0)  # the default cue to assembly 0 (ms)
-
-
-@njit(cache=True)
-def _assembly_net(
-    seed,
-    n_e,
-    n_i,
-    n_asm,
-    size,
-    ce,
-    ci,
-    j,
-    g,
-    eta,
-    w_plus,
-    cue_amp,
-    cue_on,
-    cue_off,
-    dt,
-    n_steps,
-    bin_steps,
-    rates,
-):
-    """LIF network (tau 20 ms, theta 20 mV, reset 10 mV, t_ref 2 ms, delay 1.5 ms) with
-    assemblies: E->E synapses inside an assembly are w_plus times stronger (Hebbian storage of
-    binary patterns). External Poisson drive eta x threshold rate; during [cue_on, cue_off)
-    assembly 0 gets cue_amp x more. rates[b, k]: rate (Hz) of group k in time bin b, groups =
-    assemblies 0..n_asm-1, background E, I."""
-    np.random.seed(seed)  # noqa: NPY002 (numba's generator, one network per call)
-    n = n_e + n_i
-    f = size / n_e
-    w_minus = 1.0 - f * (w_plus - 1.0) / (n_asm * f - f)
-    tau, theta, v_r, n_ref = 20.0, 20.0, 10.0, int(round(2.0 / dt))
-    pre = np.empty(n * (ce + ci), np.int32)
-    for i in range(n):
-        for k in range(ce + ci):
-            pre[i * (ce + ci) + k] = (
-                np.random.randint(0, n_e) if k < ce else n_e + np.random.randint(0, n_i)
-            )
-    start, post = by_presynaptic(pre, n, ce + ci)
-    wgt = np.empty(pre.size)
-    for s in range(n):
-        for x in range(start[s], start[s + 1]):
-            i = post[x]
-            w = j if s < n_e else -g * j
-            if s < n_e and i < n_e and s // size < n_asm and i // size < n_asm:
-                # potentiated inside an assembly, depressed between assemblies so that an
-                # assembly neuron's mean input is unchanged (Amit and Brunel 1997)
-                w *= w_plus if s // size == i // size else w_minus
-            wgt[x] = w
-    n_delay = int(round(1.5 / dt))
-    ring = np.zeros((n_delay + 1, n))
-    v = np.random.random(n) * 0.5 * theta  # noqa: NPY002 (a quiet start: no initial burst)
-    held = np.zeros(n, np.int64)
-    decay = np.exp(-dt / tau)  # once, not per neuron and step
-    lam = eta * theta / (j * ce * tau) * ce * dt  # external spikes per step
-    group = np.empty(n, np.int64)
-    counts = np.zeros(n_asm + 2)
-    for i in range(n):
-        group[i] = n_asm + 1 if i >= n_e else (i // size if i // size < n_asm else n_asm)
-        counts[group[i]] += 1
-    for step in range(n_steps):
-        slot = step % (n_delay + 1)
-        cue = cue_on <= step * dt < cue_off
-        for i in range(n):
-            mean = lam * (cue_amp if cue and group[i] == 0 else 1.0)
-            ext = np.random.poisson(mean)  # noqa: NPY002
-            v[i], held[i], spiked = lif_delta_step(
-                v[i], held[i], decay, j * ext, ring[slot, i], theta, v_r, n_ref
-            )
-            ring[slot, i] = 0.0
-            if spiked:
-                arrive = (step + n_delay) % (n_delay + 1)
-                for x in range(start[i], start[i + 1]):
-                    ring[arrive, post[x]] += wgt[x]
-                rates[step // bin_steps, group[i]] += 1.0
-    for b in range(rates.shape[0]):
-        for k in range(n_asm + 2):
-            rates[b, k] /= counts[k] * bin_steps * dt * 1e-3
-
-
-def assembly_retrieval(
-    w_plus: float = 2.5,
-    eta: float = 1.0,
-    g: float = 5.0,
-    j: float = 0.1,
-    n_e: int = 8000,
-    n_i: int = 2000,
-    n_asm: int = 5,
-    cue_amp: float = 1.5,
-    cue_ms=CUE_MS,
-    duration_ms: float = 1500.0,
-    bin_ms: float = 50.0,
-    dt_ms: float = 0.1,
-    seed: int = 0,
-):
-    """A spiking E-I network with Hebbian assemblies (each n_e / (2 n_asm) neurons, half the E
-    cells in none): (bin centres (ms), rates (bins, groups)), groups = assemblies, background
-    E, I. A 100-ms cue to assembly 0 (external drive x cue_amp) leaves it active, far above
-    the background, while the other assemblies fall silent.
-
-    Measured (defaults, seeds 0-1): before the cue the network already holds one assembly
-    active at random (an all-quiet spontaneous state was not stable for any w_plus in 2.2-3.5
-    with eta 0.8-1.1); the cue switches it to assembly 0."""
-    size = n_e // (2 * n_asm)
-    n_steps = int(round(duration_ms / dt_ms))
-    bin_steps = int(round(bin_ms / dt_ms))
-    rates = np.zeros((n_steps // bin_steps + 1, n_asm + 2))
-    _assembly_net(
-        seed,
-        n_e,
-        n_i,
-        n_asm,
-        size,
-        int(0.1 * n_e),
-        int(0.1 * n_i),
-        j,
-        g,
-        eta,
-        w_plus,
-        cue_amp,
-        cue_ms[0],
-        cue_ms[1],
-        dt_ms,
-        n_steps,
-        bin_steps,
-        rates,
-    )
-    rates = rates[: n_steps // bin_steps]
-    return (np.arange(len(rates)) + 0.5) * bin_ms, rates
 
 
 RETRIEVED = 0.9  # final overlap (1) above which the cued pattern counts as retrieved
