@@ -215,6 +215,8 @@ def run_batch(
         chunk_size = 4096 if device != "cpu" else max(8 * (workers or 1), 64)
         if recording.spikes or recording.v_neurons:
             chunk_size = min(chunk_size, 16)
+        if hasattr(model, "chunk_rows"):  # a model whose rows are large on a device
+            chunk_size = min(chunk_size, model.chunk_rows(device))
     if chunk_size < 1:
         raise SettingsError(f"chunk_size={chunk_size}; allowed: >= 1")
 

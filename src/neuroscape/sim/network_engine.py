@@ -689,6 +689,16 @@ class NetworkBatch:
         if settings.integrator not in ("auto",):
             canonical_name(settings.integrator)
 
+    def chunk_rows(self, device: str) -> int:
+        """Rows per chunk on ``device`` that keep the per-synapse state of a chunk within about
+        4 GiB (the torch back end holds every row's synaptic variables at once)."""
+        if device == "cpu":
+            return 1 << 30
+        per_row = 64 * sum(p.size for p in self.model.populations)
+        for j in self.model.projections:
+            per_row += 8 * self.connectivity.n_synapses[j.name] * (len(j.synvars) + 1)
+        return max(1, int(4 * 2**30 // per_row))
+
     def kernel_source(self, settings: SimSettings, recording: Recording | None = None) -> str:
         return self._compiled(settings, recording or Recording())[0].src
 
@@ -704,9 +714,9 @@ class NetworkBatch:
     def run_chunk(self, params: np.ndarray, keys: np.ndarray, settings: SimSettings,
                   device: str, recording: Recording) -> ChunkResult:
         if device != "cpu":
-            raise SettingsError(
-                f"device={device!r}: networks run on the CPU engine in this version; allowed: cpu"
-            )
+            from neuroscape.sim.network_torch import run_chunk_torch  # lazy: it imports this module
+
+            return run_chunk_torch(self, params, keys, settings, device, recording)
         net, g = self.model, self.connectivity
         self._params_cache = params
         gen, kern = self._compiled(settings, recording)
