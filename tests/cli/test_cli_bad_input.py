@@ -108,7 +108,6 @@ def _cases():
         ("cortical-conn-seed-neg", ["simulate", "cortical", "--conn-seed", "-1"]),
         ("cortical-dt-too-coarse", ["simulate", "cortical", "--dt-ms", "1"]),
         ("ddm-plot", ["simulate", "ddm", "--plot", "x.png"]),
-        ("brunel-plot", ["simulate", "brunel", "--plot", "x.png"]),
         ("wilson_cowan-plot", ["simulate", "wilson_cowan", "--plot", "x.png"]),
         ("model-unknown", ["simulate", "nope"]),
         ("params-unknown", ["params", "nope"]),

@@ -83,9 +83,6 @@ def test_theory_models_refuse_settings_they_cannot_run():
     # lengthened silently to two windows
     with pytest.raises(SettingsError, match=r"window_ms=1500 must be <= duration_ms/2 = 1000"):
         wc.check_settings(SimSettings(2000.0, 0.05, 1500.0, "rk4"))
-    with pytest.raises(SettingsError, match="window_ms=1 must be >= 2 ms for brunel"):
-        brunel = get_model("brunel").batch()
-        brunel.check_settings(SimSettings(1000.0, 0.1, 1.0, "exponential_euler"))
     with pytest.raises(ValueError, match="window_ms=1500 must be in"):
         from neuroscape.models.theory import wilson_cowan
 

@@ -70,7 +70,13 @@ class Graph:
     sizes_pathway = sizes_of
 
     def csr(self, proj: str) -> tuple[np.ndarray, np.ndarray]:
-        """(indptr, post indices) by presynaptic neuron, for fast spike delivery."""
+        """(indptr, post indices) by presynaptic neuron, for fast spike delivery (made once)."""
+        memo = self.__dict__.setdefault("_memo", {})
+        if ("csr", proj) not in memo:
+            memo[("csr", proj)] = self._csr(proj)
+        return memo[("csr", proj)]
+
+    def _csr(self, proj: str) -> tuple[np.ndarray, np.ndarray]:
         n_pre, _ = self.sizes_of(proj)
         pre, post = self.edges[proj]
         indptr = np.zeros(n_pre + 1, dtype=np.int64)
@@ -78,7 +84,13 @@ class Graph:
         return indptr, post.astype(np.int64)
 
     def csc(self, proj: str) -> tuple[np.ndarray, np.ndarray]:
-        """(indptr, synapse indices) by postsynaptic neuron (for on_post effects)."""
+        """(indptr, synapse indices) by postsynaptic neuron (for on_post effects; made once)."""
+        memo = self.__dict__.setdefault("_memo", {})
+        if ("csc", proj) not in memo:
+            memo[("csc", proj)] = self._csc(proj)
+        return memo[("csc", proj)]
+
+    def _csc(self, proj: str) -> tuple[np.ndarray, np.ndarray]:
         _, n_post = self.sizes_of(proj)
         post = self.edges[proj][1]
         order = np.argsort(post, kind="stable").astype(np.int64)

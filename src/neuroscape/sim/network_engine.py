@@ -533,7 +533,9 @@ class _Gen:
             self.input_groups.setdefault(inp.target, []).append(k)
             self.arg(f"I{k}_tab")
             self.arg(f"I{k}_val")
-            E(2, f"I{k}_v = I{k}_val[b]", f"I{k}_T = I{k}_tab[b]")
+            self.arg(f"I{k}_on")
+            E(2, f"I{k}_v = I{k}_val[b]", f"I{k}_T = I{k}_tab[b]",
+              f"I{k}_a = I{k}_on[b, 0]", f"I{k}_z = I{k}_on[b, 1]")
             for m in range(K_FAST):
                 E(2, f"I{k}_t{m} = I{k}_T[{m}]")
         for tgt, ks in self.input_groups.items():
@@ -547,6 +549,10 @@ class _Gen:
             pop = self.net.population(tgt)
             qi, off, n = self.q(tgt), self.offsets[tgt], pop.size
             U = f"U{qi}"  # noqa: N806
+            # the kick of an input outside its time window is 0 (its words are drawn all
+            # the same, so a window never moves another input's noise)
+            for k in ks:
+                E(3, f"I{k}_w = I{k}_v if s >= I{k}_a and s < I{k}_z else 0.0")
             # one 64-bit word per neuron and pair of inputs: its low and high 32 bits
             E(3, f"for i in range({n}):")
             for h in range(0, len(ks), 2):
@@ -560,7 +566,7 @@ class _Gen:
                 inp = self.net.inputs[k]
                 vi = pop.model.states.index(inp.var)
                 cmp = " + ".join(f"({U}_{h}[i] >= I{k}_t{m})" for m in range(K_FAST))
-                E(4, f"P{qi}_y{vi}[i] += ({cmp}) * I{k}_v",
+                E(4, f"P{qi}_y{vi}[i] += ({cmp}) * I{k}_w",
                   f"ovf += {U}_{h}[i] >= I{k}_t{K_FAST - 1}")
             E(3, "if ovf > 0:")
             for h, k in enumerate(ks):
@@ -569,7 +575,7 @@ class _Gen:
                 E(4, f"for i in range({n}):",
                   f"    if {U}_{h}[i] >= I{k}_t{K_FAST - 1}:",
                   f"        P{qi}_y{vi}[i] += (poisson_from_table({U}_{h}[i], I{k}_T) - "
-                  f"{K_FAST}) * I{k}_v")
+                  f"{K_FAST}) * I{k}_w")
 
     # -------------------------------------------------------------- outputs
     def _outputs_setup(self) -> None:
@@ -648,6 +654,20 @@ def _kernel(source: str, net: NetworkModel):
     return _KERNELS[source]
 
 
+_GRAPHS: dict = {}  # (id(model), conn_seed) -> (model, graph): the last few drawn
+
+
+def _seeded_graph(model: NetworkModel, conn_seed: int) -> Graph:
+    """The graph of ``conn_seed``, drawn once per process for the last few (a big graph takes
+    seconds to draw: Brunel's 15.6 million synapses)."""
+    key = (id(model), int(conn_seed))
+    if key not in _GRAPHS or _GRAPHS[key][0] is not model:
+        if len(_GRAPHS) >= 4:
+            _GRAPHS.pop(next(iter(_GRAPHS)))
+        _GRAPHS[key] = (model, model.graph(conn_seed))
+    return _GRAPHS[key][1]
+
+
 class NetworkBatch:
     """A network on one graph: B parameter sets per call, each row its own noise stream."""
 
@@ -655,7 +675,7 @@ class NetworkBatch:
         self.model = model
         self.spec = model.spec
         if connectivity is None:
-            self.connectivity = model.graph(conn_seed)
+            self.connectivity = _seeded_graph(model, conn_seed)
             self.conn_seed: int | None = int(conn_seed)
         else:
             if isinstance(connectivity, Graph):
@@ -802,6 +822,11 @@ class NetworkBatch:
                 tab = np.hstack([tab, np.full((b, K_FAST - tab.shape[1]), 1 << 32)])
             vals[f"I{k}_tab"] = tab
             vals[f"I{k}_val"] = net.evaluate(inp.value, params)
+            on = np.empty((b, 2), dtype=np.int64)
+            on[:, 0] = 0 if inp.start is None else np.round(net.evaluate(inp.start, params) / dt)
+            on[:, 1] = (n_steps if inp.stop is None
+                        else np.round(net.evaluate(inp.stop, params) / dt))
+            vals[f"I{k}_on"] = on
         window_steps = n_steps - settings.rec_start
         for oi, o in enumerate(net.outputs):
             n_of = g.sizes.get(o.of, 0) if o.kind != "weights" else 0
@@ -820,6 +845,10 @@ class NetworkBatch:
             elif o.kind in ("fano", "sync"):
                 bw = max(1, int(round(o.bin_ms / dt)))
                 nb = -(-window_steps // bw)
+                if nb < 2:
+                    raise SettingsError(
+                        f"output {o.name}: the window of {settings.window_ms:g} ms holds "
+                        f"{nb} bin of {o.bin_ms:g} ms; allowed: a window of at least 2 bins")
                 shape = (b, n_of, nb) if o.kind == "fano" else (b, nb)
                 vals[f"O{oi}_bins"] = np.zeros(shape, dtype=np.int64)
                 vals[f"O{oi}_bw"] = bw

@@ -71,6 +71,11 @@ def pavlov():
     return network("pavlov")
 
 
+def assembly():
+    """Spiking E-I network with Hebbian assemblies (Amit and Brunel 1997)."""
+    return network("assembly")
+
+
 def cortical():
     """The local cortical circuit of Zhang, Young and Lai (2020)."""
     return network("cortical")

@@ -57,7 +57,7 @@ KEYS = ("name", "version", "description", "parameters", "constants", "derived", 
 POP_KEYS = ("size", "model", "params", "initial", "current", "kind", "rate", "spikes",
             "integrator")  # fmt: skip
 PROJ_KEYS = ("pre", "post", "connect", "model", "initial", "on_pre", "on_post", "delay")
-INPUT_KEYS = ("target", "rate", "n", "on_spike")
+INPUT_KEYS = ("target", "rate", "n", "on_spike", "start", "stop")
 MS = sympy.Rational(1, 1000)
 
 
@@ -141,6 +141,8 @@ class PoissonInput:
     n: int
     var: str
     value: sympy.Expr
+    start: sympy.Expr | None = None  # ms: active in [start, stop) (parameters allowed)
+    stop: sympy.Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -959,7 +961,16 @@ def _input(ctx: _Ctx, iname, idef, pops) -> PoissonInput:
             s.name.startswith(("post_", "rand", "tmp_")) for s in stmts[0].expr.free_symbols):
         raise ctx.err("on_spike must be one 'state += value' with a value constant per run",
                       *at, "on_spike")
-    return PoissonInput(iname, tgt, rate, n, stmts[0].target, stmts[0].expr)
+    window = []
+    for key in ("start", "stop"):
+        if idef.get(key) is None:
+            window.append(None)
+            continue
+        e, d = ctx.expr(idef[key], None, *at, key)
+        if d != parse_unit("ms").dims:
+            raise ctx.err(f"{key} must be a time (e.g. '500 ms')", *at, key)
+        window.append(e / MS)
+    return PoissonInput(iname, tgt, rate, n, stmts[0].target, stmts[0].expr, *window)
 
 
 def _output(ctx: _Ctx, on, od, pops, projs) -> OutputDef:

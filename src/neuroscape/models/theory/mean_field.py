@@ -198,14 +198,3 @@ def lif_poisson_rates(
     seeds = (np.asarray(keys, np.uint64) >> np.uint64(33)).astype(np.int64)  # 31-bit seeds
     _lif_poisson(rows, seeds, dt_ms, int(round(duration_ms / dt_ms)), counts)
     return counts / (duration_ms * 1e-3)
-
-
-
-def __getattr__(name: str):
-    # Transitional: the entry point ``brunel`` still names this module's MODEL until
-    # pyproject.toml names neuroscape.models.network:brunel; it is the network file now.
-    if name == "MODEL":
-        from neuroscape.models.network import network
-
-        return network("brunel")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
