@@ -5,7 +5,9 @@ Per step, in Brian2's order (Stimberg, Brette and Goodman 2019): every populatio
 with its own scheme (the neuron engine's step code), the thresholds are tested, the synapses act
 (delayed effects due now, then on_pre of this step's spikes, then on_post), the Poisson inputs
 kick, and the spiking neurons reset and start their refractory period (Brian2's rule: held for
-round(t_ref/dt) steps counted from the spike step). Spikes are on the step grid.
+int(t_ref/dt + 0.001) steps counted from the spike step; a variable declared (unless refractory)
+keeps its value meanwhile, whatever synapses and inputs write to it). Spikes are on the step
+grid.
 
 Random numbers come from the counter-based generator of ``neuroscape.core.rng`` at positions fixed
 by (row, step, neuron or synapse), so a row's result never depends on the batch it runs in.
@@ -96,6 +98,15 @@ def _rand_values(expr, keys: np.ndarray, base: int, ids: np.ndarray, rows: dict,
     return np.broadcast_to(out, (len(keys), len(ids))).copy()
 
 
+def syn_initial(j, v, keys: np.ndarray, rows: dict, koff: int, nsyn: int) -> np.ndarray:
+    """(B, nsyn) initial values of synaptic variable ``v`` of projection ``j``: variable vi of
+    synapse k draws at its own counters ``SYN_INIT | (((koff + k) V + vi) R + r)``."""
+    n_v = len(j.synvars)
+    vi = [x.name for x in j.synvars].index(v.name)
+    ids = (np.arange(nsyn, dtype=np.int64) + koff) * n_v + vi
+    return _rand_values(v.initial, keys, SYN_INIT, ids, rows)
+
+
 # ------------------------------------------------------------------ code generation
 def pop_scheme(pop: Population, settings: SimSettings) -> str:
     """The scheme population ``pop`` integrates with: the run's integrator unless 'auto', then
@@ -137,6 +148,32 @@ def _step_def(q: int, pop: Population, scheme: str) -> tuple[list[str], str]:
     return lines, src
 
 
+def draw_slots(stmts) -> list[tuple[str, int]]:
+    """The rand()/randn() draws of a statement block and their first counter slot (a randn
+    takes two: Box-Muller). A draw's counter is ``SYN | ((((s S + k) 2 + side) M) + slot)``
+    with S the network's synapses, k the synapse, side 0 for on_pre and 1 for on_post, and M
+    the most slots of any block of the network: no two draws of a row share a counter."""
+    names = sorted({s.name for st in stmts for s in st.expr.free_symbols
+                    if s.name.startswith(("rand_", "randn_"))})
+    out, o = [], 0
+    for d in names:
+        out.append((d, o))
+        o += 2 if d.startswith("randn") else 1
+    return out
+
+
+def max_slots(net: NetworkModel) -> int:
+    """M of ``draw_slots``: the most counter slots of any statement block (at least 1)."""
+    m = 1
+    for j in net.projections:
+        for stmts in (j.on_pre, j.on_post):
+            ds = draw_slots(stmts)
+            if ds:
+                d, o = ds[-1]
+                m = max(m, o + (2 if d.startswith("randn") else 1))
+    return m
+
+
 class _Gen:
     """Writes the kernel of one network (its source is also the cache key)."""
 
@@ -156,6 +193,7 @@ class _Gen:
             self.syn_off[j.name] = so
             so += graph.n_synapses[j.name]
         self.n_syn = max(so, 1)
+        self.slots = max_slots(net)
         self.args: list[str] = []
         self.lines: list[str] = []
 
@@ -276,12 +314,21 @@ class _Gen:
             else:
                 E(3, f"for c in range({P}_sptr[s], {P}_sptr[s + 1]):",
                   f"    {P}_sp[{P}_nsp] = {P}_sidx[c]", f"    {P}_nsp += 1")
-        # 3. reward signals, then synapses
+        # 3. reward signals, then the synapses in Brian2's order: every on_pre pathway, the
+        # Poisson inputs, every on_post pathway
         self._modulators_step()
+        E(3, "base_syn = np.uint64(s) * np.uint64(n_syn_all)")
         for ji, j in enumerate(self.net.projections):
-            self._projection_step(ji, j)
-        # 4. Poisson inputs
+            self._pre_step(ji, j)
         self._inputs_step()
+        for ji, j in enumerate(self.net.projections):
+            self._post_step(ji, j)
+        # 4. Brian2's conditional write: a variable declared (unless refractory) keeps its
+        # value while the neuron is refractory, whatever the synapses and inputs wrote to it
+        for qi, p in enumerate(self.pops):
+            if p.kind == "neuron" and p.model.hold_refractory:
+                E(3, f"for i in range({p.size}):", f"    if P{qi}_ref[i] > s:",
+                  f"        P{qi}_y0[i] = P{qi}_hv[i]")
         # 5. resets, refractory, counts, records
         for qi, p in enumerate(self.pops):
             P = f"P{qi}"  # noqa: N806
@@ -352,6 +399,15 @@ class _Gen:
                 E(2, f"{J}_last = np.zeros({nsyn}, dtype=np.int64)")
             # delays (steps): a constant, one per row (a parameter), or one per synapse (rand())
             if _has_rand(j.delay):
+                reads = {s.name for st in j.on_pre for s in st.expr.free_symbols}
+                if j.on_post or any(v.b is not None or v.mod is not None for v in j.synvars) \
+                        or any(n.startswith("post_") for n in reads) \
+                        or any(st.where in ("syn", "pre") for st in j.on_pre):
+                    raise NetworkError(
+                        f"{self.net.origin}: projection {j.name}: delays drawn per synapse "
+                        "(rand()) are for effects that only add to the target (g += w); "
+                        "plastic synapses, on_post and reads of the target need one delay for "
+                        "the projection (a constant or a parameter)")
                 self.arg(f"{J}_dly")
                 self.arg(f"{J}_dmax")
                 self.delays[j.name] = "array"
@@ -407,7 +463,7 @@ class _Gen:
             names[sympy.Symbol(f"syn_{v.name}")] = f"{J}_{v.name}[k]"
         return names
 
-    def _block(self, ji: int, j, stmts, indent: int, delayed: bool) -> None:
+    def _block(self, ji: int, j, stmts, indent: int, delayed: bool, side: int) -> None:
         E = self.emit  # noqa: N806
         J = f"J{ji}"  # noqa: N806
         names = self._names(ji, j)
@@ -416,15 +472,17 @@ class _Gen:
         # event-driven variables brought to now
         for ln in self._evd_lines(ji, j):
             E(indent, ln)
-        draws = sorted({s.name for st in stmts for s in st.expr.free_symbols
-                        if s.name.startswith(("rand_", "randn_"))})
-        r_n = len(draws)
         koff = f"J{ji}_koff"
-        for r, d in enumerate(draws):
-            c = (f"np.uint64({SYN}) | ((base_syn + np.uint64({koff} + k)) * np.uint64({r_n}) + "
-                 f"np.uint64({r}))")
-            fn = f"normal(key, {c})" if d.startswith("randn") else f"unit_float(word(key, {c}))"
-            E(indent, f"{d} = {fn}")
+        c0 = (f"(((base_syn + np.uint64({koff} + k)) * np.uint64(2) + np.uint64({side})) "
+              f"* np.uint64({self.slots}))")
+        for d, o in draw_slots(stmts):
+            w = [f"unit_float(word(key, np.uint64({SYN}) | ({c0} + np.uint64({o + m}))))"
+                 for m in range(2 if d.startswith("randn") else 1)]
+            if d.startswith("randn"):  # Box-Muller on the draw's two slots
+                E(indent, f"{d} = math.sqrt(-2.0 * math.log(1.0 - {w[0]})) * "
+                          f"math.cos(2.0 * math.pi * {w[1]})")
+            else:
+                E(indent, f"{d} = {w[0]}")
         for st in stmts:
             rhs = self._p(st.expr, names)
             if st.where == "tmp":
@@ -490,13 +548,12 @@ class _Gen:
                  f"Mtau_{m.name}) + P{q}_nsp * Mv_{m.name}",
               f"Mt_{m.name} = s")
 
-    def _projection_step(self, ji: int, j) -> None:
+    def _pre_step(self, ji: int, j) -> None:
         E = self.emit  # noqa: N806
         J = f"J{ji}"  # noqa: N806
         qpre, qpost = self.q(j.pre), self.q(j.post)
         post = self.net.population(j.post)
         mode = self.delays[j.name]
-        E(3, "base_syn = np.uint64(s) * np.uint64(n_syn_all)")
         if j.on_pre and mode not in (0, "array"):
             d = f"{J}_d" if mode == "row" else str(mode)
             E(3, f"slot = (s + {d}) % {J}_D",
@@ -506,12 +563,12 @@ class _Gen:
               f"slot = s % {J}_D",
               f"for c in range({J}_qn[slot]):", f"    ii = {J}_q[slot, c]",
               f"    for k in range({J}_ptr[ii], {J}_ptr[ii + 1]):", f"        jj = {J}_post[k]")
-            self._block(ji, j, j.on_pre, 5, False)
+            self._block(ji, j, j.on_pre, 5, False, 0)
             E(3, f"{J}_qn[slot] = 0")
         elif j.on_pre:
             E(3, f"for c in range(P{qpre}_nsp):", f"    ii = P{qpre}_sp[c]",
               f"    for k in range({J}_ptr[ii], {J}_ptr[ii + 1]):", f"        jj = {J}_post[k]")
-            self._block(ji, j, j.on_pre, 5, mode == "array")
+            self._block(ji, j, j.on_pre, 5, mode == "array", 0)
         if mode == "array":  # after on_pre: an effect of delay 0 lands in this step's slot
             E(3, f"slot = s % {J}_D")
             for var in self._buffered(j):
@@ -519,11 +576,16 @@ class _Gen:
                 E(3, f"for jj in range({post.size}):",
                   f"    P{qpost}_y{i}[jj] += {J}_buf_{var}[slot, jj]",
                   f"    {J}_buf_{var}[slot, jj] = 0.0")
-        if j.on_post:
-            E(3, f"for c in range(P{qpost}_nsp):", f"    jj = P{qpost}_sp[c]",
-              f"    for m in range({J}_cptr[jj], {J}_cptr[jj + 1]):", f"        k = {J}_csyn[m]",
-              f"        ii = {J}_pre[k]")
-            self._block(ji, j, j.on_post, 5, False)
+
+    def _post_step(self, ji: int, j) -> None:
+        if not j.on_post:
+            return
+        J = f"J{ji}"  # noqa: N806
+        qpost = self.q(j.post)
+        self.emit(3, f"for c in range(P{qpost}_nsp):", f"    jj = P{qpost}_sp[c]",
+                  f"    for m in range({J}_cptr[jj], {J}_cptr[jj + 1]):",
+                  f"        k = {J}_csyn[m]", f"        ii = {J}_pre[k]")
+        self._block(ji, j, j.on_post, 5, False, 1)
 
     # -------------------------------------------------------------- Poisson inputs
     def _inputs_setup(self) -> None:
@@ -608,11 +670,11 @@ class _Gen:
                   f"        d = (s - O{oi}_last[i]) * dt",
                   f"        O{oi}_isi[b, i, 0] += d", f"        O{oi}_isi[b, i, 1] += d * d",
                   f"        O{oi}_isi[b, i, 2] += 1.0", f"    O{oi}_last[i] = s")
-            elif o.kind == "fano":
-                E(4, "if s >= rec_start:",
+            elif o.kind == "fano":  # whole bins only: a partial last bin is left out
+                E(4, f"if s >= rec_start and (s - rec_start) // O{oi}_bw < O{oi}_bins.shape[2]:",
                   f"    O{oi}_bins[b, i, (s - rec_start) // O{oi}_bw] += 1")
             elif o.kind == "sync":
-                E(4, "if s >= rec_start:",
+                E(4, f"if s >= rec_start and (s - rec_start) // O{oi}_bw < O{oi}_bins.shape[1]:",
                   f"    O{oi}_bins[b, (s - rec_start) // O{oi}_bw] += 1")
 
     def _outputs_final(self) -> None:
@@ -760,6 +822,13 @@ class NetworkBatch:
         if vidx.size and (vidx.min() < 0 or vidx.max() >= n_total):
             raise ValueError(
                 f"recorded neuron indices must be in 0..{n_total - 1}, got {vidx.tolist()}")
+        for p in net.populations:
+            o = gen.offsets[p.name]
+            inside = vidx[(vidx >= o) & (vidx < o + p.size)]
+            if p.kind != "neuron" and inside.size:
+                raise ValueError(
+                    f"recorded neuron {int(inside[0])} is in {p.name}, a {p.kind} source "
+                    "without a membrane potential; allowed: neurons of a neuron population")
         vtrace = np.zeros((b, vidx.size, n_steps if vidx.size else 0), dtype=np.float32)
         vals = {"keys": keys, "rv": rv, "n_steps": n_steps, "rec_start": settings.rec_start,
                 "dt": dt, "cnt": cnt, "ok": ok, "spk_step": spk_step, "spk_idx": spk_idx,
@@ -778,6 +847,14 @@ class NetworkBatch:
                 vals[f"{P}_thr"] = np.round(lam * 2.0**32).astype(np.int64)
             else:
                 steps = np.floor(p.spike_times / dt + 1e-9).astype(np.int64)
+                pair = steps * p.size + p.spike_indices
+                if np.unique(pair).size != pair.size:
+                    k = int(np.flatnonzero(np.bincount(np.searchsorted(np.unique(pair), pair))
+                                           > 1)[0])
+                    raise SettingsError(
+                        f"{net.origin}: population {p.name}: neuron "
+                        f"{int(np.unique(pair)[k] % p.size)} spikes twice in one step of "
+                        f"{dt:g} ms; allowed: at most one spike per neuron and step")
                 keep = steps < n_steps
                 ptr = np.zeros(n_steps + 1, dtype=np.int64)
                 np.cumsum(np.bincount(steps[keep], minlength=n_steps)[:n_steps], out=ptr[1:])
@@ -795,7 +872,8 @@ class NetworkBatch:
             ids = np.arange(nsyn, dtype=np.int64) + gen.syn_off[j.name]
             for v in j.synvars:
                 if _has_rand(v.initial):
-                    vals[f"{J}_i_{v.name}"] = _rand_values(v.initial, keys, SYN_INIT, ids, rows)
+                    vals[f"{J}_i_{v.name}"] = syn_initial(j, v, keys, rows, gen.syn_off[j.name],
+                                                          nsyn)
             if gen.delays[j.name] == "row":
                 d = net.evaluate(j.delay, params)
                 if np.any(d < 0):
@@ -826,6 +904,11 @@ class NetworkBatch:
             on[:, 0] = 0 if inp.start is None else np.round(net.evaluate(inp.start, params) / dt)
             on[:, 1] = (n_steps if inp.stop is None
                         else np.round(net.evaluate(inp.stop, params) / dt))
+            if np.any(on[:, 0] < 0) or np.any(on[:, 1] <= on[:, 0]):
+                r = int(np.flatnonzero((on[:, 0] < 0) | (on[:, 1] <= on[:, 0]))[0])
+                raise SettingsError(
+                    f"{net.origin}: input {inp.name}: window [{on[r, 0] * dt:g}, "
+                    f"{on[r, 1] * dt:g}) ms; allowed: 0 <= start < stop")
             vals[f"I{k}_on"] = on
         window_steps = n_steps - settings.rec_start
         for oi, o in enumerate(net.outputs):
@@ -844,7 +927,7 @@ class NetworkBatch:
                 vals[f"O{oi}_isi"] = np.zeros((b, n_of, 3))
             elif o.kind in ("fano", "sync"):
                 bw = max(1, int(round(o.bin_ms / dt)))
-                nb = -(-window_steps // bw)
+                nb = window_steps // bw
                 if nb < 2:
                     raise SettingsError(
                         f"output {o.name}: the window of {settings.window_ms:g} ms holds "
@@ -883,16 +966,18 @@ class NetworkBatch:
             raise SettingsError(f"population {p.name}: {exc}") from None
         base = np.asarray(m.initial_state(par), dtype=float)  # (B, n_s)
         y = np.repeat(base[:, None, :], p.size, axis=1)
-        ids = np.arange(p.size, dtype=np.int64) + off
+        n_s = len(m.states)
         for i, e in enumerate(p.initial):
-            if e is not None:
+            if e is not None:  # state i of neuron gid: its own counters (independent draws)
+                ids = (np.arange(p.size, dtype=np.int64) + off) * n_s + i
                 y[:, :, i] = _rand_values(e, keys, INIT, ids, rows)
         if m.refractory_param is not None:
             t_ref = par[:, m.spec.parameter_names.index(m.refractory_param)]
         else:
             t_ref = np.full(b, m.refractory_ms)
-        # Brian2's rule: refractory for round(t_ref/dt) steps counted from the spike step
-        nref = np.maximum(np.round(t_ref / dt), 1).astype(np.int64)
+        # Brian2's rule (its timestep(t_ref, dt)): refractory for int(t_ref/dt + 0.001) steps
+        # counted from the spike step
+        nref = np.maximum(np.floor(t_ref / dt + 1e-3), 1).astype(np.int64)
         cur = net.evaluate(p.current, params)
         return {f"{P}_y": np.ascontiguousarray(y), f"{P}_par": np.ascontiguousarray(par),
                 f"{P}_cur": cur, f"{P}_nref": nref}
@@ -923,14 +1008,14 @@ class NetworkBatch:
                                            for r in cv])
             elif o.kind == "fano":
                 x = vals[f"O{oi}_bins"].astype(float)
-                m, v = x.mean(axis=2), x.var(axis=2)
+                m, v = x.mean(axis=2), x.var(axis=2, ddof=1)  # unbiased
                 with np.errstate(invalid="ignore", divide="ignore"):
                     ff = np.where(m > 0, v / np.where(m > 0, m, 1.0), np.nan)
                     out[:, oi] = np.array([np.nanmean(r) if np.any(np.isfinite(r)) else np.nan
                                            for r in ff])
             elif o.kind == "sync":
                 x = vals[f"O{oi}_bins"].astype(float)
-                m, v = x.mean(axis=1), x.var(axis=1)
+                m, v = x.mean(axis=1), x.var(axis=1, ddof=1)  # unbiased
                 out[:, oi] = np.where(m > 0, v / np.where(m > 0, m, 1.0), np.nan)
             else:
                 proj, _, var = o.of.partition(".")

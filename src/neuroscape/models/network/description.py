@@ -549,8 +549,10 @@ def _describe_output(o: OutputDef) -> str:
         window = f" from {a} to {z}"
     return {
         "rate": f"mean firing rate of {o.of}{window}",
-        "cv": f"mean CV of the interspike intervals of {o.of}",
-        "fano": f"mean Fano factor of spike counts of {o.of} in {o.bin_ms:g} ms bins",
+        "cv": f"mean CV of the interspike intervals of {o.of} (neurons with 2 or more "
+              "intervals in the window; NaN if none)",
+        "fano": f"mean Fano factor of spike counts of {o.of} in {o.bin_ms:g} ms bins (neurons "
+                "that spike; NaN if none)",
         "sync": f"synchrony of {o.of}: variance over mean of its spike count in "
                 f"{o.bin_ms:g} ms bins",
         "weights": f"{o.stat} of {o.of} at the end of the run",
@@ -606,6 +608,12 @@ def _population(ctx: _Ctx, pn, pd, folder: Path) -> Population:
     if "model" not in pd:
         raise ctx.err("missing key 'model'", *at)
     model = _resolve_model(ctx, pd["model"], folder, *at, "model")
+    if model.precise_reset:
+        import warnings
+
+        warnings.warn(f"{ctx.origin}: population {pn}: model {model.name} finds its spike times "
+                      "inside the step; in a network spikes fall on the step grid (Brian2's "
+                      "semantics)", stacklevel=2)
     if not model.has_reset:
         raise ctx.err(f"model {model.name!r} has no threshold and reset; a network population "
                       "needs a spiking model with threshold/reset", *at, "model")
@@ -980,7 +988,9 @@ def _output(ctx: _Ctx, on, od, pops, projs) -> OutputDef:
     if len(kinds) != 1:
         raise ctx.err(f"give one of {', '.join(OUTPUT_KINDS)}", *at)
     kind = kinds[0]
-    _keys(ctx, od, (kind, "start", "stop", "bin", "stat", "value", "description"), *at)
+    extra = {"rate": ("start", "stop"), "fano": ("bin",), "sync": ("bin",),
+             "weights": ("stat", "value")}.get(kind, ())
+    _keys(ctx, od, (kind, *extra, "description"), *at)
     desc = od.get("description", "")
     if not isinstance(desc, str):
         raise ctx.err("description must be text", *at, "description")
