@@ -215,8 +215,8 @@ class _Gen:
             "import numpy as np",
             "from numba import njit, prange",
             "from neuroscape.core.integrators import phi1",
-            "from neuroscape.core.rng import hi32, lo32, poisson_from_table, unit_float, word, "
-            "normal",
+            "from neuroscape.core.rng import hi32, lo32, poisson_from_table, unit_float, word",
+            "from neuroscape.sim.network_kernels import add_spikes, push_spikes",
         ]
         steps = []
         self.schemes = {}
@@ -382,6 +382,10 @@ class _Gen:
                 self.arg(f"{J}_cptr")
                 self.arg(f"{J}_csyn")
             self.arg(f"{J}_koff")
+            if self._constant_adds(j):
+                for m, st in enumerate(j.on_pre):
+                    sign = "-" if st.op == "-=" else ""
+                    E(2, f"{J}_c{m} = {sign}({self._p(st.expr, {})})")
             nsyn = f"{J}_pre.shape[0]"  # an argument, not a literal: one kernel for every graph
             for v in j.synvars:
                 if _has_rand(v.initial):
@@ -548,12 +552,33 @@ class _Gen:
                  f"Mtau_{m.name}) + P{q}_nsp * Mv_{m.name}",
               f"Mt_{m.name} = s")
 
+    def _constant_adds(self, j) -> bool:
+        """Whether on_pre only adds constants per row to target states (``g_e += w_e``)."""
+        return (bool(j.on_pre) and not j.on_post and not j.synvars
+                and all(st.where == "post" and st.op in ("+=", "-=")
+                        and all(s.name.startswith("rp_") for s in st.expr.free_symbols)
+                        for st in j.on_pre))
+
     def _pre_step(self, ji: int, j) -> None:
         E = self.emit  # noqa: N806
         J = f"J{ji}"  # noqa: N806
         qpre, qpost = self.q(j.pre), self.q(j.post)
         post = self.net.population(j.post)
         mode = self.delays[j.name]
+        if self._constant_adds(j) and mode != "array":
+            if mode == 0:
+                sp, n = f"P{qpre}_sp", f"P{qpre}_nsp"
+            else:
+                d = f"{J}_d" if mode == "row" else str(mode)
+                E(3, f"push_spikes({J}_q, {J}_qn, (s + {d}) % {J}_D, P{qpre}_sp, P{qpre}_nsp)",
+                  f"slot = s % {J}_D")
+                sp, n = f"{J}_q[slot]", f"{J}_qn[slot]"
+            for m, st in enumerate(j.on_pre):
+                i = post.model.states.index(st.target)
+                E(3, f"add_spikes({J}_ptr, {J}_post, {sp}, {n}, P{qpost}_y{i}, {J}_c{m})")
+            if mode != 0:
+                E(3, f"{J}_qn[slot] = 0")
+            return
         if j.on_pre and mode not in (0, "array"):
             d = f"{J}_d" if mode == "row" else str(mode)
             E(3, f"slot = (s + {d}) % {J}_D",
@@ -708,7 +733,8 @@ def _kernel(source: str, net: NetworkModel):
     if source not in _KERNELS:
         from neuroscape.core.codegen import load_generated
 
-        deps = [Path(__file__), rng_mod.__file__, integrators_mod.__file__]
+        deps = [Path(__file__), rng_mod.__file__, integrators_mod.__file__,
+                Path(__file__).with_name("network_kernels.py")]
         for p in net.populations:
             if p.model is not None:
                 deps.append(importlib.import_module(p.model.module).__file__)
