@@ -136,15 +136,21 @@ def test_tsodyks_markram_network_spike_for_spike_and_synaptic_state():
 
 def _features():
     """One network that uses every element of the description the engine runs: Poisson sources,
-    spike generators (one neuron twice in a step), per-synapse rand() delays and randn(), a
-    delay per projection on a plastic pathway and one per row (a parameter), on_post writing the
+    spike generators (neurons in consecutive steps), per-synapse rand() delays and randn(), a
+    delay per projection on a plastic pathway and one per row (a parameter), rand() and randn()
+    in on_pre and on_post of plastic synapses (their own counters per pathway), on_post reading
+    the postsynaptic v after the inputs kicked (Brian2's order), on_post writing the
     presynaptic state, a modulated event-driven weight, Poisson inputs sharing words (three
-    onto A: low and high halves), windowed rates, CV, Fano factor, synchrony, weight statistics."""
-    cell = {"name": "pas2", "equations": "dv/dt = (-v + I)/(10*ms) : volt\n"
+    onto A: low and high halves; one in a time window), a refractory period under which
+    synapses and inputs write to v (Brian2's conditional write puts the held v back), windowed
+    rates, CV, Fano factor and synchrony (bins that leave a partial last bin out), weight
+    statistics."""
+    cell = {"name": "pas2", "equations": "dv/dt = (-v + I)/(10*ms) : volt (unless refractory)\n"
             "dg/dt = -g/(5*ms) : volt", "current": {"name": "I", "unit": "mV"},
-            "threshold": "v > 10*mV", "reset": "v = 0*mV", "initial": {"v": "0 mV", "g": "0 mV"},
-            "spike_timing": "grid", "settings": {"integrator": "rk4"}}
-    gen = [["5 ms", 0], ["5 ms", 0], ["5 ms", 2], ["20 ms", 1], ["40 ms", 2], ["41 ms", 0]]
+            "threshold": "v > 10*mV", "reset": "v = 0*mV", "refractory": "2 ms",
+            "initial": {"v": "0 mV", "g": "0 mV"}, "spike_timing": "grid",
+            "settings": {"integrator": "rk4"}}
+    gen = [["5 ms", 0], ["5.1 ms", 0], ["5 ms", 2], ["20 ms", 1], ["40 ms", 2], ["41 ms", 0]]
     return network_model({
         "name": "features",
         "parameters": {"w": {"default": "2 mV", "low": "1 mV", "high": "3 mV"},
@@ -162,20 +168,23 @@ def _features():
                          "model": "x : 1\ndu/dt = -u/(30*ms) : 1 (event-driven)\n"
                                   "dm/dt = u*(0.1 + 2*DA)/(100*ms) : 1 (event-driven)",
                          "initial": {"x": "rand()"},
-                         "on_pre": "u += 0.5\nx = x*0.9 + u\ng += x*mV\nm += 0.01",
-                         "on_post": "x -= 0.01", "delay": "2 ms"},
+                         "on_pre": "u += 0.5\nx = x*0.9 + u*(1 + 0.1*randn())\ng += x*mV\n"
+                                   "m += 0.01",
+                         "on_post": "x -= 0.001*rand()*v_post/mV", "delay": "2 ms"},
             "A_to_Bp": {"pre": "A", "post": "Bp", "connect": {"p": 0.2},
                         "on_pre": "g += w\ng -= 0.1*w", "delay": "dl"},
             "Bp_to_A": {"pre": "Bp", "post": "A", "connect": {"p": 0.2}, "model": "z : 1",
                         "on_pre": "z += 1\ng_post += -0.5*w*z",
-                        "on_post": "v_pre += -0.2*mV\nz -= 0.5", "delay": "dl"}},
+                        "on_post": "v_pre += -0.2*mV*rand()\nz -= 0.5*rand() + 0.1*randn()",
+                        "delay": "dl"}},
         "inputs": {"i1": {"target": "A", "rate": "100 Hz", "n": 3, "on_spike": "v += 1*mV"},
-                   "i2": {"target": "A", "rate": "200 Hz", "on_spike": "g += 0.5*mV"},
+                   "i2": {"target": "A", "rate": "200 Hz", "on_spike": "g += 0.5*mV",
+                          "start": "50 ms", "stop": "250 ms"},
                    "i3": {"target": "A", "rate": "50 Hz", "n": 10, "on_spike": "v += 0.3*mV"},
                    "i4": {"target": "Bp", "rate": "300 Hz", "on_spike": "v += 1.5*mV"}},
         "outputs": {"r_A": {"rate": "A"}, "r_B": {"rate": "Bp", "start": "10 ms", "stop": "150 ms"},
-                    "cv_A": {"cv": "A"}, "ff": {"fano": "A", "bin": "10 ms"},
-                    "sy": {"sync": "Bp", "bin": "2 ms"},
+                    "cv_A": {"cv": "A"}, "ff": {"fano": "A", "bin": "30 ms"},
+                    "sy": {"sync": "Bp", "bin": "3 ms"},
                     "xs": {"weights": "gen_to_A.x", "stat": "std"},
                     "xf": {"weights": "gen_to_A.x", "stat": "fraction_above", "value": "0.5"},
                     "zm": {"weights": "Bp_to_A.z", "stat": "mean"},
@@ -208,6 +217,25 @@ CELL = {"name": "pas", "equations": "dv/dt = (-v + I)/(10*ms) : volt",
         "reset": "v = 0*mV", "initial": {"v": "0 mV"}, "spike_timing": "grid"}
 
 
+def test_several_constant_adds_onto_one_state_in_the_numba_order():
+    # on_pre of row constants: the numba kernel adds statement by statement over all synapses
+    # (add_spikes), not synapse by synapse. With +X and -X of 1e9 V onto v of a few mV, v
+    # keeps only the bits above the ulp of X (interleaved) or of 2X (statement by statement):
+    # different voltages, visible in the float32 recording.
+    gen = [[f"{t} ms", i] for t in (1, 2, 3, 4, 6) for i in (0, 1)]
+    net = network_model({
+        "name": "adds",
+        "populations": {"gen": {"kind": "spikes", "size": 2, "spikes": gen},
+                        "A": {"size": 3, "model": CELL, "initial": {"v": "rand()*5*mV"}}},
+        "projections": {"gen_to_A": {"pre": "gen", "post": "A", "connect": "all_to_all",
+                                     "on_pre": "v_post += 1e12*mV\nv_post -= 1e12*mV",
+                                     "delay": "0.5 ms"}},
+        "settings": {"duration": "10 ms", "dt": "0.1 ms", "window": "5 ms"}})
+    a, b, _ = _run_both(NetworkBatch(net), np.zeros((2, 0)), SimSettings(10.0, 0.1, 5.0, "auto"),
+                        Recording(v_neurons=(2, 3, 4)))
+    np.testing.assert_array_equal(a.voltages, b.voltages)
+
+
 def _tiny(on_pre):
     return NetworkBatch(network_model({
         "name": "tiny", "populations": {"A": {"size": 5, "model": CELL}},
@@ -225,6 +253,44 @@ def test_blocks_that_need_synapse_order_are_refused_in_one_line(on_pre, what):
         run_chunk_torch(_tiny(on_pre), np.zeros((1, 0)), row_keys(0, [0]),
                         SimSettings(10.0, 0.1, 5.0, "auto"), "torch-cpu", Recording())
     assert "\n" not in str(exc.value) and "device='cpu'" in str(exc.value)
+
+
+def _small(**extra):
+    """A spike generator onto five cells, with the given extra description keys."""
+    d = {"name": "small",
+         "populations": {"gen": {"kind": "spikes", "size": 2, "spikes": [["1 ms", 0]]},
+                         "A": {"size": 5, "model": CELL}},
+         "projections": {"gen_to_A": {"pre": "gen", "post": "A", "connect": "all_to_all",
+                                      "on_pre": "v_post += 1*mV"}},
+         "settings": {"duration": "10 ms", "dt": "0.1 ms", "window": "5 ms"}}
+    for k, v in extra.items():
+        d[k] = {**d.get(k, {}), **v}
+    return NetworkBatch(network_model(d))
+
+
+@pytest.mark.parametrize(("extra", "rec", "err", "what"), [
+    ({"populations": {"gen": {"kind": "spikes", "size": 2,
+                              "spikes": [["1 ms", 1], ["1.05 ms", 1]]}}},
+     Recording(), SettingsError, "neuron 1 spikes twice in one step of 0.1 ms; allowed: at most"),
+    ({"projections": {"gen_to_A": {"pre": "gen", "post": "A", "connect": "all_to_all",
+                                   "model": "z : 1", "on_pre": "z += 1\nv_post += 1*mV",
+                                   "delay": "rand()*2*ms"}}},
+     Recording(), ValueError, "delays drawn per synapse .* plastic synapses"),
+    ({}, Recording(v_neurons=(3, 1)), ValueError,
+     "recorded neuron 1 is in gen, a spikes source without a membrane potential"),
+    ({"inputs": {"i1": {"target": "A", "rate": "100 Hz", "on_spike": "v += 1*mV",
+                        "start": "5 ms", "stop": "2 ms"}}},
+     Recording(), SettingsError, r"input i1: window \[5, 2\) ms; allowed: 0 <= start < stop"),
+    ({"outputs": {"ff": {"fano": "A", "bin": "3 ms"}}},
+     Recording(), SettingsError, "holds 1 bin of 3 ms; allowed: a window of at least 2 bins"),
+])
+def test_what_the_numba_engine_refuses_is_refused_in_one_line(extra, rec, err, what):
+    # the numba engine's refusals before its kernel runs, on the torch path (which does not
+    # go through NetworkBatch.run_chunk's checks)
+    with pytest.raises(err, match=what) as exc:
+        run_chunk_torch(_small(**extra), np.zeros((1, 0)), row_keys(0, [0]),
+                        SimSettings(10.0, 0.1, 5.0, "auto"), "torch-cpu", rec)
+    assert "\n" not in str(exc.value)
 
 
 def test_bad_device_and_propagation_are_refused_in_one_line():

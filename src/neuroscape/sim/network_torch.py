@@ -6,10 +6,13 @@ Every population state is a (B, n) tensor. Per step, in Brian2's order (Stimberg
 Goodman 2019) as the numba kernel takes it: the populations integrate (the neuron engine's torch
 step for Runge-Kutta and exponential Euler; for 'exact', the affine map of one step, read per
 row from the model's numba ``exact_step``), the refractory ones are held, the thresholds are
-tested, the modulators jump, each projection acts (on_pre of the spikes due now: this step's,
-or with a delay per projection or row those queued d steps ago; then the effects of per-synapse
-delays due now; then on_post), the Poisson inputs kick, the spiking neurons reset and start
-their refractory period, and the counts and outputs are taken.
+tested, the modulators jump, every projection's on_pre pathway acts in declaration order (the
+spikes due now: this step's, or with a delay per projection or row those queued d steps ago;
+then the effects of per-synapse delays due now), the Poisson inputs kick, every projection's
+on_post pathway acts, the refractory neurons of a model with '(unless refractory)' get their
+held value back (Brian2's conditional write: what synapses and inputs wrote to it is undone),
+the spiking neurons reset and start their refractory period, and the counts and outputs are
+taken.
 
 Synapses act in one of two ways:
 
@@ -33,12 +36,14 @@ with one line (they run on device "cpu").
 
 Random numbers are ``core.rng``'s words at the numba kernel's counters: Poisson sources and
 inputs ``((s N + gid) << SUB_BITS) | pair`` (low and high 32 bits, the same inverse-CDF tables,
-compared as integers), rand() per delivery ``SYN | ((s S + k) R + r)``; initial values are drawn
-by the numba path's own numpy code, row constants by the same printed arithmetic on Python
-floats. What differs from the numba kernel is the last bit of transcendental functions (torch's
-exp and expm1 against libm's) and of the 'exact' step (the same affine map, summed in another
-order): states agree to rounding, and spike trains agree exactly unless a rounding difference
-lands a neuron on the other side of its threshold, which the tests bound.
+compared as integers), rand() and randn() (Box-Muller on two words) of a statement block at
+``SYN | (((s S + k) 2 + side) M + slot)`` (``draw_slots``); initial values are drawn by the numba
+path's own numpy code (``syn_initial``, ``_pop_arrays``), row constants by the same printed
+arithmetic on Python floats. What differs from the numba kernel is the last bit of
+transcendental functions (torch's exp, expm1, log and cos against libm's) and of the 'exact'
+step (the same affine map, summed in another order): states agree to rounding, and spike trains
+agree exactly unless a rounding difference lands a neuron on the other side of its threshold,
+which the tests bound.
 """
 
 from __future__ import annotations
@@ -70,7 +75,9 @@ from neuroscape.sim.network_engine import (
     _Gen,
     _has_rand,
     _rand_values,
+    draw_slots,
     pop_scheme,
+    syn_initial,
 )
 from neuroscape.sim.neuron_torch import TORCH_CPU, torch_device, torch_functions
 
@@ -125,7 +132,8 @@ class _Block:
         reads: set[str] = set()
         for st in stmts:
             reads |= {s.name for s in st.expr.free_symbols}
-        self.draws = sorted(n for n in reads if n.startswith(("rand_", "randn_")))
+        self.side = 0 if where == "on_pre" else 1  # the counter's pathway bit
+        self.draws = draw_slots(stmts)  # (name, first counter slot): the numba kernel's
         synv = [v.name for v in j.synvars]
         written_syn = [st.target for st in stmts if st.where == "syn"]
         self.syn_in = [v for v in synv if f"syn_{v}" in reads or v in written_syn]
@@ -170,7 +178,7 @@ class _Block:
                 "reads do not depend on the other synapses; allowed: device='cpu'")
         self.args = ([f"syn_{v}" for v in self.syn_in] + [f"rp_{n}" for n in self.rp]
                      + [f"post_{n}" for n in self.post_in] + [f"pre_{n}" for n in self.pre_in]
-                     + self.draws)
+                     + [d for d, _ in self.draws])
 
     def source(self) -> str:
         pr = Printer({}, lib="torch")
@@ -258,6 +266,9 @@ class _TorchRun:
         self.params, self.keys, self.st, self.dev, self.rec = (params, keys, settings, dev,
                                                                 recording)
         self.gen = _Gen(self.net, self.g, settings, recording)  # offsets and synapse offsets
+        # the numba kernel's source is written (not compiled) for its refusals (e.g. per-synapse
+        # rand() delays on a plastic projection): the torch back end refuses what it refuses
+        self.gen.source()
         if propagation == "auto":
             propagation = "events" if dev.type == "cpu" else "matrix"
         self.matrix_ok = propagation == "matrix"
@@ -338,21 +349,19 @@ class _TorchRun:
                                                                device=self.dev)[None, :]
             else:
                 steps = np.floor(p.spike_times / dt + 1e-9).astype(np.int64)
+                pair = steps * p.size + p.spike_indices
+                uniq, n_of = np.unique(pair, return_counts=True)
+                if np.any(n_of > 1):  # the numba engine's refusal, word for word
+                    raise SettingsError(
+                        f"{net.origin}: population {p.name}: neuron "
+                        f"{int(uniq[np.argmax(n_of > 1)] % p.size)} spikes twice in one step "
+                        f"of {dt:g} ms; allowed: at most one spike per neuron and step")
                 keep = steps < self.n_steps
                 lists = {}
                 for s_ in np.unique(steps[keep]):
                     idx = p.spike_indices[keep][steps[keep] == s_]
                     lists[int(s_)] = self._t(idx, torch.int64)
                 P["lists"] = lists
-                P["occ"] = {}  # steps whose list repeats a neuron: each entry's occurrence
-                for s_, v in lists.items():
-                    seen: dict[int, int] = {}
-                    occ = []
-                    for i in v.tolist():
-                        occ.append(seen.get(i, 0))
-                        seen[i] = occ[-1] + 1
-                    if max(occ) > 0:
-                        P["occ"][s_] = np.asarray(occ)
             self.pops.append(P)
         self.by_name = {P["pop"].name: P for P in self.pops}
         self.n_total = n_total
@@ -408,7 +417,7 @@ class _TorchRun:
             J["syn"] = {}
             for v in j.synvars:
                 if _has_rand(v.initial):
-                    a = _rand_values(v.initial, self.keys, SYN_INIT, ids, self.rows)
+                    a = syn_initial(j, v, self.keys, self.rows, J["koff"], nsyn)
                 else:
                     a = np.repeat(_row_scalars(v.initial, self.rows, b)[:, None], nsyn, axis=1)
                 J["syn"][v.name] = self._t(a)
@@ -421,6 +430,8 @@ class _TorchRun:
             J["last"] = (torch.zeros((b, nsyn), dtype=torch.int64, device=self.dev)
                          if J["evd"] or J["mod"] else None)
             J["stateful"] = bool(j.synvars)
+            # the numba kernel adds such an on_pre statement by statement (add_spikes)
+            J["const_adds"] = self.gen._constant_adds(j) and not _has_rand(j.delay)
             self._setup_delay(J, j, ids)
             if J["delay"] == "array":
                 self.gen._buffered(j)  # the numba engine's refusal of what cannot wait
@@ -520,7 +531,19 @@ class _TorchRun:
                     raise SettingsError(f"input {inp.name}: negative rate")
                 tab = self._t(poisson_thresholds(lam), torch.int64)
                 val = self._t(net.evaluate(inp.value, self.params).reshape(b, 1))
-                items.append((P["pop"].model.states.index(inp.var), tab, val))
+                # the time window [start, stop) in steps, per row (the numba engine's)
+                on = np.empty((b, 2), dtype=np.int64)
+                on[:, 0] = (0 if inp.start is None
+                            else np.round(net.evaluate(inp.start, self.params) / dt))
+                on[:, 1] = (self.n_steps if inp.stop is None
+                            else np.round(net.evaluate(inp.stop, self.params) / dt))
+                if np.any(on[:, 0] < 0) or np.any(on[:, 1] <= on[:, 0]):
+                    r = int(np.flatnonzero((on[:, 0] < 0) | (on[:, 1] <= on[:, 0]))[0])
+                    raise SettingsError(
+                        f"{net.origin}: input {inp.name}: window [{on[r, 0] * dt:g}, "
+                        f"{on[r, 1] * dt:g}) ms; allowed: 0 <= start < stop")
+                win = (self._t(on[:, :1], torch.int64), self._t(on[:, 1:], torch.int64))
+                items.append((P["pop"].model.states.index(inp.var), tab, val, win))
             self.inputs.append((P, kb, items))
 
     def _setup_outputs(self) -> None:
@@ -546,8 +569,12 @@ class _TorchRun:
             elif o.kind in ("fano", "sync"):
                 n = self.g.sizes[o.of]
                 bw = max(1, int(round(o.bin_ms / dt)))
-                nb = -(-window_steps // bw)
-                d.update(bw=bw, bins=torch.zeros((b, n, nb) if o.kind == "fano" else (b, nb),
+                nb = window_steps // bw  # whole bins only: a partial last bin is left out
+                if nb < 2:
+                    raise SettingsError(
+                        f"output {o.name}: the window of {st.window_ms:g} ms holds "
+                        f"{nb} bin of {o.bin_ms:g} ms; allowed: a window of at least 2 bins")
+                d.update(bw=bw, nb=nb, bins=torch.zeros((b, n, nb) if o.kind == "fano" else (b, nb),
                                                  **z))
             elif o.kind == "rate":
                 continue
@@ -556,6 +583,13 @@ class _TorchRun:
         if vidx.size and (vidx.min() < 0 or vidx.max() >= self.n_total):
             raise ValueError(
                 f"recorded neuron indices must be in 0..{self.n_total - 1}, got {vidx.tolist()}")
+        for P in self.pops:  # the numba engine's refusal, word for word
+            inside = vidx[(vidx >= P["off"]) & (vidx < P["off"] + P["n"])]
+            if P["kind"] != "neuron" and inside.size:
+                raise ValueError(
+                    f"recorded neuron {int(inside[0])} is in {P['pop'].name}, a {P['kind']} "
+                    "source without a membrane potential; allowed: neurons of a neuron "
+                    "population")
         self.vidx = vidx
         self.vtrace = torch.zeros((b, vidx.size, self.n_steps if vidx.size else 0),
                                   dtype=torch.float32, device=self.dev)
@@ -578,9 +612,13 @@ class _TorchRun:
             self._integrate(s)
             self._thresholds(s, soff)
             self._modulators(s)
+            # Brian2's order: every on_pre pathway, the Poisson inputs, every on_post pathway
             for J in self.projs:
-                self._project(J, s)
-            self._inputs(soff)
+                self._pre(J, s)
+            self._inputs(s, soff)
+            for J in self.projs:
+                self._post(J, s)
+            self._hold(s)
             self._resets(s)
         return self._finish()
 
@@ -621,15 +659,15 @@ class _TorchRun:
                 P["list"] = P["lists"].get(s)
 
     def _events(self, P):  # noqa: N803
-        """This step's spikes of a population as [(rows, neurons, occurrence or None)], in the
-        numba kernel's order (row, then neuron; a spike list in its order)."""
+        """This step's spikes of a population as [(rows, neurons)], in the numba kernel's order
+        (row, then neuron; a spike list in its order)."""
         torch = self.torch
         if P["ev"] is None:
             if P["kind"] == "spikes":
                 P["ev"] = self._list_events(P, self._s, torch.arange(self.b, device=self.dev))
             else:
                 b_e, i_e = P["mask"].nonzero(as_tuple=True)
-                P["ev"] = [(b_e, i_e, None)] if len(b_e) else []
+                P["ev"] = [(b_e, i_e)] if len(b_e) else []
         return P["ev"]
 
     def _list_events(self, P, t: int, rows) -> list:  # noqa: N803
@@ -637,9 +675,7 @@ class _TorchRun:
         lst = P["lists"].get(t)
         if lst is None or len(rows) == 0:
             return []
-        occ = P["occ"].get(t)
-        occ_t = None if occ is None else self._t(np.tile(occ, len(rows)), self.torch.int64)
-        return [(rows.repeat_interleave(len(lst)), lst.repeat(len(rows)), occ_t)]
+        return [(rows.repeat_interleave(len(lst)), lst.repeat(len(rows)))]
 
     def _due(self, J, s: int) -> list:  # noqa: N803
         """The presynaptic spikes whose on_pre acts in step s: this step's, or with a delay of
@@ -650,7 +686,7 @@ class _TorchRun:
             return self._events(P)
         if "queue" in J:
             b_e, i_e = self._queued(J, s).nonzero(as_tuple=True)
-            return [(b_e, i_e, None)] if len(b_e) else []
+            return [(b_e, i_e)] if len(b_e) else []
         if mode == "row":
             out = []
             for d in J["dr_values"]:
@@ -717,13 +753,15 @@ class _TorchRun:
             J["syn"][n] = torch.where(keep, vals[n], J["syn"][n])
         J["last"] = torch.where(keep, s, J["last"])
 
-    def _project(self, J, s: int) -> None:  # noqa: N803
+    def _pre(self, J, s: int) -> None:  # noqa: N803
+        """The on_pre pathway of a projection: the spikes due now, then the effects of
+        per-synapse delays due now."""
         post = J["post"]
         if "on_pre" in J["blocks"]:
             if J["matrix"] is not None:
                 self._matrix_pre(J, s)
             else:
-                for b_e, i_e in self._rounds(J, self._due(J, s)):
+                for b_e, i_e in self._due(J, s):
                     lst = self._expand(J["ptr"], b_e, i_e)
                     if lst is not None:
                         b_k, pos, owner = lst
@@ -735,13 +773,25 @@ class _TorchRun:
                 i = states.index(var)
                 post["y"][i] = post["y"][i] + buf[:, slot, :]
                 buf[:, slot, :] = 0.0
-        if "on_post" in J["blocks"]:
-            for b_e, j_e in self._rounds(J, self._events(post)):
-                lst = self._expand(J["cptr"], b_e, j_e)
-                if lst is not None:
-                    b_k, pos, owner = lst
-                    k = J["csyn"][pos]
-                    self._block(J, "on_post", s, b_k, k, J["pre_idx"][k], owner)
+
+    def _post(self, J, s: int) -> None:  # noqa: N803
+        """The on_post pathway of a projection: the synapses of this step's postsynaptic
+        spikes (CSC order)."""
+        if "on_post" not in J["blocks"]:
+            return
+        for b_e, j_e in self._events(J["post"]):
+            lst = self._expand(J["cptr"], b_e, j_e)
+            if lst is not None:
+                b_k, pos, owner = lst
+                k = J["csyn"][pos]
+                self._block(J, "on_post", s, b_k, k, J["pre_idx"][k], owner)
+
+    def _hold(self, s: int) -> None:
+        """Brian2's conditional write: a state declared '(unless refractory)' keeps its held
+        value while the neuron is refractory, whatever the synapses and inputs wrote to it."""
+        for P in self.pops:
+            if P["kind"] == "neuron" and P["hold"]:
+                P["y"][0] = self.torch.where(P["ref"] > s, P["hv"], P["y"][0])
 
     def _queued(self, J, s: int):  # noqa: N803
         """The queue of a delayed projection: this step's spikes in, those due now out (B, n)."""
@@ -754,18 +804,6 @@ class _TorchRun:
         due = q[s % D].clone()
         q[s % D] = False
         return due
-
-    def _rounds(self, J, chunks):  # noqa: N803
-        """(rows, neurons) to run at once: a spike list that repeats a neuron runs in rounds
-        (its first spikes, then its second...) where the projection has synaptic state, so
-        that a synapse acting twice in the step acts in turn."""
-        for b_e, i_e, occ in chunks:
-            if occ is None or not J["stateful"]:
-                yield b_e, i_e
-                continue
-            for r in range(int(occ.max()) + 1):
-                sel = occ == r
-                yield b_e[sel], i_e[sel]
 
     def _expand(self, ptr, b_e, i_e):
         """The synapses of spiking neurons (rows ``b_e``, neurons ``i_e``) by a CSR/CSC index
@@ -805,38 +843,46 @@ class _TorchRun:
             pst = pre["pop"].model.states
             args += [pre["y"][pst.index(n)].view(-1)[b_k * pre["n"] + ii] for n in blk.pre_in]
         if blk.draws:
-            r_n = len(blk.draws)
-            base = (s * self.gen.n_syn + J["koff"]) + k
+            # counter of a draw: SYN | (((s S + koff + k) 2 + side) M + slot), mod 2**64 (the
+            # int64 products wrap as the numba kernel's uint64 ones do)
+            c0 = ((s * self.gen.n_syn + J["koff"] + k) * 2 + blk.side) * self.gen.slots
             key = self.key[b_k]
-            for r, d in enumerate(blk.draws):
-                c = (base * r_n + r) | SYN
-                if d.startswith("randn"):
-                    u1 = self._unit(torch_mix64(key + (2 * c) * _signed(GAMMA)))
-                    u2 = self._unit(torch_mix64(key + (2 * c + 1) * _signed(GAMMA)))
+
+            def unit(o):
+                return self._unit(torch_mix64(key + ((c0 + o) | SYN) * _signed(GAMMA)))
+
+            for d, o in blk.draws:
+                if d.startswith("randn"):  # Box-Muller on the draw's two slots
+                    u1, u2 = unit(o), unit(o + 1)
                     args.append(torch.sqrt(-2.0 * torch.log(1.0 - u1))
-                                * torch.cos(2.0 * np.pi * u2))
+                                * torch.cos(2.0 * math.pi * u2))
                 else:
-                    args.append(self._unit(torch_mix64(key + c * _signed(GAMMA))))
+                    args.append(unit(o))
         syn_new, effs = J["fn"][where](*args)
         n_act = len(k)
         for v, x in zip(blk.syn_out, syn_new, strict=True):
             vals[v] = self._full(x, (n_act,))
         for n in set(vals) & ({v.name for v in (*J["evd"], *J["mod"])} | set(blk.syn_out)):
             J["syn"][n].view(-1)[fk] = vals[n]
-        # effects on neurons: per target, interleaved in statement order (the numba loop adds
-        # synapse by synapse)
+        # effects on neurons, per target in the numba kernel's order of additions: interleaved
+        # in statement order (its loop adds synapse by synapse), or statement by statement
+        # where it adds row constants with one add_spikes call per statement
+        by_stmt = where == "on_pre" and J["const_adds"]
         groups: dict[tuple[str, str, bool], list] = {}
         for key_, e in zip(blk.effects, effs, strict=True):
             groups.setdefault(key_, []).append(self._full(e, (n_act,)))
         for (side, var, d), es in groups.items():
-            vals_e = es[0] if len(es) == 1 else torch.stack(es, 1).reshape(-1)
+            if len(es) == 1:
+                vals_e = es[0]
+            else:
+                vals_e = torch.cat(es) if by_stmt else torch.stack(es, 1).reshape(-1)
             if d:
                 self._to_buffer(J, var, s, b_k, k, jj, vals_e, len(es))
                 continue
             P, nrn = (post, jj) if side == "post" else (pre, ii)  # noqa: N806
             idx = b_k * P["n"] + nrn
             if len(es) > 1:
-                idx = idx.repeat_interleave(len(es))
+                idx = idx.repeat(len(es)) if by_stmt else idx.repeat_interleave(len(es))
             i = P["pop"].model.states.index(var)
             P["y"][i] = self._add_at(P["y"][i].reshape(-1), idx, vals_e).view(self.b, P["n"])
 
@@ -860,7 +906,7 @@ class _TorchRun:
             if not due:
                 return
             x = torch.zeros((self.b, pre["n"]), dtype=torch.float64, device=self.dev)
-            for b_e, i_e, _ in due:
+            for b_e, i_e in due:
                 x.view(-1).index_add_(0, b_e * pre["n"] + i_e,
                                       torch.ones(len(b_e), dtype=torch.float64, device=self.dev))
         wt, vals = J["matrix"]
@@ -871,21 +917,24 @@ class _TorchRun:
             post["y"][i] = post["y"][i] + cnt * v
 
     # ------------------------------------------------------------------------- inputs, resets
-    def _inputs(self, soff: int) -> None:
+    def _inputs(self, s: int, soff: int) -> None:
         torch = self.torch
         for P, kb, items in self.inputs:
             us = []
             for h2 in range(len(kb)):
                 x = torch_mix64(kb[h2] + soff)
                 us += [x & 0xFFFFFFFF, _srl(x, 32)]
-            counts = []
-            for h, (vi, tab, val) in enumerate(items):
+            counts, kicks = [], []
+            for h, (vi, tab, val, (a, z)) in enumerate(items):
+                # outside its window an input kicks by 0 (its words are drawn all the same)
+                w = torch.where((a <= s) & (s < z), val, 0.0)
                 n = torch.searchsorted(tab, us[h].contiguous(), right=True)
                 counts.append(n)
-                P["y"][vi] = P["y"][vi] + n.clamp(max=K_FAST).to(torch.float64) * val
-            for n, (vi, _, val) in zip(counts, items, strict=True):  # the rare larger counts
+                kicks.append(w)
+                P["y"][vi] = P["y"][vi] + n.clamp(max=K_FAST).to(torch.float64) * w
+            for n, w, (vi, *_) in zip(counts, kicks, items, strict=True):  # rare larger counts
                 y = P["y"][vi]
-                P["y"][vi] = torch.where(n > K_FAST, y + (n - K_FAST).to(torch.float64) * val, y)
+                P["y"][vi] = torch.where(n > K_FAST, y + (n - K_FAST).to(torch.float64) * w, y)
 
     def _resets(self, s: int) -> None:
         torch, st = self.torch, self.st
@@ -911,7 +960,7 @@ class _TorchRun:
             if counted:
                 self.cnt[:, off : off + n] += inc
             if self.rec.spikes:
-                for b_e, i_e, _ in self._events(P):
+                for b_e, i_e in self._events(P):
                     self.spk.append((b_e, s, i_e + off))
             self._outputs_step(P, s, inc)
         for P, r, loc in self.vsel:
@@ -938,6 +987,8 @@ class _TorchRun:
                 isi[1] = torch.where(has, isi[1] + dd * dd, isi[1])
                 isi[2] = torch.where(has, isi[2] + 1.0, isi[2])
                 d["last"] = torch.where(m, s, d["last"])
+            elif (s - st.rec_start) // d["bw"] >= d["nb"]:
+                continue  # fano, sync: the partial last bin is left out
             elif d["kind"] == "fano":
                 d["bins"][:, :, (s - st.rec_start) // d["bw"]] += inc
             elif d["kind"] == "sync":
