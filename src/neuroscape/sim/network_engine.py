@@ -11,9 +11,10 @@ grid.
 
 Random numbers come from the counter-based generator of ``neuroscape.core.rng`` at positions fixed
 by (row, step, neuron or synapse), so a row's result never depends on the batch it runs in.
-Counters: initial states ``INIT | (gid * R + r)``; Poisson inputs and sources ``(s N + gid) <<
-SUB | pair``; rand() in a synaptic statement ``SYN | ((s S + k) R + r)``; synaptic initial values
-``SYN_INIT | (k R + r)``.
+Counters: state i of neuron gid starts from ``INIT | ((gid n_states + i) R + r)``; Poisson inputs
+and sources draw ``(s N + gid) << SUB | pair``; the draws of a synaptic statement block
+``SYN | ((((s S + k) 2 + side) M) + slot)`` (``draw_slots``); synaptic variable vi of synapse k
+starts from ``SYN_INIT | ((k V + vi) R + r)``. No two draws of a row share a counter.
 """
 
 from __future__ import annotations
