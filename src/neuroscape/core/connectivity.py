@@ -67,8 +67,6 @@ class Graph:
         pre, post = self.ends[proj]
         return self.sizes[pre], self.sizes[post]
 
-    sizes_pathway = sizes_of
-
     def csr(self, proj: str) -> tuple[np.ndarray, np.ndarray]:
         """(indptr, post indices) by presynaptic neuron, for fast spike delivery (made once)."""
         memo = self.__dict__.setdefault("_memo", {})

@@ -83,6 +83,20 @@ def unit_float(x):
     return np.float64(x >> _S11) * _TWO_M53
 
 
+def word_np(keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
+    """NumPy twin of ``word``: (B, n) words at ``counters`` of the streams ``keys`` (uint64
+    arithmetic wraps as in numba, so the bits are the same)."""
+    z = np.asarray(keys, np.uint64)[:, None] + np.asarray(counters, np.uint64)[None, :] * _U_GAMMA
+    z = (z ^ (z >> _S30)) * _U_M1
+    z = (z ^ (z >> _S27)) * _U_M2
+    return z ^ (z >> _S31)
+
+
+def unit_float_np(x: np.ndarray) -> np.ndarray:
+    """NumPy twin of ``unit_float``."""
+    return (x >> _S11).astype(np.float64) * _TWO_M53
+
+
 def poisson_thresholds(lam: np.ndarray, size: int | None = None) -> np.ndarray:
     """Inverse-CDF tables for Poisson(lam) from a 32-bit uniform integer u.
 

@@ -38,7 +38,7 @@ from neuroscape.core.integrators import (
     get_tableau,
     step_source,
 )
-from neuroscape.core.rng import SUB_BITS, poisson_thresholds
+from neuroscape.core.rng import SUB_BITS, poisson_thresholds, unit_float_np, word_np
 from neuroscape.core.settings import ChunkResult, Recording, SettingsError, SimSettings
 from neuroscape.models.equations.codegen import Printer
 from neuroscape.models.network.description import (
@@ -54,42 +54,25 @@ SYN_INIT = 3 << 61
 K_FAST = 6  # branch-free Poisson comparisons per draw (the rare larger counts: a second pass)
 
 
-# ------------------------------------------------------------------ numpy twin of core.rng.word
-def _word_np(keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
-    """(B, n) words at ``counters`` of the streams ``keys`` (the same bits as ``rng.word``)."""
-    z = keys.astype(np.uint64)[:, None] + counters.astype(np.uint64)[None, :] * np.uint64(
-        rng_mod.GAMMA)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(rng_mod.M1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(rng_mod.M2)
-    return z ^ (z >> np.uint64(31))
-
-
-def _unit_np(w: np.ndarray) -> np.ndarray:
-    return (w >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
-
-
-def _rand_values(expr, keys: np.ndarray, base: int, ids: np.ndarray, rows: dict, extra=None):
-    """(B, n) values of ``expr`` with its rand_k/randn_k drawn at ``base | (id R + k)``."""
-    extra = extra or {}
+def _rand_values(expr, keys: np.ndarray, base: int, ids: np.ndarray, rows: dict) -> np.ndarray:
+    """(B, n) values of ``expr``: its k-th draw at counter ``base | (id R + slot_k)``, where a
+    rand() takes one slot and a randn() two (Box-Muller), R the expression's slots."""
     syms = sorted(expr.free_symbols, key=str)
     draws = sorted({s.name for s in syms if s.name.startswith(("rand_", "randn_"))},
                    key=lambda n: int(n.split("_")[1]))
-    r_n = len(draws)
-    vals = {}
-    for k, name in enumerate(draws):  # the expression's k-th draw: counter base | (id R + k)
-        c = np.uint64(base) | (ids.astype(np.uint64) * np.uint64(max(r_n, 1)) + np.uint64(k))
-        if name.startswith("randn_"):
-            u1 = _unit_np(_word_np(keys, np.uint64(2) * c))
-            u2 = _unit_np(_word_np(keys, np.uint64(2) * c + np.uint64(1)))
-            vals[name] = np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * np.pi * u2)
-        else:
-            vals[name] = _unit_np(_word_np(keys, c))
+    widths = [2 if n.startswith("randn_") else 1 for n in draws]
+    r_n = max(sum(widths), 1)
+    vals, o = {}, 0
+    for name, w in zip(draws, widths, strict=True):
+        c = np.uint64(base) | (ids.astype(np.uint64) * np.uint64(r_n) + np.uint64(o))
+        u = [unit_float_np(word_np(keys, c + np.uint64(m))) for m in range(w)]
+        vals[name] = (np.sqrt(-2.0 * np.log(1.0 - u[0])) * np.cos(2.0 * np.pi * u[1])
+                      if w == 2 else u[0])
+        o += w
     args = []
     for s in syms:
         if s.name in vals:
             args.append(vals[s.name])
-        elif s.name in extra:
-            args.append(extra[s.name][:, None])
         elif s.name in rows:
             args.append(rows[s.name][:, None])
         else:
@@ -793,8 +776,6 @@ class NetworkBatch:
         for p in self.model.populations:
             if p.kind == "neuron":
                 pop_scheme(p, settings)
-            elif p.kind == "poisson":
-                pass
         if settings.integrator not in ("auto",):
             canonical_name(settings.integrator)
 
@@ -827,7 +808,6 @@ class NetworkBatch:
 
             return run_chunk_torch(self, params, keys, settings, device, recording)
         net, g = self.model, self.connectivity
-        self._params_cache = params
         gen, kern = self._compiled(settings, recording)
         b = len(params)
         dt = settings.dt_ms
@@ -966,7 +946,7 @@ class NetworkBatch:
                 proj, _, var = o.of.partition(".")
                 vals[f"W_{proj}_{var}"] = np.zeros((b, g.n_synapses[proj]))
         kern(*[vals[a] for a in gen.args])
-        outputs = self._outputs(vals, gen, settings, b)
+        outputs = self._outputs(vals, gen, settings, params)
         outputs[~ok] = np.nan
         spikes = None
         if recording.spikes:
@@ -1009,8 +989,9 @@ class NetworkBatch:
         return {f"{P}_y": np.ascontiguousarray(y), f"{P}_par": np.ascontiguousarray(par),
                 f"{P}_cur": cur, f"{P}_nref": nref}
 
-    def _outputs(self, vals, gen: _Gen, settings: SimSettings, b: int) -> np.ndarray:
+    def _outputs(self, vals, gen: _Gen, settings: SimSettings, params: np.ndarray) -> np.ndarray:
         net, g = self.model, self.connectivity
+        b = len(params)
         out = np.full((b, len(net.outputs)), np.nan)
         window_s = (settings.n_steps - settings.rec_start) * settings.dt_ms * 1e-3
         cnt = vals["cnt"]
@@ -1052,7 +1033,7 @@ class NetworkBatch:
                 elif o.stat == "std":
                     out[:, oi] = w.std(axis=1)
                 else:
-                    thr = net.evaluate(o.value, np.atleast_2d(self._params_cache))
+                    thr = net.evaluate(o.value, params)
                     cmp = w > thr[:, None] if o.stat == "fraction_above" else w < thr[:, None]
                     out[:, oi] = cmp.mean(axis=1)
         return out

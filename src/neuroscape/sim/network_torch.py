@@ -1024,8 +1024,7 @@ class _TorchRun:
                 proj, _, var = o.of.partition(".")
                 J = next(J for J in self.projs if J["j"].name == proj)  # noqa: N806
                 vals[f"W_{proj}_{var}"] = J["syn"][var].cpu().numpy()
-        self.batch._params_cache = self.params  # read by _outputs (weight fractions)
-        outputs = self.batch._outputs(vals, self.gen, self.st, b)
+        outputs = self.batch._outputs(vals, self.gen, self.st, self.params)
         outputs[~ok] = np.nan
         spikes = None
         if self.rec.spikes:

@@ -26,11 +26,6 @@ CONSTANTS = {
 }
 
 
-def n_refractory_steps(t_ref: float, dt: float) -> int:
-    """Brian2's rule: refractory for round(t_ref/dt) steps counted from the spike step."""
-    return max(int(round(t_ref / dt)), 1)
-
-
 def closed_form_isi(g_e: float, g_i: float, c: dict | None = None) -> float:
     """Interspike interval (ms) under constant conductances, from V_R to V_T plus t_ref.
 
