@@ -103,3 +103,16 @@ def kill_after_runs(proc, db: str | Path, n: int, timeout_s: float = 60.0, group
             break
         time.sleep(0.01)
     return proc.wait()
+
+
+# A neuron model for network tests: it only holds what its synapses add (dv/dt = I/ms with
+# I = 0) and never fires, so a test reads the synaptic effects off v.
+HOLD_CELL = {
+    "name": "hold",
+    "equations": "dv/dt = I/(1*ms) : mV\n",
+    "current": {"name": "I", "unit": "mV"},
+    "threshold": "v > 1000*mV",
+    "reset": "v = 0*mV",
+    "spike_timing": "grid",
+    "initial": {"v": "0 mV"},
+}

@@ -20,19 +20,10 @@ from neuroscape.core.settings import Recording, SimSettings
 from neuroscape.models.network import FILES, network, network_model
 from neuroscape.sim.engine import batch_for, run_batch
 from neuroscape.sim.network_engine import NetworkBatch
+from neuroscape.testing import HOLD_CELL as HOLD
 
 DT = 0.1  # ms
 
-# a neuron that only holds what its synapses add (dv/dt = I/ms with I = 0; never fires)
-HOLD = {
-    "name": "hold",
-    "equations": "dv/dt = I/(1*ms) : mV\n",
-    "current": {"name": "I", "unit": "mV"},
-    "threshold": "v > 1000*mV",
-    "reset": "v = 0*mV",
-    "spike_timing": "grid",
-    "initial": {"v": "0 mV"},
-}
 TAU_SHOT = 10.0  # ms
 SHOT = {  # passive, leaky, never fires: shot noise
     "name": "shot",

@@ -21,17 +21,8 @@ from neuroscape.models.network import (
     network_graph,
     network_model,
 )
+from neuroscape.testing import HOLD_CELL as HOLD
 
-# a neuron that only holds what its synapses add (never fires): enough for graph checks
-HOLD = {
-    "name": "hold",
-    "equations": "dv/dt = I/(1*ms) : mV\n",
-    "current": {"name": "I", "unit": "mV"},
-    "threshold": "v > 1000*mV",
-    "reset": "v = 0*mV",
-    "spike_timing": "grid",
-    "initial": {"v": "0 mV"},
-}
 N_A, N_B = 200, 150
 
 
