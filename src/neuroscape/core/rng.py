@@ -104,7 +104,9 @@ def poisson_thresholds(lam: np.ndarray, size: int | None = None) -> np.ndarray:
     The last entry is forced to 2**32 so the search always ends; the probability mass cut off there
     is below 2**-40 by the choice of ``size``.
     """
-    from scipy.stats import poisson
+    # scipy.special's pdtr is what scipy.stats.poisson.cdf evaluates, without the second it
+    # takes to import scipy.stats (a CLI run pays it on every call)
+    from scipy.special import pdtr
 
     lam = np.atleast_1d(np.asarray(lam, dtype=float))
     if np.any(lam < 0) or not np.all(np.isfinite(lam)):
@@ -114,7 +116,7 @@ def poisson_thresholds(lam: np.ndarray, size: int | None = None) -> np.ndarray:
         size = int(np.ceil(lmax + 12.0 * np.sqrt(lmax) + 16))
     size = max(size, 8)
     k = np.arange(size)
-    cdf = poisson.cdf(k[None, :], lam[:, None])
+    cdf = pdtr(k[None, :], lam[:, None])
     # int64, not uint64: signed 64-bit comparisons vectorize on x86 (values fit in 33 bits)
     table = np.minimum(np.round(cdf * 2.0**32), 2.0**32).astype(np.int64)
     table[:, -1] = 1 << 32
