@@ -118,22 +118,24 @@ def exponential_euler_source(
 
 
 def step_source(
-    tableau: Tableau, n_state: int, n_args: int, name: str = "step", rhs: str = "rhs"
+    tableau: Tableau, n_state: int, n_args: int, name: str = "step", rhs: str = "rhs",
+    lit=repr,
 ) -> str:
-    """Python source of one step of ``tableau``: straight-line stage code calling ``rhs``."""
+    """Python source of one step of ``tableau``: straight-line stage code calling ``rhs``;
+    ``lit`` spells a coefficient (e.g. as a float32 literal)."""
     ys = [f"y{i}" for i in range(n_state)]
     args = [f"a{i}" for i in range(n_args)]
     lines = [f"def {name}({', '.join(ys)}, dt, {', '.join(args)}):"]
     for s, row in enumerate(tableau.a):
         stage_in = []
         for i in range(n_state):
-            terms = [f"{c!r} * k{j}_{i}" for j, c in enumerate(row) if c != 0.0]
+            terms = [f"{lit(c)} * k{j}_{i}" for j, c in enumerate(row) if c != 0.0]
             stage_in.append(f"{ys[i]} + dt * ({' + '.join(terms)})" if terms else ys[i])
         ks = ", ".join(f"k{s}_{i}" for i in range(n_state)) + ("," if n_state == 1 else "")
         lines.append(f"    {ks} = {rhs}({', '.join(stage_in)}, {', '.join(args)})")
     outs = []
     for i in range(n_state):
-        terms = [f"{c!r} * k{j}_{i}" for j, c in enumerate(tableau.b) if c != 0.0]
+        terms = [f"{lit(c)} * k{j}_{i}" for j, c in enumerate(tableau.b) if c != 0.0]
         outs.append(f"{ys[i]} + dt * ({' + '.join(terms)})")
     lines.append(f"    return {', '.join(outs)}" + ("," if n_state == 1 else ""))
     return "\n".join(lines) + "\n"

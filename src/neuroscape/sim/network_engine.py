@@ -111,6 +111,46 @@ def pop_scheme(pop: Population, settings: SimSettings) -> str:
     return scheme
 
 
+class _F32Printer(Printer):
+    """Numbers as float32 literals: numba computes float32 * (a float64 literal) in float64,
+    which would undo the narrower type."""
+
+    def p(self, e) -> str:
+        if getattr(e, "is_Number", False) and e.is_finite:
+            return f"np.float32({float(e)!r})"
+        return super().p(e)
+
+
+def _f32(c: float) -> str:
+    return f"np.float32({c!r})"
+
+
+def _step_def32(q: int, pop: Population, scheme: str) -> str:
+    """The population's step, threshold and reset in float32, generated from its equations."""
+    from neuroscape.models.equations.codegen import jit_function
+
+    m, eq = pop.model, pop.model.equations
+    if eq is None:
+        raise NetworkError(
+            f"population {pop.name}: precision float32 needs a model written as equations; "
+            f"{m.name} is a hand-written module (allowed: precision float64)")
+    if scheme in (EXPONENTIAL_EULER, EXACT):
+        raise NetworkError(
+            f"population {pop.name}: precision float32 runs the Runge-Kutta schemes; allowed "
+            f"integrators: midpoint, rk4, ... (the population's is {scheme})")
+    n_s, n_p = len(m.states), len(m.spec.parameters)
+    ys, ps = [f"y{i}" for i in range(n_s)], [f"p{j}" for j in range(n_p)]
+    pr = _F32Printer({})
+    src = [jit_function(f"rhs_{q}", [*ys, "cur", *ps], list(eq.rhs), pr),
+           jit_function(f"threshold_{q}", [*ys, *ps], [eq.threshold], pr, tuple_out=False,
+                        cse=False),
+           jit_function(f"reset_{q}", [*ys, *ps], list(eq.reset), pr), "", "",
+           '@njit(inline="always", cache=True)',
+           step_source(get_tableau(scheme), n_s, n_p + 1, name=f"step_{q}", rhs=f"rhs_{q}",
+                       lit=_f32)]
+    return "\n".join(src)
+
+
 def _step_def(q: int, pop: Population, scheme: str) -> tuple[list[str], str]:
     m = pop.model
     n_s, n_p = len(m.states), len(m.spec.parameters)
@@ -181,6 +221,9 @@ class _Gen:
         self.slots = max_slots(net)
         self.args: list[str] = []
         self.lines: list[str] = []
+        self.f32 = net.precision == "float32"
+        self.ft = "np.float32" if self.f32 else ""  # a cast to the state's type ("" for float64)
+        self.it = "np.int32" if self.f32 else "np.int64"  # refractory steps and spike flags
 
     def q(self, name: str) -> int:
         return [p.name for p in self.pops].index(name)
@@ -210,6 +253,9 @@ class _Gen:
                 continue
             scheme = pop_scheme(p, st)
             self.schemes[p.name] = scheme
+            if self.f32:
+                steps += ["", "", _step_def32(qi, p, scheme)]
+                continue
             imp, src = _step_def(qi, p, scheme)
             header += imp
             steps += ["", "", '@njit(inline="always", cache=True)', src]
@@ -236,7 +282,7 @@ class _Gen:
         for qi, p in enumerate(self.pops):
             P = f"P{qi}"  # noqa: N806
             E(2, f"{P}_sp = np.empty({p.size}, dtype=np.int64)", f"{P}_nsp = 0",
-              f"{P}_fl = np.zeros({p.size}, dtype=np.int64)")
+              f"{P}_fl = np.zeros({p.size}, dtype={self.it})")
             if p.kind == "neuron":
                 m = p.model
                 n_s, n_p = len(m.states), len(m.spec.parameters)
@@ -244,14 +290,18 @@ class _Gen:
                 self.arg(f"{P}_par")
                 self.arg(f"{P}_cur")
                 self.arg(f"{P}_nref")
+                ft = self.ft
                 for i in range(n_s):
-                    E(2, f"{P}_y{i} = {P}_y[b, :, {i}].copy()")
+                    E(2, f"{P}_y{i} = {P}_y[b, :, {i}].astype(np.float32)" if self.f32
+                      else f"{P}_y{i} = {P}_y[b, :, {i}].copy()")
                 for j in range(n_p):
-                    E(2, f"{P}_p{j} = {P}_par[b, {j}]")
-                E(2, f"{P}_c = {P}_cur[b]", f"{P}_nr = {P}_nref[b]",
-                  f"{P}_ref = np.zeros({p.size}, dtype=np.int64)")
+                    E(2, f"{P}_p{j} = {ft}({P}_par[b, {j}])")
+                # float32: the refractory steps in int32 as well, so that the fused loop's
+                # lanes are all 32 bits wide (16 per vector instead of 8)
+                E(2, f"{P}_c = {ft}({P}_cur[b])", f"{P}_nr = {P}_nref[b]",
+                  f"{P}_ref = np.zeros({p.size}, dtype={self.it})")
                 if m.hold_refractory:
-                    E(2, f"{P}_hv = np.zeros({p.size})")
+                    E(2, f"{P}_hv = np.zeros({p.size}{', dtype=np.float32' if self.f32 else ''})")
             elif p.kind == "poisson":
                 self.arg(f"{P}_thr")
                 E(2, f"{P}_t = {P}_thr[b]")
@@ -265,7 +315,7 @@ class _Gen:
         self._projections_setup()
         self._inputs_setup()
 
-        E(2, "for s in range(n_steps):")
+        E(2, f"dts = {self.ft}(dt)", "for s in range(n_steps):", f"    si = {self.it}(s)")
         E(3, f"base_s = np.uint64(s) * np.uint64({N})")
         # 1-2. integrate, hold the refractory ones and test the threshold in one vectorizable
         # pass per population that also finds the first and last neuron that crossed, then
@@ -282,19 +332,18 @@ class _Gen:
                 ts = ", ".join(f"a{i}" for i in range(n_s))
                 ps = ", ".join(f"{P}_p{j}" for j in range(len(m.spec.parameters)))
                 one = "," if n_s == 1 else ""
-                E(3, "nf = 0", f"for i in range({p.size}):")
-                E(4, f"{ts}{one} = step_{qi}({ys}, dt, {P}_c{', ' + ps if ps else ''})",
-                  f"free = {P}_ref[i] <= s")
+                E(3, "anyf = False", f"for i in range({p.size}):")
+                E(4, f"{ts}{one} = step_{qi}({ys}, dts, {P}_c{', ' + ps if ps else ''})",
+                  f"free = {P}_ref[i] <= si")
                 if m.hold_refractory:
                     E(4, f"a0 = a0 if free else {P}_hv[i]")
                 for i in range(n_s):
                     E(4, f"{P}_y{i}[i] = a{i}")
                 E(4, f"f = free and threshold_{qi}({ts}{', ' + ps if ps else ''})",
-                  f"{P}_fl[i] = f", "nf += f")
-                E(3, "if nf:", f"    for i in range({p.size}):",
+                  f"{P}_fl[i] = f", "anyf |= f")
+                E(3, "if anyf:", f"    for i in range({p.size}):",
                   f"        if {P}_fl[i]:",
-                  f"            {P}_sp[{P}_nsp] = i", f"            {P}_nsp += 1",
-                  f"            if {P}_nsp == nf:", "                break")
+                  f"            {P}_sp[{P}_nsp] = i", f"            {P}_nsp += 1")
             elif p.kind == "poisson":
                 E(3, f"for i in range({p.size}):",
                   f"    x = word(key, (base_s + np.uint64({off} + i)) << np.uint64({SUB_BITS}))",
@@ -387,7 +436,7 @@ class _Gen:
             if self._constant_adds(j):
                 for m, st in enumerate(j.on_pre):
                     sign = "-" if st.op == "-=" else ""
-                    E(2, f"{J}_c{m} = {sign}({self._p(st.expr, {})})")
+                    E(2, f"{J}_c{m} = {self.ft}({sign}({self._p(st.expr, {})}))")
             nsyn = f"{J}_pre.shape[0]"  # an argument, not a literal: one kernel for every graph
             for v in j.synvars:
                 if _has_rand(v.initial):
@@ -646,7 +695,7 @@ class _Gen:
             self.arg(f"I{k}_tab")
             self.arg(f"I{k}_val")
             self.arg(f"I{k}_on")
-            E(2, f"I{k}_v = I{k}_val[b]", f"I{k}_T = I{k}_tab[b]",
+            E(2, f"I{k}_v = {self.ft}(I{k}_val[b])", f"I{k}_T = I{k}_tab[b]",
               f"I{k}_a = I{k}_on[b, 0]", f"I{k}_z = I{k}_on[b, 1]")
             for m in range(K_FAST):
                 E(2, f"I{k}_t{m} = I{k}_T[{m}]")
@@ -664,7 +713,7 @@ class _Gen:
             # the kick of an input outside its time window is 0 (its words are drawn all
             # the same, so a window never moves another input's noise)
             for k in ks:
-                E(3, f"I{k}_w = I{k}_v if s >= I{k}_a and s < I{k}_z else 0.0")
+                E(3, f"I{k}_w = I{k}_v if s >= I{k}_a and s < I{k}_z else {self.ft}(0.0)")
             # one 64-bit word per neuron and pair of inputs: its low and high 32 bits
             E(3, f"for i in range({n}):")
             for h in range(0, len(ks), 2):
@@ -678,7 +727,7 @@ class _Gen:
                 inp = self.net.inputs[k]
                 vi = pop.model.states.index(inp.var)
                 cmp = " + ".join(f"({U}_{h}[i] >= I{k}_t{m})" for m in range(K_FAST))
-                E(4, f"P{qi}_y{vi}[i] += ({cmp}) * I{k}_w",
+                E(4, f"P{qi}_y{vi}[i] += {self.ft}({cmp}) * I{k}_w",
                   f"ovf += {U}_{h}[i] >= I{k}_t{K_FAST - 1}")
             E(3, "if ovf > 0:")
             for h, k in enumerate(ks):
@@ -686,7 +735,7 @@ class _Gen:
                 vi = pop.model.states.index(inp.var)
                 E(4, f"for i in range({n}):",
                   f"    if {U}_{h}[i] >= I{k}_t{K_FAST - 1}:",
-                  f"        P{qi}_y{vi}[i] += (poisson_from_table({U}_{h}[i], I{k}_T) - "
+                  f"        P{qi}_y{vi}[i] += {self.ft}(poisson_from_table({U}_{h}[i], I{k}_T) - "
                   f"{K_FAST}) * I{k}_w")
 
     # -------------------------------------------------------------- outputs
@@ -916,7 +965,7 @@ class NetworkBatch:
             vals[f"{J}_pre"] = g.edges[j.name][0].astype(np.int64)
             vals[f"{J}_koff"] = gen.syn_off[j.name]
             if gen._dense(j):
-                vals[f"{J}_mask"] = self._mask(j)
+                vals[f"{J}_mask"] = self._mask(j, np.float32 if gen.f32 else np.float64)
             if j.on_post:
                 vals[f"{J}_cptr"], vals[f"{J}_csyn"] = self._csc[j.name]
             nsyn = g.n_synapses[j.name]
@@ -1004,15 +1053,16 @@ class NetworkBatch:
         errors = [None if o else "non-finite state (NaN/inf) during the run" for o in ok]
         return ChunkResult(outputs, ok, errors, spikes, vtrace if vidx.size else None)
 
-    def _mask(self, j) -> np.ndarray:
-        """(n_pre, n_post) 0/1 float mask of projection ``j`` (kept per batch)."""
-        if j.name not in self._masks:
+    def _mask(self, j, dtype) -> np.ndarray:
+        """(n_pre, n_post) 0/1 mask of projection ``j`` in the state's type (kept per batch)."""
+        key = (j.name, dtype)
+        if key not in self._masks:
             g = self.connectivity
-            m = np.zeros((g.sizes[j.pre], g.sizes[j.post]))
+            m = np.zeros((g.sizes[j.pre], g.sizes[j.post]), dtype=dtype)
             pre, post = g.edges[j.name][:2]
             m[pre, post] = 1.0
-            self._masks[j.name] = m
-        return self._masks[j.name]
+            self._masks[key] = m
+        return self._masks[key]
 
     def _pop_arrays(self, P, p, params, keys, rows, off, dt) -> dict:  # noqa: N803
         net, m = self.model, p.model

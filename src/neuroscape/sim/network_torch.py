@@ -2,6 +2,10 @@
 and the same random words as the numba kernel of ``network_engine``, vectorised over the rows of
 a batch (on a CUDA GPU, or for testing on the CPU: device "torch-cpu").
 
+It computes in float64 whatever the description's ``precision``: a network declared float32 (the
+circuit) runs float32 in the numba kernel and float64 here, so the two agree in their statistics,
+and spike for spike only against the numba kernel run at float64.
+
 Every population state is a (B, n) tensor. Per step, in Brian2's order (Stimberg, Brette and
 Goodman 2019) as the numba kernel takes it: the populations integrate (the neuron engine's torch
 step for Runge-Kutta and exponential Euler; for 'exact', the affine map of one step, read per

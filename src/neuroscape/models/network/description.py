@@ -159,6 +159,7 @@ class OutputDef:
     description: str = ""
 
 
+PRECISIONS = ("float64", "float32")
 OUTPUT_KINDS = ("rate", "cv", "fano", "sync", "weights")
 STATS = ("mean", "std", "fraction_above", "fraction_below")
 
@@ -181,6 +182,9 @@ class NetworkModel(Model):
     derived: dict = field(default_factory=dict)  # name -> SI expression of row symbols
     origin: str = ""
     modulators: tuple[Modulator, ...] = ()
+    # the state's floating-point type in the network engine: float64, or float32 (twice the
+    # SIMD lanes; for networks whose statistics, not single trajectories, are the result)
+    precision: str = "float64"
 
     @property
     def name(self) -> str:
@@ -480,7 +484,11 @@ def build_network(data: dict, where: _Where, folder: Path) -> NetworkModel:
 
     # --- settings ------------------------------------------------------------------------------
     st = _mapping(ctx, data.get("settings"), "settings", "settings")
-    _keys(ctx, st, ("duration", "dt", "window", "integrator", "note"), "settings")
+    _keys(ctx, st, ("duration", "dt", "window", "integrator", "precision", "note"), "settings")
+    precision = str(st.get("precision", "float64"))
+    if precision not in PRECISIONS:
+        raise ctx.err(f"precision {precision!r}; allowed: {', '.join(PRECISIONS)}", "settings",
+                      "precision")
     duration = _quantity_ms(ctx, st.get("duration", "1000 ms"), "settings", "duration")
     dt = _quantity_ms(ctx, st.get("dt", "0.1 ms"), "settings", "dt")
     window = (_quantity_ms(ctx, st["window"], "settings", "window") if "window" in st
@@ -515,7 +523,7 @@ def build_network(data: dict, where: _Where, folder: Path) -> NetworkModel:
     except (ValueError, TypeError) as exc:
         raise NetworkError(f"{origin}: {exc}") from None
     return NetworkModel(spec, pops, tuple(projs), tuple(inputs), outs,
-                        tuple(psyms), derived, origin, tuple(mods))
+                        tuple(psyms), derived, origin, tuple(mods), precision)
 
 
 def _modulator(ctx: _Ctx, mn, md, pops) -> Modulator:
