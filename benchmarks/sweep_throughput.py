@@ -171,9 +171,12 @@ def lif_case(n: int, rounds: int, chunk: int | None = None, log=print) -> dict:
     return sweep_vs_engine("lif", n, rounds=rounds, stimulus=stim, chunk=chunk, log=log)
 
 
-def circuit_case(n: int, rounds: int, chunk: int | None = None, log=print) -> dict:
-    """The cortical circuit at its declared settings (3 s, rates over the last 2 s)."""
-    return sweep_vs_engine("cortical", n, rounds=rounds, chunk=chunk, log=log)
+def circuit_case(
+    n: int, rounds: int, chunk: int | None = None, settings: SimSettings | None = None, log=print
+) -> dict:
+    """The cortical circuit, by default at its declared settings (3 s, rates over the last
+    2 s)."""
+    return sweep_vs_engine("cortical", n, rounds=rounds, settings=settings, chunk=chunk, log=log)
 
 
 def main() -> None:
