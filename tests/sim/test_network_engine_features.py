@@ -322,3 +322,26 @@ def test_records_every_must_be_whole_steps():
     with pytest.raises(SettingsError, match="records every 10 ms is not a whole number of "
                                             "steps of 0.3 ms"):
         ns.simulate(net, [{}], dt_ms=0.3, duration_ms=39.9)
+
+
+def test_run_time_refusals_are_one_line():
+    # a synapse beyond the graph, bounds that cross for a row, a delay that can be negative
+    d = _weights_desc_minus()
+    d["outputs"] = {"w9": {"weights": "P.w[1]"}}  # P has one synapse (1 x 1)
+    with pytest.raises(NetworkError, match=r"output w9: synapse P\[1\] does not exist \(P has 1 "
+                                           r"synapses\); allowed: 0..0") as exc:
+        ns.simulate(network_model(d), [{}])
+    assert "\n" not in str(exc.value)
+    d = _weights_desc_minus()
+    d["parameters"] = {"hi": {"default": "5 mV", "low": "-5 mV", "high": "10 mV"}}
+    d["projections"]["P"]["bounds"] = {"w": ["0 mV", "hi"]}
+    with pytest.raises(SettingsError, match=r"bounds of w: low 0 mV > high -1 mV \(row 1\); "
+                                            "allowed: low <= high"):
+        ns.simulate(network_model(d), [{}, {"hi": -1.0}])
+    d = _weights_desc_minus()
+    d["projections"]["P"].update(model=None, initial=None, bounds=None, on_pre="v_post += 1*mV",
+                                 delay="-1*ms + 2*ms*rand()", delay_draw="spike")
+    d["projections"]["P"] = {k: v for k, v in d["projections"]["P"].items() if v is not None}
+    d["outputs"] = {"n": {"count": "post"}}
+    with pytest.raises(NetworkError, match="a drawn delay can be negative"):
+        ns.simulate(network_model(d), [{}])

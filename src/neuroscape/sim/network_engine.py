@@ -1104,9 +1104,10 @@ class NetworkBatch:
                 lo_v, hi_v = net.evaluate(blo, params), net.evaluate(bhi, params)
                 if np.any(lo_v > hi_v):
                     r = int(np.flatnonzero(lo_v > hi_v)[0])
+                    u = next(x.unit for x in j.synvars if x.name == v)
                     raise SettingsError(
-                        f"{net.origin}: projection {j.name}: bounds of {v}: low {lo_v[r]:g} > "
-                        f"high {hi_v[r]:g} (row {r}); allowed: low <= high")
+                        f"{net.origin}: projection {j.name}: bounds of {v}: low {lo_v[r]:g} {u} "
+                        f"> high {hi_v[r]:g} {u} (row {r}); allowed: low <= high")
             if gen.delays[j.name] == "array":
                 d = _rand_values(j.delay, keys, SYN_INIT | (1 << 60), ids, rows)
                 if np.any(d < 0):
