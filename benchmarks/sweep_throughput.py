@@ -11,12 +11,14 @@ scheduling and the progress bar shows there) and the cortical circuit of Zhang, 
 timed sweep). Each round times the engine and the sweep one after the other, alternating which
 goes first; both build their batch from the model's name (the sweep does, so the engine does
 too: on a fresh batch the kernel is loaded from numba's cache in both). Reported: medians over
-the rounds of wall time, of CPU time (every thread of this process: steadier than wall time on a
-shared machine) and of the per-round ratios sweep / engine. The sweep's database is checked to
-hold exactly the engine's outputs, row by row (NaN where a run failed).
+the rounds of wall time, of CPU time (every thread of this process) and of the per-round ratios
+sweep / engine; and the sweep's own work (its wall time less the time inside its engine calls,
+``SweepReport.simulation_s``) over that engine time, which a busy machine cannot skew: both are
+timed in the same seconds. The sweep's database is checked to hold exactly the engine's
+outputs, row by row (NaN where a run failed).
 
 Profile (cProfile, 16,384 LIF runs on a 2-core machine shared with other jobs; py-spy was not
-installed), before the changes of issue 19's sweep item:
+installed), before the sweep was reworked:
 - the sweep took 2.4x the engine's time: it stored per 64-row chunk, each chunk one engine call,
   one transaction and one progress refresh, while the engine alone ran its own 64-row chunks
   in one call; and storing cost 15-24 us per row (per-element ``float()`` and ``np.isfinite``
@@ -134,11 +136,16 @@ def sweep_vs_engine(
                 identical = bool(np.array_equal(stored, res.outputs, equal_nan=True))
             row["ratio"] = row["sweep_s"] / row["engine_s"]
             row["cpu_ratio"] = row["sweep_cpu_s"] / row["engine_cpu_s"]
+            # the sweep's own work against its own engine calls, timed within the same seconds:
+            # a busy minute of a shared machine slows both alike
+            row["in_engine_s"], row["storage_s"] = rep.simulation_s, rep.storage_s
+            row["own_ratio"] = (row["sweep_s"] - rep.simulation_s) / rep.simulation_s
             out_rounds.append(row)
             log(
                 f"{model} n={n} round {k + 1}: engine {row['engine_s']:.2f} s "
                 f"(CPU {row['engine_cpu_s']:.2f} s), sweep {row['sweep_s']:.2f} s "
-                f"(CPU {row['sweep_cpu_s']:.2f} s), sweep/engine {row['ratio']:.3f}"
+                f"(CPU {row['sweep_cpu_s']:.2f} s; in the engine {rep.simulation_s:.2f} s, "
+                f"storing {rep.storage_s:.2f} s), sweep/engine {row['ratio']:.3f}"
             )
             db.unlink()
 
@@ -159,6 +166,8 @@ def sweep_vs_engine(
         "sweep_runs_per_s": n / med("sweep_s"),
         "overhead": med("ratio") - 1.0,
         "cpu_overhead": med("cpu_ratio") - 1.0,
+        "own_overhead": med("own_ratio"),
+        "storage_s": med("storage_s"),
         "identical_outputs": identical,
     }
     out["projected_training_set_min"] = TRAINING_SET_RUNS / out["sweep_runs_per_s"] / 60
@@ -197,7 +206,8 @@ def main() -> None:
         print(
             f"{name:9s} n={r['n']}: engine {r['engine_runs_per_s']:.1f} runs/s, sweep "
             f"{r['sweep_runs_per_s']:.1f} runs/s, overhead {100 * r['overhead']:+.1f}% wall "
-            f"({100 * r['cpu_overhead']:+.1f}% CPU), outputs identical: {r['identical_outputs']}"
+            f"({100 * r['cpu_overhead']:+.1f}% CPU); its own work {100 * r['own_overhead']:.1f}% "
+            f"of its engine time; outputs identical: {r['identical_outputs']}"
         )
     if "cortical" in out:
         print(

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -70,6 +71,22 @@ def test_an_adaptive_sweep_grows_its_chunks_and_stores_the_engine_s_numbers(
     points = ParameterSpace(get_spec("lif")).sample(n, "uniform", 0)
     ref = real(batch_for("lif", stimulus=STEP), points, settings=LIF, seed=0)
     assert np.array_equal(np.array([r[1] for r in got], dtype=float), ref["rate"], equal_nan=True)
+
+
+def test_the_report_splits_its_time_between_the_engine_and_the_database(tmp_path, monkeypatch):
+    """simulation_s: the wall time of the engine calls (here each made to last 20 ms more);
+    storage_s: the time of the chunks' transactions; neither outlasts the sweep."""
+    real = sw.run_batch
+
+    def slow(b, p, **kw):
+        time.sleep(0.02)
+        return real(b, p, **kw)
+
+    monkeypatch.setattr(sw, "run_batch", slow)
+    rep = run_sweep("lif", 40, tmp_path / "t.db", settings=LIF, stimulus=STEP, chunk=8,
+                    progress=False, sampler="uniform")  # fmt: skip
+    assert rep.simulation_s >= 5 * 0.02  # five chunks
+    assert 0 < rep.storage_s and rep.simulation_s + rep.storage_s <= rep.wall_time_s
 
 
 def test_a_given_chunk_size_is_kept(tmp_path, monkeypatch):

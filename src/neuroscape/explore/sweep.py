@@ -52,6 +52,10 @@ class SweepReport:
     wall_time_s: float
     # error message -> number of runs of this call that failed with it (most common first)
     errors: dict[str, int] = field(default_factory=dict)
+    # where the wall time went (s): inside the engine (a local sweep: its calls of run_batch; on
+    # a cluster: the workers' chunk times, summed), and writing to the database
+    simulation_s: float = 0.0
+    storage_s: float = 0.0
 
     @property
     def all_failed(self) -> bool:
@@ -317,8 +321,10 @@ def run_sweep(
         first_size = chunk or CHUNK_UNIT
         n_failed = 0
         error_counts: Counter[str] = Counter()
+        spent = {"simulation": 0.0, "storage": 0.0}
 
         def run_local(rows):
+            t0 = time.perf_counter()
             res = run_batch(
                 batch,
                 points[rows],
@@ -328,6 +334,7 @@ def run_sweep(
                 workers=workers,
                 allow_outside=allow_outside,
             )
+            spent["simulation"] += time.perf_counter() - t0
             return rows, res.outputs, res.ok, res.errors, res.wall_time_s, res.labels
 
         def submit(rows, trusted):
@@ -349,9 +356,13 @@ def run_sweep(
             nonlocal n_failed
             if labels is None:
                 labels = [None] * len(rows)
+            if client is not None:
+                spent["simulation"] += wall
+            t0 = time.perf_counter()
             store.write_chunk(
                 sweep_id, rows, points[rows], outputs, ok, errors, labels, wall / len(rows)
             )
+            spent["storage"] += time.perf_counter() - t0
             failed = np.flatnonzero(~np.asarray(ok, dtype=bool))
             n_failed += len(failed)
             error_counts.update(errors[k] or "unknown error" for k in failed)
@@ -418,4 +429,6 @@ def run_sweep(
         n_failed,
         time.perf_counter() - t_start,
         dict(error_counts.most_common()),
+        spent["simulation"],
+        spent["storage"],
     )
