@@ -118,21 +118,19 @@ def cmd_theory(args) -> int:
         pt.wilson_cowan_figure(r, out / "wilson_cowan.png")
         summary = {"hopf": r["hopf"], "onset_simulated": r["onset_simulated"]}
     else:  # distal-reward
-        from neuroscape.models.theory import distal_reward as dr
-
-        res = dr.simulate(seed=args.seed, duration_s=args.duration_s)
+        res = _distal_reward(args.seed, args.duration_s)
         _table(
             out / "distal_reward.csv",
             {
                 "t_s": np.arange(1, len(res.w_history) + 1),
-                "w_rewarded": res.w_history,
-                "w_others_mean": res.others_history,
+                "w_rewarded_mV": res.w_history,
+                "w_others_mean_mV": res.others_history,
             },
         )
         pt.distal_reward_figure(res, out / "distal_reward.png")
         summary = {
-            "w_rewarded": res.w_rewarded,
-            "w_others": res.w_others,
+            "w_rewarded_mV": res.w_rewarded,
+            "w_others_mV": res.w_others,
             "rewards": res.rewards,
             "rate_hz": res.rate_hz,
             "wall_time_s": round(res.wall_time_s, 1),
@@ -166,9 +164,35 @@ def _default_reps() -> int:
 
 
 def _default_duration_s() -> float:
-    from neuroscape.models.theory.distal_reward import simulate
+    from neuroscape.models.theory.distal_reward import DEFAULT_DURATION_S
 
-    return float(_default(simulate, "duration_s"))
+    return DEFAULT_DURATION_S
+
+
+def _distal_reward(seed: int, duration_s: float):
+    """One run of the network ``distal_reward`` (Izhikevich 2007) on the graph of ``seed`` with
+    the noise of (seed, row 0): its outputs and its records of the weights every second."""
+    import time
+
+    from neuroscape.core.settings import SimSettings
+    from neuroscape.models.network import network
+    from neuroscape.models.theory.distal_reward import NETWORK, result_from_run
+    from neuroscape.sim.engine import batch_for
+
+    net = network(NETWORK)
+    ms = duration_s * 1e3
+    if ms < net.record_every_ms:
+        raise CLIError(f"--duration-s {duration_s:g}; allowed: >= "
+                       f"{net.record_every_ms * 1e-3:g} (the weights are recorded every "
+                       f"{net.record_every_ms * 1e-3:g} s)")
+    settings = SimSettings.for_model(net.spec, duration_ms=ms, window_ms=ms)
+    t0 = time.perf_counter()
+    r = batch_for(net, conn_seed=seed).run(None, seed=seed, settings=settings)
+    wall = time.perf_counter() - t0
+    if not r.ok[0]:
+        raise CLIError(f"the distal-reward network failed: {r.errors[0]}")
+    outputs = dict(zip(net.spec.output_names, r.outputs[0], strict=True))
+    return result_from_run(outputs, {k: v[0] for k, v in r.records.items()}, wall)
 
 
 STUDIES = ("siegert", "ddm", "wong-wang", "hopfield-capacity", "wilson-cowan", "distal-reward")

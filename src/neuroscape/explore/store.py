@@ -32,6 +32,7 @@ stimulus of every run, so they are never pooled silently.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import sqlite3
@@ -248,6 +249,32 @@ class SweepLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def _chunk_rows(sweep_id, rows, params, outputs, ok, errors, labels, wall_per_run, version):
+    """The INSERT tuples of one chunk, built column-wise: per-row Python work over 10^5 rows
+    costs as much as the cheapest models' simulations (element-wise float() and isfinite()
+    took about 15 us per row, half the run time of a 1-s LIF run on 2 cores)."""
+    outputs = np.asarray(outputs, dtype=float)
+    out_cols = outputs.T.astype(object)
+    out_cols[~np.isfinite(outputs.T)] = None  # NaN and inf: NULL, as before
+    ok = np.asarray(ok, dtype=bool)
+    status = np.where(ok, "ok", "failed").tolist()
+    n = len(ok)
+    const = itertools.repeat
+    return zip(
+        const(int(sweep_id), n),
+        np.asarray(rows, dtype=np.int64).tolist(),
+        *np.asarray(params, dtype=float).T.tolist(),
+        *out_cols.tolist(),
+        status,
+        errors,
+        labels,
+        const(float(wall_per_run), n),
+        const(version, n),
+        const(time.time(), n),
+        strict=True,
+    )
 
 
 class ModelStore:
@@ -586,9 +613,17 @@ class ModelStore:
         labels: list[str | None],
         wall_per_run: float,
     ) -> None:
-        """Store one chunk of results in a single transaction."""
+        """Store one chunk of results in a single transaction (all of it or, if anything fails,
+        none of it). Non-finite outputs are stored as NULL."""
         from neuroscape import __version__
 
+        n = len(rows)
+        for what, value in (
+            ("params", len(params)), ("outputs", len(outputs)), ("ok", len(ok)),
+            ("errors", len(errors)), ("labels", len(labels)),
+        ):  # fmt: skip
+            if value != n:  # zip would drop the surplus silently
+                raise StoreError(f"write_chunk: {value} {what} for {n} rows")
         cols = [
             "sweep_id",
             "row_index",
@@ -605,24 +640,9 @@ class ModelStore:
             f"INSERT INTO runs ({', '.join(_q(c) for c in cols)}) VALUES "
             f"({', '.join('?' * len(cols))})"
         )
-        now = time.time()
-        data = []
-        for k, r in enumerate(rows):
-            out = [None if not np.isfinite(x) else float(x) for x in outputs[k]]
-            data.append(
-                (
-                    sweep_id,
-                    int(r),
-                    *map(float, params[k]),
-                    *out,
-                    "ok" if ok[k] else "failed",
-                    errors[k],
-                    labels[k],
-                    wall_per_run,
-                    __version__,
-                    now,
-                )
-            )
+        data = _chunk_rows(
+            sweep_id, rows, params, outputs, ok, errors, labels, wall_per_run, __version__
+        )
         self.con.execute("BEGIN IMMEDIATE")
         try:
             self.con.executemany(sql, data)

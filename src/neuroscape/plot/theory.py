@@ -164,11 +164,14 @@ def wilson_cowan_figure(study: dict, path: str | Path | None):
 
 
 def distal_reward_figure(res, path: str | Path | None):
+    """The weight of the rewarded synapse and the mean of the other excitatory synapses (mV)
+    at each second of the run (``res``: ``DistalRewardResult``: ``w_history``,
+    ``others_history``, ``rewards``)."""
     plt = pyplot()
     fig, a = plt.subplots(figsize=(6.5, 4))
     t = np.arange(1, len(res.w_history) + 1) / 60.0
     a.plot(*thin(t, res.w_history), label="rewarded synapse")
-    a.plot(*thin(t, res.others_history), label="mean of the others (sample)")
+    a.plot(*thin(t, res.others_history), label="mean of the other excitatory synapses")
     a.set_xlabel(axis_label("time", "min"))
     a.set_ylabel(axis_label("synaptic weight", "mV"))
     a.set_title(f"{res.rewards} rewards", fontsize=9)

@@ -20,6 +20,8 @@ starts from ``SYN_INIT | ((k V + vi) R + r)``. No two draws of a row share a cou
 from __future__ import annotations
 
 import importlib
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -196,7 +198,23 @@ def max_slots(net: NetworkModel) -> int:
             if ds:
                 d, o = ds[-1]
                 m = max(m, o + (2 if d.startswith("randn") else 1))
+        dd = delay_draw_slots(j)
+        if dd:
+            m = max(m, dd[-1][1] + 1)
     return m
+
+
+def delay_draw_slots(j) -> list[tuple[str, int]]:
+    """The rand() draws of a delay drawn per spike (``delay_draw: spike``) and their counter
+    slots: those of the on_pre block after its statements' own draws (one slot each), so a
+    spike's delay of synapse k at step s is drawn at ``SYN | ((((s S + k) 2) M) + slot)``."""
+    if getattr(j, "delay_draw", "synapse") != "spike":
+        return []
+    ds = draw_slots(j.on_pre)
+    o = ds[-1][1] + (2 if ds[-1][0].startswith("randn") else 1) if ds else 0
+    names = sorted({s.name for s in sympy.sympify(j.delay).free_symbols
+                    if s.name.startswith("rand_")})
+    return [(n, o + i) for i, n in enumerate(names)]
 
 
 class _Gen:
@@ -388,6 +406,7 @@ class _Gen:
               f"    spk_idx[b, n_sp] = {off} + i", "n_sp += 1")
             self._outputs_step(qi, p)
         self._vtrace()
+        self._records_step()
         # the end of the row
         E(2, "spk_n[b] = n_sp")
         self._outputs_final()
@@ -450,6 +469,8 @@ class _Gen:
                 if v.mod is not None:
                     E(2, f"{J}_k0_{v.name} = {self._p(v.mod[2], {})}",
                       f"{J}_k1_{v.name} = {self._p(v.mod[3], {})}")
+            for v, lo, hi in getattr(j, "bounds", ()):
+                E(2, f"{J}_lo_{v} = {self._p(lo, {})}", f"{J}_hi_{v} = {self._p(hi, {})}")
             if any(v.b is not None or v.mod is not None for v in j.synvars):
                 E(2, f"{J}_last = np.zeros({nsyn}, dtype=np.int64)")
             # delays (steps): a constant, one per row (a parameter), or one per synapse (rand())
@@ -459,13 +480,17 @@ class _Gen:
                         or any(n.startswith("post_") for n in reads) \
                         or any(st.where in ("syn", "pre") for st in j.on_pre):
                     raise NetworkError(
-                        f"{self.net.origin}: projection {j.name}: delays drawn per synapse "
-                        "(rand()) are for effects that only add to the target (g += w); "
-                        "plastic synapses, on_post and reads of the target need one delay for "
-                        "the projection (a constant or a parameter)")
-                self.arg(f"{J}_dly")
+                        f"{self.net.origin}: projection {j.name}: delays drawn per "
+                        f"{getattr(j, 'delay_draw', 'synapse')} (rand()) are for effects that "
+                        "only add to the target (g += w); plastic synapses, on_post and reads "
+                        "of the target need one delay for the projection (a constant or a "
+                        "parameter)")
+                if getattr(j, "delay_draw", "synapse") == "spike":
+                    self.delays[j.name] = "spike"  # drawn at every spike: no per-synapse array
+                else:
+                    self.arg(f"{J}_dly")
+                    self.delays[j.name] = "array"
                 self.arg(f"{J}_dmax")
-                self.delays[j.name] = "array"
                 E(2, f"{J}_D = {J}_dmax + 1")
             elif sympy.sympify(j.delay).free_symbols:
                 self.arg(f"{J}_dr")
@@ -478,7 +503,7 @@ class _Gen:
                 E(2, f"{J}_D = {steps + 1}")
             if self._dense(j):
                 self.arg(f"{J}_mask")
-            if self.delays[j.name] == "array":
+            if self.delays[j.name] in ("array", "spike"):
                 post = self.net.population(j.post)
                 for var in self._buffered(j):
                     E(2, f"{J}_buf_{var} = np.zeros(({J}_D, {post.size}))")
@@ -520,7 +545,8 @@ class _Gen:
             names[sympy.Symbol(f"syn_{v.name}")] = f"{J}_{v.name}[k]"
         return names
 
-    def _block(self, ji: int, j, stmts, indent: int, delayed: bool, side: int) -> None:
+    def _block(self, ji: int, j, stmts, indent: int, delayed: bool, side: int,
+               spike_delay: bool = False) -> None:
         E = self.emit  # noqa: N806
         J = f"J{ji}"  # noqa: N806
         names = self._names(ji, j)
@@ -540,6 +566,11 @@ class _Gen:
                           f"math.cos(2.0 * math.pi * {w[1]})")
             else:
                 E(indent, f"{d} = {w[0]}")
+        if spike_delay:  # this spike's delay on synapse k: its own draws, then steps
+            for d, o in delay_draw_slots(j):
+                E(indent, f"{d} = unit_float(word(key, np.uint64({SYN}) | ({c0} + "
+                          f"np.uint64({o}))))")
+            E(indent, f"dly = np.int64(math.floor(({self._p(j.delay, names)}) / dt + 0.5))")
         for st in stmts:
             rhs = self._p(st.expr, names)
             if st.where == "tmp":
@@ -550,7 +581,8 @@ class _Gen:
             elif st.where == "post":
                 i = post.model.states.index(st.target)
                 if delayed:
-                    slot = f"(s + {J}_dly[b, k]) % {J}_D"  # per-synapse delays
+                    # per-synapse delays, or this spike's
+                    slot = f"(s + dly) % {J}_D" if spike_delay else f"(s + {J}_dly[b, k]) % {J}_D"
                     sign = "" if st.op == "+=" else "-"
                     E(indent, f"{J}_buf_{st.target}[{slot}, jj] += {sign}{rhs}")
                     continue
@@ -560,6 +592,14 @@ class _Gen:
                 i = self.net.population(j.pre).model.states.index(st.target)
                 lhs = f"P{qpre}_y{i}[ii]"
             E(indent, f"{lhs} {st.op} {rhs}")
+        for ln in self._clip_lines(ji, j, {st.target for st in stmts if st.where == "syn"}):
+            E(indent, ln)
+
+    def _clip_lines(self, ji: int, j, changed) -> list[str]:
+        """A bounded synaptic variable (``bounds``) of synapse k clipped into [low, high]."""
+        J = f"J{ji}"  # noqa: N806
+        return [f"{J}_{v}[k] = min(max({J}_{v}[k], {J}_lo_{v}), {J}_hi_{v})"
+                for v, _, _ in getattr(j, "bounds", ()) if v in changed]
 
     def _evd_lines(self, ji: int, j) -> list[str]:
         """Synapse k's event-driven variables brought from its last update to step s: closed
@@ -586,7 +626,35 @@ class _Gen:
                     f"    ee = math.exp({J}_eb_{v.name} * el)",
                     f"    {x} = {x} * ee + {J}_ea_{v.name} / {J}_eb_{v.name} * (ee - 1.0)",
                     "else:", f"    {x} = {x} + {J}_ea_{v.name} * el"]
+        out += self._clip_lines(ji, j, {v.name for v in evd + mod})
         out.append(f"{J}_last[k] = s")
+        return out
+
+    def _peek_lines(self, ji: int, j, var: str, target: str) -> list[str]:
+        """``target`` = synaptic variable ``var`` of synapse k at step ``s_now`` (the closed
+        forms of ``_evd_lines`` and the bounds), leaving the synapse's state as it is: a record
+        does not change the run."""
+        J = f"J{ji}"  # noqa: N806
+        v = next(x for x in j.synvars if x.name == var)
+        x = f"{J}_{var}[k]"
+        if v.mod is None and v.b is None:
+            return [f"{target} = {x}"]
+        out = [f"el = (s_now - {J}_last[k]) * dt"]
+        if v.mod is not None:
+            tr, m, _, _ = v.mod
+            out += [f"m0 = Mj_{m} * math.exp(-({J}_last[k] - Mt_{m}) * dt / Mtau_{m})",
+                    f"tx = -1.0 / {J}_eb_{tr}",
+                    f"tp = 1.0 / (1.0 / tx + 1.0 / Mtau_{m})",
+                    f"{target} = {x} + {J}_{tr}[k] * ({J}_k0_{var} * tx * "
+                    f"(1.0 - math.exp(-el / tx)) + {J}_k1_{var} * m0 * tp * "
+                    "(1.0 - math.exp(-el / tp)))"]
+        else:
+            out += [f"if {J}_eb_{var} != 0.0:",
+                    f"    ee = math.exp({J}_eb_{var} * el)",
+                    f"    {target} = {x} * ee + {J}_ea_{var} / {J}_eb_{var} * (ee - 1.0)",
+                    "else:", f"    {target} = {x} + {J}_ea_{var} * el"]
+        if var in {b[0] for b in getattr(j, "bounds", ())}:
+            out.append(f"{target} = min(max({target}, {J}_lo_{var}), {J}_hi_{var})")
         return out
 
     def _modulators_step(self) -> None:
@@ -620,7 +688,7 @@ class _Gen:
         of the scattered adds; below a density of about 1/16 the list wins. Only without
         multapses: a pair joined twice adds the value twice, which the 0/1 mask cannot say
         bit for bit."""
-        if not self._constant_adds(j) or self.delays[j.name] == "array":
+        if not self._constant_adds(j) or self.delays[j.name] in ("array", "spike"):
             return False
         n_pre, n_post = self.graph.sizes[j.pre], self.graph.sizes[j.post]
         nsyn = self.graph.n_synapses[j.name]
@@ -636,7 +704,7 @@ class _Gen:
         qpre, qpost = self.q(j.pre), self.q(j.post)
         post = self.net.population(j.post)
         mode = self.delays[j.name]
-        if self._constant_adds(j) and mode != "array":
+        if self._constant_adds(j) and mode not in ("array", "spike"):
             if mode == 0:
                 sp, n = f"P{qpre}_sp", f"P{qpre}_nsp"
             else:
@@ -653,7 +721,7 @@ class _Gen:
             if mode != 0:
                 E(3, f"{J}_qn[slot] = 0")
             return
-        if j.on_pre and mode not in (0, "array"):
+        if j.on_pre and mode not in (0, "array", "spike"):
             d = f"{J}_d" if mode == "row" else str(mode)
             E(3, f"slot = (s + {d}) % {J}_D",
               f"for c in range(P{qpre}_nsp):",
@@ -667,8 +735,8 @@ class _Gen:
         elif j.on_pre:
             E(3, f"for c in range(P{qpre}_nsp):", f"    ii = P{qpre}_sp[c]",
               f"    for k in range({J}_ptr[ii], {J}_ptr[ii + 1]):", f"        jj = {J}_post[k]")
-            self._block(ji, j, j.on_pre, 5, mode == "array", 0)
-        if mode == "array":  # after on_pre: an effect of delay 0 lands in this step's slot
+            self._block(ji, j, j.on_pre, 5, mode in ("array", "spike"), 0, mode == "spike")
+        if mode in ("array", "spike"):  # after on_pre: an effect of delay 0 lands in this slot
             E(3, f"slot = s % {J}_D")
             for var in self._buffered(j):
                 i = post.model.states.index(var)
@@ -742,7 +810,7 @@ class _Gen:
     def _outputs_setup(self) -> None:
         E = self.emit  # noqa: N806
         for oi, o in enumerate(self.net.outputs):
-            if o.kind == "rate" and (o.start_ms is not None or o.stop_ms is not None):
+            if _windowed(o):
                 self.arg(f"O{oi}_cnt")
                 self.arg(f"O{oi}_a")
                 self.arg(f"O{oi}_z")
@@ -753,16 +821,20 @@ class _Gen:
                 self.arg(f"O{oi}_bins")
                 self.arg(f"O{oi}_bw")
             elif o.kind == "weights":
-                proj, _, var = o.of.partition(".")
-                if f"W_{proj}_{var}" not in self.args:
-                    self.arg(f"W_{proj}_{var}")
+                for proj, var in _weight_arrays(o):
+                    if f"W_{proj}_{var}" not in self.args:
+                        self.arg(f"W_{proj}_{var}")
+        if self.net.records:
+            self.arg("rec_every")
+            for r in self.net.records:
+                self.arg(f"R_{r}")
 
     def _outputs_step(self, qi: int, p: Population) -> None:
         E = self.emit  # noqa: N806
         for oi, o in enumerate(self.net.outputs):
-            if o.kind == "weights" or o.of != p.name:
+            if o.kind == "weights" or p.name not in (o.pops or (o.of,)):
                 continue
-            if o.kind == "rate" and (o.start_ms is not None or o.stop_ms is not None):
+            if _windowed(o):
                 E(4, f"if s >= O{oi}_a and s < O{oi}_z:", f"    O{oi}_cnt[b] += 1")
             elif o.kind == "cv":
                 E(4, "if s >= rec_start:", f"    if O{oi}_last[i] >= 0:",
@@ -785,14 +857,72 @@ class _Gen:
                 E(2, f"for k in range(J{ji}_pre.shape[0]):")
                 for ln in self._evd_lines(ji, j):
                     E(3, ln)
+        done = set()
         for o in self.net.outputs:
             if o.kind != "weights":
                 continue
-            proj, _, var = o.of.partition(".")
-            ji = [j.name for j in self.net.projections].index(proj)
-            line = f"W_{proj}_{var}[b, :] = J{ji}_{var}"
-            if not self.lines or self.lines[-1].strip() != line:
-                E(2, line)
+            for proj, var in _weight_arrays(o):
+                if (proj, var) in done:
+                    continue
+                done.add((proj, var))
+                ji = [j.name for j in self.net.projections].index(proj)
+                E(2, f"W_{proj}_{var}[b, :] = J{ji}_{var}")
+
+    def _records_step(self) -> None:
+        """Every rec_every steps, each recorded weights output as it would be if the run ended
+        now (its synapses brought to now by ``_peek_lines``, their state untouched)."""
+        if not self.net.records:
+            return
+        E = self.emit  # noqa: N806
+        names = [j.name for j in self.net.projections]
+        E(3, "if (s + 1) % rec_every == 0:", "    s_now = s + 1",
+          "    ridx = (s + 1) // rec_every - 1")
+        for r in self.net.records:
+            o = next(x for x in self.net.outputs if x.name == r)
+            E(4, "acc_n = 0.0", "acc_s = 0.0", "acc_q = 0.0")
+            thr = None
+            if o.stat.startswith("fraction"):
+                thr = self._p(o.value, {})
+            for proj, var, idx in o.refs:
+                ji = names.index(proj)
+                j = self.net.projections[ji]
+                excl = [k for p, k in o.exclude if p == proj]
+                if idx is None:
+                    E(4, f"for k in range(J{ji}_pre.shape[0]):")
+                    ind = 5
+                    if excl:
+                        E(5, "if " + " or ".join(f"k == {k}" for k in excl) + ":",
+                          "    continue")
+                else:
+                    E(4, f"k = {idx}")
+                    ind = 4
+                for ln in self._peek_lines(ji, j, var, "wv"):
+                    E(ind, ln)
+                if o.stat == "fraction_above":
+                    E(ind, f"acc_s += 1.0 if wv > {thr} else 0.0")
+                elif o.stat == "fraction_below":
+                    E(ind, f"acc_s += 1.0 if wv < {thr} else 0.0")
+                else:
+                    E(ind, "acc_s += wv", "acc_q += wv * wv")
+                E(ind, "acc_n += 1.0")
+            if o.stat == "std":
+                E(4, f"R_{r}[b, ridx] = math.sqrt(max(acc_q / acc_n - (acc_s / acc_n) ** 2, "
+                     "0.0))")
+            else:
+                E(4, f"R_{r}[b, ridx] = acc_s / acc_n")
+
+
+def _windowed(o) -> bool:
+    """A rate or count output over its own window (start/stop) rather than the recording one."""
+    return o.kind in ("rate", "count") and (o.start_ms is not None or o.stop_ms is not None)
+
+
+def _weight_arrays(o) -> list[tuple[str, str]]:
+    """(projection, variable) of every synaptic variable a weights output reads."""
+    if o.refs:
+        return list(dict.fromkeys((p, v) for p, v, _ in o.refs))
+    proj, _, var = o.of.partition(".")
+    return [(proj, var)]
 
 
 def _has_rand(expr) -> bool:
@@ -828,6 +958,56 @@ def _seeded_graph(model: NetworkModel, conn_seed: int) -> Graph:
             _GRAPHS.pop(next(iter(_GRAPHS)))
         _GRAPHS[key] = (model, model.graph(conn_seed))
     return _GRAPHS[key][1]
+
+
+def _selects(o) -> bool:
+    """Whether a weights output pools several projections, single synapses or exclusions
+    (rather than one whole projection's variable)."""
+    return len(o.refs) > 1 or bool(o.exclude) or any(k is not None for _, _, k in o.refs)
+
+
+def _pooled(o, vals) -> np.ndarray:
+    """(B, n) values a weights output pools: whole projections (less its exclusions) and
+    single synapses, in the order declared."""
+    if not _selects(o):
+        proj, var = _weight_arrays(o)[0]
+        return vals[f"W_{proj}_{var}"]
+    parts = []
+    for proj, var, k in o.refs:
+        w = vals[f"W_{proj}_{var}"]
+        if k is not None:
+            parts.append(w[:, k:k + 1])
+            continue
+        keep = np.ones(w.shape[1], dtype=bool)
+        keep[[x for p, x in o.exclude if p == proj]] = False
+        parts.append(w[:, keep])
+    return np.concatenate(parts, axis=1)
+
+
+def spike_delay_range(j, rows: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(B,) smallest and largest delay (ms) of a delay drawn per spike: its values at the
+    corners of the draws' box [0, 1]^n (it is affine in each draw)."""
+    import itertools
+
+    names = [n for n, _ in delay_draw_slots(j)]
+    b = len(next(iter(rows.values()))) if rows else 1
+    vals = []
+    for corner in itertools.product((0.0, 1.0), repeat=len(names)):
+        e = sympy.sympify(j.delay).subs({sympy.Symbol(n): c for n, c in zip(names, corner,
+                                                                             strict=True)})
+        syms, f = _lambdified(e)
+        v = f(*[rows[s.name] for s in syms])
+        vals.append(np.broadcast_to(np.asarray(v, dtype=float), (b,)))
+    return np.min(vals, axis=0), np.max(vals, axis=0)
+
+
+@dataclass
+class NetworkChunkResult(ChunkResult):
+    """A chunk's results and its records (``records`` of the description): name -> (B, n)
+    values at ``record_times_ms`` (n,); NaN for failed rows."""
+
+    records: dict = field(default_factory=dict)
+    record_times_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 class NetworkBatch:
@@ -879,6 +1059,28 @@ class NetworkBatch:
         for j in self.model.projections:
             per_row += 8 * self.connectivity.n_synapses[j.name] * (len(j.synvars) + 1)
         return max(1, int(4 * 2**30 // per_row))
+
+    def run(self, params=None, *, seed: int = 0, settings: SimSettings | None = None,
+            rows: np.ndarray | None = None,
+            recording: Recording | None = None) -> NetworkChunkResult:
+        """Every row of ``params`` (a mapping, a list of them or an array; None: the defaults)
+        in one chunk on the CPU (a thread per row), row r drawing from the stream (seed,
+        rows[r]) as in ``run_batch``; the result holds the description's records beside the
+        outputs (``records``: name -> (B, n) at ``record_times_ms``). Settings: the network's
+        declared ones unless given."""
+        from neuroscape.core.rng import row_keys
+
+        arr = self.spec.params_array(params)
+        settings = settings if settings is not None else SimSettings.for_model(self.spec)
+        self.check_settings(settings)
+        if not isinstance(seed, int | np.integer) or seed < 0:
+            raise SettingsError(f"seed={seed!r} must be a non-negative integer")
+        rows = np.arange(len(arr)) if rows is None else np.asarray(rows, dtype=np.int64)
+        if rows.shape != (len(arr),) or (rows.size and rows.min() < 0):
+            raise SettingsError(f"rows must be {len(arr)} non-negative row indices, got shape "
+                                f"{rows.shape}")
+        return self.run_chunk(arr, row_keys(int(seed), rows), settings, "cpu",
+                              recording or Recording())
 
     def kernel_source(self, settings: SimSettings, recording: Recording | None = None) -> str:
         return self._compiled(settings, recording or Recording())[0].src
@@ -982,6 +1184,23 @@ class NetworkBatch:
                         ">= 0 ms")
                 ds = np.round(d / dt).astype(np.int64)
                 vals[f"{J}_dr"], vals[f"{J}_dmax"] = ds, int(ds.max(initial=0))
+            if gen.delays[j.name] == "spike":
+                lo, hi = spike_delay_range(j, rows)
+                if np.any(lo < 0):
+                    raise NetworkError(
+                        f"{net.origin}: projection {j.name}: a drawn delay can be negative "
+                        f"({lo.min():g} ms); allowed: >= 0 ms")
+                # the kernel rounds each drawn delay to floor(d/dt + 0.5) steps; one slot more
+                # keeps a delay that rounding puts at the largest value off the current slot
+                vals[f"{J}_dmax"] = int(np.floor(hi.max(initial=0.0) / dt + 0.5)) + 1
+            for v, blo, bhi in j.bounds:
+                lo_v, hi_v = net.evaluate(blo, params), net.evaluate(bhi, params)
+                if np.any(lo_v > hi_v):
+                    r = int(np.flatnonzero(lo_v > hi_v)[0])
+                    u = next(x.unit for x in j.synvars if x.name == v)
+                    raise SettingsError(
+                        f"{net.origin}: projection {j.name}: bounds of {v}: low {lo_v[r]:g} {u} "
+                        f"> high {hi_v[r]:g} {u} (row {r}); allowed: low <= high")
             if gen.delays[j.name] == "array":
                 d = _rand_values(j.delay, keys, SYN_INIT | (1 << 60), ids, rows)
                 if np.any(d < 0):
@@ -1013,7 +1232,7 @@ class NetworkBatch:
         window_steps = n_steps - settings.rec_start
         for oi, o in enumerate(net.outputs):
             n_of = g.sizes.get(o.of, 0) if o.kind != "weights" else 0
-            if o.kind == "rate" and (o.start_ms is not None or o.stop_ms is not None):
+            if _windowed(o):
                 a = int(round((o.start_ms or 0.0) / dt))
                 z = int(round((o.stop_ms if o.stop_ms is not None else settings.duration_ms)
                               / dt))
@@ -1036,8 +1255,26 @@ class NetworkBatch:
                 vals[f"O{oi}_bins"] = np.zeros(shape, dtype=np.int64)
                 vals[f"O{oi}_bw"] = bw
             elif o.kind == "weights":
-                proj, _, var = o.of.partition(".")
-                vals[f"W_{proj}_{var}"] = np.zeros((b, g.n_synapses[proj]))
+                for proj, k in [(p, k) for p, _, k in o.refs if k is not None] + list(o.exclude):
+                    if k >= g.n_synapses[proj]:
+                        raise NetworkError(
+                            f"{net.origin}: output {o.name}: synapse {proj}[{k}] does not exist "
+                            f"({proj} has {g.n_synapses[proj]} synapses); allowed: "
+                            f"0..{g.n_synapses[proj] - 1}")
+                for proj, var in _weight_arrays(o):
+                    vals[f"W_{proj}_{var}"] = np.zeros((b, g.n_synapses[proj]))
+        times = np.zeros(0)
+        if net.records:
+            every = net.record_every_ms / dt
+            if abs(every - round(every)) > 1e-6 * max(every, 1.0) or round(every) < 1:
+                raise SettingsError(
+                    f"{net.origin}: records every {net.record_every_ms:g} ms is not a whole "
+                    f"number of steps of {dt:g} ms; allowed: a multiple of dt")
+            vals["rec_every"] = int(round(every))
+            n_rec = n_steps // vals["rec_every"]
+            times = (np.arange(n_rec) + 1) * vals["rec_every"] * dt
+            for r in net.records:
+                vals[f"R_{r}"] = np.full((b, n_rec), np.nan)
         kern(*[vals[a] for a in gen.args])
         outputs = self._outputs(vals, gen, settings, params)
         outputs[~ok] = np.nan
@@ -1051,7 +1288,9 @@ class NetworkBatch:
             spikes = [(spk_step[r, : spk_n[r]] * dt, spk_idx[r, : spk_n[r]].copy())
                       for r in range(b)]
         errors = [None if o else "non-finite state (NaN/inf) during the run" for o in ok]
-        return ChunkResult(outputs, ok, errors, spikes, vtrace if vidx.size else None)
+        records = {r: np.where(ok[:, None], vals[f"R_{r}"], np.nan) for r in net.records}
+        return NetworkChunkResult(outputs, ok, errors, spikes, vtrace if vidx.size else None,
+                                  records=records, record_times_ms=times)
 
     def _mask(self, j, dtype) -> np.ndarray:
         """(n_pre, n_post) 0/1 mask of projection ``j`` in the state's type (kept per batch)."""
@@ -1100,14 +1339,17 @@ class NetworkBatch:
         window_s = (settings.n_steps - settings.rec_start) * settings.dt_ms * 1e-3
         cnt = vals["cnt"]
         for oi, o in enumerate(net.outputs):
-            if o.kind == "rate":
-                n = g.sizes[o.of]
+            if o.kind in ("rate", "count"):
+                pops = o.pops or (o.of,)
+                n = sum(g.sizes[p] for p in pops)
                 if f"O{oi}_cnt" in vals:
+                    total = vals[f"O{oi}_cnt"]
                     span = (vals[f"O{oi}_z"] - vals[f"O{oi}_a"]) * settings.dt_ms * 1e-3
-                    out[:, oi] = vals[f"O{oi}_cnt"] / n / span
                 else:
-                    off = gen.offsets[o.of]
-                    out[:, oi] = cnt[:, off:off + n].sum(axis=1) / n / window_s
+                    total = sum(cnt[:, gen.offsets[p]:gen.offsets[p] + g.sizes[p]].sum(axis=1)
+                                for p in pops)
+                    span = window_s
+                out[:, oi] = total if o.kind == "count" else total / n / span
             elif o.kind == "cv":
                 s = vals[f"O{oi}_isi"]
                 with np.errstate(invalid="ignore", divide="ignore"):
@@ -1129,9 +1371,18 @@ class NetworkBatch:
                 x = vals[f"O{oi}_bins"].astype(float)
                 m, v = x.mean(axis=1), x.var(axis=1, ddof=1)  # unbiased
                 out[:, oi] = np.where(m > 0, v / np.where(m > 0, m, 1.0), np.nan)
+            elif _selects(o):  # exactly rounded per row: a row's value never depends on B
+                w = _pooled(o, vals)
+                if o.stat in ("mean", "std"):
+                    m = np.array([math.fsum(r) / r.size for r in w])
+                    out[:, oi] = m if o.stat == "mean" else np.sqrt(
+                        [math.fsum((r - mr) ** 2) / r.size for r, mr in zip(w, m, strict=True)])
+                else:
+                    thr = net.evaluate(o.value, params)
+                    cmp = w > thr[:, None] if o.stat == "fraction_above" else w < thr[:, None]
+                    out[:, oi] = cmp.sum(axis=1) / w.shape[1]
             else:
-                proj, _, var = o.of.partition(".")
-                w = vals[f"W_{proj}_{var}"]
+                w = _pooled(o, vals)
                 if o.stat == "mean":
                     out[:, oi] = w.mean(axis=1)
                 elif o.stat == "std":

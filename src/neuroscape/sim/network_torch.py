@@ -259,6 +259,33 @@ def run_chunk_torch(batch: NetworkBatch, params: np.ndarray, keys: np.ndarray,
     return run.run()
 
 
+def _cpu_only(net) -> str | None:
+    """The first description element that only the numba kernel runs, by name (None: none)."""
+    for j in net.projections:
+        if getattr(j, "delay_draw", "synapse") == "spike":
+            return f"projection {j.name}: delay_draw: spike"
+        if getattr(j, "bounds", ()):
+            return f"projection {j.name}: bounds"
+    for o in net.outputs:
+        if o.kind == "count":
+            return f"output {o.name}: count"
+        if o.kind == "rate" and len(o.pops) > 1:
+            return f"output {o.name}: a rate pooled over {len(o.pops)} populations"
+        if o.kind == "weights" and (len(o.refs) > 1 or o.exclude
+                                    or any(k is not None for _, _, k in o.refs)):
+            return f"output {o.name}: weights of single synapses, pools or exclusions"
+    if getattr(net, "records", ()):
+        return "records"
+    return None
+
+
+def _refuse_cpu_only(net) -> None:
+    what = _cpu_only(net)
+    if what is not None:
+        raise SettingsError(f"{net.origin}: {what} is not available on the torch back end yet; "
+                            "allowed: device 'cpu'")
+
+
 class _TorchRun:
     """One chunk of rows on one device: the tensors and the time loop."""
 
@@ -273,6 +300,7 @@ class _TorchRun:
         # the numba kernel's source is written (not compiled) for its refusals (e.g. per-synapse
         # rand() delays on a plastic projection): the torch back end refuses what it refuses
         self.gen.source()
+        _refuse_cpu_only(self.net)
         if propagation == "auto":
             propagation = "events" if dev.type == "cpu" else "matrix"
         self.matrix_ok = propagation == "matrix"

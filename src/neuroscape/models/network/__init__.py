@@ -76,6 +76,11 @@ def assembly():
     return network("assembly")
 
 
+def distal_reward():
+    """Dopamine-modulated STDP solving the distal reward problem (Izhikevich 2007)."""
+    return network("distal_reward")
+
+
 def cortical():
     """The local cortical circuit of Zhang, Young and Lai (2020)."""
     return network("cortical")

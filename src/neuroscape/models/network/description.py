@@ -7,6 +7,32 @@ Omega_d*(1 - x_S) : 1 (event-driven)``. Every expression is parsed into sympy in
 dimension checked (``neuroscape.models.equations.expressions``); a value assigned to a variable is
 converted to that variable's declared unit.
 
+Elements of a file (beside Brian2's statements), among them:
+
+- ``connect``: ``all_to_all``, ``one_to_one``, ``{p: P}``, ``{in_degree: K}`` (K distinct
+  presynaptic neurons per postsynaptic one), ``{out_degree: K}`` (K distinct postsynaptic
+  neurons per presynaptic one; Izhikevich 2006's random targets), ``{file: PATH}``, all with
+  ``autapses`` (default false), and ``{synapse: PROJ[k], end: pre|post}``: one edge from the pre
+  (or post) neuron of synapse k of an earlier projection PROJ onto every neuron of this
+  projection's post population (a detector that watches one synapse; k counts in the graph's
+  canonical order, by presynaptic then postsynaptic index). A graph file must hold those edges.
+- ``delay`` with ``delay_draw: spike``: the rand() of the delay are drawn anew at every spike
+  of every synapse (from the row's counters at the synapse's on_pre slots after the block's own
+  draws), not once per synapse (``synapse``, the default); the delay must be affine in each
+  rand() (no randn()), so that its largest value, the length of the queue, is known.
+- ``bounds: {VAR: [low, high]}``: a synaptic variable clipped into [low, high] (row constants)
+  after every statement block and every closed-form update between events (the initial value
+  is as declared). For a modulated weight dW/dt = T (k0 + k1 M) with T and M of one sign
+  between events (W moves monotonically there), clipping the end of each gap equals clipping
+  the path.
+- outputs ``{rate: POP or [POP, ...]}`` and ``{count: POP or [POP, ...]}`` (spikes, pooled over
+  the populations; both over the recording window, or ``start``/``stop``);
+  ``{weights: PROJ.VAR | PROJ.VAR[k] | [..., ...], stat, exclude: PROJ[k] | [...]}`` (one
+  synapse, or the pooled synapses of several projections, some left out).
+- ``records: {every: T, outputs: [NAME, ...]}``: weights outputs sampled every T (the values
+  at T, 2T, ... up to the end of the run, as the output would be if the run ended there),
+  returned by the engine beside the outputs.
+
 Symbols of the compiled form (what the engine prints):
 ``rp_<name>``: a row parameter, in SI; ``post_<var>``/``pre_<var>``: a neuron's state in its
 declared unit; ``syn_<var>``: a synaptic variable in its declared unit; ``tmp_<var>``: a
@@ -52,11 +78,17 @@ from neuroscape.models.equations.units import ONE, Dim
 from neuroscape.models.neuron import NeuronModel
 
 KEYS = ("name", "version", "description", "parameters", "constants", "derived", "populations",
-        "modulators", "projections", "inputs", "outputs", "settings",
+        "modulators", "projections", "inputs", "outputs", "records", "settings",
         "output_domain")  # fmt: skip
 POP_KEYS = ("size", "model", "params", "initial", "current", "kind", "rate", "spikes",
             "integrator")  # fmt: skip
-PROJ_KEYS = ("pre", "post", "connect", "model", "initial", "on_pre", "on_post", "delay")
+PROJ_KEYS = ("pre", "post", "connect", "model", "initial", "on_pre", "on_post", "delay",
+             "delay_draw", "bounds")  # fmt: skip
+DELAY_DRAWS = ("synapse", "spike")
+# a synapse of a projection: PROJ[k], the k-th in the graph's canonical order (by pre, then post)
+_SYN_REF = re.compile(r"^\s*([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]\s*$")
+# a synaptic variable of a projection (PROJ.VAR), or of one of its synapses (PROJ.VAR[k])
+_VAR_REF = re.compile(r"^\s*([A-Za-z_]\w*)\.([A-Za-z_]\w*)\s*(?:\[\s*(\d+)\s*\])?\s*$")
 INPUT_KEYS = ("target", "rate", "n", "on_spike", "start", "stop")
 MS = sympy.Rational(1, 1000)
 
@@ -128,6 +160,8 @@ class Projection:
     on_pre: tuple[Stmt, ...] = ()
     on_post: tuple[Stmt, ...] = ()
     delay: sympy.Expr = sympy.Integer(0)  # ms; may draw rand() (per synapse and row)
+    delay_draw: str = "synapse"  # when rand() of the delay is drawn: per synapse, or per spike
+    bounds: tuple = ()  # (variable, low, high): values in the variable's unit, row constants
 
 
 @dataclass(frozen=True)
@@ -157,10 +191,13 @@ class OutputDef:
     stop_ms: float | None = None
     bin_ms: float = 0.0
     description: str = ""
+    pops: tuple[str, ...] = ()  # rate, count, cv, fano, sync: the population(s), pooled
+    refs: tuple = ()  # weights: (projection, variable, synapse index or None), pooled
+    exclude: tuple = ()  # weights: (projection, synapse index) left out of the pool
 
 
 PRECISIONS = ("float64", "float32")
-OUTPUT_KINDS = ("rate", "cv", "fano", "sync", "weights")
+OUTPUT_KINDS = ("rate", "count", "cv", "fano", "sync", "weights")
 STATS = ("mean", "std", "fraction_above", "fraction_below")
 
 
@@ -182,6 +219,8 @@ class NetworkModel(Model):
     derived: dict = field(default_factory=dict)  # name -> SI expression of row symbols
     origin: str = ""
     modulators: tuple[Modulator, ...] = ()
+    records: tuple[str, ...] = ()  # weights outputs sampled every record_every_ms
+    record_every_ms: float = 0.0
     # the state's floating-point type in the network engine: float64, or float32 (twice the
     # SIMD lanes; for networks whose statistics, not single trajectories, are the result)
     precision: str = "float64"
@@ -234,12 +273,13 @@ class NetworkModel(Model):
         sizes = self.sizes
         edges = {}
         for j in self.projections:
-            edges[j.name] = _draw(j, rng, sizes[j.pre], sizes[j.post], self.origin)
+            edges[j.name] = _draw(j, rng, sizes[j.pre], sizes[j.post], self.origin, edges)
         return Graph(sizes, edges, self.ends, self.autapses)
 
     def load_graph(self, path: str | Path) -> Graph:
         """A graph file checked against this network's populations and projections."""
-        return load_connectivity(path, self.ends, self.sizes, self.autapses)
+        return self._check_derived(load_connectivity(path, self.ends, self.sizes, self.autapses),
+                                   str(path))
 
     def check_graph(self, g: Graph) -> Graph:
         if dict(g.sizes) != self.sizes or set(g.edges) != set(self.ends):
@@ -249,8 +289,29 @@ class NetworkModel(Model):
             )
         from neuroscape.core.connectivity import _canonical
 
-        return Graph(self.sizes, {k: _canonical(g.edges[k]) for k in self.ends}, self.ends,
-                     self.autapses)
+        return self._check_derived(
+            Graph(self.sizes, {k: _canonical(g.edges[k]) for k in self.ends}, self.ends,
+                  self.autapses), "graph")
+
+    def _check_derived(self, g: Graph, what: str) -> Graph:
+        """A projection whose rule names a synapse of another (``{synapse: P[k]}``) must hold
+        the edges that synapse implies in the given graph too."""
+        for j in self.projections:
+            if j.rule["kind"] != "synapse":
+                continue
+            try:
+                want = _draw(j, None, self.sizes[j.pre], self.sizes[j.post], self.origin,
+                             g.edges)
+            except NetworkError as exc:
+                raise ConnectivityError(f"{what}: {exc}") from None
+            got = g.edges[j.name]
+            if got.shape != want.shape or not np.array_equal(got, want):
+                ref = f"{j.rule['proj']}[{j.rule['index']}]"
+                raise ConnectivityError(
+                    f"{what}: projection {j.name} must connect the {j.rule['end']} neuron of "
+                    f"synapse {ref} (neuron {int(want[0, 0]) if want.size else '?'}) to every "
+                    f"neuron of {j.post}; the graph's {got.shape[1]} edges differ")
+        return g
 
     def batch(self, conn_seed: int = 0, connectivity=None):  # pragma: no cover - see sim
         raise ModelError("network models run through neuroscape.sim.engine.batch_for")
@@ -263,7 +324,9 @@ def _lambdified(expr) -> tuple:
     return syms, sympy.lambdify(syms, expr, "numpy")
 
 
-def _draw(j: Projection, rng, n_pre: int, n_post: int, origin: str) -> np.ndarray:
+def _draw(j: Projection, rng, n_pre: int, n_post: int, origin: str,
+          edges: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The edges (2, n) of projection ``j``; ``edges``: those of the projections before it."""
     r = j.rule
     kind = r["kind"]
     aut = bool(r.get("autapses", False)) or j.pre != j.post
@@ -296,6 +359,33 @@ def _draw(j: Projection, rng, n_pre: int, n_post: int, origin: str) -> np.ndarra
             post_l.append(np.full(k, post))
         e = np.vstack([np.concatenate(pre_l), np.concatenate(post_l)]).astype(np.int64)
         return e[:, np.lexsort((e[1], e[0]))]
+    if kind == "out_degree":  # k distinct targets per presynaptic neuron (without replacement)
+        k = r["k"]
+        avail = n_post - (0 if aut else 1)
+        if k > avail:
+            raise NetworkError(f"{origin}: projection {j.name}: out_degree {k} > {avail} "
+                               "possible postsynaptic neurons")
+        post_l = []
+        for pre in range(n_pre):
+            if aut:
+                post = rng.choice(n_post, size=k, replace=False)
+            else:
+                post = rng.choice(n_post - 1, size=k, replace=False)
+                post = post + (post >= pre)
+            post_l.append(np.sort(post))
+        pre_a = np.repeat(np.arange(n_pre, dtype=np.int64), k)
+        post_a = np.concatenate(post_l) if post_l else np.zeros(0)
+        return np.vstack([pre_a, post_a]).astype(np.int64)
+    if kind == "synapse":  # the pre or post neuron of one synapse of an earlier projection
+        ref = edges[r["proj"]]
+        if r["index"] >= ref.shape[1]:
+            raise NetworkError(f"{origin}: projection {j.name}: synapse {r['proj']}"
+                               f"[{r['index']}] does not exist ({r['proj']} has {ref.shape[1]} "
+                               f"synapses); allowed: 0..{ref.shape[1] - 1}")
+        from neuroscape.core.connectivity import _canonical
+
+        i = int(_canonical(ref)[0 if r["end"] == "pre" else 1, r["index"]])
+        return np.vstack([np.full(n_post, i), np.arange(n_post)]).astype(np.int64)
     if kind == "file":
         from neuroscape.core.connectivity import _canonical, read_graph, validate_graph
 
@@ -475,7 +565,7 @@ def build_network(data: dict, where: _Where, folder: Path) -> NetworkModel:
     # --- projections --------------------------------------------------------------------------
     projs = []
     for jn, jd in _mapping(ctx, data.get("projections"), "projections", "projections").items():
-        projs.append(_projection(ctx, jn, jd, by_name, folder))
+        projs.append(_projection(ctx, jn, jd, by_name, folder, tuple(projs)))
 
     # --- inputs --------------------------------------------------------------------------------
     inputs = []
@@ -508,6 +598,20 @@ def build_network(data: dict, where: _Where, folder: Path) -> NetworkModel:
                  for on, od in _mapping(ctx, outs_in, "outputs", "outputs").items())
     if not outs:
         raise ctx.err("the network declares no outputs", "outputs")
+    rec_in = _mapping(ctx, data.get("records"), "records", "records")
+    records: tuple[str, ...] = ()
+    every = 0.0
+    if rec_in:
+        _keys(ctx, rec_in, ("every", "outputs"), "records")
+        every = _quantity_ms(ctx, rec_in.get("every", "0 ms"), "records", "every")
+        if every <= 0:
+            raise ctx.err("every must be > 0 ms", "records", "every")
+        names = rec_in.get("outputs")
+        weights = [o.name for o in outs if o.kind == "weights"]
+        if not isinstance(names, list) or not names or any(n not in weights for n in names):
+            raise ctx.err(f"outputs {names!r}; allowed: a list of weights outputs "
+                          f"({', '.join(weights) or 'none declared'})", "records", "outputs")
+        records = tuple(dict.fromkeys(names))
     dom = data.get("output_domain")
     try:
         spec = ModelSpec(
@@ -523,7 +627,7 @@ def build_network(data: dict, where: _Where, folder: Path) -> NetworkModel:
     except (ValueError, TypeError) as exc:
         raise NetworkError(f"{origin}: {exc}") from None
     return NetworkModel(spec, pops, tuple(projs), tuple(inputs), outs,
-                        tuple(psyms), derived, origin, tuple(mods), precision)
+                        tuple(psyms), derived, origin, tuple(mods), records, every, precision)
 
 
 def _modulator(ctx: _Ctx, mn, md, pops) -> Modulator:
@@ -555,15 +659,19 @@ def _describe_output(o: OutputDef) -> str:
         a = "the start" if o.start_ms is None else f"{o.start_ms:g} ms"
         z = "the end" if o.stop_ms is None else f"{o.stop_ms:g} ms"
         window = f" from {a} to {z}"
+    pops = " and ".join(o.pops) if o.pops else o.of
     return {
-        "rate": f"mean firing rate of {o.of}{window}",
+        "rate": f"mean firing rate of {pops}{window}",
+        "count": f"spikes of {pops}{window}",
         "cv": f"mean CV of the interspike intervals of {o.of} (neurons with 2 or more "
               "intervals in the window; NaN if none)",
         "fano": f"mean Fano factor of spike counts of {o.of} in {o.bin_ms:g} ms bins (neurons "
                 "that spike; NaN if none)",
         "sync": f"synchrony of {o.of}: variance over mean of its spike count in "
                 f"{o.bin_ms:g} ms bins",
-        "weights": f"{o.stat} of {o.of} at the end of the run",
+        "weights": (f"{o.stat} of {o.of}"
+                    + (f" without {', '.join(f'{p}[{k}]' for p, k in o.exclude)}"
+                       if o.exclude else "") + " at the end of the run"),
     }[o.kind]
 
 
@@ -709,7 +817,7 @@ _EQ = re.compile(r"^\s*d\s*([A-Za-z_]\w*)\s*/\s*dt\s*=\s*(.+?)\s*:\s*([^()]+?)\s
 _DECL = re.compile(r"^\s*([A-Za-z_]\w*)\s*:\s*([^()]+?)\s*$")
 
 
-def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path) -> Projection:
+def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path, earlier: tuple = ()) -> Projection:
     at = ("projections", jn)
     if not (isinstance(jn, str) and jn.isidentifier()):
         raise ctx.err(f"projection name {jn!r}; allowed: a Python identifier", *at)
@@ -723,7 +831,8 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path) -> Projection:
     if post.kind != "neuron":
         raise ctx.err(f"population {post.name} is a {post.kind} source; a projection needs a "
                       "neuron population as its target", *at, "post")
-    rule = _rule(ctx, jd.get("connect"), folder, *at, "connect")
+    rule = _rule(ctx, jd.get("connect"), folder, *at, "connect", pre=pre.name,
+                 earlier=earlier)
 
     # synaptic variables: 'w : nS' lines and event-driven equations
     syn: dict[str, tuple[Dim, str]] = {}
@@ -814,7 +923,42 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path) -> Projection:
             raise ctx.err(f"negative delay {float(delay):g} ms; allowed: >= 0 ms", *at, "delay")
         if any(s.name.startswith(("syn_", "post_", "pre_")) for s in delay.free_symbols):
             raise ctx.err("delay may use parameters, constants and rand() only", *at, "delay")
-    return Projection(jn, pre.name, post.name, rule, tuple(synvars), on_pre, on_post, delay)
+    draw = jd.get("delay_draw", "synapse")
+    if draw not in DELAY_DRAWS:
+        raise ctx.err(f"delay_draw {draw!r}; allowed: {', '.join(DELAY_DRAWS)}", *at,
+                      "delay_draw")
+    if draw == "spike":
+        _spike_delay_check(ctx, delay, *at, "delay_draw")
+    bounds = []
+    for v, lim in _mapping(ctx, jd.get("bounds"), "bounds", *at, "bounds").items():
+        if v not in syn:
+            raise ctx.err(f"{v!r} is not a synaptic variable; declared: "
+                          f"{', '.join(syn) or 'none'}", *at, "bounds", v)
+        if not isinstance(lim, list) or len(lim) != 2:
+            raise ctx.err(f"bounds of {v}: {lim!r}; allowed: [low, high]", *at, "bounds", v)
+        u, unit = syn[v]
+        ends = []
+        for e_text in lim:
+            e, d = ctx.expr(e_text, None, *at, "bounds", v)
+            if d != u.dims:
+                raise ctx.err(f"bounds of {v} must be in {unit}", *at, "bounds", v)
+            ends.append(e / u.factor)
+        bounds.append((v, *ends))
+    return Projection(jn, pre.name, post.name, rule, tuple(synvars), on_pre, on_post, delay,
+                      draw, tuple(bounds))
+
+
+def _spike_delay_check(ctx: _Ctx, delay, *at) -> None:
+    """A delay drawn per spike: rand() only (no randn()), affine in each draw, so its largest
+    value (the length of the queue) is that of a corner of the draws' box [0, 1]^n."""
+    draws = [s for s in delay.free_symbols if s.name.startswith(("rand_", "randn_"))]
+    if not draws:
+        raise ctx.err("delay_draw: spike needs a delay that draws rand() (e.g. '1 s + 2 s*rand()')",
+                      *at)
+    if any(s.name.startswith("randn_") for s in draws) or any(
+            sympy.simplify(sympy.diff(delay, s, 2)) != 0 for s in draws):
+        raise ctx.err("a delay drawn per spike must be affine in each rand() (no randn()), so "
+                      "that its largest value is known", *at)
 
 
 def _modulated(ctx: _Ctx, v: str, text: str, f, synvars, *at) -> tuple:
@@ -837,14 +981,32 @@ def _modulated(ctx: _Ctx, v: str, text: str, f, synvars, *at) -> tuple:
     return (traces[0].name, mods[0].name[4:], k0, k1)
 
 
-def _rule(ctx: _Ctx, c, folder: Path, *at) -> dict:
+def _rule(ctx: _Ctx, c, folder: Path, *at, pre: str = "", earlier: tuple = ()) -> dict:
     if c == "all_to_all":
         return {"kind": c}
     if c == "one_to_one":
         return {"kind": c, "autapses": True}
     if not isinstance(c, dict):
         raise ctx.err(f"connect {c!r}; allowed: all_to_all, one_to_one, {{p: ...}}, "
-                      "{in_degree: ...}, {file: ...}", *at)
+                      "{in_degree: ...}, {out_degree: ...}, {synapse: ...}, {file: ...}", *at)
+    if "synapse" in c:
+        _keys(ctx, c, ("synapse", "end"), *at)
+        m = _SYN_REF.match(str(c["synapse"]))
+        names = [j.name for j in earlier]
+        if not m or m.group(1) not in names:
+            raise ctx.err(f"synapse {c['synapse']!r}; allowed: PROJECTION[k] with PROJECTION "
+                          f"declared before ({', '.join(names) or 'none'}) and k >= 0",
+                          *at, "synapse")
+        end = c.get("end")
+        if end not in ("pre", "post"):
+            raise ctx.err(f"end {end!r}; allowed: pre, post", *at, "end")
+        ref = earlier[names.index(m.group(1))]
+        pop = ref.pre if end == "pre" else ref.post
+        if pop != pre:
+            raise ctx.err(f"the {end} neuron of {m.group(1)} is in {pop}, but this projection's "
+                          f"pre is {pre}; allowed: pre: {pop}", *at, "synapse")
+        return {"kind": "synapse", "proj": m.group(1), "index": int(m.group(2)), "end": end,
+                "autapses": True}
     aut = c.get("autapses", False)
     if not isinstance(aut, bool):
         raise ctx.err(f"autapses {aut!r}; allowed: true or false", *at, "autapses")
@@ -860,6 +1022,13 @@ def _rule(ctx: _Ctx, c, folder: Path, *at) -> dict:
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ctx.err(f"in_degree {k!r}; allowed: a non-negative integer", *at, "in_degree")
         return {"kind": "in_degree", "k": k, "autapses": aut}
+    if "out_degree" in c:
+        _keys(ctx, c, ("out_degree", "autapses"), *at)
+        k = c["out_degree"]
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ctx.err(f"out_degree {k!r}; allowed: a non-negative integer", *at,
+                          "out_degree")
+        return {"kind": "out_degree", "k": k, "autapses": aut}
     if "file" in c:
         _keys(ctx, c, ("file", "autapses"), *at)
         f = Path(str(c["file"]))
@@ -867,7 +1036,8 @@ def _rule(ctx: _Ctx, c, folder: Path, *at) -> dict:
         if not f.is_file():
             raise ctx.err(f"no such graph file {str(f)!r}", *at, "file")
         return {"kind": "file", "file": str(f), "autapses": aut}
-    raise ctx.err(f"connect {c!r}; allowed keys: p, in_degree, file (and autapses)", *at)
+    raise ctx.err(f"connect {c!r}; allowed keys: p, in_degree, out_degree, synapse, file (and "
+                  "autapses)", *at)
 
 
 def _statements(ctx: _Ctx, text, look, syn, post_m, pre_m, *at) -> tuple[Stmt, ...]:
@@ -996,8 +1166,8 @@ def _output(ctx: _Ctx, on, od, pops, projs) -> OutputDef:
     if len(kinds) != 1:
         raise ctx.err(f"give one of {', '.join(OUTPUT_KINDS)}", *at)
     kind = kinds[0]
-    extra = {"rate": ("start", "stop"), "fano": ("bin",), "sync": ("bin",),
-             "weights": ("stat", "value")}.get(kind, ())
+    extra = {"rate": ("start", "stop"), "count": ("start", "stop"), "fano": ("bin",),
+             "sync": ("bin",), "weights": ("stat", "value", "exclude")}.get(kind, ())
     _keys(ctx, od, (kind, *extra, "description"), *at)
     desc = od.get("description", "")
     if not isinstance(desc, str):
@@ -1006,33 +1176,59 @@ def _output(ctx: _Ctx, on, od, pops, projs) -> OutputDef:
     start = _quantity_ms(ctx, od["start"], *at, "start") if "start" in od else None
     stop = _quantity_ms(ctx, od["stop"], *at, "stop") if "stop" in od else None
     if kind != "weights":
-        if of not in pops or pops[of].kind == "spikes":
-            raise ctx.err(f"unknown population {of!r}; allowed: {', '.join(pops)}", *at, kind)
+        names = of if isinstance(of, list) and kind in ("rate", "count") else [of]
+        for name in names:
+            if not isinstance(name, str) or name not in pops or pops[name].kind == "spikes":
+                allowed = ", ".join(p for p, v in pops.items() if v.kind != "spikes")
+                pooled = " (or a list of them)" if kind in ("rate", "count") else ""
+                raise ctx.err(f"unknown population {name!r}; allowed: {allowed}{pooled}", *at,
+                              kind)
+        if len(set(names)) != len(names) or not names:
+            raise ctx.err(f"populations {of!r}: each at most once", *at, kind)
         default_bin = {"fano": "100 ms", "sync": "1 ms"}.get(kind, "0 ms")
         bin_ms = _quantity_ms(ctx, od.get("bin", default_bin), *at, "bin")
         if kind in ("fano", "sync") and bin_ms <= 0:
             raise ctx.err("bin must be > 0 ms", *at, "bin")
-        unit = "Hz" if kind == "rate" else "1"
-        return OutputDef(on, kind, of, unit, start_ms=start, stop_ms=stop, bin_ms=bin_ms,
-                         description=desc)
-    proj, _, var = str(of).partition(".")
-    j = next((p for p in projs if p.name == proj), None)
-    if j is None or var not in [v.name for v in j.synvars]:
-        raise ctx.err(f"weights {of!r}; allowed: PROJECTION.VARIABLE of a declared synaptic "
-                      "variable", *at, "weights")
-    sv = next(v for v in j.synvars if v.name == var)
+        unit = {"rate": "Hz", "count": "1"}.get(kind, "1")
+        return OutputDef(on, kind, "+".join(names), unit, start_ms=start, stop_ms=stop,
+                         bin_ms=bin_ms, description=desc, pops=tuple(names))
+    texts = of if isinstance(of, list) and of else [of]
+    refs, units = [], []
+    for text in texts:
+        m = _VAR_REF.match(str(text))
+        j = next((p for p in projs if m and p.name == m.group(1)), None)
+        if j is None or m.group(2) not in [v.name for v in j.synvars]:
+            raise ctx.err(f"weights {text!r}; allowed: PROJECTION.VARIABLE of a declared "
+                          "synaptic variable, PROJECTION.VARIABLE[k] (its k-th synapse), or a "
+                          "list of them (pooled)", *at, "weights")
+        refs.append((m.group(1), m.group(2), None if m.group(3) is None else int(m.group(3))))
+        units.append(next(v for v in j.synvars if v.name == m.group(2)).unit)
+    if len({parse_unit(u).dims for u in units}) != 1 or len({parse_unit(u).factor
+                                                                 for u in units}) != 1:
+        raise ctx.err(f"pooled weights {texts} must share one unit (got {', '.join(units)})",
+                      *at, "weights")
+    exclude = []
+    ex_in = od.get("exclude", [])
+    for text in ex_in if isinstance(ex_in, list) else [ex_in]:
+        m = _SYN_REF.match(str(text))
+        if not m or m.group(1) not in [r[0] for r in refs if r[2] is None]:
+            raise ctx.err(f"exclude {text!r}; allowed: PROJECTION[k] of a projection pooled "
+                          "whole in this output", *at, "exclude")
+        exclude.append((m.group(1), int(m.group(2))))
     stat = od.get("stat", "mean")
     if stat not in STATS:
         raise ctx.err(f"stat {stat!r}; allowed: {', '.join(STATS)}", *at, "stat")
     value = None
-    unit = sv.unit
+    unit = units[0]
     if stat.startswith("fraction"):
         if "value" not in od:
             raise ctx.err(f"stat {stat} needs a value", *at)
         e, d = ctx.expr(od["value"], None, *at, "value")
-        u = parse_unit(sv.unit)
+        u = parse_unit(unit)
         if d != u.dims:
-            raise ctx.err(f"value must be in {sv.unit}", *at, "value")
+            raise ctx.err(f"value must be in {unit}", *at, "value")
         value = e / u.factor
         unit = "1"
-    return OutputDef(on, "weights", of, unit, stat=stat, value=value, description=desc)
+    of_text = ", ".join(str(t).strip() for t in texts)
+    return OutputDef(on, "weights", of_text, unit, stat=stat, value=value, description=desc,
+                     refs=tuple(refs), exclude=tuple(exclude))
