@@ -13,8 +13,15 @@ Random numbers come from the counter-based generator of ``neuroscape.core.rng`` 
 by (row, step, neuron or synapse), so a row's result never depends on the batch it runs in.
 Counters: state i of neuron gid starts from ``INIT | ((gid n_states + i) R + r)``; Poisson inputs
 and sources draw ``(s N + gid) << SUB | pair``; the draws of a synaptic statement block
-``SYN | ((((s S + k) 2 + side) M) + slot)`` (``draw_slots``); synaptic variable vi of synapse k
-starts from ``SYN_INIT | ((k V + vi) R + r)``. No two draws of a row share a counter.
+``SYN | ((((s S + k) 2 + side) M) + slot)`` (``draw_slots``; a delay drawn per spike takes the
+on_pre block's slots after its statements' own, ``delay_draw_slots``); synaptic variable vi of
+synapse k starts from ``SYN_INIT | ((k V + vi) R + r)``. No two draws of a row share a counter.
+
+A delay drawn per spike (``delay_draw: spike``) puts the effect of each transmission into a
+queue of per-target sums as long as the delay's largest value (its corner of the draws' box);
+a bounded synaptic variable is clipped after every statement block and closed-form update;
+records (``records``) sample weights outputs every T from closed forms that leave the
+synapses' state as it is, so recording never changes a run.
 """
 
 from __future__ import annotations
