@@ -583,8 +583,9 @@ def _model_title(name: str, t: dict) -> str:
         "hh": "Hodgkin-Huxley neurons (Hodgkin and Huxley 1952), one per row",
     }[name]
     per = "neuron" if t["neurons"] == 1 else "neurons"
+    scheme = t["integrator"] + (" (chosen per population)" if t["integrator"] == "auto" else "")
     return (f"{what}: {t['neurons']:,} {per} per run, {t['duration_ms']:g} ms at "
-            f"{t['dt_ms']:g} ms ({t['steps']:,} steps), {t['integrator']}")  # fmt: skip
+            f"{t['dt_ms']:g} ms ({t['steps']:,} steps), {scheme}")  # fmt: skip
 
 
 def _throughput_section(tables: dict) -> list[str]:
@@ -630,7 +631,8 @@ def render(res: dict) -> str:
         "## Throughput against the batch size B (CPU)",
         "",
         "B parameter sets run as one batch (`run_batch`; every row its own noise stream). runs/s "
-        "= B / wall time of the batch; neuron-steps/s = B x neurons x steps / wall time. Circuit "
+        "= B / wall time of the batch; neuron-steps/s = B x neurons x steps / wall time, with "
+        "steps = duration / dt (for an adaptive integrator, dt is its declared step). Circuit "
         "rows are uniform over its declared parameter box, CUBA rows at its defaults, HH rows "
         "each with its own g_Na, g_K (uniform +-20%) and step current (uniform 0-20 uA/cm^2), at "
         "the settings a user gets by default.",
