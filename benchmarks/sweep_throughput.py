@@ -27,16 +27,19 @@ installed), before the sweep was reworked:
   one transaction per chunk, WAL, synchronous=NORMAL; the unique (sweep, row) index that makes a
   point impossible to store twice costs about 1.2 us of it); a local sweep sizes its chunks to
   about 1 s of work (``neuroscape.explore.sweep.next_chunk``), so commits, engine calls and
-  progress refreshes come a few times a second whatever a run costs.
-- not helpful: a writer thread (the numba kernels hold the GIL, so it could only run while the
-  engine's Python code does, on the same cores); a larger SQLite page cache (2.93 against 3.08
-  us per row, within noise).
+  progress refreshes come a few times a second whatever a run costs; and a writer thread stores
+  each chunk while the next one is simulated (numba's parallel kernels run without the GIL:
+  checked, a Python thread kept counting during one).
+- with the first two changes the sweep's own work was 3.3-3.6% of its engine time at 100,000
+  LIF runs (storing 0.3-1.6 s against 6-56 s in the engine, 4.4% in the quietest round) and
+  0.2-0.7% at 2,048 circuit runs; with the writer thread 0.3% at 100,000 LIF runs (storing
+  0.8-1.1 s, overlapped).
+- not helpful: a larger SQLite page cache (2.93 against 3.08 us per row, within noise).
 
-Measured with this script on that machine (busy: wall times of one pass varied 2x between
-rounds, so the "own work" column is the figure to read): 100,000 LIF runs, the sweep's own work
-3.3% of its engine time (storing 1.0-1.6 s, the rest 0.1 s, against 38-56 s in the engine),
-outputs identical; 2,048 circuit runs, 0.7%. CPU time of the sweep's own work, 30,000 LIF runs:
-storing 0.19-0.21 s and the rest 0.03-0.06 s against 6.9-8.2 s in the engine.
+Measured with this script on that machine (busy: wall times of one pass varied 2-4x between
+rounds, so the "own work" figure is the one to read), outputs identical in every case. CPU time
+of the sweep's own work before the writer thread, 30,000 LIF runs: storing 0.19-0.21 s and the
+rest 0.03-0.06 s against 6.9-8.2 s in the engine.
 
 Where the engine itself loses (not the sweep's work): ``run_batch``'s default CPU chunk of 64
 rows makes 16,384 LIF runs take 3.96 s against 1.85 s in chunks of 1,024 rows (identical outputs;

@@ -329,7 +329,11 @@ class ModelStore:
             if readonly:
                 self.con = _connect_readonly(self.path, self._authorize)
                 return
-            self.con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            # a sweep writes its chunks from a writer thread (one at a time, never while this
+            # thread uses the connection): SQLite's own serialized mode makes that safe
+            self.con = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
             self.con.execute("PRAGMA journal_mode=WAL")
             self.con.execute("PRAGMA synchronous=NORMAL")
             if not existed or not self._has_tables():

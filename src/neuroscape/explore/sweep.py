@@ -14,6 +14,7 @@ import pickle
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +54,8 @@ class SweepReport:
     # error message -> number of runs of this call that failed with it (most common first)
     errors: dict[str, int] = field(default_factory=dict)
     # where the wall time went (s): inside the engine (a local sweep: its calls of run_batch; on
-    # a cluster: the workers' chunk times, summed), and writing to the database
+    # a cluster: the workers' chunk times, summed), and writing to the database (a local sweep
+    # writes a chunk while it simulates the next: the two overlap)
     simulation_s: float = 0.0
     storage_s: float = 0.0
 
@@ -300,7 +302,7 @@ def run_sweep(
         # ship the graph itself, so that every worker runs exactly this one
         options = {"connectivity": batch.connectivity}
     t_start = time.perf_counter()
-    lock = store = bar = None
+    lock = store = bar = writer = pending = None
     handle = None if client is None else _model_handle(m)
     try:
         lock = SweepLock(db)
@@ -396,14 +398,23 @@ def run_sweep(
             pos = len(first[0])
             # the first chunk's rate, compilation included: it only ever errs on the small side
             per_row = (time.perf_counter() - t_first) / pos
-        if client is None:
+        if client is None and pos < len(todo):
+            # a chunk is stored by a writer thread while the next one is simulated (the numba
+            # kernels run without the GIL): its transaction then costs no wall time as long as
+            # a core has a moment free. One chunk is written at a time, in order, each as soon
+            # as it is simulated, as without the thread; the next waits for the previous.
+            writer = ThreadPoolExecutor(1, thread_name_prefix="neuroscape-sweep-writer")
             while pos < len(todo):
                 size = next_chunk(per_row) if adaptive else chunk
                 rows = todo[pos : pos + size]
                 t0 = time.perf_counter()
-                store_chunk(*run_local(rows))
+                result = run_local(rows)
+                if pending is not None:
+                    pending.result()  # a failed write raises here
+                pending = writer.submit(store_chunk, *result)
                 per_row = (time.perf_counter() - t0) / len(rows)
                 pos += len(rows)
+            pending.result()
         elif pos < len(todo):
             from distributed import as_completed
 
@@ -412,6 +423,10 @@ def run_sweep(
             for fut in as_completed([submit(rows, True) for rows in rest]):
                 store_chunk(*fut.result())
     finally:
+        if writer is not None:
+            # an interrupted sweep still stores the chunk it has simulated (a failed write
+            # has raised above already, unless another error is on its way)
+            writer.shutdown(wait=True)
         if bar is not None:
             bar.close()
         if store is not None:
