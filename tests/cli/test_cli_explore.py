@@ -171,7 +171,8 @@ def test_help_states_every_default():
     commands = _subparsers(build_parser())
     parsers = [commands["sweep"], *_subparsers(commands["db"]).values()]
     assert options_without_a_stated_default(parsers) == []
-    assert "(default: 64)" in commands["sweep"].format_help()  # --chunk: a real default
+    assert "(default: 64, then chunks of about 1 s of work)" in " ".join(
+        commands["sweep"].format_help().split())  # --chunk: the adaptive default, stated
 
 
 def test_samplers_written_out_in_the_cli_are_the_spaces():

@@ -28,7 +28,6 @@ from neuroscape.cli.common import (
 SAMPLERS = ("uniform", "sobol", "lhs", "grid")
 DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 EXPORT_SUFFIXES = (".csv", ".parquet")  # neuroscape.explore.store.EXPORT_SUFFIXES
-DEFAULT_CHUNK = 64
 
 
 def _parse_bounds(items: list[str] | None, spec) -> dict[str, tuple[float, float]]:
@@ -386,7 +385,11 @@ def add_parsers(sub) -> None:
         "--integrator", help="integration scheme (default: the model's declared scheme)"
     )
     add_stimulus_args(sw)
-    sw.add_argument("--chunk", type=positive_int, default=DEFAULT_CHUNK, help="points per chunk")
+    sw.add_argument(
+        "--chunk", type=positive_int, default=None,
+        help="points per chunk: one engine call and one database transaction (default: 64, then "
+        "chunks of about 1 s of work)",
+    )
     sw.add_argument(
         "--workers",
         type=positive_int,
