@@ -2,16 +2,61 @@
 default target), in one run, with the ratios.
 
 Brian2 runs exponential Euler at --dt-ms (default 0.025 ms, first order). neuroscape runs (1) its
-declared default for HH, what a user gets without choosing (``neuroscape params hh``: the
-second-order staggered exponential scheme on 0.01-mV gate tables at its own dt), (2) exponential
-Euler at Brian2's dt with tabulated gates and (3) once with exact rates. Same rate functions; each
-neuron gets its own g_Na, g_K (uniform +-20%) and a step current, so no neuron is like another.
-neuroscape's ``hh`` is its equation file (neuroscape/models/library/hh.yaml): the kernels, gate
-tables included, are generated from the equations. Measured on a shared 2-core machine, 5 rounds
-each, one after the other: the hand-written kernel before the switch 6.05x (default) and 14.7x
-(tables), the generated one 6.29x and 13.6x (spread of the rounds: 5.1-6.6x, 12.6-15.8x).
+declared default for HH, what a user gets without choosing (``neuroscape params hh``: dopri5,
+the adaptive Dormand-Prince 5(4) scheme of the neuron engine's lane kernel), (2) exponential
+Euler at Brian2's dt with tabulated gates and (3) once with exact rates. Same rate functions;
+each neuron gets its own g_Na, g_K (uniform +-20%) and a step current, so no neuron is like
+another. neuroscape's ``hh`` is its equation file (neuroscape/models/library/hh.yaml): every
+kernel, the lane kernel included, is generated from the equations. Both are warm: Brian2's code
+generation and compilation happen in a 1-ms run before the timing, neuroscape's kernels are
+compiled (or loaded from numba's cache) in a 1-ms run. Times are whole calls (wall clock, with
+the CPU time of the process beside them); medians over rounds, the ratio the median of the
+per-round ratios. The machine is shared: load from other work slows the 2-thread runs most.
 
-    python benchmarks/hh_vs_brian2.py [--n 10000] [--duration-ms 1000] [--dt-ms 0.025] [--repeats 3]
+    python benchmarks/hh_vs_brian2.py [--n 10000] [--duration-ms 1000] [--dt-ms 0.025]
+        [--repeats 3]
+
+Profile and levers (issue 19, item 3; AMD EPYC Zen 5 with AVX-512, 2 cores shared with other
+work, so timings are thread CPU times, medians of 3-7 runs of kernel variants; py-spy is not
+installed, and perf cannot name numba's JIT code, so kernel variants were timed instead):
+
+- Before: the default was exponential_staggered_tables at 0.01 ms (2.5 s for 10,000 x 1 s,
+  6.1x Brian2), tables at 0.025 ms 1.04 s (14.8x). Its accuracy is second order: 0.07 ms over
+  1 s at 0.01 ms; 0.01 ms would need dt 0.004 ms, 6x Brian2's steps. The 0.01-ms bar needs a
+  higher order, and the tables then cost more than computing the rates:
+- Gate tables: LLVM does not vectorize the table reads (gathers) on this CPU; a lookup of 6
+  interpolated values costs 3.8 ns scalar, and AVX-512 gathers written by hand in C are slower
+  still (4.0 ns per 16-lane gather). Nearest-point reads on a finer grid: 3.2 ns; float32
+  tables: no gain. Rates computed directly with a vectorizable exp (bits of the exponent set by
+  a numba intrinsic; numba's own exp is a libm call per element): 1.0-1.1 ns per evaluation of
+  HH's derivatives in float32 (16 lanes), 2x that in float64. So the new kernel computes rates.
+- One exp for every exponential of the same state expression (exp(a + r) = exp(a) e^r):
+  HH's 6 rate exponentials are 4; with the row constants hoisted out of the stages (the
+  temperature factor, 1/C): float64 kernel 295 -> 200 ns per neuron-ms.
+- Schemes (spike times over 1 s against a converged solution, 10 neurons): RK4 at 0.05 ms
+  1.4e-3 ms but 80 derivative evaluations per ms (169-199 ns per neuron-ms in float32 SIMD:
+  about 20x Brian2 at most) and unstable above dt 0.06 ms (V's conductance reaches 45/ms) and
+  at warm temperatures; Richardson-extrapolated staggered steps (4th order) 9e-4 ms at 0.025 ms
+  for 4 table reads per step; exponential Adams-Bashforth (Rush-Larsen of order 4) 0.01 ms at
+  0.025 ms; Lawson RK4 0.58 ms at 0.05 ms. Adaptive Dormand-Prince 5(4) reaches 1e-3 ms with
+  27-36 evaluations per ms (small steps only in the spikes), so each lane (one neuron) keeps its
+  own time and step: 6.1 attempts (36 evaluations) per neuron-ms at the chosen tolerances.
+- Lane kernel: 16-17 ns per lane-attempt in float32 (33 in float64), the derivatives about 60%
+  of it. Float32: 2x, adds about 1e-3 ms to the spike times' error (tests). Each stage split in
+  two loops (the stage's state, then the derivatives): -7% (fewer spilled registers).
+  Did not help: all stages fused in one loop with the derivatives in registers (no gain, 2x the
+  compile time); the stages unrolled with the exact tableau terms (no gain); flushing denormals
+  to zero (no gain); 32, 64 or 128 lanes (same); a tolerance loosened where the state moves fast
+  (no fewer attempts: the spikes' steps are not limited by it); Hairer's step control with
+  memory: 2% fewer attempts (kept). numba's prange doubles the compile time (140 s against
+  17 s): threads run shares of the rows through the kernel, which releases the GIL.
+- Tolerances: steps capped at 0.3 ms, relative tolerance 3e-6. In the slow phase between
+  spikes the local error estimate stays small while the next spike's time is most sensitive:
+  caps of 1 ms give 0.058 ms errors over 1 s, 0.5 ms 6e-3 ms, 0.3 ms 2.4e-3 ms (float32, 300
+  neurons; float64 1.4e-3 ms). Spike detection is off the hot loop: a crossing sets a flag, a
+  scalar pass over the flagged lanes finds its time on the step's continuous extension.
+- Result (10,000 x 1 s, this script): dopri5 about 100 ns of CPU per neuron-ms, 1.0 s of CPU
+  for the run (0.5 s wall on 2 free cores), Brian2 about 1.5-1.9 us per neuron-ms on one core.
 """
 
 from __future__ import annotations
@@ -28,6 +73,12 @@ from neuroscape.sim.neuron_engine import simulate_neurons
 
 
 def brian2_run(g_na, g_k, amps, duration_ms, dt_ms):
+    """Brian2's warm run of the same neurons: (seconds, spikes)."""
+    return brian2_timed(g_na, g_k, amps, duration_ms, dt_ms)[::2]
+
+
+def brian2_timed(g_na, g_k, amps, duration_ms, dt_ms):
+    """(wall s, CPU s of the process, spikes) of Brian2's warm run of the neurons."""
     import brian2 as b2
 
     b2.start_scope()
@@ -70,9 +121,9 @@ def brian2_run(g_na, g_k, amps, duration_ms, dt_ms):
     mon = b2.SpikeMonitor(g)
     net = b2.Network(g, mon)
     net.run(1 * b2.ms)  # code generation and compilation, outside the timing
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     net.run(duration_ms * b2.ms)
-    return time.perf_counter() - t0, mon.num_spikes
+    return time.perf_counter() - t0, time.process_time() - c0, mon.num_spikes
 
 
 def main() -> None:
@@ -98,8 +149,8 @@ def main() -> None:
         "default": {"integrator": default.integrator, "dt_ms": default.dt_ms},
         "repeats": args.repeats,
     }
-    runs = {  # name: (integrator, dt_ms)
-        "default": (default.integrator, default.dt_ms),
+    runs = {  # name: (integrator, dt_ms); None: the declared default
+        "default": (None, None),
         "tables": ("exponential_euler_tables", args.dt_ms),
         "exact": ("exponential_euler", args.dt_ms),
     }
@@ -111,7 +162,7 @@ def main() -> None:
 
     def ours(name):
         scheme, dt = runs[name]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = simulate_neurons(
             "hh",
             p,
@@ -121,24 +172,28 @@ def main() -> None:
             integrator=scheme,
             record_spikes=False,
         )
-        return time.perf_counter() - t0, int(r.total_counts.sum())  # the whole run, as Brian2
+        # the whole call, as Brian2's
+        return time.perf_counter() - t0, time.process_time() - c0, int(r.total_counts.sum())
 
     # this machine's speed swings by 2-4x from minute to minute: alternate the two simulators
     # and report the median of the per-round ratios, each from timings seconds apart
     rounds = []
     for k in range(args.repeats):
-        t_b2, n_b2 = brian2_run(g_na, g_k, amps, args.duration_ms, args.dt_ms)
-        t_def, n_def = ours("default")
-        t_tab, n_tab = ours("tables")
+        t_b2, c_b2, n_b2 = brian2_timed(g_na, g_k, amps, args.duration_ms, args.dt_ms)
+        t_def, c_def, n_def = ours("default")
+        t_tab, c_tab, n_tab = ours("tables")
         row = {
             "brian2_s": t_b2,
             "default_s": t_def,
             "tables_s": t_tab,
+            "brian2_cpu_s": c_b2,
+            "default_cpu_s": c_def,
+            "tables_cpu_s": c_tab,
             "ratio_default": t_b2 / t_def,
             "ratio_tables": t_b2 / t_tab,
         }
         if k == 0:  # the exact scheme once: it is the slow one
-            t_ex, n_ex = ours("exact")
+            t_ex, _, n_ex = ours("exact")
             row.update(exact_s=t_ex, ratio_exact=t_b2 / t_ex)
             out["spikes"] = {"brian2": int(n_b2), "default": n_def, "tables": n_tab, "exact": n_ex}
         rounds.append(row)
@@ -146,6 +201,7 @@ def main() -> None:
     out["rounds"] = rounds
     for key in ("brian2", "default", "tables"):
         out[f"median_{key}_s"] = float(np.median([r[f"{key}_s"] for r in rounds]))
+        out[f"median_{key}_cpu_s"] = float(np.median([r[f"{key}_cpu_s"] for r in rounds]))
     # ratios: Brian2's time over ours (above 1: ours is faster)
     out["median_ratio_default_vs_brian2"] = float(np.median([r["ratio_default"] for r in rounds]))
     out["median_ratio_tables_vs_brian2"] = float(np.median([r["ratio_tables"] for r in rounds]))

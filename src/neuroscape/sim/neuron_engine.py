@@ -8,12 +8,19 @@ parallel; row r's noise (noisy or Poisson stimuli) comes from the stream (seed, 
 from __future__ import annotations
 
 import importlib
+import math
+import re
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sympy
+from llvmlite import ir as llvm_ir
+from numba import njit
+from numba import types as nb_types
+from numba.extending import intrinsic
 
 from neuroscape.core import integrators as integrators_mod
 from neuroscape.core import rng as rng_mod
@@ -25,7 +32,6 @@ from neuroscape.core.integrators import (
     EXPONENTIAL_STAGGERED_TABLES,
     TABLE_SCHEMES,
     IntegratorError,
-    canonical_name,
     exponential_euler_source,
     get_tableau,
     step_source,
@@ -34,12 +40,17 @@ from neuroscape.core.rng import row_keys
 from neuroscape.core.settings import SettingsError, SimSettings
 from neuroscape.core.stimuli import Stimulus
 from neuroscape.models import get_neuron_model
+from neuroscape.models.equations.codegen import Printer, jit_function
+from neuroscape.models.equations.expressions import exprel
+from neuroscape.models.equations.gates import DOPRI5, scheme_name
 from neuroscape.models.neuron import RUNAWAY, NeuronModel, classify_spikes
 
 
 def generate_source(model: NeuronModel, integrator: str) -> str:
     """The kernel module's source for ``model`` under ``integrator``."""
-    scheme = canonical_name(integrator)
+    scheme = scheme_name(integrator)
+    if scheme == DOPRI5:
+        raise IntegratorError("dopri5 has no row-by-row kernel: see generate_lane_source")
     n_s = len(model.states)
     n_p = len(model.spec.parameters)
     ys = [f"y{i}" for i in range(n_s)]
@@ -446,6 +457,675 @@ def generate_block_source(model: NeuronModel, staggered: bool = False) -> str:
     return "\n".join(body)
 
 
+# ------------------------------------------------------------------ the adaptive lane kernel
+# Elementary functions in straight-line arithmetic, so that LLVM vectorizes the loops that call
+# them (numba's math.exp is a libm call per element, which blocks SIMD). exp: Cody-Waite range
+# reduction to |r| <= ln2/2, a Taylor polynomial (float64: degree 11, relative error below 1e-13;
+# float32: degree 7, below 4e-7) and 2^k written into the exponent bits; beyond the range of the
+# type it returns inf (or 0), as exp does. log: exponent and mantissa from the bits, the atanh
+# series of the mantissa. exprel: its Taylor series near 0, (exp(x) - 1)/x elsewhere.
+
+
+@intrinsic
+def _pow2_f64(typingctx, k):
+    """2**k for a float64 k holding an integer in [-1022, 1023] (integer arithmetic on bits)."""
+
+    def codegen(context, builder, signature, args):
+        i = builder.fptosi(args[0], llvm_ir.IntType(64))
+        i = builder.shl(builder.add(i, llvm_ir.Constant(llvm_ir.IntType(64), 1023)),
+                        llvm_ir.Constant(llvm_ir.IntType(64), 52))  # fmt: skip
+        return builder.bitcast(i, llvm_ir.DoubleType())
+
+    return nb_types.float64(nb_types.float64), codegen
+
+
+@intrinsic
+def _pow2_f32(typingctx, k):
+    """2**k for a float32 k holding an integer in [-126, 127]."""
+
+    def codegen(context, builder, signature, args):
+        i = builder.fptosi(args[0], llvm_ir.IntType(32))
+        i = builder.shl(builder.add(i, llvm_ir.Constant(llvm_ir.IntType(32), 127)),
+                        llvm_ir.Constant(llvm_ir.IntType(32), 23))  # fmt: skip
+        return builder.bitcast(i, llvm_ir.FloatType())
+
+    return nb_types.float32(nb_types.float32), codegen
+
+
+def _frexp_codegen(width: int, bias: int, mant: int, ftype):
+    def codegen(context, builder, signature, args):
+        it = llvm_ir.IntType(width)
+        b = builder.bitcast(args[0], it)
+        e = builder.sub(builder.lshr(b, llvm_ir.Constant(it, mant)), llvm_ir.Constant(it, bias))
+        m = builder.or_(builder.and_(b, llvm_ir.Constant(it, (1 << mant) - 1)),
+                        llvm_ir.Constant(it, bias << mant))  # fmt: skip
+        parts = (builder.sitofp(e, ftype), builder.bitcast(m, ftype))
+        return context.make_tuple(builder, signature.return_type, parts)
+
+    return codegen
+
+
+@intrinsic
+def _frexp_f64(typingctx, x):
+    """(e, m) with x = m 2**e, m in [1, 2), for a positive normal float64 (from its bits)."""
+    sig = nb_types.UniTuple(nb_types.float64, 2)(nb_types.float64)
+    return sig, _frexp_codegen(64, 1023, 52, llvm_ir.DoubleType())
+
+
+@intrinsic
+def _frexp_f32(typingctx, x):
+    """(e, m) with x = m 2**e, m in [1, 2), for a positive normal float32."""
+    sig = nb_types.UniTuple(nb_types.float32, 2)(nb_types.float32)
+    return sig, _frexp_codegen(32, 127, 23, llvm_ir.FloatType())
+
+
+_F32 = np.float32
+
+
+@njit(inline="always", cache=True)
+def _vexp(x):
+    """exp(x), float64, vectorizable (relative error below 1e-13)."""
+    xc = min(max(x, -708.0), 708.0)
+    k = np.floor(xc * 1.4426950408889634 + 0.5)
+    r = (xc - k * 0.6931471803691238) - k * 1.9082149292705877e-10
+    p = 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    e = p * _pow2_f64(k)
+    return np.inf if x > 708.0 else (0.0 if x < -708.0 else e)
+
+
+@njit(inline="always", cache=True)
+def _vexp32(x):
+    """exp(x), float32, vectorizable (relative error below 4e-7)."""
+    xc = min(max(x, _F32(-87.0)), _F32(88.0))
+    k = np.floor(xc * _F32(1.4426950408889634) + _F32(0.5))
+    r = (xc - k * _F32(0.693359375)) - k * _F32(-2.12194440e-4)
+    p = _F32(1 / 5040)
+    p = p * r + _F32(1 / 720)
+    p = p * r + _F32(1 / 120)
+    p = p * r + _F32(1 / 24)
+    p = p * r + _F32(1 / 6)
+    p = p * r + _F32(0.5)
+    p = p * r + _F32(1.0)
+    p = p * r + _F32(1.0)
+    e = p * _pow2_f32(k)
+    return _F32(np.inf) if x > _F32(88.0) else (_F32(0.0) if x < _F32(-87.0) else e)
+
+
+@njit(inline="always", cache=True)
+def _vlog(x):
+    """log(x), float64, vectorizable, for positive normal x (absolute error below 2e-16 |log x|
+    + 1e-16); 0 and negative x give -inf and nan."""
+    e, m = _frexp_f64(x)
+    big = m > 1.4142135623730951
+    m = m * 0.5 if big else m
+    e = e + 1.0 if big else e
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    q = 2.0 / 19.0
+    q = q * s2 + 2.0 / 17.0
+    q = q * s2 + 2.0 / 15.0
+    q = q * s2 + 2.0 / 13.0
+    q = q * s2 + 2.0 / 11.0
+    q = q * s2 + 2.0 / 9.0
+    q = q * s2 + 2.0 / 7.0
+    q = q * s2 + 2.0 / 5.0
+    q = q * s2 + 2.0 / 3.0
+    q = q * s2 + 2.0
+    out = e * 0.6931471805599453 + s * q
+    return out if x > 0.0 else (-np.inf if x == 0.0 else np.nan)
+
+
+@njit(inline="always", cache=True)
+def _vlog32(x):
+    """log(x), float32, vectorizable (absolute error below 1e-7 |log x| + 1e-7)."""
+    e, m = _frexp_f32(x)
+    big = m > _F32(1.4142135)
+    m = m * _F32(0.5) if big else m
+    e = e + _F32(1.0) if big else e
+    s = (m - _F32(1.0)) / (m + _F32(1.0))
+    s2 = s * s
+    q = _F32(2 / 9)
+    q = q * s2 + _F32(2 / 7)
+    q = q * s2 + _F32(2 / 5)
+    q = q * s2 + _F32(2 / 3)
+    q = q * s2 + _F32(2.0)
+    out = e * _F32(0.6931471805599453) + s * q
+    return out if x > _F32(0.0) else (_F32(-np.inf) if x == _F32(0.0) else _F32(np.nan))
+
+
+@njit(inline="always", cache=True)
+def _vexprel(x, ex):
+    """exprel(x) = (exp(x) - 1)/x given ex = exp(x), float64: the Taylor series below |x| <
+    0.01 (error below 1e-16), else the quotient (relative error below 1e-13)."""
+    s = 1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x / 720.0))))
+    return s if abs(x) < 0.01 else (ex - 1.0) / x
+
+
+@njit(inline="always", cache=True)
+def _vexprel32(x, ex):
+    """exprel(x) given ex = exp(x), float32: the Taylor series below |x| < 0.5, else the
+    quotient (relative error below 1e-6)."""
+    s = _F32(1 / 362880)
+    s = s * x + _F32(1 / 40320)
+    s = s * x + _F32(1 / 5040)
+    s = s * x + _F32(1 / 720)
+    s = s * x + _F32(1 / 120)
+    s = s * x + _F32(1 / 24)
+    s = s * x + _F32(1 / 6)
+    s = s * x + _F32(0.5)
+    s = s * x + _F32(1.0)
+    return s if abs(x) < _F32(0.5) else (ex - _F32(1.0)) / x
+
+
+@njit(inline="always", cache=True)
+def _vexprel_inv(x, ex):
+    """1/exprel(x) = x/(exp(x) - 1) given ex = exp(x), float64 (one division): its series
+    (Bernoulli numbers) below |x| < 0.01, else the quotient."""
+    x2 = x * x
+    s = 1.0 - 0.5 * x + x2 * (1.0 / 12.0 - x2 * (1.0 / 720.0))
+    return s if abs(x) < 0.01 else x / (ex - 1.0)
+
+
+@njit(inline="always", cache=True)
+def _vexprel_inv32(x, ex):
+    """1/exprel(x) given ex = exp(x), float32: its series below |x| < 0.5, else the quotient."""
+    x2 = x * x
+    s = _F32(1 / 47900160)
+    s = s * x2 - _F32(1 / 1209600)
+    s = s * x2 + _F32(1 / 30240)
+    s = s * x2 - _F32(1 / 720)
+    s = s * x2 + _F32(1 / 12)
+    s = s * x2 - _F32(0.5) * x + _F32(1.0)
+    return s if abs(x) < _F32(0.5) else x / (ex - _F32(1.0))
+
+
+class _ExprelOf(sympy.Function):
+    """exprel(x) printed with exp(x) as its second argument, so that exp(x) is a common
+    subexpression shared with other exponentials of the same argument."""
+
+    nargs = 2
+
+
+class _ExprelInvOf(sympy.Function):
+    """1/exprel(x), with exp(x) as its second argument: one division instead of two."""
+
+    nargs = 2
+
+
+def _factor_exp(e, states):
+    """exp(a + r) -> exp(a) exp(r) for r a number with |r| <= 20 (and exprel likewise), so that
+    exponentials of the same state expression share one exp: HH's six rate exponentials are
+    four. A bounded r keeps exp(a) within the range of exp(a + r) up to a factor e^20."""
+
+    def split(arg):
+        arg = sympy.expand(arg)
+        if not arg.is_Add:
+            return arg, None
+        r = sum((t for t in arg.args if t.is_number), sympy.Integer(0))
+        if r == 0 or abs(float(r)) > 20.0:
+            return arg, None
+        return arg - r, r
+
+    def exp_of(arg):
+        a, r = split(arg)
+        return sympy.exp(a) if r is None else sympy.exp(a) * sympy.Float(math.exp(float(r)))
+
+    def walk(x):
+        if x.is_Atom:
+            return x
+        args = [walk(a) for a in x.args]
+        if x.func == sympy.exp and args[0].has(*states):
+            return exp_of(args[0])
+        if isinstance(x, exprel) and args[0].has(*states):
+            return _ExprelOf(args[0], exp_of(args[0]))
+        if x.is_Pow and isinstance(args[0], _ExprelOf) and args[1].is_Integer and args[1] < 0:
+            return _ExprelInvOf(*args[0].args) ** (-args[1])
+        return x.func(*args)
+
+    return walk(e)
+
+
+def _hoist(exprs: list, params: tuple) -> tuple[list, list]:
+    """Maximal subexpressions of the parameters alone (not a bare symbol or number) replaced by
+    symbols c0, c1...: computed once per row when it is loaded, not in every stage (HH's
+    temperature factor 3**((celsius - 6.3)/10), 1/C). Returns (expressions, [(symbol, value)])."""
+    pset = set(params)
+    found: dict = {}
+
+    def walk(x):
+        if x.is_Atom:
+            return x
+        free = x.free_symbols
+        if not free:
+            return sympy.Float(float(x)) if x.is_real is not False else x
+        if free <= pset:
+            if x not in found:
+                found[x] = sympy.Symbol(f"c{len(found)}")
+            return found[x]
+        return x.func(*[walk(a) for a in x.args])
+
+    out = [walk(e) for e in exprs]
+    return out, [(s, x) for x, s in found.items()]
+
+
+class _LanePrinter(Printer):
+    """The loader's printer with the vectorizable functions above (float32: their 32-bit
+    forms; every literal is then made float32 by ``_f32_literals``)."""
+
+    def __init__(self, f32: bool) -> None:
+        super().__init__({})
+        self.sfx = "32" if f32 else ""
+
+    def p(self, e) -> str:
+        s = self.sfx
+        if isinstance(e, _ExprelInvOf):
+            return f"_vexprel_inv{s}({self.p(e.args[0])}, {self.p(e.args[1])})"
+        if isinstance(e, _ExprelOf):
+            return f"_vexprel{s}({self.p(e.args[0])}, {self.p(e.args[1])})"
+        if isinstance(e, exprel):
+            a = self.p(e.args[0])
+            return f"_vexprel{s}({a}, _vexp{s}({a}))"
+        if e.func == sympy.exp:
+            return f"_vexp{s}({self.p(e.args[0])})"
+        if e.func == sympy.log:
+            return f"_vlog{s}({self.p(e.args[0])})"
+        if e.func in (sympy.tanh, sympy.cosh, sympy.sinh):
+            a = self.p(e.args[0])
+            if e.func == sympy.tanh:  # 1 - 2/(e^2x + 1): no overflow for large |x|
+                return f"(1.0 - 2.0 / (_vexp{s}(2.0 * {a}) + 1.0))"
+            sign = "+" if e.func == sympy.cosh else "-"
+            return f"(0.5 * (_vexp{s}({a}) {sign} _vexp{s}(-({a}))))"
+        if e.is_Pow:
+            b, k = e.base, e.exp
+            if k.is_Integer and 2 <= abs(k) <= 8 and not (0 < k <= 4):
+                prod = "(" + " * ".join([self.p(b)] * int(abs(k))) + ")"
+                return prod if k > 0 else f"(1.0 / {prod})"
+            if not k.is_Integer and k != sympy.Rational(1, 2):
+                return f"_vexp{s}({self.p(k)} * _vlog{s}({self.p(b)}))"
+        return super().p(e)
+
+
+def _f32_literals(src: str) -> str:
+    """Every float literal of ``src`` as a float32 (a float64 literal would promote the
+    arithmetic around it to float64)."""
+    return re.sub(r"(?<![\w.])(\d+\.\d*(?:e[-+]?\d+)?|\d+e[-+]?\d+)", r"_F32(\1)", src)
+
+
+def _lane_rhs_source(m: NeuronModel, f32: bool) -> tuple[str, int]:
+    """``_rhs(y..., cur, p..., c...)`` (the derivatives, in the lane kernel's arithmetic) and
+    ``_consts(p...)`` (the row constants c, in float64); returns (source, number of c)."""
+    eq = m.equations
+    exprs = [_factor_exp(e, eq.states) for e in eq.rhs_free]
+    exprs, consts = _hoist(exprs, eq.params)
+    ys = [f"y{i}" for i in range(len(eq.states))]
+    ps = [f"p{j}" for j in range(len(eq.params))]
+    cs = [f"c{k}" for k in range(len(consts))]
+    rhs = jit_function("_rhs", [*ys, "cur", *ps, *cs], exprs, _LanePrinter(f32))
+    if f32:
+        rhs = _f32_literals(rhs)
+    out = rhs
+    if consts:
+        out += jit_function("_consts", ps, [x for _, x in consts], Printer({}))
+    return out, len(consts)
+
+
+# Dormand & Prince (1980) 5(4): nodes, stages (the last row is the 5th-order solution, so the
+# 7th stage is the derivative at the new state and starts the next step), the coefficients of
+# the error estimate (5th minus 4th order) and of the 4th-order continuous extension
+# (Hairer, Norsett & Wanner 1993, II.6; its coefficients as in their dopri5.f).
+DP5_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+DP5_A = (
+    (),
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
+)
+DP5_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
+DP5_D = (
+    -12715105075 / 11282082432, 0.0, 87487479700 / 32700410799, -10690763975 / 1880347072,
+    701980252875 / 199316789632, -1453857185 / 822651844, 69997945 / 29380423,
+)  # fmt: skip
+
+LANES = 64  # rows integrated side by side per thread (one SIMD loop over them)
+# breaks closer than this (ms) are one: a record time and a stimulus edge computed apart
+BREAK_EPS_MS = 1e-9
+
+
+def generate_lane_source(model: NeuronModel, lanes: int = LANES, f32: bool = False) -> str:
+    """The adaptive kernel (scheme ``dopri5``) of a model without reset, from its equations.
+
+    ``run(rows...)`` integrates the rows from ``r_lo`` to ``r_hi`` ``lanes`` at a time, side by
+    side, each lane with its own time and step size: every round tries one Dormand-Prince step
+    in every lane, in loops over the lanes that LLVM turns into SIMD code (one loop per stage,
+    over one copy of the derivatives, which use the vectorizable functions above; what depends
+    on the parameters alone is computed once per row). A lane whose step is accepted moves on;
+    one whose step is rejected retries with a smaller one. Rare events leave the SIMD loops
+    through a flag and are handled in a scalar pass over the flagged lanes: an upward crossing
+    of the spike level (its time from the step's continuous extension), a landing on a break
+    (the end of the run, a record time, a stimulus edge, or for noisy stimuli each point of
+    the dt grid, where the current is redrawn as in the fixed-step kernels), a failure (the
+    step fell below 1e-9 ms: a non-finite state, or equations too stiff for an explicit
+    step). A finished lane takes the next row, so lanes stay busy whatever each row's number
+    of steps. ``f32``: states and arithmetic in float32 (time, spike times and the stimulus
+    stay float64, in loops of their own so that the SIMD loops hold one type). The kernel
+    releases the GIL: the caller runs shares of the rows in threads."""
+    eq = model.equations
+    n_s, n_p = len(eq.states), len(eq.params)
+    rhs_src, n_c = _lane_rhs_source(model, f32)
+    L = lanes
+    one = "," if n_s == 1 else ""
+    # lane fields: W in the working precision, WD in float64; each a run of L numbers
+    wf = [f"Y{s}" for s in range(n_s)] + [f"N{s}" for s in range(n_s)]
+    wf += [f"K{j}_{s}" for j in range(1, 8) for s in range(n_s)]
+    wf += [f"P{j}" for j in range(n_p)] + [f"C{k}" for k in range(n_c)]
+    wf += ["H", "HS", "LAND", "U", "CA", "CB", "HT", "FLAG", "DV0", "DK1", "DK7", "DR5", "ELOG",
+           "REJ"]
+    wd = ["T", "TB", "TSEG", "DT0", "S0", "S1", "S2", "S3", "ISYN"]
+
+    def w(name: str, lane: str = "i") -> str:
+        if name in wd:
+            return f"WD[{wd.index(name) * L} + {lane}]"
+        return f"W[{wf.index(name) * L} + {lane}]"
+
+    def lit(lines: list[str]) -> list[str]:
+        return [_f32_literals(x) for x in lines] if f32 else lines
+
+    pcs = [w(f"P{j}") for j in range(n_p)] + [w(f"C{k}") for k in range(n_c)]
+    sfx = "32" if f32 else ""
+    head = [
+        f"# generated by neuroscape: model {model.name}, scheme dopri5, {L} lanes"
+        f"{', float32' if f32 else ''}; do not edit",
+        "import math",
+        "",
+        "import numpy as np",
+        "from numba import njit",
+        "",
+        "from neuroscape.core.stimuli import stimulus_current",
+        f"from {model.module} import _exprel  # noqa: F401 (row constants may call it)",
+        "from neuroscape.sim.neuron_engine import (  # noqa: F401",
+        "    _F32, _vexp, _vexp32, _vexprel, _vexprel32, _vexprel_inv, _vexprel_inv32, _vlog,",
+        "    _vlog32,",
+        ")",
+        "",
+        "# fast-math without nnan/ninf (the NaN tests must stay) and without reassoc",
+        "FLAGS = {'nsz', 'arcp', 'contract', 'afn'}",
+        f"F = {'np.float32' if f32 else 'np.float64'}",
+        # the stage matrix, padded with zeros to 6 columns, and the nodes
+        "A = np.array([",
+        *[f"    [{', '.join(repr(x) for x in (*row, *([0.0] * (6 - len(row)))))}],"
+          for row in DP5_A[1:]],
+        "], dtype=F)",
+        f"CN = np.array([{', '.join(repr(x) for x in DP5_C[1:])}], dtype=F)",
+        rhs_src,
+    ]
+    # a lane's segment from its time T: the current CA + CB (t - TSEG) up to the next break TB,
+    # the derivative there (the first stage of the next step), the next step's length
+    enter = [
+        "",
+        "",
+        '@njit(inline="always", cache=True)',
+        "def _enter(i, W, WD, GRID, REC, kind, key, dt, rec_every, n_rec, t_end):",
+        f"    tl = {w('T')}",
+        f"    s0, s1, s2, s3 = {w('S0')}, {w('S1')}, {w('S2')}, {w('S3')}",
+        "    tb = t_end",
+        "    ca, cb, tseg = 0.0, 0.0, tl",
+        "    if kind == 0:  # step: s0 from s1 to s2",
+        "        ca = s0 if (tl >= s1 and tl < s2) else 0.0",
+        f"        if s1 > tl + {BREAK_EPS_MS!r}:",
+        "            tb = min(tb, s1)",
+        f"        if s2 > tl + {BREAK_EPS_MS!r}:",
+        "            tb = min(tb, s2)",
+        "    elif kind == 1:  # ramp: s0 to s1 from s2 to s3",
+        "        if tl >= s2 and tl < s3:",
+        "            ca, cb, tseg = s0, (s1 - s0) / (s3 - s2), s2",
+        f"        if s2 > tl + {BREAK_EPS_MS!r}:",
+        "            tb = min(tb, s2)",
+        f"        if s3 > tl + {BREAK_EPS_MS!r}:",
+        "            tb = min(tb, s3)",
+        "    else:  # noisy: the current of grid step g, held over it (as the fixed-step kernels)",
+        "        g = GRID[i]",
+        "        ca, isyn = stimulus_current(kind, s0, s1, s2, s3, g * dt, dt, g, key,",
+        f"                                    {w('ISYN')}, float({w('Y0')}))",
+        f"        {w('ISYN')} = isyn",
+        "        tb = min(tb, (g + 1) * dt)",
+        "    if rec_every > 0 and REC[i] < n_rec:",
+        "        tb = min(tb, (REC[i] * rec_every + 1) * dt)",
+        f"    {w('TB')} = tb",
+        f"    {w('TSEG')} = tseg",
+        f"    {w('CA')} = ca",
+        f"    {w('CB')} = cb",
+        f"    {', '.join(w(f'K1_{s}') for s in range(n_s))}{one} = _rhs(",
+        f"        {', '.join(w(f'Y{s}') for s in range(n_s))}, F(ca + cb * (tl - tseg)),",
+        f"        {', '.join(pcs)})",
+        "    _prepare(i, W, WD)",
+        "",
+        "",
+        '@njit(inline="always", cache=True)',
+        "def _prepare(i, W, WD):",
+        "    # the next attempt's step: the proposal, or what is left to the break",
+        f"    gap = {w('TB')} - {w('T')}",
+        f"    land = {w('H')} >= gap",
+        f"    {w('LAND')} = 1.0 if land else 0.0",
+        f"    {w('HS')} = F(gap) if land else {w('H')}",
+        f"    {w('U')} = F({w('T')} - {w('TSEG')})",
+    ]
+    load = [
+        "",
+        "",
+        '@njit(inline="always", cache=True)',
+        "def _load(i, r, W, WD, GRID, REC, ROW, NSP, CNT, params, y_init, stim, h0, ok):",
+        "    ROW[i] = r",
+        "    NSP[i] = 0",
+        "    CNT[i] = 0",
+        "    REC[i] = 0",
+        "    GRID[i] = 0",
+        "    ok[r] = True",
+        *[f"    {w(f'P{j}')} = params[r, {j}]" for j in range(n_p)],
+        *([f"    {', '.join(w(f'C{k}') for k in range(n_c))}{',' if n_c == 1 else ''} = "
+           f"_consts({', '.join(f'params[r, {j}]' for j in range(n_p))})"] if n_c else []),
+        *[f"    {w(f'S{j}')} = stim[r, {j}]" for j in range(4)],
+        *[f"    {w(f'Y{s}')} = y_init[r, {s}]" for s in range(n_s)],
+        f"    {w('T')} = 0.0",
+        f"    {w('H')} = h0",
+        f"    {w('ELOG')} = {math.log(1e-4)!r}",
+        f"    {w('REJ')} = 0.0",
+        f"    {w('ISYN')} = 0.0",
+    ]
+    S = "                "
+    # one loop per stage (2 to 7): the stage's state from the stages before it, then the
+    # derivatives there; the 6th stage's state is the new state (5th order)
+    # one loop per stage (2 to 7), in two: the stage's state from the stages before it (the 6th
+    # stage's state is the new state, of 5th order), then the derivatives there (two simple
+    # loops spill fewer registers than one)
+    stage = [
+        f"{S}h = {w('HS')}",
+        *[f"{S}{w(f'N{s}')} = {w(f'Y{s}')} + h * ("
+          + " + ".join(f"a{j} * {w(f'K{j + 1}_{s}')}" for j in range(6)) + ")"
+          for s in range(n_s)],
+        f"{S}KN[{n_s * L} + i] = {w('CA')} + {w('CB')} * ({w('U')} + cs * h)",
+        f"            for i in range({L}):",
+        f"{S}kk = _rhs({', '.join(w(f'N{s}') for s in range(n_s))}, KN[{n_s * L} + i], "
+        f"{', '.join(pcs)})",
+        *[f"{S}KN[{s * L} + i] = kk[{s}]" for s in range(n_s)],
+    ]
+    # the rest of the attempt: error (RMS over the states of (5th - 4th order)/(atol + rtol |y|),
+    # a NaN propagates), step control (0.9 err^(-1/5) within [0.2, 5], not above 1 after a
+    # rejection, 0.2 for a NaN; after an accepted step cut short by a break the proposal
+    # before the cut stands), the continuous extension of V, the flags
+    e, d = DP5_E, DP5_D
+    fin = [f"{S}h = {w('HS')}", f"{S}hp = {w('H')}", f"{S}land = {w('LAND')} > 0.5",
+           f"{S}err = 0.0"]
+    for s in range(n_s):
+        ks = [w(f"K{j + 1}_{s}") for j in range(7)]
+        terms = " + ".join(f"{e[j]!r} * {ks[j]}" for j in range(7) if e[j])
+        fin += [
+            f"{S}z = h * ({terms}) / (tol{s} + rtol * max(abs({w(f'Y{s}')}), abs({w(f'N{s}')})))",
+            f"{S}err += z * z",
+        ]
+    k0 = [w(f"K{j + 1}_0") for j in range(7)]
+    fin += [
+        f"{S}err = np.sqrt(err * {1.0 / n_s!r})",
+        f"{S}acc = err <= 1.0",
+        # Hairer's step control with memory (dopri5, beta 0.04): accepted, the step goes by
+        # 0.9 err^-0.17 errold^0.04 within [0.2, 10] (not above 1 right after a rejection);
+        # rejected, by 0.9 err^-0.17, at least 0.2; a NaN error takes 0.2
+        f"{S}le = _vlog{sfx}(max(err, 1e-4))",
+        f"{S}elog = {w('ELOG')}",
+        f"{S}fac = 0.9 * _vexp{sfx}(-0.17 * le + (0.04 * elog if acc else 0.0))",
+        f"{S}fac = min(max(fac, 0.2), (1.0 if {w('REJ')} > 0.5 else 10.0) if acc else 1.0)",
+        f"{S}fac = fac if err == err else 0.2",
+        f"{S}{w('ELOG')} = le if acc else elog",
+        f"{S}{w('REJ')} = 0.0 if acc else 1.0",
+        f"{S}hn = min(h * fac, hmax)",
+        f"{S}hn = max(hn, hp) if (acc and land) else hn",
+        f"{S}{w('H')} = hn",
+        f"{S}y0 = {w('Y0')}",
+        f"{S}n0 = {w('N0')}",
+        f"{S}{w('DV0')} = y0",
+        f"{S}{w('DK1')} = h * {k0[0]}",
+        f"{S}{w('DK7')} = h * {k0[6]}",
+        f"{S}{w('DR5')} = h * ("
+        + " + ".join(f"{d[j]!r} * {k0[j]}" for j in range(7) if d[j]) + ")",
+        *[f"{S}{w(f'Y{s}')} = {w(f'N{s}')} if acc else {w(f'Y{s}')}" for s in range(n_s)],
+        *[f"{S}{w(f'K1_{s}')} = {w(f'K7_{s}')} if acc else {w(f'K1_{s}')}"
+          for s in range(n_s)],
+        # the step taken: negative when it ended on the break
+        f"{S}{w('HT')} = (-h if land else h) if acc else 0.0",
+        f"{S}{w('FLAG')} = ((1.0 if (acc and y0 < level and n0 >= level) else 0.0) + "
+        f"(2.0 if (acc and land) else 0.0) + (4.0 if (hn < {DOPRI5_MIN_STEP_MS!r} and hp > 0.0) "
+        "else 0.0))",
+    ]
+    E = "                "
+    finish = [
+        f"{E}    counts[r] = CNT[i]",
+        f"{E}    spk_n[r] = NSP[i]",
+        *[f"{E}    y_init[r, {s}] = {w(f'Y{s}')}" for s in range(n_s)],
+        f"{E}    if q < r_hi:",
+        f"{E}        _load(i, q, W, WD, GRID, REC, ROW, NSP, CNT, params, y_init, stim, h0, ok)",
+        f"{E}        _enter(i, W, WD, GRID, REC, kind, keys[q], dt, rec_every, n_rec, t_end)",
+        f"{E}        q += 1",
+        f"{E}    else:  # no row left: the lane idles (a zero step) with its last row's numbers",
+        f"{E}        ROW[i] = -1",
+        f"{E}        {w('H')} = 0.0",
+        f"{E}        {w('TB')} = 1e300",
+        f"{E}        _prepare(i, W, WD)",
+        f"{E}        active -= 1",
+    ]
+    events = [
+        f"{E}fl = int({w('FLAG')})",
+        f"{E}if fl == 0:",
+        f"{E}    continue",
+        f"{E}r = ROW[i]",
+        f"{E}if fl & 1:  # V crossed the level: where, on the continuous extension",
+        f"{E}    v0 = float({w('DV0')})",
+        f"{E}    r2 = float({w('Y0')}) - v0",
+        f"{E}    r3 = float({w('DK1')}) - r2",
+        f"{E}    r4 = r2 - float({w('DK7')}) - r3",
+        f"{E}    r5 = float({w('DR5')})",
+        f"{E}    lo, hi = 0.0, 1.0",
+        f"{E}    for _it in range(48):",
+        f"{E}        th = 0.5 * (lo + hi)",
+        f"{E}        vv = v0 + th * (r2 + (1.0 - th) * (r3 + th * (r4 + (1.0 - th) * r5)))",
+        f"{E}        if vv >= level:",
+        f"{E}            hi = th",
+        f"{E}        else:",
+        f"{E}            lo = th",
+        f"{E}    t_spk = {w('DT0')} + 0.5 * (lo + hi) * abs(float({w('HT')}))",
+        f"{E}    if t_spk >= t_start:",
+        f"{E}        CNT[i] += 1",
+        f"{E}    if NSP[i] < max_rec:",
+        f"{E}        spk_t[r, NSP[i]] = t_spk",
+        f"{E}    NSP[i] += 1",
+        f"{E}done = False",
+        f"{E}if fl & 4:  # the step size collapsed: the row fails",
+        f"{E}    ok[r] = False",
+        f"{E}    done = True",
+        f"{E}elif fl & 2:  # landed on a break",
+        f"{E}    tl = {w('T')}",
+        f"{E}    if rec_every > 0 and REC[i] < n_rec and tl >= (REC[i] * rec_every + 1) * dt - "
+        f"{BREAK_EPS_MS!r}:",
+        *[f"{E}        vtrace[r, {s}, REC[i]] = {w(f'Y{s}')}" for s in range(n_s)],
+        f"{E}        REC[i] += 1",
+        f"{E}    if kind >= 2 and tl >= (GRID[i] + 1) * dt - {BREAK_EPS_MS!r}:",
+        f"{E}        GRID[i] += 1",
+        f"{E}    if tl >= t_end - {BREAK_EPS_MS!r}:",
+        f"{E}        done = True",
+        f"{E}    else:",
+        f"{E}        _enter(i, W, WD, GRID, REC, kind, keys[r], dt, rec_every, n_rec, t_end)",
+        f"{E}if done:",
+        *finish,
+    ]
+    kernel = [
+        "",
+        "",
+        '@njit(nogil=True, cache=True, fastmath=FLAGS, error_model="numpy")',
+        "def run(params, y_init, kind, stim, keys, t_end, dt, t_start, level, counts, spk_t,",
+        "        spk_n, vtrace, rec_every, ok, atol, rtol, hmax, h0, r_lo, r_hi):",
+        "    max_rec = spk_t.shape[1]",
+        "    n_rec = vtrace.shape[2]",
+        "    flevel = F(level)",
+        "    rtol = F(rtol)",
+        "    hmax = F(hmax)",
+        *[f"    tol{s} = F(atol[{s}])" for s in range(n_s)],
+        f"    W = np.zeros({len(wf) * L}, F)",
+        f"    WD = np.zeros({len(wd) * L})",
+        f"    KN = np.zeros({(n_s + 1) * L}, F)",
+        *[f"    {x} = np.zeros({L}, np.int64)" for x in ("ROW", "NSP", "CNT", "REC", "GRID")],
+        "    q = r_lo",
+        "    active = 0",
+        f"    for i in range({L}):",
+        "        if q < r_hi:",
+        "            _load(i, q, W, WD, GRID, REC, ROW, NSP, CNT, params, y_init, stim, h0, ok)",
+        "            _enter(i, W, WD, GRID, REC, kind, keys[q], dt, rec_every, n_rec, t_end)",
+        "            q += 1",
+        "            active += 1",
+        "        else:  # more lanes than rows: idle (a zero step) with the first row's numbers",
+        "            _load(i, r_lo, W, WD, GRID, REC, ROW, NSP, CNT, params, y_init, stim, h0, ok)",
+        "            _enter(i, W, WD, GRID, REC, kind, keys[r_lo], dt, rec_every, n_rec, t_end)",
+        "            ROW[i] = -1",
+        f"            {w('H')} = 0.0",
+        f"            {w('TB')} = 1e300",
+        "            _prepare(i, W, WD)",
+        "    while active > 0:",
+        *([
+        "        for st in range(6):  # stages 2 to 7",
+        *[f"            a{j} = A[st, {j}]" for j in range(6)],
+        "            cs = CN[st]",
+        f"            _o = (st + 1) * {n_s * L}",
+        f"            for i in range({L}):",
+        *lit(stage),
+        # the stage's derivatives into their place (a separate array in the loop above, whose
+        # stores LLVM could not otherwise tell apart from its loads)
+        f"            for i in range({n_s * L}):",
+        f"                W[{2 * n_s * L} + _o + i] = KN[i]"]),
+        f"        for i in range({L}):",
+        *lit([x.replace("level", "flevel") for x in fin]),
+        f"        for i in range({L}):  # time, in float64",
+        f"            ht = {w('HT')}",
+        f"            {w('DT0')} = {w('T')}",
+        f"            {w('T')} = {w('TB')} if ht < 0.0 else {w('T')} + ht",
+        "            _prepare(i, W, WD)",
+        f"        for i in range({L}):",
+        *[x[4:] for x in events],
+        "",
+    ]
+    return "\n".join(head) + "\n".join(enter) + "\n" + "\n".join(load) + "\n" + "\n".join(kernel)
+
+
 TABLE_V_MIN, TABLE_V_MAX, TABLE_DV = -200.0, 150.0, 0.01  # mV
 # a gate that is non-finite or does not decay at a grid voltage is refused inside this range
 # (mV); beyond it such rows read the nearest good row, as V beyond the grid reads its end rows
@@ -531,7 +1211,9 @@ def get_kernel(model: NeuronModel, integrator: str, block: bool = False):
     """The compiled kernel; ``block``: the vectorized one (gate tables, deterministic input)."""
     from neuroscape.core.codegen import load_generated
 
-    scheme = canonical_name(integrator)
+    scheme = scheme_name(integrator)
+    if scheme == DOPRI5:
+        return get_lane_kernel(model, LANES if block else 1, DOPRI5_FLOAT32)
     # keyed by the module that holds the model's functions (a generated module is named by the hash
     # of its content), not by the model's name alone: a model redefined under the same name gets
     # its own kernel
@@ -556,6 +1238,77 @@ def get_kernel(model: NeuronModel, integrator: str, block: bool = False):
         mod = load_generated(name, src, deps)
         _KERNELS[key] = mod.run
     return _KERNELS[key]
+
+
+def get_lane_kernel(model: NeuronModel, lanes: int = LANES, f32: bool = True):
+    """The compiled dopri5 kernel (``generate_lane_source``), cached like ``get_kernel``'s."""
+    from neuroscape.core.codegen import load_generated
+
+    src = generate_lane_source(model, lanes, f32)
+    key = (model.module, src)
+    if key not in _KERNELS:
+        deps = [Path(__file__), importlib.import_module(model.module).__file__,
+                stimuli_mod.__file__, rng_mod.__file__]  # fmt: skip
+        mod = load_generated(f"{model.name}_{DOPRI5}_{lanes}", src, deps)
+        _KERNELS[key] = mod.run
+    return _KERNELS[key]
+
+
+# dopri5's error control. A step is accepted when the RMS over the states of (5th - 4th order
+# result)/(atol + rtol |y|) is at most 1. atol: DOPRI5_ATOL_MV for a membrane potential (in its
+# unit), DOPRI5_ATOL for a dimensionless state (a gate), DOPRI5_ATOL times the largest initial
+# magnitude for another state. Steps of at most DOPRI5_MAX_STEP_MS: in the slow phase between
+# spikes the local error estimate stays small while the spike's timing is most sensitive to the
+# state there (larger caps let the phase drift: tests/models/test_hh_dopri5.py). Chosen on 300
+# neurons of benchmarks/hh_vs_brian2.py's population over 1 s against independent solutions:
+# spike times within 2.4e-3 ms (float32; 1.4e-3 in float64), median 1e-4 ms.
+DOPRI5_RTOL = 3e-6
+DOPRI5_ATOL = 3e-6
+DOPRI5_ATOL_MV = 3e-3
+DOPRI5_MAX_STEP_MS = 0.3
+DOPRI5_FIRST_STEP_MS = 0.01
+DOPRI5_MIN_STEP_MS = 1e-9  # a smaller step fails the row
+# float32 lanes: twice the float64 speed; the tolerances are 50 float32 roundings of V, and the
+# rounding adds about 1e-3 ms to the spike times' error over 1 s (tests against float64)
+DOPRI5_FLOAT32 = True
+CHUNK_ROWS = 8 * LANES  # rows per thread task at least (a task's lanes idle at its end)
+
+
+def dopri5_atol(m: NeuronModel, y0: np.ndarray) -> np.ndarray:
+    """The absolute tolerance of each state (see DOPRI5_ATOL)."""
+    out = np.empty(len(m.states))
+    for i, unit in enumerate(m.state_units):
+        if i == 0 and unit != "1":
+            try:
+                out[i] = DOPRI5_ATOL_MV * _mv_in_v_unit(m)
+                continue
+            except IntegratorError:  # not a voltage: the rule of other states
+                pass
+        big = float(np.abs(y0[:, i]).max()) if len(y0) else 0.0
+        out[i] = DOPRI5_ATOL * (1.0 if unit == "1" or not big > 0 else big)
+    return out
+
+
+def run_lanes(kernel, n_rows: int, workers: int, **kw) -> None:
+    """``kernel`` (a dopri5 lane kernel) on rows 0..n_rows-1, in tasks of at least CHUNK_ROWS
+    rows spread over ``workers`` threads (the kernel releases the GIL)."""
+    n_tasks = max(1, min(4 * workers, n_rows // CHUNK_ROWS))
+    edges = np.linspace(0, n_rows, n_tasks + 1).astype(np.int64)
+    args = [kw[k] for k in ("params", "y_init", "kind", "stim", "keys", "t_end", "dt", "t_start",
+                            "level", "counts", "spk_t", "spk_n", "vtrace", "rec_every", "ok",
+                            "atol", "rtol", "hmax", "h0")]  # fmt: skip
+
+    def task(k: int) -> None:
+        kernel(*args, int(edges[k]), int(edges[k + 1]))
+
+    if workers == 1 or n_tasks == 1:
+        for k in range(n_tasks):
+            task(k)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(task, range(n_tasks)))
 
 
 # spikes within 2 steps of the previous one, at least this many in a run: runaway firing
@@ -644,7 +1397,7 @@ def has_exact_step(m: NeuronModel) -> bool:
 
 def model_schemes(m: NeuronModel) -> list[str]:
     """The integrators ``m`` can run: the explicit Runge-Kutta schemes, and exponential Euler,
-    exact and the gate-table schemes where its equations allow them."""
+    exact, the gate-table schemes and dopri5 where its equations allow them."""
     from neuroscape.core.integrators import TABLEAUX
 
     out = list(TABLEAUX)
@@ -654,12 +1407,20 @@ def model_schemes(m: NeuronModel) -> list[str]:
         out.append(EXACT)
     if m.gate_tables:
         out += [EXPONENTIAL_EULER_TABLES] + ([] if m.has_reset else [EXPONENTIAL_STAGGERED_TABLES])
+    if has_lane_kernel(m):
+        out.append(DOPRI5)
     return out
+
+
+def has_lane_kernel(m: NeuronModel) -> bool:
+    """Whether ``m`` can run dopri5: a model from equations (its sympy form generates the
+    kernel) without threshold and reset."""
+    return m.equations is not None and not m.has_reset
 
 
 def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
     """The canonical scheme name, after checking that it and dt suit the model."""
-    scheme = canonical_name(integrator)
+    scheme = scheme_name(integrator)
     # the refusals name what this model can run (listing other models would load every one)
     ok = ", ".join(model_schemes(m))
     if scheme == EXPONENTIAL_EULER and not m.conditionally_linear:
@@ -677,12 +1438,19 @@ def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
             f"integrator {scheme!r} needs a model with gating variables; {m.name} has none; "
             f"allowed for {m.name}: {ok}"
         )
+    if scheme == DOPRI5 and not has_lane_kernel(m):
+        why = "has a threshold and reset" if m.has_reset else "is hand-written (no equations)"
+        raise IntegratorError(
+            f"integrator 'dopri5' needs a model from equations without reset; {m.name} {why}; "
+            f"allowed for {m.name}: {ok}"
+        )
     if not (np.isfinite(dt_ms) and dt_ms > 0):
         raise SettingsError(f"dt_ms={dt_ms} must be a positive number of ms")
     if dt_ms > m.max_dt_ms:
+        what = (f"a grid of {m.name}'s records and noise (dopri5 chooses its own steps)"
+                if scheme == DOPRI5 else f"a stable {scheme} step of {m.name}")  # fmt: skip
         raise SettingsError(
-            f"dt_ms={dt_ms:g} is too coarse for a stable {scheme} step of {m.name}: "
-            f"allowed dt_ms <= {m.max_dt_ms:g}"
+            f"dt_ms={dt_ms:g} is too coarse for {what}: allowed dt_ms <= {m.max_dt_ms:g}"
         )
     return scheme
 
@@ -758,6 +1526,12 @@ def simulate_neurons(
     if device != "cpu":
         from neuroscape.sim.neuron_torch import simulate_neurons_torch
 
+        m = model if isinstance(model, NeuronModel) else get_neuron_model(model)
+        if neuron_settings(m, duration_ms, dt_ms, window_ms, integrator)[1] == DOPRI5:
+            raise IntegratorError(
+                f"integrator 'dopri5' runs on the CPU only; on device={device!r} choose one of "
+                f"{', '.join(x for x in model_schemes(m) if x != DOPRI5)}"
+            )
         return simulate_neurons_torch(
             model, params, stimulus, duration_ms=duration_ms, dt_ms=dt_ms, window_ms=window_ms,
             integrator=integrator, seed=seed, record_v=record_v, record_every=record_every,
@@ -777,7 +1551,7 @@ def simulate_neurons(
     stim = stimulus.rows(b)
     if record_v and not (isinstance(record_every, int | np.integer) and record_every >= 1):
         raise SettingsError(f"record_every={record_every!r}; allowed: an integer >= 1")
-    _set_threads(workers)
+    n_workers = _set_threads(workers)
     n_steps = settings.n_steps
     rec_start = settings.rec_start
     if m.refractory_param is not None:
@@ -791,7 +1565,8 @@ def simulate_neurons(
     rec_every = int(record_every) if record_v else 0
     n_rec = (n_steps + rec_every - 1) // rec_every if rec_every else 0
     # gate tables under a step or ramp: the vectorized block kernel (no noise streams needed)
-    block = vectorize and scheme in TABLE_SCHEMES and stimulus.code in (0, 1)
+    # (dopri5: its lane kernel, whatever the stimulus; one lane when not vectorized)
+    block = vectorize and (scheme == DOPRI5 or (scheme in TABLE_SCHEMES and stimulus.code < 2))
     kernel = get_kernel(m, scheme, block)
     if y0 is None:
         y0 = m.initial_state(p)
@@ -803,6 +1578,7 @@ def simulate_neurons(
     y0 = np.ascontiguousarray(np.broadcast_to(y0, (b, len(m.states))))
     keys = keys if keys is not None else row_keys(seed, np.arange(b) if rows is None else rows)
     keys = np.asarray(keys, dtype=np.uint64)
+    atol = dopri5_atol(m, y0) if scheme == DOPRI5 else None
     # at most one spike per step (precise reset), per (refractory + 1) steps (a reset on the
     # grid), per 2 steps (an upward crossing)
     min_gap = int(n_held.min()) + 1 if m.has_reset else 2
@@ -823,30 +1599,41 @@ def simulate_neurons(
         o_t = np.full((n, cap), np.nan)
         o_v = np.zeros((n, len(m.states), n_rec if trace else 0))
         y_start = np.ascontiguousarray(y0[sel])  # a copy: the block kernel writes into it
-        kernel(
-            np.ascontiguousarray(p[sel]),
-            y_start,
-            stimulus.code,
-            np.ascontiguousarray(stim[sel]),
-            np.ascontiguousarray(keys[sel]),
-            n_steps,
-            float(dt_ms),
-            rec_start,
-            np.ascontiguousarray(n_held[sel]),
-            float(m.spike_level),
-            o_counts,
-            o_t,
-            o_n,
-            o_v,
-            rec_every if trace else 0,
-            o_ok,
-            tab,
-            v_min,
-            inv_h,
-            o_fast,
-            t_ref[sel],
-        )
-        if block:  # under fastmath an isfinite test in the kernel may fold to True
+        if scheme == DOPRI5:
+            run_lanes(
+                kernel, n, n_workers, params=np.ascontiguousarray(p[sel]), y_init=y_start,
+                kind=stimulus.code, stim=np.ascontiguousarray(stim[sel]),
+                keys=np.ascontiguousarray(keys[sel]), t_end=float(duration_ms), dt=float(dt_ms),
+                t_start=float(rec_start * dt_ms), level=float(m.spike_level), counts=o_counts,
+                spk_t=o_t, spk_n=o_n, vtrace=o_v, rec_every=rec_every if trace else 0, ok=o_ok,
+                atol=atol, rtol=DOPRI5_RTOL, hmax=DOPRI5_MAX_STEP_MS, h0=DOPRI5_FIRST_STEP_MS,
+            )  # fmt: skip
+            o_ok &= np.isfinite(y_start).all(axis=1)
+        else:
+            kernel(
+                np.ascontiguousarray(p[sel]),
+                y_start,
+                stimulus.code,
+                np.ascontiguousarray(stim[sel]),
+                np.ascontiguousarray(keys[sel]),
+                n_steps,
+                float(dt_ms),
+                rec_start,
+                np.ascontiguousarray(n_held[sel]),
+                float(m.spike_level),
+                o_counts,
+                o_t,
+                o_n,
+                o_v,
+                rec_every if trace else 0,
+                o_ok,
+                tab,
+                v_min,
+                inv_h,
+                o_fast,
+                t_ref[sel],
+            )
+        if block and scheme != DOPRI5:  # under fastmath an isfinite test may fold to True
             o_ok = np.isfinite(y_start).all(axis=1)
         counts[sel], spk_n[sel], fast[sel], ok[sel] = o_counts, o_n, o_fast, o_ok
         if trace:
@@ -895,9 +1682,12 @@ def neuron_result(
     errors: list[str | None] = [None] * b
     for r in np.flatnonzero(~ok):
         errors[r] = (
+            f"the dopri5 step fell below {DOPRI5_MIN_STEP_MS:g} ms: a non-finite state, or "
+            "equations too stiff for an explicit step (try rk4 at a small dt_ms)"
+            if scheme == DOPRI5 else
             f"non-finite state: the {scheme} step is unstable at dt={dt_ms:g} ms "
             "(try a smaller dt_ms)"
-        )
+        )  # fmt: skip
     for r in np.flatnonzero(runaway):
         errors[r] = (
             f"runaway firing: {fast[r]} of {spk_n[r]} spikes came within 2 steps "

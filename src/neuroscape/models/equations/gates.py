@@ -33,18 +33,39 @@ import sympy
 from neuroscape.models.equations.codegen import Printer, jit_function
 from neuroscape.models.equations.expressions import exprel_d, parse_unit
 
-# The default step of HH-type models (ms) and what their settings note says of the scheme. The
-# step is measured against Brian2's RK4 at 0.005 ms on the same equation strings (first 10
-# spikes, 3-4 currents and 2-4 parameter sets per model): at 0.01 ms hh is within 0.013 ms,
-# connor_stevens 0.013, morris_lecar 0.0001, but wang_buzsaki (gates sped up 5x, an
-# instantaneous activation) 0.056, over the issue's bar of 0.05; at 0.005 ms the worst is
-# 0.014 ms (wang_buzsaki; hh 0.003, connor_stevens 0.003).
+# The adaptive scheme for models without reset: the Dormand & Prince (1980) 5(4) pair with step
+# size control, integrated by the neuron engine's lane kernel (neuroscape.sim.neuron_engine,
+# generated from the equations). Named here, below the engine, because the loader validates
+# declared settings too; ``scheme_name`` accepts it beside neuroscape.core.integrators' schemes.
+DOPRI5 = "dopri5"
+
+
+def scheme_name(name: str) -> str:
+    """The canonical name of an integrator: ``dopri5``, or what
+    ``neuroscape.core.integrators.canonical_name`` makes of ``name`` (an IntegratorError, one
+    line listing every scheme, for an unknown one)."""
+    from neuroscape.core.integrators import SCHEMES, IntegratorError, canonical_name
+
+    if name == DOPRI5:
+        return DOPRI5
+    try:
+        return canonical_name(name)
+    except IntegratorError:
+        raise IntegratorError(
+            f"unknown integrator {name!r}; allowed: {', '.join((*SCHEMES, DOPRI5))}"
+        ) from None
+
+
+# The default of HH-type models: dopri5 (measured in benchmarks/hh_vs_brian2.py and
+# tests/models/test_hh_dopri5.py against independent solutions; the staggered gate-table
+# scheme, second order, stays selectable). dt is then the grid of recorded states and of noisy
+# stimuli, not a step.
 HH_DT_MS = 0.005
 HH_NOTE = (
-    "gates tabulated against V on a 0.01 mV grid and advanced on the half steps (Hines 1984), "
-    "V and each gate updated exactly for rates frozen over the step (Rush & Larsen 1978): "
-    "second order at exponential Euler's cost; at dt 0.005 ms the first 10 spikes of the "
-    "shipped HH-type files are within 0.015 ms of Brian2's RK4 at 0.005 ms"
+    "dopri5: Dormand & Prince's 5(4) pair (1980) with step size control (relative tolerance "
+    "3e-6, steps of at most 0.3 ms), generated from the equations and run in float32 SIMD "
+    "lanes, one row per lane; spike times from the steps' continuous extension; dt is the grid "
+    "of recorded states (and of noisy stimuli), not a step"
 )
 
 # Gates at a removable singularity (e.g. (V + 40 mV)/(1 - exp(-(V + 40 mV)/10 mV)) written

@@ -33,7 +33,13 @@ from neuroscape.models.equations.expressions import (
     parse_unit,
     to_sympy,
 )
-from neuroscape.models.equations.gates import HH_DT_MS, HH_NOTE, gate_structure
+from neuroscape.models.equations.gates import (
+    DOPRI5,
+    HH_DT_MS,
+    HH_NOTE,
+    gate_structure,
+    scheme_name,
+)
 from neuroscape.models.equations.units import Dim
 from neuroscape.models.neuron import NEURON_OUTPUTS, EquationSystem, NeuronModel
 
@@ -633,7 +639,7 @@ def _build(data: dict, where: _Where, origin: str) -> NeuronModel:
     # HH-type (every gate driven by V alone): tabulated gates on staggered half steps (gates.py)
     gates, gate_why = gate_structure(states, params, current, rhs_num, has_reset)
     if gates is not None:
-        scheme, why = "exponential_staggered_tables", f"{gate_why}: {HH_NOTE}"
+        scheme, why = DOPRI5, f"{gate_why}: {HH_NOTE}"
     elif exact:
         why = ("linear with constant coefficients: exponential Euler is exact between spikes "
                "for an input constant over the step")
@@ -748,10 +754,10 @@ def _declared_settings(data: dict, where: _Where, auto: DefaultSettings,
             if not out[field] > 0:
                 raise where.error(f"settings {k} {given[k]!r} must be positive", "settings", k)
     if given.get("integrator") is not None:
-        from neuroscape.core.integrators import IntegratorError, canonical_name
+        from neuroscape.core.integrators import IntegratorError
 
         try:
-            out["integrator"] = canonical_name(str(given["integrator"]))
+            out["integrator"] = scheme_name(str(given["integrator"]))
         except IntegratorError as exc:
             raise where.error(str(exc), "settings", "integrator") from None
     if given.get("note") is not None:
