@@ -1,5 +1,7 @@
 """The default of HH-type models, dopri5 (neuroscape.sim.neuron_engine's lane kernel), against
-solutions it did not produce: spike times within 0.01 ms over 1 s (the bar of issue 19).
+solutions it did not produce: spike times within 0.01 ms over 1 s (the bar of issue 19; on the
+benchmark's 10,000 neurons all but 7 at the edge of repetitive firing, see
+test_default_on_300_neurons_of_the_benchmark).
 
 Truths: Hodgkin and Huxley's equations written out in the test module of the kernel
 (tests/sim/test_neuron_engine_dopri5.py, rates as NEURON's hh.mod) integrated by RK4 at 0.5 us
@@ -87,6 +89,23 @@ def test_default_spike_times_over_one_second_within_the_bar(sample):
     assert err.max() < 4e-3 and np.median(err) < 5e-4  # measured 2.4e-3 and 1.2e-4 on 300
 
 
+@pytest.mark.slow
+def test_default_on_300_neurons_of_the_benchmark():
+    # measured 2.4e-3 ms at most, median 1.2e-4 ms. On all 10,000 (an independent Dormand-Prince
+    # solution at a relative tolerance of 1e-12, 8 min): 7 beyond the bar, up to 0.38 ms, all at
+    # the edge of repetitive firing (intervals of 16-21 ms, or firing that stops in the run),
+    # where the spike times are ill-conditioned
+    pick = np.random.default_rng(7).choice(10_000, 300, replace=False)
+    g_na, g_k, amps = _population(10_000, pick)
+    got = simulate_neurons("hh", [{"g_Na": a, "g_K": b} for a, b in zip(g_na, g_k, strict=True)],
+                           make_stimulus("step", amp=amps))  # fmt: skip
+    truths = [hh_truth(a, b, 6.3, c, 0.0, 0.0, 1e9, False, 1000.0, TRUTH_DT, 0.0)[0]
+              for a, b, c in zip(g_na, g_k, amps, strict=True)]  # fmt: skip
+    err = _errors(got.spike_times, truths)
+    assert err.max() < BAR_MS and np.median(err) < 3e-4
+
+
+@pytest.mark.slow
 def test_float32_lanes_against_float64(sample, monkeypatch):
     # the same scheme in float64: both within the bar; float32's rounding adds ~1e-3 ms
     params, amps, truths = sample
@@ -171,6 +190,7 @@ def _model_truth(m, params: dict, amp: float, t_end: float) -> np.ndarray:
         ("morris_lecar", {}, 100.0),
     ],
 )
+@pytest.mark.slow
 def test_other_hh_type_models_default_within_the_bar(name, params, amp):
     m = resolve(name)
     assert m.spec.settings.integrator == "dopri5"
@@ -181,6 +201,7 @@ def test_other_hh_type_models_default_within_the_bar(name, params, amp):
     assert _errors(got.spike_times, [truth]).max() < BAR_MS / 2
 
 
+@pytest.mark.slow
 def test_a_new_hh_type_model_gets_its_own_generated_kernel():
     # HH with other rate constants, declared here: no code for it exists anywhere else
     import yaml

@@ -193,6 +193,7 @@ def test_the_truth_has_converged():
 # --- the kernel ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_lane_kernel_is_simd_code():
     # the loops over the lanes are vectorized: packed float32 arithmetic (...ps on ymm or zmm
     # registers, 8 or 16 lanes) in the machine code
@@ -249,6 +250,7 @@ def test_recorded_states_are_at_the_grid_times():
     assert np.abs(got[:n, 1:] - want[:n, 1:]).max() < 2e-4
 
 
+@pytest.mark.slow
 def test_a_row_does_not_depend_on_its_lane_company_nor_on_threads():
     rng = np.random.default_rng(3)
     n = 150  # two lane loads and a half

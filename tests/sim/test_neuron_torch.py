@@ -226,13 +226,14 @@ def test_refusals_are_one_line(monkeypatch):
             simulate_neurons("adex", {}, stim, duration_ms=10.0, device="cuda")
 
 
-# HH-type models under their gate-table schemes (the default: gates on the staggered half steps);
-# hh with two temperatures: two tables
+# HH-type models under their gate-table schemes (gates on the staggered half steps: the default
+# on a torch device; the CPU's default, dopri5, is CPU-only); hh with two temperatures: two tables
+ST = "exponential_staggered_tables"
 TABLE_CASES = {
-    "hh": ("hh", [{}, {"celsius": 16.3}, {}], [8.0, 15.0, 30.0], None),
+    "hh": ("hh", [{}, {"celsius": 16.3}, {}], [8.0, 15.0, 30.0], ST),
     "hh_euler_tables": ("hh", {}, [10.0, 30.0], "exponential_euler_tables"),
-    "wang_buzsaki": ("wang_buzsaki", [{}, {"g_K": 12.0}], [3.0, 6.0], None),
-    "connor_stevens": ("connor_stevens", {}, [10000.0, 40000.0], None),  # nA/mm**2
+    "wang_buzsaki": ("wang_buzsaki", [{}, {"g_K": 12.0}], [3.0, 6.0], ST),
+    "connor_stevens": ("connor_stevens", {}, [10000.0, 40000.0], ST),  # nA/mm**2
 }
 
 
@@ -257,7 +258,9 @@ def test_gate_tables_taken_in_turns_give_the_same_rows(monkeypatch):
 
     params = [{"celsius": 6.3}, {"celsius": 16.3}, {"celsius": 6.3}, {"celsius": 20.0}]
     stim = make_stimulus("step", amp=[20.0, 20.0, 30.0, 30.0], t_on=1.0)
+    # no integrator named: on a torch device the default is the staggered tables scheme
     at_once = simulate_neurons("hh", params, stim, duration_ms=8.0, device=DEV)
+    assert at_once.integrator == ST
     monkeypatch.setattr(neuron_torch, "TABLE_BYTES", 1)  # one table at a time
     in_turns = simulate_neurons("hh", params, stim, duration_ms=8.0, device=DEV)
     assert at_once.total_counts.min() > 0

@@ -252,6 +252,7 @@ def test_the_block_kernel_runs_generated_hh_types(monkeypatch):
     assert calls == [(n, block) for n in names for block in (True, False)]
 
 
+@pytest.mark.slow
 def test_voltage_in_volts_reads_the_same_grid():
     # hh with V declared in volts: the tables are built on the same voltages, taken in volts,
     # and indexed in volts; the spike times are hh's (mV) to rounding
