@@ -337,6 +337,14 @@ def test_refusals_are_one_line():
     assert "\n" not in str(e.value)
     with pytest.raises(IntegratorError, match="unknown integrator 'dopri6'; allowed: .*dopri5$"):
         simulate_neurons("hh", {}, stim, duration_ms=10.0, integrator="dopri6")
+
+
+def test_on_torch_dopri5_is_refused_and_the_default_is_the_staggered_tables():
+    pytest.importorskip("torch")
+    stim = make_stimulus("step", amp=10.0)
     with pytest.raises(IntegratorError, match="'dopri5' runs on the CPU only; on "
                        "device='torch-cpu' choose one of euler, midpoint, rk4, "):  # fmt: skip
-        simulate_neurons("hh", {}, stim, duration_ms=10.0, device="torch-cpu")
+        simulate_neurons("hh", {}, stim, duration_ms=10.0, device="torch-cpu",
+                         integrator="dopri5")  # fmt: skip
+    r = simulate_neurons("hh", {}, stim, duration_ms=10.0, device="torch-cpu")
+    assert r.integrator == "exponential_staggered_tables"

@@ -3,6 +3,10 @@
 The kernel is generated per (model, integrator) from the model's jitted functions and the scheme's
 stage code, written to the kernel cache and compiled by numba with ``cache=True``. Rows run in
 parallel; row r's noise (noisy or Poisson stimuli) comes from the stream (seed, r).
+
+``dopri5``, the default of HH-type models, is the adaptive Dormand-Prince 5(4) scheme of the lane
+kernel (``generate_lane_source``): generated from the model's sympy equations, one row per SIMD
+lane with its own time and step size, float32.
 """
 
 from __future__ import annotations
@@ -877,7 +881,8 @@ def generate_lane_source(model: NeuronModel, lanes: int = LANES, f32: bool = Fal
     enter = [
         "",
         "",
-        '@njit(inline="always", cache=True)',
+        # rare and scalar: called, not inlined (each inlined copy would be compiled again)
+        '@njit(cache=True, fastmath=FLAGS, error_model="numpy")',
         "def _enter(i, W, WD, GRID, REC, kind, key, dt, rec_every, n_rec, t_end):",
         f"    tl = {w('T')}",
         f"    s0, s1, s2, s3 = {w('S0')}, {w('S1')}, {w('S2')}, {w('S3')}",
@@ -926,7 +931,7 @@ def generate_lane_source(model: NeuronModel, lanes: int = LANES, f32: bool = Fal
     load = [
         "",
         "",
-        '@njit(inline="always", cache=True)',
+        '@njit(cache=True, fastmath=FLAGS, error_model="numpy")',
         "def _load(i, r, W, WD, GRID, REC, ROW, NSP, CNT, params, y_init, stim, h0, ok):",
         "    ROW[i] = r",
         "    NSP[i] = 0",
@@ -1508,11 +1513,15 @@ def simulate_neurons(
     rows: global row indices for the noise streams (seed, row); default 0..B-1.
     keys: the streams' keys themselves (the batched engine passes them), instead of seed/rows.
     vectorize: with gate tables and a step or ramp, run the block kernel (same results to 1e-8
-    mV, about 2x faster); False forces the row-by-row kernel.
+    mV, about 2x faster); False forces the row-by-row kernel. dopri5 (the default of HH-type
+    models, ``generate_lane_source``) always runs its lane kernel; False gives it one lane
+    (scalar code: other roundings, the same accuracy).
     A row fails (``ok`` False, the reason in ``errors``, NaN rate) when its state becomes
     non-finite or when it fires runaway spikes (label "runaway").
     device: "cpu" (the numba kernels), or "cuda", "cuda:N", "torch-cpu": the torch back end
     (``neuron_torch.simulate_neurons_torch``; equation models; workers and vectorize unused).
+    dopri5 has no torch kernel: chosen, it is refused there (one line naming the schemes there);
+    as a declared default it gives way to the staggered gate tables (else rk4).
     """
     from neuroscape.core.stimuli import make_stimulus
     from neuroscape.sim.engine import _set_threads
