@@ -483,19 +483,6 @@ def _pow2_f64(typingctx, k):
     return nb_types.float64(nb_types.float64), codegen
 
 
-@intrinsic
-def _pow2_f32(typingctx, k):
-    """2**k for a float32 k holding an integer in [-126, 127]."""
-
-    def codegen(context, builder, signature, args):
-        i = builder.fptosi(args[0], llvm_ir.IntType(32))
-        i = builder.shl(builder.add(i, llvm_ir.Constant(llvm_ir.IntType(32), 127)),
-                        llvm_ir.Constant(llvm_ir.IntType(32), 23))  # fmt: skip
-        return builder.bitcast(i, llvm_ir.FloatType())
-
-    return nb_types.float32(nb_types.float32), codegen
-
-
 def _frexp_codegen(width: int, bias: int, mant: int, ftype):
     def codegen(context, builder, signature, args):
         it = llvm_ir.IntType(width)
@@ -548,11 +535,25 @@ def _vexp(x):
     return np.inf if x > 708.0 else (0.0 if x < -708.0 else e)
 
 
+@intrinsic
+def _pow2_rounded_f32(typingctx, u):
+    """2**k from u = t + 1.5*2^23 + 127, whose low mantissa bits hold round(t) + 127."""
+
+    def codegen(context, builder, signature, args):
+        i32 = llvm_ir.IntType(32)
+        b = builder.shl(builder.bitcast(args[0], i32), llvm_ir.Constant(i32, 23))
+        return builder.bitcast(b, llvm_ir.FloatType())
+
+    return nb_types.float32(nb_types.float32), codegen
+
+
 @njit(inline="always", cache=True)
 def _vexp32(x):
-    """exp(x), float32, vectorizable (relative error below 4e-7)."""
+    """exp(x), float32, vectorizable (relative error below 4e-7). k = round(x/ln2) by adding
+    1.5*2^23 (the addition rounds; its bits then give 2^k): cheaper than floor and convert."""
     xc = min(max(x, _F32(-87.0)), _F32(88.0))
-    k = np.floor(xc * _F32(1.4426950408889634) + _F32(0.5))
+    u = xc * _F32(1.4426950408889634) + _F32(12583039.0)  # 1.5*2^23 + 127
+    k = u - _F32(12583039.0)
     r = (xc - k * _F32(0.693359375)) - k * _F32(-2.12194440e-4)
     p = _F32(1 / 5040)
     p = p * r + _F32(1 / 720)
@@ -562,7 +563,7 @@ def _vexp32(x):
     p = p * r + _F32(0.5)
     p = p * r + _F32(1.0)
     p = p * r + _F32(1.0)
-    e = p * _pow2_f32(k)
+    e = p * _pow2_rounded_f32(u)
     return _F32(np.inf) if x > _F32(88.0) else (_F32(0.0) if x < _F32(-87.0) else e)
 
 
