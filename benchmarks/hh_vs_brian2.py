@@ -42,21 +42,38 @@ installed, and perf cannot name numba's JIT code, so kernel variants were timed 
   27-36 evaluations per ms (small steps only in the spikes), so each lane (one neuron) keeps its
   own time and step: 6.1 attempts (36 evaluations) per neuron-ms at the chosen tolerances.
 - Lane kernel: 16-17 ns per lane-attempt in float32 (33 in float64), the derivatives about 60%
-  of it. Float32: 2x, adds about 1e-3 ms to the spike times' error (tests). Each stage split in
-  two loops (the stage's state, then the derivatives): -7% (fewer spilled registers).
-  Did not help: all stages fused in one loop with the derivatives in registers (no gain, 2x the
-  compile time); the stages unrolled with the exact tableau terms (no gain); flushing denormals
-  to zero (no gain); 32, 64 or 128 lanes (same); a tolerance loosened where the state moves fast
-  (no fewer attempts: the spikes' steps are not limited by it); Hairer's step control with
-  memory: 2% fewer attempts (kept). numba's prange doubles the compile time (140 s against
-  17 s): threads run shares of the rows through the kernel, which releases the GIL.
+  of it: their exps about half of the attempt (stubbing them: 18 -> 9.4 ns), their 3 divisions a
+  quarter (18 -> 13 ns). Float32: 2x, adds about 1e-3 ms to the spike times' error (tests).
+  Kept: each stage split in two loops (the stage's state, then the derivatives): -7% (fewer
+  spilled registers); exp's k = round(x/ln2) by adding 1.5*2^23 (no floor, no conversion):
+  -2-4%; 1/exprel's series only below |x| < 0.05: -4-6%; Hairer's step control with memory: 2%
+  fewer attempts. Did not help: all stages fused in one loop with the derivatives in registers
+  (no gain, 2x the compile time); the stages unrolled with the exact tableau terms (no gain);
+  two lanes per loop iteration for more independent work (no gain: the loops are throughput-
+  bound, not latency-bound); reciprocals by Newton steps instead of divisions (+15% time); a
+  degree-6 exp (no gain; without its overflow tests about 5% less, not taken: exp must stay inf
+  beyond float32's range); flushing denormals to zero (no gain); 32, 64 or 128 lanes (same); a
+  tolerance loosened where the state moves fast (no fewer attempts); relative tolerance 1e-5
+  (10% fewer attempts, 6 neurons firing through the run beyond 0.01 ms); caps of 0.4 ms (one
+  beyond). numba's prange doubles the compile time (140 s against 17 s): threads run shares of
+  the rows through the kernel, which releases the GIL; the row loading and segment entry are
+  called, not inlined: a cold compile of hh's kernel 21 s -> 7.5 s (the staggered tables' block
+  kernel: 6.3 s).
 - Tolerances: steps capped at 0.3 ms, relative tolerance 3e-6. In the slow phase between
   spikes the local error estimate stays small while the next spike's time is most sensitive:
   caps of 1 ms give 0.058 ms errors over 1 s, 0.5 ms 6e-3 ms, 0.3 ms 2.4e-3 ms (float32, 300
-  neurons; float64 1.4e-3 ms). Spike detection is off the hot loop: a crossing sets a flag, a
-  scalar pass over the flagged lanes finds its time on the step's continuous extension.
-- Result (10,000 x 1 s, this script): dopri5 about 100 ns of CPU per neuron-ms, 1.0 s of CPU
-  for the run (0.5 s wall on 2 free cores), Brian2 about 1.5-1.9 us per neuron-ms on one core.
+  neurons; float64 1.4e-3 ms). On all 10,000 neurons against an independent solution
+  (tolerance 1e-12): every neuron firing through the run within 0.007 ms, median 1.5e-4 ms; 3 of
+  the 2,557 whose firing stops during the run beyond 0.01 ms (up to 0.05 ms; one dying train a
+  spike short), where the times are ill-conditioned. Spike detection is off the hot loop: a
+  crossing sets a flag, a scalar pass over the flagged lanes finds its time on the step's
+  continuous extension.
+- Result, this script with 3 rounds while another job kept both cores busy (load average
+  3.1-3.5, so the second thread found no free core): dopri5 1.09-1.21 s (1.10 s CPU), Brian2
+  19.8-22.0 s: 17.9x, 20.1x and 18.1x in three runs; the tables at 0.025 ms 6.7-7.7x.
+  neuroscape needs about 105 ns of CPU per neuron-ms, Brian2 2.0 us on one core: an 18-19x
+  CPU-time ratio, which the two threads double on two free cores (about 31-36x against Brian2's
+  15.4-20 s).
 """
 
 from __future__ import annotations
