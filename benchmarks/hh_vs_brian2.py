@@ -68,12 +68,13 @@ installed, and perf cannot name numba's JIT code, so kernel variants were timed 
   spike short), where the times are ill-conditioned. Spike detection is off the hot loop: a
   crossing sets a flag, a scalar pass over the flagged lanes finds its time on the step's
   continuous extension.
-- Result, this script with 3 rounds while another job kept both cores busy (load average
-  3.1-3.5, so the second thread found no free core): dopri5 1.09-1.21 s (1.10 s CPU), Brian2
-  19.8-22.0 s: 17.9x, 20.1x and 18.1x in three runs; the tables at 0.025 ms 6.7-7.7x.
-  neuroscape needs about 105 ns of CPU per neuron-ms, Brian2 2.0 us on one core: an 18-19x
-  CPU-time ratio, which the two threads double on two free cores (about 31-36x against Brian2's
-  15.4-20 s).
+- Result (this script, 10,000 x 1 s): with both cores free (load average 1.1-1.2), 5 rounds:
+  dopri5 0.54-0.60 s (1.04-1.16 s of CPU on its 2 threads), Brian2 17.1-25.2 s on one core:
+  31.3x, 33.2x, 33.5x, 30.6x, 41.9x, median 33.2x (an earlier run of 3 rounds: 32.6x); the
+  tables at 0.025 ms 14.5x, exact exponential Euler 1.3x. Spikes: Brian2 465,165, dopri5 471,558
+  (the independent solution 471,559), the tables 464,689. While another job kept both cores busy
+  (load average 3.1-3.5) the second thread found no free core: 17.9x, 20.1x, 18.1x. neuroscape
+  needs about 105 ns of CPU per neuron-ms, Brian2 1.8-2.0 us.
 """
 
 from __future__ import annotations
