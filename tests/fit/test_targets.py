@@ -174,3 +174,22 @@ def test_first_spike_of_each_kind_of_model(tmp_path):
     lif[200:] = -70.0  # reset after the sample at 19.9 ms
     assert first_spike_ms("lif", Target("trace", t, lif)) == pytest.approx(19.9)
     assert first_spike_ms("lif", Target("trace", t, lif[:199].tolist() + [-40.0] * 101)) is None
+
+
+@pytest.mark.parametrize("record_every", [1, 2, 5])
+def test_fit_traces_lie_on_their_times_closed_form(record_every):
+    # LIF below threshold under a step from t = 0: V(t) = V_rest + R I (1 - exp(-t/tau)) exactly
+    # (exponential Euler is exact here); a trace labelled one step off would miss by up to
+    # R I dt / tau = 0.5 mV at dt 0.05 ms
+    from neuroscape.core.stimuli import make_stimulus
+    from neuroscape.fit.problem import simulate_traces
+
+    dt = 0.05
+    t, v, _ = simulate_traces(
+        "lif", {}, make_stimulus("step", amp=2.0, t_on=0.0), duration_ms=20.0, dt_ms=dt,
+        record_every=record_every,
+    )  # fmt: skip
+    np.testing.assert_allclose(t, np.arange(len(t)) * dt * record_every, atol=1e-12)
+    assert len(t) == 400 // record_every
+    truth = -65.0 + 10.0 * 2.0 * (1 - np.exp(-t / 10.0))
+    assert np.abs(v[0] - truth).max() < 1e-6

@@ -239,10 +239,10 @@ def test_ramps_are_integrated_with_the_current_of_each_stage():
 def test_recorded_states_are_at_the_grid_times():
     r = simulate_neurons("hh", {}, make_stimulus("step", amp=10.0), duration_ms=40.0,
                          record_v=True, record_every=10)  # fmt: skip
-    # the trace is at (j*10 + 1)*dt = 0.01, 0.11, 0.21... ms: the truth every 0.01 ms, every 10th
+    # the trace is at (j + 1)*10*dt = 0.1, 0.2, ... ms: the truth every 0.01 ms, every 10th
     _, rec2 = hh_truth(120.0, 36.0, 6.3, 10.0, 0.0, 0.0, 1e9, False, 40.0, TRUTH_DT, 0.01)
-    want = rec2[::10]  # at 0.01, 0.11, 0.21, ... ms
-    np.testing.assert_allclose(r.t_v, 0.01 + 0.1 * np.arange(len(r.t_v)), atol=1e-12)
+    want = rec2[9::10]  # at 0.1, 0.2, ... ms
+    np.testing.assert_allclose(r.t_v, 0.1 * (1 + np.arange(len(r.t_v))), atol=1e-12)
     got = r.states[0].T
     n = min(len(got), len(want))
     assert n >= 399

@@ -154,7 +154,8 @@ def test_state_traces_match():
         "adex", {}, make_stimulus("step", amp=[700.0]), duration_ms=100.0, record_v=True,
         record_every=7,
     )  # fmt: skip
-    assert b.states.shape == a.states.shape and b.states.shape[2] == -(-1000 // 7)
+    # samples after steps 7, 14, ...: 1000 // 7 of them
+    assert b.states.shape == a.states.shape and b.states.shape[2] == 1000 // 7
     np.testing.assert_allclose(b.states, a.states, rtol=1e-12, atol=1e-9)
     np.testing.assert_array_equal(b.t_v, a.t_v)
 

@@ -81,11 +81,12 @@ def simulate_traces(
         record_every=record_every,
         workers=workers,
     )
-    # the kernel records after each ``record_every`` steps; prepend the initial state so that
-    # sample k lies at t = k * dt * record_every, from t = 0
+    # the kernel's sample k is the state after step (k + 1) * record_every, at t_v[k] =
+    # (k + 1) * record_every * dt; prepend the initial state so that sample k lies at
+    # t = k * record_every * dt from t = 0 (on the target's grid when the step divides it)
     v0 = res.states[:, 0, :]
     y0 = m.initial_state(res.params)[:, 0]
-    v = np.concatenate([y0[:, None], v0[:, :-1]], axis=1) if record_every == 1 else v0
+    v = np.concatenate([y0[:, None], v0[:, :-1]], axis=1)
     t = np.arange(v.shape[1]) * dt_ms * record_every
     return t, v, res
 

@@ -235,11 +235,11 @@ def generate_source(model: NeuronModel, integrator: str) -> str:
         "                if nrec < max_rec:",
         "                    spk_t[b, nrec] = t_spk",
         "                nrec += 1",
-        "            if rec_every > 0 and s % rec_every == 0:",
+        "            if rec_every > 0 and (s + 1) % rec_every == 0:",
         # staggered gates are recorded at V's time: half a step on from where they are
         *([f"                {gates} = half_step({yl}, tab, v_min, inv_h)"] if staggered else []),
-        *[f"                vtrace[b, {i}, s // rec_every] = {'x' if staggered and i else 'y'}{i}"
-          for i in range(n_s)],
+        *[f"                vtrace[b, {i}, (s + 1) // rec_every - 1] = "
+          f"{'x' if staggered and i else 'y'}{i}" for i in range(n_s)],
         "        counts[b] = cnt",
         "        spk_n[b] = nrec",
         "        fast[b] = nfast",
@@ -434,20 +434,20 @@ def generate_block_source(model: NeuronModel, staggered: bool = False) -> str:
         "                            spk_t[lo + i, nrec[i]] = t + dt * (level - v_old[i]) / (",
         "                                y0[i] - v_old[i])",
         "                        nrec[i] += 1",
-        "            if rec_every > 0 and s % rec_every == 0:",
+        "            if rec_every > 0 and (s + 1) % rec_every == 0:",
         "                for i in range(n):",
-        "                    vtrace[lo + i, 0, s // rec_every] = y0[i]",
+        "                    vtrace[lo + i, 0, (s + 1) // rec_every - 1] = y0[i]",
     ]
     if staggered:  # the gates are recorded at V's time: half a step on, at the present V
         body += read("                    ")
         for g in range(1, n_s):
             e, inf = 2 * (g - 1), 2 * (g - 1) + 1
             body.append(
-                f"                    vtrace[lo + i, {g}, s // rec_every] = g{inf}[i] + "
+                f"                    vtrace[lo + i, {g}, (s + 1) // rec_every - 1] = g{inf}[i] + "
                 f"(y{g}[i] - g{inf}[i]) * np.sqrt(g{e}[i])"
             )
     else:
-        body += [f"                    vtrace[lo + i, {g}, s // rec_every] = y{g}[i]"
+        body += [f"                    vtrace[lo + i, {g}, (s + 1) // rec_every - 1] = y{g}[i]"
                  for g in range(1, n_s)]
     body += [
         "        for i in range(n):",
@@ -905,7 +905,7 @@ def generate_lane_source(model: NeuronModel, lanes: int = LANES, f32: bool = Fal
         f"        {w('ISYN')} = isyn",
         "        tb = min(tb, (g + 1) * dt)",
         "    if rec_every > 0 and REC[i] < n_rec:",
-        "        tb = min(tb, (REC[i] * rec_every + 1) * dt)",
+        "        tb = min(tb, (REC[i] + 1) * rec_every * dt)",
         f"    {w('TB')} = tb",
         f"    {w('TSEG')} = tseg",
         f"    {w('CA')} = ca",
@@ -1058,7 +1058,7 @@ def generate_lane_source(model: NeuronModel, lanes: int = LANES, f32: bool = Fal
         f"{E}    done = True",
         f"{E}elif fl & 2:  # landed on a break",
         f"{E}    tl = {w('T')}",
-        f"{E}    if rec_every > 0 and REC[i] < n_rec and tl >= (REC[i] * rec_every + 1) * dt - "
+        f"{E}    if rec_every > 0 and REC[i] < n_rec and tl >= (REC[i] + 1) * rec_every * dt - "
         f"{BREAK_EPS_MS!r}:",
         *[f"{E}        vtrace[r, {s}, REC[i]] = {w(f'Y{s}')}" for s in range(n_s)],
         f"{E}        REC[i] += 1",
@@ -1578,7 +1578,7 @@ def simulate_neurons(
     if m.has_reset and m.precise_reset:  # off-grid refractory: t_ref itself, not n_held
         n_held = np.zeros(b, dtype=np.int64)
     rec_every = int(record_every) if record_v else 0
-    n_rec = (n_steps + rec_every - 1) // rec_every if rec_every else 0
+    n_rec = n_steps // rec_every if rec_every else 0
     # gate tables under a step or ramp: the vectorized block kernel (no noise streams needed)
     # (dopri5: its lane kernel, whatever the stimulus; one lane when not vectorized)
     block = vectorize and (scheme == DOPRI5 or (scheme in TABLE_SCHEMES and stimulus.code < 2))
@@ -1731,7 +1731,7 @@ def neuron_result(
         errors=errors,
         states=vtrace if rec_every else None,
         state_names=m.states,
-        t_v=(np.arange(n_rec) * rec_every + 1) * dt_ms if rec_every else None,
+        t_v=(np.arange(n_rec) + 1) * rec_every * dt_ms if rec_every else None,
         dt_ms=dt_ms,
         duration_ms=duration_ms,
         window_ms=window_ms,

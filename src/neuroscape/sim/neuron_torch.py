@@ -314,7 +314,7 @@ def simulate_neurons_torch(
         n_held = np.full(b, max(int(round(m.refractory_ms / dt)) - 1, 0), dtype=np.int64)
     rec_every = int(record_every) if record_v else 0
     n_steps, rec_start = settings.n_steps, settings.rec_start
-    n_rec = (n_steps + rec_every - 1) // rec_every if rec_every else 0
+    n_rec = n_steps // rec_every if rec_every else 0
     fns = torch_functions(m, scheme)
 
     counts, spk_n, fast = (np.zeros(b, dtype=np.int64) for _ in range(3))
@@ -560,11 +560,11 @@ def _run(fns, m: NeuronModel, dev, p, y0, kind, stim, keys, n_steps, dt, rec_sta
             if record_spikes:
                 spk_rows.append(i)
                 spk_times.append(t_spk)
-        if rec_every and s % rec_every == 0:
+        if rec_every and (s + 1) % rec_every == 0:
             # staggered gates are recorded at V's time: half a step on from where they are
             rec = [y[0], *half_step(*y)] if staggered else y
             for k in range(n_s):
-                vtrace[:, k, s // rec_every] = rec[k]
+                vtrace[:, k, (s + 1) // rec_every - 1] = rec[k]
 
     ok = torch.stack([torch.isfinite(x) for x in y]).all(0)
     spike_times: list[np.ndarray | None] = [None] * b
