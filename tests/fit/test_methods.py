@@ -10,22 +10,15 @@ from neuroscape.fit.targets import Target
 KW = dict(stimulus=STEP, dt_ms=0.025)
 
 
-@pytest.mark.slow
-def test_cmaes_recovers_hh_conductances_bar():
-    """The bar: g_Na, g_K, g_L free within +-50% of their defaults, a trace with 1 mV noise;
-    CMA-ES recovers each within 2% in at least 9 of 10 seeds, with at most 3,000 simulations."""
-    ok = 0
-    worst = []
-    for seed in range(10):
-        tg = hh_target(seed)
-        res = fit(
-            "hh", tg, free=HH_BOX, measures=["rms"], method="cmaes", budget=3000, seed=seed, **KW
-        )
-        assert res.n_sims <= 3000
-        rel = res.relative_errors()
-        worst.append(max(rel.values()))
-        ok += all(v < 0.02 for v in rel.values())
-    assert ok >= 9, np.round(worst, 4)
+def test_cmaes_recovers_hh_conductances():
+    """g_Na, g_K, g_L free within +-50% of their defaults, a neuroscape-made trace with 1 mV
+    noise: CMA-ES recovers each within 2% with at most 3,000 simulations (one seed; the bar
+    itself, from a trace made by NEURON, is tests/reference/test_neuron_fit.py)."""
+    tg = hh_target(0)
+    res = fit("hh", tg, free=HH_BOX, measures=["rms"], method="cmaes", budget=3000, seed=0, **KW)
+    assert res.n_sims <= 3000
+    rel = {k: abs(res.best[k] - v) / v for k, v in tg.truth.items()}
+    assert max(rel.values()) < 0.02, rel
 
 
 def test_result_contract(hh_noisy):
