@@ -11,6 +11,9 @@ outputs      sqrt of the sum over the targeted declared outputs of ((model - tar
              relative error); dimensionless (in SDs when sd's are given); any model
 rates        the same comparison of declared outputs with a scale of 1 Hz for every output,
              summed as |model - target| (Hz; firing-rate targets)
+gamma        1 - Gamma, Gamma the coincidence factor of the model's spike train with the trace's
+             (Kistler, Gerstner and van Hemmen 1997; Jolivet et al. 2008) at a precision of
+             4 ms; dimensionless, 0 for the same spike times, about 1 for chance coincidences
 """
 
 from __future__ import annotations
@@ -245,6 +248,149 @@ def rates(out: SimOutput, target: Target) -> np.ndarray:
     return output_error(out, values, dict.fromkeys(values, 1.0))
 
 
+# ---------------------------------------------------------------- spike-time coincidence (Gamma)
+GAMMA_DELTA_MS = 4.0  # Jolivet et al. (2008), the 2007 single-neuron modelling competition
+DATA_SPIKE_LEVEL_MV = -20.0  # eFEL's default spike threshold, for recorded traces
+
+
+class MeasureError(ValueError):
+    """Spike trains or a target a measure cannot compare (one line naming the value)."""
+
+
+def _train(times, duration_ms: float, what: str) -> np.ndarray:
+    t = np.sort(np.asarray(times, dtype=float).ravel())
+    if not np.isfinite(t).all():
+        raise MeasureError(f"{what}: NaN or inf spike time; allowed: finite times (ms)")
+    if len(t) and (t[0] < 0 or t[-1] > duration_ms):
+        bad = t[0] if t[0] < 0 else t[-1]
+        raise MeasureError(
+            f"{what}: spike at {bad:g} ms lies outside the recording [0, {duration_ms:g}] ms"
+        )
+    return t
+
+
+def _check_window(duration_ms: float, delta_ms: float) -> None:
+    if not (np.isfinite(duration_ms) and duration_ms > 0):
+        raise MeasureError(f"duration_ms={duration_ms!r}; allowed: a finite number > 0 (ms)")
+    if not (np.isfinite(delta_ms) and delta_ms > 0):
+        raise MeasureError(f"delta_ms={delta_ms!r}; allowed: a finite number > 0 (ms)")
+
+
+def coincidences(a_ms: np.ndarray, b_ms: np.ndarray, delta_ms: float) -> int:
+    """The number of coincidences of two sorted spike trains: pairs of spikes at most
+    ``delta_ms`` apart, each spike in at most one pair (the largest such matching: in time
+    order, the earlier of the two first unmatched spikes pairs with the other or is dropped)."""
+    i = j = n = 0
+    while i < len(a_ms) and j < len(b_ms):
+        d = a_ms[i] - b_ms[j]
+        if abs(d) <= delta_ms:
+            n, i, j = n + 1, i + 1, j + 1
+        elif d < 0:
+            i += 1
+        else:
+            j += 1
+    return n
+
+
+def _gamma(model: np.ndarray, data: np.ndarray, duration_ms: float, delta_ms: float) -> float:
+    n_m, n_d = len(model), len(data)
+    if n_m + n_d == 0:
+        return float("nan")
+    nu = n_m / duration_ms  # the model's rate, 1/ms
+    norm = 1.0 - 2.0 * nu * delta_ms
+    if norm <= 0:
+        return float("nan")
+    expected = 2.0 * nu * delta_ms * n_d  # chance coincidences with a Poisson train at rate nu
+    return (coincidences(model, data, delta_ms) - expected) / (0.5 * (n_d + n_m)) / norm
+
+
+def coincidence_factor(
+    model_spikes_ms, data_spikes_ms, duration_ms: float, delta_ms: float = GAMMA_DELTA_MS
+) -> float:
+    """The coincidence factor Gamma (Kistler, Gerstner and van Hemmen 1997; Jolivet et al.
+    2008) of a model's spike train with a recorded one, both in ms on a recording of
+    ``duration_ms``:
+
+        Gamma = (N_coinc - <N_coinc>) / (0.5 (N_data + N_model)) / (1 - 2 nu delta)
+
+    N_coinc: spike pairs at most ``delta_ms`` apart, each spike in one pair at most;
+    <N_coinc> = 2 nu delta N_data, the coincidences expected by chance from a Poisson train at
+    the model's rate nu = N_model / duration. 1 for the same spike times, about 0 for chance
+    coincidences, negative for fewer. NaN where undefined: no spike in either train, or a model
+    rate of 1 / (2 delta) or more (125 Hz at 4 ms)."""
+    _check_window(duration_ms, delta_ms)
+    m = _train(model_spikes_ms, duration_ms, "model spike train")
+    d = _train(data_spikes_ms, duration_ms, "data spike train")
+    return _gamma(m, d, duration_ms, delta_ms)
+
+
+def intrinsic_reliability(
+    repeats_ms, duration_ms: float, delta_ms: float = GAMMA_DELTA_MS
+) -> float:
+    """The mean Gamma between the spike trains of repeated recordings (every ordered pair of
+    different repeats): the most a model can reach against them (Jolivet et al. 2008)."""
+    _check_window(duration_ms, delta_ms)
+    trains = [_train(r, duration_ms, f"repeat {i}") for i, r in enumerate(repeats_ms)]
+    if len(trains) < 2:
+        raise MeasureError(f"{len(trains)} repeat(s); the intrinsic reliability needs at least 2")
+    g = [
+        _gamma(a, b, duration_ms, delta_ms)
+        for i, a in enumerate(trains)
+        for j, b in enumerate(trains)
+        if i != j
+    ]
+    return float(np.mean(g))
+
+
+def normalized_coincidence_factor(
+    model_spikes_ms, repeats_ms, duration_ms: float, delta_ms: float = GAMMA_DELTA_MS
+) -> float:
+    """Gamma of a model against repeated recordings, normalised by their intrinsic
+    reliability (Jolivet et al. 2008): the mean over repeats of ``coincidence_factor(model,
+    repeat)`` divided by ``intrinsic_reliability(repeats)``. 1: the model predicts the spikes as
+    well as the neuron repeats itself."""
+    reps = list(repeats_ms)
+    r = intrinsic_reliability(reps, duration_ms, delta_ms)
+    g = np.mean([coincidence_factor(model_spikes_ms, x, duration_ms, delta_ms) for x in reps])
+    return float(g / r)
+
+
+def trace_spike_times(t_ms: np.ndarray, v: np.ndarray, level: float = DATA_SPIKE_LEVEL_MV):
+    """Spike times (ms) in a recorded trace: upward crossings of ``level`` (mV; eFEL's default
+    threshold), linearly interpolated between samples; in a trace that never reaches it (an
+    integrate-and-fire model's), resets: drops within one sample of more than half the trace's
+    range and more than 8 robust SDs of its sample-to-sample noise (at the sample before)."""
+    t, v = np.asarray(t_ms, float), np.asarray(v, float)
+    up = np.flatnonzero((v[:-1] < level) & (v[1:] >= level))
+    if len(up) or v.max() >= level:
+        w = (level - v[up]) / (v[up + 1] - v[up])
+        return t[up] + w * (t[up + 1] - t[up])
+    d = np.diff(v)
+    noise = 1.4826 * np.median(np.abs(d - np.median(d)))
+    return t[np.flatnonzero(-d > max(0.5 * np.ptp(v), 8.0 * noise))]
+
+
+def gamma(out: SimOutput, target: Target, delta_ms: float = GAMMA_DELTA_MS) -> np.ndarray:
+    """1 - Gamma of each model's spike train (its own spike times on the target's span) with
+    the trace target's (``trace_spike_times``); NaN (scored as the worst error) where Gamma is
+    undefined: the model fires at 1 / (2 delta) or more."""
+    t0, t1 = float(target.t_ms[0]), float(target.t_ms[-1])
+    data = trace_spike_times(target.t_ms, target.v_mV) - t0
+    if not len(data):
+        raise MeasureError(
+            f"measure gamma compares spike times; {target.source or 'the target'} has no spike "
+            f"(no upward crossing of {DATA_SPIKE_LEVEL_MV:g} mV, no reset)"
+        )
+    err = np.full(len(out.v) if out.v is not None else len(out.outputs), np.nan)
+    for i, s in enumerate(out.spike_times):
+        if s is None:
+            continue
+        s = np.asarray(s, float)
+        s = s[(s >= t0) & (s <= t1)] - t0
+        err[i] = 1.0 - _gamma(s, data, t1 - t0, delta_ms)
+    return err
+
+
 MEASURES = {
     "rms": rms,
     "phase-plane": phase_plane,
@@ -252,8 +398,9 @@ MEASURES = {
     "class": class_,
     "rates": rates,
     "outputs": outputs,
+    "gamma": gamma,
 }
-TRACE_MEASURES = ("rms", "phase-plane")
+TRACE_MEASURES = ("rms", "phase-plane", "gamma")
 # the unit of each measure's error ("1": dimensionless); rms is in the membrane potential's unit
 MEASURE_UNITS = {
     "rms": "mV",
@@ -262,6 +409,7 @@ MEASURE_UNITS = {
     "class": "1",
     "rates": "Hz",
     "outputs": "1",
+    "gamma": "1",
 }
 # the measure of each target kind when none is named
 DEFAULT_MEASURE = {
@@ -272,7 +420,7 @@ DEFAULT_MEASURE = {
     "outputs": "outputs",
 }
 # the measures that read a single neuron's voltage trace or spike train
-NEURON_MEASURES = ("rms", "phase-plane", "features", "class")
+NEURON_MEASURES = ("rms", "phase-plane", "features", "class", "gamma")
 
 
 def voltage_unit(model) -> str:
