@@ -744,6 +744,21 @@ def _fit_step(c: np.ndarray, dt: float) -> _StepFit | str:
     levels = [float(np.median(_interior(c, a, z, w))) for a, z in segs]
     t = lambda k: k * dt  # noqa: E731  (sample index -> ms)
     step = max((abs(x - levels[0]) for x in levels), default=0.0)
+    # brief departures (shorter than the jump statistic sees): runs of samples off the level
+    # by more than the noise allows; one sample suffices for a noise-free command
+    min_run = 1 if sigma <= floor else max(3, w // 4)
+    for (a, z), level in zip(segs, levels, strict=True):
+        m = min(w, (z - a) // 4)
+        off = np.abs(c[a + m : z - m] - level) > floor + 8.0 * sigma + 0.05 * step
+        run, at = _longest_run(off)
+        if run >= min_run:
+            k = a + m + at
+            far = c[k : k + run][np.argmax(np.abs(c[k : k + run] - level))]
+            return (
+                f"its current departs from its {level:.4g}-nA level between {t(k):g} and "
+                f"{t(k + run):g} ms (to {far:.4g} nA); allowed: one step on a constant holding "
+                "level (no pulse, ramp or other waveform)"
+            )
     for a, z in segs:
         x = _interior(c, a, z, w)
         nb = min(8, len(x) // max(w, 1))
@@ -807,6 +822,16 @@ def _place_edges(c, b, jump, thr, w) -> list[int]:
         if 0 < e < n and (not edges or e > edges[-1]):
             edges.append(e)
     return edges
+
+
+def _longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """(length, start) of the longest run of True in ``mask`` ((0, 0) if none)."""
+    if not mask.any():
+        return 0, 0
+    x = np.r_[0, mask.astype(np.int8), 0]
+    starts, stops = np.flatnonzero(np.diff(x) == 1), np.flatnonzero(np.diff(x) == -1)
+    j = int(np.argmax(stops - starts))
+    return int(stops[j] - starts[j]), int(starts[j])
 
 
 def _interior(c, a, z, w):
