@@ -1,0 +1,756 @@
+"""Multi-protocol fits of a single neuron to a family of recorded sweeps, the way BluePyOpt does
+them (Van Geit et al. 2016, Front Neuroinform 10:17; the feature-based scoring of Druckmann et al.
+2007, Front Neurosci 1:7): every candidate is simulated on all the fit's sweeps in one batched
+call, each sweep is reduced to eFEL features (Ranjan et al. 2019, eFEL), and each feature's
+error is |f_model - f_data| / sd in units of a per-feature scale ``sd``.
+
+>>> from neuroscape.fit import run_method
+>>> from neuroscape.fit.protocols import SweepFitProblem
+>>> sweeps = read_sweeps("cell.abf").select([1, 3, 5, 7])
+>>> p = SweepFitProblem("adex", sweeps, free={"g_L": (5, 30), "V_T": (-55, -40)}, budget=2000)
+>>> res = run_method(p, "cmaes")
+>>> p.validate([res.best[n] for n in p.free_names], read_sweeps("cell.abf").select([0, 2]))
+
+Each sweep's command is read as one step (``SweepSet.step_of``): its amplitude is the change
+from the holding level, whose effect the recorded rest, and so the fitted resting potential,
+includes. A protocol of several steps is refused there; ``SweepSet.window`` (``read_sweeps(...,
+window_ms=...)``) cuts it down to one. The model runs ``settle_ms`` without input before each
+sweep's t = 0, so that it starts at its rest as the cell did.
+
+Features per sweep (``FEATURE_SD``: the scale of each, with its unit):
+
+- ``spike_count``: spikes in the analysed sweep (always counted, also where it is 0);
+- ``time_to_first_spike`` (first spike at or after the step onset, minus the onset),
+  ``mean_frequency`` (spikes in the step over the time from the onset to the last of them),
+  ``ISI_CV`` (SD (ddof 1) over mean of the interspike intervals, the first dropped), and
+  ``adaptation_index2`` (mean of (ISI_k+1 - ISI_k) / (ISI_k+1 + ISI_k) over the intervals in
+  the step, the first dropped): eFEL's definitions, computed from spike times so that
+  integrate-and-fire models, whose traces carry no action potential, are scored alike;
+- ``AP_amplitude`` and ``spike_half_width`` (eFEL on the traces; only for models with action
+  potentials, i.e. without a threshold-reset, and only on sweeps where data and model fire);
+- ``voltage_base`` (mean V over the last 10% of the time before the step, eFEL's window),
+  ``steady_state_voltage_stimend`` (mean V over the last 10% of the step; on sweeps where the
+  recording fires no spike in the step: a spiking sweep's mean voltage is its action
+  potentials' shape), ``sag_amplitude`` (that steady state minus the minimum V in the step,
+  on hyperpolarising steps); V smoothed over ``smooth_ms`` first, so that recording noise does
+  not deepen the minimum.
+
+Spikes of the recording: eFEL's ``peak_time`` rule (the maximum between an upward and the next
+downward crossing of ``spike_threshold_mV``, eFEL's default -20 mV); spikes of the model: the
+engine's spike times (threshold crossings).
+
+Objectives (``OBJECTIVES``; nsga2 sees them separately, the other methods their sum):
+``spike_count``, ``fI`` (the f-I curve: per sweep, the rate in the step, spikes / step
+duration, against the recording's), ``spike_timing``, ``ap_shape``, ``subthreshold``, and
+``window_rms`` (the RMS voltage difference over chosen windows, in units of ``WINDOW_RMS_SD_MV``).
+A feature defined in the recording and undefined in the model scores ``MISSING_SD`` (250, as
+BluePyOpt); a feature undefined in the recording is skipped. A candidate whose simulation
+fails on any sweep (non-finite state, runaway spikes) scores inf on every objective and is
+counted as failed, never dropped.
+
+The budget counts candidates: each is one simulation of all the fit's sweeps."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroscape.core.spec import ParameterError
+from neuroscape.core.stimuli import make_stimulus
+from neuroscape.fit.measures import MEASURE_UNITS
+from neuroscape.fit.problem import FitError, FitProblem, simulate_traces
+from neuroscape.fit.targets import TargetError, convert_current
+from neuroscape.models import resolve
+from neuroscape.models.neuron import NeuronModel
+
+# (absolute sd, relative sd): a feature's scale is max(absolute, relative * |recorded value|).
+# Of the order of the across-trial SDs of cortical recordings (Druckmann et al. 2007 score in
+# units of the experimental SD); one recording has no repeats, so these stand in for them.
+FEATURE_SD: dict[str, tuple[float, float]] = {
+    "spike_count": (1.0, 0.0),  # spikes
+    "time_to_first_spike": (2.0, 0.1),  # ms
+    "mean_frequency": (1.0, 0.1),  # Hz
+    "ISI_CV": (0.1, 0.0),  # 1
+    "adaptation_index2": (0.05, 0.0),  # 1
+    "AP_amplitude": (2.0, 0.05),  # mV
+    "spike_half_width": (0.1, 0.1),  # ms
+    "voltage_base": (1.0, 0.0),  # mV
+    "steady_state_voltage_stimend": (1.0, 0.0),  # mV
+    "sag_amplitude": (0.5, 0.2),  # mV
+    "fI_rate": (1.0, 0.1),  # Hz (the f-I objective)
+}
+FEATURE_UNITS = {
+    "spike_count": "spikes",
+    "time_to_first_spike": "ms",
+    "mean_frequency": "Hz",
+    "ISI_CV": "1",
+    "adaptation_index2": "1",
+    "AP_amplitude": "mV",
+    "spike_half_width": "ms",
+    "voltage_base": "mV",
+    "steady_state_voltage_stimend": "mV",
+    "sag_amplitude": "mV",
+    "fI_rate": "Hz",
+}
+OBJECTIVES: dict[str, tuple[str, ...]] = {
+    "spike_count": ("spike_count",),
+    "fI": ("fI_rate",),
+    "spike_timing": ("time_to_first_spike", "mean_frequency", "ISI_CV", "adaptation_index2"),
+    "ap_shape": ("AP_amplitude", "spike_half_width"),
+    "subthreshold": ("voltage_base", "steady_state_voltage_stimend", "sag_amplitude"),
+    "window_rms": (),
+}
+MISSING_SD = 250.0  # defined in the recording, undefined in the model (BluePyOpt's penalty)
+WINDOW_RMS_SD_MV = 1.0  # the scale of the window_rms objective (mV)
+SPIKE_FEATURES = ("time_to_first_spike", "mean_frequency", "ISI_CV", "adaptation_index2")
+SHAPE_FEATURES = ("AP_amplitude", "spike_half_width")
+VOLTAGE_FEATURES = ("voltage_base", "steady_state_voltage_stimend", "sag_amplitude")
+
+# every objective is in units of its scales (dimensionless): the result's units table reads here
+for _name in OBJECTIVES:
+    MEASURE_UNITS.setdefault(_name, "1")
+
+
+class SweepTarget:
+    """What a sweep fit aims at (``FitProblem.target``): the recorded sweeps, and ``truth``, the
+    parameters of a synthetic family (None for a recording)."""
+
+    kind = "sweeps"
+
+    def __init__(self, sweeps, truth: dict[str, float] | None = None) -> None:
+        self.sweeps = sweeps
+        self.truth = dict(truth) if truth else None
+        self.source = str(getattr(sweeps, "source", "") or "")
+
+
+# ------------------------------------------------------------------------------ protocols
+@dataclass(frozen=True)
+class StepProtocol:
+    """One sweep's command as one step: ``amp_nA`` (relative to the holding current
+    ``holding_nA``) from ``t_on_ms`` to ``t_off_ms``; the sweep is analysed over [0, end_ms)."""
+
+    index: int
+    amp_nA: float
+    t_on_ms: float
+    t_off_ms: float
+    end_ms: float
+    holding_nA: float
+
+    def as_dict(self) -> dict:
+        return {
+            "sweep": self.index,
+            "amp_nA": self.amp_nA,
+            "t_on_ms": self.t_on_ms,
+            "t_off_ms": self.t_off_ms,
+            "end_ms": self.end_ms,
+            "holding_nA": self.holding_nA,
+        }
+
+
+def step_protocol(sweeps, k: int) -> StepProtocol:
+    """Sweep ``k`` (its file index) of a SweepSet as a StepProtocol: its command as one step
+    (``SweepSet.step_of``: refused, in one line, for any other waveform; ``SweepSet.window``
+    cuts a protocol of several steps down to one), analysed over the whole sweep."""
+    sw = sweeps.sweep(k)
+    amp, t_on, t_off = sweeps.step_of(k)
+    dur = len(sw.t_ms) * float(sweeps.dt_ms)
+    return StepProtocol(
+        int(k), float(amp), float(t_on), float(min(t_off, dur)), dur, float(sweeps.holding_of(k))
+    )
+
+
+# ------------------------------------------------------------------------------ features
+def detect_peaks(t_ms: np.ndarray, v: np.ndarray, threshold_mV: float = -20.0) -> np.ndarray:
+    """Spike times (ms) of a recorded trace by eFEL's ``peak_time`` rule: the time of the
+    maximum between each upward crossing of ``threshold_mV`` and the next downward one (a
+    crossing still up at the trace's end counts)."""
+    v = np.asarray(v, float)
+    above = v > threshold_mV
+    d = np.diff(above.astype(np.int8))
+    ups = np.flatnonzero(d == 1) + 1
+    downs = np.flatnonzero(d == -1) + 1
+    if above[0]:
+        ups = np.r_[0, ups]
+    times = []
+    for u in ups:
+        j = np.searchsorted(downs, u)
+        e = int(downs[j]) if j < len(downs) else len(v)
+        times.append(t_ms[u + int(np.argmax(v[u:e]))])
+    return np.asarray(times, float)
+
+
+def spike_features(spikes: np.ndarray, p: StepProtocol) -> dict[str, float]:
+    """Spike-count, timing and f-I features of one sweep from its spike times (ms); NaN where
+    undefined (eFEL's definitions, see the module docstring)."""
+    s = np.asarray(spikes, float)
+    s = s[(s >= 0.0) & (s < p.end_ms)]
+    in_step = s[(s >= p.t_on_ms) & (s <= p.t_off_ms)]
+    nan = float("nan")
+    out = {
+        "spike_count": float(len(s)),
+        "fI_rate": 1000.0 * len(s[(s >= p.t_on_ms) & (s < p.t_off_ms)])
+        / (p.t_off_ms - p.t_on_ms),
+        "time_to_first_spike": float(in_step[0] - p.t_on_ms) if len(in_step) else nan,
+        "mean_frequency": nan,
+        "ISI_CV": nan,
+        "adaptation_index2": nan,
+    }
+    if len(in_step) and in_step[-1] > p.t_on_ms:
+        out["mean_frequency"] = float(1000.0 * len(in_step) / (in_step[-1] - p.t_on_ms))
+    isi = np.diff(s)[1:]  # eFEL's ignore_first_ISI
+    if len(isi) >= 2:
+        out["ISI_CV"] = float(np.std(isi, ddof=1) / np.mean(isi))
+    isi = np.diff(in_step)[1:]
+    if len(isi) >= 2:
+        out["adaptation_index2"] = float(
+            np.mean((isi[1:] - isi[:-1]) / (isi[1:] + isi[:-1]))
+        )
+    return out
+
+
+def _moving_average(v: np.ndarray, k: int) -> np.ndarray:
+    if k <= 1:
+        return v
+    from scipy.ndimage import uniform_filter1d
+
+    return uniform_filter1d(v, k, axis=-1, mode="nearest")
+
+
+def voltage_features(
+    t_ms: np.ndarray, v: np.ndarray, p: StepProtocol, smooth_ms: float = 1.0
+) -> dict[str, np.ndarray]:
+    """voltage_base, steady_state_voltage_stimend and sag_amplitude (mV) of the rows of v
+    (R, T) on t_ms for the step ``p`` (eFEL's windows; V smoothed over ``smooth_ms``); sag is
+    NaN unless the step is hyperpolarising."""
+    v = np.atleast_2d(np.asarray(v, float))
+    dt = float(t_ms[1] - t_ms[0])
+    v = _moving_average(v, int(round(smooth_ms / dt)))
+    base = (t_ms >= 0.9 * p.t_on_ms) & (t_ms <= p.t_on_ms)
+    ss = (t_ms >= p.t_off_ms - 0.1 * (p.t_off_ms - p.t_on_ms)) & (t_ms <= p.t_off_ms)
+    step = (t_ms >= p.t_on_ms) & (t_ms <= p.t_off_ms)
+    r = len(v)
+    vb = v[:, base].mean(1) if base.any() else np.full(r, np.nan)
+    vss = v[:, ss].mean(1) if ss.any() else np.full(r, np.nan)
+    sag = vss - v[:, step].min(1) if (p.amp_nA < 0 and step.any()) else np.full(r, np.nan)
+    return {"voltage_base": vb, "steady_state_voltage_stimend": vss, "sag_amplitude": sag}
+
+
+def shape_features(t_ms: np.ndarray, v: np.ndarray, p: StepProtocol) -> dict[str, np.ndarray]:
+    """AP_amplitude and spike_half_width (eFEL, mean over the spikes; NaN without) of rows of
+    v (R, T) for the step ``p``."""
+    import efel
+
+    v = np.atleast_2d(np.asarray(v, float))
+    names = list(SHAPE_FEATURES)
+    traces = [
+        {"T": t_ms, "V": row, "stim_start": [p.t_on_ms], "stim_end": [p.t_off_ms]} for row in v
+    ]
+    vals = efel.get_feature_values(traces, names, raise_warnings=False)
+    out = {n: np.full(len(v), np.nan) for n in names}
+    for i, d in enumerate(vals):
+        for n in names:
+            x = d.get(n)
+            if x is not None and len(x) and np.all(np.isfinite(x)):
+                out[n][i] = float(np.mean(x))
+    return out
+
+
+def feature_sd(name: str, recorded: float, tolerances: dict | None = None) -> float:
+    """The scale of ``name``'s error: ``tolerances[name]`` where given (absolute, in the
+    feature's unit), else max(absolute, relative * |recorded|) from ``FEATURE_SD``."""
+    if tolerances and name in tolerances:
+        return float(tolerances[name])
+    a, r = FEATURE_SD[name]
+    return max(a, r * abs(recorded))
+
+
+@dataclass
+class _SweepData:
+    """The recording's side of one sweep: its protocol, samples and features."""
+
+    protocol: StepProtocol
+    t_ms: np.ndarray
+    v_mV: np.ndarray
+    spikes: np.ndarray
+    features: dict[str, float]
+    amp: float  # the step in the model's current unit
+
+
+def _prepare(
+    sweeps,
+    spike_threshold_mV: float,
+    smooth_ms: float,
+    shape: bool,
+    current_unit: str,
+    decimate: int = 1,
+) -> list:
+    """Protocol, spikes and features of every sweep of a SweepSet; the steps in
+    ``current_unit`` (the model's). Spikes and AP shapes are read at the recording's sampling,
+    the rest on every ``decimate``-th sample (the simulation's sampling)."""
+    source = str(getattr(sweeps, "source", "") or "recording")
+    if not getattr(sweeps, "sweeps", None):
+        raise FitError(f"{source}: no sweep selected")
+    dt = float(sweeps.dt_ms)
+    out = []
+    for sw in sweeps.sweeps:
+        t = np.asarray(sw.t_ms, float)
+        v = np.asarray(sw.v_mV, float)
+        i = np.asarray(sw.i_nA, float)
+        for what, x in (("t_ms", t), ("v_mV", v), ("i_nA", i)):
+            if not np.isfinite(x).all():
+                k = int(np.flatnonzero(~np.isfinite(x))[0])
+                raise FitError(f"{source} sweep {sw.index}: {what} is NaN or inf at sample {k}")
+        if len(t) < 10 or np.abs(np.diff(t) - dt).max() > 1e-6 * dt:
+            raise FitError(
+                f"{source} sweep {sw.index}: not sampled every {dt:g} ms from 0 ms (the set's "
+                "interval); allowed: one sampling interval for all sweeps"
+            )
+        p = step_protocol(sweeps, sw.index)
+        spikes = detect_peaks(t, v, spike_threshold_mV)
+        f = spike_features(spikes, p)
+        if shape:
+            f.update({k: float(x[0]) for k, x in shape_features(t, v, p).items()})
+        t, v = t[::decimate], v[::decimate]
+        f.update({k: float(x[0]) for k, x in voltage_features(t, v, p, smooth_ms).items()})
+        if len(spikes[(spikes >= p.t_on_ms) & (spikes <= p.t_off_ms)]):
+            f["steady_state_voltage_stimend"] = float("nan")  # see the module docstring
+        try:
+            amp = float(convert_current(np.array([p.amp_nA]), "nA", current_unit, source)[0])
+        except TargetError as e:
+            raise FitError(str(e)) from None
+        out.append(_SweepData(p, t, v, spikes, f, amp))
+    return out
+
+
+# ------------------------------------------------------------------------------ simulation
+@dataclass
+class SweepOutput:
+    """Candidates simulated on sweeps: ``v`` (n, S, T) on the recording's samples ``t_ms``
+    (NaN past each sweep's analysed end), ``spikes`` [n][S] spike times (ms), ``ok`` (n,) and
+    ``errors`` (n,) (a candidate fails when any of its sweeps does)."""
+
+    t_ms: np.ndarray
+    v: np.ndarray
+    spikes: list
+    ok: np.ndarray
+    errors: list
+    sweeps: list  # the _SweepData simulated
+
+
+class SweepFitProblem(FitProblem):
+    """Fit the ``free`` parameters ({name: (low, high)}, declared units) of the single-neuron
+    ``model`` to the sweeps of a ``SweepSet`` (``neuroscape.fit.recordings``), all sweeps of a
+    candidate in one batched simulation.
+
+    objectives: names from ``OBJECTIVES`` (default: spike_count, fI, spike_timing,
+    subthreshold, plus ap_shape for models with action potentials, plus window_rms when
+    ``rms_windows`` are given); objectives the recording gives nothing to compare are left
+    out. rms_windows: [(t0_ms, t1_ms), ...] of every sweep for window_rms. tolerances:
+    {feature: sd} replacing ``FEATURE_SD`` (the feature's unit). settle_ms: the model runs
+    this long without input before each sweep's t = 0 (it starts at rest, as the cell did).
+    smooth_ms: moving average before the voltage features. spike_threshold_mV: the
+    recording's spike detection level. budget: candidates (each simulated on every sweep).
+    dt_ms: the simulation step (default the model's, made to divide the sampling interval).
+    truth: the parameters of a synthetic family (the result reports the recovery)."""
+
+    def __init__(
+        self,
+        model,
+        sweeps,
+        free: dict[str, tuple[float, float]],
+        *,
+        objectives: Sequence[str] | None = None,
+        fixed: dict[str, float] | None = None,
+        rms_windows: Sequence[tuple[float, float]] = (),
+        tolerances: dict[str, float] | None = None,
+        settle_ms: float = 200.0,
+        smooth_ms: float = 1.0,
+        spike_threshold_mV: float = -20.0,
+        dt_ms: float | None = None,
+        integrator: str | None = None,
+        seed: int = 0,
+        budget: int = 1000,
+        workers: int | None = None,
+        truth: dict[str, float] | None = None,
+        db: str | None = None,
+    ) -> None:
+        m = resolve(model)
+        if not isinstance(m, NeuronModel):
+            raise FitError(
+                f"model {m.name!r} is a {m.kind} model: sweep fits are for single-neuron models"
+            )
+        if db is not None:
+            raise FitError("db: a sweep fit does not write a model database; leave it unset")
+        self.model, self.spec, self.neuron = m, m.spec, True
+        self.target = SweepTarget(sweeps, truth)
+        self.free = dict(free)
+        self.fixed = {k: float(v) for k, v in dict(fixed or {}).items()}
+        self.stimulus = None
+        self.duration_ms = None
+        self.dt_ms = dt_ms
+        self.integrator = integrator
+        self.window_ms = None
+        self.seed = seed
+        self.budget = budget
+        self.db = None
+        self.feature_tolerances = dict(tolerances or {})
+        self.workers = workers
+        self.X, self.F = [], []
+        self.n_sims = self.n_failed = 0
+        self.first_failure = None
+        self.t_start = time.perf_counter()
+        self._store = self._batch = None
+        self.settle_ms = float(settle_ms)
+        self.smooth_ms = float(smooth_ms)
+        self.spike_threshold_mV = float(spike_threshold_mV)
+        self.rms_windows = [tuple(map(float, w)) for w in rms_windows]
+        self._check_args()
+        self.shape = not m.has_reset  # I&F traces carry no action potential to compare
+        self._grid(float(sweeps.dt_ms))
+        self.sweep_data = _prepare(
+            sweeps,
+            self.spike_threshold_mV,
+            self.smooth_ms,
+            self.shape,
+            m.current_unit,
+            self.decimate,
+        )
+        self.measures = self._choose_objectives(objectives)
+        self.free_names = list(self.free)
+        self.lo = np.array([self.free[n][0] for n in self.free_names])
+        self.hi = np.array([self.free[n][1] for n in self.free_names])
+        names = self.spec.parameter_names
+        self._idx = [names.index(n) for n in self.free_names]
+        self._base = self.spec.params_array(dict(self.fixed))[0]
+        self.duration_ms = max(d.protocol.end_ms for d in self.sweep_data)
+
+    # ------------------------------------------------------------------ checks
+    def _check_args(self) -> None:
+        m, names = self.model, self.spec.parameter_names
+        for what, v in (("settle_ms", self.settle_ms), ("smooth_ms", self.smooth_ms)):
+            if not (np.isfinite(v) and v >= 0):
+                raise FitError(f"{what}={v!r}; allowed: a finite number >= 0 (ms)")
+        if not np.isfinite(self.spike_threshold_mV):
+            raise FitError(f"spike_threshold_mV={self.spike_threshold_mV!r}; allowed: finite (mV)")
+        if self.dt_ms is not None and not (np.isfinite(self.dt_ms) and self.dt_ms > 0):
+            raise FitError(f"dt_ms={self.dt_ms!r}; allowed: a finite number > 0 (ms)")
+        if not self.free:
+            raise FitError("no free parameter: give at least one --free NAME")
+        for name in [*self.free, *self.fixed]:
+            if name not in names:
+                raise ParameterError(
+                    f"unknown parameter {name!r} for model {m.name!r}; allowed: {', '.join(names)}"
+                )
+        both = set(self.free) & set(self.fixed)
+        if both:
+            raise FitError(f"parameter {sorted(both)[0]!r} is both free and fixed")
+        for name, v in self.fixed.items():
+            p = self.spec.parameter(name)
+            if not (np.isfinite(v) and p.low <= v <= p.high):
+                raise FitError(
+                    f"fixed {name}={v:g} lies outside the declared domain "
+                    f"[{p.low:g}, {p.high:g}] {p.unit}"
+                )
+        for name, bounds in self.free.items():
+            p = self.spec.parameter(name)
+            try:
+                lo, hi = (float(b) for b in bounds)
+            except (TypeError, ValueError):
+                raise FitError(f"bounds for {name}: {bounds!r}; expected (low, high)") from None
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+                raise FitError(f"bounds for {name}: low={lo:g} {p.unit} must be < high={hi:g}")
+            if lo < p.low or hi > p.high:
+                raise FitError(
+                    f"bounds for {name}: [{lo:g}, {hi:g}] leave the declared domain "
+                    f"[{p.low:g}, {p.high:g}] {p.unit}"
+                )
+            self.free[name] = (lo, hi)
+        if isinstance(self.budget, bool) or not (
+            isinstance(self.budget, int | np.integer) and self.budget > 0
+        ):
+            raise FitError(f"budget={self.budget!r}; allowed: a positive number of candidates")
+        if isinstance(self.seed, bool) or not (
+            isinstance(self.seed, int | np.integer) and self.seed >= 0
+        ):
+            raise FitError(f"seed={self.seed!r}; allowed: an integer >= 0")
+        bad = [k for k in self.feature_tolerances if k not in FEATURE_SD]
+        if bad:
+            raise FitError(f"tolerance of {bad[0]!r}: unknown; allowed: {', '.join(FEATURE_SD)}")
+        for k, v in self.feature_tolerances.items():
+            if not (isinstance(v, int | float) and np.isfinite(v) and v > 0):
+                raise FitError(f"tolerance {k}={v!r}; allowed: > 0 ({FEATURE_UNITS[k]})")
+        for w in self.rms_windows:
+            if len(w) != 2 or not (0 <= w[0] < w[1]):
+                raise FitError(f"rms window {w!r}; allowed: (t0_ms, t1_ms) with 0 <= t0 < t1")
+        sweeps = self.target.sweeps
+        if not getattr(sweeps, "sweeps", None):
+            raise FitError("no sweep to fit: the sweep set is empty")
+
+    def _choose_objectives(self, objectives) -> tuple[str, ...]:
+        if objectives is not None:
+            objectives = tuple(objectives)
+            if not objectives:
+                raise FitError(f"no objective given; allowed: {', '.join(OBJECTIVES)}")
+            for o in objectives:
+                if o not in OBJECTIVES:
+                    raise FitError(f"unknown objective {o!r}; allowed: {', '.join(OBJECTIVES)}")
+            if "ap_shape" in objectives and not self.shape:
+                raise FitError(
+                    f"objective ap_shape: {self.model.name} is an integrate-and-fire model "
+                    "(threshold and reset), its traces carry no action potential"
+                )
+            if "window_rms" in objectives and not self.rms_windows:
+                raise FitError("objective window_rms needs rms_windows [(t0_ms, t1_ms), ...]")
+            return objectives
+        chosen = ["spike_count", "fI"]
+        defined = {
+            k for d in self.sweep_data for k, v in d.features.items() if np.isfinite(v)
+        }
+        for o in ("spike_timing", "ap_shape", "subthreshold"):
+            if o == "ap_shape" and not self.shape:
+                continue
+            if defined & set(OBJECTIVES[o]):
+                chosen.append(o)
+        if self.rms_windows:
+            chosen.append("window_rms")
+        return tuple(chosen)
+
+    def _grid(self, rec_dt: float) -> None:
+        """The sampling the fit compares (``sample_ms``) and the simulation step: with dt_ms
+        given, the recording's interval, which dt_ms must divide; else every k-th recorded
+        sample, k the most that keeps the sampling within the model's declared step (a 20-kHz
+        recording of a model declared at 0.1 ms: every 2nd sample, simulated at 0.1 ms)."""
+        if not (np.isfinite(rec_dt) and rec_dt > 0):
+            raise FitError(f"sampling interval {rec_dt!r} ms; allowed: > 0 ms")
+        if self.dt_ms is not None:
+            rec = max(1, int(round(rec_dt / self.dt_ms)))
+            if abs(rec * self.dt_ms - rec_dt) > 1e-6 * rec_dt:
+                raise FitError(
+                    f"dt_ms={self.dt_ms:g} ms does not divide the sampling interval {rec_dt:g} "
+                    f"ms; allowed: {rec_dt:g}/k ms for a whole k"
+                )
+            self.decimate = 1
+        else:
+            dt = self.model.default_dt_ms
+            self.decimate = max(1, int(np.floor(dt / rec_dt + 1e-9)))
+            rec = max(1, int(np.ceil(self.decimate * rec_dt / dt - 1e-9)))
+        self.recording_dt_ms = rec_dt
+        self.sample_ms = self.decimate * rec_dt
+        self.record_every = rec
+        self.sim_dt_ms = self.sample_ms / rec
+        self.n_settle = int(np.ceil(self.settle_ms / self.sample_ms - 1e-9))
+
+    # ------------------------------------------------------------------ simulation
+    def simulate(self, x: np.ndarray, sweep_data: list | None = None) -> SweepOutput:
+        """Simulate the candidates x (n, n_free) on every sweep (default the fit's) in one
+        batched call (rows: candidate-major, one per (candidate, sweep)), without counting."""
+        data = self.sweep_data if sweep_data is None else sweep_data
+        x = np.atleast_2d(np.asarray(x, float))
+        n, s_n = len(x), len(data)
+        p = np.repeat(self.full_params(x), s_n, axis=0)
+        settle = self.n_settle * self.sample_ms
+        amp = np.tile([d.amp for d in data], n)
+        t_on = np.tile([d.protocol.t_on_ms + settle for d in data], n)
+        t_off = np.tile([d.protocol.t_off_ms + settle for d in data], n)
+        stim = make_stimulus("step", amp=amp, t_on=t_on, t_off=t_off)
+        t_n = max(len(d.t_ms) for d in data)
+        t, v, res = simulate_traces(
+            self.model,
+            p,
+            stim,
+            # through the last compared sample (sample k of the sweep at settle + k sample_ms)
+            duration_ms=(self.n_settle + t_n) * self.sample_ms,
+            dt_ms=self.sim_dt_ms,
+            record_every=self.record_every,
+            integrator=self.integrator,
+            workers=self.workers,
+        )
+        v = v[:, self.n_settle : self.n_settle + t_n]
+        if v.shape[1] != t_n:
+            raise RuntimeError(f"the simulation returned {v.shape[1]} samples, {t_n} expected")
+        v = v.reshape(n, s_n, t_n)
+        row_ok = np.asarray(res.ok, bool)
+        spikes, ok, errors = [], np.ones(n, bool), []
+        for i in range(n):
+            row_sp, err = [], None
+            for j, d in enumerate(data):
+                r, tn = i * s_n + j, len(d.t_ms)
+                st = np.asarray(res.spike_times[r], float) - settle
+                row_sp.append(st[(st >= 0) & (st < d.protocol.end_ms)])
+                v[i, j, tn:] = np.nan
+                if err is None and not (row_ok[r] and np.isfinite(v[i, j, :tn]).all()):
+                    err = f"sweep {d.protocol.index}: {res.errors[r] or 'non-finite voltage'}"
+            spikes.append(row_sp)
+            ok[i] = err is None
+            errors.append(err)
+        t_ms = np.arange(t_n) * self.sample_ms
+        return SweepOutput(t_ms, v, spikes, ok, errors, data)
+
+    # ------------------------------------------------------------------ errors
+    def feature_errors(self, out: SweepOutput) -> list[list[dict[str, float]]]:
+        """[candidate][sweep] {feature: |model - recorded| / sd} over the features the
+        recording defines (MISSING_SD where the model lacks one); plus the model's values under
+        ``"_model"``."""
+        n = len(out.ok)
+        res = [[None] * len(out.sweeps) for _ in range(n)]
+        for j, d in enumerate(out.sweeps):
+            p, tn = d.protocol, len(d.t_ms)
+            vrows = out.v[:, j, :tn]
+            vf = voltage_features(d.t_ms, np.nan_to_num(vrows), p, self.smooth_ms)
+            sf = None
+            want_shape = self.shape and "ap_shape" in self.measures
+            if want_shape and np.isfinite(d.features.get("AP_amplitude", np.nan)):
+                sf = shape_features(d.t_ms, np.nan_to_num(vrows), p)
+            for i in range(n):
+                model = spike_features(out.spikes[i][j], p)
+                model.update({k: float(vf[k][i]) for k in vf})
+                if sf is not None:
+                    model.update({k: float(sf[k][i]) for k in sf})
+                errs = {}
+                for name, want in d.features.items():
+                    if name not in FEATURE_SD or not np.isfinite(want):
+                        continue  # undefined in the recording: skipped
+                    got = model.get(name, np.nan)
+                    sd = feature_sd(name, want, self.feature_tolerances)
+                    errs[name] = abs(got - want) / sd if np.isfinite(got) else MISSING_SD
+                errs["_model"] = model
+                res[i][j] = errs
+        return res
+
+    def errors_of(self, out: SweepOutput) -> np.ndarray:
+        """(n, n_objectives) errors, each the sum over sweeps of its features' scaled errors;
+        failed candidates get inf."""
+        n = len(out.ok)
+        f = np.zeros((n, len(self.measures)))
+        fe = self.feature_errors(out)
+        for k, obj in enumerate(self.measures):
+            if obj == "window_rms":
+                f[:, k] = self._window_rms(out)
+                continue
+            names = OBJECTIVES[obj]
+            for i in range(n):
+                f[i, k] = sum(e for sw in fe[i] for nm, e in sw.items() if nm in names)
+        f[~np.asarray(out.ok, bool)] = np.inf
+        return np.where(np.isnan(f), np.inf, f)
+
+    def _window_rms(self, out: SweepOutput) -> np.ndarray:
+        err = np.zeros(len(out.ok))
+        for j, d in enumerate(out.sweeps):
+            for t0, t1 in self.rms_windows:
+                w = (d.t_ms >= t0) & (d.t_ms < t1)
+                if not w.any():
+                    continue
+                diff = out.v[:, j, : len(d.t_ms)][:, w] - d.v_mV[w][None, :]
+                err += np.sqrt(np.mean(diff**2, axis=1)) / WINDOW_RMS_SD_MV
+        return err
+
+    # ------------------------------------------------------------------ validation
+    def prepare(self, sweeps) -> list:
+        """The recording's side (protocols, spikes, features) of another SweepSet, read with
+        this fit's settings."""
+        dt = float(sweeps.dt_ms)
+        if abs(dt - self.recording_dt_ms) > 1e-6 * dt:
+            raise FitError(
+                f"{getattr(sweeps, 'source', '') or 'the sweeps'} are sampled every {dt:g} ms, "
+                f"the fitted ones every {self.recording_dt_ms:g} ms; allowed: the same"
+            )
+        return _prepare(
+            sweeps,
+            self.spike_threshold_mV,
+            self.smooth_ms,
+            self.shape,
+            self.model.current_unit,
+            self.decimate,
+        )
+
+    def validate(self, x, held_out) -> list[dict]:
+        """Predict the sweeps of ``held_out`` (a SweepSet) with the parameters ``x`` (a vector
+        of the free parameters, or {name: value}); not counted against the budget. One entry
+        per sweep: ``sweep`` (its index in the file), ``amp_nA``, ``spikes_recorded``,
+        ``spikes_model``, ``feature_errors`` {feature: sd units}, ``features_recorded`` and
+        ``features_model`` {feature: value} (units in ``FEATURE_UNITS``), ``error`` (their
+        sum), ``ok`` and ``failure``."""
+        if isinstance(x, dict):
+            x = [x[n] for n in self.free_names]
+        data = self.prepare(held_out)
+        out = self.simulate(np.asarray(x, float)[None, :], data)
+        fe = self.feature_errors(out)[0]
+        entries = []
+        for j, d in enumerate(data):
+            model = fe[j].pop("_model")
+            errs = dict(fe[j])
+            ok = bool(out.ok[0])
+            entries.append(
+                {
+                    "sweep": d.protocol.index,
+                    "amp_nA": d.protocol.amp_nA,
+                    "spikes_recorded": int(d.features["spike_count"]),
+                    "spikes_model": int(len(out.spikes[0][j])) if ok else None,
+                    "feature_errors": errs if ok else None,
+                    "features_recorded": {k: v for k, v in d.features.items() if np.isfinite(v)},
+                    "features_model": {k: v for k, v in model.items() if np.isfinite(v)}
+                    if ok
+                    else None,
+                    "error": float(sum(errs.values())) if ok else float("inf"),
+                    "ok": ok,
+                    "failure": out.errors[0],
+                }
+            )
+        return entries
+
+    def insensitive(self) -> bool:
+        """True when no free parameter moves any objective: the defaults and each free
+        parameter at both ends of its box (2 n_free + 1 candidates, not counted) score alike."""
+        x0 = self.check_start(None)
+        xs = [x0]
+        for k in range(self.n_free):
+            for end in (self.lo[k], self.hi[k]):
+                x = x0.copy()
+                x[k] = end
+                xs.append(x)
+        f = self.errors_of(self.simulate(np.array(xs)))
+        return bool(np.all(f == f[0]))
+
+    # ------------------------------------------------------------------ reports
+    def describe(self) -> dict:
+        return {
+            "model": self.model.ref,
+            "free": {k: list(v) for k, v in self.free.items()},
+            "fixed": self.fixed,
+            "objectives": list(self.measures),
+            "target": self.target.source,
+            "sweeps": [d.protocol.as_dict() for d in self.sweep_data],
+            "recording_dt_ms": self.recording_dt_ms,
+            "sample_ms": self.sample_ms,
+            "dt_ms": self.sim_dt_ms,
+            "settle_ms": self.n_settle * self.sample_ms,
+            "seed": self.seed,
+        }
+
+    def stimulus_description(self, stimulus=None) -> str:
+        cu = self.model.current_unit
+        parts = [
+            f"sweep {d.protocol.index}: {d.amp:g} {cu} from "
+            f"{d.protocol.t_on_ms:g} to {d.protocol.t_off_ms:g} ms"
+            for d in self.sweep_data
+        ]
+        return "; ".join(parts)
+
+    def _write_db(self, x, out) -> None:  # refused in __init__
+        raise FitError("a sweep fit does not write a model database")
+
+
+def warn_if_insensitive(problem: SweepFitProblem) -> bool:
+    """Warn (one line) and return True when no free parameter moves any objective."""
+    if problem.insensitive():
+        warnings.warn(
+            f"no free parameter ({', '.join(problem.free_names)}) changes any objective of "
+            f"{problem.model.name} on these sweeps: the fit cannot move",
+            stacklevel=2,
+        )
+        return True
+    return False
