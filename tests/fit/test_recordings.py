@@ -137,6 +137,36 @@ def test_corrupt_abf_files(tmp_path):
     one_line_error(read_sweeps, cut, match="not a readable ABF file")
 
 
+def _patched_abf(tmp_path: Path, name: str, offset: int, data: bytes) -> Path:
+    raw = bytearray(ABF.read_bytes())
+    raw[offset : offset + len(data)] = data
+    out = tmp_path / name
+    out.write_bytes(bytes(raw))
+    return out
+
+
+def test_abf_without_a_faithful_command_needs_current_nA(tmp_path):
+    from neo.io import AxonIO
+
+    # epoch B of DAC 0 turned into a ramp (nEpochType = 2 at byte 4 of its 48-byte entry, per
+    # neo's section table): neo would still draw a step, so the file has no command we trust
+    sec = AxonIO(str(ABF))._axon_info["sections"]["EpochPerDACSection"]
+    at = sec["uBlockIndex"] * 512 + 1 * sec["uBytes"] + 4
+    ramp = _patched_abf(tmp_path, "ramp.abf", at, np.int16(2).tobytes())
+    msg = one_line_error(read_sweeps, ramp, match="no command waveform.*current_nA")
+    assert "ramp" in msg
+    given = np.zeros((2, 60000))
+    ss = read_sweeps(ramp, current_nA=given, sweeps=[0, 1])  # rows: the chosen sweeps
+    assert ss.current_source == "given (current_nA)" and ss.step_of(1).amp_nA == 0.0
+
+
+def test_voltage_clamp_abf_is_refused(tmp_path):
+    raw = ABF.read_bytes()
+    at = raw.index(b"Cmd 0\x00pA") + len(b"Cmd 0\x00")  # the DAC's unit in the strings section
+    vc = _patched_abf(tmp_path, "vc.abf", at, b"mV")
+    one_line_error(read_sweeps, vc, match="Cmd 0 is in 'mV'.*voltage-clamp")
+
+
 # --------------------------------------------------------------------------- t/I/V text
 
 
@@ -339,12 +369,16 @@ def test_nwb_mismatched_sampling_and_nan(tmp_path):
     assert "0.05 ms" in msg and "0.1 ms" in msg
 
     nwb, elec = _nwbfile()
-    v, i = _arrays(1)
-    i[123] = np.nan
-    kw = {"electrode": elec, "rate": RATE, "gain": 1.0}
-    nwb.add_stimulus(CurrentClampStimulusSeries(name="s", data=i, conversion=1e-12, **kw))
-    nwb.add_acquisition(CurrentClampSeries(name="r", data=v, conversion=1e-3, **kw))
-    one_line_error(read_sweeps, _write(nwb, tmp_path / "nan.nwb"), match="I is NaN.*sample 123")
+    for k in (0, 1):
+        v, i = _arrays(k)
+        if k == 1:
+            i[123] = np.nan
+        kw = {"electrode": elec, "rate": RATE, "gain": 1.0, "sweep_number": np.uint32(k)}
+        nwb.add_stimulus(CurrentClampStimulusSeries(name=f"s{k}", data=i, conversion=1e-12, **kw))
+        nwb.add_acquisition(CurrentClampSeries(name=f"r{k}", data=v, conversion=1e-3, **kw))
+    path = _write(nwb, tmp_path / "nan.nwb")
+    one_line_error(read_sweeps, path, match="sweep 1: I is NaN.*sample 123")
+    assert read_sweeps(path, sweeps=[0]).indices() == [0]  # the NaN sweep is not chosen
 
 
 def test_neuroscape_nwb_and_csv_traces_load_as_one_sweep(tmp_path):

@@ -140,22 +140,11 @@ class SweepSet:
         return self.sweeps[self._position(k)]
 
     def _position(self, k) -> int:
-        idx = self.indices()
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or int(k) not in idx:
-            raise RecordingError(f"{self.source}: sweep {k!r}; allowed: {_ranges(idx)}")
-        return idx.index(int(k))
+        return _positions(self.source, self.indices(), [k])[0]
 
     def select(self, indices: Sequence[int]) -> SweepSet:
         """The sweeps with these file indices, in this order."""
-        if isinstance(indices, int | np.integer):
-            indices = [indices]
-        pos = [self._position(k) for k in indices]
-        if not pos:
-            raise RecordingError(
-                f"{self.source}: no sweeps selected; allowed: {_ranges(self.indices())}"
-            )
-        if len(set(pos)) != len(pos):
-            raise RecordingError(f"{self.source}: sweeps {list(indices)} repeat an index")
+        pos = _positions(self.source, self.indices(), indices)
         return replace(self, sweeps=tuple(self.sweeps[p] for p in pos))
 
     def window(self, t_start_ms: float, t_stop_ms: float) -> SweepSet:
@@ -274,13 +263,14 @@ def read_sweeps(
     ``v_offset_mV``: the liquid-junction potential (mV), subtracted from every recorded V:
     V_cell = V_recorded - v_offset_mV (Neher 1992, Methods Enzymol. 207:123), e.g. +12 for a
     K-gluconate pipette whose recordings read 12 mV too positive. ``current_nA``: the injected
-    current for a file that records none, in nA: a ``Stimulus`` (one row, or one per sweep) or
-    samples, (T,) for every sweep or (sweeps, T); refused for a file that records its current.
+    current for a file that records none, in nA: a ``Stimulus`` (one row, or one per chosen
+    sweep) or samples, (T,) for every sweep or (chosen sweeps, T); refused for a file that
+    records its current.
     ``sweeps``: the file indices to keep (default all). ``window_ms``: (start, stop) to keep
     (``SweepSet.window``)."""
     path = Path(path)
     src = str(path)
-    if isinstance(v_offset_mV, bool) or not isinstance(v_offset_mV, int | float | np.floating):
+    if isinstance(v_offset_mV, bool) or not isinstance(v_offset_mV, int | float | np.number):
         raise RecordingError(f"v_offset_mV={v_offset_mV!r}; allowed: a finite number (mV)")
     if not math.isfinite(v_offset_mV):
         raise RecordingError(f"v_offset_mV={v_offset_mV!r}; allowed: a finite number (mV)")
@@ -296,6 +286,9 @@ def read_sweeps(
     raw, dts, how = reader(path)
     if not raw:
         raise RecordingError(f"{src}: no current-clamp sweeps")
+    if sweeps is not None:  # checks below concern the chosen sweeps only
+        pos = _positions(src, [r[0] for r in raw], sweeps)
+        raw, dts = [raw[p] for p in pos], [dts[p] for p in pos]
     dt = dts[0]
     bad = [k for k, d in enumerate(dts) if abs(d - dt) > 1e-6 * dt]
     if bad:
@@ -337,8 +330,6 @@ def read_sweeps(
         t = np.arange(len(v_mV)) * dt
         out.append(Sweep(int(k), t, v_mV - float(v_offset_mV), i_nA))
     result = SweepSet(tuple(out), src, dt, float(v_offset_mV), current_source=how, format=fmt)
-    if sweeps is not None:
-        result = result.select(sweeps)
     if window_ms is not None:
         result = result.window(*window_ms)
     return result
@@ -455,7 +446,11 @@ def _abf_command(io, n_sweeps: int, n_samples: int):
         return None, f"neo could not rebuild the protocol ({_one_line(e)})"
     scale = _per_nA(units[d])
     if scale is None:
-        return None, f"{name} is in {units[d]!r}, not a current (a voltage-clamp command?)"
+        # a command in volts is voltage clamp: its "V" channel would be the command monitor
+        raise RecordingError(
+            f"{io.filename}: its command {name} is in {units[d]!r}, not a current (a "
+            "voltage-clamp recording); allowed: current clamp"
+        )
     w = np.asarray([np.asarray(waves[k][d], float) for k in range(len(waves))]) / scale
     if w.shape != (n_sweeps, n_samples):
         return None, (
@@ -844,6 +839,23 @@ def _trimmed_mean(x: np.ndarray) -> float:
     lo, hi = np.quantile(x, [0.1, 0.9])
     y = x[(x >= lo) & (x <= hi)]
     return float(y.mean()) if len(y) else float(np.median(x))
+
+
+def _positions(src: str, idx: list[int], wanted) -> list[int]:
+    """The positions in ``idx`` of the file indices ``wanted`` (an index or a sequence of them),
+    refusing unknown, repeated or no indices."""
+    if isinstance(wanted, int | np.integer):
+        wanted = [wanted]
+    wanted = list(wanted)
+    for k in wanted:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or int(k) not in idx:
+            shown = int(k) if isinstance(k, np.integer) else repr(k)
+            raise RecordingError(f"{src}: sweep {shown}; allowed: {_ranges(idx)}")
+    if not wanted:
+        raise RecordingError(f"{src}: no sweeps selected; allowed: {_ranges(idx)}")
+    if len(set(wanted)) != len(wanted):
+        raise RecordingError(f"{src}: sweeps {wanted} repeat an index")
+    return [idx.index(int(k)) for k in wanted]
 
 
 def _ranges(idx: Sequence[int]) -> str:
