@@ -5,9 +5,11 @@ Formats (by extension):
 
 - ``.abf``: Axon binary files through ``neo.io.AxonIO``. V: the first channel in volts (mV, V);
   I: the command waveform that neo rebuilds from the ABF2 protocol's step epochs
-  (``read_raw_protocol``: the DAC's holding level, then, 1/64 of the sweep in, each epoch's
-  level ``init + episode x increment`` for ``init + episode x increment`` samples), in the DAC's
-  unit (pA, nA); without one, a recorded current channel (pA, nA).
+  (``read_raw_protocol``: the DAC's holding level for the first 1/64 of the sweep, then each
+  epoch in turn, at level ``init + sweep x increment`` for ``init + sweep x increment``
+  samples, then the holding level), in the DAC's unit (pA, nA); protocols neo does not rebuild
+  faithfully (ramps, trains, stimulus files, ABF1) count as none. Without a command: a recorded
+  current channel (pA, nA). A command in volts (voltage clamp) is refused.
 - ``.nwb``: NWB icephys through ``pynwb``: each ``CurrentClampSeries`` (V) with its
   ``CurrentClampStimulusSeries`` (I), paired by the intracellular recordings table, else by
   ``sweep_number``, else when the file holds one of each; ``data x conversion + offset`` in
@@ -189,11 +191,14 @@ class SweepSet:
 
         The amplitude is the change from the holding level. A non-zero holding current is not
         part of the step: it is in ``holding_of(k)``, and the cell is fitted as held (its
-        recorded rest includes the holding current's effect). A sweep with a constant current
-        has amplitude 0 and the step times that all the set's other steps share (inf/0 when
-        they differ or there are none). Any other waveform is refused in one line; a protocol
-        of several steps can be cut to one with ``window``. Levels are medians (robust to
-        noise and artefacts of a recorded current); jumps count from ten noise SDs up."""
+        recorded rest includes the holding current's effect), which assumes it sat at the
+        holding level long before the sweep: a window that starts just after another level
+        (e.g. the ABF's second step, 0.5 s after -100 pA) is not such a sweep. A sweep with a
+        constant current has amplitude 0 and the step times that all the set's other steps
+        share (0 and inf when they differ or there are none). Any other waveform is refused in
+        one line; a protocol of several steps can be cut to one with ``window``. Levels are
+        medians (robust to noise and artefacts of a recorded current); jumps count from ten
+        noise SDs up."""
         fit = self._steps[self.sweep(k).index]
         if isinstance(fit, str):
             raise RecordingError(f"{self.source}: sweep {k}: {fit}")
