@@ -56,6 +56,8 @@ def simulate(
             f"stimulus={stimulus!r}; allowed: a Stimulus from neuroscape.make_stimulus(kind, ...)"
         )
     m = batch_for(model, conn_seed=conn_seed, connectivity=connectivity, stimulus=stimulus)
+    if hasattr(m, "integrator_for"):  # a CPU-only declared scheme gives way on a torch device
+        integrator = m.integrator_for(device, integrator)
     settings = SimSettings.for_model(
         m.spec,
         duration_ms=duration_ms,

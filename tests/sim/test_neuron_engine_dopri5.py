@@ -348,3 +348,15 @@ def test_on_torch_dopri5_is_refused_and_the_default_is_the_staggered_tables():
                          integrator="dopri5")  # fmt: skip
     r = simulate_neurons("hh", {}, stim, duration_ms=10.0, device="torch-cpu")
     assert r.integrator == "exponential_staggered_tables"
+
+
+def test_without_a_chosen_scheme_a_torch_device_takes_the_staggered_tables_everywhere():
+    from neuroscape.models import get_neuron_model
+    from neuroscape.sim.neuron_engine import NeuronBatch, device_integrator
+
+    m = get_neuron_model("hh")
+    assert device_integrator(m, "cuda", None) == "exponential_staggered_tables"
+    assert device_integrator(m, "cuda:1", "auto") == "exponential_staggered_tables"
+    assert device_integrator(m, "cuda", "dopri5") == "dopri5"  # chosen: kept, then refused
+    assert device_integrator(m, "cpu", None) is None
+    assert NeuronBatch(m).integrator_for("cuda", None) == "exponential_staggered_tables"

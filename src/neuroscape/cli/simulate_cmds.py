@@ -184,7 +184,8 @@ def _run_kwargs(args, spec) -> dict:
         duration_ms=duration,
         dt_ms=dt,
         window_ms=window,
-        integrator=integrator,
+        # none chosen: the engine picks the device's default (see neuroscape.simulate)
+        integrator=integrator if args.integrator is not None else None,
         workers=args.workers,
         allow_outside=args.allow_outside,
     )
@@ -238,7 +239,11 @@ def _write_table(args, spec, res) -> int:
 
 def _simulate_neuron(args, spec) -> int:
     from neuroscape.models import get_neuron_model
-    from neuroscape.sim.neuron_engine import check_neuron_settings, simulate_neurons
+    from neuroscape.sim.neuron_engine import (
+        check_neuron_settings,
+        device_integrator,
+        simulate_neurons,
+    )
 
     model = get_neuron_model(args.model)
     stimulus = stimulus_from_args(args)
@@ -268,6 +273,8 @@ def _simulate_neuron(args, spec) -> int:
             )
     else:
         every = max(1, math.ceil(n_steps / _MAX_TRACE_SAMPLES))
+    if args.integrator is None:  # a CPU-only declared scheme gives way on a torch device
+        integrator = device_integrator(model, args.device, None) or integrator
     check_neuron_settings(model, integrator, dt)  # refused before the compile notice
     with compile_notice(f"{model.name}-{integrator}"):
         res = simulate_neurons(
@@ -438,7 +445,7 @@ def _simulate_network(args, spec) -> int:
             "allowed for spiking networks with a graph (see neuroscape models)"
         )
     kw = _run_kwargs(args, spec)
-    with compile_notice(f"{spec.name}-{kw['integrator']}"):
+    with compile_notice(f"{spec.name}-{kw['integrator'] or spec.settings.integrator}"):
         res = simulate(
             args.model, parse_set(args.set, spec), record_spikes=wants_spikes, **kw, **network
         )

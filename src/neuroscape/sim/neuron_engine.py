@@ -1423,6 +1423,17 @@ def has_lane_kernel(m: NeuronModel) -> bool:
     return m.equations is not None and not m.has_reset
 
 
+def device_integrator(m: NeuronModel, device: str, integrator: str | None) -> str | None:
+    """The scheme of a run on ``device`` when none is chosen (None or 'auto'): the declared one,
+    except that dopri5 (CPU only) gives way on a torch device to the scheme that was the default
+    before it (gates on staggered half steps; rk4 without gates). A chosen scheme is kept."""
+    if device == "cpu" or integrator not in (None, "auto") or \
+            scheme_name(m.spec.settings.integrator) != DOPRI5:
+        return integrator
+    return EXPONENTIAL_STAGGERED_TABLES if EXPONENTIAL_STAGGERED_TABLES in model_schemes(m) \
+        else "rk4"
+
+
 def check_neuron_settings(m: NeuronModel, integrator: str, dt_ms: float) -> str:
     """The canonical scheme name, after checking that it and dt suit the model."""
     scheme = scheme_name(integrator)
@@ -1536,12 +1547,7 @@ def simulate_neurons(
         from neuroscape.sim.neuron_torch import simulate_neurons_torch
 
         m = model if isinstance(model, NeuronModel) else get_neuron_model(model)
-        if integrator in (None, "auto") and \
-                neuron_settings(m, duration_ms, dt_ms, window_ms, integrator)[1] == DOPRI5:
-            # nothing chosen: the declared CPU default has no torch kernel, so a torch device
-            # takes the scheme that was the default before it (gates on staggered half steps)
-            integrator = (EXPONENTIAL_STAGGERED_TABLES
-                          if EXPONENTIAL_STAGGERED_TABLES in model_schemes(m) else "rk4")
+        integrator = device_integrator(m, device, integrator)
         if neuron_settings(m, duration_ms, dt_ms, window_ms, integrator)[1] == DOPRI5:
             raise IntegratorError(
                 f"integrator 'dopri5' runs on the CPU only; on device={device!r} choose one of "
@@ -1855,6 +1861,10 @@ class NeuronBatch:
         self.stimulus.validate()
         if np.asarray(self.stimulus.values).shape[0] != 1:
             raise SettingsError("a sweep takes one stimulus for every point (one row)")
+
+    def integrator_for(self, device: str, integrator: str | None) -> str | None:
+        """The scheme on ``device`` when ``integrator`` is None (``device_integrator``)."""
+        return device_integrator(self.model, device, integrator)
 
     def check_settings(self, settings) -> None:
         check_neuron_settings(self.model, settings.integrator, settings.dt_ms)
