@@ -5,6 +5,7 @@ JSON object (no NaN or Infinity: null) whose units sit in named ``*_units`` fiel
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -88,9 +89,18 @@ def cmd_fit(args) -> int:
     from neuroscape.models import resolve
     from neuroscape.models.neuron import NeuronModel
 
+    if _is_recording(args):
+        return cmd_fit_recording(args)
     model = resolve(args.model)  # a name, an entry point or FILE.py:NAME
     spec = model.spec
     check_output_dir(args.out)
+    ext = Path(args.target).suffix.lower()
+    if ext not in (".csv", ".nwb", ".json") and not Path(args.target).is_dir():
+        raise FitCLIError(
+            f"target file {args.target!r}: extension {ext!r}; allowed: .csv, .nwb, .json (a "
+            f"trace or target), or a recording: {', '.join(RECORDING_SUFFIXES)} (.nwb and .csv "
+            "with --sweeps)"
+        )
     if args.db is not None:
         check_output_file(args.db, (".db", ".sqlite", ".sqlite3"), "--db")
     for key, (flag, methods) in _METHOD_OPTIONS.items():
@@ -222,6 +232,285 @@ def _fit_figures(problem, res, out: Path) -> dict[str, str]:
             res, files["posterior"], param_units=[res.parameter_units[n] for n in res.free_names]
         )
     return files
+
+
+# ----------------------------------------------------------------------------- recordings
+RECORDING_SUFFIXES = (".abf", ".txt", ".dat")  # always a recording; .nwb/.csv with --sweeps
+_RECORDING_OPTIONS = ("sweeps", "validate_sweeps", "v_offset", "window_ms")
+
+
+def _is_recording(args) -> bool:
+    """A recording target (sweeps scored by features): an ABF or t/I/V text file, or any file
+    with --sweeps, --validate-sweeps, --v-offset or --window-ms."""
+    if Path(args.target).suffix.lower() in RECORDING_SUFFIXES:
+        return True
+    return any(getattr(args, k, None) is not None for k in _RECORDING_OPTIONS)
+
+
+def _sweep_list(text: str | None, option: str) -> list[int] | None:
+    """--sweeps 1,3,5 or START:STOP:STEP (file indices, 0-based)."""
+    if text is None:
+        return None
+    vals = parse_range(text, option)
+    if not np.all(vals == np.round(vals)) or np.any(vals < 0):
+        raise FitCLIError(f"{option} {text!r}: allowed: sweep indices (whole numbers >= 0)")
+    out = [int(v) for v in vals]
+    if len(set(out)) != len(out):
+        raise FitCLIError(f"{option} {text!r} names a sweep twice; allowed: once each")
+    return out
+
+
+def _window(text: str | None, option: str) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    a, sep, b = text.partition(":")
+    if not sep:
+        raise FitCLIError(f"{option} {text!r}: expected START:STOP (ms)")
+    lo, hi = parse_number(a, f"{option} start"), parse_number(b, f"{option} stop")
+    if not 0 <= lo < hi:
+        raise FitCLIError(f"{option} {text!r}: allowed: 0 <= START < STOP (ms)")
+    return (lo, hi)
+
+
+def cmd_fit_recording(args) -> int:
+    """``neuroscape fit MODEL --target FILE.abf --sweeps ... --validate-sweeps ...``: a
+    multi-sweep feature fit (``neuroscape.fit.protocols``) and the held-out prediction."""
+    from neuroscape.fit import run_method
+    from neuroscape.fit.protocols import SweepFitProblem
+    from neuroscape.fit.recordings import RecordingError, read_sweeps
+
+    check_output_dir(args.out)
+    model = _neuron_model(args.model, "recordings")
+    refused = {
+        "--measure": args.measure,
+        "--series": args.series,
+        "--duration-ms": args.duration_ms,
+        "--db": args.db,
+    }
+    for flag, v in refused.items():
+        if v is not None:
+            why = {
+                "--measure": "the sweeps are scored by --objective (features per sweep)",
+                "--series": "the file's current-clamp sweeps are read (--sweeps selects)",
+                "--duration-ms": "each sweep sets its own length (--window-ms cuts them)",
+                "--db": "a sweep fit writes no model database",
+            }[flag]
+            raise FitCLIError(f"{flag} is not used with a recording target: {why}")
+    for key, (flag, methods) in _METHOD_OPTIONS.items():
+        if getattr(args, key) and args.method not in methods:
+            raise FitCLIError(
+                f"{flag} is not used by {args.method}; allowed with: {', '.join(methods)}"
+            )
+    fit_idx = _sweep_list(args.sweeps, "--sweeps")
+    held_idx = _sweep_list(args.validate_sweeps, "--validate-sweeps") or []
+    both = sorted(set(fit_idx or []) & set(held_idx))
+    if both:
+        raise FitCLIError(
+            f"sweep {both[0]} is in --sweeps and --validate-sweeps; allowed: fitted or held out"
+        )
+    current = None
+    if args.current is not None or args.stimulus is not None:
+        if args.stimulus is None and args.t_on is None:
+            raise FitCLIError(
+                "--current with a recording: give the step's onset --t-on MS (and --t-off MS); "
+                "the file does not say when it was injected"
+            )
+        current = stimulus_from_args(args)  # in nA: the recording's unit
+    rs = [_window(w, "--rms-window") for w in args.rms_window or []]
+    sweeps = read_sweeps(
+        args.target,
+        v_offset_mV=0.0 if args.v_offset is None else args.v_offset,
+        current_nA=current,
+        window_ms=_window(args.window_ms, "--window-ms"),
+    )
+    if fit_idx is None:
+        fit_idx = [k for k in sweeps.indices() if k not in held_idx]
+        if not fit_idx:
+            raise FitCLIError("every sweep is held out; allowed: at least one to fit (--sweeps)")
+    fitted = sweeps.select(fit_idx)
+    held = sweeps.select(held_idx) if held_idx else None
+    _once(args.set, "--set")
+    _once(args.start, "--start")
+    fixed = parse_set(args.set, model.spec)
+    free = _free(args.free, model.spec)
+    start = parse_pairs(args.start, "--start")
+    if args.objective and "window_rms" in args.objective and not rs:
+        raise FitCLIError("--objective window_rms needs --rms-window T0:T1 (ms)")
+    try:
+        problem = SweepFitProblem(
+            model,
+            fitted,
+            free,
+            objectives=args.objective,
+            fixed=fixed,
+            rms_windows=rs,
+            settle_ms=args.settle_ms,
+            spike_threshold_mV=args.spike_threshold_mv,
+            dt_ms=args.dt_ms,
+            seed=args.seed,
+            budget=args.budget,
+            workers=args.workers,
+        )
+    except RecordingError as e:  # name the CLI's option where the API's method is named
+        text = re.sub(r"window\(t_start_ms, t_stop_ms\)", "--window-ms START:STOP", str(e))
+        text = re.sub(r"window\(([-\d.e+]+), ([-\d.e+]+)\)", r"--window-ms \1:\2", text)
+        raise FitCLIError(text) from None
+    if problem.insensitive():  # 2 n_free + 1 probe candidates, not counted
+        print(
+            f"neuroscape: warning: no free parameter ({', '.join(problem.free_names)}) changes "
+            f"any objective of {model.name} on these sweeps: the fit cannot move",
+            file=sys.stderr,
+        )
+    options = {"threshold": args.threshold}
+    if start:
+        options["start"] = start
+        problem.check_start(start)
+    if args.noise_sd is not None:
+        options["noise_sd"] = args.noise_sd
+    res = run_method(problem, args.method, seed=args.seed, **options)
+    x = [res.best[n] for n in problem.free_names]
+    fit_entries, fit_out = problem.predict(x, fitted)
+    held_entries, held_out = problem.predict(x, held) if held is not None else ([], None)
+    res.extra["validation"] = held_entries
+    res.extra["fitted_sweeps"] = fit_entries
+    res.extra["recording"] = sweeps.describe()
+    res.extra["sweep_fit"] = problem.describe()
+    res.extra["feature_units"] = _feature_units()
+    res.extra["simulations_per_candidate"] = len(problem.sweep_data)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"result": str(res.save(out / "result.json"))}
+    files.update(sweep_fit_figures(problem, res, fit_out, held_out, out))
+    _print_recording_fit(args, problem, res, sweeps, fit_entries, held_entries, files)
+    return 0
+
+
+def _feature_units() -> dict[str, str]:
+    from neuroscape.fit.protocols import FEATURE_UNITS
+
+    return dict(FEATURE_UNITS)
+
+
+def sweep_fit_figures(problem, res, fit_out, held_out, out: Path) -> dict[str, str]:
+    """convergence.png, sweeps.png (recorded and fitted V per sweep) and fi.png (the f-I
+    curves) of a sweep fit; pareto.png for a multi-objective one."""
+    from neuroscape.fit.protocols import spike_features
+    from neuroscape.plot import fit as pf
+    from neuroscape.plot.sweeps import fi_figure, sweeps_figure
+
+    files = {"convergence": str(out / "convergence.png")}
+    pf.convergence_figure(res, files["convergence"])
+    if res.pareto_f is not None and res.pareto_f.shape[1] >= 2:
+        files["pareto"] = str(out / "pareto.png")
+        pf.pareto_figure(res, files["pareto"])
+    runs = [(o, False) for o in [fit_out] if o is not None]
+    runs += [(o, True) for o in [held_out] if o is not None]
+    items = sorted(
+        (
+            (d, o.v[0, j, : len(d.t_ms)] if o.ok[0] else None, o.spikes[0][j] if o.ok[0] else None,
+             held)
+            for o, held in runs
+            for j, d in enumerate(o.sweeps)
+        ),
+        key=lambda it: it[0].protocol.index,
+    )  # fmt: skip
+    cu = "nA"
+    titles = [
+        f"sweep {d.protocol.index}, {format_value(d.protocol.amp_nA, cu, 'g')}: "
+        f"{int(d.features['spike_count'])} / {'-' if s is None else len(s)} spikes"
+        for d, _, s, _ in items
+    ]
+    files["sweeps"] = str(out / "sweeps.png")
+    sweeps_figure(
+        [d.t_ms for d, *_ in items],
+        [d.v_mV for d, *_ in items],
+        [v for _, v, _, _ in items],
+        titles,
+        files["sweeps"],
+        held_out=[h for *_, h in items],
+        model_label=f"{problem.model.name} (recorded / model spikes in titles)",
+    )
+    files["fi"] = str(out / "fi.png")
+    fi_figure(
+        [d.protocol.amp_nA for d, *_ in items],
+        [d.features["fI_rate"] for d, *_ in items],
+        [None if s is None else spike_features(s, d.protocol)["fI_rate"] for d, _, s, _ in items],
+        files["fi"],
+        held_out=[h for *_, h in items],
+        current_unit=cu,
+    )
+    return files
+
+
+def _print_recording_fit(args, problem, res, sweeps, fit_entries, held_entries, files) -> None:
+    from neuroscape.fit.protocols import spike_count_within
+
+    spiking = [e for e in held_entries if e["spikes_recorded"] > 0]
+    within = [e for e in spiking if spike_count_within(e["spikes_recorded"], e["spikes_model"])]
+    if args.json:
+        print_json(
+            {
+                "model": res.model,
+                "method": res.method,
+                "recording": sweeps.describe(),
+                "fitted_sweeps": [e["sweep"] for e in fit_entries],
+                "held_out_sweeps": [e["sweep"] for e in held_entries],
+                "best": res.best,
+                "parameter_units": res.parameter_units,
+                "errors": dict(zip(res.measures, res.best_errors, strict=True)),
+                "error_units": res.measure_units,
+                "error": res.best_error,
+                "error_unit": res.error_unit,
+                "candidates": res.n_sims,
+                "simulations_per_candidate": len(problem.sweep_data),
+                "failed_candidates": res.n_failed,
+                "first_failure": res.first_failure,
+                "budget": problem.budget,
+                "wall_time_s": res.wall_time_s,
+                "validation": held_entries,
+                "held_out_spiking_within_max_1_or_15pct": [len(within), len(spiking)],
+                "files": files,
+            }
+        )
+        return
+    pu = res.parameter_units
+    d = problem.describe()
+    print(
+        f"{res.model} fitted by {res.method} to {len(fit_entries)} sweeps of {sweeps.source} "
+        f"(recorded every {format_value(d['recording_dt_ms'], 'ms', 'g')}, compared every "
+        f"{format_value(d['sample_ms'], 'ms', 'g')}, simulated at "
+        f"{format_value(d['dt_ms'], 'ms', 'g')}; V offset "
+        f"{format_value(sweeps.v_offset_mV, 'mV', 'g')}): {res.n_sims} of {problem.budget} "
+        f"candidates, each on {len(problem.sweep_data)} sweeps, in "
+        f"{format_value(res.wall_time_s, 's', '.3g')}"
+    )
+    print("best: " + ", ".join(f"{k} = {format_value(v, pu[k])}" for k, v in res.best.items()))
+    errs = ", ".join(
+        f"{m} {format_value(e, 'sd')}" for m, e in zip(res.measures, res.best_errors, strict=True)
+    )
+    print(f"error (feature sds): {errs}")
+    if res.n_failed:
+        print(
+            f"failed: {res.n_failed} of {res.n_sims} candidates, scored as the worst error "
+            f"(inf); the first: {res.first_failure}"
+        )
+    for title, entries in (("fitted", fit_entries), ("held out", held_entries)):
+        if not entries:
+            continue
+        print(f"{title} sweeps (recorded vs model spikes in the sweep):")
+        for e in entries:
+            model = "failed" if e["spikes_model"] is None else str(e["spikes_model"])
+            print(
+                f"  sweep {e['sweep']}, {format_value(e['amp_nA'], 'nA', 'g')}: "
+                f"{e['spikes_recorded']} vs {model} spikes, feature error "
+                f"{format_value(e['error'], 'sd', '.3g')}"
+            )
+    if held_entries:
+        print(
+            f"held-out spiking sweeps with the spike count within max(1 spike, 15%): "
+            f"{len(within)} of {len(spiking)}"
+        )
+    print("files: " + ", ".join(files.values()))
 
 
 # --------------------------------------------------------------------------------------- target
@@ -398,6 +687,12 @@ def _neuron_model(ref: str, what: str):
 
 
 # -------------------------------------------------------------------------------------- parsers
+def _objective_names() -> list[str]:
+    from neuroscape.fit.protocols import OBJECTIVES
+
+    return list(OBJECTIVES)
+
+
 def add_parsers(sub) -> None:
     from neuroscape.fit import MEASURES, METHODS, OUTPUTS_FORMAT
 
@@ -417,8 +712,9 @@ def add_parsers(sub) -> None:
         "--target",
         required=True,
         metavar="FILE",
-        help="t_ms,V_mV[,I_<unit>] CSV (the optional current column gives the stimulus), NWB "
-        "current clamp, or JSON: rates {\"rates\": {\"r_E\": 25}} (Hz), outputs "
+        help="a recording (.abf, .txt t/I/V, or .nwb/.csv with --sweeps: see 'recordings' "
+        "below), a t_ms,V_mV[,I_<unit>] CSV (the optional current column gives the stimulus), "
+        "NWB current clamp, or JSON: rates {\"rates\": {\"r_E\": 25}} (Hz), outputs "
         "{\"outputs\": {\"rate\": 60, \"v_mean\": {\"value\": -65, \"sd\": 2}}} (declared "
         "units; without sd the error is relative), features, behaviour, ranges",
     )
@@ -493,6 +789,35 @@ def add_parsers(sub) -> None:
         "(default: all cores)",
     )
     add_stimulus_args(f)
+    r = f.add_argument_group(
+        "recordings",
+        "a family of current-clamp sweeps (ABF, NWB icephys, t/I/V text): every candidate runs "
+        "on all fitted sweeps in one batch, scored by eFEL features per sweep in units of "
+        "per-feature sds (BluePyOpt's way); --budget counts candidates. With a recording, "
+        "--current/--t-on/--t-off (or --stimulus) give the injected current in nA for a file "
+        "that records none",
+    )
+    r.add_argument("--sweeps", metavar="LIST", default=None,
+                   help="sweeps to fit: file indices from 0, 1,3,5 or START:STOP:STEP (default: "
+                   "all but the held-out ones)")  # fmt: skip
+    r.add_argument("--validate-sweeps", metavar="LIST", default=None,
+                   help="held-out sweeps to predict (result.json: validation; default: none)")
+    r.add_argument("--v-offset", type=finite_float, default=None, metavar="MV",
+                   help="liquid-junction offset subtracted from the recorded V (mV; default 0)")
+    r.add_argument("--window-ms", metavar="START:STOP", default=None,
+                   help="keep this part of every sweep (ms), e.g. to cut a protocol of several "
+                   "steps down to one (default: whole sweeps)")  # fmt: skip
+    r.add_argument("--objective", action="append", default=None, choices=_objective_names(),
+                   help="repeat for several (summed; objectives of nsga2; default: "
+                   "spike_count, fI, spike_timing, subthreshold, and ap_shape for models with "
+                   "action potentials, window_rms with --rms-window)")  # fmt: skip
+    r.add_argument("--rms-window", action="append", metavar="T0:T1", default=None,
+                   help="window (ms, every sweep) of the window_rms objective; repeatable")
+    r.add_argument("--settle-ms", type=nonneg_float, default=200.0,
+                   help="the model runs this long without input before each sweep (ms; "
+                   "default 200)")  # fmt: skip
+    r.add_argument("--spike-threshold-mv", type=finite_float, default=-20.0,
+                   help="the recording's spike detection level (mV; default -20, eFEL's)")
     f.add_argument(
         "--out", required=True, metavar="DIR", help="result.json and the figures of the fit"
     )

@@ -671,19 +671,30 @@ class SweepFitProblem(FitProblem):
         """Predict the sweeps of ``held_out`` (a SweepSet) with the parameters ``x`` (a vector
         of the free parameters, or {name: value}); not counted against the budget. One entry
         per sweep: ``sweep`` (its index in the file), ``amp_nA``, ``spikes_recorded``,
-        ``spikes_model``, ``feature_errors`` {feature: sd units}, ``features_recorded`` and
-        ``features_model`` {feature: value} (units in ``FEATURE_UNITS``), ``error`` (their
-        sum), ``ok`` and ``failure``."""
+        ``spikes_model`` (spikes in the analysed sweep), ``feature_errors`` {feature: sd
+        units}, ``features_recorded`` and ``features_model`` {feature: value} (units in
+        ``FEATURE_UNITS``), ``error`` (the sum of the feature errors, sd units), ``ok`` and
+        ``failure`` (the model's side is None where the simulation failed)."""
+        return self.predict(x, held_out)[0]
+
+    def predict(self, x, sweeps) -> tuple[list[dict], SweepOutput]:
+        """``validate``'s entries and the simulation itself (its traces, for figures)."""
         if isinstance(x, dict):
+            missing = [n for n in self.free_names if n not in x]
+            if missing:
+                raise FitError(f"parameters: {missing[0]!r} missing; free: {self.free_names}")
             x = [x[n] for n in self.free_names]
-        data = self.prepare(held_out)
-        out = self.simulate(np.asarray(x, float)[None, :], data)
+        x = np.asarray(x, float).ravel()
+        if len(x) != self.n_free:
+            raise FitError(f"{len(x)} values for {self.n_free} free parameters {self.free_names}")
+        data = self.prepare(sweeps)
+        out = self.simulate(x[None, :], data)
         fe = self.feature_errors(out)[0]
+        ok = bool(out.ok[0])
         entries = []
         for j, d in enumerate(data):
             model = fe[j].pop("_model")
             errs = dict(fe[j])
-            ok = bool(out.ok[0])
             entries.append(
                 {
                     "sweep": d.protocol.index,
@@ -700,7 +711,7 @@ class SweepFitProblem(FitProblem):
                     "failure": out.errors[0],
                 }
             )
-        return entries
+        return entries, out
 
     def insensitive(self) -> bool:
         """True when no free parameter moves any objective: the defaults and each free
@@ -754,3 +765,9 @@ def warn_if_insensitive(problem: SweepFitProblem) -> bool:
         )
         return True
     return False
+
+
+def spike_count_within(recorded: int, model: int | None, rel: float = 0.15) -> bool:
+    """Whether a predicted spike count is within max(1 spike, ``rel`` of the recorded count)
+    of the recorded one (False for a failed simulation, None)."""
+    return model is not None and abs(model - recorded) <= max(1.0, rel * recorded)
