@@ -771,3 +771,49 @@ def spike_count_within(recorded: int, model: int | None, rel: float = 0.15) -> b
     """Whether a predicted spike count is within max(1 spike, ``rel`` of the recorded count)
     of the recorded one (False for a failed simulation, None)."""
     return model is not None and abs(model - recorded) <= max(1.0, rel * recorded)
+
+
+def single_step_window(sweeps) -> float:
+    """The longest start of the sweeps, [0, t_stop) ms, in which every sweep's command is at
+    most one step that also ends there: each sweep's current (median-filtered over 1 ms) is
+    "on" where it leaves its holding level (the median of its first 1/64) by more than 10
+    noise SDs and 2% of its largest excursion; t_stop is the latest start of an "on" run (or
+    the sweeps' end) before which every sweep has at most one run, ended. For a protocol
+    whose later epochs (a test pulse, a second step) the engines cannot inject with the
+    first: ``sweeps.window(0, t_stop)``. Returns the sweeps' end when no cut is needed."""
+    from scipy.ndimage import median_filter
+
+    dt = float(sweeps.dt_ms)
+    k = max(1, int(round(1.0 / dt)))
+    runs, ends = [], []
+    for sw in sweeps.sweeps:
+        i = np.asarray(sw.i_nA, float)
+        s = median_filter(i, size=2 * (k // 2) + 1, mode="nearest") if k > 1 else i
+        head = i[: max(8, len(i) // 64)]
+        hold = float(np.median(s[: len(head)]))
+        noise = 1.4826 * float(np.median(np.abs(np.diff(head)))) / np.sqrt(2.0)
+        tol = max(10.0 * noise, 0.02 * float(np.abs(s - hold).max()), 1e-9)
+        on = np.abs(s - hold) > tol
+        d = np.diff(on.astype(np.int8))
+        a = list(np.flatnonzero(d == 1) + 1) + ([0] if on[0] else [])
+        b = list(np.flatnonzero(d == -1) + 1)
+        a.sort()
+        r = []
+        for start in a:
+            stop = next((e for e in b if e > start), len(i))
+            r.append((start * dt, stop * dt))
+        runs.append(r)
+        ends.append(len(i) * dt)
+    end = min(ends)
+    candidates = sorted({end, *(a for r in runs for a, _ in r if a < end)}, reverse=True)
+    for t_stop in candidates:
+        if all(
+            len([1 for a, _ in r if a < t_stop]) <= 1
+            and all(b <= t_stop + 1e-9 for a, b in r if a < t_stop)
+            for r in runs
+        ):
+            return float(t_stop)
+    raise FitError(
+        f"{getattr(sweeps, 'source', '') or 'the sweeps'}: no start of the sweeps holds at most "
+        "one step in every sweep (a step at 0 ms?); cut them with SweepSet.window"
+    )
