@@ -190,6 +190,6 @@ def test_fit_traces_lie_on_their_times_closed_form(record_every):
         record_every=record_every,
     )  # fmt: skip
     np.testing.assert_allclose(t, np.arange(len(t)) * dt * record_every, atol=1e-12)
-    assert len(t) == 400 // record_every
+    assert len(t) == 400 // record_every + 1  # t = 0 through the end
     truth = -65.0 + 10.0 * 2.0 * (1 - np.exp(-t / 10.0))
     assert np.abs(v[0] - truth).max() < 1e-6

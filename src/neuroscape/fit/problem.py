@@ -63,12 +63,10 @@ def simulate_traces(
     from neuroscape.sim.neuron_engine import simulate_neurons
 
     m = get_neuron_model(model)
-    # Gate models fit with the first-order tabulated scheme: with HH's declared second-order
-    # default the sbi coverage bar (16 of 20 truths inside the 90% interval) came out at 15-16
-    # over three draws of truths, against a pass with this scheme; not yet understood.
-    integ = integrator or (
-        "exponential_euler_tables" if m.gate_tables else m.spec.settings.integrator
-    )
+    # the model's declared scheme (hh: dopri5): the first-order gate tables put the fit's optimum
+    # off a trace made by another simulator (NEURON's hh: 8.6-10.2 mV RMS at the truth, g_L
+    # 5-15% off; tests/reference/test_neuron_fit.py)
+    integ = integrator or m.spec.settings.integrator
     res = simulate_neurons(
         m,
         params,
@@ -83,10 +81,11 @@ def simulate_traces(
     )
     # the kernel's sample k is the state after step (k + 1) * record_every, at t_v[k] =
     # (k + 1) * record_every * dt; prepend the initial state so that sample k lies at
-    # t = k * record_every * dt from t = 0 (on the target's grid when the step divides it)
+    # t = k * record_every * dt from t = 0 through the end (on the target's grid when the step
+    # divides it)
     v0 = res.states[:, 0, :]
     y0 = m.initial_state(res.params)[:, 0]
-    v = np.concatenate([y0[:, None], v0[:, :-1]], axis=1)
+    v = np.concatenate([y0[:, None], v0], axis=1)
     t = np.arange(v.shape[1]) * dt_ms * record_every
     return t, v, res
 

@@ -510,7 +510,9 @@ def synthetic_trace(
         record_every=record_every,
         integrator=integrator,
     )
-    v = v[0] + noise_mV * np.random.default_rng(seed).standard_normal(v.shape[1])
+    keep = t < duration_ms - 1e-9 * duration_ms  # samples on [0, duration), as a recording's
+    t, v = t[keep], v[0, keep]
+    v = v + noise_mV * np.random.default_rng(seed).standard_normal(v.shape[0])
     m = get_neuron_model(model)
     return Target(
         "trace",
