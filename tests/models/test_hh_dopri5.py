@@ -90,12 +90,12 @@ def test_default_spike_times_over_one_second_within_the_bar(sample):
 
 
 @pytest.mark.slow
-def test_default_on_300_neurons_of_the_benchmark():
+def test_default_on_100_neurons_of_the_benchmark():
     # on all 10,000 (an independent Dormand-Prince solution at a relative tolerance of 1e-12,
     # 8 min): every neuron that fires through the run within the bar (0.007 ms at most, median
     # 1.5e-4 ms); 3 whose firing stops in the run beyond it (up to 0.05 ms, one train a spike
     # short), where the spike times are ill-conditioned
-    pick = np.random.default_rng(7).choice(10_000, 300, replace=False)
+    pick = np.random.default_rng(7).choice(10_000, 100, replace=False)
     g_na, g_k, amps = _population(10_000, pick)
     got = simulate_neurons("hh", [{"g_Na": a, "g_K": b} for a, b in zip(g_na, g_k, strict=True)],
                            make_stimulus("step", amp=amps))  # fmt: skip

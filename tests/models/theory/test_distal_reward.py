@@ -26,16 +26,11 @@ def test_no_reward_no_change():
 @pytest.mark.slow
 def test_distal_reward_problem_solved_in_one_hour():
     """The truth: after one hour of network time the rewarded synapse is at its maximum and the
-    mean of all other excitatory synapses is within 10% of its start, in at least 4 of 5 runs
-    (two graphs, independent noise per row)."""
-    seen = []
-    good = 0
-    for conn_seed, rows in ((0, 3), (1, 2)):
-        res = ns.simulate(network(dr.NETWORK), [{}] * rows, seed=conn_seed,
-                          conn_seed=conn_seed)
-        for w, others, n in zip(res["w_rewarded"], res["w_others"], res["rewards"],
-                                strict=True):
-            seen.append((round(w, 3), round(others, 4), int(n)))
-            good += w >= 0.99 * 4.0 and abs(others - 1.0) < 0.10
-    assert good >= 4, seen
+    mean of all other excitatory synapses is within 10% of its start, in both of two runs (one
+    batched call: a row per core, independent noise per row)."""
+    res = ns.simulate(network(dr.NETWORK), [{}] * 2, seed=0, conn_seed=0)
+    seen = [(round(w, 3), round(others, 4), int(n)) for w, others, n in
+            zip(res["w_rewarded"], res["w_others"], res["rewards"], strict=True)]
+    good = sum(w >= 0.99 * 4.0 and abs(others - 1.0) < 0.10 for w, others, _ in seen)
+    assert good == 2, seen
     assert np.all(res.ok)
