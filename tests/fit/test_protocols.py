@@ -17,6 +17,7 @@ from neuroscape.fit.protocols import (
     OBJECTIVES,
     SweepFitProblem,
     detect_peaks,
+    single_step_window,
     spike_features,
     step_protocol,
     voltage_features,
@@ -191,6 +192,60 @@ def test_closed_form_lif_family_is_recovered():
     assert set(rel) == set(LIF_TRUTH)
     assert max(rel.values()) < 0.02, (rel, res.best)
     assert res.measure_units == dict.fromkeys(p.measures, "1")
+
+
+HH_TRUTH = {"g_Na": 110.0, "g_K": 40.0, "g_L": 0.35}
+HH_AMPS = (-3.0, 1.5, 6.0, 10.0, 15.0)  # uA/cm^2, stored as "nA" with current_per_nA = 1
+
+
+def hh_family(settle=200.0, dur=300.0, t_on=50.0, t_off=250.0):
+    """HH sweeps from another integrator at a 5x finer step than the fit's (rk4 at 0.002 ms;
+    the fit runs the tabulated exponential Euler at 0.01 ms), sampled every 0.05 ms, each after
+    ``settle`` ms at rest."""
+    from neuroscape.core.stimuli import make_stimulus
+    from neuroscape.fit import synthetic_trace
+
+    sweeps = []
+    n0 = int(round(settle / 0.05))
+    for k, a in enumerate(HH_AMPS):
+        st = make_stimulus("step", amp=a, t_on=settle + t_on, t_off=settle + t_off)
+        tg = synthetic_trace("hh", HH_TRUTH, st, duration_ms=settle + dur, dt_ms=0.002,
+                             record_every=25, integrator="rk4")  # fmt: skip
+        v = tg.v_mV[n0:]
+        t = np.arange(len(v)) * 0.05
+        sweeps.append(Sweep(k, t, v, np.where((t >= t_on) & (t < t_off), a, 0.0)))
+    return SweepSet(tuple(sweeps), "HH, rk4 at 0.002 ms", 0.05)
+
+
+def test_hh_family_from_a_finer_integrator_is_recovered():
+    """A model with action potentials: AP shape is an objective and spikes are peaks on both
+    sides; g_Na, g_K and g_L within 1% (measured 0.002-0.074% over 4 seeds)."""
+    fam = hh_family()
+    box = {"g_Na": (60.0, 180.0), "g_K": (18.0, 54.0), "g_L": (0.15, 0.45)}
+    with pytest.raises(FitError, match="current_per_nA"):
+        SweepFitProblem("hh", fam, box)  # nA against uA/cm^2: no area given
+    p = SweepFitProblem("hh", fam, box, truth=HH_TRUTH, budget=800, current_per_nA=1.0)
+    assert p.measures == ("spike_count", "fI", "spike_timing", "ap_shape", "subthreshold")
+    assert p.sim_dt_ms == pytest.approx(0.01) and p.sample_ms == pytest.approx(0.05)
+    assert [int(d.features["spike_count"]) for d in p.sweep_data][:2] == [0, 0]
+    res = run_method(p, "cmaes", seed=0)
+    rel = res.relative_errors()
+    assert max(rel.values()) < 0.01, (rel, res.best)
+
+
+def test_single_step_window_and_spontaneous_spikes():
+    """The ABF's protocol: its first step ends at 646.85 ms, the next epoch starts at 1146.85
+    ms (its README); a recording that fires before its step has no voltage_base."""
+    whole = read_sweeps(ABF)
+    assert single_step_window(whole) == pytest.approx(1146.85)
+    sweeps, _ = lif_family(amps=(2.5,))
+    s = sweeps.sweeps[0]
+    v = s.v_mV.copy()
+    v[500:503] = AP_PEAK_MV  # a spike at 50 ms, before the step at 100 ms
+    p = lif_problem(SweepSet((Sweep(0, s.t_ms, v, s.i_nA),), "spont", sweeps.dt_ms))
+    f = p.sweep_data[0].features
+    assert f["spike_count"] == 1 + lif_problem(sweeps).sweep_data[0].features["spike_count"]
+    assert np.isnan(f["voltage_base"]) and np.isnan(f["steady_state_voltage_stimend"])
 
 
 def test_validation_entries():

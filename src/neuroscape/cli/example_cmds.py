@@ -110,6 +110,7 @@ def fit_real_cell(
         step_protocol,
     )
     from neuroscape.fit.recordings import read_sweeps
+    from neuroscape.models import resolve
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -137,12 +138,11 @@ def fit_real_cell(
     if not pre:
         raise FitError(f"{path}: no sweep has a baseline before its step (the recorded rest)")
     rest = float(np.median(np.concatenate(pre)))
-    lo, hi = max(-80.0, rest - E_L_BELOW_REST_MV), min(-55.0, rest + E_L_ABOVE_REST_MV)
-    if not lo < hi:
-        raise FitError(
-            f"{path}: the recorded rest {rest:.1f} mV leaves adex's E_L domain [-80, -55] mV "
-            "by more than the box's margin; a liquid-junction offset (--v-offset)?"
-        )
+    # E_L around the rest, within adex's declared domain (a cell that rests above it, e.g.
+    # firing spontaneously, gets the domain's top 15 mV)
+    dom = resolve("adex").spec.parameter("E_L")
+    centre = min(max(rest, dom.low + E_L_BELOW_REST_MV), dom.high - E_L_ABOVE_REST_MV)
+    lo, hi = centre - E_L_BELOW_REST_MV, centre + E_L_ABOVE_REST_MV
     free = {**ADEX_BOX, "E_L": (lo, hi)}
     problem = SweepFitProblem(
         "adex", fitted, free, fixed=dict(ADEX_FIXED), budget=budget, seed=seed, workers=workers

@@ -276,6 +276,7 @@ def cmd_fit_recording(args) -> int:
     """``neuroscape fit MODEL --target FILE.abf --sweeps ... --validate-sweeps ...``: a
     multi-sweep feature fit (``neuroscape.fit.protocols``) and the held-out prediction."""
     from neuroscape.fit import run_method
+    from neuroscape.fit.problem import FitError
     from neuroscape.fit.protocols import SweepFitProblem
     from neuroscape.fit.recordings import RecordingError, read_sweeps
 
@@ -350,10 +351,12 @@ def cmd_fit_recording(args) -> int:
             seed=args.seed,
             budget=args.budget,
             workers=args.workers,
+            current_per_nA=args.current_per_na,
         )
-    except RecordingError as e:  # name the CLI's option where the API's method is named
+    except (RecordingError, FitError) as e:  # the CLI's options where the API's names stand
         text = re.sub(r"window\(t_start_ms, t_stop_ms\)", "--window-ms START:STOP", str(e))
         text = re.sub(r"window\(([-\d.e+]+), ([-\d.e+]+)\)", r"--window-ms \1:\2", text)
+        text = text.replace("give current_per_nA", "give --current-per-na")
         raise FitCLIError(text) from None
     if problem.insensitive():  # 2 n_free + 1 probe candidates, not counted
         print(
@@ -816,6 +819,10 @@ def add_parsers(sub) -> None:
     r.add_argument("--settle-ms", type=nonneg_float, default=200.0,
                    help="the model runs this long without input before each sweep (ms; "
                    "default 200)")  # fmt: skip
+    r.add_argument("--current-per-na", type=positive_float, default=None, metavar="X",
+                   help="the model's current units per nA of recorded current, for a model "
+                   "whose current is a density or dimensionless (uA/cm^2: 1e5 / the membrane "
+                   "area in um^2; default: none, pA/nA models convert by prefix)")  # fmt: skip
     r.add_argument("--spike-threshold-mv", type=finite_float, default=-20.0,
                    help="the recording's spike detection level (mV; default -20, eFEL's)")
     f.add_argument(

@@ -28,16 +28,18 @@ Features per sweep (``FEATURE_SD``: the scale of each, with its unit):
   integrate-and-fire models, whose traces carry no action potential, are scored alike;
 - ``AP_amplitude`` and ``spike_half_width`` (eFEL on the traces; only for models with action
   potentials, i.e. without a threshold-reset, and only on sweeps where data and model fire);
-- ``voltage_base`` (mean V over the last 10% of the time before the step, eFEL's window),
+- ``voltage_base`` (mean V over the last 10% of the time before the step, eFEL's window; on
+  sweeps where the recording fires no spike before the step),
   ``steady_state_voltage_stimend`` (mean V over the last 10% of the step; on sweeps where the
-  recording fires no spike in the step: a spiking sweep's mean voltage is its action
-  potentials' shape), ``sag_amplitude`` (that steady state minus the minimum V in the step,
-  on hyperpolarising steps); V smoothed over ``smooth_ms`` first, so that recording noise does
-  not deepen the minimum.
+  recording fires no spike in the step): a mean over action potentials is their shape, which
+  integrate-and-fire models do not have; ``sag_amplitude`` (that steady state minus the
+  minimum V in the step, on hyperpolarising steps); V smoothed over ``smooth_ms`` first, so
+  that recording noise does not deepen the minimum.
 
 Spikes of the recording: eFEL's ``peak_time`` rule (the maximum between an upward and the next
 downward crossing of ``spike_threshold_mV``, eFEL's default -20 mV); spikes of the model: the
-engine's spike times (threshold crossings).
+same rule on its trace for models with action potentials, the engine's threshold crossings for
+threshold-reset models (whose traces have no peak).
 
 Objectives (``OBJECTIVES``; nsga2 sees them separately, the other methods their sum):
 ``spike_count``, ``fI`` (the f-I curve: per sweep, the rate in the step, spikes / step
@@ -287,9 +289,11 @@ def _prepare(
     shape: bool,
     current_unit: str,
     decimate: int = 1,
+    current_per_nA: float | None = None,
 ) -> list:
     """Protocol, spikes and features of every sweep of a SweepSet; the steps in
-    ``current_unit`` (the model's). Spikes and AP shapes are read at the recording's sampling,
+    ``current_unit`` (the model's; ``current_per_nA`` model units per nA when given, else by
+    the ampere prefixes). Spikes and AP shapes are read at the recording's sampling,
     the rest on every ``decimate``-th sample (the simulation's sampling)."""
     source = str(getattr(sweeps, "source", "") or "recording")
     if not getattr(sweeps, "sweeps", None):
@@ -316,12 +320,21 @@ def _prepare(
             f.update({k: float(x[0]) for k, x in shape_features(t, v, p).items()})
         t, v = t[::decimate], v[::decimate]
         f.update({k: float(x[0]) for k, x in voltage_features(t, v, p, smooth_ms).items()})
-        if len(spikes[(spikes >= p.t_on_ms) & (spikes <= p.t_off_ms)]):
-            f["steady_state_voltage_stimend"] = float("nan")  # see the module docstring
-        try:
-            amp = float(convert_current(np.array([p.amp_nA]), "nA", current_unit, source)[0])
-        except TargetError as e:
-            raise FitError(str(e)) from None
+        # a mean over action potentials is their shape (see the module docstring)
+        if np.any((spikes >= p.t_on_ms) & (spikes <= p.t_off_ms)):
+            f["steady_state_voltage_stimend"] = float("nan")
+        if np.any(spikes < p.t_on_ms):
+            f["voltage_base"] = float("nan")
+        if current_per_nA is not None:
+            amp = p.amp_nA * current_per_nA
+        else:
+            try:
+                amp = float(convert_current(np.array([p.amp_nA]), "nA", current_unit, source)[0])
+            except TargetError as e:
+                raise FitError(
+                    f"{e}: give current_per_nA (model units per nA, e.g. 1e5 / membrane area in "
+                    "um^2 for uA/cm^2)"
+                ) from None
         out.append(_SweepData(p, t, v, spikes, f, amp))
     return out
 
@@ -355,7 +368,10 @@ class SweepFitProblem(FitProblem):
     smooth_ms: moving average before the voltage features. spike_threshold_mV: the
     recording's spike detection level. budget: candidates (each simulated on every sweep).
     dt_ms: the simulation step (default the model's, made to divide the sampling interval).
-    truth: the parameters of a synthetic family (the result reports the recovery)."""
+    truth: the parameters of a synthetic family (the result reports the recovery).
+    current_per_nA: the model's current units per nA of recorded current, for a model whose
+    current is not in amperes: a density (uA/cm^2: 1e5 / the membrane area in um^2) or a
+    dimensionless input (default: pA, nA, ... convert by their prefixes; others refused)."""
 
     def __init__(
         self,
@@ -377,6 +393,7 @@ class SweepFitProblem(FitProblem):
         workers: int | None = None,
         truth: dict[str, float] | None = None,
         db: str | None = None,
+        current_per_nA: float | None = None,
     ) -> None:
         m = resolve(model)
         if not isinstance(m, NeuronModel):
@@ -408,6 +425,16 @@ class SweepFitProblem(FitProblem):
         self.smooth_ms = float(smooth_ms)
         self.spike_threshold_mV = float(spike_threshold_mV)
         self.rms_windows = [tuple(map(float, w)) for w in rms_windows]
+        self.current_per_nA = current_per_nA
+        if current_per_nA is not None and (
+            isinstance(current_per_nA, bool)
+            or not isinstance(current_per_nA, int | float)
+            or not (np.isfinite(current_per_nA) and current_per_nA > 0)
+        ):
+            raise FitError(
+                f"current_per_nA={current_per_nA!r}; allowed: a finite number > 0 "
+                f"({m.current_unit} per nA)"
+            )
         self._check_args()
         self.shape = not m.has_reset  # I&F traces carry no action potential to compare
         self._grid(float(sweeps.dt_ms))
@@ -418,6 +445,7 @@ class SweepFitProblem(FitProblem):
             self.shape,
             m.current_unit,
             self.decimate,
+            self.current_per_nA,
         )
         self.measures = self._choose_objectives(objectives)
         self.free_names = list(self.free)
@@ -579,7 +607,10 @@ class SweepFitProblem(FitProblem):
             row_sp, err = [], None
             for j, d in enumerate(data):
                 r, tn = i * s_n + j, len(d.t_ms)
-                st = np.asarray(res.spike_times[r], float) - settle
+                if self.shape:  # action potentials: the recording's peak rule on both sides
+                    st = detect_peaks(d.t_ms, np.nan_to_num(v[i, j, :tn]), self.spike_threshold_mV)
+                else:  # threshold-reset: the engine's crossings (its trace has no peak)
+                    st = np.asarray(res.spike_times[r], float) - settle
                 row_sp.append(st[(st >= 0) & (st < d.protocol.end_ms)])
                 v[i, j, tn:] = np.nan
                 if err is None and not (row_ok[r] and np.isfinite(v[i, j, :tn]).all()):
@@ -665,6 +696,7 @@ class SweepFitProblem(FitProblem):
             self.shape,
             self.model.current_unit,
             self.decimate,
+            self.current_per_nA,
         )
 
     def validate(self, x, held_out) -> list[dict]:
@@ -739,6 +771,8 @@ class SweepFitProblem(FitProblem):
             "sample_ms": self.sample_ms,
             "dt_ms": self.sim_dt_ms,
             "settle_ms": self.n_settle * self.sample_ms,
+            "current_unit": self.model.current_unit,
+            "current_per_nA": self.current_per_nA,
             "seed": self.seed,
         }
 
