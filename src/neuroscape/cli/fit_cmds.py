@@ -419,7 +419,10 @@ def sweep_fit_figures(problem, res, fit_out, held_out, out: Path) -> dict[str, s
     )  # fmt: skip
     cu = "nA"
     titles = [
-        f"sweep {d.protocol.index}, {format_value(d.protocol.amp_nA, cu, 'g')}: "
+        f"sweep {d.protocol.index}, {format_value(d.protocol.amp_nA, cu, 'g')}"
+        + ("" if d.protocol.ramp_end_nA is None else
+           f" to {format_value(d.protocol.ramp_end_nA, cu, 'g')} (ramp)")  # fmt: skip
+        + ": "
         f"{int(d.features['spike_count'])} / {'-' if s is None else len(s)} spikes"
         for d, _, s, _ in items
     ]
@@ -433,15 +436,18 @@ def sweep_fit_figures(problem, res, fit_out, held_out, out: Path) -> dict[str, s
         held_out=[h for *_, h in items],
         model_label=f"{problem.model.name} (recorded / model spikes in titles)",
     )
-    files["fi"] = str(out / "fi.png")
-    fi_figure(
-        [d.protocol.amp_nA for d, *_ in items],
-        [d.features["fI_rate"] for d, *_ in items],
-        [None if s is None else spike_features(s, d.protocol)["fI_rate"] for d, _, s, _ in items],
-        files["fi"],
-        held_out=[h for *_, h in items],
-        current_unit=cu,
-    )
+    steps = [it for it in items if it[0].protocol.ramp_end_nA is None]  # ramps: no f-I point
+    if steps:
+        files["fi"] = str(out / "fi.png")
+        fi_figure(
+            [d.protocol.amp_nA for d, *_ in steps],
+            [d.features["fI_rate"] for d, *_ in steps],
+            [None if s is None else spike_features(s, d.protocol)["fI_rate"]
+             for d, _, s, _ in steps],
+            files["fi"],
+            held_out=[h for *_, h in steps],
+            current_unit=cu,
+        )  # fmt: skip
     return files
 
 
@@ -503,8 +509,11 @@ def _print_recording_fit(args, problem, res, sweeps, fit_entries, held_entries, 
         print(f"{title} sweeps (recorded vs model spikes in the sweep):")
         for e in entries:
             model = "failed" if e["spikes_model"] is None else str(e["spikes_model"])
+            cur = format_value(e["amp_nA"], "nA", "g")
+            if e["ramp_end_nA"] is not None:
+                cur = f"a ramp {cur} to {format_value(e['ramp_end_nA'], 'nA', 'g')}"
             print(
-                f"  sweep {e['sweep']}, {format_value(e['amp_nA'], 'nA', 'g')}: "
+                f"  sweep {e['sweep']}, {cur}: "
                 f"{e['spikes_recorded']} vs {model} spikes, feature error "
                 f"{format_value(e['error'], 'sd', '.3g')}"
             )

@@ -133,7 +133,8 @@ class SweepTarget:
 @dataclass(frozen=True)
 class StepProtocol:
     """One sweep's command as one step: ``amp_nA`` (relative to the holding current
-    ``holding_nA``) from ``t_on_ms`` to ``t_off_ms``; the sweep is analysed over [0, end_ms)."""
+    ``holding_nA``) from ``t_on_ms`` to ``t_off_ms``, or a ramp from ``amp_nA`` at t_on to
+    ``ramp_end_nA`` at t_off (None: a step); the sweep is analysed over [0, end_ms)."""
 
     index: int
     amp_nA: float
@@ -141,11 +142,19 @@ class StepProtocol:
     t_off_ms: float
     end_ms: float
     holding_nA: float
+    ramp_end_nA: float | None = None
+
+    @property
+    def end_amp_nA(self) -> float:
+        """The current at the end of the step or ramp (nA above the holding level)."""
+        return self.amp_nA if self.ramp_end_nA is None else self.ramp_end_nA
 
     def as_dict(self) -> dict:
         return {
             "sweep": self.index,
+            "kind": "step" if self.ramp_end_nA is None else "ramp",
             "amp_nA": self.amp_nA,
+            "ramp_end_nA": self.ramp_end_nA,
             "t_on_ms": self.t_on_ms,
             "t_off_ms": self.t_off_ms,
             "end_ms": self.end_ms,
@@ -155,14 +164,59 @@ class StepProtocol:
 
 def step_protocol(sweeps, k: int) -> StepProtocol:
     """Sweep ``k`` (its file index) of a SweepSet as a StepProtocol: its command as one step
-    (``SweepSet.step_of``: refused, in one line, for any other waveform; ``SweepSet.window``
-    cuts a protocol of several steps down to one), analysed over the whole sweep."""
+    (``SweepSet.step_of``; ``SweepSet.window`` cuts a protocol of several steps down to one),
+    else as one linear ramp on a constant holding level (``ramp_protocol``), analysed over the
+    whole sweep; any other waveform is refused in one line (step_of's)."""
     sw = sweeps.sweep(k)
-    amp, t_on, t_off = sweeps.step_of(k)
     dur = len(sw.t_ms) * float(sweeps.dt_ms)
+    try:
+        amp, t_on, t_off = sweeps.step_of(k)
+    except ValueError:
+        ramp = ramp_protocol(np.asarray(sw.t_ms, float), np.asarray(sw.i_nA, float), int(k))
+        if ramp is None:
+            raise
+        return ramp
     return StepProtocol(
         int(k), float(amp), float(t_on), float(min(t_off, dur)), dur, float(sweeps.holding_of(k))
     )
+
+
+def ramp_protocol(t_ms: np.ndarray, i_nA: np.ndarray, index: int = 0) -> StepProtocol | None:
+    """A current that is its holding level (the median of the first 1/64 of the sweep), one
+    linear ramp, then the holding level again (or the sweep's end) as a StepProtocol with
+    ``ramp_end_nA``; None for any other waveform. The ramp: where the current leaves the
+    holding level by more than 10 noise SDs and 2% of its largest excursion, from the line's
+    crossing of the holding level (a jump first: from the jump); linear within 2% of its
+    excursion plus the noise."""
+    n = len(i_nA)
+    dt = float(t_ms[1] - t_ms[0])
+    head = i_nA[: max(8, n // 64)]
+    hold = float(np.median(head))
+    noise = 1.4826 * float(np.median(np.abs(np.diff(head)))) / np.sqrt(2.0)
+    x = i_nA - hold
+    big = float(np.abs(x).max())
+    tol = max(10.0 * noise, 0.02 * big, 1e-9)
+    on = np.flatnonzero(np.abs(x) > tol)
+    if len(on) < 10 or big <= tol:
+        return None
+    a, b = int(on[0]), int(on[-1]) + 1
+    slope, icpt = np.polyfit(t_ms[a:b], x[a:b], 1)
+    if slope == 0 or np.abs(x[a:b] - (slope * t_ms[a:b] + icpt)).max() > 0.02 * big + 4 * noise:
+        return None
+    if np.abs(x[:a]).max(initial=0.0) > tol or np.abs(x[b:]).max(initial=0.0) > tol:
+        return None
+    # where the line leaves and meets the holding level: the ramp's ends, on the samples
+    # a ramp that rises from the holding level (no jump where it leaves it) starts where its
+    # line crosses that level; one that jumps first starts at the jump
+    at_a = slope * t_ms[a] + icpt
+    continuous = abs(at_a) <= tol + abs(slope) * dt
+    t_on = max(0.0, float(-icpt / slope)) if continuous else float(t_ms[a])
+    t_off = float(t_ms[b]) if b < n else n * dt
+    amp0 = float(slope * t_on + icpt)
+    amp1 = float(slope * t_off + icpt)
+    if not t_on > 0.0:
+        return None
+    return StepProtocol(index, amp0, t_on, t_off, n * dt, hold, ramp_end_nA=amp1)
 
 
 # ------------------------------------------------------------------------------ features
@@ -238,6 +292,8 @@ def voltage_features(
     vb = v[:, base].mean(1) if base.any() else np.full(r, np.nan)
     vss = v[:, ss].mean(1) if ss.any() else np.full(r, np.nan)
     sag = vss - v[:, step].min(1) if (p.amp_nA < 0 and step.any()) else np.full(r, np.nan)
+    if p.ramp_end_nA is not None:  # a ramp has no steady state to sag to
+        vss, sag = np.full(r, np.nan), np.full(r, np.nan)
     return {"voltage_base": vb, "steady_state_voltage_stimend": vss, "sag_amplitude": sag}
 
 
@@ -279,7 +335,8 @@ class _SweepData:
     v_mV: np.ndarray
     spikes: np.ndarray
     features: dict[str, float]
-    amp: float  # the step in the model's current unit
+    amp: float  # the step (a ramp's start) in the model's current unit
+    amp_end: float  # the ramp's end (a step's amp), in the model's current unit
 
 
 def _prepare(
@@ -299,6 +356,16 @@ def _prepare(
     if not getattr(sweeps, "sweeps", None):
         raise FitError(f"{source}: no sweep selected")
     dt = float(sweeps.dt_ms)
+    if current_per_nA is not None:
+        scale = float(current_per_nA)  # model current units per nA
+    else:
+        try:
+            scale = float(convert_current(np.array([1.0]), "nA", current_unit, source)[0])
+        except TargetError as e:
+            raise FitError(
+                f"{e}: give current_per_nA (model units per nA, e.g. 1e5 / membrane area in "
+                "um^2 for uA/cm^2)"
+            ) from None
     out = []
     for sw in sweeps.sweeps:
         t = np.asarray(sw.t_ms, float)
@@ -325,17 +392,7 @@ def _prepare(
             f["steady_state_voltage_stimend"] = float("nan")
         if np.any(spikes < p.t_on_ms):
             f["voltage_base"] = float("nan")
-        if current_per_nA is not None:
-            amp = p.amp_nA * current_per_nA
-        else:
-            try:
-                amp = float(convert_current(np.array([p.amp_nA]), "nA", current_unit, source)[0])
-            except TargetError as e:
-                raise FitError(
-                    f"{e}: give current_per_nA (model units per nA, e.g. 1e5 / membrane area in "
-                    "um^2 for uA/cm^2)"
-                ) from None
-        out.append(_SweepData(p, t, v, spikes, f, amp))
+        out.append(_SweepData(p, t, v, spikes, f, p.amp_nA * scale, p.end_amp_nA * scale))
     return out
 
 
@@ -584,7 +641,12 @@ class SweepFitProblem(FitProblem):
         amp = np.tile([d.amp for d in data], n)
         t_on = np.tile([d.protocol.t_on_ms + settle for d in data], n)
         t_off = np.tile([d.protocol.t_off_ms + settle for d in data], n)
-        stim = make_stimulus("step", amp=amp, t_on=t_on, t_off=t_off)
+        if any(d.protocol.ramp_end_nA is not None for d in data):
+            # one kind for the batch: a step is a ramp with equal ends
+            amp1 = np.tile([d.amp_end for d in data], n)
+            stim = make_stimulus("ramp", amp0=amp, amp1=amp1, t_on=t_on, t_off=t_off)
+        else:
+            stim = make_stimulus("step", amp=amp, t_on=t_on, t_off=t_off)
         t_n = max(len(d.t_ms) for d in data)
         t, v, res = simulate_traces(
             self.model,
@@ -702,7 +764,8 @@ class SweepFitProblem(FitProblem):
     def validate(self, x, held_out) -> list[dict]:
         """Predict the sweeps of ``held_out`` (a SweepSet) with the parameters ``x`` (a vector
         of the free parameters, or {name: value}); not counted against the budget. One entry
-        per sweep: ``sweep`` (its index in the file), ``amp_nA``, ``spikes_recorded``,
+        per sweep: ``sweep`` (its index in the file), ``amp_nA`` (a ramp's start; its end:
+        ``ramp_end_nA``, None for a step), ``spikes_recorded``,
         ``spikes_model`` (spikes in the analysed sweep), ``feature_errors`` {feature: sd
         units}, ``features_recorded`` and ``features_model`` {feature: value} (units in
         ``FEATURE_UNITS``), ``error`` (the sum of the feature errors, sd units), ``ok`` and
@@ -731,6 +794,7 @@ class SweepFitProblem(FitProblem):
                 {
                     "sweep": d.protocol.index,
                     "amp_nA": d.protocol.amp_nA,
+                    "ramp_end_nA": d.protocol.ramp_end_nA,  # None: a step
                     "spikes_recorded": int(d.features["spike_count"]),
                     "spikes_model": int(len(out.spikes[0][j])) if ok else None,
                     "feature_errors": errs if ok else None,
@@ -779,7 +843,10 @@ class SweepFitProblem(FitProblem):
     def stimulus_description(self, stimulus=None) -> str:
         cu = self.model.current_unit
         parts = [
-            f"sweep {d.protocol.index}: {d.amp:g} {cu} from "
+            f"sweep {d.protocol.index}: "
+            + (f"{d.amp:g} {cu}" if d.protocol.ramp_end_nA is None else
+               f"a ramp {d.amp:g} to {d.amp_end:g} {cu}")  # fmt: skip
+            + " from "
             f"{d.protocol.t_on_ms:g} to {d.protocol.t_off_ms:g} ms"
             for d in self.sweep_data
         ]
