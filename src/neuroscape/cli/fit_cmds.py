@@ -824,7 +824,8 @@ def add_parsers(sub) -> None:
                    "spike_count, fI, spike_timing, subthreshold, and ap_shape for models with "
                    "action potentials, window_rms with --rms-window)")  # fmt: skip
     r.add_argument("--rms-window", action="append", metavar="T0:T1", default=None,
-                   help="window (ms, every sweep) of the window_rms objective; repeatable")
+                   help="window (ms, every sweep) of the window_rms objective; repeatable "
+                   "(default: none)")  # fmt: skip
     r.add_argument("--settle-ms", type=nonneg_float, default=200.0,
                    help="the model runs this long without input before each sweep (ms; "
                    "default 200)")  # fmt: skip
