@@ -176,6 +176,15 @@ def test_bad_options_one_line_exit_2(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_recording_options_refused_for_one_trace(tmp_path, capsys):
+    csv = tmp_path / "t.csv"
+    t = [0.1 * k for k in range(200)]
+    csv.write_text("t_ms,V_mV,I_nA\n" + "".join(f"{a:g},-65,0\n" for a in t))
+    for opt in (["--objective", "fI"], ["--settle-ms", "50"], ["--current-per-na", "2"]):
+        refused(["fit", "lif", "--target", csv, "--free", "R", *opt, "--out", tmp_path / "o"],
+                capsys, "is for recording targets", tmp_path)  # fmt: skip
+
+
 def test_text_recording_with_a_wrong_window(tmp_path, capsys):
     """eFEL's t/I/V trace is a recording too (suffix .txt); a window past its end is refused."""
     txt = Path(__file__).resolve().parents[1] / "data" / "recordings" / "efel_current.txt"

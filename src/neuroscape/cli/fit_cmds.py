@@ -94,6 +94,13 @@ def cmd_fit(args) -> int:
     model = resolve(args.model)  # a name, an entry point or FILE.py:NAME
     spec = model.spec
     check_output_dir(args.out)
+    for key in _RECORDING_ONLY:
+        if getattr(args, key, None) is not None:
+            flag = "--" + key.replace("_", "-")
+            raise FitCLIError(
+                f"{flag} is for recording targets (.abf, .txt, or .nwb/.csv with --sweeps); "
+                f"{args.target!r} is fitted as one trace or target"
+            )
     ext = Path(args.target).suffix.lower()
     if ext not in (".csv", ".nwb", ".json") and not Path(args.target).is_dir():
         raise FitCLIError(
@@ -237,6 +244,8 @@ def _fit_figures(problem, res, out: Path) -> dict[str, str]:
 # ----------------------------------------------------------------------------- recordings
 RECORDING_SUFFIXES = (".abf", ".txt", ".dat")  # always a recording; .nwb/.csv with --sweeps
 _RECORDING_OPTIONS = ("sweeps", "validate_sweeps", "v_offset", "window_ms")
+# options of a recording fit that a one-trace fit would ignore: refused there
+_RECORDING_ONLY = ("objective", "rms_window", "settle_ms", "spike_threshold_mv", "current_per_na")
 
 
 def _is_recording(args) -> bool:
@@ -345,8 +354,10 @@ def cmd_fit_recording(args) -> int:
             objectives=args.objective,
             fixed=fixed,
             rms_windows=rs,
-            settle_ms=args.settle_ms,
-            spike_threshold_mV=args.spike_threshold_mv,
+            settle_ms=200.0 if args.settle_ms is None else args.settle_ms,
+            spike_threshold_mV=(
+                -20.0 if args.spike_threshold_mv is None else args.spike_threshold_mv
+            ),
             dt_ms=args.dt_ms,
             seed=args.seed,
             budget=args.budget,
@@ -826,14 +837,14 @@ def add_parsers(sub) -> None:
     r.add_argument("--rms-window", action="append", metavar="T0:T1", default=None,
                    help="window (ms, every sweep) of the window_rms objective; repeatable "
                    "(default: none)")  # fmt: skip
-    r.add_argument("--settle-ms", type=nonneg_float, default=200.0,
+    r.add_argument("--settle-ms", type=nonneg_float, default=None,
                    help="the model runs this long without input before each sweep (ms; "
                    "default 200)")  # fmt: skip
     r.add_argument("--current-per-na", type=positive_float, default=None, metavar="X",
                    help="the model's current units per nA of recorded current, for a model "
                    "whose current is a density or dimensionless (uA/cm^2: 1e5 / the membrane "
                    "area in um^2; default: none, pA/nA models convert by prefix)")  # fmt: skip
-    r.add_argument("--spike-threshold-mv", type=finite_float, default=-20.0,
+    r.add_argument("--spike-threshold-mv", type=finite_float, default=None,
                    help="the recording's spike detection level (mV; default -20, eFEL's)")
     f.add_argument(
         "--out", required=True, metavar="DIR", help="result.json and the figures of the fit"
