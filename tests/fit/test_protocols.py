@@ -251,7 +251,7 @@ HH_AMPS = (-3.0, 1.5, 6.0, 10.0, 15.0)  # uA/cm^2, stored as "nA" with current_p
 
 def hh_family(settle=200.0, dur=300.0, t_on=50.0, t_off=250.0):
     """HH sweeps from another integrator at a 5x finer step than the fit's (rk4 at 0.002 ms;
-    the fit runs the tabulated exponential Euler at 0.01 ms), sampled every 0.05 ms, each after
+    the fit runs hh's declared adaptive dopri5 from 0.01 ms), sampled every 0.05 ms, each after
     ``settle`` ms at rest."""
     from neuroscape.core.stimuli import make_stimulus
     from neuroscape.fit import synthetic_trace
