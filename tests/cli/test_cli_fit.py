@@ -303,7 +303,7 @@ def test_fit_bad_values(tmp_path, target_csv, capsys, extra, needle):
         (["fit", "ddm", "--target", "{csv}", "--free", "v"], "cannot be fitted"),
         (["fit", "cortical", "--target", "{csv}", "--free", "eta_ext_E", *STIM], "single-neuron"),
         (["fit", "hh", "--target", "{tmp}/missing.csv", "--free", "g_Na"], "does not exist"),
-        (["fit", "hh", "--target", "{tmp}/t.txt", "--free", "g_Na"], "allowed: .csv, .nwb"),
+        (["fit", "hh", "--target", "{tmp}/t.wav", "--free", "g_Na"], "allowed: .csv, .nwb"),
         (["fit", "hh", "--target", "{tmp}", "--free", "g_Na"], "allowed: .csv, .nwb, .json"),
         (["fit", "hh", "--target", "{tmp}/bad.json", "--free", "g_Na"], "not valid JSON"),
         (["fit", "hh", "--target", "{tmp}/bin.csv", "--free", "g_Na"], "not a text CSV"),

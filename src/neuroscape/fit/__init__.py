@@ -22,8 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from neuroscape.core.stimuli import Stimulus
-from neuroscape.fit.measures import DEFAULT_MEASURE, MEASURE_UNITS, MEASURES, measure_unit
+from neuroscape.fit.measures import (
+    DEFAULT_MEASURE,
+    MEASURE_UNITS,
+    MEASURES,
+    coincidence_factor,
+    measure_unit,
+)
 from neuroscape.fit.problem import FitError, FitProblem
+from neuroscape.fit.protocols import SweepFitProblem
+from neuroscape.fit.recordings import RecordingError, SweepSet, read_sweeps
 from neuroscape.fit.result import FitResult
 from neuroscape.fit.targets import (
     OUTPUTS_FORMAT,
@@ -39,6 +47,11 @@ METHODS = ("explore", "gradient", "cmaes", "ga", "nsga2", "sbi", "hybrid")
 __all__ = [
     "fit",
     "FitProblem",
+    "SweepFitProblem",
+    "read_sweeps",
+    "SweepSet",
+    "RecordingError",
+    "coincidence_factor",
     "FitResult",
     "FitError",
     "Target",

@@ -63,7 +63,6 @@ import numpy as np
 
 from neuroscape.core.spec import ParameterError
 from neuroscape.core.stimuli import make_stimulus
-from neuroscape.fit.measures import MEASURE_UNITS
 from neuroscape.fit.problem import FitError, FitProblem, simulate_traces
 from neuroscape.fit.targets import TargetError, convert_current
 from neuroscape.models import resolve
@@ -112,9 +111,6 @@ SPIKE_FEATURES = ("time_to_first_spike", "mean_frequency", "ISI_CV", "adaptation
 SHAPE_FEATURES = ("AP_amplitude", "spike_half_width")
 VOLTAGE_FEATURES = ("voltage_base", "steady_state_voltage_stimend", "sag_amplitude")
 
-# every objective is in units of its scales (dimensionless): the result's units table reads here
-for _name in OBJECTIVES:
-    MEASURE_UNITS.setdefault(_name, "1")
 
 
 class SweepTarget:
@@ -823,6 +819,11 @@ class SweepFitProblem(FitProblem):
         return bool(np.all(f == f[0]))
 
     # ------------------------------------------------------------------ reports
+    @property
+    def measure_units(self) -> dict[str, str]:
+        """Every objective is in units of its scales (dimensionless)."""
+        return {m: "1" for m in self.measures}
+
     def describe(self) -> dict:
         return {
             "model": self.model.ref,

@@ -183,7 +183,9 @@ def make_result(
         truth=problem.target.truth
         and {k: v for k, v in problem.target.truth.items() if k in problem.free},
         parameter_units={n: problem.spec.parameter(n).unit for n in problem.free_names},
-        measure_units={m: measure_unit(m, problem.model) for m in problem.measures},
+        # a problem with objectives of its own (a sweep fit) states their units itself
+        measure_units=getattr(problem, "measure_units", None)
+        or {m: measure_unit(m, problem.model) for m in problem.measures},
         n_failed=problem.n_failed,
         first_failure=problem.first_failure,
         **kw,
