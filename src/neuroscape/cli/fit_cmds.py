@@ -749,7 +749,8 @@ def add_parsers(sub) -> None:
         help="repeat for several (summed; objectives of nsga2); default by target: rms "
         "(trace), rates, outputs, features, class. outputs: sqrt(sum ((model - value) / "
         "(sd, else |value|))^2), dimensionless, any model; rates: sum of |model - value| "
-        "in Hz",
+        "in Hz; gamma: 1 - the coincidence factor of the spike trains (Kistler et al. 1997; "
+        "precision 4 ms), dimensionless",
     )
     f.add_argument("--method", default="cmaes", choices=list(METHODS))
     f.add_argument(
