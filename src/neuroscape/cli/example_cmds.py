@@ -65,20 +65,11 @@ def run_pavlov(out: str | Path, offset_ms: float = 7.0) -> dict:
 SHIPPED_RECORDING = Path(__file__).resolve().parents[3] / "tests" / "data" / "recordings" / (
     "171116sh_0018.abf"
 )
-# AdEx (Brette and Gerstner 2005) free parameters and their boxes (the declared domains; E_L
+# AdEx (Brette and Gerstner 2005): these parameters are free within adex's declared domains (E_L
 # around the recorded rest); V_cut fixed at -30 mV: above the take-off of every V_T, Delta_T in
 # the box short of the largest (the spike is its crossing, within a fraction of a ms of the
 # recorded peak), and low enough that the exponential stays finite in a step
-ADEX_BOX = {
-    "C": (100.0, 500.0),  # pF
-    "g_L": (5.0, 60.0),  # nS
-    "V_T": (-60.0, -40.0),  # mV
-    "Delta_T": (0.5, 5.0),  # mV
-    "a": (-5.0, 20.0),  # nS
-    "tau_w": (10.0, 500.0),  # ms
-    "b": (0.0, 200.0),  # pA
-    "V_r": (-80.0, -40.0),  # mV
-}
+ADEX_FREE = ("C", "g_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r")
 ADEX_FIXED = {"V_cut": -30.0}  # mV
 E_L_BELOW_REST_MV, E_L_ABOVE_REST_MV = 10.0, 5.0
 FIT_REAL_CELL_BUDGET = 2000  # candidates (each simulated on every fitted sweep)
@@ -140,10 +131,12 @@ def fit_real_cell(
     rest = float(np.median(np.concatenate(pre)))
     # E_L around the rest, within adex's declared domain (a cell that rests above it, e.g.
     # firing spontaneously, gets the domain's top 15 mV)
-    dom = resolve("adex").spec.parameter("E_L")
+    spec = resolve("adex").spec
+    dom = spec.parameter("E_L")
     centre = min(max(rest, dom.low + E_L_BELOW_REST_MV), dom.high - E_L_ABOVE_REST_MV)
     lo, hi = centre - E_L_BELOW_REST_MV, centre + E_L_ABOVE_REST_MV
-    free = {**ADEX_BOX, "E_L": (lo, hi)}
+    free = {**{k: (spec.parameter(k).low, spec.parameter(k).high) for k in ADEX_FREE},
+            "E_L": (lo, hi)}
     problem = SweepFitProblem(
         "adex", fitted, free, fixed=dict(ADEX_FIXED), budget=budget, seed=seed, workers=workers
     )
