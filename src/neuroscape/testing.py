@@ -116,3 +116,24 @@ HOLD_CELL = {
     "spike_timing": "grid",
     "initial": {"v": "0 mV"},
 }
+
+
+def strict_json(text: str):
+    """Parse RFC 8259 JSON: NaN and Infinity are refused."""
+    import json
+
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def refused_cli(args: list, capsys, needle: str, *folders: str | Path) -> str:
+    """Run the CLI on ``args``: one line on stderr naming ``needle``, exit status 2, no traceback,
+    nothing written in ``folders``; returns stderr."""
+    before = snapshot(*folders)
+    rc, _, err = run_cli([str(a) for a in args], capsys)
+    assert_refused(rc, err, needle)
+    assert err.startswith("neuroscape"), err
+    assert snapshot(*folders) == before
+    return err

@@ -1,13 +1,12 @@
 """neuroscape fit / target / bifurcation: outputs with units, strict JSON, and one-line errors
 with exit status 2 for bad values of every option."""
 
-import json
 import math
 
 import pytest
 
 from neuroscape.cli.main import main
-from neuroscape.testing import assert_refused, run_cli, snapshot
+from neuroscape.testing import refused_cli, run_cli, strict_json
 
 STIM = ["--current", "10", "--t-on", "20", "--t-off", "120"]
 
@@ -17,22 +16,8 @@ def run(args, capsys):
     return run_cli([str(a) for a in args], capsys)
 
 
-def strict_json(text: str):
-    """Parse RFC 8259 JSON: NaN and Infinity are refused."""
-
-    def refuse(name):
-        raise ValueError(f"non-standard JSON constant {name}")
-
-    return json.loads(text, parse_constant=refuse)
-
-
 def refused(args, capsys, needle, *folders):
-    """One line on stderr naming ``needle``, exit status 2, no traceback, nothing written."""
-    before = snapshot(*folders)
-    rc, _, err = run(args, capsys)
-    assert_refused(rc, err, needle)
-    assert err.startswith("neuroscape"), err
-    assert snapshot(*folders) == before
+    return refused_cli(args, capsys, needle, *folders)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ recordings and options."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import warnings
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuroscape.testing import assert_refused, run_cli, snapshot
+from neuroscape.testing import refused_cli, run_cli, strict_json
 
 ABF = Path(__file__).resolve().parents[1] / "data" / "recordings" / "171116sh_0018.abf"
 FIRST_STEP = ["--window-ms", "0:1146.85"]  # the protocol's first step and the rest after it
@@ -24,19 +23,8 @@ def run(args, capsys):
     return run_cli([str(a) for a in args], capsys)
 
 
-def strict_json(text: str):
-    def refuse(name):
-        raise ValueError(f"non-standard JSON constant {name}")
-
-    return json.loads(text, parse_constant=refuse)
-
-
 def refused(args, capsys, needle, *folders):
-    before = snapshot(*folders)
-    rc, _, err = run(args, capsys)
-    assert_refused(rc, err, needle)
-    assert snapshot(*folders) == before
-    return err
+    return refused_cli(args, capsys, needle, *folders)
 
 
 @pytest.fixture(scope="module")
