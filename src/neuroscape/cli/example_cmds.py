@@ -206,16 +206,17 @@ def fit_real_cell(
     }
 
 
-def cmd_example(args) -> int:
-    check_output_dir(args.out)
-    if args.name == "pavlov":
-        for flag, v in (("--budget", args.budget), ("--seed", args.seed),
-                        ("--recording", args.recording), ("--v-offset", args.v_offset)):
-            if v is not None:
-                raise CLIError(f"{flag} is for fit-real-cell, not pavlov")  # fmt: skip
-        offset = 7.0 if args.offset_ms is None else args.offset_ms
-        print_json(run_pavlov(args.out, offset_ms=offset))
-        return 0
+def _pavlov(args) -> int:
+    for flag, v in (("--budget", args.budget), ("--seed", args.seed),
+                    ("--recording", args.recording), ("--v-offset", args.v_offset)):
+        if v is not None:
+            raise CLIError(f"{flag} is for fit-real-cell, not pavlov")  # fmt: skip
+    offset = 7.0 if args.offset_ms is None else args.offset_ms
+    print_json(run_pavlov(args.out, offset_ms=offset))
+    return 0
+
+
+def _fit_real_cell(args) -> int:
     if args.offset_ms is not None:
         raise CLIError("--offset-ms is for pavlov, not fit-real-cell")
     print_json(
@@ -228,6 +229,15 @@ def cmd_example(args) -> int:
         )
     )
     return 0
+
+
+# the worked examples by name, each refusing the options of the others
+EXAMPLES = {"pavlov": _pavlov, "fit-real-cell": _fit_real_cell}
+
+
+def cmd_example(args) -> int:
+    check_output_dir(args.out)
+    return EXAMPLES[args.name](args)
 
 
 def add_parsers(sub) -> None:
@@ -244,7 +254,7 @@ def add_parsers(sub) -> None:
         "writes result.json, sweeps.png, fi.png, convergence.png and spike_counts.md (about a "
         "minute on 2 cores at the default budget).",
     )
-    p.add_argument("name", choices=("pavlov", "fit-real-cell"), help="the example")
+    p.add_argument("name", choices=tuple(EXAMPLES), help="the example")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the figure and tables")
     p.add_argument("--offset-ms", type=positive_float, default=None,
                    help="pavlov: food arrival after the bell's (ms); its reverse is run too "
