@@ -128,12 +128,14 @@ def _stim_window(t_ms: np.ndarray, stimulus) -> tuple[float, float]:
     return t0, t1
 
 
-def efel_features(t_ms: np.ndarray, v: np.ndarray, names=DEFAULT_FEATURES, stimulus=None):
-    """{feature: (n,) mean value per row, NaN where eFEL finds none} for traces v (n, T)."""
+def efel_features(t_ms: np.ndarray, v: np.ndarray, names=DEFAULT_FEATURES, stimulus=None,
+                  window: tuple[float, float] | None = None):
+    """{feature: (n,) mean value per row, NaN where eFEL finds none} for traces v (n, T);
+    eFEL's stimulus window is ``window`` (ms) when given, else that of ``stimulus``."""
     import efel
 
-    v = np.atleast_2d(v)
-    s0, s1 = _stim_window(t_ms, stimulus)
+    v = np.atleast_2d(np.asarray(v, float))
+    s0, s1 = window if window is not None else _stim_window(t_ms, stimulus)
     traces = [{"T": t_ms, "V": row, "stim_start": [s0], "stim_end": [s1]} for row in v]
     vals = efel.get_feature_values(traces, list(names), raise_warnings=False)
     out = {n: np.full(len(v), np.nan) for n in names}

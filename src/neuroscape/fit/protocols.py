@@ -63,6 +63,7 @@ import numpy as np
 
 from neuroscape.core.spec import ParameterError
 from neuroscape.core.stimuli import make_stimulus
+from neuroscape.fit.measures import efel_features
 from neuroscape.fit.problem import FitError, FitProblem, simulate_traces
 from neuroscape.fit.targets import TargetError, convert_current
 from neuroscape.models import resolve
@@ -296,21 +297,7 @@ def voltage_features(
 def shape_features(t_ms: np.ndarray, v: np.ndarray, p: StepProtocol) -> dict[str, np.ndarray]:
     """AP_amplitude and spike_half_width (eFEL, mean over the spikes; NaN without) of rows of
     v (R, T) for the step ``p``."""
-    import efel
-
-    v = np.atleast_2d(np.asarray(v, float))
-    names = list(SHAPE_FEATURES)
-    traces = [
-        {"T": t_ms, "V": row, "stim_start": [p.t_on_ms], "stim_end": [p.t_off_ms]} for row in v
-    ]
-    vals = efel.get_feature_values(traces, names, raise_warnings=False)
-    out = {n: np.full(len(v), np.nan) for n in names}
-    for i, d in enumerate(vals):
-        for n in names:
-            x = d.get(n)
-            if x is not None and len(x) and np.all(np.isfinite(x)):
-                out[n][i] = float(np.mean(x))
-    return out
+    return efel_features(t_ms, v, SHAPE_FEATURES, window=(p.t_on_ms, p.t_off_ms))
 
 
 def feature_sd(name: str, recorded: float, tolerances: dict | None = None) -> float:
