@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from neuroscape.core.stimuli import Stimulus, StimulusError, make_stimulus
-from neuroscape.fit.targets import TargetError
+from neuroscape.fit.targets import TargetError, open_nwb
 
 FORMATS = {".abf": "abf", ".nwb": "nwb", ".txt": "tiv", ".dat": "tiv", ".csv": "csv"}
 TIV_FORMAT = "three columns: t (s), I (pA), V (mV)"
@@ -519,17 +519,8 @@ def _read_csv(path: Path):
 
 
 def _read_nwb(path: Path):
-    from pynwb import NWBHDF5IO
-
     src = str(path)
-    io = None
-    try:
-        io = NWBHDF5IO(src, "r")
-        nwb = io.read()
-    except Exception as e:  # h5py/hdmf raise many types for a file that is not NWB
-        if io is not None:
-            io.close()
-        raise RecordingError(f"{src}: not a readable NWB file ({_one_line(e)})") from None
+    io, nwb = open_nwb(src, RecordingError)
     with io:
         pairs, how = _nwb_pairs(nwb, src)
         raw, dts = [], []

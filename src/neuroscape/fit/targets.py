@@ -250,24 +250,33 @@ def read_trace_csv(path: str | Path) -> Target:
 _NWB_STIMULUS = "neuroscape stimulus: "  # prefix of the series comment holding the stimulus
 
 
+def open_nwb(path: str | Path, error: type[Exception] = TargetError):
+    """(open NWBHDF5IO, its NWBFile) of ``path``; ``error``, one line, for a file pynwb cannot
+    read (h5py and hdmf raise many types for a file that is not NWB)."""
+    from pynwb import NWBHDF5IO
+
+    io = None
+    try:
+        io = NWBHDF5IO(str(path), "r")
+        return io, io.read()
+    except Exception as e:
+        if io is not None:
+            io.close()
+        text = " ".join(str(e).split())[:120]
+        detail = f"{type(e).__name__}: {text}" if text else type(e).__name__
+        raise error(f"{path}: not a readable NWB file ({detail})") from None
+
+
 def read_nwb(path: str | Path, series: str | None = None) -> Target:
     """A trace target from a current-clamp series of an NWB file (``pynwb``); ``series`` names
     the acquisition entry (default: the first CurrentClampSeries). Volts are converted to mV.
     A series written by ``write_nwb`` with its stimulus carries it in its comments."""
-    from pynwb import NWBHDF5IO
     from pynwb.icephys import CurrentClampSeries
 
     path = Path(path)
     if not path.is_file():
         raise TargetError(f"target file {str(path)!r} does not exist")
-    io = None
-    try:
-        io = NWBHDF5IO(str(path), "r")
-        nwb = io.read()
-    except Exception as e:  # h5py/hdmf raise many types for a file that is not NWB
-        if io is not None:
-            io.close()
-        raise TargetError(f"{path}: not a readable NWB file ({type(e).__name__})") from None
+    io, nwb = open_nwb(path, TargetError)
     with io:
         acq = nwb.acquisition
         names = [k for k, s in acq.items() if isinstance(s, CurrentClampSeries)]
