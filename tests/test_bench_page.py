@@ -2,27 +2,16 @@
 floor network it times, and a quick run that renders the whole page."""
 
 import copy
-import importlib.util
 import json
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from neuroscape.testing import load_benchmark
 
-
-def _load():
-    path = ROOT / "benchmarks" / "bench_page.py"
-    spec = importlib.util.spec_from_file_location("bench_page", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bp = _load()
+bp = load_benchmark("bench_page")
 
 
 def _rows(batches, wall_s, neurons, steps):

@@ -137,3 +137,14 @@ def refused_cli(args: list, capsys, needle: str, *folders: str | Path) -> str:
     assert err.startswith("neuroscape"), err
     assert snapshot(*folders) == before
     return err
+
+
+def load_benchmark(name: str):
+    """The module ``benchmarks/NAME.py`` of this source tree (scripts, not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -4,27 +4,15 @@ a ramp made by another path than the fit's (scipy's DOP853 with event location, 
 
 The truths are the presets of Izhikevich (2003), Fig. 2, never an output of the fit."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from neuroscape.fit import run_method
 from neuroscape.fit.problem import FitError
+from neuroscape.testing import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    path = ROOT / "benchmarks" / "fitting.py"
-    spec = importlib.util.spec_from_file_location("fitting_bench", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-fb = _load()
+fb = load_benchmark("fitting")
 
 
 def _spike_lags(preset: str, ramp: bool) -> list[np.ndarray]:
