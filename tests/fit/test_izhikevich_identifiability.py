@@ -49,13 +49,10 @@ def test_reference_and_fit_agree_on_the_step_family_at_the_truth(preset):
     assert _within_a_sample(lags)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the neuron engine holds a ramp's current at its value at the start of each rk4 "
-    "step (neuron_engine: t_cur = 't' unless staggered): the input lags by dt/2, and every "
-    "spike on the ramp comes 0.05 ms late at dt = 0.1 ms (0.025 at 0.05, 0.005 at 0.01)",
-)
 def test_reference_and_fit_agree_on_the_ramp_at_the_truth():
+    """As the step family, on the ramp: the engine holds each step's current at the step's
+    midpoint (a current held at the step's start lagged the input by dt/2, and every spike
+    on the ramp came 0.05 ms late at dt = 0.1 ms)."""
     lags = _spike_lags("RS", ramp=True)
     assert sum(len(x) for x in lags) > 10
     assert _within_a_sample(lags)

@@ -10,6 +10,12 @@ Kinds and their four parameters (currents in the model's current unit, times in 
   poisson_conductance: rate_hz, weight, tau_syn, E_rev
                                           exponential conductance synapse: g jumps by ``weight``
                                           per spike, decays with tau_syn; I = g (E_rev - V)
+
+The fixed-step kernels hold one current over each step from t to t + dt: the stimulus at the
+step's midpoint t + dt/2 (for a ramp the midpoint rule, second order in dt). A step's edge on
+the time grid therefore switches at the step it starts; an edge off the grid switches at the
+grid point nearest to it (the first step whose midpoint is at or after the edge). Noise and
+Poisson kicks are drawn by the step's counter (the noisy window is read at the midpoint too).
 """
 
 from __future__ import annotations
@@ -85,9 +91,9 @@ class Stimulus:
         return dict(zip(self.fields, v.tolist(), strict=False))
 
     def current_at(self, t_ms: np.ndarray, row: int = 0) -> np.ndarray | None:
-        """The injected current of row ``row`` at the step starts ``t_ms``, as the kernels
-        apply it (``deterministic_current``); None for noisy and Poisson stimuli, whose current
-        is drawn during the run."""
+        """The injected current of row ``row`` at the times ``t_ms`` (``deterministic_current``;
+        the kernels hold the value at t + dt/2 over the step from t); None for noisy and Poisson
+        stimuli, whose current is drawn during the run."""
         if self.kind not in ("step", "ramp"):
             return None
         s = np.asarray(self.values, dtype=float)[min(row, len(self.values) - 1)]
@@ -214,9 +220,9 @@ def deterministic_current(kind, s0, s1, s2, s3, t):
 
 @njit(inline="always", cache=True)
 def stimulus_current(kind, s0, s1, s2, s3, t, dt, step, key, isyn, v):
-    """Current during the step starting at t (membrane potential v then); returns
-    (I, new synaptic state: a current for ``poisson``, a conductance for
-    ``poisson_conductance``)."""
+    """Current held over the step number ``step`` (t: the time the kernels read a step or ramp
+    at, the step's midpoint; membrane potential v at the step's start); returns (I, new synaptic
+    state: a current for ``poisson``, a conductance for ``poisson_conductance``)."""
     if kind == 0:
         return (s0 if (t >= s1 and t < s2) else 0.0), isyn
     if kind == 1:

@@ -473,8 +473,8 @@ def _run(fns, m: NeuronModel, dev, p, y0, kind, stim, keys, n_steps, dt, rec_sta
     for s in range(n_steps):
         t = s * dt
         te = t + dt
-        # the staggered scheme's current is the one at the middle of V's step
-        t_c = t + 0.5 * dt if staggered else t
+        # the current at the step's midpoint, as the numba kernels hold it
+        t_c = t + 0.5 * dt
         cur, isyn = _current(kind, s0, s1, s2, s3, t_c, dt, s, key, isyn, y[0])
         v_old = y[0]
         o = y
