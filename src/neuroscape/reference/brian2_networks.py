@@ -124,6 +124,19 @@ def _rate(b2, mon, n: int, duration_ms: float, dt_ms: float, window_ms: float) -
     return float(np.count_nonzero(steps >= first)) / n / (window_ms * 1e-3)
 
 
+def _run_rates(b2, groups: dict, syn: list, sizes: dict, duration_ms: float, dt_ms: float,
+               window_ms: float) -> tuple[dict, dict]:
+    """Runs the groups and synapses with a spike monitor per population: r_POP (Hz) over the
+    last window, wall_time_s, target; and the monitors by population."""
+    mons = {pop: b2.SpikeMonitor(g) for pop, g in groups.items()}
+    wall = _run(b2, [*groups.values(), *syn, *mons.values()], duration_ms)
+    out = {
+        f"r_{pop}": _rate(b2, mons[pop], sizes[pop], duration_ms, dt_ms, window_ms)
+        for pop in groups
+    }
+    return {**out, "wall_time_s": wall, "target": b2.prefs.codegen.target}, mons
+
+
 def _check_settings(duration_ms, dt_ms, window_ms, net):
     if not (dt_ms > 0 and duration_ms > 0 and 0 < window_ms <= duration_ms):
         raise Brian2ReferenceError(
@@ -187,13 +200,8 @@ def cuba_brian2(
         _synapses(b2, groups, edges, n, ns, on_pre="ge += we" if n[0] == "E" else "gi += wi")
         for n in EI_PROJECTIONS
     ]
-    mons = {pop: b2.SpikeMonitor(g) for pop, g in groups.items()}
-    wall = _run(b2, [*groups.values(), *syn, *mons.values()], duration_ms)
-    out = {
-        f"r_{pop}": _rate(b2, mons[pop], sizes[pop], duration_ms, dt_ms, window_ms)
-        for pop in groups
-    }
-    return {**out, "wall_time_s": wall, "target": b2.prefs.codegen.target}
+    out, _ = _run_rates(b2, groups, syn, sizes, duration_ms, dt_ms, window_ms)
+    return out
 
 
 def coba_stp_brian2(
@@ -268,13 +276,8 @@ def coba_stp_brian2(
         if s.active:  # fully replenished resources at rest (u_S starts at 0)
             s.x_S = 1
         syn.append(s)
-    mons = {pop: b2.SpikeMonitor(g) for pop, g in groups.items()}
-    wall = _run(b2, [*groups.values(), *syn, *mons.values()], duration_ms)
-    out = {
-        f"r_{pop}": _rate(b2, mons[pop], sizes[pop], duration_ms, dt_ms, window_ms)
-        for pop in groups
-    }
-    return {**out, "wall_time_s": wall, "target": b2.prefs.codegen.target}
+    out, _ = _run_rates(b2, groups, syn, sizes, duration_ms, dt_ms, window_ms)
+    return out
 
 
 def song2000_brian2(

@@ -36,8 +36,8 @@ from neuroscape.reference.brian2_networks import (
     _check_graph,
     _check_settings,
     _params,
-    _rate,
     _run,
+    _run_rates,
     _setup,
     _synapses,
     load_graph,
@@ -153,17 +153,12 @@ def brunel_brian2(
         if s.active:
             s.delay = BRUNEL_DELAY_MS * ms
         syn.append(s)
-    mons = {pop: b2.SpikeMonitor(g) for pop, g in groups.items()}
-    wall = _run(b2, [*groups.values(), *syn, *mons.values()], duration_ms)
+    out, mons = _run_rates(b2, groups, syn, sizes, duration_ms, dt_ms, window_ms)
     n_steps = round(duration_ms / dt_ms)
     first = round((duration_ms - window_ms) / dt_ms)
-    out = {
-        f"r_{pop}": _rate(b2, mons[pop], sizes[pop], duration_ms, dt_ms, window_ms)
-        for pop in groups
-    }
     out["cv_E"] = _cv(b2, mons["E"], sizes["E"], first, dt_ms)
     out["sync_E"] = _sync(b2, mons["E"], first, n_steps, max(round(1.0 / dt_ms), 1), dt_ms)
-    return {**out, "wall_time_s": wall, "target": b2.prefs.codegen.target}
+    return out
 
 
 def pavlov_brian2(
