@@ -65,14 +65,43 @@ def run_pavlov(out: str | Path, offset_ms: float = 7.0) -> dict:
 SHIPPED_RECORDING = Path(__file__).resolve().parents[3] / "tests" / "data" / "recordings" / (
     "171116sh_0018.abf"
 )
+ADEX_MODEL = "adex"
 # AdEx (Brette and Gerstner 2005): these parameters are free within adex's declared domains (E_L
 # around the recorded rest); V_cut fixed at -30 mV: above the take-off of every V_T, Delta_T in
 # the box short of the largest (the spike is its crossing, within a fraction of a ms of the
 # recorded peak), and low enough that the exponential stays finite in a step
 ADEX_FREE = ("C", "g_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r")
 ADEX_FIXED = {"V_cut": -30.0}  # mV
+# scale parameters, searched by ratios (their boxes span 5x to 50x)
+ADEX_LOG_SCALE = ("C", "g_L", "tau_w")
+# AdEx's currents scale together: C, g_L, a, b, w and I all divided by k leave V(t) unchanged
+# (the equations are homogeneous in them), so a cell of any size is fitted as the model cell k
+# times larger, under k times the recorded current; these are the parameters k scales
+ADEX_CURRENT_SCALED = {"C": "pF", "g_L": "nS", "a": "nS", "b": "pA"}
 E_L_BELOW_REST_MV, E_L_ABOVE_REST_MV = 10.0, 5.0
 FIT_REAL_CELL_BUDGET = 2000  # candidates (each simulated on every fitted sweep)
+FIT_REAL_CELL_OBJECTIVES = None  # None: SweepFitProblem's default set
+BLOCK_NOTE = "depolarisation block (beyond AdEx)"
+
+
+def _log_centre(lo: float, hi: float) -> float:
+    return float(np.sqrt(lo * hi))
+
+
+def adex_current_scale(g_nS: float | None, c_pF: float | None, spec) -> float:
+    """The factor k by which the example multiplies the recorded current (and so the cell's C,
+    g_L, a and b) so that the cell's passive g (nS) and C (pF) lie in adex's declared boxes,
+    at the log-centre of the range of k that puts both inside (the nearest when none does);
+    1 when the recording gives no passive estimate."""
+    if not g_nS or not c_pF:
+        return 1.0
+    g, c = spec.parameter("g_L"), spec.parameter("C")
+    lo = max(g.low / g_nS, c.low / c_pF)
+    hi = min(g.high / g_nS, c.high / c_pF)
+    if lo <= hi:
+        return _log_centre(lo, hi)
+    # tau = C / g_L outside the box's range: halfway (in log) between the two centres
+    return _log_centre(_log_centre(g.low, g.high) / g_nS, _log_centre(c.low, c.high) / c_pF)
 
 
 def fit_real_cell(
@@ -85,18 +114,44 @@ def fit_real_cell(
     workers: int | None = None,
 ) -> dict:
     """Fit the shipped ``adex`` model by CMA-ES to the odd sweeps of a step-family recording
-    (default: the shipped pyABF sample) and predict the even ones; the sweeps are cut to their
-    first step (``fit.protocols.single_step_window``). Writes result.json, sweeps.png, fi.png,
-    convergence.png and spike_counts.md (per sweep: current, recorded and model spike counts)
-    into ``out``; returns the summary (units in the keys)."""
+    (default: the shipped pyABF sample) and predict the even ones. Writes result.json,
+    sweeps.png, fi.png, convergence.png and spike_counts.md (per sweep: current, recorded and
+    model spike counts) into ``out``; returns the summary (units in the keys).
+
+    The method, as a cell is fitted in the lab (and in BluePyOpt, Van Geit et al. 2016):
+
+    - the sweeps are cut to the protocol's varying step (``fit.protocols.family_step_window``:
+      a test pulse before the family is left out, with the baseline kept);
+    - rest, input resistance R_in and membrane time constant tau are read off the fitted
+      sweeps (``fit.protocols.passive_properties``); E_L's box lies around the rest, and the
+      search starts from g_L = 1 / R_in, C = tau / R_in, E_L = rest;
+    - AdEx is homogeneous in its currents (C, g_L, a, b, w and I divided by k leave V(t)
+      unchanged), so the recorded current is multiplied by k (``adex_current_scale``) to bring
+      the cell's passive g and C into adex's declared boxes; the parameters are reported for
+      the cell (C, g_L, a, b divided by k);
+    - C, g_L and tau_w are searched in log space (``FitProblem.log_scale``);
+    - sweeps in depolarisation block (``fit.protocols.depolarisation_block``: above the f-I
+      curve's peak current with fewer than half its spikes; an integrate-and-fire model's
+      f-I curve only rises) are left out of the fit with a warning, and marked in the
+      validation table, where they still count: ``held_out_spiking_within`` /
+      ``held_out_spiking`` are over every held-out sweep that fires, and the ``..._outside_block``
+      pair leaves the block sweeps out.
+
+    Spike counts, recorded and model, are both taken over the whole analysed sweep (baseline,
+    step and after), so a cell that fires spontaneously is compared window for window; the
+    model runs ``SweepFitProblem``'s settle time without input before each sweep."""
     import time
+    import warnings
 
     from neuroscape.cli.fit_cmds import sweep_fit_figures
     from neuroscape.fit import run_method
     from neuroscape.fit.problem import FitError
     from neuroscape.fit.protocols import (
         SweepFitProblem,
-        single_step_window,
+        depolarisation_block,
+        detect_peaks,
+        family_step_window,
+        passive_properties,
         spike_count_within,
         step_protocol,
     )
@@ -112,9 +167,9 @@ def fit_real_cell(
             "(tests/data/recordings); run from a checkout, or give --recording FILE"
         )
     sweeps = read_sweeps(path, v_offset_mV=v_offset_mV)
-    t_stop = single_step_window(sweeps)
-    if t_stop < sweeps.duration_ms - 1e-9:
-        sweeps = sweeps.window(0.0, t_stop)
+    t_start, t_stop = family_step_window(sweeps)
+    if t_start > 0 or t_stop < sweeps.duration_ms - 1e-9:
+        sweeps = sweeps.window(t_start, t_stop)
     odd = [k for k in sweeps.indices() if k % 2 == 1]
     even = [k for k in sweeps.indices() if k % 2 == 0]
     if not odd or not even:
@@ -123,84 +178,151 @@ def fit_real_cell(
             "even ones: allowed: at least 2 sweeps"
         )
     fitted, held = sweeps.select(odd), sweeps.select(even)
-    # the recorded rest: the median V before the steps of the fitted sweeps (mV)
-    pre = [s.v_mV[s.t_ms < step_protocol(fitted, s.index).t_on_ms] for s in fitted.sweeps]
-    pre = [v for v in pre if len(v)]
-    if not pre:
-        raise FitError(f"{path}: no sweep has a baseline before its step (the recorded rest)")
-    rest = float(np.median(np.concatenate(pre)))
+    passive = passive_properties(fitted)  # the fitted sweeps only: nothing from the held-out
+    # depolarisation block: read on each half's own recorded f-I curve
+    def block_of(ss) -> dict[int, bool]:
+        protos = [step_protocol(ss, k) for k in ss.indices()]
+        counts = []
+        for pr in protos:
+            sw = ss.sweep(pr.index)
+            sp = detect_peaks(sw.t_ms, sw.v_mV)
+            counts.append(int(np.sum((sp >= pr.t_on_ms) & (sp < pr.t_off_ms))))
+        flags = depolarisation_block([pr.amp_nA for pr in protos], counts)
+        return {pr.index: bool(f) for pr, f in zip(protos, flags, strict=True)}
+
+    block = block_of(fitted) | block_of(held)
+    fit_idx = [k for k in odd if not block[k]]
+    if not fit_idx:
+        raise FitError(f"{path}: every fitted sweep is in depolarisation block; nothing to fit")
+    excluded = [k for k in odd if block[k]]
+    if excluded:
+        warnings.warn(
+            f"{path.name}: sweeps {', '.join(map(str, excluded))} are in depolarisation block "
+            "(fewer than half the f-I peak's spikes above its current; beyond AdEx): left out "
+            "of the fit, kept in the validation table",
+            stacklevel=2,
+        )
+    spec = resolve(ADEX_MODEL).spec
+    k_scale = adex_current_scale(passive.g_nS, passive.c_pF, spec)
     # E_L around the rest, within adex's declared domain (a cell that rests above it, e.g.
     # firing spontaneously, gets the domain's top 15 mV)
-    spec = resolve("adex").spec
+    rest = passive.rest_mV
     dom = spec.parameter("E_L")
     centre = min(max(rest, dom.low + E_L_BELOW_REST_MV), dom.high - E_L_ABOVE_REST_MV)
     lo, hi = centre - E_L_BELOW_REST_MV, centre + E_L_ABOVE_REST_MV
     free = {**{k: (spec.parameter(k).low, spec.parameter(k).high) for k in ADEX_FREE},
-            "E_L": (lo, hi)}
+            "E_L": (lo, hi)}  # fmt: skip
+    start = {"E_L": float(np.clip(rest, lo, hi))}
+    if passive.g_nS and passive.c_pF:
+        for name, v in (("g_L", passive.g_nS * k_scale), ("C", passive.c_pF * k_scale)):
+            start[name] = float(np.clip(v, *free[name]))
     problem = SweepFitProblem(
-        "adex", fitted, free, fixed=dict(ADEX_FIXED), budget=budget, seed=seed, workers=workers
-    )
-    res = run_method(problem, "cmaes", seed=seed)
+        ADEX_MODEL, sweeps.select(fit_idx), free, fixed=dict(ADEX_FIXED), budget=budget,
+        seed=seed, workers=workers, current_per_nA=1e3 * k_scale, log_scale=ADEX_LOG_SCALE,
+        objectives=FIT_REAL_CELL_OBJECTIVES,
+    )  # fmt: skip
+    res = run_method(problem, "cmaes", seed=seed, start=start)
     x = [res.best[n] for n in problem.free_names]
     fit_entries, fit_out = problem.predict(x, fitted)
     held_entries, held_out = problem.predict(x, held)
     wall = time.perf_counter() - t0
+    cell = {n: v / k_scale if n in ADEX_CURRENT_SCALED else v for n, v in res.best.items()}
+    for e in fit_entries + held_entries:
+        e["depolarisation_block"] = block[e["sweep"]]
     res.extra.update(
         validation=held_entries,
         fitted_sweeps=fit_entries,
         recording=sweeps.describe(),
         sweep_fit=problem.describe(),
+        passive=passive.as_dict(),
+        current_scale=k_scale,
+        cell_parameters=cell,
+        depolarisation_block_sweeps=[k for k in sweeps.indices() if block[k]],
+        excluded_from_fit=excluded,
         example_wall_time_s=wall,
     )
     out.mkdir(parents=True, exist_ok=True)
     files = {"result": str(res.save(out / "result.json"))}
     files.update(sweep_fit_figures(problem, res, fit_out, held_out, out))
     rows = sorted(
-        [(e, "fitted") for e in fit_entries] + [(e, "held out") for e in held_entries],
+        [(e, "fitted" if not e["depolarisation_block"] else "not fitted (block)")
+         for e in fit_entries] + [(e, "held out") for e in held_entries],
         key=lambda r: r[0]["sweep"],
-    )
+    )  # fmt: skip
     spiking = [e for e in held_entries if e["spikes_recorded"] > 0]
     ok = [e for e in spiking if spike_count_within(e["spikes_recorded"], e["spikes_model"])]
+    spiking_nb = [e for e in spiking if not e["depolarisation_block"]]
+    ok_nb = [e for e in ok if not e["depolarisation_block"]]
+    fit_within = [e for e in fit_entries if e["spikes_recorded"] > 0
+                  and spike_count_within(e["spikes_recorded"], e["spikes_model"])]  # fmt: skip
+    fit_spiking = [e for e in fit_entries if e["spikes_recorded"] > 0]
+    block_text = ""
+    if any(block.values()):
+        block_text = (
+            f" Sweeps {', '.join(str(k) for k in sweeps.indices() if block[k])} are in "
+            "depolarisation block (above the f-I peak's current with fewer than half its "
+            f"spikes; {BLOCK_NOTE}): not fitted, counted below; outside them "
+            f"{len(ok_nb)} of {len(spiking_nb)} held-out spiking sweeps are within."
+        )
+    win = f"{t_start:g}-{t_stop:g}"
     lines = [
         f"# adex fitted to {path.name}: recorded against model spike counts",
         "",
-        f"Fitted on sweeps {', '.join(map(str, odd))} by CMA-ES ({res.n_sims} candidates, each "
-        f"on {len(odd)} sweeps, {wall:.1f} s); sweeps {', '.join(map(str, even))} held out. "
-        f"Sweeps cut to 0-{t_stop:g} ms (their first step). Held-out spiking sweeps within "
-        f"max(1 spike, 15%): {len(ok)} of {len(spiking)}.",
+        f"Fitted on sweeps {', '.join(map(str, fit_idx))} by CMA-ES ({res.n_sims} candidates, "
+        f"each on {len(fit_idx)} sweeps, {wall:.1f} s); sweeps {', '.join(map(str, even))} "
+        f"held out. Sweeps cut to {win} ms of the file (the family's step), re-based to 0 ms. "
+        f"Passive properties of the fitted sweeps: rest {passive.rest_mV:.1f} mV, R_in "
+        + (f"{passive.r_in_MOhm:.0f} MOhm" if passive.r_in_MOhm else "n/a")
+        + ", tau "
+        + (f"{passive.tau_ms:.1f} ms" if passive.tau_ms else "n/a")
+        + f"; current scaled by k = {k_scale:.3g} (parameters below are the cell's). "
+        f"Spike counts over the whole analysed sweep. Held-out spiking sweeps within max(1 "
+        f"spike, 15%): {len(ok)} of {len(spiking)}; fitted: {len(fit_within)} of "
+        f"{len(fit_spiking)}.{block_text}",
         "",
-        "| sweep | current (pA) | role | recorded spikes | model spikes | within max(1, 15%) |",
-        "|---:|---:|---|---:|---:|---|",
+        "| sweep | current (pA) | role | recorded spikes | model spikes | within max(1, 15%) "
+        "| note |",
+        "|---:|---:|---|---:|---:|---|---|",
     ]
     for e, role in rows:
         m = "failed" if e["spikes_model"] is None else str(e["spikes_model"])
         within = "yes" if spike_count_within(e["spikes_recorded"], e["spikes_model"]) else "no"
+        note = BLOCK_NOTE if e["depolarisation_block"] else ""
         lines.append(
             f"| {e['sweep']} | {1e3 * e['amp_nA']:g} | {role} | {e['spikes_recorded']} | {m} | "
-            f"{within} |"
+            f"{within} | {note} |"
         )
-    lines += ["", "Parameters (CMA-ES best):", ""]
-    lines += [f"- {k} = {v:.4g} {res.parameter_units[k]}" for k, v in res.best.items()]
-    lines += [f"- {k} = {v:g} mV (fixed)" for k, v in ADEX_FIXED.items()]
+    lines += ["", "Parameters of the cell (CMA-ES best; C, g_L, a, b divided by k):", ""]
+    lines += [f"- {n} = {v:.4g} {res.parameter_units[n]}" for n, v in cell.items()]
+    lines += [f"- {n} = {v:g} mV (fixed)" for n, v in ADEX_FIXED.items()]
     (out / "spike_counts.md").write_text("\n".join(lines) + "\n")
     files["table"] = str(out / "spike_counts.md")
     return {
         "recording": str(path),
         "fitted_sweeps": odd,
+        "excluded_from_fit": excluded,
         "held_out_sweeps": even,
-        "window_ms": [0.0, t_stop],
+        "window_ms": [t_start, t_stop],
+        "passive": passive.as_dict(),
+        "current_scale": k_scale,
         "candidates": res.n_sims,
-        "simulations_per_candidate": len(odd),
-        "best": res.best,
+        "simulations_per_candidate": len(fit_idx),
+        "best": cell,
         "parameter_units": res.parameter_units,
         "error_sd": res.best_error,
         "held_out": [
             {"sweep": e["sweep"], "current_pA": 1e3 * e["amp_nA"],
-             "spikes_recorded": e["spikes_recorded"], "spikes_model": e["spikes_model"]}
+             "spikes_recorded": e["spikes_recorded"], "spikes_model": e["spikes_model"],
+             "depolarisation_block": e["depolarisation_block"]}
             for e in held_entries
         ],  # fmt: skip
         "held_out_spiking_within": len(ok),
         "held_out_spiking": len(spiking),
+        "held_out_spiking_within_outside_block": len(ok_nb),
+        "held_out_spiking_outside_block": len(spiking_nb),
+        "fitted_spiking_within": len(fit_within),
+        "fitted_spiking": len(fit_spiking),
+        "depolarisation_block_sweeps": [k for k in sweeps.indices() if block[k]],
         "wall_time_s": wall,
         "files": files,
     }

@@ -155,7 +155,12 @@ class FitProblem:
     single neuron is required: given, or recorded in the target file (a current column or an
     NWB series written by neuroscape); a given one must agree with a recorded one. A target that
     fires before the stimulus injects anything is refused unless the model fires without input
-    somewhere in the free box (16 probe simulations, not counted against the budget)."""
+    somewhere in the free box (16 probe simulations, not counted against the budget).
+
+    ``log_scale``: free parameters (positive bounds) that the methods search in log space: the
+    unit box maps to log(low)..log(high), so that a scale parameter (a capacitance, a
+    conductance, a time constant spanning a decade or more) is searched by ratios, as
+    BluePyOpt and Druckmann et al. 2007 do for conductances."""
 
     model: Model | str
     target: Target | str | Path
@@ -172,6 +177,7 @@ class FitProblem:
     db: str | None = None
     feature_tolerances: dict[str, float] | None = None
     workers: int | None = None
+    log_scale: tuple[str, ...] = ()
     # history, filled by evaluate
     X: list = field(default_factory=list, repr=False)
     F: list = field(default_factory=list, repr=False)
@@ -322,6 +328,7 @@ class FitProblem:
         self.hi = np.array([self.free[n][1] for n in self.free_names])
         self._idx = [names.index(n) for n in self.free_names]
         self._base = self.spec.params_array(dict(self.fixed))[0]
+        self._set_log_scale()
         self._store = None
         self._batch = None
         if not self.neuron:
@@ -466,11 +473,49 @@ class FitProblem:
     def remaining(self) -> int:
         return self.budget - self.n_sims
 
+    def _set_log_scale(self) -> None:
+        """Check ``log_scale`` (free names with positive bounds) and set the mask ``_log``."""
+        names = self.log_scale
+        if isinstance(names, str):
+            names = (names,)
+        self.log_scale = tuple(names)
+        for n in self.log_scale:
+            if n not in self.free:
+                raise FitError(
+                    f"log_scale names {n!r}, which is not free; free: {', '.join(self.free)}"
+                )
+            lo = self.free[n][0]
+            if not lo > 0:
+                unit = self.spec.parameter(n).unit
+                raise FitError(
+                    f"log_scale {n}: its low bound {lo:g} {unit} is not > 0; allowed: "
+                    "parameters whose bounds are both positive"
+                )
+        self._log = np.array([n in self.log_scale for n in self.free_names], bool)
+
     def to_unit(self, x: np.ndarray) -> np.ndarray:
-        return (np.asarray(x, float) - self.lo) / (self.hi - self.lo)
+        """Free-parameter vectors to the unit box (log-scaled parameters by their logs)."""
+        x = np.asarray(x, float)
+        lin = (x - self.lo) / (self.hi - self.lo)
+        if not getattr(self, "_log", np.zeros(0, bool)).any():
+            return lin
+        lo, ratio = np.ones(len(self._log)), np.full(len(self._log), np.e)
+        lo[self._log] = self.lo[self._log]
+        ratio[self._log] = self.hi[self._log] / self.lo[self._log]
+        with np.errstate(divide="ignore", invalid="ignore"):  # x <= 0 of a log parameter: nan
+            lg = np.log(np.where(self._log, x, 1.0) / lo) / np.log(ratio)
+        return np.where(self._log, lg, lin)
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
-        return self.lo + np.asarray(u, float) * (self.hi - self.lo)
+        """The unit box back to free-parameter vectors (the inverse of ``to_unit``)."""
+        u = np.asarray(u, float)
+        lin = self.lo + u * (self.hi - self.lo)
+        if not getattr(self, "_log", np.zeros(0, bool)).any():
+            return lin
+        lo, ratio = np.ones(len(self._log)), np.ones(len(self._log))
+        lo[self._log] = self.lo[self._log]
+        ratio[self._log] = self.hi[self._log] / self.lo[self._log]
+        return np.where(self._log, lo * ratio**u, lin)
 
     def full_params(self, x: np.ndarray) -> np.ndarray:
         x = np.atleast_2d(np.asarray(x, float))
@@ -606,6 +651,7 @@ class FitProblem:
             "model": self.model.ref,
             "free": {k: list(v) for k, v in self.free.items()},
             "fixed": self.fixed,
+            "log_scale": list(self.log_scale),
             "measures": list(self.measures),
             "target": self.target.source,
             "duration_ms": self.duration_ms,

@@ -411,7 +411,8 @@ class SweepFitProblem(FitProblem):
     truth: the parameters of a synthetic family (the result reports the recovery).
     current_per_nA: the model's current units per nA of recorded current, for a model whose
     current is not in amperes: a density (uA/cm^2: 1e5 / the membrane area in um^2) or a
-    dimensionless input (default: pA, nA, ... convert by their prefixes; others refused)."""
+    dimensionless input (default: pA, nA, ... convert by their prefixes; others refused).
+    log_scale: free parameters searched in log space (``FitProblem``)."""
 
     def __init__(
         self,
@@ -434,6 +435,7 @@ class SweepFitProblem(FitProblem):
         truth: dict[str, float] | None = None,
         db: str | None = None,
         current_per_nA: float | None = None,
+        log_scale: Sequence[str] = (),
     ) -> None:
         m = resolve(model)
         if not isinstance(m, NeuronModel):
@@ -494,6 +496,8 @@ class SweepFitProblem(FitProblem):
         names = self.spec.parameter_names
         self._idx = [names.index(n) for n in self.free_names]
         self._base = self.spec.params_array(dict(self.fixed))[0]
+        self.log_scale = log_scale
+        self._set_log_scale()
         self.duration_ms = max(d.protocol.end_ms for d in self.sweep_data)
 
     # ------------------------------------------------------------------ checks
@@ -825,6 +829,7 @@ class SweepFitProblem(FitProblem):
             "settle_ms": self.n_settle * self.sample_ms,
             "current_unit": self.model.current_unit,
             "current_per_nA": self.current_per_nA,
+            "log_scale": list(self.log_scale),
             "seed": self.seed,
         }
 
@@ -862,14 +867,11 @@ def spike_count_within(recorded: int, model: int | None, rel: float = 0.15) -> b
     return model is not None and abs(model - recorded) <= max(1.0, rel * recorded)
 
 
-def single_step_window(sweeps) -> float:
-    """The longest start of the sweeps, [0, t_stop) ms, in which every sweep's command is at
-    most one step that also ends there: each sweep's current (median-filtered over 1 ms) is
-    "on" where it leaves its holding level (the median of its first 1/64) by more than 10
-    noise SDs and 2% of its largest excursion; t_stop is the latest start of an "on" run (or
-    the sweeps' end) before which every sweep has at most one run, ended. For a protocol
-    whose later epochs (a test pulse, a second step) the engines cannot inject with the
-    first: ``sweeps.window(0, t_stop)``. Returns the sweeps' end when no cut is needed."""
+def _command_runs(sweeps) -> tuple[list[list[tuple[float, float, float]]], float]:
+    """Each sweep's command as its "on" runs [(t_start_ms, t_stop_ms, amp_nA)] and the sweeps'
+    common end (ms): the current (median-filtered over 1 ms) is "on" where it leaves its
+    holding level (the median of its first 1/64) by more than 10 noise SDs and 2% of its
+    largest excursion; a run's amp is its median current minus the holding level."""
     from scipy.ndimage import median_filter
 
     dt = float(sweeps.dt_ms)
@@ -890,15 +892,25 @@ def single_step_window(sweeps) -> float:
         r = []
         for start in a:
             stop = next((e for e in b if e > start), len(i))
-            r.append((start * dt, stop * dt))
+            r.append((start * dt, stop * dt, float(np.median(s[start:stop])) - hold))
         runs.append(r)
         ends.append(len(i) * dt)
-    end = min(ends)
-    candidates = sorted({end, *(a for r in runs for a, _ in r if a < end)}, reverse=True)
+    return runs, float(min(ends))
+
+
+def single_step_window(sweeps) -> float:
+    """The longest start of the sweeps, [0, t_stop) ms, in which every sweep's command is at
+    most one step that also ends there (the "on" runs of ``_command_runs``); t_stop is the
+    latest start of an "on" run (or the sweeps' end) before which every sweep has at most one
+    run, ended. For a protocol whose later epochs (a test pulse, a second step) the engines
+    cannot inject with the first: ``sweeps.window(0, t_stop)``. Returns the sweeps' end when
+    no cut is needed."""
+    runs, end = _command_runs(sweeps)
+    candidates = sorted({end, *(a for r in runs for a, _, _ in r if a < end)}, reverse=True)
     for t_stop in candidates:
         if all(
-            len([1 for a, _ in r if a < t_stop]) <= 1
-            and all(b <= t_stop + 1e-9 for a, b in r if a < t_stop)
+            len([1 for a, _, _ in r if a < t_stop]) <= 1
+            and all(b <= t_stop + 1e-9 for a, b, _ in r if a < t_stop)
             for r in runs
         ):
             return float(t_stop)
@@ -906,3 +918,177 @@ def single_step_window(sweeps) -> float:
         f"{getattr(sweeps, 'source', '') or 'the sweeps'}: no start of the sweeps holds at most "
         "one step in every sweep (a step at 0 ms?); cut them with SweepSet.window"
     )
+
+
+EPOCH_ALIGN_MS = 1.0  # runs of different sweeps starting this close are one protocol epoch
+
+
+def family_step_window(sweeps) -> tuple[float, float]:
+    """The window [t0, t1) ms that holds a step family's varying step alone. The sweeps'
+    "on" runs (``_command_runs``) are grouped into epochs by their start (within
+    ``EPOCH_ALIGN_MS``); the family's step is the epoch whose amplitude differs most between
+    the sweeps (a sweep without a run there: 0). When that is the first epoch, the window is
+    ``(0, single_step_window(sweeps))``; when it follows others (a test pulse first, as in
+    protocols that measure the access or input resistance before the family), t0 is the latest
+    end of the earlier epochs' runs and t1 the earliest start of a later one (or the sweeps'
+    end): ``sweeps.window(t0, t1)`` then keeps the baseline before the step, the step and what
+    follows it."""
+    runs, end = _command_runs(sweeps)
+    starts = sorted(a for r in runs for a, _, _ in r)
+    epochs: list[float] = []  # the first start of each epoch (ms)
+    for a in starts:
+        if not epochs or a - epochs[-1] > EPOCH_ALIGN_MS:
+            epochs.append(a)
+    if len(epochs) <= 1:
+        return 0.0, single_step_window(sweeps)
+
+    def epoch_of(a: float) -> int:
+        return max(j for j, e in enumerate(epochs) if a >= e - 1e-9)
+
+    amps = np.zeros((len(runs), len(epochs)))
+    for i, r in enumerate(runs):
+        for a, _, amp in r:
+            amps[i, epoch_of(a)] = amp
+    k = int(np.argmax(np.ptp(amps, axis=0)))
+    if k == 0:
+        return 0.0, single_step_window(sweeps)
+    t0 = max(b for r in runs for a, b, _ in r if epoch_of(a) < k)
+    later = [a for r in runs for a, _, _ in r if epoch_of(a) > k]
+    t1 = min(later) if later else end
+    if any(b > t1 + 1e-9 for r in runs for a, b, _ in r if epoch_of(a) == k) or t0 >= epochs[k]:
+        raise FitError(
+            f"{getattr(sweeps, 'source', '') or 'the sweeps'}: the varying step (from "
+            f"{epochs[k]:g} ms) overlaps another epoch of the protocol; cut the sweeps with "
+            "SweepSet.window"
+        )
+    return float(t0), float(t1)
+
+
+# ------------------------------------------------------------------------------ cell properties
+@dataclass(frozen=True)
+class PassiveEstimate:
+    """A cell's passive properties read off its recording (``passive_properties``):
+    ``rest_mV``, input resistance ``r_in_MOhm`` (the slope of the steady-state deflection over
+    the current of the hyperpolarising steps), membrane time constant ``tau_ms`` (the median of
+    one-exponential fits to their onsets), and what follows for a one-compartment cell:
+    ``g_nS`` = 1 / R_in and ``c_pF`` = tau / R_in; ``sweeps``: the file indices used (None
+    values: no hyperpolarising sweep without spikes to read them from)."""
+
+    rest_mV: float
+    r_in_MOhm: float | None
+    tau_ms: float | None
+    sweeps: tuple[int, ...]
+
+    @property
+    def g_nS(self) -> float | None:
+        return None if not self.r_in_MOhm else 1e3 / self.r_in_MOhm
+
+    @property
+    def c_pF(self) -> float | None:
+        if not self.r_in_MOhm or self.tau_ms is None:
+            return None
+        return 1e3 * self.tau_ms / self.r_in_MOhm
+
+    def as_dict(self) -> dict:
+        return {"rest_mV": self.rest_mV, "r_in_MOhm": self.r_in_MOhm, "tau_ms": self.tau_ms,
+                "g_nS": self.g_nS, "c_pF": self.c_pF, "sweeps": list(self.sweeps)}  # fmt: skip
+
+
+TAU_FIT_SKIP_MS = 1.0  # the onset's first ms is left out of the tau fit (the bridge's jump)
+
+
+def _onset_tau(t: np.ndarray, v: np.ndarray, p: StepProtocol) -> float | None:
+    """tau (ms) of V = A + B exp(-(t - t_on) / tau) fitted from ``TAU_FIT_SKIP_MS`` after the
+    onset of a hyperpolarising step to the trace's minimum (before any sag recovers)."""
+    from scipy.optimize import curve_fit
+
+    dt = float(t[1] - t[0])
+    vs = _moving_average(v[None, :], int(round(1.0 / dt)))[0]
+    step = (t >= p.t_on_ms + TAU_FIT_SKIP_MS) & (t < p.t_off_ms)
+    if step.sum() < 10:
+        return None
+    i_min = int(np.flatnonzero(step)[0] + np.argmin(vs[step]))
+    w = step & (t <= t[i_min])
+    if w.sum() < 10:
+        return None
+    tt, vv = t[w] - p.t_on_ms, v[w]
+    a0, b0 = float(vv[-1]), float(vv[0] - vv[-1])
+    tau0 = max(float(tt[-1] - tt[0]) / 4.0, 2 * dt)
+    try:
+        (_, _, tau), _ = curve_fit(
+            lambda x, a, b, tau: a + b * np.exp(-x / tau), tt, vv, p0=(a0, b0, tau0),
+            bounds=([-np.inf, -np.inf, dt], [np.inf, np.inf, 10.0 * (tt[-1] + dt)]), maxfev=2000,
+        )  # fmt: skip
+    except (RuntimeError, ValueError):
+        return None
+    return float(tau) if np.isfinite(tau) else None
+
+
+def passive_properties(sweeps, spike_threshold_mV: float = -20.0) -> PassiveEstimate:
+    """Rest, input resistance and membrane time constant of a step family, the way they are
+    read in the lab (e.g. the Allen Cell Types Database's electrophysiology white paper):
+    the rest is the median V before the steps (over the sweeps without a spike there, else all);
+    R_in the least-squares slope through the origin of the steady-state deflection (mean V over
+    the last 10% of the step minus the sweep's baseline) against the current of the
+    hyperpolarising steps in which the cell does not fire; tau the median over those sweeps of
+    one-exponential fits from 1 ms after the onset to the trace's minimum. Refused (FitError)
+    when no sweep has a baseline before its step."""
+    base, clean, di, dv, taus, used = [], [], [], [], [], []
+    for sw in sweeps.sweeps:
+        p = step_protocol(sweeps, sw.index)
+        t, v = np.asarray(sw.t_ms, float), np.asarray(sw.v_mV, float)
+        pre = t < p.t_on_ms
+        if not pre.any():
+            continue
+        spikes = detect_peaks(t, v, spike_threshold_mV)
+        b = float(np.median(v[pre]))
+        base.append(b)
+        if not np.any(spikes < p.t_on_ms):
+            clean.append(b)
+        if p.ramp_end_nA is not None or p.amp_nA >= 0:
+            continue
+        if np.any((spikes >= p.t_on_ms) & (spikes <= p.t_off_ms)):
+            continue
+        ss = (t >= p.t_off_ms - 0.1 * (p.t_off_ms - p.t_on_ms)) & (t < p.t_off_ms)
+        if not ss.any():
+            continue
+        di.append(p.amp_nA)
+        dv.append(float(v[ss].mean()) - b)
+        tau = _onset_tau(t, v, p)
+        if tau is not None:
+            taus.append(tau)
+        used.append(int(sw.index))
+    if not base:
+        raise FitError(
+            f"{getattr(sweeps, 'source', '') or 'the sweeps'}: no sweep has a baseline before "
+            "its step (the recorded rest)"
+        )
+    rest = float(np.median(clean if clean else base))
+    di, dv = np.asarray(di), np.asarray(dv)
+    r_in = float(np.dot(di, dv) / np.dot(di, di)) if len(di) else None  # mV / nA = MOhm
+    if r_in is not None and not r_in > 0:
+        r_in = None
+    tau = float(np.median(taus)) if taus else None
+    return PassiveEstimate(rest, r_in, tau, tuple(used))
+
+
+BLOCK_FRACTION = 0.5  # of the f-I curve's peak count
+BLOCK_MIN_PEAK = 4  # spikes at the peak for a fall to be read as block
+
+
+def depolarisation_block(amps_nA: Sequence[float], counts: Sequence[int]) -> np.ndarray:
+    """Which sweeps of a step family are in depolarisation block: those at a current above the
+    f-I curve's peak (the sweep with the most spikes in its step, at least ``BLOCK_MIN_PEAK``)
+    that fire fewer than ``BLOCK_FRACTION`` of the peak's spikes. Past that point the spike
+    (Na+) channels stay inactivated (e.g. Bianchi et al. 2012, J Comput Neurosci 33:207); an
+    integrate-and-fire model's f-I curve only rises, so it cannot follow them. Returns (n,)
+    bool in the order given."""
+    a = np.asarray(amps_nA, float)
+    c = np.asarray(counts, float)
+    if a.shape != c.shape or a.ndim != 1:
+        raise FitError(f"amps ({a.shape}) and counts ({c.shape}): allowed: two equal 1-D lists")
+    out = np.zeros(len(a), bool)
+    if not len(a) or c.max() < BLOCK_MIN_PEAK:
+        return out
+    peak = int(np.argmax(c))
+    return (a > a[peak]) & (c < BLOCK_FRACTION * c[peak])
