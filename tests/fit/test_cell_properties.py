@@ -152,3 +152,22 @@ def test_adex_is_homogeneous_in_its_currents():
     assert len(res.spike_times[0]) >= 5
     np.testing.assert_allclose(res.spike_times[0], res.spike_times[1], atol=1e-6)
     np.testing.assert_allclose(v[0], v[1], atol=1e-6)
+
+
+def test_adex_current_scale_brings_the_cell_into_the_box():
+    """The scale puts a cell's passive g and C inside adex's declared boxes whenever its tau =
+    C / g lies in the boxes' range (C_low / g_high to C_high / g_low)."""
+    from neuroscape.cli.example_cmds import adex_current_scale
+    from neuroscape.models import resolve
+
+    spec = resolve("adex").spec
+    g, c = spec.parameter("g_L"), spec.parameter("C")
+    for g_nS, c_pF in ((1.86, 30.8), (0.81, 44.6), (9.0, 323.0), (4.8, 88.0), (200.0, 3000.0)):
+        k = adex_current_scale(g_nS, c_pF, spec)
+        assert g.low <= k * g_nS <= g.high and c.low <= k * c_pF <= c.high, (g_nS, c_pF, k)
+    assert adex_current_scale(None, 30.0, spec) == 1.0
+    # tau of 500 ms (longer than C_high / g_low = 100 ms): no k holds both; g ends below its
+    # box and C above it, each missing by less than the whole miss of tau
+    k = adex_current_scale(1.0, 500.0, spec)
+    miss = 500.0 / (c.high / g.low)
+    assert 1 < g.low / k < miss and 1 < k * 500.0 / c.high < miss

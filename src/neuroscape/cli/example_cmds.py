@@ -123,8 +123,9 @@ def fit_real_cell(
     - the sweeps are cut to the protocol's varying step (``fit.protocols.family_step_window``:
       a test pulse before the family is left out, with the baseline kept);
     - rest, input resistance R_in and membrane time constant tau are read off the fitted
-      sweeps (``fit.protocols.passive_properties``); E_L's box lies around the rest, and the
-      search starts from g_L = 1 / R_in, C = tau / R_in, E_L = rest;
+      sweeps (``fit.protocols.passive_properties``; R_in and tau from the test pulse before
+      the family when the family has no hyperpolarising step); E_L's box lies around the
+      rest, and the search starts from g_L = 1 / R_in, C = tau / R_in, E_L = rest;
     - AdEx is homogeneous in its currents (C, g_L, a, b, w and I divided by k leave V(t)
       unchanged), so the recorded current is multiplied by k (``adex_current_scale``) to bring
       the cell's passive g and C into adex's declared boxes; the parameters are reported for
@@ -142,6 +143,7 @@ def fit_real_cell(
     model runs ``SweepFitProblem``'s settle time without input before each sweep."""
     import time
     import warnings
+    from dataclasses import replace
 
     from neuroscape.cli.fit_cmds import sweep_fit_figures
     from neuroscape.fit import run_method
@@ -166,7 +168,7 @@ def fit_real_cell(
             f"the example's recording {str(path)!r} ships with the source repository "
             "(tests/data/recordings); run from a checkout, or give --recording FILE"
         )
-    sweeps = read_sweeps(path, v_offset_mV=v_offset_mV)
+    raw = sweeps = read_sweeps(path, v_offset_mV=v_offset_mV)
     t_start, t_stop = family_step_window(sweeps)
     if t_start > 0 or t_stop < sweeps.duration_ms - 1e-9:
         sweeps = sweeps.window(t_start, t_stop)
@@ -179,6 +181,11 @@ def fit_real_cell(
         )
     fitted, held = sweeps.select(odd), sweeps.select(even)
     passive = passive_properties(fitted)  # the fitted sweeps only: nothing from the held-out
+    if passive.r_in_MOhm is None and t_start > 0:
+        # no hyperpolarising step in the family: R_in and tau from the test pulse before it
+        pulse = passive_properties(raw.select(odd).window(0.0, t_start))
+        passive = replace(passive, r_in_MOhm=pulse.r_in_MOhm, tau_ms=pulse.tau_ms,
+                          sweeps=pulse.sweeps)  # fmt: skip
     # depolarisation block: read on each half's own recorded f-I curve
     def block_of(ss) -> dict[int, bool]:
         protos = [step_protocol(ss, k) for k in ss.indices()]
