@@ -61,6 +61,7 @@ INIT = 1 << 63
 SYN = 1 << 62
 SYN_INIT = 3 << 61
 DENSE_MAX = 1 << 22  # largest dense projection mask (entries; 32 MiB)
+TARGETS = ("cpu", "cuda")  # the kernels _Gen writes: numba CPU (prange) and numba.cuda
 K_FAST = 6  # branch-free Poisson comparisons per draw (the rare larger counts: a second pass)
 
 
@@ -228,8 +229,14 @@ class _Gen:
     """Writes the kernel of one network (its source is also the cache key)."""
 
     def __init__(self, net: NetworkModel, graph: Graph, settings: SimSettings,
-                 recording: Recording) -> None:
+                 recording: Recording, target: str = "cpu") -> None:
+        if target not in TARGETS:
+            raise NetworkError(f"target={target!r}; allowed: {', '.join(TARGETS)}")
         self.net, self.graph, self.settings, self.rec = net, graph, settings, recording
+        # "cuda": the same row body as a numba.cuda kernel (one thread per row), which may not
+        # allocate: a row's arrays are slices of scratch arrays the launcher allocates
+        self.cuda = target == "cuda"
+        self.scratch: dict[str, tuple[tuple[str, ...], str]] = {}  # arg -> (shape, dtype)
         self.pops = net.populations
         self.offsets = {}
         off = 0
@@ -260,6 +267,28 @@ class _Gen:
     def emit(self, indent: int, *lines: str) -> None:
         self.lines += [" " * (4 * indent) + ln for ln in lines]
 
+    def local(self, name: str, shape: tuple, dtype: str, cpu: str, fill: str | None = None,
+              indent: int = 2) -> None:
+        """A row's own array ``name``: on the CPU the line ``cpu`` allocates it in the kernel;
+        on CUDA (no allocation in device code) it is the row's slice of the scratch argument
+        ``X_name`` that the launcher allocates with ``shape`` (expressions of the kernel's
+        arguments) and the rows last, so that neighbouring threads touch neighbouring words,
+        then filled with ``fill`` (an expression of the index ``i_``; None: left as is)."""
+        if not self.cuda:
+            self.emit(indent, cpu)
+            return
+        shape = tuple(str(x) for x in shape)
+        self.arg(f"X_{name}")
+        self.scratch[f"X_{name}"] = (shape, dtype)
+        self.emit(indent, f"{name} = X_{name}[{', '.join(':' for _ in shape)}, b]")
+        if fill is None:
+            return
+        if len(shape) == 1:
+            self.emit(indent, f"for i_ in range({name}.shape[0]):", f"    {name}[i_] = {fill}")
+        else:
+            self.emit(indent, f"for i_ in range({name}.shape[0]):",
+                      f"    for j_ in range({name}.shape[1]):", f"        {name}[i_, j_] = {fill}")
+
     def source(self) -> str:
         net, st = self.net, self.settings
         header = [
@@ -271,6 +300,24 @@ class _Gen:
             "from neuroscape.core.rng import hi32, lo32, poisson_from_table, unit_float, word",
             "from neuroscape.sim.network_kernels import add_dense, add_spikes, push_spikes",
         ]
+        if self.cuda:
+            # the scalar @njit functions compile for the GPU as they are (numba compiles a CPU
+            # dispatcher called from device code for the CUDA target); the helpers that take
+            # arrays are the same Python functions compiled as device functions
+            header += [
+                "from numba import cuda",
+                "from neuroscape.core import rng as _rng",
+                "from neuroscape.sim import network_kernels as _nk",
+                "",
+                "_dev = cuda.jit(device=True, inline=True)",
+                "add_dense = _dev(_nk.add_dense.py_func)",
+                "add_spikes = _dev(_nk.add_spikes.py_func)",
+                "push_spikes = _dev(_nk.push_spikes.py_func)",
+                "poisson_from_table = _dev(_rng.poisson_from_table.py_func)",
+                "from neuroscape.sim.network_cuda import device_word",
+                "",
+                "word = device_word()",
+            ]
         steps = []
         self.schemes = {}
         for qi, p in enumerate(self.pops):
@@ -288,6 +335,11 @@ class _Gen:
         head = ["", "", "@njit(parallel=True, cache=True)",
                 "def run(" + ", ".join(self.args) + "):",
                 "    for b in prange(keys.shape[0]):"]
+        if self.cuda:  # one thread per row
+            head = ["", "", "@cuda.jit(cache=True)",
+                    "def run(" + ", ".join(self.args) + "):",
+                    "    b = cuda.grid(1)",
+                    "    if b < keys.shape[0]:"]
         return "\n".join(header + steps + head + self.lines) + "\n"
 
     # -------------------------------------------------------------- the row's body
@@ -306,8 +358,11 @@ class _Gen:
         # populations: state arrays, parameters, refractory
         for qi, p in enumerate(self.pops):
             P = f"P{qi}"  # noqa: N806
-            E(2, f"{P}_sp = np.empty({p.size}, dtype=np.int64)", f"{P}_nsp = 0",
-              f"{P}_fl = np.zeros({p.size}, dtype={self.it})")
+            self.local(f"{P}_sp", (p.size,), "np.int64",
+                       f"{P}_sp = np.empty({p.size}, dtype=np.int64)")
+            E(2, f"{P}_nsp = 0")
+            self.local(f"{P}_fl", (p.size,), self.it,
+                       f"{P}_fl = np.zeros({p.size}, dtype={self.it})", "0")
             if p.kind == "neuron":
                 m = p.model
                 n_s, n_p = len(m.states), len(m.spec.parameters)
@@ -317,16 +372,21 @@ class _Gen:
                 self.arg(f"{P}_nref")
                 ft = self.ft
                 for i in range(n_s):
-                    E(2, f"{P}_y{i} = {P}_y[b, :, {i}].astype(np.float32)" if self.f32
-                      else f"{P}_y{i} = {P}_y[b, :, {i}].copy()")
+                    self.local(f"{P}_y{i}", (p.size,), "np.float32" if self.f32 else "np.float64",
+                               f"{P}_y{i} = {P}_y[b, :, {i}].astype(np.float32)" if self.f32
+                               else f"{P}_y{i} = {P}_y[b, :, {i}].copy()",
+                               f"{ft}({P}_y[b, i_, {i}])")
                 for j in range(n_p):
                     E(2, f"{P}_p{j} = {ft}({P}_par[b, {j}])")
                 # float32: the refractory steps in int32 as well, so that the fused loop's
                 # lanes are all 32 bits wide (16 per vector instead of 8)
-                E(2, f"{P}_c = {ft}({P}_cur[b])", f"{P}_nr = {P}_nref[b]",
-                  f"{P}_ref = np.zeros({p.size}, dtype={self.it})")
+                E(2, f"{P}_c = {ft}({P}_cur[b])", f"{P}_nr = {P}_nref[b]")
+                self.local(f"{P}_ref", (p.size,), self.it,
+                           f"{P}_ref = np.zeros({p.size}, dtype={self.it})", "0")
                 if m.hold_refractory:
-                    E(2, f"{P}_hv = np.zeros({p.size}{', dtype=np.float32' if self.f32 else ''})")
+                    self.local(f"{P}_hv", (p.size,), "np.float32" if self.f32 else "np.float64",
+                               f"{P}_hv = np.zeros({p.size}"
+                               f"{', dtype=np.float32' if self.f32 else ''})", "0.0")
             elif p.kind == "poisson":
                 self.arg(f"{P}_thr")
                 E(2, f"{P}_t = {P}_thr[b]")
@@ -421,8 +481,16 @@ class _Gen:
         for qi, p in enumerate(self.pops):
             if p.kind == "neuron":
                 for i in range(len(p.model.states)):
-                    fin.append(f"np.all(np.isfinite(P{qi}_y{i}))")
-        E(2, "ok[b] = " + (" and ".join(fin) if fin else "True"))
+                    fin.append(f"P{qi}_y{i}")
+        if self.cuda:  # no np.all/np.isfinite on arrays in device code
+            E(2, "fin = True")
+            for y in fin:
+                E(2, f"for i in range({y}.shape[0]):",
+                  f"    fin = fin and math.isfinite({y}[i])")
+            E(2, "ok[b] = fin")
+        else:
+            E(2, "ok[b] = " + (" and ".join(f"np.all(np.isfinite({y}))" for y in fin)
+                               if fin else "True"))
 
     def _written(self, pop: str) -> set[str]:
         """Variables of population ``pop`` that synaptic statements or inputs write."""
@@ -467,9 +535,13 @@ class _Gen:
             for v in j.synvars:
                 if _has_rand(v.initial):
                     self.arg(f"{J}_i_{v.name}")
-                    E(2, f"{J}_{v.name} = {J}_i_{v.name}[b].copy()")
+                    self.local(f"{J}_{v.name}", (nsyn,), "np.float64",
+                               f"{J}_{v.name} = {J}_i_{v.name}[b].copy()",
+                               f"{J}_i_{v.name}[b, i_]")
                 else:
-                    E(2, f"{J}_{v.name} = np.full({nsyn}, {self._p(v.initial, {})})")
+                    x0 = self._p(v.initial, {})
+                    self.local(f"{J}_{v.name}", (nsyn,), "np.float64",
+                               f"{J}_{v.name} = np.full({nsyn}, {x0})", x0)
                 if v.b is not None:
                     E(2, f"{J}_eb_{v.name} = {self._p(v.b, {})}",
                       f"{J}_ea_{v.name} = {self._p(v.a, {})}")
@@ -479,7 +551,8 @@ class _Gen:
             for v, lo, hi in getattr(j, "bounds", ()):
                 E(2, f"{J}_lo_{v} = {self._p(lo, {})}", f"{J}_hi_{v} = {self._p(hi, {})}")
             if any(v.b is not None or v.mod is not None for v in j.synvars):
-                E(2, f"{J}_last = np.zeros({nsyn}, dtype=np.int64)")
+                self.local(f"{J}_last", (nsyn,), "np.int64",
+                           f"{J}_last = np.zeros({nsyn}, dtype=np.int64)", "0")
             # delays (steps): a constant, one per row (a parameter), or one per synapse (rand())
             if _has_rand(j.delay):
                 reads = {s.name for st in j.on_pre for s in st.expr.free_symbols}
@@ -499,27 +572,33 @@ class _Gen:
                     self.delays[j.name] = "array"
                 self.arg(f"{J}_dmax")
                 E(2, f"{J}_D = {J}_dmax + 1")
+                n_d = f"{J}_dmax + 1"
             elif sympy.sympify(j.delay).free_symbols:
                 self.arg(f"{J}_dr")
                 self.arg(f"{J}_dmax")
                 self.delays[j.name] = "row"
                 E(2, f"{J}_d = {J}_dr[b]", f"{J}_D = {J}_dmax + 1")
+                n_d = f"{J}_dmax + 1"
             else:
                 steps = int(round(float(j.delay) / self.settings.dt_ms))
                 self.delays[j.name] = steps
                 E(2, f"{J}_D = {steps + 1}")
+                n_d = str(steps + 1)
             if self._dense(j):
                 self.arg(f"{J}_mask")
             if self.delays[j.name] in ("array", "spike"):
                 post = self.net.population(j.post)
                 for var in self._buffered(j):
-                    E(2, f"{J}_buf_{var} = np.zeros(({J}_D, {post.size}))")
+                    self.local(f"{J}_buf_{var}", (n_d, post.size), "np.float64",
+                               f"{J}_buf_{var} = np.zeros(({J}_D, {post.size}))", "0.0")
             elif self.delays[j.name] != 0:
                 # one delay for the projection: the spikes wait in a queue and on_pre runs whole
                 # when they arrive, as in Brian2
                 n_pre = self.net.population(j.pre).size
-                E(2, f"{J}_q = np.empty(({J}_D, {n_pre}), dtype=np.int64)",
-                  f"{J}_qn = np.zeros({J}_D, dtype=np.int64)")
+                self.local(f"{J}_q", (n_d, n_pre), "np.int64",
+                           f"{J}_q = np.empty(({J}_D, {n_pre}), dtype=np.int64)")
+                self.local(f"{J}_qn", (n_d,), "np.int64",
+                           f"{J}_qn = np.zeros({J}_D, dtype=np.int64)", "0")
 
     def _buffered(self, j) -> list[str]:
         out = []
@@ -777,7 +856,8 @@ class _Gen:
         for tgt, ks in self.input_groups.items():
             n = self.net.population(tgt).size
             for h in range(len(ks)):
-                E(2, f"U{self.q(tgt)}_{h} = np.empty({n}, dtype=np.int64)")
+                u = f"U{self.q(tgt)}_{h}"
+                self.local(u, (n,), "np.int64", f"{u} = np.empty({n}, dtype=np.int64)")
 
     def _inputs_step(self) -> None:
         E = self.emit  # noqa: N806
@@ -801,7 +881,10 @@ class _Gen:
             for h, k in enumerate(ks):
                 inp = self.net.inputs[k]
                 vi = pop.model.states.index(inp.var)
-                cmp = " + ".join(f"({U}_{h}[i] >= I{k}_t{m})" for m in range(K_FAST))
+                if self.cuda:  # integers: the simulator's numpy bools add as a logical or
+                    cmp = " + ".join(f"np.int64({U}_{h}[i] >= I{k}_t{m})" for m in range(K_FAST))
+                else:
+                    cmp = " + ".join(f"({U}_{h}[i] >= I{k}_t{m})" for m in range(K_FAST))
                 E(4, f"P{qi}_y{vi}[i] += {self.ft}({cmp}) * I{k}_w",
                   f"ovf += {U}_{h}[i] >= I{k}_t{K_FAST - 1}")
             E(3, "if ovf > 0:")
@@ -815,7 +898,6 @@ class _Gen:
 
     # -------------------------------------------------------------- outputs
     def _outputs_setup(self) -> None:
-        E = self.emit  # noqa: N806
         for oi, o in enumerate(self.net.outputs):
             if _windowed(o):
                 self.arg(f"O{oi}_cnt")
@@ -823,7 +905,9 @@ class _Gen:
                 self.arg(f"O{oi}_z")
             elif o.kind == "cv":
                 self.arg(f"O{oi}_isi")
-                E(2, f"O{oi}_last = np.full({self.net.population(o.of).size}, -1, np.int64)")
+                n = self.net.population(o.of).size
+                self.local(f"O{oi}_last", (n,), "np.int64",
+                           f"O{oi}_last = np.full({n}, -1, np.int64)", "-1")
             elif o.kind in ("fano", "sync"):
                 self.arg(f"O{oi}_bins")
                 self.arg(f"O{oi}_bw")
@@ -873,7 +957,11 @@ class _Gen:
                     continue
                 done.add((proj, var))
                 ji = [j.name for j in self.net.projections].index(proj)
-                E(2, f"W_{proj}_{var}[b, :] = J{ji}_{var}")
+                if self.cuda:
+                    E(2, f"for k in range(J{ji}_{var}.shape[0]):",
+                      f"    W_{proj}_{var}[b, k] = J{ji}_{var}[k]")
+                else:
+                    E(2, f"W_{proj}_{var}[b, :] = J{ji}_{var}")
 
     def _records_step(self) -> None:
         """Every rec_every steps, each recorded weights output as it would be if the run ended
@@ -940,16 +1028,21 @@ def _has_rand(expr) -> bool:
 _KERNELS: dict[str, object] = {}
 
 
-def _kernel(source: str, net: NetworkModel):
+def _kernel(source: str, net: NetworkModel, target: str = "cpu"):
+    """The compiled ``run`` of a generated kernel, cached by its source (and, on disk, by the
+    source and the files it imports: ``core.codegen.load_generated``)."""
     if source not in _KERNELS:
         from neuroscape.core.codegen import load_generated
 
         deps = [Path(__file__), rng_mod.__file__, integrators_mod.__file__,
                 Path(__file__).with_name("network_kernels.py")]
+        if target == "cuda":
+            deps.append(Path(__file__).with_name("network_cuda.py"))
         for p in net.populations:
             if p.model is not None:
                 deps.append(importlib.import_module(p.model.module).__file__)
-        _KERNELS[source] = load_generated(f"network_{net.name}", source, deps).run
+        stem = f"network_{net.name}" + ("" if target == "cpu" else f"_{target}")
+        _KERNELS[source] = load_generated(stem, source, deps).run
     return _KERNELS[source]
 
 
@@ -1092,23 +1185,43 @@ class NetworkBatch:
     def kernel_source(self, settings: SimSettings, recording: Recording | None = None) -> str:
         return self._compiled(settings, recording or Recording())[0].src
 
-    def _compiled(self, settings: SimSettings, recording: Recording):
-        """(generator, kernel) for these settings, written and compiled once per batch."""
-        key = (settings, bool(recording.spikes), bool(len(recording.v_neurons)))
+    def _compiled(self, settings: SimSettings, recording: Recording, target: str = "cpu"):
+        """(generator, kernel) for these settings and target ("cpu": numba's CPU kernel;
+        "cuda": numba.cuda's), written and compiled once per batch."""
+        key = (settings, bool(recording.spikes), bool(len(recording.v_neurons)), target)
         if key not in self._gens:
-            gen = _Gen(self.model, self.connectivity, settings, recording)
+            gen = _Gen(self.model, self.connectivity, settings, recording, target)
             gen.src = gen.source()
-            self._gens[key] = (gen, _kernel(gen.src, self.model))
+            self._gens[key] = (gen, _kernel(gen.src, self.model, target))
         return self._gens[key]
 
     def run_chunk(self, params: np.ndarray, keys: np.ndarray, settings: SimSettings,
                   device: str, recording: Recording) -> ChunkResult:
+        """The rows ``params`` (B, n_params) with stream keys ``keys`` (B,) on ``device``:
+        "cpu" (the numba kernel, a thread per row); "cuda"/"cuda:N": the same generated kernel
+        compiled by numba.cuda (``network_cuda``) where numba.cuda runs (a GPU, or its
+        simulator) and it supports the description, else the torch back end (with a warning
+        that names why); "torch-cpu": the torch back end."""
         if device != "cpu":
+            from neuroscape.sim import network_cuda
             from neuroscape.sim.network_torch import run_chunk_torch  # lazy: it imports this module
 
+            if network_cuda.routes(device):
+                why = network_cuda.unsupported(self, settings)
+                if why is None:
+                    return self._run(params, keys, settings, recording, device)
+                network_cuda.warn_fallback(self.model, device, why)
             return run_chunk_torch(self, params, keys, settings, device, recording)
+        return self._run(params, keys, settings, recording, "cpu")
+
+    def _run(self, params: np.ndarray, keys: np.ndarray, settings: SimSettings,
+             recording: Recording, device: str, launcher=None) -> ChunkResult:
+        """One chunk through the generated kernel: numba's CPU kernel ("cpu") or its numba.cuda
+        twin ("cuda", "cuda:N"; ``launcher``: ``network_cuda.launch`` unless given); the same
+        arguments, the same results."""
         net, g = self.model, self.connectivity
-        gen, kern = self._compiled(settings, recording)
+        target = "cpu" if device == "cpu" else "cuda"
+        gen, kern = self._compiled(settings, recording, target)
         b = len(params)
         dt = settings.dt_ms
         n_steps = settings.n_steps
@@ -1282,7 +1395,12 @@ class NetworkBatch:
             times = (np.arange(n_rec) + 1) * vals["rec_every"] * dt
             for r in net.records:
                 vals[f"R_{r}"] = np.full((b, n_rec), np.nan)
-        kern(*[vals[a] for a in gen.args])
+        if target == "cpu":
+            kern(*[vals[a] for a in gen.args])
+        else:
+            if launcher is None:
+                from neuroscape.sim.network_cuda import launch as launcher
+            launcher(kern, gen, vals, b, device)
         outputs = self._outputs(vals, gen, settings, params)
         outputs[~ok] = np.nan
         spikes = None
