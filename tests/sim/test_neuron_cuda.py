@@ -217,3 +217,29 @@ def test_gpu_matches_cpu(case):
     for x, y in zip(cpu.spike_times, gpu.spike_times, strict=True):
         np.testing.assert_allclose(y, x, rtol=0, atol=1e-9)
 
+
+
+def test_a_gpu_without_nvvm_falls_back_to_torch_with_a_warning(monkeypatch):
+    """numba.cuda sees a GPU but has no libNVVM to compile for it: the run goes to the torch
+    back end (here without CUDA: its one-line refusal), after a warning naming why."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        pytest.skip("the simulator needs no NVVM")
+    from numba.cuda.cudadrv import nvvm
+
+    from neuroscape.core.settings import SettingsError
+    from neuroscape.core.stimuli import make_stimulus
+    from neuroscape.sim import neuron_cuda
+    from neuroscape.sim.network_cuda import FusedKernelFallback
+    from neuroscape.sim.neuron_engine import simulate_neurons
+
+    monkeypatch.setattr(neuron_cuda, "available", lambda: True)
+    monkeypatch.setattr(nvvm, "is_available", lambda: False)
+    torch = pytest.importorskip("torch")
+    with pytest.warns(FusedKernelFallback, match=r"lif: device='cuda': .*no libNVVM"):
+        if torch.cuda.is_available():
+            simulate_neurons("lif", {}, make_stimulus("step", amp=3.0), duration_ms=5.0,
+                             device="cuda")
+        else:
+            with pytest.raises(SettingsError, match="0 CUDA GPU"):
+                simulate_neurons("lif", {}, make_stimulus("step", amp=3.0), duration_ms=5.0,
+                                 device="cuda")

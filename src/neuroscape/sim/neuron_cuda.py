@@ -41,6 +41,7 @@ import importlib
 import math
 import operator
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,28 @@ def available() -> bool:
         return bool(cuda.is_available())
     except Exception:  # noqa: BLE001 - a broken driver install means: not available
         return False
+
+
+def unsupported() -> str | None:
+    """Why the fused kernel cannot compile here although numba.cuda sees a GPU (None: it can):
+    numba needs libNVVM from a CUDA toolkit, which a GPU driver (or PyTorch's wheels) alone
+    does not bring."""
+    if simulator():
+        return None
+    from numba.cuda.cudadrv import nvvm
+
+    if not nvvm.is_available():
+        return "numba.cuda finds no libNVVM: install a CUDA toolkit or set CUDA_HOME to one"
+    return None
+
+
+def warn_fallback(model: NeuronModel, device: str, why: str) -> None:
+    """Say that neurons on ``device`` run on the torch back end, and why."""
+    from neuroscape.sim.network_cuda import FusedKernelFallback
+
+    warnings.warn(
+        f"{model.name}: device={device!r}: the fused CUDA kernel cannot run here ({why}); "
+        "running on the torch back end", FusedKernelFallback, stacklevel=3)
 
 
 def device_index(device: str) -> int:

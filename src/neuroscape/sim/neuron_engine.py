@@ -1563,7 +1563,8 @@ def simulate_neurons(
     non-finite or when it fires runaway spikes (label "runaway").
     device: "cpu" (the numba kernels); "cuda", "cuda:N": the same row kernel compiled by
     numba.cuda, one GPU thread per row (``neuron_cuda``; where numba.cuda has a GPU or its
-    simulator is on; else the torch back end); "torch-cpu": the torch back end
+    simulator is on; else the torch back end, with a warning where numba.cuda sees a GPU but
+    cannot compile for it); "torch-cpu": the torch back end
     (``neuron_torch.simulate_neurons_torch``). Off the CPU: equation models only; workers and
     vectorize unused.
     dopri5 runs on the CPU only: chosen on another device, it is refused (one line naming the
@@ -1595,6 +1596,10 @@ def simulate_neurons(
         # "cuda"/"cuda:N": numba.cuda where it can run (a GPU, or its simulator), else torch
         # (whose CUDA device, or its refusal in one line)
         gpu = device != TORCH_CPU and device.startswith("cuda") and neuron_cuda.available()
+        why = neuron_cuda.unsupported() if gpu else None
+        if why is not None:  # a stated fallback: a FusedKernelFallback warning naming why
+            neuron_cuda.warn_fallback(m, device, why)
+            gpu = False
         if gpu and m.equations is None:
             raise SettingsError(
                 f"device={device!r}: {m.name} is a hand-written model (numba CPU only); "
