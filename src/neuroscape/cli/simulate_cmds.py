@@ -343,7 +343,8 @@ def _simulate_neuron(args, spec) -> int:
     if args.plot:
         from neuroscape.plot.neuron import trace_figure
 
-        current = res.stimulus.current_at(res.t_v - res.dt_ms)  # t_v: end of each step
+        # t_v: the end of each step; the engine held the current at its midpoint
+        current = res.stimulus.current_at(res.t_v - 0.5 * res.dt_ms)
         trace_figure(
             res.t_v,
             res.v[0],
@@ -385,7 +386,7 @@ def _save_trace(path: str, res, model, v_unit: str) -> None:
     units = _state_units(model)
     header = ["t_ms"] + [column_name(s, u) for s, u in zip(model.states, units, strict=True)]
     cols = [np.round(res.t_v, 9), *res.states[0]]  # t = k dt without float residue
-    current = res.stimulus.current_at(res.t_v - res.dt_ms)
+    current = res.stimulus.current_at(res.t_v - 0.5 * res.dt_ms)  # held at mid-step
     if current is not None:
         header.append(column_name("I_stim", model.current_unit))
         cols.append(current)

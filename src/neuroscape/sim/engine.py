@@ -156,19 +156,38 @@ def _set_threads(workers: int | None) -> int:
 
 
 def check_device(device: str) -> str:
+    """``device`` when this machine can run it (one line otherwise): "cpu" (numba), "torch-cpu"
+    (the torch back end on the CPU), "cuda"/"cuda:N" (the fused numba.cuda kernels where numba
+    sees a GPU or its simulator, else the torch back end on a CUDA GPU)."""
+    import re
+
+    from neuroscape.sim import neuron_cuda
+    from neuroscape.sim.neuron_torch import TORCH_CPU
+
     if device == "cpu":
         return device
-    if device.startswith("cuda"):
+    if device == TORCH_CPU:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise SettingsError(
+                f"device={device!r} needs PyTorch; install torch (pip install torch)"
+            ) from None
+        return device
+    if device == "cuda" or re.fullmatch(r"cuda:\d+", device):
+        if neuron_cuda.available():
+            return device
         try:
             import torch
         except ImportError:
+            torch = None
+        if torch is None or not torch.cuda.is_available():
             raise SettingsError(
-                f"device={device!r} needs PyTorch with CUDA; install torch (pip install torch)"
-            ) from None
-        if not torch.cuda.is_available():
-            raise SettingsError(f"device={device!r} asked for, but no CUDA GPU is available")
+                f"device={device!r} asked for, but neither numba.cuda nor PyTorch sees a CUDA "
+                f"GPU here; allowed here: cpu, {TORCH_CPU}"
+            )
         return device
-    raise SettingsError(f"unknown device {device!r}; allowed: cpu, cuda, cuda:N")
+    raise SettingsError(f"unknown device {device!r}; allowed: cpu, {TORCH_CPU}, cuda, cuda:N")
 
 
 def run_batch(
