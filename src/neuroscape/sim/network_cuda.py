@@ -25,9 +25,15 @@ for the GPU as they are. On a GPU, libdevice's exp/log and NVVM's contraction of
 one fused multiply-add may round differently from the CPU in the last bit, so states agree to
 rounding and a spike near threshold may move; the random integers do not change.
 
-Not supported here (the run goes to the torch back end, with a ``FusedKernelFallback`` warning
-naming the reason): populations of hand-written models (their @njit functions are not checked
-for the CUDA target).
+Routing (``NetworkBatch.run_chunk``): "cuda"/"cuda:N" come here where numba.cuda runs (a GPU
+with its driver, or the simulator); "torch-cpu", and "cuda" where numba.cuda finds no GPU, stay
+on the torch back end. Not supported here (the run goes to the torch back end, with a
+``FusedKernelFallback`` warning naming the reason): populations of hand-written models (their
+@njit functions are not checked for the CUDA target).
+
+Parallelism is over rows only: a chunk of B rows is B threads, so a GPU is busy from some
+thousands of rows on, and rows whose spikes differ take different branches within a warp. A
+network of many neurons run for few rows would want threads over neurons too (not written).
 
 Where it has run: on this project's development machines only in numba's CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``: the kernel's Python source run thread by thread on the CPU; the

@@ -4,6 +4,10 @@ Why separate functions: a projection that only adds a constant per row to its ta
 (``g_e += w_e``) is one call of ``add_spikes`` instead of its own loop in the generated kernel;
 the function is compiled once for every network, which keeps the compile time of a network with
 many projections (an assembly network has 50) from growing with their number.
+
+The CUDA kernel (``network_cuda``) compiles these same Python functions as device functions
+(``cuda.jit(device=True)(f.py_func)``), so they must stay device-compatible: loops and indexing
+only, no allocation and no numpy array functions.
 """
 
 from __future__ import annotations
