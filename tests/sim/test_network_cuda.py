@@ -133,7 +133,7 @@ def _child(out: str) -> None:
     import warnings
 
     from neuroscape.core.rng import row_keys
-    from neuroscape.sim import engine, network_cuda
+    from neuroscape.sim import network_cuda
     from neuroscape.sim.engine import batch_for, run_batch
 
     assert network_cuda.simulator()
@@ -153,9 +153,7 @@ def _child(out: str) -> None:
             for k, v in getattr(r, "records", {}).items():
                 arrays[f"{name}/{dev}/rec_{k}"] = v
         if name == "features":  # the whole path: run_batch's chunks and SimulationResult
-            # engine.check_device accepts "cuda" only where torch has a GPU; let the device
-            # through to the batch, which routes it (numba.cuda's simulator is on)
-            engine.check_device = lambda device: device
+            # check_device takes "cuda" where numba.cuda runs (its simulator is on here)
             for dev in ("cpu", "cuda"):
                 res = run_batch(model, params, seed=11, settings=settings, device=dev)
                 arrays[f"{name}/{dev}/run_batch"] = res.outputs
