@@ -1,0 +1,55 @@
+"""NeuroML2 cells imported as equation models, and LEMS simulations mapped onto neuron runs.
+
+``load_cell("cells.nml:CELL_ID")`` gives the NeuronModel of a NeuroML2 cell (the registry
+resolves that reference wherever a model name is accepted); ``read_lems_simulation(FILE.xml)``
+maps a LEMS ``<Simulation>`` of single cells (``neuroscape simulate FILE.xml`` runs it).
+See docs/neuroml.md for what is supported, refused, and what does not survive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neuroscape.models.neuroml.core_types import NeuroMLError
+from neuroscape.models.neuroml.simulation import cell_fields, read_lems_simulation
+
+__all__ = ["NeuroMLError", "cell_fields", "is_nml_ref", "load_cell", "read_lems_simulation"]
+
+_CELLS: dict = {}
+
+
+def is_nml_ref(text: str) -> bool:
+    """``text`` has the form ``path/to/file.nml:CELL_ID`` (or a LEMS ``file.xml:CELL_ID``)."""
+    path, sep, name = text.rpartition(":")
+    return bool(sep) and path.endswith((".nml", ".xml")) and bool(name)
+
+
+def load_cell(ref: str):
+    """The NeuronModel of cell ``CELL_ID`` in ``FILE.nml:CELL_ID`` (neuroscape's own defaults for
+    the scheme and spike timing; the same unchanged file gives the same object)."""
+    from neuroscape.models.contract import ModelSource
+    from neuroscape.models.equations import equation_model
+    from neuroscape.models.equations.model import EquationError
+    from neuroscape.models.neuroml.document import read_document
+
+    path_text, _, cid = ref.rpartition(":")
+    p = Path(path_text).expanduser()
+    if not p.is_file():
+        raise NeuroMLError(f"{path_text}: no such NeuroML file (from {ref!r})")
+    source = ModelSource.of(p, cid)
+    key = (source.file, source.sha256, cid)
+    if key in _CELLS:
+        return _CELLS[key]
+    doc = read_document(p)
+    el = doc.components.get(cid)
+    if el is None:
+        raise NeuroMLError(f"{path_text}: no element with id {cid!r}; ids: "
+                           f"{', '.join(doc.components) or 'none'}")
+    try:
+        model = equation_model(**cell_fields(el, doc))
+    except EquationError as exc:
+        raise NeuroMLError(f"{path_text}: cell {cid}: {exc}") from None
+    object.__setattr__(model, "_ref", source.ref)
+    object.__setattr__(model, "_source", source)
+    _CELLS[key] = model
+    return model

@@ -1,0 +1,351 @@
+"""A LEMS ``<Simulation>`` of single cells (populations of unconnected cells with current
+inputs) mapped onto neuroscape's neuron runs: what to run (one batch per population and
+stimulus kind), and what the file asks to be written (OutputFile, EventOutputFile). Running and
+writing are the command line's (``neuroscape.cli.neuroml_cmds``); networks with connections are
+not mapped here yet.
+
+jLEMS's order within a step (jNeuroML's reference simulator, Cannon et al. 2014): inputs first,
+then a forward Euler step of every state, then the conditions (threshold: reset on the grid).
+The mapped models reproduce it: forward Euler at the file's step, spikes and resets on the step
+grid, V held in a refractory regime for floor(refract/dt) + 1 steps (jLEMS leaves its refractory
+regime at the first step start after lastSpikeTime + refract, and V is not integrated in the
+step that tests it) -- so refract is run as (floor(refract/dt) + 2) dt, neuroscape's engine
+counting the reset step as the first refractory one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from neuroscape.models.neuroml.cells import ABSTRACT_CELLS, LEMS_DT
+from neuroscape.models.neuroml.core_types import NeuroMLError, quantity_si
+from neuroscape.models.neuroml.document import Document, error, read_document, tag, where
+
+INPUTS = ("pulseGenerator", "pulseGeneratorDL", "rampGenerator", "rampGeneratorDL")
+REFUSED_INPUTS = ("sineGenerator", "sineGeneratorDL", "spikeGenerator", "poissonFiringSynapse",
+                  "voltageClamp", "compoundInput", "timedSynapticInput", "spikeArray")  # fmt: skip
+NETWORK_REFUSED = ("projection", "synapticConnection", "continuousProjection",
+                   "electricalProjection", "synapticConnectionWD")  # fmt: skip
+EVENT_FORMATS = ("TIME_ID", "ID_TIME")
+
+
+@dataclass
+class PopulationRun:
+    """One batch: rows ``indices`` of population ``population`` (cells of ``component``), the
+    model, each row's parameter values, and the stimulus (kind, per-row field values)."""
+
+    population: str
+    component: str
+    model: object
+    indices: list[int]
+    params: list[dict]
+    stim_kind: str
+    stim_rows: list[dict]
+
+
+@dataclass
+class Column:
+    id: str
+    population: str
+    index: int
+    state: str
+    si_factor: float  # one unit of the state's declared unit, in SI
+
+
+@dataclass
+class OutputFile:
+    id: str
+    file_name: str
+    columns: list[Column]
+
+
+@dataclass
+class EventOutputFile:
+    id: str
+    file_name: str
+    format: str
+    selections: list[tuple[str, str, int]]  # (id, population, index)
+
+
+@dataclass
+class LemsSimulation:
+    path: str
+    id: str
+    length_ms: float
+    step_ms: float
+    runs: list[PopulationRun] = field(default_factory=list)
+    outputs: list[OutputFile] = field(default_factory=list)
+    event_outputs: list[EventOutputFile] = field(default_factory=list)
+
+
+def _time_ms(el, attr: str) -> float:
+    raw = el.get(attr)
+    if raw is None:
+        raise error(el, f"missing attribute {attr!r} (a time)")
+    try:
+        v, dim = quantity_si(raw)
+    except ValueError as exc:
+        raise error(el, f"{attr}: {exc}") from None
+    if dim != "time":
+        raise error(el, f"{attr}={raw!r}; allowed: a time like '10ms'")
+    return v * 1e3
+
+
+_TARGET = re.compile(r"^(?:\.\./)?(\w+)(?:\[(\d+)\]|/(\d+)(?:/\w+)?)$")
+
+
+def _target(el, text: str | None) -> tuple[str, int]:
+    m = _TARGET.match(text or "")
+    if m is None:
+        raise error(el, f"target {text!r}; allowed: 'pop[i]' or '../pop/i/cell'")
+    return m.group(1), int(m.group(2) if m.group(2) is not None else m.group(3))
+
+
+def cell_type(el, doc: Document) -> str:
+    t = tag(el)
+    if t == "Component":
+        t = el.get("type")
+    if t in doc.custom_types:
+        ct = doc.custom_types[t]
+        raise error(el, f"ComponentType {t!r} is a custom LEMS definition "
+                    f"({where(ct)}): its Dynamics cannot be mapped; allowed: "
+                    f"{', '.join(ABSTRACT_CELLS)}, pointCellCondBased, cell")
+    if tag(el) == "Component":
+        raise error(el, f"write it as <{t} .../> (NeuroML syntax) to import it")
+    return t
+
+
+def cell_fields(el, doc: Document, *, lems_semantics: bool = False, bias: bool = False) -> dict:
+    """The ``equation_model`` fields of any supported NeuroML2 cell element."""
+    from neuroscape.models.neuroml.cells import abstract_cell_fields
+    from neuroscape.models.neuroml.conductance import COND_CELLS, conductance_cell_fields
+
+    t = cell_type(el, doc)
+    if t in ABSTRACT_CELLS:
+        return abstract_cell_fields(el, lems_semantics=lems_semantics, bias=bias)
+    if t in COND_CELLS:
+        return conductance_cell_fields(el, doc, lems_semantics=lems_semantics, bias=bias)
+    if t in ("ionChannelKS",) or t.startswith("gateKS"):
+        raise error(el, "a KineticScheme channel cannot be mapped")
+    raise error(el, f"{t!r} is not a cell neuroscape can map; allowed: "
+                f"{', '.join((*ABSTRACT_CELLS, 'pointCellCondBased', 'cell'))}")
+
+
+def _stimulus(inp, cur_unit: str, weight: float) -> tuple[str, dict, float]:
+    """(kind, fields in the model's units, constant bias current) of an input element."""
+    t = tag(inp)
+    if t in REFUSED_INPUTS:
+        raise error(inp, f"input {t!r} cannot be mapped to neuroscape's stimuli yet; allowed: "
+                    f"{', '.join(INPUTS)}")
+    if t not in INPUTS:
+        raise error(inp, f"input type {t!r} cannot be mapped; allowed: {', '.join(INPUTS)}")
+    dl = t.endswith("DL")
+    if dl != (cur_unit == "1"):
+        raise error(inp, f"{t} drives a current in {'no unit' if dl else 'amperes'}; the cell's "
+                    f"current is in {cur_unit!r} (use the {'non-' if dl else ''}DL input)")
+
+    def amp(attr):
+        raw = inp.get(attr)
+        try:
+            v, dim = quantity_si(raw)
+        except (TypeError, ValueError):
+            raise error(inp, f"{attr}={raw!r}; allowed: a current like '0.1nA'") from None
+        if dim != ("none" if dl else "current"):
+            raise error(inp, f"{attr}={raw!r} is a {dim} quantity")
+        return weight * (v if dl else v * 1e12)  # pA
+
+    on = _time_ms(inp, "delay")
+    off = on + _time_ms(inp, "duration")
+    if t.startswith("pulse"):
+        return "step", {"amp": amp("amplitude"), "t_on": on, "t_off": off}, 0.0
+    base = amp("baselineAmplitude")
+    return "ramp", {"amp0": amp("startAmplitude") - base, "amp1": amp("finishAmplitude") - base,
+                    "t_on": on, "t_off": off}, base  # fmt: skip
+
+
+def read_lems_simulation(path: str) -> LemsSimulation:
+    """The runs and outputs of a LEMS file's ``<Simulation>`` (its <Target>, or its only one)."""
+    from neuroscape.models.equations import equation_model
+    from neuroscape.models.equations.expressions import parse_unit
+
+    doc = read_document(path)
+    if not doc.simulations:
+        raise NeuroMLError(f"{path}: no <Simulation> element (neuroscape simulate runs a LEMS "
+                           "file's Simulation)")
+    sim = None
+    for tgt in doc.targets:
+        sim = doc.simulations.get(tgt.get("component"))
+        if sim is None:
+            raise error(tgt, f"<Target component={tgt.get('component')!r}> names no Simulation")
+    if sim is None:
+        if len(doc.simulations) > 1:
+            raise NeuroMLError(f"{path}: {len(doc.simulations)} Simulations and no <Target>")
+        sim = next(iter(doc.simulations.values()))
+    length, step = _time_ms(sim, "length"), _time_ms(sim, "step")
+    if not (step > 0 and length > step):
+        raise error(sim, f"step {step:g} ms and length {length:g} ms; allowed: 0 < step < length")
+    out = LemsSimulation(doc.path, sim.get("id"), length, step)
+    net = doc.component(sim.get("target"), sim)
+    if tag(net) != "network":
+        raise error(net, "the Simulation's target must be a <network>")
+
+    sizes: dict[str, int] = {}
+    comps: dict[str, object] = {}
+    inputs: dict[tuple[str, int], list] = {}
+    for el in net:
+        t = tag(el)
+        if t in ("population", "populationList"):
+            comp = doc.component(el.get("component"), el)
+            if t == "population" and el.get("size") is not None:
+                n = int(el.get("size"))
+            else:
+                n = len([c for c in el if tag(c) == "instance"])
+            sizes[el.get("id")] = n
+            comps[el.get("id")] = comp
+        elif t == "explicitInput":
+            pop, i = _target(el, el.get("target"))
+            inputs.setdefault((pop, i), []).append((doc.component(el.get("input"), el), 1.0, el))
+        elif t == "inputList":
+            comp = doc.component(el.get("component"), el)
+            for c in el:
+                if tag(c) in ("input", "inputW"):
+                    pop, i = _target(c, c.get("target"))
+                    if pop != el.get("population"):
+                        raise error(c, f"target population {pop!r} is not the inputList's "
+                                    f"{el.get('population')!r}")
+                    w = float(c.get("weight", "1"))
+                    inputs.setdefault((pop, i), []).append((comp, w, c))
+        elif t in NETWORK_REFUSED:
+            raise error(el, f"<{t}>: networks with connections are not mapped by neuroscape "
+                        "simulate yet; allowed: populations of unconnected cells with inputs")
+        elif t in ("notes", "annotation", "property", "region"):
+            continue
+        else:
+            raise error(el, f"<{t}> in a network cannot be mapped")
+    for (pop, i), lst in inputs.items():
+        if pop not in sizes:
+            raise error(lst[0][2], f"target population {pop!r} is not in network "
+                        f"{net.get('id')!r}")
+        if not 0 <= i < sizes[pop]:
+            raise error(lst[0][2], f"target {pop}[{i}]: population {pop} has {sizes[pop]} cells")
+        if len(lst) > 1:
+            raise error(lst[1][2], f"a second input on {pop}[{i}]: neuroscape's stimulus is one "
+                        "input per cell")
+
+    models: dict[tuple[str, bool], object] = {}
+    for pop, comp in comps.items():
+        rows = []
+        for i in range(sizes[pop]):
+            got = inputs.get((pop, i))
+            rows.append(got[0] if got else None)
+        fields = cell_fields(comp, doc, lems_semantics=True)
+        cur_unit = fields["current"]["unit"]
+        has_syn = not fields["current"]["name"].startswith("I_drive")
+        stims = []
+        for r in rows:
+            if r is None:
+                stims.append(("step", {"amp": 0.0, "t_on": 0.0, "t_off": math.inf}, 0.0))
+                continue
+            if not has_syn:
+                raise error(r[2], f"{tag(comp)} {comp.get('id')!r} has no synaptic attachment: "
+                            "inputs cannot drive it (as in NeuroML2)")
+            stims.append(_stimulus(r[0], cur_unit, r[1]))
+        bias = any(s[2] != 0.0 for s in stims)
+        key = (comp.get("id"), bias)
+        if key not in models:
+            f = cell_fields(comp, doc, lems_semantics=True, bias=bias)
+            f["settings"] = {**f["settings"], "dt": f"{step!r} ms",
+                             "duration": f"{length!r} ms", "max_dt": f"{max(step, 1.0)!r} ms"}
+            models[key] = equation_model(**f)
+        model = models[key]
+        defaults = {p.name: p.default for p in model.spec.parameters}
+        if LEMS_DT in defaults:
+            defaults[LEMS_DT] = step
+        ref = model.refractory_param
+        if ref is not None:  # jLEMS's regime timing (module docstring)
+            held = math.floor(defaults[ref] / step + 1e-9) + 1
+            defaults[ref] = (held + 1) * step
+        groups: dict[str, list[int]] = {}
+        for i, s in enumerate(stims):
+            groups.setdefault(s[0], []).append(i)
+        for kind, idx in groups.items():
+            params = []
+            for i in idx:
+                p = dict(defaults)
+                if bias:
+                    p["I_bias"] = stims[i][2]
+                params.append(p)
+            out.runs.append(PopulationRun(pop, comp.get("id"), model, idx, params, kind,
+                                          [stims[i][1] for i in idx]))
+
+    factors = {}
+    for run in out.runs:
+        m = run.model
+        factors[run.population] = {
+            s: float(parse_unit(u).factor) if u != "1" else 1.0
+            for s, u in zip(m.states, m.state_units, strict=True)
+        }
+    for el in sim:
+        t = tag(el)
+        if t == "OutputFile":
+            cols = []
+            for c in el:
+                if tag(c) != "OutputColumn":
+                    continue
+                pop, i, state = _quantity(c, c.get("quantity"), sizes, factors)
+                cols.append(Column(c.get("id"), pop, i, state, factors[pop][state]))
+            out.outputs.append(OutputFile(el.get("id"), el.get("fileName"), cols))
+        elif t == "EventOutputFile":
+            fmt = el.get("format", "TIME_ID")
+            if fmt not in EVENT_FORMATS:
+                raise error(el, f"format {fmt!r}; allowed: {', '.join(EVENT_FORMATS)}")
+            sels = []
+            for c in el:
+                if tag(c) != "EventSelection":
+                    continue
+                if c.get("eventPort", "spike") != "spike":
+                    raise error(c, f"eventPort {c.get('eventPort')!r}; allowed: spike")
+                pop, i = _cell_ref(c, c.get("select"), sizes)
+                sels.append((c.get("id"), pop, i))
+            out.event_outputs.append(EventOutputFile(el.get("id"), el.get("fileName"), fmt, sels))
+        elif t in ("Display", "Record", "Meta", "DataWriter", "notes"):
+            continue  # figures are jNeuroML's GUI; -nogui ignores them as well
+        else:
+            raise error(el, f"<{t}> in a Simulation cannot be mapped; allowed: OutputFile, "
+                        "EventOutputFile, Display (ignored)")
+    return out
+
+
+def _cell_ref(el, text: str | None, sizes: dict) -> tuple[str, int]:
+    m = re.match(r"^(\w+)\[(\d+)\]$", text or "") or re.match(r"^(\w+)/(\d+)/\w+$", text or "")
+    if m is None:
+        raise error(el, f"select {text!r}; allowed: 'pop[i]' or 'pop/i/cell'")
+    pop, i = m.group(1), int(m.group(2))
+    if pop not in sizes or not 0 <= i < sizes[pop]:
+        raise error(el, f"{text!r}: no such cell in the network")
+    return pop, i
+
+
+def _quantity(el, text: str | None, sizes: dict, factors: dict) -> tuple[str, int, str]:
+    """(population, index, state) of an OutputColumn quantity ('pop[0]/v', 'pop/0/cell/v',
+    'pop[0]/naChans/na/m/q')."""
+    text = text or ""
+    m = re.match(r"^(\w+)\[(\d+)\]/(.+)$", text) or re.match(r"^(\w+)/(\d+)/\w+/(.+)$", text)
+    if m is None:
+        raise error(el, f"quantity {text!r}; allowed: 'pop[i]/VARIABLE'")
+    pop, i, rest = m.group(1), int(m.group(2)), m.group(3)
+    if pop not in sizes or not 0 <= i < sizes[pop]:
+        raise error(el, f"quantity {text!r}: no such cell in the network")
+    parts = rest.split("/")
+    if len(parts) == 1:
+        state = parts[0]
+    elif len(parts) == 4 and parts[3] == "q":  # channel population / channel / gate / q
+        state = f"{parts[0]}_{parts[2]}"
+    else:
+        state = None
+    if state not in factors.get(pop, {}):
+        have = ", ".join(factors.get(pop, {}))
+        raise error(el, f"quantity {text!r} is not a state of the mapped cell; allowed: {have}")
+    return pop, i, state
