@@ -33,7 +33,11 @@ from neuroscape.core.integrators import SCHEMES
 _MAX_TRACE_SAMPLES = 200_000
 
 
-MODEL_HELP = "a model name (see neuroscape models) or path/to/file.py:NAME"
+MODEL_HELP = (
+    "a model name (see neuroscape models), path/to/file.py:NAME, an equation file MODEL.yaml, "
+    "a NeuroML2 cell CELLS.nml:CELL_ID; simulate also takes a LEMS file SIM.xml (runs its "
+    "<Simulation> and writes its output files, as jNeuroML)"
+)
 
 
 def _is_neuron(model) -> bool:
@@ -158,8 +162,11 @@ _NETWORK_ONLY = ("conn_seed", "connectivity")
 
 
 def cmd_simulate(args) -> int:
+    from neuroscape.cli.neuroml_cmds import is_lems_file, simulate_lems
     from neuroscape.models import resolve
 
+    if is_lems_file(args.model):  # a LEMS file: run its <Simulation> (neuroml_cmds)
+        return simulate_lems(args)
     model = resolve(args.model)
     spec = model.spec
     check_output_file(args.plot, FIGURE_SUFFIXES, "--plot")

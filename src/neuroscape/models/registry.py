@@ -6,7 +6,8 @@ Models come from three places, looked up in this order:
    there in its ``pyproject.toml``, so another package ships models exactly the same way:
    ``[project.entry-points."neuroscape.models"] my_cell = "my_pkg.cells:MODEL"``);
 3. a reference ``path/to/file.py:NAME`` to an object in a Python file;
-4. an equation file ``path/to/model.yaml`` (``neuroscape.models.equations``).
+4. an equation file ``path/to/model.yaml`` (``neuroscape.models.equations``);
+5. a NeuroML2 cell ``path/to/cells.nml:CELL_ID`` (``neuroscape.models.neuroml``).
 
 An entry point or ``NAME`` may name a model object or a function of no arguments returning one.
 """
@@ -151,6 +152,10 @@ def resolve(model: Model | str) -> Model:
         return m
     if is_file_ref(model):
         return load_file(model)
+    if _is_nml_ref(model):  # a NeuroML2 cell: FILE.nml:CELL_ID (neuroscape.models.neuroml)
+        from neuroscape.models.neuroml import load_cell
+
+        return load_cell(model)
     if model.endswith((".yaml", ".yml")):
         # a network description (it has populations) or a neuron's equation file
         if _is_network_file(model):
@@ -160,8 +165,15 @@ def resolve(model: Model | str) -> Model:
         from neuroscape.models.equations import load_model_file
 
         return load_model_file(model)
-    hint = "; or path/to/file.py:NAME, an equation file MODEL.yaml or a network NET.yaml"
+    hint = ("; or path/to/file.py:NAME, an equation file MODEL.yaml, a network NET.yaml or a "
+            "NeuroML2 cell CELLS.nml:CELL_ID")
     raise UnknownModelError(f"unknown model {model!r}; allowed: {', '.join(available())}{hint}")
+
+
+def _is_nml_ref(text: str) -> bool:
+    """``text`` has the form ``path/to/cells.nml:CELL_ID`` (or a LEMS ``file.xml:CELL_ID``)."""
+    path, sep, name = text.rpartition(":")
+    return bool(sep) and path.endswith((".nml", ".xml")) and bool(name)
 
 
 def _is_network_file(path: str) -> bool:

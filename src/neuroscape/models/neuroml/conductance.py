@@ -54,7 +54,8 @@ def _ident(text: str) -> str:
 
 
 class _Builder:
-    def __init__(self, cell, origin: str) -> None:
+    def __init__(self, cell, origin: str, lems: bool = False) -> None:
+        self.lems = lems
         self.cell = cell
         self.origin = origin
         self.params: dict[str, dict] = {}
@@ -87,10 +88,27 @@ class _Builder:
         if kind not in forms:
             raise error(el, f"rate type {kind!r} cannot be mapped; allowed: {', '.join(forms)}")
         rdim = "per_time" if forms is RATE_FORMS else "none"
-        r = self.param(el, "rate", rdim, f"{prefix}_rate")
-        m = self.param(el, "midpoint", "voltage", f"{prefix}_midpoint")
-        s = self.param(el, "scale", "voltage", f"{prefix}_scale")
+        r = self.constant(el, "rate", rdim)
+        m = self.constant(el, "midpoint", "voltage")
+        s = self.constant(el, "scale", "voltage")
         return forms[kind].format(rate=r, mid=m, scale=s, v="{v}")
+
+    def constant(self, el, attr: str, dim: str) -> str:
+        """A gate's kinetic constant, written into the equations as a quantity: the declared
+        parameters are the capacitance, conductances and reversal potentials (a kernel's
+        arguments stay few; every rate constant of a model as a parameter overflows numba's
+        inlined calls)."""
+        from neuroscape.models.neuroml.cells import si_to_display
+
+        raw = el.get(attr)
+        try:
+            si, got = quantity_si(raw)
+        except (TypeError, ValueError):
+            raise error(el, f"{attr}={raw!r}; allowed: a {dim} quantity") from None
+        if got != dim:
+            raise error(el, f"{attr}={raw!r} is a {got} quantity; allowed: a {dim} quantity")
+        v, unit = si_to_display(si, dim)
+        return f"({v!r}*{unit})" if unit != "1" else f"({v!r})"
 
     def channel(self, chan, pop_id: str, g_name: str, e_name: str, doc_where: str) -> None:
         ctype = tag(chan)
@@ -132,9 +150,10 @@ class _Builder:
             inf = f"{q}_alpha / ({q}_alpha + {q}_beta)"
             if gt == "gateHHratesInf":
                 inf = self.rate(kids["steadyState"], f"{q}_inf", VARIABLE_FORMS)
-            self.eqs += [f"{q}_alpha = {a.format(v='v')} : 1/ms",
-                         f"{q}_beta = {b.format(v='v')} : 1/ms",
-                         f"{q}_inf = {inf.format(v='v')} : 1",
+            vv = "v"
+            self.eqs += [f"{q}_alpha = {a.format(v=vv)} : 1/ms",
+                         f"{q}_beta = {b.format(v=vv)} : 1/ms",
+                         f"{q}_inf = {inf.format(v=vv)} : 1",
                          f"{q}_tau = 1 / ({q}_alpha + {q}_beta) : ms"]  # fmt: skip
             self.states.append((q, f"d{q}/dt = ({q}_inf - {q}) / {q}_tau : 1"))
             # q = inf at the initial potential (OnStart of gateHHrates)
@@ -153,7 +172,7 @@ def conductance_cell_fields(el, doc: Document, *, lems_semantics: bool = False,
     """The ``equation_model`` fields of a ``pointCellCondBased`` or one-segment ``cell``."""
     ctype = tag(el)
     origin = f"{ctype} {el.get('id')} ({where(el)})"
-    b = _Builder(el, origin)
+    b = _Builder(el, origin, lems_semantics)
     if ctype == "pointCellCondBased":
         c_name = b.param(el, "C", "capacitance", "C")
         v0 = b.param(el, "v0", "voltage", "V0")

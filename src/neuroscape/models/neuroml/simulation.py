@@ -265,8 +265,7 @@ def read_lems_simulation(path: str) -> LemsSimulation:
             defaults[LEMS_DT] = step
         ref = model.refractory_param
         if ref is not None:  # jLEMS's regime timing (module docstring)
-            held = math.floor(defaults[ref] / step + 1e-9) + 1
-            defaults[ref] = (held + 1) * step
+            defaults[ref] = (_held_steps(defaults[ref], step, length) + 1) * step
         groups: dict[str, list[int]] = {}
         for i, s in enumerate(stims):
             groups.setdefault(s[0], []).append(i)
@@ -316,6 +315,21 @@ def read_lems_simulation(path: str) -> LemsSimulation:
             raise error(el, f"<{t}> in a Simulation cannot be mapped; allowed: OutputFile, "
                         "EventOutputFile, Display (ignored)")
     return out
+
+
+def _held_steps(refract_ms: float, step_ms: float, length_ms: float) -> int:
+    """The number of steps jLEMS holds V after a spike: it leaves the refractory regime at the
+    first step whose time t exceeds lastSpikeTime + refract, its t accumulated as t += dt
+    (jLEMS's Sim.run). Where refract is a whole number of steps that comparison depends on the
+    rounding of t, spike by spike (refract/dt or refract/dt + 1 steps): the count most steps
+    of the run give is taken (the engine holds one count per cell)."""
+    import numpy as np
+
+    n = int(round(length_ms / step_ms)) + 2
+    t = np.add.accumulate(np.full(n + int(refract_ms / step_ms) + 4, step_ms))
+    k = np.searchsorted(t, t[:n] + refract_ms, side="right") - np.arange(n)
+    vals, counts = np.unique(k, return_counts=True)
+    return int(vals[np.argmax(counts)])
 
 
 def _cell_ref(el, text: str | None, sizes: dict) -> tuple[str, int]:
