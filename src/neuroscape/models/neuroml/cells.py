@@ -267,8 +267,8 @@ def abstract_cell_fields(el, *, lems_semantics: bool = False, bias: bool = False
                 initial[x] = lems_to_brian(v, rename)
                 texts.append(initial[x])
     for x in states:
-        if x not in initial:
-            raise refuse(f"no OnStart value for {x}")
+        if x not in initial:  # LEMS starts a state without an OnStart value at 0
+            initial[x] = quantity_text(0.0, unit_of[x])
     reset_lines = []
     for x, v in reset_assign:
         if x not in unit_of:
@@ -314,11 +314,11 @@ def abstract_cell_fields(el, *, lems_semantics: bool = False, bias: bool = False
             fields["refractory"] = refractory
         if lems_semantics:
             fields["spike_timing"] = "grid"
-    if lems_semantics:
-        fields["settings"] = {"integrator": "euler", "note": LEMS_NOTE}
     else:
         # no spike condition in NeuroML (fitzHughNagumoCell): spikes are upward crossings of 0
         fields["spike_level"] = quantity_text(0.0, unit_of[first])
+    if lems_semantics:
+        fields["settings"] = {"integrator": "euler", "note": LEMS_NOTE}
     return fields
 
 
