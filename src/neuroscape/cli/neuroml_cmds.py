@@ -56,11 +56,14 @@ def run_lems(path: str, *, workers: int | None = None) -> dict:
         for j, i in enumerate(run.indices):
             pop["spikes"][i] = np.asarray(res.spike_times[j], dtype=float)
             if record:
-                # jNeuroML's rows t = 0, dt, ..., length hold the initial state at 0 and dt,
-                # then at t = k dt the state after k - 1 steps (its spike times are those of
-                # the steps' ends, as neuroscape's): the same rows here, so the files diff
-                pop["states"][i] = np.concatenate(
-                    [y0[j][:, None], y0[j][:, None], res.states[j][:, :-1]], axis=1)
+                # jNeuroML's row at t = k dt holds the state after k steps (Sim.run writes
+                # after each advance), except for a cell with Regimes (a refractory one): its
+                # exposed states are synchronised before the regime's own rates advance
+                # (StateInstance.advance), so its row k holds the state after k - 1 steps
+                # and the first row is repeated. The same rows here, so the files diff.
+                first = [y0[j][:, None]] * (2 if model.refractory_param is not None else 1)
+                body = res.states[j] if len(first) == 1 else res.states[j][:, :-1]
+                pop["states"][i] = np.concatenate([*first, body], axis=1)
         if record:
             pop["t_ms"] = np.arange(n_steps + 1) * sim.step_ms
     return {"simulation": sim, "populations": results}

@@ -22,6 +22,7 @@ import math
 import re
 
 from neuroscape.models.neuroml.cells import (
+    LEMS_DT,
     LEMS_NOTE,
     default_bounds,
     parameter_entry,
@@ -42,6 +43,8 @@ VARIABLE_FORMS = {
     "HHExpLinearVariable": RATE_FORMS["HHExpLinearRate"],
 }
 GATES = ("gateHHrates", "gateHHratesInf", "gateHHtauInf")
+# jLEMS's view of V inside a gate's rates (see conductance_cell_fields): V of two steps before
+V_LAGGED = ("v_jlems_1", "v_jlems_2")
 PI = 3.14159265  # NeuroML2's Cells.xml segment surfaceArea
 
 
@@ -150,7 +153,8 @@ class _Builder:
             inf = f"{q}_alpha / ({q}_alpha + {q}_beta)"
             if gt == "gateHHratesInf":
                 inf = self.rate(kids["steadyState"], f"{q}_inf", VARIABLE_FORMS)
-            vv = "v"
+            # jLEMS (a LEMS Simulation): the rates read V two steps old (module docstring)
+            vv = V_LAGGED[-1] if self.lems else "v"
             self.eqs += [f"{q}_alpha = {a.format(v=vv)} : 1/ms",
                          f"{q}_beta = {b.format(v=vv)} : 1/ms",
                          f"{q}_inf = {inf.format(v=vv)} : 1",
@@ -253,7 +257,24 @@ def conductance_cell_fields(el, doc: Document, *, lems_semantics: bool = False,
     if bias:
         params["I_bias"] = {"default": "0.0 pA", "low": "-1.0 pA", "high": "1.0 pA",
                             "description": "constant current added to the stimulus"}  # fmt: skip
+    if lems_semantics and b.states:
+        # jLEMS advances a component's children before its own rates and copies a required
+        # variable (v) from the parent when the component evaluates, after its children have
+        # advanced (StateInstance.advance, StateType.eulerAdvance/evalDerived): the rate
+        # components of a gate, two levels below the cell's channelPopulation, read V of two
+        # steps before (measured against jNeuroML on Ex1: the V rows agree to 1e-5 mV until
+        # the pulse; lags 1 and 3 do not). Two exact one-step delays reproduce it:
+        # x_{k+1} = x_k + dt (u_k - x_k)/dt = u_k.
+        src = "v"
+        for lag in V_LAGGED:
+            lines.append(f"d{lag}/dt = ({src} - {lag}) / {LEMS_DT} : mV")
+            src = lag
+        params[LEMS_DT] = {"default": "0.01 ms", "low": "0.0001 ms", "high": "1.0 ms",
+                           "hard_low": "0 ms", "description": "the LEMS Simulation's step "
+                           "(jLEMS's delayed view of V in the gates' rates)"}  # fmt: skip
     initial = {"v": v0, **b.initial}
+    if lems_semantics and b.states:
+        initial.update({lag: v0 for lag in V_LAGGED})
     fields = {
         "name": re.sub(r"\W", "_", el.get("id")),
         "description": f"NeuroML2 {ctype} {el.get('id')!r} from {where(el)} (Hodgkin-Huxley "

@@ -133,8 +133,24 @@ def cell_fields(el, doc: Document, *, lems_semantics: bool = False, bias: bool =
                 f"{', '.join((*ABSTRACT_CELLS, 'pointCellCondBased', 'cell'))}")
 
 
-def _stimulus(inp, cur_unit: str, weight: float) -> tuple[str, dict, float]:
-    """(kind, fields in the model's units, constant bias current) of an input element."""
+def _step_index(t_ms: float, step_ms: float, n_steps: int) -> int:
+    """The first step k (0-based) whose jLEMS time, the end of the step accumulated in seconds
+    as ``t += dt`` (jLEMS's Sim.run), is >= ``t_ms``; n_steps + 1 if none."""
+    import numpy as np
+
+    t = np.add.accumulate(np.full(n_steps + 2, step_ms * 1e-3))
+    return int(np.searchsorted(t, t_ms * 1e-3, side="left"))
+
+
+def _stimulus(inp, cur_unit: str, weight: float, step_ms: float = 0.0,
+              n_steps: int = 0) -> tuple[str, dict, float]:
+    """(kind, fields in the model's units, constant bias current) of an input element. With
+    ``step_ms`` > 0 (a LEMS Simulation), the times are those of jLEMS's order: step k -> k+1
+    reads the input at the step's END time (Sim.run advances with t already incremented,
+    accumulated as t += dt in seconds), so an input is on in the steps whose end time is in
+    [delay, delay + duration), with its value at that time; neuroscape reads a stimulus at
+    the step's midpoint, so the edges are put at those steps' starts and a ramp's ends are
+    the values at the first and last-plus-one steps' ends."""
     t = tag(inp)
     if t in REFUSED_INPUTS:
         raise error(inp, f"input {t!r} cannot be mapped to neuroscape's stimuli yet; allowed: "
@@ -158,11 +174,24 @@ def _stimulus(inp, cur_unit: str, weight: float) -> tuple[str, dict, float]:
 
     on = _time_ms(inp, "delay")
     off = on + _time_ms(inp, "duration")
-    if t.startswith("pulse"):
-        return "step", {"amp": amp("amplitude"), "t_on": on, "t_off": off}, 0.0
-    base = amp("baselineAmplitude")
-    return "ramp", {"amp0": amp("startAmplitude") - base, "amp1": amp("finishAmplitude") - base,
-                    "t_on": on, "t_off": off}, base  # fmt: skip
+    pulse = t.startswith("pulse")
+    base = 0.0 if pulse else amp("baselineAmplitude")
+    a0 = amp("amplitude") if pulse else amp("startAmplitude") - base
+    a1 = a0 if pulse else amp("finishAmplitude") - base
+    if step_ms > 0:
+        # jLEMS reads the input at the step's end, t accumulated; neuroscape at its midpoint:
+        # steps k_on..k_off-1 are on, each with the value at its end time
+        k_on = _step_index(on, step_ms, n_steps)
+        k_off = _step_index(off, step_ms, n_steps)
+        if k_on >= k_off:  # on in no step: a zero input keeps the row's kind
+            return "step", {"amp": 0.0, "t_on": 0.0, "t_off": math.inf}, base
+        slope = (a1 - a0) / (off - on)
+        # neuroscape's line at t' (a step's midpoint) = jLEMS's at t' + dt / 2 (its end)
+        a0, a1 = (a0 + slope * ((k + 0.5) * step_ms - on) for k in (k_on, k_off))
+        on, off = k_on * step_ms, k_off * step_ms
+    if pulse:
+        return "step", {"amp": a0, "t_on": on, "t_off": off}, 0.0
+    return "ramp", {"amp0": a0, "amp1": a1, "t_on": on, "t_off": off}, base  # fmt: skip
 
 
 def read_lems_simulation(path: str) -> LemsSimulation:
@@ -251,7 +280,7 @@ def read_lems_simulation(path: str) -> LemsSimulation:
             if not has_syn:
                 raise error(r[2], f"{tag(comp)} {comp.get('id')!r} has no synaptic attachment: "
                             "inputs cannot drive it (as in NeuroML2)")
-            stims.append(_stimulus(r[0], cur_unit, r[1]))
+            stims.append(_stimulus(r[0], cur_unit, r[1], step, int(round(length / step))))
         bias = any(s[2] != 0.0 for s in stims)
         key = (comp.get("id"), bias)
         if key not in models:
