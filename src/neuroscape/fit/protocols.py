@@ -301,12 +301,21 @@ def shape_features(t_ms: np.ndarray, v: np.ndarray, p: StepProtocol) -> dict[str
 
 
 def feature_sd(name: str, recorded: float, tolerances: dict | None = None) -> float:
-    """The scale of ``name``'s error: ``tolerances[name]`` where given (absolute, in the
-    feature's unit), else max(absolute, relative * |recorded|) from ``FEATURE_SD``."""
-    if tolerances and name in tolerances:
-        return float(tolerances[name])
-    a, r = FEATURE_SD[name]
+    """The scale of ``name``'s error: max(absolute, relative * |recorded|), the pair from
+    ``tolerances[name]`` where given (a number: absolute only, in the feature's unit), else
+    from ``FEATURE_SD``."""
+    tol = tolerances.get(name) if tolerances else None
+    if tol is None:
+        a, r = FEATURE_SD[name]
+    elif isinstance(tol, int | float):
+        a, r = float(tol), 0.0
+    else:
+        a, r = (float(v) for v in tol)
     return max(a, r * abs(recorded))
+
+
+def _number(v) -> bool:
+    return isinstance(v, int | float | np.number) and not isinstance(v, bool) and np.isfinite(v)
 
 
 @dataclass
@@ -403,7 +412,9 @@ class SweepFitProblem(FitProblem):
     subthreshold, plus ap_shape for models with action potentials, plus window_rms when
     ``rms_windows`` are given); objectives the recording gives nothing to compare are left
     out. rms_windows: [(t0_ms, t1_ms), ...] of every sweep for window_rms. tolerances:
-    {feature: sd} replacing ``FEATURE_SD`` (the feature's unit). settle_ms: the model runs
+    {feature: sd} replacing ``FEATURE_SD``: an absolute sd (the feature's unit), or a pair
+    (absolute, relative) giving max(absolute, relative * |recorded|) (e.g. spike_count
+    (1, 0.15): the scale of the max(1 spike, 15%) criterion). settle_ms: the model runs
     this long without input before each sweep's t = 0 (it starts at rest, as the cell did).
     smooth_ms: moving average before the voltage features. spike_threshold_mV: the
     recording's spike detection level. budget: candidates (each simulated on every sweep).
@@ -552,9 +563,14 @@ class SweepFitProblem(FitProblem):
         bad = [k for k in self.feature_tolerances if k not in FEATURE_SD]
         if bad:
             raise FitError(f"tolerance of {bad[0]!r}: unknown; allowed: {', '.join(FEATURE_SD)}")
-        for k, v in self.feature_tolerances.items():
-            if not (isinstance(v, int | float) and np.isfinite(v) and v > 0):
-                raise FitError(f"tolerance {k}={v!r}; allowed: > 0 ({FEATURE_UNITS[k]})")
+        for k, v in list(self.feature_tolerances.items()):
+            pair = [v, 0.0] if _number(v) else list(v) if isinstance(v, tuple | list) else []
+            if not (len(pair) == 2 and all(map(_number, pair)) and pair[0] > 0 <= pair[1]):
+                raise FitError(
+                    f"tolerance {k}={v!r}; allowed: an absolute sd > 0 ({FEATURE_UNITS[k]}) or "
+                    "a pair (absolute > 0, relative >= 0)"
+                )
+            self.feature_tolerances[k] = float(v) if _number(v) else tuple(map(float, pair))
         for w in self.rms_windows:
             if len(w) != 2 or not (0 <= w[0] < w[1]):
                 raise FitError(f"rms window {w!r}; allowed: (t0_ms, t1_ms) with 0 <= t0 < t1")
@@ -830,6 +846,8 @@ class SweepFitProblem(FitProblem):
             "current_unit": self.model.current_unit,
             "current_per_nA": self.current_per_nA,
             "log_scale": list(self.log_scale),
+            "tolerances": {k: list(v) if isinstance(v, tuple) else v
+                           for k, v in self.feature_tolerances.items()},  # fmt: skip
             "seed": self.seed,
         }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroscape.fit.problem import FitProblem
+from neuroscape.fit.problem import FitError, FitProblem
 from neuroscape.fit.result import make_result
 
 
@@ -69,16 +69,29 @@ def run(
     sigma0: float = 0.25,
     popsize: int | None = None,
     threshold: float | None = None,
+    popsize_growth: float = 1.0,
+    first_share: float = 1.0,
     **_,
 ):
+    """CMA-ES from ``start``, then restarts from random points while budget remains.
+    popsize_growth: each restart's population is this many times the previous one (2: IPOP,
+    Auger and Hansen 2005; 1: the same population). first_share: the fraction of the budget
+    the first run may spend (1: all; less leaves the restarts a share)."""
+    if not (isinstance(popsize_growth, int | float) and 1.0 <= popsize_growth <= 10.0):
+        raise FitError(f"popsize_growth={popsize_growth!r}; allowed: 1 to 10")
+    if not (isinstance(first_share, int | float) and 0.0 < first_share <= 1.0):
+        raise FitError(f"first_share={first_share!r}; allowed: > 0 and <= 1")
+    pop = population(problem.n_free, popsize)
     u0 = problem.to_unit(problem.check_start(start))
-    search(problem, u0, seed, problem.budget, sigma0, popsize)
+    search(problem, u0, seed, max(pop, int(first_share * problem.budget)), sigma0, pop)
     # restarts (from random points) while budget remains: more of the solution space
     rng = np.random.default_rng(seed)
     k = 1
-    while problem.remaining >= 4 * population(problem.n_free, popsize):
-        search(
-            problem, rng.random(problem.n_free), seed + 1000 * k, problem.remaining, sigma0, popsize
-        )
+    while True:
+        pop_k = int(round(pop * popsize_growth**k))
+        if problem.remaining < 4 * pop_k:
+            break
+        search(problem, rng.random(problem.n_free), seed + 1000 * k, problem.remaining, sigma0,
+               pop_k)  # fmt: skip
         k += 1
     return make_result(problem, "cmaes", threshold)
