@@ -4,6 +4,8 @@ run, checked against the closed form of a linear cell."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,43 @@ def test_many_parameters_compile_and_match_closed_form(n_pairs):
     # forward Euler's error on a relaxation of tau >= 5 ms at 0.01 ms: < 0.1 % of the swing
     assert np.max(np.abs(res.states[0][0] - exact)) < 1e-3 * abs(v_inf + 70.0) + 1e-9
     assert abs(res.states[0][0][-1] - exact[-1]) < 0.05
+
+
+def test_many_parameters_on_cuda_match_the_cpu_in_numba_s_simulator():
+    # the fused CUDA kernel calls the same un-inlined functions: in numba's CUDA simulator
+    # (set before numba.cuda is imported, so in a subprocess) it gives the CPU kernel's trace
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, json; import numpy as np\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_neuron_kernel_many_params import _leaky\n"
+        "from neuroscape.core.stimuli import make_stimulus\n"
+        "from neuroscape.sim.neuron_engine import simulate_neurons\n"
+        "m = _leaky(15)\n"
+        "rows = np.array([[p.default for p in m.spec.parameters]] * 2)\n"
+        "v = [simulate_neurons(m, rows, make_stimulus('step', amp=[12.0, 20.0]), duration_ms=2.0,\n"
+        "     dt_ms=0.01, integrator='euler', record_v=True, device=d).states[:, 0] for d in\n"
+        "     ('cpu', 'cuda')]\n"
+        "print(json.dumps([float(np.ptp(v[0])), float(np.max(np.abs(v[0] - v[1])))]))\n"
+    )
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=600)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    swing, diff = json.loads(p.stdout.strip().splitlines()[-1])
+    assert swing > 0.1 and diff < 1e-12
+
+
+def test_many_parameters_compile_for_the_gpu():
+    # NVVM's compile of the same kernel (no GPU needed; skipped without a CUDA toolkit)
+    from test_neuron_cuda import _cuda_home
+
+    from neuroscape.sim import neuron_cuda
+
+    if _cuda_home() is None:
+        pytest.skip("no CUDA toolkit with libnvvm (CUDA_HOME)")
+    assert ".entry" in neuron_cuda.ptx(_leaky(15), "euler")

@@ -143,12 +143,12 @@ def generate_source(model: NeuronModel, integrator: str, target: str = "cpu") ->
         "import numpy as np",
         "from numba import njit, prange" if cpu else "from numba import cuda, njit\n"
         "from neuroscape.sim.neuron_cuda import table_arg",
-        *_model_imports(model, imports, wide and cpu),
+        *_model_imports(model, imports, wide),
         "from neuroscape.core.integrators import phi1",
         "from neuroscape.core.stimuli import stimulus_current",
         "",
         "",
-        "@njit(cache=True)" if wide and cpu else '@njit(inline="always", cache=True)',
+        "@njit(cache=True)" if wide else '@njit(inline="always", cache=True)',
         step,
         "",
         # the only lines that differ: rows in a parallel loop, or one thread per row (the
