@@ -32,6 +32,10 @@ def run_lems(path: str, *, workers: int | None = None) -> dict:
     from neuroscape.sim.neuron_engine import simulate_neurons
 
     sim = read_lems_simulation(path)
+    if sim.connections:  # cells coupled by synapses: stepped together in jLEMS's order
+        from neuroscape.models.neuroml.lems_network import run_network
+
+        return {"simulation": sim, "populations": run_network(sim)}
     recorded = {c.population for o in sim.outputs for c in o.columns}
     n_steps = int(round(sim.length_ms / sim.step_ms))
     results: dict = {}
@@ -134,8 +138,9 @@ def simulate_lems(args) -> int:
     written = write_outputs(args.model, out)
     sim = out["simulation"]
     n_cells = sum(len(r.indices) for r in sim.runs)
+    n_conn = f", {len(sim.connections)} connections" if sim.connections else ""
     n_spk = sum(len(s) for p in out["populations"].values() for s in p["spikes"].values())
-    print(f"{args.model}: Simulation {sim.id}: {n_cells} cells, {sim.length_ms:g} ms at "
+    print(f"{args.model}: Simulation {sim.id}: {n_cells} cells{n_conn}, {sim.length_ms:g} ms at "
           f"{sim.step_ms:g} ms (forward Euler, jLEMS's order), {n_spk} spikes", file=sys.stderr)
     for w in written:
         print(f"-> {w}", file=sys.stderr)

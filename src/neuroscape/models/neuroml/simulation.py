@@ -26,8 +26,9 @@ from neuroscape.models.neuroml.document import Document, error, read_document, t
 INPUTS = ("pulseGenerator", "pulseGeneratorDL", "rampGenerator", "rampGeneratorDL")
 REFUSED_INPUTS = ("sineGenerator", "sineGeneratorDL", "spikeGenerator", "poissonFiringSynapse",
                   "voltageClamp", "compoundInput", "timedSynapticInput", "spikeArray")  # fmt: skip
-NETWORK_REFUSED = ("projection", "synapticConnection", "continuousProjection",
-                   "electricalProjection", "synapticConnectionWD")  # fmt: skip
+NETWORK_REFUSED = ("continuousProjection", "electricalProjection")
+# synapses a connection may name (conductance-based, i = g (erev - v); lems_network.py)
+SYNAPSES = ("expOneSynapse", "expTwoSynapse", "alphaSynapse")
 EVENT_FORMATS = ("TIME_ID", "ID_TIME")
 
 
@@ -70,6 +71,21 @@ class EventOutputFile:
 
 
 @dataclass
+class Connection:
+    """One synaptic connection: a spike of pre_pop[pre] reaches a new instance of synapse
+    element ``synapse`` on post_pop[post] after ``delay_ms``, scaled by ``weight``."""
+
+    pre_pop: str
+    pre: int
+    post_pop: str
+    post: int
+    synapse: object
+    weight: float
+    delay_ms: float
+    el: object
+
+
+@dataclass
 class LemsSimulation:
     path: str
     id: str
@@ -78,6 +94,8 @@ class LemsSimulation:
     runs: list[PopulationRun] = field(default_factory=list)
     outputs: list[OutputFile] = field(default_factory=list)
     event_outputs: list[EventOutputFile] = field(default_factory=list)
+    connections: list[Connection] = field(default_factory=list)
+    sizes: dict = field(default_factory=dict)  # population -> size, in declaration order
 
 
 def _time_ms(el, attr: str) -> float:
@@ -246,13 +264,46 @@ def read_lems_simulation(path: str) -> LemsSimulation:
                                     f"{el.get('population')!r}")
                     w = float(c.get("weight", "1"))
                     inputs.setdefault((pop, i), []).append((comp, w, c))
-        elif t in NETWORK_REFUSED:
-            raise error(el, f"<{t}>: networks with connections are not mapped by neuroscape "
-                        "simulate yet; allowed: populations of unconnected cells with inputs")
+        elif t == "synapticConnection":
+            pre, i = _cell_id(el, el.get("from"))
+            post, j = _cell_id(el, el.get("to"))
+            out.connections.append(Connection(pre, i, post, j, _synapse(el, doc), 1.0, 0.0, el))
+        elif t == "projection":
+            syn = _synapse(el, doc)
+            for c in el:
+                ct = tag(c)
+                if ct in ("notes", "annotation", "property"):
+                    continue
+                if ct not in ("connection", "connectionWD"):
+                    raise error(c, f"<{ct}> in a projection cannot be mapped; allowed: "
+                                "connection, connectionWD")
+                pre, i = _cell_id(c, c.get("preCellId"))
+                post, j = _cell_id(c, c.get("postCellId"))
+                for end, pop, want in (("pre", pre, "presynapticPopulation"),
+                                       ("post", post, "postsynapticPopulation")):
+                    if pop != el.get(want):
+                        raise error(c, f"{end} cell in {pop!r}, not the projection's {want} "
+                                    f"{el.get(want)!r}")
+                for a in ("preSegmentId", "postSegmentId"):
+                    if c.get(a, "0") != "0":
+                        raise error(c, f"{a}={c.get(a)!r}; allowed: 0 (single-compartment "
+                                    "cells)")
+                w = float(c.get("weight", "1")) if ct == "connectionWD" else 1.0
+                d = _time_ms(c, "delay") if ct == "connectionWD" else 0.0
+                out.connections.append(Connection(pre, i, post, j, syn, w, d, c))
+        elif t in NETWORK_REFUSED or t.endswith("Projection"):
+            raise error(el, f"<{t}> cannot be mapped (gap junctions and continuous connections "
+                        "are not in neuroscape's networks); allowed: projection, "
+                        "synapticConnection")
         elif t in ("notes", "annotation", "property", "region"):
             continue
         else:
             raise error(el, f"<{t}> in a network cannot be mapped")
+    for c in out.connections:
+        for pop, i in ((c.pre_pop, c.pre), (c.post_pop, c.post)):
+            if pop not in sizes or not 0 <= i < sizes[pop]:
+                raise error(c.el, f"cell {pop}[{i}] is not in network {net.get('id')!r}")
+    out.sizes = dict(sizes)
     for (pop, i), lst in inputs.items():
         if pop not in sizes:
             raise error(lst[0][2], f"target population {pop!r} is not in network "
@@ -359,6 +410,29 @@ def _held_steps(refract_ms: float, step_ms: float, length_ms: float) -> int:
     k = np.searchsorted(t, t[:n] + refract_ms, side="right") - np.arange(n)
     vals, counts = np.unique(k, return_counts=True)
     return int(vals[np.argmax(counts)])
+
+
+_CELL_ID = re.compile(r"^(?:\.\./)?(\w+)(?:\[(\d+)\]|/(\d+)(?:/\w+)?)$")
+
+
+def _cell_id(el, text: str | None) -> tuple[str, int]:
+    """(population, index) of a connection's cell ('pop[i]', '../pop[i]', '../pop/i/cell')."""
+    m = _CELL_ID.match(text or "")
+    if m is None:
+        raise error(el, f"cell {text!r}; allowed: 'pop[i]', '../pop[i]' or '../pop/i/cell'")
+    return m.group(1), int(m.group(2) if m.group(2) is not None else m.group(3))
+
+
+def _synapse(el, doc: Document):
+    """The synapse element a connection or projection names (refused unless mappable)."""
+    if el.get("destination", "synapses") != "synapses":
+        raise error(el, f"destination={el.get('destination')!r}; allowed: synapses")
+    syn = doc.component(el.get("synapse"), el)
+    t = tag(syn)
+    if t not in SYNAPSES:
+        raise error(syn, f"synapse type {t!r} cannot be mapped in a network yet; allowed: "
+                    f"{', '.join(SYNAPSES)}")
+    return syn
 
 
 def _cell_ref(el, text: str | None, sizes: dict) -> tuple[str, int]:
