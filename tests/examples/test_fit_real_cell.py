@@ -38,8 +38,9 @@ def test_held_out_spike_counts_within_bar(tmp_path, capsys):
     # no sweep of this cell is in depolarisation block: every odd sweep is fitted
     assert d["depolarisation_block_sweeps"] == [] and d["excluded_from_fit"] == []
     assert d["held_out_spiking_outside_block"] == d["held_out_spiking"] == 6
-    # its passive g and C (about 9 nS, 320 pF) lie inside adex's boxes: scaled by less than 2x
-    assert 0.5 < d["current_scale"] < 2.0 and 80 < d["passive"]["r_in_MOhm"] < 140
+    # its passive g and C (about 9 nS, 320 pF) lie inside adex's boxes, the search's start
+    assert 80 < d["passive"]["r_in_MOhm"] < 140 and "current_scale" not in d
+    assert 0.0 <= d["best"]["t_ref"] <= 20.0 and d["parameter_units"]["t_ref"] == "ms"
     assert len(within) >= 0.8 * len(spiking), held
     # silent held-out sweeps stay silent
     assert all(e["spikes_model"] == 0 for e in held if e["spikes_recorded"] == 0), held

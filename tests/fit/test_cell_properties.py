@@ -136,8 +136,8 @@ def test_log_scale_coordinates():
 
 def test_adex_is_homogeneous_in_its_currents():
     """AdEx's equations are homogeneous of degree one in C, g_L, a, b, w and I: the model cell
-    k times larger under k times the current has the same V(t), spike for spike (what the
-    fit-real-cell example's current scale relies on)."""
+    k times larger under k times the current has the same V(t), spike for spike (so C and
+    g_L's boxes, not the current, set the sizes of cell the fit can reach)."""
     from neuroscape.core.stimuli import make_stimulus
     from neuroscape.fit.problem import simulate_traces
     from neuroscape.models import resolve
@@ -154,20 +154,15 @@ def test_adex_is_homogeneous_in_its_currents():
     np.testing.assert_allclose(v[0], v[1], atol=1e-6)
 
 
-def test_adex_current_scale_brings_the_cell_into_the_box():
-    """The scale puts a cell's passive g and C inside adex's declared boxes whenever its tau =
-    C / g lies in the boxes' range (C_low / g_high to C_high / g_low)."""
-    from neuroscape.cli.example_cmds import adex_current_scale
+def test_adex_boxes_hold_small_and_large_cortical_cells():
+    """adex's declared C and g_L boxes hold the passive C and g of cells measured on real
+    recordings (R_in and tau from their hyperpolarising steps or test pulses): a fast-spiking
+    interneuron (582 MOhm, 26.5 ms), a 1.2-GOhm cell (1239 MOhm, 55 ms), a pyramidal cell
+    (111 MOhm, 36 ms), and 209 MOhm, 18 ms; so the example fits them without a current scale."""
     from neuroscape.models import resolve
 
     spec = resolve("adex").spec
     g, c = spec.parameter("g_L"), spec.parameter("C")
-    for g_nS, c_pF in ((1.86, 30.8), (0.81, 44.6), (9.0, 323.0), (4.8, 88.0), (200.0, 3000.0)):
-        k = adex_current_scale(g_nS, c_pF, spec)
-        assert g.low <= k * g_nS <= g.high and c.low <= k * c_pF <= c.high, (g_nS, c_pF, k)
-    assert adex_current_scale(None, 30.0, spec) == 1.0
-    # tau of 500 ms (longer than C_high / g_low = 100 ms): no k holds both; g ends below its
-    # box and C above it, each missing by less than the whole miss of tau
-    k = adex_current_scale(1.0, 500.0, spec)
-    miss = 500.0 / (c.high / g.low)
-    assert 1 < g.low / k < miss and 1 < k * 500.0 / c.high < miss
+    for r_MOhm, tau_ms in ((582.0, 26.5), (1239.0, 55.0), (111.0, 36.0), (209.0, 18.0)):
+        g_nS, c_pF = 1e3 / r_MOhm, 1e3 * tau_ms / r_MOhm
+        assert g.low <= g_nS <= g.high and c.low <= c_pF <= c.high, (r_MOhm, tau_ms)

@@ -66,42 +66,22 @@ SHIPPED_RECORDING = Path(__file__).resolve().parents[3] / "tests" / "data" / "re
     "171116sh_0018.abf"
 )
 ADEX_MODEL = "adex"
-# AdEx (Brette and Gerstner 2005): these parameters are free within adex's declared domains (E_L
-# around the recorded rest); V_cut fixed at -30 mV: above the take-off of every V_T, Delta_T in
-# the box short of the largest (the spike is its crossing, within a fraction of a ms of the
-# recorded peak), and low enough that the exponential stays finite in a step
-ADEX_FREE = ("C", "g_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r")
+# AdEx (Brette and Gerstner 2005) with an absolute refractory period t_ref (Naud et al. 2008):
+# these parameters are free within adex's declared domains (E_L around the recorded rest);
+# V_cut fixed at -30 mV: above the take-off of every V_T, Delta_T in the box short of the
+# largest (the spike is its crossing, within a fraction of a ms of the recorded peak), and low
+# enough that the exponential stays finite in a step. t_ref is the dead time that makes the
+# f-I curve saturate (a fast-spiking interneuron's 60-64 spikes at 250-300 pA)
+ADEX_FREE = ("C", "g_L", "V_T", "Delta_T", "a", "tau_w", "b", "V_r", "t_ref")
 ADEX_FIXED = {"V_cut": -30.0}  # mV
-# scale parameters, searched by ratios (their boxes span 5x to 50x)
+# scale parameters, searched by ratios (their boxes span 50x to 120x)
 ADEX_LOG_SCALE = ("C", "g_L", "tau_w")
-# AdEx's currents scale together: C, g_L, a, b, w and I all divided by k leave V(t) unchanged
-# (the equations are homogeneous in them), so a cell of any size is fitted as the model cell k
-# times larger, under k times the recorded current; these are the parameters k scales
-ADEX_CURRENT_SCALED = {"C": "pF", "g_L": "nS", "a": "nS", "b": "pA"}
 E_L_BELOW_REST_MV, E_L_ABOVE_REST_MV = 10.0, 5.0
 FIT_REAL_CELL_BUDGET = 2000  # candidates (each simulated on every fitted sweep)
 FIT_REAL_CELL_OBJECTIVES = None  # None: SweepFitProblem's default set
+FIT_REAL_CELL_TOLERANCES: dict = {}  # SweepFitProblem's tolerances (empty: FEATURE_SD)
+FIT_REAL_CELL_METHOD_OPTIONS: dict = {}  # options of the cmaes method
 BLOCK_NOTE = "depolarisation block (beyond AdEx)"
-
-
-def _log_centre(lo: float, hi: float) -> float:
-    return float(np.sqrt(lo * hi))
-
-
-def adex_current_scale(g_nS: float | None, c_pF: float | None, spec) -> float:
-    """The factor k by which the example multiplies the recorded current (and so the cell's C,
-    g_L, a and b) so that the cell's passive g (nS) and C (pF) lie in adex's declared boxes,
-    at the log-centre of the range of k that puts both inside (the nearest when none does);
-    1 when the recording gives no passive estimate."""
-    if not g_nS or not c_pF:
-        return 1.0
-    g, c = spec.parameter("g_L"), spec.parameter("C")
-    lo = max(g.low / g_nS, c.low / c_pF)
-    hi = min(g.high / g_nS, c.high / c_pF)
-    if lo <= hi:
-        return _log_centre(lo, hi)
-    # tau = C / g_L outside the box's range: halfway (in log) between the two centres
-    return _log_centre(_log_centre(g.low, g.high) / g_nS, _log_centre(c.low, c.high) / c_pF)
 
 
 def fit_real_cell(
@@ -125,12 +105,11 @@ def fit_real_cell(
     - rest, input resistance R_in and membrane time constant tau are read off the fitted
       sweeps (``fit.protocols.passive_properties``; R_in and tau from the test pulse before
       the family when the family has no hyperpolarising step); E_L's box lies around the
-      rest, and the search starts from g_L = 1 / R_in, C = tau / R_in, E_L = rest;
-    - AdEx is homogeneous in its currents (C, g_L, a, b, w and I divided by k leave V(t)
-      unchanged), so the recorded current is multiplied by k (``adex_current_scale``) to bring
-      the cell's passive g and C into adex's declared boxes; the parameters are reported for
-      the cell (C, g_L, a, b divided by k);
-    - C, g_L and tau_w are searched in log space (``FitProblem.log_scale``);
+      rest, and the search starts from g_L = 1 / R_in, C = tau / R_in, E_L = rest (adex's
+      boxes, C 10-500 pF and g_L 0.5-60 nS, hold cortical cells from ~45-pF interneurons
+      to large pyramidal cells, so the recorded current is used as it is);
+    - C, g_L and tau_w are searched in log space (``FitProblem.log_scale``); the absolute
+      refractory period t_ref is free (the f-I curve of a fast-spiking cell saturates);
     - sweeps in depolarisation block (``fit.protocols.depolarisation_block``: above the f-I
       curve's peak current with fewer than half its spikes; an integrate-and-fire model's
       f-I curve only rises) are left out of the fit with a warning, and marked in the
@@ -210,7 +189,6 @@ def fit_real_cell(
             stacklevel=2,
         )
     spec = resolve(ADEX_MODEL).spec
-    k_scale = adex_current_scale(passive.g_nS, passive.c_pF, spec)
     # E_L around the rest, within adex's declared domain (a cell that rests above it, e.g.
     # firing spontaneously, gets the domain's top 15 mV)
     rest = passive.rest_mV
@@ -221,19 +199,19 @@ def fit_real_cell(
             "E_L": (lo, hi)}  # fmt: skip
     start = {"E_L": float(np.clip(rest, lo, hi))}
     if passive.g_nS and passive.c_pF:
-        for name, v in (("g_L", passive.g_nS * k_scale), ("C", passive.c_pF * k_scale)):
+        for name, v in (("g_L", passive.g_nS), ("C", passive.c_pF)):
             start[name] = float(np.clip(v, *free[name]))
     problem = SweepFitProblem(
         ADEX_MODEL, sweeps.select(fit_idx), free, fixed=dict(ADEX_FIXED), budget=budget,
-        seed=seed, workers=workers, current_per_nA=1e3 * k_scale, log_scale=ADEX_LOG_SCALE,
-        objectives=FIT_REAL_CELL_OBJECTIVES,
+        seed=seed, workers=workers, log_scale=ADEX_LOG_SCALE,
+        objectives=FIT_REAL_CELL_OBJECTIVES, tolerances=dict(FIT_REAL_CELL_TOLERANCES),
     )  # fmt: skip
-    res = run_method(problem, "cmaes", seed=seed, start=start)
+    res = run_method(problem, "cmaes", seed=seed, start=start, **FIT_REAL_CELL_METHOD_OPTIONS)
     x = [res.best[n] for n in problem.free_names]
     fit_entries, fit_out = problem.predict(x, fitted)
     held_entries, held_out = problem.predict(x, held)
     wall = time.perf_counter() - t0
-    cell = {n: v / k_scale if n in ADEX_CURRENT_SCALED else v for n, v in res.best.items()}
+    cell = dict(res.best)
     for e in fit_entries + held_entries:
         e["depolarisation_block"] = block[e["sweep"]]
     res.extra.update(
@@ -242,7 +220,6 @@ def fit_real_cell(
         recording=sweeps.describe(),
         sweep_fit=problem.describe(),
         passive=passive.as_dict(),
-        current_scale=k_scale,
         cell_parameters=cell,
         depolarisation_block_sweeps=[k for k in sweeps.indices() if block[k]],
         excluded_from_fit=excluded,
@@ -282,8 +259,7 @@ def fit_real_cell(
         + (f"{passive.r_in_MOhm:.0f} MOhm" if passive.r_in_MOhm else "n/a")
         + ", tau "
         + (f"{passive.tau_ms:.1f} ms" if passive.tau_ms else "n/a")
-        + f"; current scaled by k = {k_scale:.3g} (parameters below are the cell's). "
-        f"Spike counts over the whole analysed sweep. Held-out spiking sweeps within max(1 "
+        + ". Spike counts over the whole analysed sweep. Held-out spiking sweeps within max(1 "
         f"spike, 15%): {len(ok)} of {len(spiking)}; fitted: {len(fit_within)} of "
         f"{len(fit_spiking)}.{block_text}",
         "",
@@ -299,7 +275,7 @@ def fit_real_cell(
             f"| {e['sweep']} | {1e3 * e['amp_nA']:g} | {role} | {e['spikes_recorded']} | {m} | "
             f"{within} | {note} |"
         )
-    lines += ["", "Parameters of the cell (CMA-ES best; C, g_L, a, b divided by k):", ""]
+    lines += ["", "Parameters of the cell (CMA-ES best):", ""]
     lines += [f"- {n} = {v:.4g} {res.parameter_units[n]}" for n, v in cell.items()]
     lines += [f"- {n} = {v:g} mV (fixed)" for n, v in ADEX_FIXED.items()]
     (out / "spike_counts.md").write_text("\n".join(lines) + "\n")
@@ -311,7 +287,6 @@ def fit_real_cell(
         "held_out_sweeps": even,
         "window_ms": [t_start, t_stop],
         "passive": passive.as_dict(),
-        "current_scale": k_scale,
         "candidates": res.n_sims,
         "simulations_per_candidate": len(fit_idx),
         "best": cell,
