@@ -55,6 +55,8 @@ def test_held_out_spike_counts_within_bar(tmp_path, capsys):
 def test_example_options_refused(tmp_path, capsys):
     for argv, needle in (
         (["example", "pavlov", "--budget", "10"], "--budget is for fit-real-cell"),
+        (["example", "pavlov", "--method", "hybrid"], "--method is for fit-real-cell"),
+        (["example", "fit-real-cell", "--method", "nsga2"], "invalid choice"),
         (["example", "fit-real-cell", "--offset-ms", "5"], "--offset-ms is for pavlov"),
         (["example", "fit-real-cell", "--recording", str(tmp_path / "no.abf")], "does not exist"),
     ):

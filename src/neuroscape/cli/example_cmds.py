@@ -81,6 +81,10 @@ FIT_REAL_CELL_BUDGET = 2000  # candidates (each simulated on every fitted sweep)
 FIT_REAL_CELL_OBJECTIVES = None  # None: SweepFitProblem's default set
 FIT_REAL_CELL_TOLERANCES: dict = {}  # SweepFitProblem's tolerances (empty: FEATURE_SD)
 FIT_REAL_CELL_METHOD_OPTIONS: dict = {}  # options of the cmaes method
+# CMA-ES from the passive start (Hansen and Ostermeier 2001); hybrid: several CMA-ES runs from
+# random starts, the segments between them scanned, L-BFGS-B on the best (Achard and De
+# Schutter 2006)
+FIT_REAL_CELL_METHODS = ("cmaes", "hybrid")
 BLOCK_NOTE = "depolarisation block (beyond AdEx)"
 
 
@@ -92,9 +96,11 @@ def fit_real_cell(
     seed: int = 0,
     v_offset_mV: float = 0.0,
     workers: int | None = None,
+    method: str = "cmaes",
 ) -> dict:
-    """Fit the shipped ``adex`` model by CMA-ES to the odd sweeps of a step-family recording
-    (default: the shipped pyABF sample) and predict the even ones. Writes result.json,
+    """Fit the shipped ``adex`` model by CMA-ES (``method``: one of ``FIT_REAL_CELL_METHODS``)
+    to the odd sweeps of a step-family recording (default: the shipped pyABF sample) and
+    predict the even ones. Writes result.json,
     sweeps.png, fi.png, convergence.png and spike_counts.md (per sweep: current, recorded and
     model spike counts) into ``out``; returns the summary (units in the keys).
 
@@ -140,6 +146,8 @@ def fit_real_cell(
     from neuroscape.models import resolve
 
     t0 = time.perf_counter()
+    if method not in FIT_REAL_CELL_METHODS:
+        raise FitError(f"method {method!r}; allowed: {', '.join(FIT_REAL_CELL_METHODS)}")
     out = Path(out)
     path = Path(recording) if recording is not None else SHIPPED_RECORDING
     if recording is None and not path.is_file():
@@ -206,7 +214,11 @@ def fit_real_cell(
         seed=seed, workers=workers, log_scale=ADEX_LOG_SCALE,
         objectives=FIT_REAL_CELL_OBJECTIVES, tolerances=dict(FIT_REAL_CELL_TOLERANCES),
     )  # fmt: skip
-    res = run_method(problem, "cmaes", seed=seed, start=start, **FIT_REAL_CELL_METHOD_OPTIONS)
+    if method == "cmaes":
+        res = run_method(problem, "cmaes", seed=seed, start=start,
+                         **FIT_REAL_CELL_METHOD_OPTIONS)  # fmt: skip
+    else:  # its runs start at random points
+        res = run_method(problem, method, seed=seed)
     x = [res.best[n] for n in problem.free_names]
     fit_entries, fit_out = problem.predict(x, fitted)
     held_entries, held_out = problem.predict(x, held)
@@ -252,7 +264,7 @@ def fit_real_cell(
     lines = [
         f"# adex fitted to {path.name}: recorded against model spike counts",
         "",
-        f"Fitted on sweeps {', '.join(map(str, fit_idx))} by CMA-ES ({res.n_sims} candidates, "
+        f"Fitted on sweeps {', '.join(map(str, fit_idx))} by {method} ({res.n_sims} candidates, "
         f"each on {len(fit_idx)} sweeps, {wall:.1f} s); sweeps {', '.join(map(str, even))} "
         f"held out. Sweeps cut to {win} ms of the file (the family's step), re-based to 0 ms. "
         f"Passive properties of the fitted sweeps: rest {passive.rest_mV:.1f} mV, R_in "
@@ -275,13 +287,14 @@ def fit_real_cell(
             f"| {e['sweep']} | {1e3 * e['amp_nA']:g} | {role} | {e['spikes_recorded']} | {m} | "
             f"{within} | {note} |"
         )
-    lines += ["", "Parameters of the cell (CMA-ES best):", ""]
+    lines += ["", f"Parameters of the cell ({method}'s best):", ""]
     lines += [f"- {n} = {v:.4g} {res.parameter_units[n]}" for n, v in cell.items()]
     lines += [f"- {n} = {v:g} mV (fixed)" for n, v in ADEX_FIXED.items()]
     (out / "spike_counts.md").write_text("\n".join(lines) + "\n")
     files["table"] = str(out / "spike_counts.md")
     return {
         "recording": str(path),
+        "method": method,
         "fitted_sweeps": odd,
         "excluded_from_fit": excluded,
         "held_out_sweeps": even,
@@ -312,7 +325,8 @@ def fit_real_cell(
 
 def _pavlov(args) -> int:
     for flag, v in (("--budget", args.budget), ("--seed", args.seed),
-                    ("--recording", args.recording), ("--v-offset", args.v_offset)):
+                    ("--recording", args.recording), ("--v-offset", args.v_offset),
+                    ("--method", args.method)):
         if v is not None:
             raise CLIError(f"{flag} is for fit-real-cell, not pavlov")  # fmt: skip
     offset = 7.0 if args.offset_ms is None else args.offset_ms
@@ -330,6 +344,7 @@ def _fit_real_cell(args) -> int:
             budget=FIT_REAL_CELL_BUDGET if args.budget is None else args.budget,
             seed=0 if args.seed is None else args.seed,
             v_offset_mV=0.0 if args.v_offset is None else args.v_offset,
+            method="cmaes" if args.method is None else args.method,
         )
     )
     return 0
@@ -370,7 +385,11 @@ def add_parsers(sub) -> None:
                    help=f"fit-real-cell: candidates to simulate (default "
                    f"{FIT_REAL_CELL_BUDGET})")  # fmt: skip
     p.add_argument("--seed", type=nonneg_int, default=None,
-                   help="fit-real-cell: seed of CMA-ES (default 0)")
+                   help="fit-real-cell: seed of the search (default 0)")
+    p.add_argument("--method", choices=FIT_REAL_CELL_METHODS, default=None,
+                   help="fit-real-cell: cmaes (CMA-ES from the cell's passive properties) or "
+                   "hybrid (Achard and De Schutter 2006: CMA-ES runs from random starts, the "
+                   "segments between them, L-BFGS-B; default cmaes)")
     p.add_argument("--v-offset", type=finite_float, default=None, metavar="MV",
                    help="fit-real-cell: liquid-junction offset subtracted from V (mV; default "
                    "0)")  # fmt: skip
