@@ -264,10 +264,13 @@ def read_lems_simulation(path: str) -> LemsSimulation:
                                     f"{el.get('population')!r}")
                     w = float(c.get("weight", "1"))
                     inputs.setdefault((pop, i), []).append((comp, w, c))
-        elif t == "synapticConnection":
+        elif t in ("synapticConnection", "synapticConnectionWD"):
             pre, i = _cell_id(el, el.get("from"))
             post, j = _cell_id(el, el.get("to"))
-            out.connections.append(Connection(pre, i, post, j, _synapse(el, doc), 1.0, 0.0, el))
+            wd = t.endswith("WD")
+            w = float(el.get("weight", "1")) if wd else 1.0
+            d = _time_ms(el, "delay") if wd else 0.0
+            out.connections.append(Connection(pre, i, post, j, _synapse(el, doc), w, d, el))
         elif t == "projection":
             syn = _synapse(el, doc)
             for c in el:
@@ -432,6 +435,11 @@ def _synapse(el, doc: Document):
     if t not in SYNAPSES:
         raise error(syn, f"synapse type {t!r} cannot be mapped in a network yet; allowed: "
                     f"{', '.join(SYNAPSES)}")
+    for c in syn:
+        if tag(c) not in ("notes", "annotation", "property"):
+            raise error(c, f"<{tag(c)}> of synapse {syn.get('id')!r} cannot be mapped yet "
+                        "(short-term plasticity and voltage-dependent blocks); allowed: "
+                        f"plain {', '.join(SYNAPSES)}")
     return syn
 
 

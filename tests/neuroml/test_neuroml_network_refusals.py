@@ -1,0 +1,72 @@
+"""NeuroML networks neuroscape cannot map: one line naming the element, the file and the
+line; exit status 2."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pyneuroml")
+
+from neuroscape.cli.main import main  # noqa: E402
+
+LEMS = """<Lems>
+<Target component="sim1"/>
+<Include file="Cells.xml"/>
+<Include file="Networks.xml"/>
+<Include file="Simulation.xml"/>
+<ionChannelPassive id="passive" conductance="10pS"/>
+<pointCellCondBased id="hh" C="10pF" v0="-65mV" thresh="20mV">
+  <channelPopulation id="leak" ionChannel="passive" number="300" erev="-54.3mV"/>
+</pointCellCondBased>
+<iafCell id="iaf" leakReversal="-50mV" thresh="-55mV" reset="-70mV" C="0.2nF"
+  leakConductance="0.01uS"/>
+{syn}
+<network id="net1">
+  <population id="a" component="{cell}" size="2"/>
+  {conn}
+</network>
+<Simulation id="sim1" length="10ms" step="0.01ms" target="net1"/>
+</Lems>
+"""
+EXP = '<expOneSynapse id="s" gbase="1nS" erev="0mV" tauDecay="2ms"/>'
+CONN = '<synapticConnection from="a[0]" to="a[1]" synapse="s" destination="synapses"/>'
+
+
+def _refused(tmp_path, capsys, *, syn=EXP, conn=CONN, cell="hh") -> str:
+    f = tmp_path / "net.xml"
+    f.write_text(LEMS.format(syn=syn, conn=conn, cell=cell))
+    assert main(["simulate", str(f)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert str(f) in err, err
+    return err
+
+
+def test_electrical_projection_refused(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, conn='<electricalProjection id="gj" '
+                   'presynapticPopulation="a" postsynapticPopulation="a"/>')
+    assert "net.xml:15" in err and "electricalProjection" in err and "gap junctions" in err
+
+
+def test_unmapped_synapse_type_refused(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, syn='<expThreeSynapse id="s" gbase1="1nS" gbase2="1nS" '
+                   'erev="0mV" tauRise="1ms" tauDecay1="2ms" tauDecay2="4ms"/>')
+    assert "net.xml:12" in err and "expThreeSynapse" in err and "alphaSynapse" in err
+
+
+def test_plasticity_mechanism_refused(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, syn='<expTwoSynapse id="s" gbase="1nS" erev="0mV" '
+                   'tauRise="1ms" tauDecay="2ms">\n<plasticityMechanism '
+                   'type="tsodyksMarkramDepMechanism" initReleaseProb="0.5" tauRec="120ms"/>'
+                   '\n</expTwoSynapse>')
+    assert "net.xml:13" in err and "plasticityMechanism" in err
+
+
+def test_connection_to_missing_cell_refused(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, conn=CONN.replace("a[1]", "a[5]"))
+    assert "net.xml:15" in err and "a[5]" in err
+
+
+def test_integrate_and_fire_cells_in_a_connected_network_refused(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, cell="iaf")
+    assert "net.xml:15" in err and "integrate-and-fire" in err
