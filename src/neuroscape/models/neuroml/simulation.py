@@ -1,8 +1,8 @@
 """A LEMS ``<Simulation>`` of single cells (populations of unconnected cells with current
 inputs) mapped onto neuroscape's neuron runs: what to run (one batch per population and
 stimulus kind), and what the file asks to be written (OutputFile, EventOutputFile). Running and
-writing are the command line's (``neuroscape.cli.neuroml_cmds``); networks with connections are
-not mapped here yet.
+writing are the command line's (``neuroscape.cli.neuroml_cmds``); a network with connections
+keeps them in ``LemsSimulation.connections`` and runs through ``lems_network.run_network``.
 
 jLEMS's order within a step (jNeuroML's reference simulator, Cannon et al. 2014): inputs first,
 then a forward Euler step of every state, then the conditions (threshold: reset on the grid).
