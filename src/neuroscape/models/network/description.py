@@ -11,7 +11,9 @@ Elements of a file (beside Brian2's statements), among them:
 
 - ``connect``: ``all_to_all``, ``one_to_one``, ``{p: P}``, ``{in_degree: K}`` (K distinct
   presynaptic neurons per postsynaptic one), ``{out_degree: K}`` (K distinct postsynaptic
-  neurons per presynaptic one; Izhikevich 2006's random targets), ``{file: PATH}``, all with
+  neurons per presynaptic one; Izhikevich 2006's random targets), ``{file: PATH}``,
+  ``{pairs: [[pre, ...], [post, ...]]}`` (an explicit edge list, e.g. a (2, n) array in a
+  Python description; SONATA's edges, ``neuroscape.models.network.sonata``), all with
   ``autapses`` (default false), and ``{synapse: PROJ[k], end: pre|post}``: one edge from the pre
   (or post) neuron of synapse k of an earlier projection PROJ onto every neuron of this
   projection's post population (a detector that watches one synapse; k counts in the graph's
@@ -386,6 +388,16 @@ def _draw(j: Projection, rng, n_pre: int, n_post: int, origin: str,
 
         i = int(_canonical(ref)[0 if r["end"] == "pre" else 1, r["index"]])
         return np.vstack([np.full(n_post, i), np.arange(n_post)]).astype(np.int64)
+    if kind == "pairs":  # an explicit edge list (a Python description, or SONATA's edges)
+        from neuroscape.core.connectivity import validate_graph
+
+        e = r["edges"].array
+        try:
+            validate_graph({j.pre: n_pre, j.post: n_post}, {j.name: e},
+                           {j.name: (j.pre, j.post)}, {j.name: aut})
+        except ConnectivityError as exc:
+            raise NetworkError(f"{origin}: projection {j.name}: pairs: {exc}") from None
+        return e.copy()
     if kind == "file":
         from neuroscape.core.connectivity import _canonical, read_graph, validate_graph
 
@@ -988,7 +1000,8 @@ def _rule(ctx: _Ctx, c, folder: Path, *at, pre: str = "", earlier: tuple = ()) -
         return {"kind": c, "autapses": True}
     if not isinstance(c, dict):
         raise ctx.err(f"connect {c!r}; allowed: all_to_all, one_to_one, {{p: ...}}, "
-                      "{in_degree: ...}, {out_degree: ...}, {synapse: ...}, {file: ...}", *at)
+                      "{in_degree: ...}, {out_degree: ...}, {synapse: ...}, {file: ...}, "
+                      "{pairs: ...}", *at)
     if "synapse" in c:
         _keys(ctx, c, ("synapse", "end"), *at)
         m = _SYN_REF.match(str(c["synapse"]))
@@ -1036,8 +1049,40 @@ def _rule(ctx: _Ctx, c, folder: Path, *at, pre: str = "", earlier: tuple = ()) -
         if not f.is_file():
             raise ctx.err(f"no such graph file {str(f)!r}", *at, "file")
         return {"kind": "file", "file": str(f), "autapses": aut}
-    raise ctx.err(f"connect {c!r}; allowed keys: p, in_degree, out_degree, synapse, file (and "
-                  "autapses)", *at)
+    if "pairs" in c:
+        _keys(ctx, c, ("pairs", "autapses"), *at)
+        try:
+            e = np.asarray(c["pairs"])
+        except (ValueError, TypeError):
+            e = np.zeros(0)
+        if e.ndim != 2 or e.shape[0] != 2 or (e.size and not np.issubdtype(e.dtype, np.integer)):
+            raise ctx.err("pairs must be two equal-length lists of integer indices [[pre, ...], "
+                          "[post, ...]] (a (2, n) integer array)", *at, "pairs")
+        from neuroscape.core.connectivity import _canonical
+
+        return {"kind": "pairs", "edges": _Pairs(_canonical(e.astype(np.int64).reshape(2, -1))),
+                "autapses": aut}
+    raise ctx.err(f"connect {c!r}; allowed keys: p, in_degree, out_degree, synapse, file, pairs "
+                  "(and autapses)", *at)
+
+
+class _Pairs:
+    """An explicit (2, n) edge list held in a rule: equal by content, short in a repr."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.array.setflags(write=False)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Pairs) and np.array_equal(self.array, other.array)
+
+    def __hash__(self) -> int:
+        return hash(self.array.tobytes())
+
+    def __repr__(self) -> str:
+        return f"<{self.array.shape[1]} pairs>"
 
 
 def _statements(ctx: _Ctx, text, look, syn, post_m, pre_m, *at) -> tuple[Stmt, ...]:
