@@ -1,0 +1,494 @@
+"""SONATA point-neuron networks (Dai et al. 2020, PLoS Comput Biol 16:e1007696; the format's
+specification: github.com/AllenInstitute/sonata, docs/SONATA_DEVELOPER_GUIDE.md) read into
+neuroscape's network description.
+
+- Nodes: ``/nodes/<population>/{node_id, node_type_id, node_group_id, node_group_index}`` (HDF5)
+  with a node types CSV (space separated). A neuroscape population is one (node population,
+  node type): named by the node population, or ``<population>_<node_type_id>`` when a node
+  population holds several node types; its neurons are the nodes in increasing node_id.
+- ``model_type`` ``point_neuron`` (``point_process``, bmtk's name) with ``model_template``
+  ``neuroscape:NAME`` (a neuroscape neuron model, or an equation file NAME.yaml) or
+  ``nml:FILE.nml[:CELL_ID]`` (a NeuroML2 cell, read by ``neuroscape.models.neuroml``); files are
+  found in the circuit's ``point_neuron_models_dir``. ``dynamics_params``: a JSON file there of
+  the model's parameters (numbers in the parameter's declared unit, or quantities like
+  ``"20 ms"``).
+- Edges: ``/edges/<population>/{source_node_id, target_node_id, edge_type_id, edge_group_id,
+  edge_group_index}`` with an edge types CSV; ``syn_weight`` and ``delay`` (ms) from the edge
+  type, overridden per edge by the edge group's datasets. The effect of an edge is a Brian2
+  statement in which ``w`` stands for syn_weight (a number): the edge type's ``on_pre`` column
+  (a neuroscape extension), or ``on_pre=`` of the reader.
+- The network engine holds one weight and one delay per projection, so the edges become one
+  projection per (source population, target population, edge type, syn_weight, delay), each with
+  its explicit (pre, post) pairs: exact, but at most ``max_projections`` projections (refused
+  beyond: per-synapse weights from arrays are not in the engine yet).
+
+Refused, one line naming the element and the file: a node type missing from its CSV,
+biophysical (multi-compartment), single_compartment and virtual nodes, a model_template that maps
+to no neuroscape model, per-node dynamics_params or model_template, edges to unknown nodes or
+node populations, edge types missing from their CSV, nsyns other than 1, a weight_function, a
+synapse model other than a static synapse, repeated (source, target) pairs within one projection.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from neuroscape.models.contract import ModelError, ModelSource
+from neuroscape.models.network.description import NetworkError, NetworkModel, network_model
+from neuroscape.models.neuron import NeuronModel
+
+POINT_TYPES = ("point_neuron", "point_process")
+STATIC_SYNAPSES = ("static_synapse", "static", "")
+MAX_PROJECTIONS = 256
+_ID = re.compile(r"\W")
+
+
+class SonataError(NetworkError):
+    """A SONATA circuit that neuroscape cannot read (one line: file, element, what is allowed)."""
+
+
+# ------------------------------------------------------------------------------- small readers
+def _value(text: str):
+    """A CSV field: None for NULL/empty, else an int, a float or the text."""
+    if text is None or text in ("", "NULL", "None", "nan", "NaN"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_types_csv(path: Path, key: str) -> dict[int, dict]:
+    """The rows of a node or edge types CSV (space separated, " quoting; the specification's
+    dialect) by their ``key`` column (node_type_id or edge_type_id)."""
+    if not path.is_file():
+        raise SonataError(f"{path}: no such types file")
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=" ", quotechar='"', skipinitialspace=True))
+    rows = [r for r in rows if r]
+    if not rows or key not in rows[0]:
+        raise SonataError(f"{path}: no {key} column; a SONATA types file needs one")
+    head = rows[0]
+    out = {}
+    for n, r in enumerate(rows[1:], start=2):
+        if len(r) != len(head):
+            raise SonataError(f"{path}:{n}: {len(r)} fields, the header has {len(head)}")
+        d = {h: _value(v) for h, v in zip(head, r, strict=True)}
+        if not isinstance(d[key], int):
+            raise SonataError(f"{path}:{n}: {key} {r[head.index(key)]!r}; allowed: an integer")
+        out[d[key]] = d
+    return out
+
+
+def _h5():
+    try:
+        import h5py
+    except ImportError:  # pragma: no cover - h5py is a dependency of the SONATA reader
+        raise SonataError("reading SONATA needs h5py (pip install h5py)") from None
+    return h5py
+
+
+def _expand(text: str, manifest: dict[str, str], base: Path) -> Path:
+    for _ in range(10):  # nested manifest entries ($NETWORK_DIR = $BASE_DIR/network)
+        new = text.replace("${configdir}", str(base))
+        for k in sorted(manifest, key=len, reverse=True):
+            new = new.replace(k, manifest[k])
+        if new == text:
+            break
+        text = new
+    p = Path(text).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def read_circuit_config(path: str | Path) -> dict:
+    """The nodes and edges files and the components folders of a circuit config JSON (a
+    simulation config that names its ``network`` file is followed); ``run`` (tstop, dt in ms)
+    if it has one."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise SonataError(f"{path}: no such SONATA config file")
+    try:
+        cfg = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise SonataError(f"{p}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    base = p.parent.resolve()
+    manifest = {k: str(v) for k, v in (cfg.get("manifest") or {}).items()}
+    run = cfg.get("run") or {}
+    if "networks" not in cfg and isinstance(cfg.get("network"), str):
+        inner = read_circuit_config(_expand(cfg["network"], manifest, base))
+        return inner | ({"run": run} if run else {})
+    nets = cfg.get("networks")
+    if not isinstance(nets, dict) or not nets.get("nodes"):
+        raise SonataError(f"{p}: no networks.nodes; a circuit config lists its nodes files")
+    comps = {k: _expand(str(v), manifest, base) for k, v in (cfg.get("components") or {}).items()}
+
+    def files(kind, h5_key, csv_key):
+        out = []
+        for k, e in enumerate(nets.get(kind) or []):
+            if h5_key not in e or csv_key not in e:
+                raise SonataError(f"{p}: networks.{kind}[{k}] needs {h5_key} and {csv_key}")
+            out.append((_expand(e[h5_key], manifest, base), _expand(e[csv_key], manifest, base)))
+        return out
+
+    return {"nodes": files("nodes", "nodes_file", "node_types_file"),
+            "edges": files("edges", "edges_file", "edge_types_file"),
+            "components": comps, "run": run, "origin": str(p)}
+
+
+# ------------------------------------------------------------------------------- nodes
+def _resolve_template(tmpl, where: str, folder: Path | None) -> NeuronModel:
+    from neuroscape.models.registry import resolve
+
+    schema, sep, res = str(tmpl).partition(":")
+    if not sep or not res:
+        raise SonataError(f"{where}: model_template {tmpl!r}; allowed: neuroscape:NAME or "
+                          "nml:FILE.nml[:CELL_ID]")
+
+    def path_of(name: str) -> str:
+        q = Path(name).expanduser()
+        if not q.is_absolute() and folder is not None:
+            q = folder / q
+        return str(q)
+
+    if schema == "neuroscape":
+        ref = path_of(res) if res.endswith((".yaml", ".yml")) else res
+    elif schema == "nml":
+        fname, _, cid = res.partition(":")
+        fpath = path_of(fname)
+        if not cid:  # the specification: one and only one cell element in the file
+            cid = _only_cell(fpath, where)
+        ref = f"{fpath}:{cid}"
+    else:
+        raise SonataError(f"{where}: model_template {tmpl!r}: schema {schema!r} has no neuroscape "
+                          "model; allowed: neuroscape:NAME (e.g. neuroscape:lif) or "
+                          "nml:FILE.nml[:CELL_ID]")
+    try:
+        model = resolve(ref)
+    except ModelError as exc:
+        raise SonataError(f"{where}: model_template {tmpl!r}: {exc}") from None
+    if not isinstance(model, NeuronModel):
+        raise SonataError(f"{where}: model_template {tmpl!r} is a {model.kind} model; allowed: "
+                          "a neuron model")
+    return model
+
+
+def _only_cell(fpath: str, where: str) -> str:
+    from neuroscape.models.neuroml.document import read_document
+
+    if not Path(fpath).is_file():
+        raise SonataError(f"{where}: no such NeuroML file {fpath!r}")
+    try:
+        doc = read_document(Path(fpath))
+    except ModelError as exc:
+        raise SonataError(f"{where}: {exc}") from None
+    cells = [k for k, el in doc.components.items()
+             if el.tag.split("}")[-1].lower().endswith("cell")]
+    if len(cells) != 1:
+        raise SonataError(f"{where}: {fpath} holds {len(cells)} cells ({', '.join(cells)}); "
+                          "allowed: nml:FILE.nml:CELL_ID naming one")
+    return cells[0]
+
+
+def _dynamics(params_file, model: NeuronModel, where: str, folder: Path | None) -> dict:
+    """A node type's dynamics_params JSON as a population's ``params`` (quantities)."""
+    if params_file is None:
+        return {}
+    q = Path(str(params_file)).expanduser()
+    if not q.is_absolute() and folder is not None:
+        q = folder / q
+    if not q.is_file():
+        raise SonataError(f"{where}: no such dynamics_params file {str(q)!r}")
+    try:
+        d = json.loads(q.read_text())
+    except json.JSONDecodeError as exc:
+        raise SonataError(f"{q}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    units = {p.name: p.unit for p in model.spec.parameters}
+    out = {}
+    for k, v in (d or {}).items():
+        if k not in units:
+            raise SonataError(f"{q}: {k!r} is not a parameter of {model.name} ({where}); "
+                              f"allowed: {', '.join(units)}")
+        if isinstance(v, bool) or not isinstance(v, int | float | str):
+            raise SonataError(f"{q}: {k} = {v!r}; allowed: a number (in {units[k]}) or a "
+                              "quantity such as '20 ms'")
+        out[k] = v if isinstance(v, str) else f"{v!r} {units[k]}"
+    return out
+
+
+def _ident(text: str) -> str:
+    s = _ID.sub("_", str(text))
+    return s if s.isidentifier() else f"p_{s}"
+
+
+def _read_nodes(nodes, comps: dict, populations: Mapping) -> tuple[dict, dict, dict]:
+    """(populations of the description, node map {neuroscape pop: (sonata pop, node ids)},
+    lookup {sonata pop: (node ids sorted, neuroscape pop per node, local index per node)})."""
+    h5py = _h5()
+    folder = comps.get("point_neuron_models_dir")
+    pops: dict[str, dict] = {}
+    node_map: dict[str, tuple[str, np.ndarray]] = {}
+    lookup: dict[str, tuple] = {}
+    for h5, types_csv in nodes:
+        if not Path(h5).is_file():
+            raise SonataError(f"{h5}: no such nodes file")
+        types = read_types_csv(Path(types_csv), "node_type_id")
+        with h5py.File(h5, "r") as f:
+            if "nodes" not in f:
+                raise SonataError(f"{h5}: no /nodes group; a SONATA nodes file has one")
+            for sp, g in f["nodes"].items():
+                at = f"{h5}: /nodes/{sp}"
+                if sp in lookup:
+                    raise SonataError(f"{at}: node population {sp!r} is declared twice")
+                tid = np.asarray(g["node_type_id"][()], dtype=np.int64)
+                nid = (np.asarray(g["node_id"][()], dtype=np.int64) if "node_id" in g
+                       else np.arange(tid.size, dtype=np.int64))
+                if len(np.unique(nid)) != nid.size:
+                    raise SonataError(f"{at}/node_id: repeated node ids; allowed: each once")
+                for gk, grp in g.items():
+                    if not isinstance(grp, h5py.Group):
+                        continue
+                    for bad in ("dynamics_params", "model_template", "model_type"):
+                        if bad in grp and (bad != "dynamics_params" or len(grp[bad])):
+                            raise SonataError(
+                                f"{at}/{gk}/{bad}: per-node {bad} is not supported; allowed: "
+                                f"{bad} of the node type (in {types_csv})")
+                type_ids = sorted(set(tid.tolist()))
+                order = np.argsort(nid, kind="stable")
+                nid_s = nid[order]
+                ns_of = np.empty(nid.size, dtype=object)
+                local = np.empty(nid.size, dtype=np.int64)
+                for t in type_ids:
+                    row = types.get(t)
+                    if row is None or row.get("population") not in (None, sp):
+                        raise SonataError(
+                            f"{at}: node {int(nid[tid == t][0])} has node_type_id {t}, which "
+                            f"{types_csv} does not declare (for population {sp}); declared: "
+                            f"{', '.join(map(str, types)) or 'none'}")
+                    where = f"{types_csv}: node type {t}"
+                    mt = row.get("model_type")
+                    if mt == "biophysical":
+                        raise SonataError(f"{where}: model_type biophysical (a multi-compartment "
+                                          "cell) is not supported; allowed: point_neuron")
+                    if mt not in POINT_TYPES:
+                        raise SonataError(f"{where}: model_type {mt!r} is not supported; "
+                                          f"allowed: {', '.join(POINT_TYPES)}")
+                    model = _resolve_template(row.get("model_template"), where, folder)
+                    name = _ident(sp if len(type_ids) == 1 else f"{sp}_{t}")
+                    if name in pops:
+                        raise SonataError(f"{at}: two node groups map to population {name}")
+                    sel = np.sort(nid[tid == t])
+                    entry = {"size": int(sel.size), "model": model}
+                    params = _dynamics(row.get("dynamics_params"), model, where, folder)
+                    if params:
+                        entry["params"] = params
+                    entry.update(populations.get(name, {}))
+                    pops[name] = entry
+                    node_map[name] = (sp, sel)
+                    pos = np.searchsorted(nid_s, sel)
+                    ns_of[pos] = name
+                    local[pos] = np.arange(sel.size)
+                lookup[sp] = (nid_s, ns_of, local)
+    unknown = [k for k in populations if k not in pops]
+    if unknown:
+        raise SonataError(f"populations {unknown[0]!r} is not a population of the circuit; "
+                          f"allowed: {', '.join(pops)}")
+    return pops, node_map, lookup
+
+
+# ------------------------------------------------------------------------------- edges
+def _edge_nodes(g, key: str, lookup: dict, at: str, h5py) -> tuple[str, np.ndarray]:
+    ds = g[key]
+    sp = ds.attrs.get("node_population")
+    if isinstance(sp, bytes):
+        sp = sp.decode()
+    if sp is None and len(lookup) == 1:
+        sp = next(iter(lookup))
+    if sp not in lookup:
+        raise SonataError(f"{at}/{key}: node population {sp!r} is not in the circuit; allowed: "
+                          f"{', '.join(lookup)}")
+    return str(sp), np.asarray(ds[()], dtype=np.int64)
+
+
+def _per_edge(g, name: str, gid: np.ndarray, gidx: np.ndarray, h5py) -> np.ndarray | None:
+    """(n,) values of attribute ``name`` from the edge groups that hold it (NaN elsewhere), or
+    None if no group does."""
+    out = None
+    for gk, grp in g.items():
+        if not isinstance(grp, h5py.Group) or name not in grp or not gk.isdigit():
+            continue
+        out = np.full(gid.size, np.nan) if out is None else out
+        sel = gid == int(gk)
+        out[sel] = np.asarray(grp[name][()], dtype=float)[gidx[sel]]
+    return out
+
+
+def _read_edges(edges, lookup: dict, on_pre, max_projections: int) -> dict:
+    h5py = _h5()
+    projs: dict[str, dict] = {}
+    for h5, types_csv in edges:
+        if not Path(h5).is_file():
+            raise SonataError(f"{h5}: no such edges file")
+        types = read_types_csv(Path(types_csv), "edge_type_id")
+        with h5py.File(h5, "r") as f:
+            if "edges" not in f:
+                raise SonataError(f"{h5}: no /edges group; a SONATA edges file has one")
+            n_pops = len(f["edges"])
+            for ep, g in f["edges"].items():
+                at = f"{h5}: /edges/{ep}"
+                src_sp, src = _edge_nodes(g, "source_node_id", lookup, at, h5py)
+                tgt_sp, tgt = _edge_nodes(g, "target_node_id", lookup, at, h5py)
+                et = np.asarray(g["edge_type_id"][()], dtype=np.int64)
+                gid = (np.asarray(g["edge_group_id"][()], dtype=np.int64) if "edge_group_id" in g
+                       else np.zeros(et.size, dtype=np.int64))
+                gidx = (np.asarray(g["edge_group_index"][()], dtype=np.int64)
+                        if "edge_group_index" in g else np.arange(et.size, dtype=np.int64))
+                ends = []
+                for sp, ids, what in ((src_sp, src, "source"), (tgt_sp, tgt, "target")):
+                    nid_s, ns_of, local = lookup[sp]
+                    pos = np.clip(np.searchsorted(nid_s, ids), 0, max(nid_s.size - 1, 0))
+                    bad = (nid_s.size == 0) | (nid_s[pos] != ids) if ids.size else np.zeros(0, bool)
+                    if np.any(bad):
+                        raise SonataError(f"{at}: {what} node {int(ids[bad][0])} is not a node "
+                                          f"of population {sp}")
+                    ends.append((ns_of[pos], local[pos]))
+                weight = _per_edge(g, "syn_weight", gid, gidx, h5py)
+                delay = _per_edge(g, "delay", gid, gidx, h5py)
+                nsyns = _per_edge(g, "nsyns", gid, gidx, h5py)
+                w = np.empty(et.size)
+                d = np.empty(et.size)
+                for t in sorted(set(et.tolist())):
+                    row = types.get(t)
+                    where = f"{types_csv}: edge type {t}"
+                    if row is None:
+                        raise SonataError(f"{at}: edge {int(np.argmax(et == t))} has edge_type_id "
+                                          f"{t}, which {types_csv} does not declare; declared: "
+                                          f"{', '.join(map(str, types)) or 'none'}")
+                    if row.get("weight_function") is not None:
+                        raise SonataError(f"{where}: weight_function {row['weight_function']!r} "
+                                          "(a simulator's Python function) is not supported; "
+                                          "allowed: syn_weight values")
+                    tmpl = str(row.get("model_template") or "")
+                    if tmpl.split(":")[-1] not in STATIC_SYNAPSES:
+                        raise SonataError(f"{where}: synapse model {tmpl!r} is not supported; "
+                                          "allowed: a static synapse (static_synapse: a weight "
+                                          "and a delay) with an on_pre statement")
+                    sel = et == t
+                    for arr, per, col in ((w, weight, "syn_weight"), (d, delay, "delay")):
+                        vals = np.full(int(sel.sum()), np.nan) if per is None else per[sel].copy()
+                        miss = np.isnan(vals)
+                        if np.any(miss):
+                            if not isinstance(row.get(col), int | float):
+                                raise SonataError(f"{where}: no {col} (neither a column of "
+                                                  f"{types_csv} nor a dataset of {at})")
+                            vals[miss] = float(row[col])
+                        arr[sel] = vals
+                    ns = (nsyns[sel] if nsyns is not None else
+                          np.full(int(sel.sum()), float(row.get("nsyns") or 1)))
+                    if np.any(ns[~np.isnan(ns)] != 1):
+                        raise SonataError(f"{where}: nsyns other than 1 is not supported (a "
+                                          "simulator's multiplicity convention); allowed: 1")
+                    stmt = row.get("on_pre")
+                    if stmt is None and on_pre is not None:
+                        stmt = (on_pre.get(t, on_pre.get("*")) if isinstance(on_pre, Mapping)
+                                else on_pre)
+                    if not isinstance(stmt, str):
+                        raise SonataError(f"{where}: no on_pre statement (an 'on_pre' column, or "
+                                          "on_pre= of the reader), e.g. 'v += w*mV' with w the "
+                                          "syn_weight")
+                    types[t]["_stmt"] = stmt
+                if np.any(d < 0):
+                    raise SonataError(f"{at}: negative delay {d[d < 0][0]:g} ms; allowed: >= 0")
+                (src_ns, src_loc), (tgt_ns, tgt_loc) = ends
+                keys = np.rec.fromarrays([src_ns.astype(str), tgt_ns.astype(str), et, w, d])
+                uniq, inv = np.unique(keys, return_inverse=True)
+                by_type = {}
+                for u in uniq:
+                    by_type.setdefault((u[0], u[1], int(u[2])), []).append(u)
+                for k, u in enumerate(uniq):
+                    s_pop, t_pop, t = str(u[0]), str(u[1]), int(u[2])
+                    same = by_type[(s_pop, t_pop, t)]
+                    name = f"{s_pop}_to_{t_pop}_t{t}"
+                    if n_pops > 1 or len(edges) > 1:
+                        name = f"{ep}_{name}"
+                    if len(same) > 1:
+                        name += f"_{same.index(u)}"
+                    name = _ident(name)
+                    sel = inv.reshape(-1) == k
+                    pairs = np.vstack([src_loc[sel], tgt_loc[sel]]).astype(np.int64)
+                    key = pairs[0] * (int(pairs[1].max(initial=0)) + 1) + pairs[1]
+                    if len(np.unique(key)) != key.size:
+                        raise SonataError(f"{at}: repeated (source, target) pairs with edge type "
+                                          f"{t}, syn_weight {u[3]:g}, delay {u[4]:g} ms; "
+                                          "allowed: each pair once")
+                    stmt = re.sub(r"\bw\b", f"({float(u[3])!r})", types[t]["_stmt"])
+                    projs[name] = {"pre": s_pop, "post": t_pop,
+                                   "connect": {"pairs": pairs, "autapses": s_pop == t_pop},
+                                   "on_pre": stmt, "delay": f"{float(u[4])!r} ms"}
+                    if len(projs) > max_projections:
+                        raise SonataError(
+                            f"{at}: more than {max_projections} distinct (populations, edge "
+                            "type, syn_weight, delay) groups; the network engine holds one "
+                            "weight and delay per projection (per-synapse weights from arrays "
+                            "are not supported yet); allowed: fewer distinct values or a larger "
+                            "max_projections")
+    return projs
+
+
+# ------------------------------------------------------------------------------- the network
+def sonata_description(config: str | Path | None = None, *, nodes=None, edges=None,
+                       components: Mapping | None = None, on_pre=None, name: str | None = None,
+                       populations: Mapping | None = None, extra: Mapping | None = None,
+                       max_projections: int = MAX_PROJECTIONS) -> tuple[dict, dict]:
+    """(network description mapping, node map {population: (SONATA node population, node ids)})
+    of a SONATA circuit: a circuit (or simulation) config JSON, or ``nodes``/``edges`` lists of
+    (HDF5 file, types CSV) pairs with ``components`` ({"point_neuron_models_dir": folder}).
+
+    on_pre: the effect of an edge whose type has no ``on_pre`` column: one Brian2 statement
+    with ``w`` = syn_weight, or {edge_type_id or "*": statement}. populations: keys added to the
+    populations ({name: {current, initial, integrator}}); extra: top-level keys of the
+    description (inputs, outputs, parameters, constants, settings)."""
+    if config is not None:
+        c = read_circuit_config(config)
+        origin = c["origin"]
+    else:
+        c = {"nodes": [(Path(a), Path(b)) for a, b in nodes or []],
+             "edges": [(Path(a), Path(b)) for a, b in edges or []],
+             "components": {k: Path(v) for k, v in (components or {}).items()}, "run": {}}
+        origin = str(c["nodes"][0][0]) if c["nodes"] else "sonata"
+        if not c["nodes"]:
+            raise SonataError("no nodes files; allowed: a circuit config or nodes=[(H5, CSV)]")
+    pops, node_map, lookup = _read_nodes(c["nodes"], c["components"], populations or {})
+    projs = _read_edges(c["edges"], lookup, on_pre, max_projections)
+    desc = {"name": _ident(name or Path(origin).stem.replace("circuit_config", "sonata")),
+            "description": f"SONATA circuit {origin}", "populations": pops,
+            "projections": projs}
+    run = c.get("run") or {}
+    if run.get("tstop") is not None or run.get("dt") is not None:
+        desc["settings"] = {k: f"{float(run[s])!r} ms" for k, s in (("duration", "tstop"),
+                                                                     ("dt", "dt")) if s in run}
+    for k, v in (extra or {}).items():
+        desc[k] = (desc.get(k) or {}) | v if k == "settings" else v
+    return desc, node_map
+
+
+def load_sonata(config: str | Path | None = None, **kwargs) -> NetworkModel:
+    """The network of a SONATA circuit (arguments of ``sonata_description``), with
+    ``.sonata_nodes`` = {population: (SONATA node population, node ids)} for writing spikes
+    back by node id."""
+    desc, node_map = sonata_description(config, **kwargs)
+    folder = Path(config).expanduser().parent if config is not None else Path(".")
+    model = network_model(desc, folder=folder)
+    object.__setattr__(model, "sonata_nodes", node_map)
+    if config is not None:
+        source = ModelSource.of(Path(config).expanduser())
+        object.__setattr__(model, "_ref", source.file)
+        object.__setattr__(model, "_source", source)
+    return model
