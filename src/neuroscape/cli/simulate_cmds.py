@@ -158,7 +158,7 @@ _NEURON_ONLY = (
     "t_off",
     "sample_ms",
 )
-_NETWORK_ONLY = ("conn_seed", "connectivity")
+_NETWORK_ONLY = ("conn_seed", "connectivity", "sonata_spikes")
 
 
 def cmd_simulate(args) -> int:
@@ -173,6 +173,7 @@ def cmd_simulate(args) -> int:
     check_output_file(getattr(args, "phase_plane", None), FIGURE_SUFFIXES, "--phase-plane")
     check_output_file(args.out, (".csv",), "--out")
     check_output_file(args.save_spikes, (".csv",), "--save-spikes")
+    check_output_file(getattr(args, "sonata_spikes", None), (".h5",), "--sonata-spikes")
     args.model = model  # resolved once (a file model is imported once)
     if _is_neuron(model):
         _check_flags(args, "network models", _NETWORK_ONLY)
@@ -439,18 +440,20 @@ def _simulate_network(args, spec) -> int:
         connectivity=args.connectivity,
         device=args.device,
     )
+    if args.params is not None and getattr(args, "sonata_spikes", None):
+        raise CLIError("--sonata-spikes is for one parameter set; allowed without --params")
     if args.params is not None:
         return _simulate_table(args, spec, **network)
     if args.out is not None:
         raise CLIError("--out needs --params IN.csv (a table of parameter sets)")
     from neuroscape.sim.engine import batch_for
 
-    wants_spikes = bool(args.plot or args.save_spikes)
+    wants_spikes = bool(args.plot or args.save_spikes or getattr(args, "sonata_spikes", None))
     graph = getattr(batch_for(args.model), "connectivity", None) if wants_spikes else None
     if wants_spikes and graph is None:
         raise CLIError(
-            f"--plot/--save-spikes need spike trains, which {spec.name} does not record; "
-            "allowed for spiking networks with a graph (see neuroscape models)"
+            f"--plot/--save-spikes/--sonata-spikes need spike trains, which {spec.name} does not "
+            "record; allowed for spiking networks with a graph (see neuroscape models)"
         )
     kw = _run_kwargs(args, spec)
     with compile_notice(f"{spec.name}-{kw['integrator'] or spec.settings.integrator}"):
@@ -492,6 +495,14 @@ def _simulate_network(args, spec) -> int:
         t, idx = res.spikes[0]
         write_csv_atomic(args.save_spikes, ["time_ms", "neuron"], np.column_stack([t, idx]))
         print(f"{len(t)} spikes -> {args.save_spikes}", file=sys.stderr)
+    if getattr(args, "sonata_spikes", None):
+        from neuroscape.cli.sonata_io import write_sonata_spikes
+
+        t, idx = res.spikes[0]
+        write_sonata_spikes(args.sonata_spikes, t, idx, graph.sizes,
+                            getattr(args.model, "sonata_nodes", None))
+        print(f"{len(t)} spikes (times in ms, SONATA layout) -> {args.sonata_spikes}",
+              file=sys.stderr)
     if args.plot is not None:
         _raster(args, spec, res, row, units, graph.sizes)
     return 0 if res.ok[0] else 1
@@ -675,6 +686,12 @@ def add_parsers(sub) -> None:
         "--save-spikes",
         metavar="SPIKES.csv",
         help="spike times (and neuron indices) of the run (default: not written)",
+    )
+    ss.add_argument(
+        "--sonata-spikes",
+        metavar="SPIKES.h5",
+        help="networks: the run's spikes in SONATA's HDF5 layout (/spikes/<population>/"
+        "timestamps in ms, node_ids; sorted by time) (default: not written)",
     )
     ss.add_argument("--seed", type=nonneg_int, default=0, help="noise seed (row r uses (seed, r))")
     ss.add_argument(
