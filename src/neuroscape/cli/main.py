@@ -40,6 +40,7 @@ def build_parser() -> Parser:
     from neuroscape.cli import (
         example_cmds,
         explore_cmds,
+        export_cmds,
         fit_cmds,
         simulate_cmds,
         surrogate_cmds,
@@ -50,7 +51,7 @@ def build_parser() -> Parser:
     p.add_argument("--version", action="version", version=f"neuroscape {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (simulate_cmds, explore_cmds, surrogate_cmds, fit_cmds, theory_cmds,
-                   example_cmds):
+                   example_cmds, export_cmds):
         module.add_parsers(sub)
     return p
 
