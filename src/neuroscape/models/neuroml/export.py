@@ -323,11 +323,13 @@ def _rate_form(f, V) -> tuple[str, float, float, float] | None:
             cands.append(("HHExpRate", sympy.simplify(f / ep[0]), -aff[1] * scale, scale))
             # rate / (1 + exp(-(V - mid)/scale)): 1/f = d0 + d1 exp(z), z's constant maybe in d1
             den = sympy.expand(1 / f)
-            d1 = den.coeff(ep[0])
-            d0 = sympy.expand(den - d1 * ep[0])
+            de = [a for a in den.atoms(sympy.exp) if V in a.free_symbols]
+            da = _affine(de[0].args[0], V) if len(de) == 1 else None
+            d1 = den.coeff(de[0]) if da else sympy.Symbol("none")
+            d0 = sympy.expand(den - d1 * de[0]) if da else d1
             if not (d0.free_symbols or d1.free_symbols) and _num(d0) > 0 and _num(d1) > 0:
-                scale = -1 / aff[0]
-                c = aff[1] + math.log(_num(d1) / _num(d0))
+                scale = -1 / da[0]
+                c = da[1] + math.log(_num(d1) / _num(d0))
                 cands.append(("HHSigmoidRate", 1 / d0, c * scale, scale))
     for kind, r, mid, scale in cands:
         if r.free_symbols:
@@ -378,8 +380,8 @@ def _hh(ctx: _Ctx):
         return None
     rates = {}
     for q, r in zip(gates, ctx.rhs[1:], strict=True):
-        r = sympy.expand(r)
-        if sympy.diff(r, q, 2) != 0 or (r.free_symbols - {V, q}):
+        # not expanded: expand would split exp(-(V + 65)/18) and lose the midpoint
+        if sympy.diff(sympy.expand(r), q, 2) != 0 or (r.free_symbols - {V, q}):
             return None
         alpha, beta = r.subs(q, 0), -r.subs(q, 1)
         fa, fb = _rate_form(alpha, V), _rate_form(beta, V)
