@@ -156,6 +156,10 @@ def resolve(model: Model | str) -> Model:
         from neuroscape.models.neuroml import load_cell
 
         return load_cell(model)
+    if model.endswith(".json"):  # a SONATA circuit (or simulation) config of point neurons
+        from neuroscape.models.network.sonata import load_sonata
+
+        return load_sonata(model)
     if model.endswith((".yaml", ".yml")):
         # a network description (it has populations) or a neuron's equation file
         if _is_network_file(model):
@@ -165,8 +169,8 @@ def resolve(model: Model | str) -> Model:
         from neuroscape.models.equations import load_model_file
 
         return load_model_file(model)
-    hint = ("; or path/to/file.py:NAME, an equation file MODEL.yaml, a network NET.yaml or a "
-            "NeuroML2 cell CELLS.nml:CELL_ID")
+    hint = ("; or path/to/file.py:NAME, an equation file MODEL.yaml, a network NET.yaml, a "
+            "NeuroML2 cell CELLS.nml:CELL_ID or a SONATA circuit_config.json")
     raise UnknownModelError(f"unknown model {model!r}; allowed: {', '.join(available())}{hint}")
 
 
