@@ -47,7 +47,7 @@ from neuroscape.core.integrators import (
     get_tableau,
     step_source,
 )
-from neuroscape.core.rng import SUB_BITS, poisson_thresholds, unit_float_np, word_np
+from neuroscape.core.rng import GAMMA, SUB_BITS, poisson_thresholds, unit_float_np, word_np
 from neuroscape.core.settings import ChunkResult, Recording, SettingsError, SimSettings
 from neuroscape.models.equations.codegen import Printer
 from neuroscape.models.network.description import (
@@ -63,6 +63,15 @@ SYN_INIT = 3 << 61
 DENSE_MAX = 1 << 22  # largest dense projection mask (entries; 32 MiB)
 TARGETS = ("cpu", "cuda")  # the kernels _Gen writes: numba CPU (prange) and numba.cuda
 K_FAST = 6  # branch-free Poisson comparisons per draw (the rare larger counts: a second pass)
+# CPU: a population's state arrays are padded to a whole number of vectors (16 float32 or 8
+# float64 lanes) when that adds at most this fraction of neurons, so that the fused integration
+# loop has no scalar remainder (75 neurons ran as 9 ymm vectors + 3 scalar steps, 80 as 5 zmm)
+PAD_MAX_FRAC = 0.125
+# CPU float32: each input's branch-free pass compares with only as many table entries as its
+# rate needs (one of K_VARIANTS, chosen per row): the fewest K with an expected number of draws
+# of K or more kicks (the second pass) below K_OVF per step in the target population
+K_VARIANTS = (2, 3, 4, K_FAST)
+K_OVF = 0.05
 
 
 def _rand_values(expr, keys: np.ndarray, base: int, ids: np.ndarray, rows: dict) -> np.ndarray:
@@ -256,6 +265,15 @@ class _Gen:
         self.f32 = net.precision == "float32"
         self.ft = "np.float32" if self.f32 else ""  # a cast to the state's type ("" for float64)
         self.it = "np.int32" if self.f32 else "np.int64"  # refractory steps and spike flags
+        # padded length of each neuron population's state arrays (the padding lanes are
+        # refractory for ever, never spike, and nothing but the integration loop reads them)
+        lanes = 16 if self.f32 else 8
+        self.padn = {}
+        for p in self.pops:
+            n = p.size
+            m = -(-n // lanes) * lanes
+            self.padn[p.name] = (m if p.kind == "neuron" and not self.cuda and n >= lanes
+                                 and m - n <= PAD_MAX_FRAC * n else n)
 
     def q(self, name: str) -> int:
         return [p.name for p in self.pops].index(name)
@@ -297,7 +315,8 @@ class _Gen:
             "import numpy as np",
             "from numba import njit, prange",
             "from neuroscape.core.integrators import phi1",
-            "from neuroscape.core.rng import hi32, lo32, poisson_from_table, unit_float, word",
+            "from neuroscape.core.rng import hi32, lo32, mix64, poisson_from_table, unit_float, "
+            "word",
             "from neuroscape.sim.network_kernels import add_dense, add_spikes, push_spikes",
         ]
         if self.cuda:
@@ -361,8 +380,9 @@ class _Gen:
             self.local(f"{P}_sp", (p.size,), "np.int64",
                        f"{P}_sp = np.empty({p.size}, dtype=np.int64)")
             E(2, f"{P}_nsp = 0")
+            n, npad = p.size, self.padn[p.name]
             self.local(f"{P}_fl", (p.size,), self.it,
-                       f"{P}_fl = np.zeros({p.size}, dtype={self.it})", "0")
+                       f"{P}_fl = np.zeros({npad}, dtype={self.it})", "0")
             if p.kind == "neuron":
                 m = p.model
                 n_s, n_p = len(m.states), len(m.spec.parameters)
@@ -371,8 +391,13 @@ class _Gen:
                 self.arg(f"{P}_cur")
                 self.arg(f"{P}_nref")
                 ft = self.ft
+                dt_ = "np.float32" if self.f32 else "np.float64"
                 for i in range(n_s):
-                    self.local(f"{P}_y{i}", (p.size,), "np.float32" if self.f32 else "np.float64",
+                    if npad > n:
+                        E(2, f"{P}_y{i} = np.zeros({npad}, dtype={dt_})",
+                          f"{P}_y{i}[:{n}] = {P}_y[b, :, {i}]")
+                        continue
+                    self.local(f"{P}_y{i}", (p.size,), dt_,
                                f"{P}_y{i} = {P}_y[b, :, {i}].astype(np.float32)" if self.f32
                                else f"{P}_y{i} = {P}_y[b, :, {i}].copy()",
                                f"{ft}({P}_y[b, i_, {i}])")
@@ -382,10 +407,12 @@ class _Gen:
                 # lanes are all 32 bits wide (16 per vector instead of 8)
                 E(2, f"{P}_c = {ft}({P}_cur[b])", f"{P}_nr = {P}_nref[b]")
                 self.local(f"{P}_ref", (p.size,), self.it,
-                           f"{P}_ref = np.zeros({p.size}, dtype={self.it})", "0")
+                           f"{P}_ref = np.zeros({npad}, dtype={self.it})", "0")
+                if npad > n:  # the padding lanes: refractory for ever
+                    E(2, f"{P}_ref[{n}:] = {2**31 - 1 if self.f32 else 2**62}")
                 if m.hold_refractory:
                     self.local(f"{P}_hv", (p.size,), "np.float32" if self.f32 else "np.float64",
-                               f"{P}_hv = np.zeros({p.size}"
+                               f"{P}_hv = np.zeros({npad}"
                                f"{', dtype=np.float32' if self.f32 else ''})", "0.0")
             elif p.kind == "poisson":
                 self.arg(f"{P}_thr")
@@ -417,7 +444,7 @@ class _Gen:
                 ts = ", ".join(f"a{i}" for i in range(n_s))
                 ps = ", ".join(f"{P}_p{j}" for j in range(len(m.spec.parameters)))
                 one = "," if n_s == 1 else ""
-                E(3, "anyf = False", f"for i in range({p.size}):")
+                E(3, "anyf = False", f"for i in range({self.padn[p.name]}):")
                 E(4, f"{ts}{one} = step_{qi}({ys}, dts, {P}_c{', ' + ps if ps else ''})",
                   f"free = {P}_ref[i] <= si")
                 if m.hold_refractory:
@@ -480,8 +507,9 @@ class _Gen:
         fin = []
         for qi, p in enumerate(self.pops):
             if p.kind == "neuron":
+                cut = f"[:{p.size}]" if self.padn[p.name] > p.size else ""
                 for i in range(len(p.model.states)):
-                    fin.append(f"P{qi}_y{i}")
+                    fin.append(f"P{qi}_y{i}{cut}")
         if self.cuda:  # no np.all/np.isfinite on arrays in device code
             E(2, "fin = True")
             for y in fin:
@@ -852,12 +880,32 @@ class _Gen:
             E(2, f"I{k}_v = {self.ft}(I{k}_val[b])", f"I{k}_T = I{k}_tab[b]",
               f"I{k}_a = I{k}_on[b, 0]", f"I{k}_z = I{k}_on[b, 1]")
             for m in range(K_FAST):
-                E(2, f"I{k}_t{m} = I{k}_T[{m}]")
+                if self.f32:
+                    # the table shifted by 2**31 into int32 (u >= T holds as u - 2**31 >= T -
+                    # 2**31); T = 2**32 (never reached) becomes 2**31 - 1, which only the
+                    # largest u reaches: it counts as an overflow, and the exact second pass
+                    # takes its count back from the int64 table
+                    E(2, f"I{k}_t{m} = np.int32(I{k}_T[{m}] - 2147483648 - (I{k}_T[{m}] >> 32))")
+                else:
+                    E(2, f"I{k}_t{m} = I{k}_T[{m}]")
+        # K{k}: the row's number of fast comparisons for input k (CPU float32), and tk{k} the
+        # last of them: P(N >= K) = 1 - T[K - 1] / 2**32, kept below K_OVF / n
+        self.kvar = self.f32 and not self.cuda
+        if self.kvar:
+            for k, inp in enumerate(self.net.inputs):
+                n = self.net.population(inp.target).size
+                lim = int(K_OVF * 2**32 / n)
+                for v, kk in enumerate(K_VARIANTS):
+                    cond = ("else" if kk == K_VARIANTS[-1] else
+                            f"{'if' if v == 0 else 'elif'} 4294967296 - I{k}_T[{kk - 1}] <= {lim}")
+                    E(2, f"{cond}:", f"    I{k}_K = {kk}", f"    I{k}_tk = I{k}_t{kk - 1}")
+        ut = "np.int32" if self.f32 else "np.int64"
         for tgt, ks in self.input_groups.items():
             n = self.net.population(tgt).size
+            npad = self.padn[tgt]
             for h in range(len(ks)):
                 u = f"U{self.q(tgt)}_{h}"
-                self.local(u, (n,), "np.int64", f"{u} = np.empty({n}, dtype=np.int64)")
+                self.local(u, (n,), ut, f"{u} = np.empty({npad}, dtype={ut})")
 
     def _inputs_step(self) -> None:
         E = self.emit  # noqa: N806
@@ -869,32 +917,87 @@ class _Gen:
             # the same, so a window never moves another input's noise)
             for k in ks:
                 E(3, f"I{k}_w = I{k}_v if s >= I{k}_a and s < I{k}_z else {self.ft}(0.0)")
-            # one 64-bit word per neuron and pair of inputs: its low and high 32 bits
-            E(3, f"for i in range({n}):")
-            for h in range(0, len(ks), 2):
-                E(4, f"x = word(key, ((base_s + np.uint64({off} + i)) << np.uint64({SUB_BITS}))"
-                     f" | np.uint64({h // 2}))",
-                  f"{U}_{h}[i] = np.int64(lo32(x))")
-                if h + 1 < len(ks):
-                    E(4, f"{U}_{h + 1}[i] = np.int64(hi32(x))")
-            E(3, "ovf = 0", f"for i in range({n}):")
+            # one 64-bit word per neuron and pair of inputs: its low and high 32 bits (float32
+            # state: each shifted by -2**31 into an int32, so that the comparisons run 16 lanes
+            # wide, as the state does; the counts are the same)
+            # padded populations (CPU): the draw and comparison loops run over the padding
+            # lanes too (whole vectors); their words are never used, and the exact second pass
+            # below looks at the population's own neurons only
+            npad = self.padn[tgt]
+            pairs = range(0, len(ks), 2)
+            if self.cuda:
+                E(3, f"for i in range({n}):")
+                for h in pairs:
+                    E(4, f"x{h // 2} = word(key, ((base_s + np.uint64({off} + i)) << "
+                         f"np.uint64({SUB_BITS})) | np.uint64({h // 2}))")
+            else:
+                # word(key, c) = mix64(key + c * GAMMA) with c = ((s * N + off + i) << SUB_BITS)
+                # | h: the argument grows by GAMMA << SUB_BITS per neuron, an induction
+                # variable (a vector add instead of a 64-bit multiply per word; same bits)
+                for h in pairs:
+                    E(3, f"z{h // 2} = key + (((base_s + np.uint64({off})) << "
+                         f"np.uint64({SUB_BITS})) | np.uint64({h // 2})) * np.uint64({GAMMA})")
+                E(3, f"for i in range({npad}):")
+                for h in pairs:
+                    E(4, f"x{h // 2} = mix64(z{h // 2})",
+                      f"z{h // 2} += np.uint64({(GAMMA << SUB_BITS) & ((1 << 64) - 1)})")
+            for h in pairs:
+                for hh, half in ((h, "lo32"), (h + 1, "hi32")):
+                    if hh < len(ks):
+                        E(4, f"{U}_{hh}[i] = np.int32(np.int64({half}(x{h // 2})) - 2147483648)"
+                          if self.f32 else f"{U}_{hh}[i] = np.int64({half}(x{h // 2}))")
+            if self.kvar:
+                self._inputs_kvar(ks, qi, n, npad, pop)
+                continue
+            E(3, "ovf = False" if self.f32 else "ovf = 0", f"for i in range({npad}):")
             for h, k in enumerate(ks):
                 inp = self.net.inputs[k]
                 vi = pop.model.states.index(inp.var)
+                if self.f32:  # a masked add per comparison (an int sum would widen to int64)
+                    cmp = " + ".join(f"(np.float32(1.0) if {U}_{h}[i] >= I{k}_t{m} "
+                                     "else np.float32(0.0))" for m in range(K_FAST))
+                    E(4, f"P{qi}_y{vi}[i] += ({cmp}) * I{k}_w",
+                      f"ovf |= {U}_{h}[i] >= I{k}_t{K_FAST - 1}")
+                    continue
                 if self.cuda:  # integers: the simulator's numpy bools add as a logical or
                     cmp = " + ".join(f"np.int64({U}_{h}[i] >= I{k}_t{m})" for m in range(K_FAST))
                 else:
                     cmp = " + ".join(f"({U}_{h}[i] >= I{k}_t{m})" for m in range(K_FAST))
                 E(4, f"P{qi}_y{vi}[i] += {self.ft}({cmp}) * I{k}_w",
                   f"ovf += {U}_{h}[i] >= I{k}_t{K_FAST - 1}")
-            E(3, "if ovf > 0:")
+            E(3, "if ovf:" if self.f32 else "if ovf > 0:")
             for h, k in enumerate(ks):
                 inp = self.net.inputs[k]
                 vi = pop.model.states.index(inp.var)
+                u = f"np.int64({U}_{h}[i]) + 2147483648" if self.f32 else f"{U}_{h}[i]"
                 E(4, f"for i in range({n}):",
                   f"    if {U}_{h}[i] >= I{k}_t{K_FAST - 1}:",
-                  f"        P{qi}_y{vi}[i] += {self.ft}(poisson_from_table({U}_{h}[i], I{k}_T) - "
+                  f"        P{qi}_y{vi}[i] += {self.ft}(poisson_from_table({u}, I{k}_T) - "
                   f"{K_FAST}) * I{k}_w")
+
+    def _inputs_kvar(self, ks: list[int], qi: int, n: int, npad: int, pop) -> None:
+        """CPU float32: one pass per input with the row's K comparisons (a loop per variant),
+        then the exact second pass for the draws at or past the K-th entry; the kicks add in
+        the order of the single pass (every input's fast count, then the rare remainders)."""
+        E = self.emit  # noqa: N806
+        U = f"U{qi}"  # noqa: N806
+        for h, k in enumerate(ks):
+            vi = pop.model.states.index(self.net.inputs[k].var)
+            E(3, f"ovf{h} = False")
+            for v, kk in enumerate(K_VARIANTS):
+                cond = "else" if kk == K_VARIANTS[-1] else \
+                    f"{'if' if v == 0 else 'elif'} I{k}_K == {kk}"
+                cmp = " + ".join(f"(np.float32(1.0) if {U}_{h}[i] >= I{k}_t{m} "
+                                 "else np.float32(0.0))" for m in range(kk))
+                E(3, f"{cond}:", f"    for i in range({npad}):",
+                  f"        P{qi}_y{vi}[i] += ({cmp}) * I{k}_w",
+                  f"        ovf{h} |= {U}_{h}[i] >= I{k}_t{kk - 1}")
+        for h, k in enumerate(ks):
+            vi = pop.model.states.index(self.net.inputs[k].var)
+            E(3, f"if ovf{h}:", f"    for i in range({n}):",
+              f"        if {U}_{h}[i] >= I{k}_tk:",
+              f"            P{qi}_y{vi}[i] += np.float32(poisson_from_table("
+              f"np.int64({U}_{h}[i]) + 2147483648, I{k}_T) - I{k}_K) * I{k}_w")
 
     # -------------------------------------------------------------- outputs
     def _outputs_setup(self) -> None:

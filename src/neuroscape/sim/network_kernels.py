@@ -27,10 +27,11 @@ def add_spikes(ptr, post, spikes, n_spikes, target, value):
 @njit(cache=True)
 def add_dense(mask, spikes, n_spikes, target, value):
     """target[j] += value * mask[i, j] for every spiking presynaptic neuron i: one contiguous,
-    vectorized pass per spike for dense projections (adding 0.0 leaves a target unchanged)."""
+    vectorized pass per spike for dense projections (adding 0.0 leaves a target unchanged).
+    The mask's columns are the targets (``target`` may be longer: padding lanes)."""
     for c in range(n_spikes):
         row = mask[spikes[c]]
-        for j in range(target.size):
+        for j in range(row.size):
             target[j] += value * row[j]
 
 

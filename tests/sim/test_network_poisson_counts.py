@@ -1,0 +1,96 @@
+"""Poisson input counts of the compiled network kernels against the stream's definition.
+
+Each input's count in step s for neuron i is the inverse-CDF sample of its 32-bit uniform: the low
+or high half of word(key, ((s * N + off + i) << SUB_BITS) | pair). The kernels count it by
+branch-free comparisons with the first few table entries and an exact second pass for the rest
+(float32 on the CPU: int32 comparisons, a per-row number of entries, populations padded to whole
+vectors); whatever the shortcut, the counts must be those of the definition, computed here with
+NumPy from the words and the table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neuroscape.core.rng import SUB_BITS, poisson_thresholds, row_keys, word_np
+from neuroscape.core.settings import Recording, SimSettings
+from neuroscape.models.network import network_model
+from neuroscape.sim.network_engine import NetworkBatch
+
+DT = 0.1  # ms
+N_STEPS = 300
+BASE = 32  # the kicks of input m are BASE**m mV: one step's increment encodes every count
+RATES = ("ra", "rb", "rc", "rd")
+# rows: rates in Hz, so that inputs change the number of fast comparisons between rows (mean
+# counts per step 0.004 .. 2, the largest with frequent draws past the fast entries)
+ROWS = np.array([[40.0, 2000.0, 20000.0, 600.0],
+                 [20000.0, 600.0, 40.0, 2000.0],
+                 [600.0, 20000.0, 2000.0, 40.0]])
+SIZES = {"A": 75, "B": 21}  # 75 pads to 80 lanes in float32, 21 is left as it is
+
+CELL = {
+    "name": "acc",
+    "equations": "dv/dt = I/(1*ms) : mV\n",
+    "current": {"name": "I", "unit": "mV"},
+    "threshold": "v > 1e9*mV",
+    "reset": "v = 0*mV",
+    "spike_timing": "grid",
+    "initial": {"v": "0 mV"},
+}
+
+
+def _net(precision: str):
+    inputs = {}
+    for pop in SIZES:
+        for m, r in enumerate(RATES):
+            inputs[f"{pop}{m}"] = {"target": pop, "rate": r, "on_spike": f"v += {BASE**m}*mV"}
+    return network_model({
+        "name": f"poisson_counts_{precision}",
+        "parameters": {r: {"default": "100 Hz", "low": "1 Hz", "high": "30000 Hz"}
+                       for r in RATES},
+        "populations": {p: {"size": n, "model": CELL} for p, n in SIZES.items()},
+        "inputs": inputs,
+        "outputs": {"rA": {"rate": "A"}},
+        "settings": {"duration": f"{N_STEPS * DT} ms", "dt": f"{DT} ms",
+                     "window": f"{N_STEPS * DT / 2} ms", "precision": precision},
+    })
+
+
+def _reference(keys: np.ndarray) -> np.ndarray:
+    """(rows, N, steps) increments of v (mV) from the words and the tables."""
+    n_total = sum(SIZES.values())
+    out = np.zeros((len(keys), n_total, N_STEPS))
+    s = np.arange(N_STEPS, dtype=np.uint64)[:, None]
+    off = 0
+    for n in SIZES.values():
+        i = np.arange(n, dtype=np.uint64)[None, :]
+        for pair in range(2):
+            ctr = (((s * np.uint64(n_total) + np.uint64(off) + i) << np.uint64(SUB_BITS))
+                   | np.uint64(pair)).ravel()
+            for r, key in enumerate(keys):
+                w = word_np(np.array([key]), ctr)[0].reshape(N_STEPS, n)
+                for half, u in enumerate((w & np.uint64(0xFFFFFFFF), w >> np.uint64(32))):
+                    m = 2 * pair + half
+                    tab = poisson_thresholds(np.array([ROWS[r, m] * DT * 1e-3]))[0]
+                    counts = np.searchsorted(tab, u.astype(np.int64), side="right")
+                    out[r, off:off + n, :] += (BASE**m * counts).T
+        off += n
+    return out
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_poisson_counts_are_the_inverse_cdf_samples_of_the_stream(precision):
+    net = _net(precision)
+    keys = row_keys(3, np.arange(len(ROWS)))
+    n_total = sum(SIZES.values())
+    st = SimSettings(N_STEPS * DT, DT, N_STEPS * DT / 2, "midpoint")
+    res = NetworkBatch(net, conn_seed=0).run_chunk(
+        ROWS, keys, st, "cpu", Recording(v_neurons=tuple(range(n_total))))
+    assert res.ok.all()
+    inc = np.diff(np.concatenate([np.zeros((len(ROWS), n_total, 1)),
+                                  res.voltages.astype(np.float64)], axis=2), axis=2)
+    ref = _reference(keys)
+    # the largest input really passed its fast entries (the second pass ran)
+    assert (ref // BASE**2 % BASE >= 6).sum() > 10
+    np.testing.assert_array_equal(inc, ref)
