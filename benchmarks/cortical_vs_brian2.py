@@ -5,6 +5,35 @@ and the ratios against Brian2 measured here. Parameter sets are uniform over the
 so both simulators see the same mix of quiet and busy networks.
 
     python benchmarks/cortical_vs_brian2.py [--n-brian2 5] [--batches 1 64 1024] [--device cpu]
+
+Where the CPU kernel's time goes (issue 19; 2-core AMD EPYC (Zen 4, AVX-512) shared with other
+jobs, so process CPU time, kernel variants interleaved over 15 rounds, B = 64 rows on 1 thread,
+paired medians). perf cannot name numba's JIT code, so the profile is ``perf record`` (cpu-clock,
+4 kHz) with the kernel's executable anonymous mapping dumped from /proc/self/maps and
+disassembled with objdump; samples are summed per loop (backward-jump ranges):
+
+- before (commit f0c1f8a, 12.2-13.7 cpu-ms per run): E integration 19 %, I integration 11 %
+  (75 neurons ran as 9 ymm vectors and 3 scalar steps), Poisson words (SplitMix64, a 64-bit
+  multiply for the counter and two in the mix per word) 11 %, the Poisson comparisons 20-24 %
+  (six int64 comparisons per draw: 8 lanes), spike gathers 5 %, spike delivery about 10 %.
+- int32 comparisons (the 32-bit uniform and the table shifted by 2**31; counts added as masked
+  float adds, since numba widens an int32 sum to int64): x 0.91-0.95.
+- float32 populations padded to whole 16-lane vectors (225 -> 240, 75 -> 80; the padding lanes
+  are refractory for ever): x 0.85 together.
+- the word's argument as an induction variable (key + c * GAMMA grows by GAMMA << 8 per neuron;
+  one 64-bit multiply per word less, the same bits): x 0.76.
+- per row and input only as many comparisons as its rate needs (2, 3, 4 or 6: the fewest with
+  fewer than 0.05 draws per step past them, which the exact second pass counts): x 0.69, about
+  8.6 cpu-ms per run against 12.5 for the kernel before, with bit-identical spike trains.
+- after: E integration 28 %, Poisson words 14 %, comparisons about 15 %, spike gathers and the
+  exact second pass about 10 %, dense delivery (0/1 mask rows from L2) 5 %, E->E delivery with
+  its per-synapse failure draws 4 %.
+
+Tried and dropped: event-driven (geometric) Poisson arrivals: the circuit's inputs have 0.2-0.7
+arrivals per neuron and step, a scalar draw of the next arrival (hash, logarithm, branch) costs
+more than the whole vectorized count of all 600 draws of a step (about 500 cycles); SIMD across
+rows: the neuron loops already run 16 lanes wide and delivery would turn into per-lane
+scatters; a cheaper mix than SplitMix64: no measurable gain, and it would change every stream.
 """
 
 from __future__ import annotations
