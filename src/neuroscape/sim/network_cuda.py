@@ -50,6 +50,7 @@ import warnings
 import numpy as np
 
 from neuroscape.core.settings import Recording, SettingsError, SimSettings
+from neuroscape.sim.neuron_cuda import available, simulator  # one check for both engines
 
 THREADS = 64  # threads (rows) per block
 # arrays the kernel writes (copied back to the host after the launch)
@@ -60,24 +61,6 @@ _OUTPUT_RE = re.compile(r"O\d+_(cnt|isi|bins)|W_.*|R_.*")
 class FusedKernelFallback(UserWarning):
     """A network on a CUDA device runs on the torch back end: the fused kernel lacks something
     the description uses (the message names it)."""
-
-
-def simulator() -> bool:
-    """Whether numba's CUDA simulator is on (NUMBA_ENABLE_CUDASIM=1 before numba.cuda was
-    imported): kernels then run as Python on the CPU."""
-    from numba import config
-
-    return bool(config.ENABLE_CUDASIM)
-
-
-def available() -> bool:
-    """Whether numba.cuda can run a kernel here: a CUDA GPU with its driver, or the simulator."""
-    try:
-        from numba import cuda
-
-        return bool(cuda.is_available())
-    except Exception:  # noqa: BLE001 - a broken driver install means: not available
-        return False
 
 
 def device_index(device: str) -> int:
