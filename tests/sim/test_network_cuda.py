@@ -256,6 +256,7 @@ def _nvvm() -> bool:
         return False
 
 
+@pytest.mark.slow  # NVVM's compile of whole kernels: seconds each
 def test_kernel_compiles_to_ptx():
     """Both kernels compile for a GPU (compute capability 9.0) with NVVM: what the simulator
     does not check (device-code typing, the helpers' device twins, the @njit functions

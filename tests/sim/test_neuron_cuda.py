@@ -164,6 +164,7 @@ def _cuda_home() -> str | None:
     return None
 
 
+@pytest.mark.slow  # NVVM's compile of whole kernels: seconds each
 def test_kernels_compile_to_ptx():
     """The real CUDA kernels (not the simulator's Python) compile with NVVM for sm_90: the
     shared helpers' numpy calls and min/max lower on the GPU target."""

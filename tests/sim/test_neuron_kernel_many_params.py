@@ -80,6 +80,7 @@ def test_many_parameters_on_cuda_match_the_cpu_in_numba_s_simulator():
     assert swing > 0.1 and diff < 1e-12
 
 
+@pytest.mark.slow  # NVVM's compile of whole kernels: seconds each
 def test_many_parameters_compile_for_the_gpu():
     # NVVM's compile of the same kernel (no GPU needed; skipped without a CUDA toolkit)
     from test_neuron_cuda import _cuda_home
