@@ -70,6 +70,16 @@ def run_neuroscape(lems: Path) -> None:
     assert main(["simulate", str(lems)]) == 0
 
 
+def run_both(name: str, edits: dict[str, str] | None, base: Path) -> dict:
+    """The LEMS file ``name`` of DATA (with ``edits``) run by jNeuroML and by neuroscape in
+    folders under ``base``; ``compare``'s result per cell."""
+    ref = instrument(DATA / name, base / "jnml", edits)
+    ours = instrument(DATA / name, base / "neuroscape", edits)
+    run_jnml(ref)
+    run_neuroscape(ours)
+    return compare(ref.parent, ours.parent, len(cells_of(ref.read_text())))
+
+
 def read_events(folder: Path) -> dict[int, np.ndarray]:
     """Cell number -> spike times (ms)."""
     path = folder / EVENTS

@@ -8,15 +8,7 @@ within 0.1 ms over each cell's first 10 spikes, subthreshold V within 0.5 mV."""
 from __future__ import annotations
 
 import pytest
-from neuroml_jnml import (
-    DATA,
-    cells_of,
-    compare,
-    instrument,
-    jnml_available,
-    run_jnml,
-    run_neuroscape,
-)
+from neuroml_jnml import jnml_available, run_both
 
 pytestmark = [
     pytest.mark.slow,
@@ -53,12 +45,7 @@ CASES = {
 @pytest.fixture(scope="module", params=sorted(CASES))
 def compared(request, tmp_path_factory):
     name, edits = CASES[request.param]
-    base = tmp_path_factory.mktemp(request.param)
-    ref = instrument(DATA / name, base / "jnml", edits)
-    ours = instrument(DATA / name, base / "neuroscape", edits)
-    run_jnml(ref)
-    run_neuroscape(ours)
-    return request.param, compare(ref.parent, ours.parent, len(cells_of(ref.read_text())))
+    return request.param, run_both(name, edits, tmp_path_factory.mktemp(request.param))
 
 
 def test_spike_times_within_0_1_ms(compared):
