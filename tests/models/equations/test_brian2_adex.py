@@ -28,10 +28,12 @@ def brian2_spikes(amp_pA: float, params: dict, duration_ms: float) -> np.ndarray
            spec["parameters"].items()}  # fmt: skip
     ns_.update({k: v for k, v in params.items()})
     # Brian2 accepts only base units after ':' (the one change to the equation strings)
-    eqs = re.sub(r":\s*mV\s*$", ": volt", spec["equations"], flags=re.M)
-    eqs = re.sub(r":\s*pA\s*$", ": amp", eqs, flags=re.M)
+    # (a flag such as '(unless refractory)' stays after the unit)
+    eqs = re.sub(r":\s*mV(\s*\(.*\))?\s*$", r": volt\1", spec["equations"], flags=re.M)
+    eqs = re.sub(r":\s*pA(\s*\(.*\))?\s*$", r": amp\1", eqs, flags=re.M)
     g = b2.NeuronGroup(1, eqs + "\nI : amp", threshold=spec["threshold"],
-                       reset=spec["reset"], method="rk4", namespace=ns_)
+                       reset=spec["reset"], refractory=spec["refractory"], method="rk4",
+                       namespace=ns_)
     g.v = ns_["E_L"]
     g.w = 0 * b2.pA
     g.I = amp_pA * b2.pA
@@ -56,4 +58,22 @@ def test_adex_spike_times_match_brian2(amp, preset):
     assert n >= 5 and len(ours) >= n
     # Brian2 registers a spike at the end of the step that crossed; ours is interpolated
     # inside it: the two differ by less than one step plus the integration error
+    np.testing.assert_allclose(ours[:n], ref[:n], atol=TOL)
+
+
+@pytest.mark.slow
+def test_adex_refractory_period_matches_brian2():
+    # t_ref: V held at V_r after each spike while w evolves, as Brian2's (unless refractory)
+    b2 = pytest.importorskip("brian2")
+    m = ns.models.resolve(str(ADEX))
+    params = {"t_ref": 5.0}
+    ref = brian2_spikes(1500.0, {"t_ref": 5.0 * b2.ms}, 300.0)
+    r = ns.simulate_neurons(m, params, ns.make_stimulus("step", amp=1500.0, t_on=0.0),
+                            duration_ms=300.0, dt_ms=DT, integrator="rk4")
+    ours = r.spike_times[0]
+    free = ns.simulate_neurons(m, {}, ns.make_stimulus("step", amp=1500.0, t_on=0.0),
+                               duration_ms=300.0, dt_ms=DT, integrator="rk4").spike_times[0]
+    assert len(ours) < len(free)  # the dead time slows the neuron down
+    n = min(10, len(ref))
+    assert n >= 5 and len(ours) >= n
     np.testing.assert_allclose(ours[:n], ref[:n], atol=TOL)
