@@ -228,6 +228,20 @@ def _ident(text: str) -> str:
     return s if s.isidentifier() else f"p_{s}"
 
 
+def _files(files, kind: str, type_key: str):
+    """Each (HDF5 file, types CSV) pair of ``files`` opened: (file, CSV path, the CSV's types by
+    ``type_key``, the file's /``kind`` group); one line for a missing file or group."""
+    h5py = _h5()
+    for h5, types_csv in files:
+        if not Path(h5).is_file():
+            raise SonataError(f"{h5}: no such {kind} file")
+        types = read_types_csv(Path(types_csv), type_key)
+        with h5py.File(h5, "r") as f:
+            if kind not in f:
+                raise SonataError(f"{h5}: no /{kind} group; a SONATA {kind} file has one")
+            yield h5, types_csv, types, f[kind]
+
+
 def _read_nodes(nodes, comps: dict, populations: Mapping) -> tuple[dict, dict, dict]:
     """(populations of the description, node map {neuroscape pop: (sonata pop, node ids)},
     lookup {sonata pop: (node ids sorted, neuroscape pop per node, local index per node)})."""
@@ -236,66 +250,60 @@ def _read_nodes(nodes, comps: dict, populations: Mapping) -> tuple[dict, dict, d
     pops: dict[str, dict] = {}
     node_map: dict[str, tuple[str, np.ndarray]] = {}
     lookup: dict[str, tuple] = {}
-    for h5, types_csv in nodes:
-        if not Path(h5).is_file():
-            raise SonataError(f"{h5}: no such nodes file")
-        types = read_types_csv(Path(types_csv), "node_type_id")
-        with h5py.File(h5, "r") as f:
-            if "nodes" not in f:
-                raise SonataError(f"{h5}: no /nodes group; a SONATA nodes file has one")
-            for sp, g in f["nodes"].items():
-                at = f"{h5}: /nodes/{sp}"
-                if sp in lookup:
-                    raise SonataError(f"{at}: node population {sp!r} is declared twice")
-                tid = np.asarray(g["node_type_id"][()], dtype=np.int64)
-                nid = (np.asarray(g["node_id"][()], dtype=np.int64) if "node_id" in g
-                       else np.arange(tid.size, dtype=np.int64))
-                if len(np.unique(nid)) != nid.size:
-                    raise SonataError(f"{at}/node_id: repeated node ids; allowed: each once")
-                for gk, grp in g.items():
-                    if not isinstance(grp, h5py.Group):
-                        continue
-                    for bad in ("dynamics_params", "model_template", "model_type"):
-                        if bad in grp and (bad != "dynamics_params" or len(grp[bad])):
-                            raise SonataError(
-                                f"{at}/{gk}/{bad}: per-node {bad} is not supported; allowed: "
-                                f"{bad} of the node type (in {types_csv})")
-                type_ids = sorted(set(tid.tolist()))
-                order = np.argsort(nid, kind="stable")
-                nid_s = nid[order]
-                ns_of = np.empty(nid.size, dtype=object)
-                local = np.empty(nid.size, dtype=np.int64)
-                for t in type_ids:
-                    row = types.get(t)
-                    if row is None or row.get("population") not in (None, sp):
+    for h5, types_csv, types, root in _files(nodes, "nodes", "node_type_id"):
+        for sp, g in root.items():
+            at = f"{h5}: /nodes/{sp}"
+            if sp in lookup:
+                raise SonataError(f"{at}: node population {sp!r} is declared twice")
+            tid = np.asarray(g["node_type_id"][()], dtype=np.int64)
+            nid = (np.asarray(g["node_id"][()], dtype=np.int64) if "node_id" in g
+                   else np.arange(tid.size, dtype=np.int64))
+            if len(np.unique(nid)) != nid.size:
+                raise SonataError(f"{at}/node_id: repeated node ids; allowed: each once")
+            for gk, grp in g.items():
+                if not isinstance(grp, h5py.Group):
+                    continue
+                for bad in ("dynamics_params", "model_template", "model_type"):
+                    if bad in grp and (bad != "dynamics_params" or len(grp[bad])):
                         raise SonataError(
-                            f"{at}: node {int(nid[tid == t][0])} has node_type_id {t}, which "
-                            f"{types_csv} does not declare (for population {sp}); declared: "
-                            f"{', '.join(map(str, types)) or 'none'}")
-                    where = f"{types_csv}: node type {t}"
-                    mt = row.get("model_type")
-                    if mt == "biophysical":
-                        raise SonataError(f"{where}: model_type biophysical (a multi-compartment "
-                                          "cell) is not supported; allowed: point_neuron")
-                    if mt not in POINT_TYPES:
-                        raise SonataError(f"{where}: model_type {mt!r} is not supported; "
-                                          f"allowed: {', '.join(POINT_TYPES)}")
-                    model = _resolve_template(row.get("model_template"), where, folder)
-                    name = _ident(sp if len(type_ids) == 1 else f"{sp}_{t}")
-                    if name in pops:
-                        raise SonataError(f"{at}: two node groups map to population {name}")
-                    sel = np.sort(nid[tid == t])
-                    entry = {"size": int(sel.size), "model": model}
-                    params = _dynamics(row.get("dynamics_params"), model, where, folder)
-                    if params:
-                        entry["params"] = params
-                    entry.update(populations.get(name, {}))
-                    pops[name] = entry
-                    node_map[name] = (sp, sel)
-                    pos = np.searchsorted(nid_s, sel)
-                    ns_of[pos] = name
-                    local[pos] = np.arange(sel.size)
-                lookup[sp] = (nid_s, ns_of, local)
+                            f"{at}/{gk}/{bad}: per-node {bad} is not supported; allowed: "
+                            f"{bad} of the node type (in {types_csv})")
+            type_ids = sorted(set(tid.tolist()))
+            order = np.argsort(nid, kind="stable")
+            nid_s = nid[order]
+            ns_of = np.empty(nid.size, dtype=object)
+            local = np.empty(nid.size, dtype=np.int64)
+            for t in type_ids:
+                row = types.get(t)
+                if row is None or row.get("population") not in (None, sp):
+                    raise SonataError(
+                        f"{at}: node {int(nid[tid == t][0])} has node_type_id {t}, which "
+                        f"{types_csv} does not declare (for population {sp}); declared: "
+                        f"{', '.join(map(str, types)) or 'none'}")
+                where = f"{types_csv}: node type {t}"
+                mt = row.get("model_type")
+                if mt == "biophysical":
+                    raise SonataError(f"{where}: model_type biophysical (a multi-compartment "
+                                      "cell) is not supported; allowed: point_neuron")
+                if mt not in POINT_TYPES:
+                    raise SonataError(f"{where}: model_type {mt!r} is not supported; "
+                                      f"allowed: {', '.join(POINT_TYPES)}")
+                model = _resolve_template(row.get("model_template"), where, folder)
+                name = _ident(sp if len(type_ids) == 1 else f"{sp}_{t}")
+                if name in pops:
+                    raise SonataError(f"{at}: two node groups map to population {name}")
+                sel = np.sort(nid[tid == t])
+                entry = {"size": int(sel.size), "model": model}
+                params = _dynamics(row.get("dynamics_params"), model, where, folder)
+                if params:
+                    entry["params"] = params
+                entry.update(populations.get(name, {}))
+                pops[name] = entry
+                node_map[name] = (sp, sel)
+                pos = np.searchsorted(nid_s, sel)
+                ns_of[pos] = name
+                local[pos] = np.arange(sel.size)
+            lookup[sp] = (nid_s, ns_of, local)
     unknown = [k for k in populations if k not in pops]
     if unknown:
         raise SonataError(f"populations {unknown[0]!r} is not a population of the circuit; "
@@ -333,112 +341,106 @@ def _per_edge(g, name: str, gid: np.ndarray, gidx: np.ndarray, h5py) -> np.ndarr
 def _read_edges(edges, lookup: dict, on_pre, max_projections: int) -> dict:
     h5py = _h5()
     projs: dict[str, dict] = {}
-    for h5, types_csv in edges:
-        if not Path(h5).is_file():
-            raise SonataError(f"{h5}: no such edges file")
-        types = read_types_csv(Path(types_csv), "edge_type_id")
-        with h5py.File(h5, "r") as f:
-            if "edges" not in f:
-                raise SonataError(f"{h5}: no /edges group; a SONATA edges file has one")
-            n_pops = len(f["edges"])
-            for ep, g in f["edges"].items():
-                at = f"{h5}: /edges/{ep}"
-                src_sp, src = _edge_nodes(g, "source_node_id", lookup, at, h5py)
-                tgt_sp, tgt = _edge_nodes(g, "target_node_id", lookup, at, h5py)
-                et = np.asarray(g["edge_type_id"][()], dtype=np.int64)
-                gid = (np.asarray(g["edge_group_id"][()], dtype=np.int64) if "edge_group_id" in g
-                       else np.zeros(et.size, dtype=np.int64))
-                gidx = (np.asarray(g["edge_group_index"][()], dtype=np.int64)
-                        if "edge_group_index" in g else np.arange(et.size, dtype=np.int64))
-                ends = []
-                for sp, ids, what in ((src_sp, src, "source"), (tgt_sp, tgt, "target")):
-                    nid_s, ns_of, local = lookup[sp]
-                    pos = np.clip(np.searchsorted(nid_s, ids), 0, max(nid_s.size - 1, 0))
-                    bad = (nid_s.size == 0) | (nid_s[pos] != ids) if ids.size else np.zeros(0, bool)
-                    if np.any(bad):
-                        raise SonataError(f"{at}: {what} node {int(ids[bad][0])} is not a node "
-                                          f"of population {sp}")
-                    ends.append((ns_of[pos], local[pos]))
-                weight = _per_edge(g, "syn_weight", gid, gidx, h5py)
-                delay = _per_edge(g, "delay", gid, gidx, h5py)
-                nsyns = _per_edge(g, "nsyns", gid, gidx, h5py)
-                w = np.empty(et.size)
-                d = np.empty(et.size)
-                for t in sorted(set(et.tolist())):
-                    row = types.get(t)
-                    where = f"{types_csv}: edge type {t}"
-                    if row is None:
-                        raise SonataError(f"{at}: edge {int(np.argmax(et == t))} has edge_type_id "
-                                          f"{t}, which {types_csv} does not declare; declared: "
-                                          f"{', '.join(map(str, types)) or 'none'}")
-                    if row.get("weight_function") is not None:
-                        raise SonataError(f"{where}: weight_function {row['weight_function']!r} "
-                                          "(a simulator's Python function) is not supported; "
-                                          "allowed: syn_weight values")
-                    tmpl = str(row.get("model_template") or "")
-                    if tmpl.split(":")[-1] not in STATIC_SYNAPSES:
-                        raise SonataError(f"{where}: synapse model {tmpl!r} is not supported; "
-                                          "allowed: a static synapse (static_synapse: a weight "
-                                          "and a delay) with an on_pre statement")
-                    sel = et == t
-                    for arr, per, col in ((w, weight, "syn_weight"), (d, delay, "delay")):
-                        vals = np.full(int(sel.sum()), np.nan) if per is None else per[sel].copy()
-                        miss = np.isnan(vals)
-                        if np.any(miss):
-                            if not isinstance(row.get(col), int | float):
-                                raise SonataError(f"{where}: no {col} (neither a column of "
-                                                  f"{types_csv} nor a dataset of {at})")
-                            vals[miss] = float(row[col])
-                        arr[sel] = vals
-                    ns = (nsyns[sel] if nsyns is not None else
-                          np.full(int(sel.sum()), float(row.get("nsyns") or 1)))
-                    if np.any(ns[~np.isnan(ns)] != 1):
-                        raise SonataError(f"{where}: nsyns other than 1 is not supported (a "
-                                          "simulator's multiplicity convention); allowed: 1")
-                    stmt = row.get("on_pre")
-                    if stmt is None and on_pre is not None:
-                        stmt = (on_pre.get(t, on_pre.get("*")) if isinstance(on_pre, Mapping)
-                                else on_pre)
-                    if not isinstance(stmt, str):
-                        raise SonataError(f"{where}: no on_pre statement (an 'on_pre' column, or "
-                                          "on_pre= of the reader), e.g. 'v += w*mV' with w the "
-                                          "syn_weight")
-                    types[t]["_stmt"] = stmt
-                if np.any(d < 0):
-                    raise SonataError(f"{at}: negative delay {d[d < 0][0]:g} ms; allowed: >= 0")
-                (src_ns, src_loc), (tgt_ns, tgt_loc) = ends
-                keys = np.rec.fromarrays([src_ns.astype(str), tgt_ns.astype(str), et, w, d])
-                uniq, inv = np.unique(keys, return_inverse=True)
-                by_type = {}
-                for u in uniq:
-                    by_type.setdefault((u[0], u[1], int(u[2])), []).append(u)
-                for k, u in enumerate(uniq):
-                    s_pop, t_pop, t = str(u[0]), str(u[1]), int(u[2])
-                    same = by_type[(s_pop, t_pop, t)]
-                    name = f"{s_pop}_to_{t_pop}_t{t}"
-                    if n_pops > 1 or len(edges) > 1:
-                        name = f"{ep}_{name}"
-                    if len(same) > 1:
-                        name += f"_{same.index(u)}"
-                    name = _ident(name)
-                    sel = inv.reshape(-1) == k
-                    pairs = np.vstack([src_loc[sel], tgt_loc[sel]]).astype(np.int64)
-                    key = pairs[0] * (int(pairs[1].max(initial=0)) + 1) + pairs[1]
-                    if len(np.unique(key)) != key.size:
-                        raise SonataError(f"{at}: repeated (source, target) pairs with edge type "
-                                          f"{t}, syn_weight {u[3]:g}, delay {u[4]:g} ms; "
-                                          "allowed: each pair once")
-                    stmt = re.sub(r"\bw\b", f"({float(u[3])!r})", types[t]["_stmt"])
-                    projs[name] = {"pre": s_pop, "post": t_pop,
-                                   "connect": {"pairs": pairs, "autapses": s_pop == t_pop},
-                                   "on_pre": stmt, "delay": f"{float(u[4])!r} ms"}
-                    if len(projs) > max_projections:
-                        raise SonataError(
-                            f"{at}: more than {max_projections} distinct (populations, edge "
-                            "type, syn_weight, delay) groups; the network engine holds one "
-                            "weight and delay per projection (per-synapse weights from arrays "
-                            "are not supported yet); allowed: fewer distinct values or a larger "
-                            "max_projections")
+    for h5, types_csv, types, root in _files(edges, "edges", "edge_type_id"):
+        n_pops = len(root)
+        for ep, g in root.items():
+            at = f"{h5}: /edges/{ep}"
+            src_sp, src = _edge_nodes(g, "source_node_id", lookup, at, h5py)
+            tgt_sp, tgt = _edge_nodes(g, "target_node_id", lookup, at, h5py)
+            et = np.asarray(g["edge_type_id"][()], dtype=np.int64)
+            gid = (np.asarray(g["edge_group_id"][()], dtype=np.int64) if "edge_group_id" in g
+                   else np.zeros(et.size, dtype=np.int64))
+            gidx = (np.asarray(g["edge_group_index"][()], dtype=np.int64)
+                    if "edge_group_index" in g else np.arange(et.size, dtype=np.int64))
+            ends = []
+            for sp, ids, what in ((src_sp, src, "source"), (tgt_sp, tgt, "target")):
+                nid_s, ns_of, local = lookup[sp]
+                pos = np.clip(np.searchsorted(nid_s, ids), 0, max(nid_s.size - 1, 0))
+                bad = (nid_s.size == 0) | (nid_s[pos] != ids) if ids.size else np.zeros(0, bool)
+                if np.any(bad):
+                    raise SonataError(f"{at}: {what} node {int(ids[bad][0])} is not a node "
+                                      f"of population {sp}")
+                ends.append((ns_of[pos], local[pos]))
+            weight = _per_edge(g, "syn_weight", gid, gidx, h5py)
+            delay = _per_edge(g, "delay", gid, gidx, h5py)
+            nsyns = _per_edge(g, "nsyns", gid, gidx, h5py)
+            w = np.empty(et.size)
+            d = np.empty(et.size)
+            for t in sorted(set(et.tolist())):
+                row = types.get(t)
+                where = f"{types_csv}: edge type {t}"
+                if row is None:
+                    raise SonataError(f"{at}: edge {int(np.argmax(et == t))} has edge_type_id "
+                                      f"{t}, which {types_csv} does not declare; declared: "
+                                      f"{', '.join(map(str, types)) or 'none'}")
+                if row.get("weight_function") is not None:
+                    raise SonataError(f"{where}: weight_function {row['weight_function']!r} "
+                                      "(a simulator's Python function) is not supported; "
+                                      "allowed: syn_weight values")
+                tmpl = str(row.get("model_template") or "")
+                if tmpl.split(":")[-1] not in STATIC_SYNAPSES:
+                    raise SonataError(f"{where}: synapse model {tmpl!r} is not supported; "
+                                      "allowed: a static synapse (static_synapse: a weight "
+                                      "and a delay) with an on_pre statement")
+                sel = et == t
+                for arr, per, col in ((w, weight, "syn_weight"), (d, delay, "delay")):
+                    vals = np.full(int(sel.sum()), np.nan) if per is None else per[sel].copy()
+                    miss = np.isnan(vals)
+                    if np.any(miss):
+                        if not isinstance(row.get(col), int | float):
+                            raise SonataError(f"{where}: no {col} (neither a column of "
+                                              f"{types_csv} nor a dataset of {at})")
+                        vals[miss] = float(row[col])
+                    arr[sel] = vals
+                ns = (nsyns[sel] if nsyns is not None else
+                      np.full(int(sel.sum()), float(row.get("nsyns") or 1)))
+                if np.any(ns[~np.isnan(ns)] != 1):
+                    raise SonataError(f"{where}: nsyns other than 1 is not supported (a "
+                                      "simulator's multiplicity convention); allowed: 1")
+                stmt = row.get("on_pre")
+                if stmt is None and on_pre is not None:
+                    stmt = (on_pre.get(t, on_pre.get("*")) if isinstance(on_pre, Mapping)
+                            else on_pre)
+                if not isinstance(stmt, str):
+                    raise SonataError(f"{where}: no on_pre statement (an 'on_pre' column, or "
+                                      "on_pre= of the reader), e.g. 'v += w*mV' with w the "
+                                      "syn_weight")
+                types[t]["_stmt"] = stmt
+            if np.any(d < 0):
+                raise SonataError(f"{at}: negative delay {d[d < 0][0]:g} ms; allowed: >= 0")
+            (src_ns, src_loc), (tgt_ns, tgt_loc) = ends
+            keys = np.rec.fromarrays([src_ns.astype(str), tgt_ns.astype(str), et, w, d])
+            uniq, inv = np.unique(keys, return_inverse=True)
+            by_type = {}
+            for u in uniq:
+                by_type.setdefault((u[0], u[1], int(u[2])), []).append(u)
+            for k, u in enumerate(uniq):
+                s_pop, t_pop, t = str(u[0]), str(u[1]), int(u[2])
+                same = by_type[(s_pop, t_pop, t)]
+                name = f"{s_pop}_to_{t_pop}_t{t}"
+                if n_pops > 1 or len(edges) > 1:
+                    name = f"{ep}_{name}"
+                if len(same) > 1:
+                    name += f"_{same.index(u)}"
+                name = _ident(name)
+                sel = inv.reshape(-1) == k
+                pairs = np.vstack([src_loc[sel], tgt_loc[sel]]).astype(np.int64)
+                key = pairs[0] * (int(pairs[1].max(initial=0)) + 1) + pairs[1]
+                if len(np.unique(key)) != key.size:
+                    raise SonataError(f"{at}: repeated (source, target) pairs with edge type "
+                                      f"{t}, syn_weight {u[3]:g}, delay {u[4]:g} ms; "
+                                      "allowed: each pair once")
+                stmt = re.sub(r"\bw\b", f"({float(u[3])!r})", types[t]["_stmt"])
+                projs[name] = {"pre": s_pop, "post": t_pop,
+                               "connect": {"pairs": pairs, "autapses": s_pop == t_pop},
+                               "on_pre": stmt, "delay": f"{float(u[4])!r} ms"}
+                if len(projs) > max_projections:
+                    raise SonataError(
+                        f"{at}: more than {max_projections} distinct (populations, edge "
+                        "type, syn_weight, delay) groups; the network engine holds one "
+                        "weight and delay per projection (per-synapse weights from arrays "
+                        "are not supported yet); allowed: fewer distinct values or a larger "
+                        "max_projections")
     return projs
 
 
