@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from neuroscape.models.neuroml.core_types import NeuroMLError, quantity_si, type_info
-from neuroscape.models.neuroml.document import describe, error, tag, where
+from neuroscape.models.neuroml.core_types import NeuroMLError, type_info
+from neuroscape.models.neuroml.document import attr_si, describe, error, tag, where
 
 # the unit each NeuroML dimension is declared in (numbers in the equations' own units)
 DISPLAY_UNITS = {
@@ -85,15 +85,7 @@ def parameter_entry(el, pname: str, dimension: str, doc_where: str,
     """The declared parameter of attribute ``pname`` of element ``el`` (SI value converted to
     the display unit), with the default box (factor_box: a factor of 2 even for a voltage, for
     the scale of a rate, which must not cross 0)."""
-    raw = el.get(pname)
-    if raw is None:
-        raise error(el, f"missing attribute {pname!r} (a {dimension} quantity)")
-    try:
-        si, dim = quantity_si(raw)
-    except ValueError as exc:
-        raise error(el, f"{pname}: {exc}") from None
-    if dim != dimension:
-        raise error(el, f"{pname}={raw!r} is a {dim} quantity; allowed: a {dimension} quantity")
+    si = attr_si(el, pname, dimension)
     value, unit = si_to_display(si, dimension)
     lo, hi, hard = default_bounds(value, "scale" if factor_box else dimension)
     entry = {"default": quantity_text(value, unit), "low": quantity_text(lo, unit),

@@ -29,7 +29,7 @@ from neuroscape.models.neuroml.cells import (
     quantity_text,
 )
 from neuroscape.models.neuroml.core_types import NeuroMLError, quantity_si
-from neuroscape.models.neuroml.document import Document, error, tag, where
+from neuroscape.models.neuroml.document import Document, attr_si, error, tag, where
 
 COND_CELLS = ("pointCellCondBased", "cell")
 RATE_FORMS = {
@@ -103,14 +103,7 @@ class _Builder:
         inlined calls)."""
         from neuroscape.models.neuroml.cells import si_to_display
 
-        raw = el.get(attr)
-        try:
-            si, got = quantity_si(raw)
-        except (TypeError, ValueError):
-            raise error(el, f"{attr}={raw!r}; allowed: a {dim} quantity") from None
-        if got != dim:
-            raise error(el, f"{attr}={raw!r} is a {got} quantity; allowed: a {dim} quantity")
-        v, unit = si_to_display(si, dim)
+        v, unit = si_to_display(attr_si(el, attr, dim), dim)
         return f"({v!r}*{unit})" if unit != "1" else f"({v!r})"
 
     def channel(self, chan, pop_id: str, g_name: str, e_name: str, doc_where: str) -> None:

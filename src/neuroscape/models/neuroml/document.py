@@ -8,7 +8,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neuroscape.models.neuroml.core_types import NeuroMLError, core_files
+from neuroscape.models.neuroml.core_types import NeuroMLError, core_files, quantity_si
 
 # elements of a LEMS file that are not model components
 LEMS_ONLY = ("Target", "Include", "include", "Dimension", "Unit", "Constant", "Simulation",
@@ -33,6 +33,21 @@ def describe(el) -> str:
 
 def error(el, msg: str) -> NeuroMLError:
     return NeuroMLError(f"{where(el)}: {describe(el)}: {' '.join(msg.split())}")
+
+
+def attr_si(el, attr: str, dimension: str) -> float:
+    """Attribute ``attr`` of ``el`` as an SI value of ``dimension`` (one line naming the element
+    for a missing value, an unreadable one or another dimension)."""
+    raw = el.get(attr)
+    if raw is None:
+        raise error(el, f"missing attribute {attr!r} (a {dimension} quantity)")
+    try:
+        si, dim = quantity_si(raw)
+    except (TypeError, ValueError) as exc:
+        raise error(el, f"{attr}={raw!r}: {exc}; allowed: a {dimension} quantity") from None
+    if dim != dimension:
+        raise error(el, f"{attr}={raw!r} is a {dim} quantity; allowed: a {dimension} quantity")
+    return si
 
 
 @dataclass

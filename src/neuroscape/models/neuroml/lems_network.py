@@ -26,21 +26,13 @@ import math
 
 import numpy as np
 
-from neuroscape.models.neuroml.core_types import quantity_si
-from neuroscape.models.neuroml.document import error, tag
+from neuroscape.models.neuroml.document import attr_si, error, tag
 
 E_ALPHA = 2.7182818284590451  # the constant written in Synapses.xml's alphaSynapse
 
 
 def _q(el, attr: str, dim: str, scale: float) -> float:
-    raw = el.get(attr)
-    try:
-        v, d = quantity_si(raw)
-    except (TypeError, ValueError):
-        raise error(el, f"{attr}={raw!r}; allowed: a {dim} quantity") from None
-    if d != dim:
-        raise error(el, f"{attr}={raw!r} is a {d} quantity; allowed: a {dim} quantity")
-    return v * scale
+    return attr_si(el, attr, dim) * scale
 
 
 class Synapse:

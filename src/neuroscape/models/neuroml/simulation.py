@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 
 from neuroscape.models.neuroml.cells import ABSTRACT_CELLS, LEMS_DT
 from neuroscape.models.neuroml.core_types import NeuroMLError, quantity_si
-from neuroscape.models.neuroml.document import Document, error, read_document, tag, where
+from neuroscape.models.neuroml.document import (
+    Document,
+    attr_si,
+    error,
+    read_document,
+    tag,
+    where,
+)
 
 INPUTS = ("pulseGenerator", "pulseGeneratorDL", "rampGenerator", "rampGeneratorDL")
 REFUSED_INPUTS = ("sineGenerator", "sineGeneratorDL", "spikeGenerator", "poissonFiringSynapse",
@@ -99,16 +106,7 @@ class LemsSimulation:
 
 
 def _time_ms(el, attr: str) -> float:
-    raw = el.get(attr)
-    if raw is None:
-        raise error(el, f"missing attribute {attr!r} (a time)")
-    try:
-        v, dim = quantity_si(raw)
-    except ValueError as exc:
-        raise error(el, f"{attr}: {exc}") from None
-    if dim != "time":
-        raise error(el, f"{attr}={raw!r}; allowed: a time like '10ms'")
-    return v * 1e3
+    return attr_si(el, attr, "time") * 1e3
 
 
 _TARGET = re.compile(r"^(?:\.\./)?(\w+)(?:\[(\d+)\]|/(\d+)(?:/\w+)?)$")
