@@ -1,0 +1,136 @@
+"""read_swc against NEURON's own Import3d on every SWC test file (Import3d_SWC_read +
+Import3d_GUI.instantiate, run in NEURON, not our reading fed back): sections, names, types,
+parents, 3-D points, L; then the cable built on them (models.multicomp.geometry) against
+NEURON's segments (areas, axial resistances) and the input resistance at the root's middle
+against NEURON's Impedance (0 Hz), with all sections passive."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+pytest.importorskip("neuron")
+
+from neuroscape.models.multicomp import discretize, load_cell  # noqa: E402
+from neuroscape.models.multicomp.swc import read_swc  # noqa: E402
+from neuroscape.reference.neuron_cell import NeuronCell, neuron_import_swc  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "swc"
+GOOD = sorted(p.name for p in DATA.glob("*.swc") if not p.name.startswith("bad_"))
+RA, G_PAS, E_PAS, NSEG_PER_UM = 120.0, 1e-4, -65.0, 0.07  # ohm cm, S/cm2, mV, 1/um
+
+
+def _passive(path: Path):
+    return load_cell(
+        {
+            "name": path.stem,
+            "Ra": RA,
+            "morphology": str(path),
+            "nseg_per_um": NSEG_PER_UM,
+            "mechanisms": {"all": {"pas": {"g": G_PAS, "e": E_PAS}}},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def imported():
+    """Per file: our sections, our passive description, and NEURON's Import3d cell made
+    passive with the same nseg, Ra and pas (NEURON's geometry and Rin read once)."""
+    out = {}
+    for name in GOOD:
+        ours = read_swc(DATA / name)
+        cell = _passive(DATA / name)
+        ref = neuron_import_swc(DATA / name)
+        raw = ref.geometry()  # before nseg is changed: Import3d's own sections
+        for k, sec in ref.sections.items():
+            sec.nseg = cell.sections[k].nseg if k in cell.sections else 1
+            sec.Ra = RA
+            sec.insert("pas")
+            sec.g_pas, sec.e_pas = G_PAS, E_PAS
+        root = next(k for k, s in ref.sections.items() if s.parentseg() is None)
+        from neuron import h
+
+        h.finitialize(E_PAS)
+        imp = h.Impedance()
+        imp.loc(0.5, sec=ref.sections[root])
+        imp.compute(0)
+        rin = imp.input(0.5, sec=ref.sections[root])
+        out[name] = dict(ours=ours, cell=cell, ref=ref, raw=raw, geom=ref.geometry(), rin=rin)
+    return out
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_sections_names_types_parents_points_as_neuron(imported, name):
+    ours, raw = imported[name]["ours"], imported[name]["raw"]
+    assert sorted(ours) == sorted(raw) and len(ours) == len(raw)
+    for k, s in ours.items():
+        r = raw[k]
+        assert s.swc_type == k.split("[")[0], k
+        assert (s.parent, s.parent_x if s.parent else None) == (r["parent"], r["parent_x"]), k
+        np.testing.assert_array_equal(s.pt3d, r["pt3d"], err_msg=k)
+        assert s.L == pytest.approx(r["L"], rel=1e-13, abs=0), k
+        assert r["nseg"] == 1
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_segment_areas_and_axial_resistances_as_neuron(imported, name):
+    cell, geom = imported[name]["cell"], imported[name]["geom"]
+    d = discretize(cell)
+    worst_area = worst_ri = 0.0
+    for k, sec in enumerate(d.section_names):
+        nodes = d.first_node[k] + np.arange(d.nseg[k])
+        ref = geom[sec]
+        assert ref["nseg"] == d.nseg[k]
+        seg_areas = np.array([seg.area() for seg in imported[name]["ref"].sections[sec]])
+        worst_area = max(worst_area, np.abs(d.area_um2[0, nodes] / seg_areas - 1).max())
+        assert d.area_um2[0, nodes].sum() == pytest.approx(ref["area"], rel=1e-12)
+        ri = ref["ri"]
+        ok = ri < 1e20  # NEURON's root first segment: no parent resistance
+        worst_ri = max(worst_ri, np.abs(d.g_axial_uS[0, nodes][ok] * ri[ok] - 1).max(initial=0))
+        end = d.first_node[k] + d.nseg[k]  # the 1-end node: the last half segment
+        r1 = imported[name]["ref"].sections[sec](1).ri()
+        assert d.g_axial_uS[0, end] * r1 == pytest.approx(1.0, rel=1e-10)
+    assert worst_area < 1e-12, worst_area
+    assert worst_ri < 1e-10, worst_ri
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_our_neuron_builder_matches_neurons_import(imported, name):
+    """NeuronCell (the reference the spike tests use) puts our sections into NEURON by
+    pt3dadd; NEURON then computes the same L and areas as from its own import."""
+    cell, geom = imported[name]["cell"], imported[name]["geom"]
+    built = NeuronCell(cell).geometry()
+    for k, r in geom.items():
+        assert built[k]["L"] == r["L"] and built[k]["area"] == pytest.approx(r["area"], rel=1e-14)
+        assert built[k]["parent"] == r["parent"] and built[k]["parent_x"] == r["parent_x"]
+
+
+def _rin_from_geometry(cell) -> float:
+    """Input resistance (Mohm) at the root's middle from the discretised cable: the nodes'
+    conductance matrix (axial conductances between nodes, pas on the membrane) solved for a
+    unit current; independent of any time stepping."""
+    d = discretize(cell)
+    n = d.n_nodes
+    g_m = d.area_um2[0] * 1e-8 * G_PAS * 1e6  # um2 -> cm2, S -> uS
+    i = np.arange(1, n)
+    p = d.parent[1:]
+    ga = d.g_axial_uS[0, 1:]
+    rows = np.concatenate([i, p, i, p])
+    cols = np.concatenate([i, p, p, i])
+    vals = np.concatenate([ga, ga, -ga, -ga])
+    g = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsc() + sp.diags(g_m)
+    root = d.section_names[0]
+    k = d.node(root, 0.5)
+    e = np.zeros(n)
+    e[k] = 1.0
+    return float(spla.spsolve(g.tocsc(), e)[k])
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_input_resistance_from_geometry_as_neuron(imported, name):
+    rin = _rin_from_geometry(imported[name]["cell"])
+    assert rin == pytest.approx(imported[name]["rin"], rel=1e-9)
