@@ -134,3 +134,23 @@ def _rin_from_geometry(cell) -> float:
 def test_input_resistance_from_geometry_as_neuron(imported, name):
     rin = _rin_from_geometry(imported[name]["cell"])
     assert rin == pytest.approx(imported[name]["rin"], rel=1e-9)
+
+
+def test_length_and_diameter_overrides_on_3d_sections_as_neuron(imported):
+    """Sweeps set L or diam of SWC sections: NEURON rescales a 3-D section's arcs to a new L
+    and gives every point a new diam; the discretisation of the overridden rows follows."""
+    cell = imported["synthetic_branched.swc"]["cell"]
+    values = {
+        "apic[0].L": np.array([cell.sections["apic[0]"].L, 150.0, 60.0]),
+        "dend[2].diam": np.array([cell.sections["dend[2]"].diam, 1.7, 0.9]),
+    }
+    d = discretize(cell, values)
+    built = NeuronCell(cell)
+    for row in range(3):
+        built.update(cell.with_values({k: float(v[row]) for k, v in values.items()}))
+        geom = built.geometry()
+        for k, sec in enumerate(d.section_names):
+            nodes = d.first_node[k] + np.arange(d.nseg[k])
+            assert d.area_um2[row, nodes].sum() == pytest.approx(geom[sec]["area"], rel=1e-12)
+            np.testing.assert_allclose(d.g_axial_uS[row, nodes] * geom[sec]["ri"], 1.0, rtol=1e-10)
+    assert geom["apic[0]"]["L"] == pytest.approx(60.0, rel=1e-12)

@@ -187,7 +187,8 @@ class NeuronCell:
             if s.parent is not None:
                 self.sections[name].connect(self.sections[s.parent](s.parent_x), 0)
         self._inserted: dict[str, set[str]] = {name: set() for name in cell.sections}
-        self._geometry_set = False
+        self._pt3d_base: dict[str, tuple[float, float]] = {}  # (L, diam) as built
+        self._pt3d_state: dict[str, tuple[float, float]] = {}  # (L, diam) now on the points
         self.update(cell)
 
     def __repr__(self) -> str:
@@ -206,13 +207,7 @@ class NeuronCell:
         for name, s in cell.sections.items():
             sec = self.sections[name]
             if s.pt3d is not None:
-                pts = np.asarray(s.pt3d, float)
-                if not self._geometry_set:
-                    h.pt3dclear(sec=sec)
-                    for x, y, z, d in pts:
-                        h.pt3dadd(x, y, z, d, sec=sec)
-                if abs(sec.L - s.L) > 1e-9 * max(s.L, 1.0):
-                    sec.L = s.L  # an L set apart from the points: NEURON rescales their arcs
+                self._set_pt3d(name, s)
             else:
                 sec.L = s.L
                 sec.diam = s.diam
@@ -231,7 +226,28 @@ class NeuronCell:
             for ion, value in ions.items():
                 if h.ismembrane(f"{ion[1:]}_ion", sec=sec):
                     setattr(sec, ion, float(value))
-        self._geometry_set = True
+
+    def _set_pt3d(self, name: str, s) -> None:
+        """A 3-D section's points, then an L or diam that differs from the built cell's as
+        NEURON applies it to 3-D sections (L: the arcs rescaled; diam: every point's diameter
+        set to it)."""
+        h = _h()
+        sec = self.sections[name]
+        want = (s.L, s.diam)
+        if self._pt3d_state.get(name) == want:
+            return
+        base = self._pt3d_base.setdefault(name, want)
+        if name in self._pt3d_state and self._pt3d_state[name] == base:
+            pass  # the points are as built; only the overrides below change them
+        else:
+            h.pt3dclear(sec=sec)
+            for x, y, z, d in np.asarray(s.pt3d, float):
+                h.pt3dadd(x, y, z, d, sec=sec)
+        if s.L != base[0]:
+            sec.L = s.L
+        if s.diam != base[1]:
+            sec.diam = s.diam
+        self._pt3d_state[name] = want
 
     def geometry(self) -> dict[str, dict[str, Any]]:
         """``section_geometry`` of the built sections."""
