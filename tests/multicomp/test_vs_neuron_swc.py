@@ -154,3 +154,22 @@ def test_length_and_diameter_overrides_on_3d_sections_as_neuron(imported):
             assert d.area_um2[row, nodes].sum() == pytest.approx(geom[sec]["area"], rel=1e-12)
             np.testing.assert_allclose(d.g_axial_uS[row, nodes] * geom[sec]["ri"], 1.0, rtol=1e-10)
     assert geom["apic[0]"]["L"] == pytest.approx(60.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["synthetic_branched.swc", "c91662.swc"])
+def test_input_resistance_from_a_long_small_step_as_neuron(imported, name):
+    """run_cell (Crank-Nicolson): the root's steady deflection under 0.01 nA after 200 ms
+    (20 membrane time constants of 10 ms) over the current, against NEURON's Impedance."""
+    from neuroscape.core.stimuli import make_stimulus
+    from neuroscape.sim.cable_engine import run_cell
+
+    amp = 0.01  # nA
+    res = run_cell(
+        imported[name]["cell"],
+        None,
+        stimulus=make_stimulus("step", amp=amp, t_on=0.0),
+        dt_ms=0.025,
+        duration_ms=200.0,
+    )
+    rin = (res.v[0, 0, -1] - E_PAS) / amp  # mV / nA = Mohm
+    assert rin == pytest.approx(imported[name]["rin"], rel=1e-6)
