@@ -177,3 +177,23 @@ def test_comments_blank_lines_extra_columns_and_gaps_in_ids(tmp_path):
     secs = read_swc(f)
     assert list(secs) == ["soma", "dend[0]"]
     assert secs["dend[0]"].L == pytest.approx(20.0)  # a wire from the one-point soma
+
+
+def test_numbers_read_in_single_precision_as_import3d(tmp_path):
+    """Import3d reads with hoc's sscanf("%f") (float32) and computes in double from those: the
+    sphere's end x = float32(-0.69) + float32(2.158), then stored as float32 by pt3dadd."""
+    f = tmp_path / "p.swc"
+    f.write_text("1 1 -0.69 0 0 2.158 -1\n2 3 -0.69 10 0 0.5 1\n3 3 -0.69 20 0 0.5 2\n")
+    x_end = np.float64(np.float32(-0.69)) + np.float64(np.float32(2.158))
+    assert np.float32(x_end) != np.float32(-0.69 + 2.158)  # the case where the two differ
+    assert read_swc(f)["soma"].pt3d[2, 0] == np.float32(x_end)
+
+
+def test_a_section_whose_points_coincide_keeps_neurons_shortest_length(tmp_path):
+    f = tmp_path / "z.swc"
+    f.write_text("1 1 0 0 0 3 -1\n2 3 5 0 0 1 1\n3 3 5 0 0 1 2\n4 3 5 0 0 1 3\n5 3 9 0 0 1 4\n"
+                 "6 3 5 0 0 1 4\n")  # fmt: skip
+    secs = read_swc(f)
+    # 2-3-4 form one section of coincident points (a wire from the soma): L = 1e-9 um
+    assert secs["dend[0]"].L == 1e-9 and (secs["dend[0]"].pt3d[:, 0] == 5).all()
+    assert secs["dend[1]"].L == 4.0

