@@ -14,7 +14,7 @@ pytest.importorskip("neuron")
 
 from neuroscape.core.stimuli import make_stimulus  # noqa: E402
 from neuroscape.models.multicomp import load_cell  # noqa: E402
-from neuroscape.reference.neuron_cell import NeuronCell  # noqa: E402
+from neuroscape.reference.neuron_cell import NeuronCell, neuron_run_rows  # noqa: E402
 from neuroscape.sim.cable_engine import run_cell  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -41,21 +41,17 @@ REAL = [
 
 
 def _neuron(cell, rows, secondorder: int = 2):
-    nc = NeuronCell(cell)
-    out = []
-    for values, amp in rows:
-        nc.update(cell.with_values(values))
-        out.append(
-            nc.run(
-                amp_nA=amp,
-                delay_ms=T_ON,
-                dur_ms=1e9,
-                tstop_ms=TSTOP,
-                dt_ms=DT,
-                secondorder=secondorder,
-            )
-        )
-    return out
+    values = {k: np.array([v[k] for v, _ in rows]) for k in rows[0][0]}
+    return neuron_run_rows(
+        cell,
+        values,
+        amp_nA=[a for _, a in rows],
+        delay_ms=T_ON,
+        dur_ms=1e9,
+        tstop_ms=TSTOP,
+        dt_ms=DT,
+        secondorder=secondorder,
+    )
 
 
 def _ours(cell, rows, integrator: str = "crank_nicolson"):
