@@ -79,7 +79,8 @@ def _num(value, what: str, unit: str = "", low: float | None = None, strict: boo
     if not ok or not math.isfinite(x) or (
         low is not None and (x <= low if strict else x < low)
     ):
-        raise CellError(f"{what}={value!r}{u if ok else ''}; allowed: {rule}")
+        shown = f"{x:g}" if ok and not isinstance(value, str) else repr(value)
+        raise CellError(f"{what}={shown}{u if ok else ''}; allowed: {rule}")
     return x
 
 
@@ -514,7 +515,12 @@ def check_values(cell: CellDescription, address: str, values: np.ndarray) -> np.
             bad |= (arr <= low) if strict else (arr < low)
         if bad.any():
             r = int(np.argmax(bad))
-            _num(arr[r], f"{address} (row {r})" if arr.size > 1 else address, unit, low, strict)
+            try:
+                _num(arr[r], address, unit, low, strict)
+            except CellError as exc:
+                if arr.size == 1:
+                    raise
+                raise CellError(str(exc).replace("; allowed", f" (row {r}); allowed", 1)) from None
     return arr
 
 

@@ -1,0 +1,488 @@
+"""The cable equation of multi-compartment cells, batched over rows of values on one morphology,
+solved as NEURON's fixed step solves it (Hines 1984; Carnevale & Hines, The NEURON Book, 2006,
+ch. 4-5).
+
+Each step from t to t + dt (NEURON's ``nrn_fixed_step``): the membrane currents and their
+conductances are evaluated at V(t) with the channel states of the step before (the states live
+half a step apart from V, Hines 1984), the stimulus at the step's midpoint t + dt/2; the
+linearised system (C cj + G) dV = I is solved by the Hines elimination on the tree, with
+cj = 1/dt and V(t + dt) = V + dV for backward Euler (NEURON's secondorder 0) or cj = 2/dt and
+V(t + dt) = V + 2 dV for Crank-Nicolson (secondorder 2); then each gate takes NEURON's ``cnexp``
+step with the new V: x += (1 - exp(-dt/tau(V))) (inf(V) - x). Zero-area nodes at section ends
+carry no membrane: their rows are Kirchhoff's law.
+
+The kernel is generated from the cell's mechanisms (``neuroscape.models.multicomp.mechanisms``),
+written to the kernel cache and compiled by numba (``neuroscape.core.codegen``); rows run in
+parallel (``prange``), each with its own arrays, so a row's result does not depend on the batch
+size or the number of threads. A noisy stimulus draws row r's noise from the stream (seed, r).
+Units: V in mV, t in ms, currents in nA, conductances in uS, capacitances in nF.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from neuroscape.core import rng as rng_mod
+from neuroscape.core import stimuli as stimuli_mod
+from neuroscape.core.rng import row_keys
+from neuroscape.core.settings import SettingsError
+from neuroscape.core.stimuli import Stimulus
+from neuroscape.models.multicomp.description import CellDescription, CellError
+from neuroscape.models.multicomp.geometry import Discretization, _row_values, discretize
+from neuroscape.models.multicomp.mechanisms import FUNCTIONS, MECHANISMS, Mechanism, names_in
+
+ROOT = "<root>"  # the root section (the soma of an SWC cell), whatever its name
+INTEGRATORS = {"backward_euler": 0, "crank_nicolson": 2}  # NEURON's secondorder
+SPIKE_LEVEL_MV = 0.0
+
+
+@dataclass
+class CableResult:
+    """V at the recorded locations and the spike times at the root section's middle."""
+
+    t_ms: np.ndarray  # (n_steps // record_every + 1,)
+    v: np.ndarray  # (B, n_rec, n_steps // record_every + 1) mV at the recorded locations
+    # per row: upward 0-mV crossings at soma(0.5) (the root section's middle), linearly
+    # interpolated, ms
+    spikes: list[np.ndarray]
+    record: list[tuple[str, float]] = field(default_factory=list)  # the recorded locations
+
+
+# ---------------------------------------------------------------------- kernel generation
+
+
+class _Rename(ast.NodeTransformer):
+    """Renames variables and calls of a mechanism's expressions to the kernel's names
+    (``strict``: a call must be one of FUNCTIONS, which become math.*, or the mechanism's own)."""
+
+    def __init__(self, names: dict[str, str], funcs: dict[str, str], strict: bool = True) -> None:
+        self.names, self.funcs, self.strict = names, funcs, strict
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in self.names:
+            return ast.copy_location(ast.Name(self.names[node.id], node.ctx), node)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        node.args = [self.visit(a) for a in node.args]
+        if isinstance(node.func, ast.Name):
+            f = node.func.id
+            if f in self.funcs:
+                node.func = ast.Name(self.funcs[f], ast.Load())
+            elif f in FUNCTIONS and self.strict:
+                node.func = ast.Attribute(ast.Name("math", ast.Load()),
+                                          "fabs" if f == "fabs" else f, ast.Load())  # fmt: skip
+            elif self.strict:
+                raise CellError(f"function {f}() in a mechanism; allowed: "
+                                f"{', '.join(FUNCTIONS)} and the mechanism's own")  # fmt: skip
+        return node
+
+
+class _MechCode:
+    """The kernel lines of one mechanism. Its rates that do not depend on v (e.g. q10) are
+    computed once per row; its currents whose conductance and reversal depend on neither v nor
+    the gates (pas, hh's leak) are folded into per-row constants before the time loop; the
+    others are evaluated every step."""
+
+    def __init__(self, mech: Mechanism) -> None:
+        self.m = mech
+        p = self.prefix = mech.name
+        self.fnames: dict[str, str] = {}
+        self.helpers = ""
+        if mech.functions.strip():
+            tree = ast.parse(mech.functions)
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef):
+                    self.fnames[node.name] = f"{p}__{node.name}"
+                    node.name = self.fnames[node.name]
+            tree = _Rename({}, self.fnames, strict=False).visit(tree)
+            self.helpers = ast.unparse(ast.fix_missing_locations(tree))
+        names = {"v": "vv", "celsius": "cel", "dt": "dt"}
+        names |= {n: f"{p}_{n}" for n in mech.inputs}
+        names |= {g.name: f"{p}_{g.name}" for g in mech.gates}
+        names |= {n: f"{p}_{n}" for n, _ in mech.rates}
+        self.names = names
+        self.dep, self.const = mech.v_dependent_rates()
+        self.const_order = [n for n, _ in mech.rates if n in self.const]
+        fixed = set(mech.inputs) | self.const
+        self.static = [c for c in mech.currents if (names_in(c.g) | {c.e}) <= fixed]
+        self.dynamic = [c for c in mech.currents if c not in self.static]
+
+    def expr(self, text: str) -> str:
+        tree = _Rename(self.names, self.fnames).visit(ast.parse(text, mode="eval"))
+        return ast.unparse(ast.fix_missing_locations(tree))
+
+    def _inputs(self, ind: str) -> list[str]:
+        p = self.prefix
+        return [f"{ind}{self.names[n]} = par_{p}[bp_{p}, k, {j}]"
+                for j, n in enumerate(self.m.inputs)]  # fmt: skip
+
+    def _rates(self, ind: str, which: set[str]) -> list[str]:
+        return [f"{ind}{self.names[n]} = {self.expr(e)}" for n, e in self.m.rates if n in which]
+
+    def _consts(self, ind: str, need: set[str]) -> list[str]:
+        p = self.prefix
+        return [f"{ind}{self.names[n]} = cst_{p}[k, {j}]"
+                for j, n in enumerate(self.const_order) if n in need]  # fmt: skip
+
+    def _reading(self, ind: str, exprs: list[str], gates: bool) -> list[str]:
+        """The loop head of a per-instance loop that evaluates ``exprs``: v, the inputs, the
+        gates, and the rates they need (constants from the row's table)."""
+        p = self.prefix
+        need = _closure(self.m, set().union(set(), *[names_in(e) for e in exprs]))
+        lines = [f"{ind}for k in range(idx_{p}.shape[0]):", f"{ind}    i = idx_{p}[k]",
+                 f"{ind}    vv = v[i]", *self._inputs(ind + "    ")]  # fmt: skip
+        if gates:
+            lines += [f"{ind}    {self.names[g.name]} = st_{p}[k, {j}]"
+                      for j, g in enumerate(self.m.gates)]  # fmt: skip
+        return lines + self._consts(ind + "    ", need) + self._rates(ind + "    ", need & self.dep)
+
+    def init_lines(self, ind: str) -> list[str]:
+        """The row's constants, its static currents folded into gc (uS) and ie (nA), and the
+        gates at their steady state at v_init (NEURON's INITIAL)."""
+        p = self.prefix
+        m = self.m
+        lines = [f"{ind}for k in range(idx_{p}.shape[0]):", f"{ind}    i = idx_{p}[k]",
+                 f"{ind}    vv = v[i]", *self._inputs(ind + "    ")]  # fmt: skip
+        lines += self._rates(ind + "    ", self.const | self.dep)
+        lines += [f"{ind}    cst_{p}[k, {j}] = {self.names[n]}"
+                  for j, n in enumerate(self.const_order)]  # fmt: skip
+        lines += [f"{ind}    st_{p}[k, {j}] = {self.expr(g.inf)}" for j, g in enumerate(m.gates)]
+        for c in self.static:
+            lines += [
+                f"{ind}    gs = ({self.expr(c.g)}) * af[i]",
+                f"{ind}    gc[i] += gs",
+                f"{ind}    ie[i] += gs * {self.names[c.e]}",
+            ]
+        return lines
+
+    def current_lines(self, ind: str) -> list[str]:
+        if not self.dynamic:
+            return []
+        gs = [c.g for c in self.dynamic]
+        cur = " + ".join(f"({self.expr(c.g)}) * (vv - {self.names[c.e]})" for c in self.dynamic)
+        cond = " + ".join(f"({self.expr(c.g)})" for c in self.dynamic)
+        return [
+            *self._reading(ind, gs, gates=True),
+            f"{ind}    a = af[i]",
+            f"{ind}    rhs[i] -= ({cur}) * a",
+            f"{ind}    d[i] += ({cond}) * a",
+        ]
+
+    def state_lines(self, ind: str) -> list[str]:
+        """NEURON's cnexp with the new v: x += (1 - exp(-dt/tau)) (inf - x)."""
+        p = self.prefix
+        if not self.m.gates:
+            return []
+        exprs = [e for g in self.m.gates for e in (g.inf, g.tau)]
+        lines = self._reading(ind, exprs, gates=False)
+        for j, g in enumerate(self.m.gates):
+            x = f"st_{p}[k, {j}]"
+            lines.append(f"{ind}    {x} = {x} + (1.0 - math.exp(dt * (-1.0 / "
+                         f"{self.expr(g.tau)}))) * ({self.expr(g.inf)} - {x})")  # fmt: skip
+        return lines
+
+
+def _closure(m: Mechanism, used: set[str]) -> set[str]:
+    """The rates assignments that ``used`` reads, directly or through other rates."""
+    assigned = dict(m.rates)
+    out: set[str] = set()
+    todo = [n for n in used if n in assigned]
+    while todo:
+        n = todo.pop()
+        if n not in out:
+            out.add(n)
+            todo += [u for u in names_in(assigned[n]) if u in assigned and u not in out]
+    return out
+
+
+def generate_source(mechs: list[str]) -> str:
+    """The kernel module's source for a cell with the mechanisms ``mechs`` (in this order):
+    ``run(...)``, one row per ``prange`` iteration, allocating its own arrays."""
+    codes = [_MechCode(MECHANISMS[m]) for m in mechs]
+    margs = "".join(f"idx_{c.prefix}, par_{c.prefix}, " for c in codes)
+    body = [
+        f"# generated by neuroscape: cable kernel, mechanisms {', '.join(mechs) or '(none)'}; "
+        "do not edit",
+        "import math",
+        "",
+        "import numpy as np",
+        "from numba import njit, prange",
+        "",
+        "from neuroscape.core.stimuli import stimulus_current",
+        "",
+    ]
+    for c in codes:
+        if c.helpers:
+            body += ["", c.helpers, ""]
+    body += [
+        "",
+        "@njit(parallel=True, cache=True)",
+        f"def run(parent, area_f, cap, gax, celsius, v_init, {margs}row_of,",
+        "        stim_node, kind, stim, keys, n_steps, dt, second, rec_nodes, rec_every, vrec,",
+        "        spike_node, spk_t, spk_n):",
+        "    n_rows = keys.shape[0]",
+        "    N = parent.shape[0]",
+        "    cj = (2.0 if second else 1.0) / dt",
+        "    fac = 2.0 if second else 1.0",
+        "    max_spk = spk_t.shape[1]",
+        "    for b in prange(n_rows):",
+        # row_of[j, b]: the row of the j-th per-row input that row b reads (0 where an input
+        # has one row for all): geometry, celsius, v_init, then each mechanism's inputs
+        "        bg = row_of[0, b]",
+        "        af = area_f[bg]",
+        "        G = gax[bg]",
+        "        cel = celsius[row_of[1, b]]",
+        "        v = np.full(N, v_init[row_of[2, b]])",
+        "        d = np.empty(N)",
+        "        rhs = np.empty(N)",
+        # per row, constant in time: the diagonal without the gated conductances (capacitance,
+        # static currents, axial conductances) and the static currents' parts gc v - ie
+        "        gc = np.zeros(N)",
+        "        ie = np.zeros(N)",
+    ]
+    for j, c in enumerate(codes):
+        p = c.prefix
+        body += [
+            f"        bp_{p} = row_of[{3 + j}, b]",
+            f"        st_{p} = np.empty((idx_{p}.shape[0], {max(len(c.m.gates), 1)}))",
+            f"        cst_{p} = np.empty((idx_{p}.shape[0], {max(len(c.const_order), 1)}))",
+        ]
+        body += c.init_lines("        ")
+    body += [
+        "        dbase = np.empty(N)",
+        "        for i in range(N):",
+        "            dbase[i] = cj * cap[bg, i] + gc[i] + G[i]",
+        "        for i in range(1, N):",
+        "            dbase[parent[i]] += G[i]",
+        "        s0, s1, s2, s3 = stim[b, 0], stim[b, 1], stim[b, 2], stim[b, 3]",
+        "        key = keys[b]",
+        "        isyn = 0.0",
+        "        nsp = 0",
+        "        for r in range(rec_nodes.shape[0]):",
+        "            vrec[b, r, 0] = v[rec_nodes[r]]",
+        "        for s in range(n_steps):",
+        "            t = s * dt",
+        "            for i in range(N):",
+        "                d[i] = dbase[i]",
+        "                rhs[i] = ie[i] - gc[i] * v[i]",
+    ]
+    for c in codes:
+        body += c.current_lines("            ")
+    body += [
+        # the stimulus held over the step: its value at the step's midpoint (NEURON's IClamp
+        # reads t + dt/2 too), the noise of row b's stream at the step's counter
+        "            if stim_node >= 0:",
+        "                cur, isyn = stimulus_current(kind, s0, s1, s2, s3, t + 0.5 * dt, dt, s,",
+        "                                             key, isyn, v[stim_node])",
+        "                rhs[stim_node] += cur",
+        # Hines (1984): from the leaves (parent[i] < i) each node's axial current is added and
+        # the node eliminated into its parent; d[i] then holds 1/d[i]
+        "            for i in range(N - 1, 0, -1):",
+        "                p = parent[i]",
+        "                g = G[i]",
+        "                ia = g * (v[p] - v[i])",
+        "                ri = rhs[i] + ia",
+        "                inv = 1.0 / d[i]",
+        "                f = g * inv",
+        "                d[i] = inv",
+        "                rhs[i] = ri",
+        "                d[p] -= f * g",
+        "                rhs[p] += f * ri - ia",
+        "            v_old = v[spike_node]",
+        "            x = rhs[0] / d[0]",
+        "            rhs[0] = x",
+        "            v[0] += fac * x",
+        # back substitution from the root; V(t + dt) = V + dV (BE) or V + 2 dV (CN)
+        "            for i in range(1, N):",
+        "                x = (rhs[i] + G[i] * rhs[parent[i]]) * d[i]",
+        "                rhs[i] = x",
+        "                v[i] += fac * x",
+    ]
+    for c in codes:
+        body += c.state_lines("            ")
+    lvl = repr(SPIKE_LEVEL_MV)
+    body += [
+        "            v_new = v[spike_node]",
+        f"            if v_old < {lvl} and v_new >= {lvl}:",
+        "                if nsp < max_spk:",
+        f"                    spk_t[b, nsp] = t + dt * ({lvl} - v_old) / (v_new - v_old)",
+        "                nsp += 1",
+        "            if (s + 1) % rec_every == 0:",
+        "                for r in range(rec_nodes.shape[0]):",
+        "                    vrec[b, r, (s + 1) // rec_every] = v[rec_nodes[r]]",
+        "        spk_n[b] = nsp",
+        "",
+    ]
+    return "\n".join(body)
+
+
+_KERNELS: dict[str, object] = {}
+
+
+def get_kernel(mechs: list[str]):
+    """The compiled kernel for the mechanism set ``mechs`` (cached by the source's content)."""
+    from neuroscape.core.codegen import load_generated
+
+    src = generate_source(mechs)
+    if src not in _KERNELS:
+        deps = [Path(__file__), stimuli_mod.__file__, rng_mod.__file__]
+        mod = load_generated("cable_" + "_".join(mechs), src, deps)
+        _KERNELS[src] = mod.run
+    return _KERNELS[src]
+
+
+# ---------------------------------------------------------------------- the run
+
+
+def _location(cell: CellDescription, disc: Discretization, loc, what: str) -> int:
+    try:
+        sec, x = loc
+    except (TypeError, ValueError):
+        raise CellError(f"{what} {loc!r}; allowed: (SECTION, x) with 0 <= x <= 1") from None
+    sec = cell.root if sec == ROOT else sec
+    return disc.node(sec, x)
+
+
+def _mechanism_arrays(cell: CellDescription, disc: Discretization, vals: dict, b: int):
+    """Per mechanism in the cell: (name, node indices, inputs (B or 1, n, n_inputs))."""
+    present = [m for m in MECHANISMS if any(m in ms for ms in cell.mechanisms.values())]
+    out = []
+    for m in present:
+        mech = MECHANISMS[m]
+        idx, cols, where = [], [], {}
+        for k, sec in enumerate(disc.section_names):
+            if m not in cell.mechanisms.get(sec, {}):
+                continue
+            nodes = disc.first_node[k] + np.arange(disc.nseg[k])
+            where[sec] = slice(len(idx), len(idx) + len(nodes))
+            idx.extend(nodes.tolist())
+            row = [cell.mechanisms[sec][m][p] for p in mech.parameter_names]
+            row += [cell.ions[sec][r] for r in mech.reversals]
+            cols.extend([row] * len(nodes))
+        base = np.array(cols, dtype=float).reshape(len(idx), len(mech.inputs))
+        touched = [
+            (a, t) for a, arr in vals.items() for t in cell.targets(a)
+            if (t[0] == "mech" and t[2] == m) or (t[0] == "ion" and t[1] in where
+                                                  and t[2] in mech.reversals)
+        ]  # fmt: skip
+        par = np.repeat(base[None], b if touched else 1, axis=0)
+        for a, t in touched:
+            col = mech.inputs.index(t[3] if t[0] == "mech" else t[2])
+            par[:, where[t[1]], col] = np.asarray(vals[a], dtype=float)[:, None]
+        out.append((m, np.array(idx, dtype=np.int64), np.ascontiguousarray(par)))
+    return out
+
+
+def run_cell(
+    cell: CellDescription,
+    values: dict[str, np.ndarray] | None = None,
+    *,
+    stimulus: Stimulus | None,
+    stim_at: tuple[str, float] = (ROOT, 0.5),
+    dt_ms: float = 0.025,
+    duration_ms: float,
+    integrator: str = "crank_nicolson",
+    record: list[tuple[str, float]] | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    record_every: int = 1,
+    rows: np.ndarray | None = None,
+) -> CableResult:
+    """Simulate B rows of ``cell`` (``values``: per-row arrays, or numbers, of addresses)
+    for ``duration_ms`` from V = v_init everywhere and the gates at their steady state there
+    (NEURON's finitialize). ``stimulus``: currents in nA (one row, or one per batch row)
+    injected at ``stim_at`` = (SECTION, x), ROOT meaning the root section; V recorded every
+    ``record_every`` steps at ``record`` (default: the root section's middle); spike times at
+    the root section's middle. ``integrator``: crank_nicolson or backward_euler (NEURON's
+    secondorder 2 or 0). ``workers``: numba threads (default: all). ``rows``: the global row
+    numbers of the batch's rows (default 0..B-1): row r's noise is the stream (seed, r), so a
+    chunk of a larger batch draws what the whole batch would."""
+    from neuroscape.sim.engine import _set_threads
+
+    if integrator not in INTEGRATORS:
+        raise SettingsError(f"integrator={integrator!r}; allowed: {', '.join(INTEGRATORS)}")
+    if not (isinstance(dt_ms, (int, float)) and math.isfinite(dt_ms) and dt_ms > 0):
+        raise SettingsError(f"dt_ms={dt_ms!r}; allowed: a number > 0 (ms)")
+    if not (isinstance(duration_ms, (int, float)) and math.isfinite(duration_ms)
+            and duration_ms > 0):  # fmt: skip
+        raise SettingsError(f"duration_ms={duration_ms!r}; allowed: a number > 0 (ms)")
+    n_steps = round(duration_ms / dt_ms)
+    if n_steps < 1 or abs(n_steps * dt_ms - duration_ms) > 1e-9 * duration_ms:
+        raise SettingsError(f"dt_ms={dt_ms:g} does not divide duration_ms={duration_ms:g}; "
+                            f"allowed: {duration_ms:g}/k ms for a whole k")  # fmt: skip
+    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or (
+            record_every < 1 or n_steps % record_every):  # fmt: skip
+        raise SettingsError(f"record_every={record_every!r}; allowed: a whole number >= 1 that "
+                            f"divides the {n_steps} steps")  # fmt: skip
+    b_vals, vals = _row_values(cell, values)
+    b = b_vals
+    if stimulus is not None:
+        stimulus.check(duration_ms)
+        n_stim = np.asarray(stimulus.values).shape[0]
+        if b_vals > 1 and n_stim not in (1, b_vals):
+            raise SettingsError(f"stimulus has {n_stim} rows; allowed: 1 or the batch size "
+                                f"{b_vals}")  # fmt: skip
+        b = max(b_vals, n_stim)
+        stim = stimulus.rows(b)
+        kind = stimulus.code
+    else:
+        stim, kind = np.zeros((b, 4)), 0
+    if b_vals == 1 and b > 1:
+        vals = {a: np.broadcast_to(v, (b,)) for a, v in vals.items()}
+    disc = discretize(cell, vals or None)
+    record = [(ROOT, 0.5)] if record is None else list(record)
+    rec_nodes = np.array([_location(cell, disc, loc, "record location") for loc in record],
+                         dtype=np.int64)  # fmt: skip
+    stim_node = _location(cell, disc, stim_at, "stimulus location") if stimulus is not None else -1
+    spike_node = disc.node(cell.root, 0.5)
+    cell_v = {
+        a: np.ascontiguousarray(vals[a], dtype=float) if a in vals else np.array([getattr(cell, a)])
+        for a in ("celsius", "v_init")
+    }  # fmt: skip
+    mechs = _mechanism_arrays(cell, disc, vals, b)
+    kernel = get_kernel([m for m, _, _ in mechs])
+    _set_threads(workers)
+    area_f = np.ascontiguousarray(disc.area_um2 * 1e-2)  # S/cm2 -> uS, mA/cm2 -> nA
+    cap = np.ascontiguousarray(disc.cm * disc.area_um2 * 1e-5)  # uF/cm2 x um2 -> nF
+    gax = np.ascontiguousarray(disc.g_axial_uS)
+    if rows is None:
+        rows = np.arange(b)
+    rows = np.asarray(rows)
+    if rows.shape != (b,) or not np.issubdtype(rows.dtype, np.integer) or np.any(rows < 0):
+        raise SettingsError(f"rows has shape {rows.shape} ({rows.dtype}); allowed: {b} "
+                            "non-negative integers (one per batch row)")  # fmt: skip
+    keys = row_keys(seed, rows)
+    n_rec = n_steps // record_every
+    vrec = np.zeros((b, len(rec_nodes), n_rec + 1))
+    margs = [a for _, idx, par in mechs for a in (idx, par)]
+
+    def go(sel: np.ndarray, cap_spk: int, out_v: np.ndarray):
+        spk_t = np.zeros((len(sel), cap_spk))
+        spk_n = np.zeros(len(sel), dtype=np.int64)
+
+        per_row = [area_f, cell_v["celsius"], cell_v["v_init"], *[p for _, _, p in mechs]]
+        row_of = np.array([sel if a.shape[0] > 1 else np.zeros_like(sel) for a in per_row],
+                          dtype=np.int64).reshape(len(per_row), len(sel))  # fmt: skip
+        kernel(disc.parent, area_f, cap, gax, cell_v["celsius"], cell_v["v_init"], *margs,
+               row_of, stim_node, kind, np.ascontiguousarray(stim[sel]), keys[sel], n_steps,
+               float(dt_ms), INTEGRATORS[integrator] == 2, rec_nodes, record_every, out_v,
+               spike_node, spk_t, spk_n)  # fmt: skip
+        return spk_t, spk_n
+
+    all_rows = np.arange(b)
+    spk_t, spk_n = go(all_rows, 64 + int(duration_ms / 4.0), vrec)
+    spikes = [spk_t[r, : spk_n[r]].copy() for r in range(b)]
+    over = np.flatnonzero(spk_n > spk_t.shape[1])
+    if len(over):  # rows with more spikes than the buffer: again, with room for all (same bits)
+        scratch = np.zeros((len(over), len(rec_nodes), n_rec + 1))
+        t2, n2 = go(over, int(spk_n[over].max()), scratch)
+        for j, r in enumerate(over):
+            spikes[r] = t2[j, : n2[j]].copy()
+    t_ms = np.arange(n_rec + 1) * (dt_ms * record_every)
+    return CableResult(t_ms=t_ms, v=vrec, spikes=spikes, record=record)
