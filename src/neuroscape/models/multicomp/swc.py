@@ -3,8 +3,8 @@
 read here and the same file imported into NEURON have the same sections, names, connections and
 3-D points (``tests/multicomp/test_vs_neuron_swc.py`` checks this against NEURON itself).
 
-The rules, in Import3d's order (its hoc code is the specification; no library implements them,
-so they are written here by hand, one function per Import3d procedure):
+The rules, in Import3d's order (its hoc code is the specification; no library reproduces them
+without running NEURON, so they are ported here by hand, one function per Import3d procedure):
 
 - Points are ``id type x y z radius parent`` lines; ``#`` lines are comments, blank lines are
   skipped. The diameter is twice the radius. Ids must increase down the file and each parent id
@@ -35,22 +35,20 @@ so they are written here by hand, one function per Import3d procedure):
 
 Refused with one line (``CellError``), where Import3d prints an error or fails: a line that is
 not seven numbers, an id or parent that is not a whole number, a duplicate id, ids out of
-order, a parent id that is not an earlier point, more than one root, a type code other than
-1 soma, 2 axon, 3 dend, 4 apic (Import3d would call code 5 ``dend_5``), a radius <= 0
-(Import3d accepts it; a zero diameter makes the cable's axial resistance infinite), a value
-that is not finite.
+order, a parent id that is not an earlier point, more than one root, a value that is not
+finite. Also refused, though Import3d accepts them: a type code other than 1 soma, 2 axon,
+3 dend, 4 apic (Import3d would make code 5 a section array ``dend_5``) and a radius <= 0 (a
+zero diameter makes the cable's axial resistance infinite).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # the Section dataclass lives in description.py (imported when reading)
-    from neuroscape.models.multicomp.description import Section
+from neuroscape.models.multicomp.description import CellError, Section
 
 __all__ = ["read_swc", "SWC_TYPES", "pt3d_length"]
 
@@ -62,9 +60,7 @@ _EPS = 1e-11
 _MIN_L = 1e-9  # um: NEURON's shortest section (a section whose points coincide has this L)
 
 
-def _error(msg: str) -> Exception:
-    from neuroscape.models.multicomp.description import CellError
-
+def _error(msg: str) -> CellError:
     return CellError(msg)
 
 
@@ -98,7 +94,6 @@ class _I3dSection:
     parentx: float = 1.0
     first: int = 0  # 1: connected by a wire, the copied parent point is not a 3-D point
     nameindex: int = 0
-    children: list = field(default_factory=list)
 
 
 def _parse(path: Path) -> _Points:
@@ -415,8 +410,6 @@ def read_swc(path: str | Path) -> dict[str, Section]:
     diameter (um, informative), ``parent``/``parent_x`` as Import3d connects it, ``swc_type``
     ('soma', 'axon', 'dend', 'apic') and ``nseg`` 1 (``load_cell`` applies ``nseg_per_um``).
     Bad input raises ``CellError`` with one line naming the file, line and value."""
-    from neuroscape.models.multicomp.description import Section
-
     path = Path(path)
     sections, p = _import3d(path)
     nsoma = sum(1 for s in sections if s.type == 1)
