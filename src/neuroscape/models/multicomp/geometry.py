@@ -224,7 +224,8 @@ def discretize(
         node_x[idx[-1]] = 1.0
         g = per[name]
         cmn[:, idx] = g["cm"][:, None]
-        seg_area, rleft, rright = _section_rows(s, g, b)
+        diam_set = any(t[:3] == ("section", name, "diam") for a in vals for t in cell.targets(a))
+        seg_area, rleft, rright = _section_rows(s, g, b, diam_set)
         area[:, idx[:-1]] = seg_area
         # NODERINV: 1/(right half of the previous segment + left half of this one); the first
         # segment's left half alone; the 1-end node: the last segment's right half
@@ -235,9 +236,10 @@ def discretize(
     return partial
 
 
-def _section_rows(s, g: dict[str, np.ndarray], b: int
+def _section_rows(s, g: dict[str, np.ndarray], b: int, diam_set: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(area, left and right half-segment resistances in Mohm), each (B, nseg)."""
+    """(area, left and right half-segment resistances in Mohm), each (B, nseg). ``diam_set``:
+    the rows give the diam of a 3-D section, which every point then takes."""
     n = s.nseg
     ra = g["Ra"]
     if s.pt3d is None:
@@ -257,7 +259,7 @@ def _section_rows(s, g: dict[str, np.ndarray], b: int
         arc, d = arc0, d0
         if abs(L - arc0[-1]) > LENGTH_TOL_UM and arc0[-1] > 0:
             arc = arc0 * (L / arc0[-1])  # nrn_length_change
-        if diam != s.diam:  # nrn_diam_change: every point takes the segments' new diameter
+        if diam_set:  # nrn_diam_change: every point takes the segments' new diameter
             d = np.full_like(d0, abs(float(np.float32(diam))))
         a, l_sum, r_sum = pt3d_segments(arc, d, n)
         rows = inv.ravel() == u
