@@ -35,7 +35,8 @@ _MAX_TRACE_SAMPLES = 200_000
 
 MODEL_HELP = (
     "a model name (see neuroscape models), path/to/file.py:NAME, an equation file MODEL.yaml, "
-    "a NeuroML2 cell CELLS.nml:CELL_ID; simulate also takes a LEMS file SIM.xml (runs its "
+    "a NeuroML2 cell CELLS.nml:CELL_ID, a multi-compartment cell CELL.yaml; simulate also "
+    "takes a LEMS file SIM.xml (runs its "
     "<Simulation> and writes its output files, as jNeuroML)"
 )
 
@@ -175,6 +176,15 @@ def cmd_simulate(args) -> int:
     check_output_file(args.save_spikes, (".csv",), "--save-spikes")
     check_output_file(getattr(args, "sonata_spikes", None), (".h5",), "--sonata-spikes")
     args.model = model  # resolved once (a file model is imported once)
+    if model.kind == "cell":  # a multi-compartment cell (cell_cmds)
+        from neuroscape.cli.cell_cmds import simulate_cell
+        from neuroscape.core.stimuli import make_stimulus
+
+        stimulus = stimulus_from_args(args) or make_stimulus("step", amp=0.0)
+        return simulate_cell(args, _resolve_settings, stimulus)
+    for flag in ("at", "record"):
+        if getattr(args, flag, None):
+            raise CLIError(f"--{flag} is an option of multi-compartment cells only")
     if _is_neuron(model):
         _check_flags(args, "network models", _NETWORK_ONLY)
         return _simulate_neuron(args, spec)
@@ -720,6 +730,19 @@ def add_parsers(sub) -> None:
         help="the (v, w) plane with its nullclines for two-state models whose nullclines solve "
         "for w (FitzHugh-Nagumo, Izhikevich, Morris-Lecar...), else V against dV/dt "
         "(default: not drawn)",
+    )
+    ss.add_argument(
+        "--at",
+        metavar="SECTION(x)",
+        help="multi-compartment cells: where --current goes in (default: soma(0.5), the root "
+        "section's middle)",
+    )
+    ss.add_argument(
+        "--record",
+        action="append",
+        metavar="SECTION(x)",
+        help="multi-compartment cells: another location whose V goes into --out, repeatable "
+        "(default: soma(0.5) only)",
     )
     ss.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ss.add_argument("--workers", type=positive_int, help="CPU threads (default: all cores)")

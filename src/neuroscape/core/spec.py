@@ -6,10 +6,15 @@ declarations, so a parameter is named and bounded in exactly one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+# a parameter's name: an identifier, or a multi-compartment cell's address of one (NEURON's
+# vocabulary: soma.hh.gnabar, dend[3].L), which sweeps, fits and the database take as it is
+_ADDRESS = re.compile(r"[A-Za-z_]\w*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*")
 
 
 class ParameterError(ValueError):
@@ -36,8 +41,11 @@ class Parameter:
     hard_high: float = np.inf
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.name, str) and self.name.isidentifier()):
-            raise ParameterError(f"parameter name {self.name!r}; allowed: a Python identifier")
+        if not (isinstance(self.name, str) and _ADDRESS.fullmatch(self.name)):
+            raise ParameterError(
+                f"parameter name {self.name!r}; allowed: a Python identifier, or a dotted "
+                "address of identifiers (a cell's SECTION.MECH.PARAM, e.g. dend[3].pas.g)"
+            )
         for what in ("default", "low", "high", "hard_low", "hard_high"):
             v = getattr(self, what)
             if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):

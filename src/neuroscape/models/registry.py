@@ -7,7 +7,9 @@ Models come from three places, looked up in this order:
    ``[project.entry-points."neuroscape.models"] my_cell = "my_pkg.cells:MODEL"``);
 3. a reference ``path/to/file.py:NAME`` to an object in a Python file;
 4. an equation file ``path/to/model.yaml`` (``neuroscape.models.equations``);
-5. a NeuroML2 cell ``path/to/cells.nml:CELL_ID`` (``neuroscape.models.neuroml``).
+5. a NeuroML2 cell ``path/to/cells.nml:CELL_ID`` (``neuroscape.models.neuroml``);
+6. a multi-compartment cell ``path/to/cell.yaml`` with ``sections`` or a ``morphology``
+   (``neuroscape.models.multicomp``).
 
 An entry point or ``NAME`` may name a model object or a function of no arguments returning one.
 """
@@ -166,6 +168,10 @@ def resolve(model: Model | str) -> Model:
             from neuroscape.models.network import load_network_file
 
             return load_network_file(model)
+        if _is_cell_file(model):  # a multi-compartment cell (sections or an SWC morphology)
+            from neuroscape.models.multicomp.model import load_cell_model
+
+            return load_cell_model(model)
         from neuroscape.models.equations import load_model_file
 
         return load_model_file(model)
@@ -178,6 +184,17 @@ def _is_nml_ref(text: str) -> bool:
     """``text`` has the form ``path/to/cells.nml:CELL_ID`` (or a LEMS ``file.xml:CELL_ID``)."""
     path, sep, name = text.rpartition(":")
     return bool(sep) and path.endswith((".nml", ".xml")) and bool(name)
+
+
+def _is_cell_file(path: str) -> bool:
+    """Whether a YAML file holds a multi-compartment cell (``sections`` or ``morphology``)."""
+    import re
+
+    try:
+        text = Path(path).expanduser().read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r"^(sections|morphology)\s*:", text, flags=re.M) is not None
 
 
 def _is_network_file(path: str) -> bool:

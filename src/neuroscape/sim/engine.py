@@ -140,6 +140,12 @@ def batch_for(model: Model | str, **options) -> BatchModel:
         from neuroscape.sim.network_engine import NetworkBatch
 
         return NetworkBatch(m, **given)
+    from neuroscape.models.multicomp.model import CellModel
+
+    if isinstance(m, CellModel):
+        from neuroscape.sim.cell_batch import CellBatch
+
+        return CellBatch(m, **given)
     return m.batch(**given)
 
 
