@@ -24,11 +24,13 @@ def cell():
     return load_cell(BALL_STICK)
 
 
+# 11 rows: two blocks of the kernel's lanes, the second padded
 VALUES = {
-    "soma.hh.gnabar": np.array([0.12, 0.08, 0.16, 0.10, 0.14]),
-    "dend.L": np.array([400.0, 250.0, 700.0, 300.0, 550.0]),
-    "celsius": np.array([6.3, 10.0, 6.3, 15.0, 8.0]),
+    "soma.hh.gnabar": np.array([0.12, 0.08, 0.16, 0.10, 0.14, 0.12, 0.13, 0.11, 0.15, 0.12, 0.1]),
+    "dend.L": np.array([400.0, 250.0, 700.0, 300.0, 550.0, 420, 380, 610, 290, 505, 333]),
+    "celsius": np.array([6.3, 10.0, 6.3, 15.0, 8.0, 6.3, 7.0, 6.3, 9.0, 6.3, 11.0]),
 }
+N_ROWS = 11
 
 
 def _run(cell, values, stim, rows=None, workers=1, integrator="crank_nicolson"):
@@ -47,12 +49,16 @@ def test_rows_are_bitwise_independent_of_batch_and_workers(cell, kind):
     assert sum(len(s) for s in whole.spikes) > 5  # the rows fire
     two = _run(cell, VALUES, stim, workers=2)
     np.testing.assert_array_equal(whole.v, two.v)
-    for r in range(5):
+    for r in (0, 3, 7, 8, 10):
         alone = _run(cell, {k: v[r : r + 1] for k, v in VALUES.items()}, stim, rows=[r])
         np.testing.assert_array_equal(alone.v[0], whole.v[r])
         np.testing.assert_array_equal(alone.spikes[0], whole.spikes[r])
-    part = _run(cell, {k: v[1:4] for k, v in VALUES.items()}, stim, rows=[1, 2, 3], workers=2)
-    np.testing.assert_array_equal(part.v, whole.v[1:4])
+    part = _run(cell, {k: v[3:10] for k, v in VALUES.items()}, stim, rows=np.arange(3, 10),
+                workers=2)  # fmt: skip
+    np.testing.assert_array_equal(part.v, whole.v[3:10])
+    for r in range(N_ROWS):
+        np.testing.assert_array_equal(part.spikes[r - 3] if 3 <= r < 10 else whole.spikes[r],
+                                      whole.spikes[r])  # fmt: skip
     if kind == "noisy":  # a row's noise is its own: another row number draws another stream
         other = _run(cell, {k: v[:1] for k, v in VALUES.items()}, stim, rows=[9])
         assert not np.array_equal(other.v[0], whole.v[0])

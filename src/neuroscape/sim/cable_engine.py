@@ -102,7 +102,7 @@ class _MechCode:
                     node.name = self.fnames[node.name]
             tree = _Rename({}, self.fnames, strict=False).visit(tree)
             self.helpers = ast.unparse(ast.fix_missing_locations(tree))
-        names = {"v": "vv", "celsius": "cel", "dt": "dt"}
+        names = {"v": "vv", "celsius": "cel_l", "dt": "dt"}
         names |= {n: f"{p}_{n}" for n in mech.inputs}
         names |= {g.name: f"{p}_{g.name}" for g in mech.gates}
         names |= {n: f"{p}_{n}" for n, _ in mech.rates}
@@ -117,61 +117,62 @@ class _MechCode:
         tree = _Rename(self.names, self.fnames).visit(ast.parse(text, mode="eval"))
         return ast.unparse(ast.fix_missing_locations(tree))
 
-    def _inputs(self, ind: str) -> list[str]:
+    # every per-instance loop is ``for k`` (instances) then ``for l`` (the block's lanes); the
+    # block's arrays are [node or instance, ..., lane]
+
+    def _head(self, ind: str) -> list[str]:
         p = self.prefix
-        return [f"{ind}{self.names[n]} = par_{p}[bp_{p}, k, {j}]"
-                for j, n in enumerate(self.m.inputs)]  # fmt: skip
+        return [f"{ind}for k in range(idx_{p}.shape[0]):", f"{ind}    i = idx_{p}[k]",
+                f"{ind}    for l in range(LANES):", f"{ind}        vv = v[i, l]",
+                f"{ind}        cel_l = cel[l]",
+                *[f"{ind}        {self.names[n]} = par_b_{p}[k, {j}, l]"
+                  for j, n in enumerate(self.m.inputs)]]  # fmt: skip
 
     def _rates(self, ind: str, which: set[str]) -> list[str]:
         return [f"{ind}{self.names[n]} = {self.expr(e)}" for n, e in self.m.rates if n in which]
 
-    def _consts(self, ind: str, need: set[str]) -> list[str]:
-        p = self.prefix
-        return [f"{ind}{self.names[n]} = cst_{p}[k, {j}]"
-                for j, n in enumerate(self.const_order) if n in need]  # fmt: skip
-
     def _reading(self, ind: str, exprs: list[str], gates: bool) -> list[str]:
-        """The loop head of a per-instance loop that evaluates ``exprs``: v, the inputs, the
-        gates, and the rates they need (constants from the row's table)."""
+        """The head of a per-instance, per-lane loop that evaluates ``exprs``: v, the inputs,
+        the gates, and the rates they need (the constant ones from the row's table)."""
         p = self.prefix
         need = _closure(self.m, set().union(set(), *[names_in(e) for e in exprs]))
-        lines = [f"{ind}for k in range(idx_{p}.shape[0]):", f"{ind}    i = idx_{p}[k]",
-                 f"{ind}    vv = v[i]", *self._inputs(ind + "    ")]  # fmt: skip
+        lines = self._head(ind)
         if gates:
-            lines += [f"{ind}    {self.names[g.name]} = st_{p}[k, {j}]"
+            lines += [f"{ind}        {self.names[g.name]} = st_{p}[k, {j}, l]"
                       for j, g in enumerate(self.m.gates)]  # fmt: skip
-        return lines + self._consts(ind + "    ", need) + self._rates(ind + "    ", need & self.dep)
+        lines += [f"{ind}        {self.names[n]} = cst_{p}[k, {j}, l]"
+                  for j, n in enumerate(self.const_order) if n in need]  # fmt: skip
+        return lines + self._rates(ind + "        ", need & self.dep)
 
     def init_lines(self, ind: str) -> list[str]:
         """The row's constants, its static currents folded into gc (uS) and ie (nA), and the
         gates at their steady state at v_init (NEURON's INITIAL)."""
         p = self.prefix
         m = self.m
-        lines = [f"{ind}for k in range(idx_{p}.shape[0]):", f"{ind}    i = idx_{p}[k]",
-                 f"{ind}    vv = v[i]", *self._inputs(ind + "    ")]  # fmt: skip
-        lines += self._rates(ind + "    ", self.const | self.dep)
-        lines += [f"{ind}    cst_{p}[k, {j}] = {self.names[n]}"
+        body = ind + "        "
+        lines = self._head(ind) + self._rates(body, self.const | self.dep)
+        lines += [f"{body}cst_{p}[k, {j}, l] = {self.names[n]}"
                   for j, n in enumerate(self.const_order)]  # fmt: skip
-        lines += [f"{ind}    st_{p}[k, {j}] = {self.expr(g.inf)}" for j, g in enumerate(m.gates)]
+        lines += [f"{body}st_{p}[k, {j}, l] = {self.expr(g.inf)}" for j, g in enumerate(m.gates)]
         for c in self.static:
             lines += [
-                f"{ind}    gs = ({self.expr(c.g)}) * af[i]",
-                f"{ind}    gc[i] += gs",
-                f"{ind}    ie[i] += gs * {self.names[c.e]}",
+                f"{body}gs = ({self.expr(c.g)}) * af[i, l]",
+                f"{body}gc[i, l] += gs",
+                f"{body}ie[i, l] += gs * {self.names[c.e]}",
             ]
         return lines
 
     def current_lines(self, ind: str) -> list[str]:
         if not self.dynamic:
             return []
-        gs = [c.g for c in self.dynamic]
+        body = ind + "        "
         cur = " + ".join(f"({self.expr(c.g)}) * (vv - {self.names[c.e]})" for c in self.dynamic)
         cond = " + ".join(f"({self.expr(c.g)})" for c in self.dynamic)
         return [
-            *self._reading(ind, gs, gates=True),
-            f"{ind}    a = af[i]",
-            f"{ind}    rhs[i] -= ({cur}) * a",
-            f"{ind}    d[i] += ({cond}) * a",
+            *self._reading(ind, [c.g for c in self.dynamic], gates=True),
+            f"{body}a = af[i, l]",
+            f"{body}rhs[i, l] -= ({cur}) * a",
+            f"{body}d[i, l] += ({cond}) * a",
         ]
 
     def state_lines(self, ind: str) -> list[str]:
@@ -182,8 +183,8 @@ class _MechCode:
         exprs = [e for g in self.m.gates for e in (g.inf, g.tau)]
         lines = self._reading(ind, exprs, gates=False)
         for j, g in enumerate(self.m.gates):
-            x = f"st_{p}[k, {j}]"
-            lines.append(f"{ind}    {x} = {x} + (1.0 - math.exp(dt * (-1.0 / "
+            x = f"st_{p}[k, {j}, l]"
+            lines.append(f"{ind}        {x} = {x} + (1.0 - math.exp(dt * (-1.0 / "
                          f"{self.expr(g.tau)}))) * ({self.expr(g.inf)} - {x})")  # fmt: skip
         return lines
 
@@ -201,9 +202,16 @@ def _closure(m: Mechanism, used: set[str]) -> set[str]:
     return out
 
 
+LANES = 8  # rows solved together by one thread: the loops over them are SIMD, and the
+# Hines solve's chain of dependent divisions of one row hides behind the other rows'
+
+
 def generate_source(mechs: list[str]) -> str:
     """The kernel module's source for a cell with the mechanisms ``mechs`` (in this order):
-    ``run(...)``, one row per ``prange`` iteration, allocating its own arrays."""
+    ``run(...)``, one block of LANES rows per ``prange`` iteration (the last block padded with
+    copies of its first row, whose results are dropped), each block with its own arrays. A row's
+    arithmetic is the same in every lane and block (no reductions across lanes, no fast-math),
+    so its result does not depend on the batch."""
     codes = [_MechCode(MECHANISMS[m]) for m in mechs]
     margs = "".join(f"idx_{c.prefix}, par_{c.prefix}, " for c in codes)
     body = [
@@ -216,13 +224,15 @@ def generate_source(mechs: list[str]) -> str:
         "",
         "from neuroscape.core.stimuli import stimulus_current",
         "",
+        f"LANES = {LANES}",
+        "",
     ]
     for c in codes:
         if c.helpers:
             body += ["", c.helpers, ""]
     body += [
         "",
-        "@njit(parallel=True, cache=True)",
+        "@njit(parallel=True, cache=True, error_model=\"numpy\")",
         f"def run(parent, area_f, cap, gax, celsius, v_init, {margs}row_of,",
         "        stim_node, kind, stim, keys, n_steps, dt, second, rec_nodes, rec_every, vrec,",
         "        spike_node, spk_t, spk_n):",
@@ -231,92 +241,138 @@ def generate_source(mechs: list[str]) -> str:
         "    cj = (2.0 if second else 1.0) / dt",
         "    fac = 2.0 if second else 1.0",
         "    max_spk = spk_t.shape[1]",
-        "    for b in prange(n_rows):",
-        # row_of[j, b]: the row of the j-th per-row input that row b reads (0 where an input
+        "    n_rec = rec_nodes.shape[0]",
+        "    for blk in prange((n_rows + LANES - 1) // LANES):",
+        "        rows = np.empty(LANES, np.int64)",
+        "        for l in range(LANES):",
+        "            r = blk * LANES + l",
+        "            rows[l] = r if r < n_rows else blk * LANES",
+        # row_of[j, r]: the row of the j-th per-row input that row r reads (0 where an input
         # has one row for all): geometry, celsius, v_init, then each mechanism's inputs
-        "        bg = row_of[0, b]",
-        "        af = area_f[bg]",
-        "        G = gax[bg]",
-        "        cel = celsius[row_of[1, b]]",
-        "        v = np.full(N, v_init[row_of[2, b]])",
-        "        d = np.empty(N)",
-        "        rhs = np.empty(N)",
+        "        af = np.empty((N, LANES))",
+        "        G = np.empty((N, LANES))",
+        "        v = np.empty((N, LANES))",
+        "        d = np.empty((N, LANES))",
+        "        rhs = np.empty((N, LANES))",
         # per row, constant in time: the diagonal without the gated conductances (capacitance,
         # static currents, axial conductances) and the static currents' parts gc v - ie
-        "        gc = np.zeros(N)",
-        "        ie = np.zeros(N)",
+        "        gc = np.zeros((N, LANES))",
+        "        ie = np.zeros((N, LANES))",
+        "        dbase = np.empty((N, LANES))",
+        "        cel = np.empty(LANES)",
+        "        for l in range(LANES):",
+        "            r = rows[l]",
+        "            bg = row_of[0, r]",
+        "            cel[l] = celsius[row_of[1, r]]",
+        "            v0 = v_init[row_of[2, r]]",
+        "            for i in range(N):",
+        "                af[i, l] = area_f[bg, i]",
+        "                G[i, l] = gax[bg, i]",
+        "                v[i, l] = v0",
     ]
     for j, c in enumerate(codes):
         p = c.prefix
+        n_in, n_g, n_c = len(c.m.inputs), max(len(c.m.gates), 1), max(len(c.const_order), 1)
         body += [
-            f"        bp_{p} = row_of[{3 + j}, b]",
-            f"        st_{p} = np.empty((idx_{p}.shape[0], {max(len(c.m.gates), 1)}))",
-            f"        cst_{p} = np.empty((idx_{p}.shape[0], {max(len(c.const_order), 1)}))",
+            f"        n_{p} = idx_{p}.shape[0]",
+            f"        par_b_{p} = np.empty((n_{p}, {n_in}, LANES))",
+            "        for l in range(LANES):",
+            f"            bp = row_of[{3 + j}, rows[l]]",
+            f"            for k in range(n_{p}):",
+            f"                for q in range({n_in}):",
+            f"                    par_b_{p}[k, q, l] = par_{p}[bp, k, q]",
+            f"        st_{p} = np.empty((n_{p}, {n_g}, LANES))",
+            f"        cst_{p} = np.empty((n_{p}, {n_c}, LANES))",
         ]
         body += c.init_lines("        ")
     body += [
-        "        dbase = np.empty(N)",
-        "        for i in range(N):",
-        "            dbase[i] = cj * cap[bg, i] + gc[i] + G[i]",
-        "        for i in range(1, N):",
-        "            dbase[parent[i]] += G[i]",
-        "        s0, s1, s2, s3 = stim[b, 0], stim[b, 1], stim[b, 2], stim[b, 3]",
-        "        key = keys[b]",
-        "        isyn = 0.0",
-        "        nsp = 0",
-        "        for r in range(rec_nodes.shape[0]):",
-        "            vrec[b, r, 0] = v[rec_nodes[r]]",
+        "        for l in range(LANES):",
+        "            bg = row_of[0, rows[l]]",
+        "            for i in range(N):",
+        "                dbase[i, l] = cj * cap[bg, i] + gc[i, l] + G[i, l]",
+        "            for i in range(1, N):",
+        "                dbase[parent[i], l] += G[i, l]",
+        "        s0 = np.empty(LANES)",
+        "        s1 = np.empty(LANES)",
+        "        s2 = np.empty(LANES)",
+        "        s3 = np.empty(LANES)",
+        "        key = np.empty(LANES, np.uint64)",
+        "        isyn = np.zeros(LANES)",
+        "        nsp = np.zeros(LANES, np.int64)",
+        "        v_old = np.empty(LANES)",
+        "        for l in range(LANES):",
+        "            r = rows[l]",
+        "            s0[l], s1[l], s2[l], s3[l] = stim[r, 0], stim[r, 1], stim[r, 2], stim[r, 3]",
+        "            key[l] = keys[r]",
+        "            if blk * LANES + l < n_rows:",
+        "                for q in range(n_rec):",
+        "                    vrec[r, q, 0] = v[rec_nodes[q], l]",
         "        for s in range(n_steps):",
         "            t = s * dt",
         "            for i in range(N):",
-        "                d[i] = dbase[i]",
-        "                rhs[i] = ie[i] - gc[i] * v[i]",
+        "                for l in range(LANES):",
+        "                    d[i, l] = dbase[i, l]",
+        "                    rhs[i, l] = ie[i, l] - gc[i, l] * v[i, l]",
     ]
     for c in codes:
         body += c.current_lines("            ")
     body += [
         # the stimulus held over the step: its value at the step's midpoint (NEURON's IClamp
-        # reads t + dt/2 too), the noise of row b's stream at the step's counter
+        # reads t + dt/2 too), the noise of row r's stream at the step's counter
         "            if stim_node >= 0:",
-        "                cur, isyn = stimulus_current(kind, s0, s1, s2, s3, t + 0.5 * dt, dt, s,",
-        "                                             key, isyn, v[stim_node])",
-        "                rhs[stim_node] += cur",
+        "                for l in range(LANES):",
+        "                    cur, isyn[l] = stimulus_current(kind, s0[l], s1[l], s2[l], s3[l],",
+        "                                                    t + 0.5 * dt, dt, s, key[l], isyn[l],",
+        "                                                    v[stim_node, l])",
+        "                    rhs[stim_node, l] += cur",
         # Hines (1984): from the leaves (parent[i] < i) each node's axial current is added and
         # the node eliminated into its parent; d[i] then holds 1/d[i]
         "            for i in range(N - 1, 0, -1):",
         "                p = parent[i]",
-        "                g = G[i]",
-        "                ia = g * (v[p] - v[i])",
-        "                ri = rhs[i] + ia",
-        "                inv = 1.0 / d[i]",
-        "                f = g * inv",
-        "                d[i] = inv",
-        "                rhs[i] = ri",
-        "                d[p] -= f * g",
-        "                rhs[p] += f * ri - ia",
-        "            v_old = v[spike_node]",
-        "            x = rhs[0] / d[0]",
-        "            rhs[0] = x",
-        "            v[0] += fac * x",
+        "                for l in range(LANES):",
+        "                    g = G[i, l]",
+        "                    ia = g * (v[p, l] - v[i, l])",
+        "                    ri = rhs[i, l] + ia",
+        "                    inv = 1.0 / d[i, l]",
+        "                    f = g * inv",
+        "                    d[i, l] = inv",
+        "                    rhs[i, l] = ri",
+        "                    d[p, l] -= f * g",
+        "                    rhs[p, l] += f * ri - ia",
         # back substitution from the root; V(t + dt) = V + dV (BE) or V + 2 dV (CN)
+        "            for l in range(LANES):",
+        "                v_old[l] = v[spike_node, l]",
+        "                x = rhs[0, l] / d[0, l]",
+        "                rhs[0, l] = x",
+        "                v[0, l] += fac * x",
         "            for i in range(1, N):",
-        "                x = (rhs[i] + G[i] * rhs[parent[i]]) * d[i]",
-        "                rhs[i] = x",
-        "                v[i] += fac * x",
+        "                p = parent[i]",
+        "                for l in range(LANES):",
+        "                    x = (rhs[i, l] + G[i, l] * rhs[p, l]) * d[i, l]",
+        "                    rhs[i, l] = x",
+        "                    v[i, l] += fac * x",
     ]
     for c in codes:
         body += c.state_lines("            ")
     lvl = repr(SPIKE_LEVEL_MV)
     body += [
-        "            v_new = v[spike_node]",
-        f"            if v_old < {lvl} and v_new >= {lvl}:",
-        "                if nsp < max_spk:",
-        f"                    spk_t[b, nsp] = t + dt * ({lvl} - v_old) / (v_new - v_old)",
-        "                nsp += 1",
+        "            for l in range(LANES):",
+        "                v_new = v[spike_node, l]",
+        f"                if v_old[l] < {lvl} and v_new >= {lvl}:",
+        "                    r = blk * LANES + l",
+        "                    if r < n_rows and nsp[l] < max_spk:",
+        f"                        spk_t[r, nsp[l]] = t + dt * ({lvl} - v_old[l]) / ("
+        "v_new - v_old[l])",
+        "                    nsp[l] += 1",
         "            if (s + 1) % rec_every == 0:",
-        "                for r in range(rec_nodes.shape[0]):",
-        "                    vrec[b, r, (s + 1) // rec_every] = v[rec_nodes[r]]",
-        "        spk_n[b] = nsp",
+        "                for l in range(LANES):",
+        "                    r = blk * LANES + l",
+        "                    if r < n_rows:",
+        "                        for q in range(n_rec):",
+        "                            vrec[r, q, (s + 1) // rec_every] = v[rec_nodes[q], l]",
+        "        for l in range(LANES):",
+        "            if blk * LANES + l < n_rows:",
+        "                spk_n[blk * LANES + l] = nsp[l]",
         "",
     ]
     return "\n".join(body)
@@ -442,7 +498,7 @@ def run_cell(
     stim_node = _location(cell, disc, stim_at, "stimulus location") if stimulus is not None else -1
     spike_node = disc.node(cell.root, 0.5)
     cell_v = {
-        a: np.ascontiguousarray(vals[a], dtype=float) if a in vals else np.array([getattr(cell, a)])
+        a: np.array(vals[a], dtype=float) if a in vals else np.array([getattr(cell, a)])
         for a in ("celsius", "v_init")
     }  # fmt: skip
     mechs = _mechanism_arrays(cell, disc, vals, b)
