@@ -111,3 +111,16 @@ def test_bad_settings_get_one_line(cell):
                  stimulus=stim, duration_ms=10.0)  # fmt: skip
     with pytest.raises(CellError, match="L=-3"):
         run_cell(cell, {"dend.L": [100.0, -3.0]}, stimulus=stim, duration_ms=10.0)
+
+
+def test_rows_with_more_spikes_than_the_buffer_run_again(cell, monkeypatch):
+    import neuroscape.sim.cable_engine as engine
+
+    stim = make_stimulus("step", amp=np.array([0.0, 0.5, 0.6]), t_on=1.0)
+    full = run_cell(cell, None, stimulus=stim, duration_ms=80.0, workers=1)
+    assert [len(s) for s in full.spikes][0] == 0 and min(len(s) for s in full.spikes[1:]) > 2
+    monkeypatch.setattr(engine, "_spike_capacity", lambda duration_ms: 2)
+    again = run_cell(cell, None, stimulus=stim, duration_ms=80.0, workers=1)
+    for a, b in zip(full.spikes, again.spikes, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(full.v, again.v)

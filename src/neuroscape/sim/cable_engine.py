@@ -435,6 +435,12 @@ def _mechanism_arrays(cell: CellDescription, disc: Discretization, vals: dict, b
     return out
 
 
+def _spike_capacity(duration_ms: float) -> int:
+    """Spike times stored per row in the first pass (a spike every 4 ms, plus 64); rows with
+    more are run again with room for all of them."""
+    return 64 + int(duration_ms / 4.0)
+
+
 def run_cell(
     cell: CellDescription,
     values: dict[str, np.ndarray] | None = None,
@@ -532,7 +538,7 @@ def run_cell(
         return spk_t, spk_n
 
     all_rows = np.arange(b)
-    spk_t, spk_n = go(all_rows, 64 + int(duration_ms / 4.0), vrec)
+    spk_t, spk_n = go(all_rows, _spike_capacity(duration_ms), vrec)
     spikes = [spk_t[r, : spk_n[r]].copy() for r in range(b)]
     over = np.flatnonzero(spk_n > spk_t.shape[1])
     if len(over):  # rows with more spikes than the buffer: again, with room for all (same bits)

@@ -409,9 +409,9 @@ class CellDescription:
         return self._targets(address)
 
     def with_values(self, values: Mapping[str, float]) -> CellDescription:
-        """A copy with ``values`` set (addresses -> numbers). Setting L of a section with 3-D
-        points scales them about the first point, and diam sets every point's diameter, as
-        NEURON does (nrn_length_change, nrn_diam_change)."""
+        """A copy with ``values`` set (addresses -> numbers). A section with 3-D points keeps
+        them: a new L scales their arc lengths when the cell is discretised, and a new diam
+        becomes every point's diameter, as NEURON does (nrn_length_change, nrn_diam_change)."""
         cell = {a: getattr(self, a) for a in CELL_ATTRS}
         secs = dict(self.sections)
         mechs = {s: {m: dict(p) for m, p in ms.items()} for s, ms in self.mechanisms.items()}
