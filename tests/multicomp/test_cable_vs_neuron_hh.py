@@ -89,3 +89,38 @@ def test_ball_stick_spike_times_match_neuron(integrator, secondorder, dt):
         assert np.max(np.abs(ours.spikes[row][:10] - ref[:10])) < 1e-6
         assert np.max(np.abs(ours.v[row, 0] - vs)) < 1e-6
         assert np.max(np.abs(ours.v[row, 1] - vd)) < 1e-6
+
+
+def test_hh_axon_rallpack3_geometry_matches_neuron():
+    """Rallpack 3's geometry (1 um x 1 mm, 1000 segments, Ra 100 ohm cm, 0.1 nA into x = 0)
+    with NEURON's hh along the whole axon (its leak made Rallpack's Rm = 4 ohm m^2): the
+    spikes at both ends, and the whole traces, against NEURON (Crank-Nicolson, dt 0.0125 ms)."""
+    from neuron import h
+
+    h.load_file("stdrun.hoc")
+    dt, dur = 0.0125, 60.0
+    cell = load_cell({"name": "axon", "Ra": 100, "sections": {"axon": {"L": 1000, "diam": 1,
+                      "nseg": 1000}}, "mechanisms": {"axon": {"hh": {"gl": 2.5e-5}}}})  # fmt: skip
+    saved = (h.celsius, h.usetable_hh, h.secondorder, h.dt)
+    axon = h.Section(name="axon_h1")
+    try:
+        axon.L, axon.diam, axon.nseg, axon.Ra = 1000.0, 1.0, 1000, 100.0
+        axon.insert("hh")
+        for seg in axon:
+            seg.hh.gl = 2.5e-5
+        clamp = h.IClamp(axon(0.0))
+        clamp.delay, clamp.dur, clamp.amp = 0.0, 1e9, 0.1
+        h.celsius, h.usetable_hh, h.secondorder, h.dt = 6.3, 0, 2, dt
+        v0, v1 = h.Vector().record(axon(0.0)._ref_v), h.Vector().record(axon(1.0)._ref_v)
+        h.finitialize(-65.0)
+        h.continuerun(dur)
+        ref = np.array([np.array(v0), np.array(v1)])
+    finally:
+        h.celsius, h.usetable_hh, h.secondorder, h.dt = saved
+    ours = run_cell(cell, None, stimulus=make_stimulus("step", amp=0.1), stim_at=("axon", 0.0),
+                    dt_ms=dt, duration_ms=dur, record=[("axon", 0.0), ("axon", 1.0)])  # fmt: skip
+    for j in range(2):
+        a, b = crossings(ours.v[0, j], dt), crossings(ref[j], dt)
+        assert len(b) >= 3 and len(a) == len(b)
+        assert np.max(np.abs(a - b)) < 1e-6
+    assert np.max(np.abs(ours.v[0] - ref)) < 1e-6
