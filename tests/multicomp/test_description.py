@@ -103,8 +103,9 @@ def test_type_addresses_mean_every_section_of_the_type():
         "dend[0]": Section("dend[0]", 50, 1, 3, "soma", swc_type="dend"),
         "dend[1]": Section("dend[1]", 60, 1, 3, "soma", swc_type="dend"),
     }
-    cell = CellDescription("swcish", sections=secs,
-                           mechanisms={"dend[0]": {"pas": {}}, "dend[1]": {"pas": {}}})
+    cell = CellDescription(
+        "swcish", sections=secs, mechanisms={"dend[0]": {"pas": {}}, "dend[1]": {"pas": {}}}
+    )
     new = cell.with_values({"dend.pas.g": 2e-4})
     assert new.value("dend[0].pas.g") == new.value("dend[1].pas.g") == 2e-4
     assert new.value("dend.pas.g") == 2e-4
@@ -146,8 +147,11 @@ def test_bad_input_each_one_line_naming_value_and_allowed():
         return lambda d: d["sections"][name].update(kw)
 
     assert "'somma'" in _bad(sec("dend", parent="somma"))  # missing parent
-    msg = _bad(lambda d: d["sections"].update(
-        {"a": {"L": 1, "diam": 1, "parent": "b"}, "b": {"L": 1, "diam": 1, "parent": "a"}}))
+    msg = _bad(
+        lambda d: d["sections"].update(
+            {"a": {"L": 1, "diam": 1, "parent": "b"}, "b": {"L": 1, "diam": 1, "parent": "a"}}
+        )
+    )
     assert "cycle" in msg and "a -> b -> a" in msg
     assert "L=0" in _bad(sec("dend", L=0))
     assert "L=-5" in _bad(sec("dend", L=-5))
