@@ -455,6 +455,7 @@ def run_cell(
     workers: int | None = None,
     record_every: int = 1,
     rows: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
 ) -> CableResult:
     """Simulate B rows of ``cell`` (``values``: per-row arrays, or numbers, of addresses)
     for ``duration_ms`` from V = v_init everywhere and the gates at their steady state there
@@ -519,7 +520,12 @@ def run_cell(
     if rows.shape != (b,) or not np.issubdtype(rows.dtype, np.integer) or np.any(rows < 0):
         raise SettingsError(f"rows has shape {rows.shape} ({rows.dtype}); allowed: {b} "
                             "non-negative integers (one per batch row)")  # fmt: skip
-    keys = row_keys(seed, rows)
+    if keys is None:
+        keys = row_keys(seed, rows)
+    else:  # the engine's (run_batch) keys of these rows: row_keys(seed, rows) already
+        keys = np.asarray(keys, dtype=np.uint64)
+        if keys.shape != (b,):
+            raise SettingsError(f"keys has shape {keys.shape}; allowed: ({b},)")
     n_rec = n_steps // record_every
     vrec = np.zeros((b, len(rec_nodes), n_rec + 1))
     margs = [a for _, idx, par in mechs for a in (idx, par)]

@@ -80,6 +80,9 @@ class CellBatch:
             integrator=settings.integrator,
             keys=keys,
             workers=numba.get_num_threads(),  # what the engine set
+            # without a recording, V at the start and the end only: NaN persists, so the last
+            # sample tells a failed row
+            record_every=1 if recording.v_neurons else settings.n_steps,
         )
         b = len(params)
         t_start = settings.duration_ms - settings.window_ms
