@@ -143,3 +143,59 @@ def test_cli_spike_times_match_neuron(cell_file, argv, values, at, capsys):
     assert len(ours) == len(ref)
     assert np.max(np.abs(ours - ref)) < 0.01
     assert got["settings"]["integrator"] == "crank_nicolson" and got["current_unit"] == "nA"
+
+
+def test_fi_curve_of_a_cell(capsys, tmp_path):
+    rc, out, err = run_cli(
+        ["fi-curve", BALL_STICK, "--currents", "0:0.5:0.1", "--duration-ms", "400",
+         "--out", str(tmp_path)],
+        capsys,
+    )  # fmt: skip
+    assert rc == 0, err
+    table = np.loadtxt(tmp_path / "fi_curve.csv", delimiter=",", skiprows=1)
+    assert table.shape == (6, 3)
+    assert table[0, 1] == 0 and table[-1, 1] > 0  # silent at 0 nA, firing at 0.5 nA
+    assert np.all(np.diff(table[:, 2]) >= 0)  # more current, no fewer spikes
+    assert "nA" in out
+
+
+# --- against NEURON ------------------------------------------------------------------------------
+
+
+def _neuron_trace(cell_file: str, values: dict, amp: float, path: Path, tstop: float = 150.0):
+    """A NEURON trace of ``cell_file`` under a step of ``amp`` nA from 20 ms (CN, 0.025 ms),
+    written as a t_ms,V_mV target CSV."""
+    from neuroscape.models.multicomp.description import load_cell
+    from neuroscape.reference.neuron_cell import NeuronCell
+
+    cell = load_cell(cell_file).with_values(values)
+    run = NeuronCell(cell).run(amp_nA=amp, delay_ms=20.0, dur_ms=1e9, tstop_ms=tstop, dt_ms=0.025)
+    t, v = np.asarray(run.t_ms), np.asarray(run.v).reshape(-1, len(run.t_ms))[0]
+    keep = t < tstop - 1e-9
+    np.savetxt(path, np.column_stack([t[keep], v[keep]]), delimiter=",", header="t_ms,V_mV",
+               comments="")  # fmt: skip
+    return run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("amp", "argv", "name", "truth", "tol"),
+    [
+        (-0.2, ["--set", "soma.hh.gnabar=0.15", "--free", "dend.L"], "dend.L", 550.0, 0.01),
+        (0.3, ["--set", "dend.L=550", "--free", "soma.hh.gnabar"], "soma.hh.gnabar", 0.15, 0.01),
+    ],
+)
+def test_fit_recovers_a_cell_from_a_neuron_trace(amp, argv, name, truth, tol, capsys, tmp_path):
+    """`neuroscape fit CELL.yaml` on a trace NEURON made (not neuroscape): a hyperpolarising
+    step pins the dendrite's length, a spiking one the sodium density."""
+    target = tmp_path / "trace.csv"
+    _neuron_trace(BALL_STICK, {"soma.hh.gnabar": 0.15, "dend.L": 550.0}, amp, target)
+    rc, _, err = run_cli(
+        ["fit", BALL_STICK, "--target", str(target), "--current", str(amp), "--t-on", "20",
+         *argv, "--measure", "rms", "--method", "cmaes", "--budget", "150", "--seed", "0",
+         "--out", str(tmp_path / "fit")],
+        capsys,
+    )  # fmt: skip
+    assert rc == 0, err
+    best = json.loads((tmp_path / "fit" / "result.json").read_text())["best"]
+    assert abs(best[name] - truth) < tol * truth, best

@@ -121,7 +121,7 @@ def cmd_fit(args) -> int:
     free = _free(args.free, spec)
     start = parse_pairs(args.start, "--start")
     stimulus = stimulus_from_args(args)
-    if stimulus is not None and not isinstance(model, NeuronModel):
+    if stimulus is not None and not (isinstance(model, NeuronModel) or model.kind == "cell"):
         raise FitCLIError(
             f"--current/--stimulus are for single-neuron models, not {model.name!r} "
             f"({model.kind})"
@@ -700,7 +700,7 @@ def _neuron_model(ref: str, what: str):
         m = resolve(ref)
     except UnknownModelError:
         m = None
-    if not isinstance(m, NeuronModel):
+    if not (isinstance(m, NeuronModel) or (m is not None and m.kind == "cell")):
         what_is = "unknown" if m is None else f"a {m.kind} model"
         raise FitCLIError(
             f"model {ref!r} is {what_is}: {what} are for single-neuron models: "

@@ -544,12 +544,13 @@ def _raster(args, spec, res, row, units, sizes: dict[str, int]) -> None:
 
 
 def cmd_fi_curve(args) -> int:
-    from neuroscape.io import write_csv_atomic
-    from neuroscape.models import get_neuron_model
-    from neuroscape.plot._base import axis_label
-    from neuroscape.plot.neuron import fi_figure
+    from neuroscape.models import get_neuron_model, resolve
     from neuroscape.sim.neuron_engine import fi_curve
 
+    if resolve(args.model).kind == "cell":
+        return _fi_curve_cell(args)
+    if args.at:
+        raise CLIError("--at is an option of multi-compartment cells only")
     if not _is_neuron(args.model):
         from neuroscape.models import names
 
@@ -574,16 +575,25 @@ def cmd_fi_curve(args) -> int:
             t_on_ms=args.t_on,
             allow_outside=args.allow_outside,
         )
+    return _write_fi(args, fi, model.name, model.spec, values)
+
+
+def _write_fi(args, fi, name: str, spec, values: dict) -> int:
+    """fi_curve.csv and .png in --out, and the thresholds on one line."""
+    from neuroscape.io import write_csv_atomic
+    from neuroscape.plot._base import axis_label
+    from neuroscape.plot.neuron import fi_figure
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cu = model.current_unit
+    cu = fi.current_unit
     write_csv_atomic(
         out / "fi_curve.csv",
         [column_name("current", cu), "rate_Hz", "spike_count"],
         np.column_stack([fi.currents, fi.rates, fi.counts]),
     )
-    title = f"f-I curve of {model.name} " + ", ".join(
-        f"{k}={format_value(v, model.spec.parameter(k).unit, 'g')}" for k, v in values.items()
+    title = f"f-I curve of {name} " + ", ".join(
+        f"{k}={format_value(v, spec.parameter(k).unit, 'g')}" for k, v in values.items()
     )
     fi_figure(fi.currents, fi.rates, title, axis_label("current", cu), out / "fi_curve.png")
     silent_window = (fi.counts >= 2) & (fi.rates == 0)
@@ -596,6 +606,28 @@ def cmd_fi_curve(args) -> int:
         f"{out / 'fi_curve.csv'}, {out / 'fi_curve.png'}"
     )
     return 0
+
+
+def _fi_curve_cell(args) -> int:
+    """fi-curve of a multi-compartment cell: steps into soma(0.5) (or --at), one batched run."""
+    from neuroscape.cli.cell_cmds import cell_values, parse_location
+    from neuroscape.models import resolve
+    from neuroscape.sim.cell_batch import cell_fi_curve
+
+    check_output_dir(args.out)
+    if args.preset:
+        raise CLIError("--preset is not an option of multi-compartment cells")
+    model, values = cell_values(args.set, resolve(args.model))
+    currents = parse_range(args.currents, "--currents")
+    at = parse_location(args.at, model.cell) if args.at else None
+    duration, dt, window, integrator = _resolve_settings(args, model.spec)
+    with compile_notice(f"{model.name}-{integrator}"):
+        fi = cell_fi_curve(
+            model, values, currents, t_on_ms=args.t_on, duration_ms=duration, dt_ms=dt,
+            window_ms=window, integrator=integrator, stim_at=at,
+            allow_outside=args.allow_outside,
+        )  # fmt: skip
+    return _write_fi(args, fi, model.name, model.spec, values)
 
 
 def _bracket(currents: np.ndarray, found: float | None, unit: str) -> str:
@@ -785,6 +817,11 @@ def add_parsers(sub) -> None:
     sf.add_argument("--t-on", type=nonneg_float, default=DEFAULT_T_ON_MS, help="step onset in ms")
     sf.add_argument(
         "--allow-outside", action="store_true", help="accept values outside the declared domain"
+    )
+    sf.add_argument(
+        "--at",
+        metavar="SECTION(x)",
+        help="multi-compartment cells: where the steps go in (default: soma(0.5))",
     )
     sf.add_argument("--out", required=True, metavar="DIR", help="folder for fi_curve.csv/.png")
     sf.set_defaults(func=cmd_fi_curve)

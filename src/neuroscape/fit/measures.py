@@ -428,9 +428,9 @@ NEURON_MEASURES = ("rms", "phase-plane", "features", "class", "gamma")
 def voltage_unit(model) -> str:
     """The unit of a single-neuron model's membrane potential (its first state): the model's
     ``v_unit`` where it declares one, else mV."""
-    from neuroscape.models import get_neuron_model
+    from neuroscape.models import get_single_neuron
 
-    return getattr(get_neuron_model(model), "v_unit", None) or "mV"
+    return getattr(get_single_neuron(model), "v_unit", None) or "mV"
 
 
 def measure_unit(measure: str, model) -> str:
@@ -444,7 +444,7 @@ def measure_unit(measure: str, model) -> str:
             m = resolve(model)
         except UnknownModelError:  # e.g. a result read back without its model
             return MEASURE_UNITS[measure]
-        if isinstance(m, NeuronModel):
+        if isinstance(m, NeuronModel) or m.kind == "cell":
             return voltage_unit(m)
     return MEASURE_UNITS[measure]
 

@@ -59,10 +59,18 @@ def simulate_traces(
     """(t_ms (T,), V (B, T), NeuronResult) of a single-neuron model; samples at t = k dt_rec.
     Rates are over the last ``window_ms`` (default: the whole run); ``workers``: threads
     (default all)."""
-    from neuroscape.models import get_neuron_model
+    from neuroscape.models import get_single_neuron
     from neuroscape.sim.neuron_engine import simulate_neurons
 
-    m = get_neuron_model(model)
+    m = get_single_neuron(model)
+    if m.kind == "cell":  # a multi-compartment cell: V at soma(0.5), by the cable engine
+        from neuroscape.sim.cell_batch import cell_traces
+
+        return cell_traces(
+            m, params, stimulus, duration_ms=duration_ms, dt_ms=dt_ms,
+            record_every=record_every, integrator=integrator, window_ms=window_ms,
+            workers=workers,
+        )  # fmt: skip
     # the model's declared scheme (hh: dopri5): the first-order gate tables put the fit's optimum
     # off a trace made by another simulator (NEURON's hh: 8.6-10.2 mV RMS at the truth, g_L
     # 5-15% off; tests/reference/test_neuron_fit.py)
@@ -189,7 +197,7 @@ class FitProblem:
     def __post_init__(self) -> None:
         m = self.model = resolve(self.model)  # unknown: the registry's one-line error
         self.spec = m.spec
-        self.neuron = isinstance(m, NeuronModel)
+        self.neuron = isinstance(m, NeuronModel) or m.kind == "cell"  # fitted to V traces
         names = self.spec.parameter_names
         if isinstance(self.target, str | Path):
             self.target = read_target(self.target)
@@ -455,9 +463,9 @@ class FitProblem:
 
     @property
     def _cu(self) -> str:
-        from neuroscape.models import get_neuron_model
+        from neuroscape.models import get_single_neuron
 
-        return get_neuron_model(self.model).current_unit
+        return get_single_neuron(self.model).current_unit
 
     @property
     def name(self) -> str:

@@ -449,9 +449,10 @@ class SweepFitProblem(FitProblem):
         log_scale: Sequence[str] = (),
     ) -> None:
         m = resolve(model)
-        if not isinstance(m, NeuronModel):
+        if not (isinstance(m, NeuronModel) or m.kind == "cell"):
             raise FitError(
-                f"model {m.name!r} is a {m.kind} model: sweep fits are for single-neuron models"
+                f"model {m.name!r} is a {m.kind} model: sweep fits are for single-neuron models "
+                "and multi-compartment cells"
             )
         if db is not None:
             raise FitError("db: a sweep fit does not write a model database; leave it unset")

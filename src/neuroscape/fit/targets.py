@@ -506,7 +506,7 @@ def synthetic_trace(
     SD ``noise_mV`` (seeded), with the parameters kept as the truth and the stimulus (and, for a
     step or ramp, its current on the samples) recorded on the target."""
     from neuroscape.fit.problem import simulate_traces
-    from neuroscape.models import get_neuron_model
+    from neuroscape.models import get_single_neuron
 
     if not (np.isfinite(noise_mV) and noise_mV >= 0):
         raise TargetError(f"noise_mV={noise_mV!r}; allowed: a finite number >= 0 (mV)")
@@ -522,7 +522,7 @@ def synthetic_trace(
     keep = t < duration_ms - 1e-9 * duration_ms  # samples on [0, duration), as a recording's
     t, v = t[keep], v[0, keep]
     v = v + noise_mV * np.random.default_rng(seed).standard_normal(v.shape[0])
-    m = get_neuron_model(model)
+    m = get_single_neuron(model)
     return Target(
         "trace",
         t,
@@ -542,9 +542,9 @@ def first_spike_ms(model: Model | str, target: Target) -> float | None:
     fire models: the first reset, a drop within one sample larger than half the trace's range
     and than 8 robust SDs of its sample-to-sample noise (coarse sampling can hide resets: then
     none is reported, never a false one)."""
-    from neuroscape.models import get_neuron_model
+    from neuroscape.models import get_single_neuron
 
-    m = get_neuron_model(model)
+    m = get_single_neuron(model)
     v, t = target.v_mV, target.t_ms
     if not m.has_reset:
         up = np.flatnonzero((v[:-1] < m.spike_level) & (v[1:] >= m.spike_level))

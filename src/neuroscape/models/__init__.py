@@ -69,6 +69,16 @@ def names(kind: str | None = None) -> list[str]:
     return [n for n in available() if resolve(n).kind == kind]
 
 
+def get_single_neuron(model: Model | str):
+    """A model of one neuron whose membrane potential can be fitted to a recording: a
+    single-neuron model (``neuroscape.models.neuron``) or a multi-compartment cell
+    (``neuroscape.models.multicomp``, recorded at soma(0.5))."""
+    m = resolve(model)
+    if m.kind == "cell":
+        return m
+    return get_neuron_model(m)
+
+
 def get_neuron_model(model: Model | str):
     """The declaration of a single-neuron model (see ``neuroscape.models.neuron``)."""
     from neuroscape.models.neuron import NeuronModel

@@ -9,6 +9,8 @@ their intervals, with the behaviour class as the label.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from neuroscape.core.settings import ChunkResult, SettingsError, SimSettings
@@ -103,3 +105,104 @@ class CellBatch:
             spikes = [(np.asarray(t, float), np.zeros(len(t), dtype=np.int64)) for t in res.spikes]
         voltages = res.v[:, :1, :] if recording.v_neurons else None
         return ChunkResult(outputs, ok, errors, labels=labels, spikes=spikes, voltages=voltages)
+
+
+def cell_fi_curve(
+    model: CellModel,
+    values: dict[str, float] | None = None,
+    currents=(),
+    *,
+    t_on_ms: float = 0.0,
+    duration_ms: float | None = None,
+    dt_ms: float | None = None,
+    window_ms: float | None = None,
+    integrator: str | None = None,
+    stim_at: tuple[str, float] | None = None,
+    min_late_spikes: int = 2,
+    allow_outside: bool = False,
+    workers: int | None = None,
+):
+    """The f-I curve of one parameter set of a cell: steps of ``currents`` (nA) into
+    ``stim_at`` (default soma(0.5)) from ``t_on_ms``, all currents in one batched run; spikes at
+    soma(0.5). Settings as in ``SimSettings.for_model`` (None: the cell's defaults)."""
+    from neuroscape.sim.cable_engine import run_cell
+    from neuroscape.sim.neuron_engine import check_fi_currents, fi_curve_from
+
+    cur = check_fi_currents(currents, min_late_spikes)
+    s = SimSettings.for_model(
+        model.spec, duration_ms=duration_ms, dt_ms=dt_ms, window_ms=window_ms,
+        integrator=integrator,
+    )  # fmt: skip
+    batch = CellBatch(model, make_stimulus("step", amp=float(cur[0]), t_on=t_on_ms), stim_at)
+    batch.check_settings(s)
+    params = model.spec.params_array(values or None, allow_outside=allow_outside)
+    res = run_cell(
+        model.cell,
+        {k: np.repeat(v, len(cur)) for k, v in model.values(params).items()},
+        stimulus=make_stimulus("step", amp=cur, t_on=t_on_ms),
+        stim_at=batch.stim_at,
+        dt_ms=s.dt_ms,
+        duration_ms=s.duration_ms,
+        integrator=s.integrator,
+        workers=workers,
+        record_every=s.n_steps,
+    )
+    ok = np.all(np.isfinite(res.v[:, 0, :]), axis=1)
+    t_start = s.duration_ms - s.window_ms
+    rates = np.array([np.count_nonzero(t >= t_start) for t in res.spikes]) / (s.window_ms * 1e-3)
+    rates = np.where(ok, rates, np.nan)
+    errors = [None if k else "the membrane potential became NaN or infinite" for k in ok]
+    labels = [classify_spikes(t, t_start, s.duration_ms)[0] for t in res.spikes]
+    return fi_curve_from(
+        model.ref, model.current_unit, cur, res.spikes, rates, ok, errors, labels,
+        t_on_ms=t_on_ms, duration_ms=s.duration_ms, window_ms=s.window_ms, dt_ms=s.dt_ms,
+        integrator=s.integrator, min_late_spikes=min_late_spikes,
+    )  # fmt: skip
+
+
+@dataclass
+class CellTraces:
+    """What a fit reads of a batch of cell runs besides V (one row per parameter set)."""
+
+    params: np.ndarray
+    rates: np.ndarray  # Hz over the window
+    spike_times: list[np.ndarray]  # ms, upward 0-mV crossings at soma(0.5)
+    ok: np.ndarray
+    errors: list[str | None]
+
+
+def cell_traces(
+    model: CellModel,
+    params: np.ndarray,
+    stimulus: Stimulus,
+    *,
+    duration_ms: float,
+    dt_ms: float,
+    record_every: int = 1,
+    integrator: str | None = None,
+    window_ms: float | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, CellTraces]:
+    """V at soma(0.5) of B parameter sets (``params``: (B, n_params) or a mapping) under
+    ``stimulus`` (nA, one row or B): (t (n,), V (B, n) mV from t = 0 every ``record_every``
+    steps, what else the fit reads)."""
+    from neuroscape.sim.cable_engine import run_cell
+
+    p = model.spec.params_array(params, allow_outside=True)
+    integ = integrator or model.spec.settings.integrator
+    if integ not in CELL_SCHEMES:
+        raise SettingsError(
+            f"integrator={integ!r}; allowed for a multi-compartment cell: {', '.join(CELL_SCHEMES)}"
+        )
+    res = run_cell(
+        model.cell, model.values(p), stimulus=stimulus, dt_ms=dt_ms, duration_ms=duration_ms,
+        integrator=integ, workers=workers, record_every=record_every,
+    )  # fmt: skip
+    v = res.v[:, 0, :]
+    ok = np.all(np.isfinite(v), axis=1)
+    window = duration_ms if window_ms is None else window_ms
+    t_start = duration_ms - window
+    rates = np.array([np.count_nonzero(t >= t_start) for t in res.spikes]) / (window * 1e-3)
+    errors = [None if k else "the membrane potential became NaN or infinite" for k in ok]
+    t = np.arange(v.shape[1]) * dt_ms * record_every
+    return t, v, CellTraces(p, np.where(ok, rates, np.nan), list(res.spikes), ok, errors)

@@ -1873,16 +1873,10 @@ def fi_curve(
     unit) from ``t_on_ms`` to the end of the run; settings as in ``simulate_neurons`` (None:
     the model's declared defaults). Rows that fail (non-finite state, runaway firing) have
     NaN rates and do not count for either threshold."""
-    from neuroscape.core.stimuli import StimulusError, make_stimulus
+    from neuroscape.core.stimuli import make_stimulus
 
     m = model if isinstance(model, NeuronModel) else get_neuron_model(model)
-    cur = np.atleast_1d(np.asarray(currents, dtype=float))
-    if cur.ndim != 1 or len(cur) == 0 or not np.isfinite(cur).all():
-        raise StimulusError(f"currents={currents!r}; allowed: one or more finite numbers")
-    if not np.all(np.diff(cur) > 0):
-        raise StimulusError("currents must be strictly increasing (the thresholds are the lowest)")
-    if not (isinstance(min_late_spikes, int | np.integer) and min_late_spikes >= 2):
-        raise SettingsError(f"min_late_spikes={min_late_spikes!r}; allowed: an integer >= 2")
+    cur = check_fi_currents(currents, min_late_spikes)
     res = simulate_neurons(
         m,
         values or {},
@@ -1894,31 +1888,61 @@ def fi_curve(
         allow_outside=allow_outside,
         workers=workers,
     )
-    t_mid = t_on_ms + (res.duration_ms - t_on_ms) / 2
-    counts = np.array([np.count_nonzero(t >= t_on_ms) for t in res.spike_times])
-    late = np.array([np.count_nonzero(t >= t_mid) for t in res.spike_times])
+    return fi_curve_from(
+        m.ref, m.current_unit, cur, res.spike_times, res.rates, res.ok, res.errors, res.labels,
+        t_on_ms=t_on_ms, duration_ms=res.duration_ms, window_ms=res.window_ms, dt_ms=res.dt_ms,
+        integrator=res.integrator, min_late_spikes=min_late_spikes,
+    )  # fmt: skip
+
+
+def check_fi_currents(currents, min_late_spikes: int = 2) -> np.ndarray:
+    """The currents of an f-I curve as an increasing 1-D array, or a one-line error."""
+    from neuroscape.core.stimuli import StimulusError
+
+    cur = np.atleast_1d(np.asarray(currents, dtype=float))
+    if cur.ndim != 1 or len(cur) == 0 or not np.isfinite(cur).all():
+        raise StimulusError(f"currents={currents!r}; allowed: one or more finite numbers")
+    if not np.all(np.diff(cur) > 0):
+        raise StimulusError("currents must be strictly increasing (the thresholds are the lowest)")
+    if not (isinstance(min_late_spikes, int | np.integer) and min_late_spikes >= 2):
+        raise SettingsError(f"min_late_spikes={min_late_spikes!r}; allowed: an integer >= 2")
+    return cur
+
+
+def fi_curve_from(
+    ref: str, current_unit: str, cur: np.ndarray, spike_times, rates, ok, errors, labels, *,
+    t_on_ms: float, duration_ms: float, window_ms: float, dt_ms: float, integrator: str,
+    min_late_spikes: int = 2,
+) -> FICurve:  # fmt: skip
+    """An ``FICurve`` from one run per current (a step from ``t_on_ms``): spike times per row,
+    rates over the window; the thresholds from the counts during the step and in its second
+    half. Any engine's runs (point neurons, multi-compartment cells) go through here."""
+    t_mid = t_on_ms + (duration_ms - t_on_ms) / 2
+    counts = np.array([np.count_nonzero(np.asarray(t) >= t_on_ms) for t in spike_times])
+    late = np.array([np.count_nonzero(np.asarray(t) >= t_mid) for t in spike_times])
+    ok = np.asarray(ok, dtype=bool)
 
     def lowest(mask: np.ndarray) -> float | None:
-        mask = mask & res.ok
+        mask = mask & ok
         return float(cur[np.argmax(mask)]) if mask.any() else None
 
     return FICurve(
-        model=m.ref,
+        model=ref,
         currents=cur,
-        current_unit=m.current_unit,
-        rates=res.rates,
+        current_unit=current_unit,
+        rates=np.asarray(rates, dtype=float),
         counts=counts,
         late_counts=late,
         single_spike_threshold=lowest(counts >= 1),
         rheobase=lowest(late >= min_late_spikes),
-        ok=res.ok,
-        errors=res.errors,
-        labels=res.labels,
+        ok=ok,
+        errors=list(errors),
+        labels=list(labels) if labels is not None else [None] * len(cur),
         t_on_ms=float(t_on_ms),
-        duration_ms=res.duration_ms,
-        window_ms=res.window_ms,
-        dt_ms=res.dt_ms,
-        integrator=res.integrator,
+        duration_ms=float(duration_ms),
+        window_ms=float(window_ms),
+        dt_ms=float(dt_ms),
+        integrator=integrator,
         min_late_spikes=int(min_late_spikes),
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -49,10 +50,22 @@ class CellModel(Model):
     run_options = ("stimulus", "stim_at")
     current_unit = "nA"  # the unit of an injected current (NEURON's IClamp)
     v_unit = "mV"
+    # what fits read of a single neuron: V at soma(0.5) is the recorded state; spikes are its
+    # upward 0-mV crossings (no threshold-reset); no named parameter sets
+    states = ("v",)
+    state_units = ("mV",)
+    has_reset = False
+    spike_level = 0.0
+    equations = None
+    presets = MappingProxyType({})  # read-only: a cell has no named parameter sets
 
     spec: ModelSpec
     cell: CellDescription
     schemes: tuple[str, ...] = field(default=CELL_SCHEMES)
+
+    @property
+    def default_dt_ms(self) -> float:
+        return self.spec.settings.dt_ms
 
     def values(self, params: np.ndarray) -> dict[str, np.ndarray]:
         """The per-row values of the declared addresses: (B, n_params) -> address -> (B,)."""
