@@ -14,6 +14,10 @@ neuroscape's cable engine (tests and benchmarks).
   against NEURON's reading, not against its own output fed back.
 - ``section_geometry`` reports per section what NEURON computed: L, area (the sum of
   ``area(x)`` over the segments), nseg, parent, the 3-D points.
+- ``load_mod_files(paths)`` compiles NMODL files with NEURON's ``nrnivmodl`` (once per content,
+  in a cache folder) and loads them, so that a cell's channels written as equations can be
+  checked against the same channels written by hand in NMODL (``NeuronCell(cell, suffixes=...)``
+  inserts them under their NEURON names).
 
 NEURON's globals changed here (celsius, usetable_hh, secondorder, dt, steps_per_ms, the CVODE
 switch) are put back after each run.
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NeuronCell",
+    "load_mod_files",
     "NeuronRun",
     "NeuronSWC",
     "neuron_import_swc",
@@ -172,14 +177,74 @@ class NeuronRun:
 
 
 _MECHS = {"hh": ("gnabar", "gkbar", "gl", "el"), "pas": ("g", "e")}
+_LOADED_MODS: dict[str, Path] = {}  # content hash -> the folder whose library is loaded
+
+
+def load_mod_files(paths: Sequence[str | Path], build_root: str | Path | None = None) -> Path:
+    """Compile the NMODL files ``paths`` together with ``nrnivmodl`` (needs a C compiler) into
+    a folder named by their content hash under ``build_root`` (default: a ``nrnmech`` folder
+    in neuroscape's kernel cache) and load the library into NEURON (once per content and
+    process). Returns the folder. A mechanism NEURON already has cannot be loaded again."""
+    import hashlib
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    files = [Path(p) for p in paths]
+    for f in files:
+        if f.suffix != ".mod" or not f.is_file():
+            raise FileNotFoundError(f"NMODL file {str(f)!r} not found; allowed: .mod files")
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.name):
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    key = digest.hexdigest()[:16]
+    if key in _LOADED_MODS:
+        return _LOADED_MODS[key]
+    if build_root is None:
+        from neuroscape.core.codegen import cache_dir
+
+        build_root = cache_dir() / "nrnmech"
+    folder = Path(build_root) / key
+
+    def built(d: Path) -> list[Path]:
+        return sorted(d.glob("*/libnrnmech.so")) + sorted(d.glob("*/.libs/libnrnmech.so"))
+
+    if not built(folder):
+        # built in a folder of its own, then renamed: another process may build the same
+        Path(build_root).mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=build_root))
+        for f in files:
+            shutil.copy(f, tmp / f.name)
+        exe = Path(sys.executable).with_name("nrnivmodl")
+        cmd = [str(exe) if exe.exists() else "nrnivmodl"]
+        done = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        if done.returncode != 0 or not built(tmp):
+            tail = " ".join((done.stdout + done.stderr).split()[-40:])
+            raise RuntimeError(f"nrnivmodl failed in {tmp}: {tail}")
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another process was first: use its build
+            shutil.rmtree(tmp, ignore_errors=True)
+    lib = built(folder)[0]
+    h = _h()
+    if not h.nrn_load_dll(str(lib)):
+        raise RuntimeError(f"NEURON could not load {lib}")
+    _LOADED_MODS[key] = folder
+    return folder
 
 
 class NeuronCell:
     """A ``CellDescription`` built in NEURON. Sections are named ``<name>`` inside this
-    object (``h.Section(name=..., cell=self)``) and live as long as it does."""
+    object (``h.Section(name=..., cell=self)``) and live as long as it does. ``suffixes``:
+    the NEURON name of each of the cell's mechanisms that is not its own name (a channel
+    written as equations checked against an NMODL file: ``{"ka": "ka_cs"}``); every mechanism
+    other than hh and pas must be loaded (``load_mod_files``)."""
 
-    def __init__(self, cell: CellDescription) -> None:
+    def __init__(self, cell: CellDescription, suffixes: dict[str, str] | None = None) -> None:
         h = _h()
+        self.suffixes = dict(suffixes or {})
         self.cell = cell
         self.sections: dict[str, Any] = {}
         self.root = next(iter(cell.sections))
@@ -217,13 +282,18 @@ class NeuronCell:
             sec.Ra = cell.Ra if s.Ra is None else s.Ra
             sec.cm = cell.cm if s.cm is None else s.cm
             for mech, params in cell.mechanisms.get(name, {}).items():
-                if mech not in _MECHS:
-                    raise ValueError(f"mechanism {mech!r} in {name}; allowed: hh, pas")
-                if mech not in self._inserted[name]:
-                    sec.insert(mech)
-                    self._inserted[name].add(mech)
+                suffix = self.suffixes.get(mech, mech)
+                if suffix not in self._inserted[name]:
+                    try:
+                        sec.insert(suffix)
+                    except ValueError:
+                        raise ValueError(
+                            f"mechanism {suffix!r} in {name} is not in NEURON; allowed: hh, pas "
+                            "and mechanisms loaded by load_mod_files"
+                        ) from None
+                    self._inserted[name].add(suffix)
                 for param, value in params.items():
-                    setattr(sec, f"{param}_{mech}", float(value))
+                    setattr(sec, f"{param}_{suffix}", float(value))
             ions = cell.ions.get(name, {}) if getattr(cell, "ions", None) else {}
             for ion, value in ions.items():
                 if h.ismembrane(f"{ion[1:]}_ion", sec=sec):
@@ -342,18 +412,19 @@ def neuron_run_rows(
     secondorder: int = 2,
     at: tuple[str, float] | None = None,
     record: Sequence[tuple[str, float]] | None = None,
+    suffixes: dict[str, str] | None = None,
 ) -> list[NeuronRun]:
     """Rows of parameter values (``values``: address -> (B,) array, as ``run_cell`` takes
     them) simulated by NEURON one after another on one built cell, each from
     ``finitialize(v_init)``; ``amp_nA`` one amplitude (nA) or one per row. See
-    ``NeuronCell.run`` for the other arguments."""
+    ``NeuronCell.run`` for the other arguments; ``suffixes`` as ``NeuronCell``'s."""
     arrays = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in (values or {}).items()}
     amps = np.atleast_1d(np.asarray(amp_nA, dtype=float))
     b = max([len(a) for a in arrays.values()] + [len(amps)])
     for what, n in [*((k, len(a)) for k, a in arrays.items()), ("amp_nA", len(amps))]:
         if n not in (1, b):
             raise ValueError(f"{what} has {n} rows; allowed: 1 or {b}")
-    nc = NeuronCell(cell)
+    nc = NeuronCell(cell, suffixes)
     out = []
     for row in range(b):
         if arrays:

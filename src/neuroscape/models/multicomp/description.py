@@ -12,8 +12,10 @@ The same description comes from YAML or from a Python dict::
     sections:          # or  morphology: cell.swc  (+ nseg_per_um)
       soma: {L: 20, diam: 20, nseg: 1}
       dend: {L: 400, diam: 2, nseg: 41, parent: soma, parent_x: 1}
+    channels:          # optional: HH-type channels written as equations (NAME: FILE or inline;
+      ka: ka.yaml      #   the format: neuroscape.models.multicomp.mechanisms)
     mechanisms:        # per section, per SWC type (soma, axon, dend, apic) or 'all'
-      soma: {hh: {gnabar: 0.12}}
+      soma: {hh: {gnabar: 0.12}, ka: {gbar: 0.01}}
       dend: {pas: {g: 0.0005, e: -65}}
     ions:              # optional: reversal potentials per section / type / 'all' (mV)
       soma: {ena: 50, ek: -77}
@@ -21,12 +23,14 @@ The same description comes from YAML or from a Python dict::
       soma.hh.gnabar: {low: 0.06, high: 0.18}
 
 Addresses: ``Ra``, ``cm``, ``v_init``, ``celsius`` (the cell); ``SECTION.L|diam|Ra|cm|ena|ek``;
-``SECTION.MECH.PARAM``. An SWC type (``dend``) or ``all`` in place of SECTION means every such
-section. ``nseg`` and ``parent_x`` are topology, not values.
+``SECTION.MECH.PARAM`` (MECH: hh, pas or one of the cell's channels). An SWC type (``dend``) or
+``all`` in place of SECTION means every such section. ``nseg`` and ``parent_x`` are topology,
+not values.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -36,8 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroscape.models.contract import ModelError
-from neuroscape.models.multicomp.mechanisms import MECHANISMS
+from neuroscape.models.multicomp.mechanisms import (
+    MECHANISMS,
+    CellError,
+    Mechanism,
+    load_channel,
+)
 
 SWC_TYPES = ("soma", "axon", "dend", "apic")
 ALL = "all"
@@ -49,15 +57,11 @@ ION_DEFAULTS = {
     ion.reversal: ion.default for mech in MECHANISMS.values() for ion in mech.ions
 }
 _TOP_KEYS = ("name", "Ra", "cm", "v_init", "celsius", "sections", "morphology", "nseg_per_um",
-             "mechanisms", "ions", "parameters")  # fmt: skip
+             "channels", "mechanisms", "ions", "parameters")  # fmt: skip
 _SECTION_KEYS = ("L", "diam", "nseg", "parent", "parent_x", "Ra", "cm", *ION_DEFAULTS)
 
 
 _SCALARS = ("name", "L", "diam", "nseg", "parent", "parent_x", "Ra", "cm", "swc_type")
-
-
-class CellError(ModelError):
-    """A cell description that cannot be used (one line: the bad value and what is allowed)."""
 
 
 def _num(value, what: str, unit: str = "", low: float | None = None, strict: bool = False,
@@ -223,9 +227,19 @@ class CellDescription:
     mechanisms: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     ions: dict[str, dict[str, float]] = field(default_factory=dict)  # SECTION -> {'ena': 50.0}
     parameters: dict[str, tuple[float, float]] = field(default_factory=dict)  # ADDRESS -> bounds
+    # the cell's own channels written as equations: NAME -> Mechanism (or its declaration)
+    channels: dict[str, Mechanism] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        chans = {}
+        for cname, decl in dict(self.channels).items():
+            if cname in MECHANISMS:
+                raise CellError(f"channel {cname!r} has the name of NEURON's built-in {cname}; "
+                                f"allowed: another name than {', '.join(MECHANISMS)}")
+            chans[cname] = load_channel(cname, decl)
+        set_(self, "channels", chans)
+        _remember_units(chans)
         if not isinstance(self.name, str) or not self.name:
             raise CellError(f"name={self.name!r}; allowed: a non-empty string")
         set_(self, "Ra", _num(self.Ra, "Ra", "ohm cm", 0.0, strict=True))
@@ -246,11 +260,13 @@ class CellDescription:
                 raise CellError(
                     f"mechanisms: {sec!r} is not a section; allowed: {', '.join(self.sections)}"
                 )
-            mechs[sec] = {m: _mech_params(sec, m, p) for m, p in dict(ms).items()}
+            mechs[sec] = {m: _mech_params(sec, m, p, self.mechanism_table)
+                          for m, p in dict(ms).items()}  # fmt: skip
         set_(self, "mechanisms", {s: mechs[s] for s in self.sections if s in mechs})
         ions: dict[str, dict[str, float]] = {}
         for sec in self.sections:
-            reads = {r for m in self.mechanisms.get(sec, {}) for r in MECHANISMS[m].reversals}
+            reads = {r for m in self.mechanisms.get(sec, {})
+                     for r in self.mechanism_table[m].reversals}  # fmt: skip
             given = dict(self.ions.get(sec, {}))
             for r, v in given.items():
                 if r not in ION_DEFAULTS:
@@ -280,6 +296,33 @@ class CellDescription:
         set_(self, "parameters", params)
 
     # ------------------------------------------------------------------ addresses
+
+    @property
+    def mechanism_table(self) -> dict[str, Mechanism]:
+        """Every mechanism the cell may use: NEURON's built-ins, then its own channels."""
+        return {**MECHANISMS, **self.channels}
+
+    def mechanism(self, name: str) -> Mechanism:
+        """The mechanism called ``name`` (a built-in or one of the cell's channels)."""
+        table = self.mechanism_table
+        if name not in table:
+            raise CellError(f"unknown mechanism {name!r}; allowed: {', '.join(table)}")
+        return table[name]
+
+    def used_mechanisms(self) -> list[Mechanism]:
+        """The mechanisms inserted in at least one section, built-ins first, then channels in
+        their declared order."""
+        return [m for n, m in self.mechanism_table.items()
+                if any(n in ms for ms in self.mechanisms.values())]  # fmt: skip
+
+    def unit_of(self, address: str) -> str:
+        """The unit of an address's value on this cell (its channels' parameters included)."""
+        parts = address.split(".") if isinstance(address, str) else []
+        if len(parts) == 3 and parts[1] in self.channels:
+            mech = self.channels[parts[1]]
+            if parts[2] in mech.parameter_names:
+                return mech.unit(parts[2])
+        return unit_of(address, self.mechanism_table)
 
     @property
     def root(self) -> str:
@@ -337,12 +380,13 @@ class CellDescription:
             raise self._unknown(address, f"{attr!r} is not a section value")
         if len(parts) == 3:
             mech, param = parts[1], parts[2]
-            if mech not in MECHANISMS:
+            table = self.mechanism_table
+            if mech not in table:
                 raise CellError(
                     f"address {address!r}: unknown mechanism {mech!r}; allowed: "
-                    f"{', '.join(MECHANISMS)}"
+                    f"{', '.join(table)}"
                 )
-            names = MECHANISMS[mech].parameter_names
+            names = table[mech].parameter_names
             if param not in names:
                 raise CellError(
                     f"address {address!r}: unknown parameter {param!r} of {mech}; allowed: "
@@ -419,7 +463,7 @@ class CellDescription:
         for address, raw in values.items():
             for t in self._targets(address):
                 what = f"{address}" if len(self._targets(address)) == 1 else f"{address} ({t[1]})"
-                x = _check_value(t, raw, what)
+                x = _check_value(t, raw, what, self.mechanism_table)
                 if t[0] == "cell":
                     cell[t[1]] = x
                 elif t[0] == "section":
@@ -429,7 +473,8 @@ class CellDescription:
                 else:
                     mechs[t[1]][t[2]][t[3]] = x
         return CellDescription(self.name, **cell, sections=secs, mechanisms=mechs, ions=ions,
-                               parameters=dict(self.parameters))  # fmt: skip
+                               parameters=dict(self.parameters),
+                               channels=dict(self.channels))  # fmt: skip
 
     def digest(self) -> str:
         """A content hash (sha256 hex) of the whole description."""
@@ -439,6 +484,8 @@ class CellDescription:
             "mechanisms": self.mechanisms, "ions": self.ions,
             "parameters": {k: list(v) for k, v in self.parameters.items()},
         }  # fmt: skip
+        if self.channels:  # (absent otherwise: digests of cells without channels unchanged)
+            payload["channels"] = {n: dataclasses.asdict(m) for n, m in self.channels.items()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -450,8 +497,22 @@ def _topology(address: str) -> CellError:
     )
 
 
-def unit_of(address: str) -> str:
-    """The unit of an address's value: 'um', 'ohm cm', 'uF/cm2', 'S/cm2', 'mV', 'degC' or '1'."""
+# the units of the parameters of every channel a CellDescription has held in this process: the
+# module-level unit_of (which sees no cell) answers for them where all channels of that name agree
+_SEEN_UNITS: dict[str, dict[str, set[str]]] = {}
+
+
+def _remember_units(channels: Mapping[str, Mechanism]) -> None:
+    for name, mech in channels.items():
+        seen = _SEEN_UNITS.setdefault(name, {})
+        for p in mech.parameters:
+            seen.setdefault(p.name, set()).add(p.unit)
+
+
+def unit_of(address: str, mechanisms: Mapping[str, Mechanism] | None = None) -> str:
+    """The unit of an address's value: 'um', 'ohm cm', 'uF/cm2', 'S/cm2', 'mV', 'degC' or '1'
+    (a channel's parameter: its unit). ``mechanisms``: the cell's (``CellDescription.unit_of``);
+    without it, NEURON's built-ins and the channels of the cells loaded so far."""
     if not isinstance(address, str):
         raise CellError(f"address {address!r}; allowed: a string such as soma.hh.gnabar")
     parts = address.split(".")
@@ -464,17 +525,30 @@ def unit_of(address: str) -> str:
             return "mV"
         if parts[1] in TOPOLOGY:
             raise _topology(address)
-    if len(parts) == 3 and parts[1] in MECHANISMS:
-        mech = MECHANISMS[parts[1]]
+    table = MECHANISMS if mechanisms is None else mechanisms
+    if len(parts) == 3 and parts[1] in table:
+        mech = table[parts[1]]
         if parts[2] in mech.parameter_names:
             return mech.unit(parts[2])
         raise CellError(
             f"address {address!r}: unknown parameter {parts[2]!r} of {parts[1]}; allowed: "
             f"{', '.join(mech.parameter_names)}"
         )
-    if len(parts) == 3:
+    if len(parts) == 3 and mechanisms is None and parts[1] in _SEEN_UNITS:
+        units = _SEEN_UNITS[parts[1]].get(parts[2], set())
+        if len(units) == 1:
+            return next(iter(units))
+        if units:
+            raise CellError(f"address {address!r}: channels named {parts[1]} have {parts[2]} in "
+                            f"{', '.join(sorted(units))}; allowed: the cell's own unit_of")
         raise CellError(
-            f"address {address!r}: unknown mechanism {parts[1]!r}; allowed: {', '.join(MECHANISMS)}"
+            f"address {address!r}: unknown parameter {parts[2]!r} of {parts[1]}; allowed: "
+            f"{', '.join(_SEEN_UNITS[parts[1]])}"
+        )
+    if len(parts) == 3:
+        known = [*table, *(() if mechanisms is not None else _SEEN_UNITS)]
+        raise CellError(
+            f"address {address!r}: unknown mechanism {parts[1]!r}; allowed: {', '.join(known)}"
         )
     raise CellError(
         f"unknown address {address!r}; allowed: Ra, cm, v_init, celsius, "
@@ -482,7 +556,7 @@ def unit_of(address: str) -> str:
     )
 
 
-def _low(t: tuple) -> tuple[float | None, bool, str]:
+def _low(t: tuple, table: Mapping[str, Mechanism]) -> tuple[float | None, bool, str]:
     """(lowest value, strict, unit) allowed at a target."""
     if t[0] == "cell":
         a = t[1]
@@ -493,12 +567,12 @@ def _low(t: tuple) -> tuple[float | None, bool, str]:
                 "cm": (0.0, False)}[a] + (SECTION_ATTRS[a],)  # fmt: skip
     if t[0] == "ion":
         return None, False, "mV"
-    p = next(p for p in MECHANISMS[t[2]].parameters if p.name == t[3])
+    p = next(p for p in table[t[2]].parameters if p.name == t[3])
     return p.low, False, p.unit
 
 
-def _check_value(t: tuple, raw, what: str) -> float:
-    low, strict, unit = _low(t)
+def _check_value(t: tuple, raw, what: str, table: Mapping[str, Mechanism]) -> float:
+    low, strict, unit = _low(t, table)
     return _num(raw, what, unit, low, strict)
 
 
@@ -509,7 +583,7 @@ def check_values(cell: CellDescription, address: str, values: np.ndarray) -> np.
     if arr is None or arr.ndim != 1:
         raise CellError(f"{address}: values {values!r}; allowed: a number or a 1-D array of them")
     for t in cell.targets(address):
-        low, strict, unit = _low(t)
+        low, strict, unit = _low(t, cell.mechanism_table)
         bad = ~np.isfinite(arr)
         if low is not None:
             bad |= (arr <= low) if strict else (arr < low)
@@ -542,12 +616,12 @@ def _set_section(s: Section, attr: str, x: float) -> Section:
     return replace(s, **{attr: x})
 
 
-def _mech_params(sec: str, mech: str, given) -> dict[str, float]:
-    if mech not in MECHANISMS:
+def _mech_params(sec: str, mech: str, given, table: Mapping[str, Mechanism]) -> dict[str, float]:
+    if mech not in table:
         raise CellError(
-            f"section {sec!r}: unknown mechanism {mech!r}; allowed: {', '.join(MECHANISMS)}"
+            f"section {sec!r}: unknown mechanism {mech!r}; allowed: {', '.join(table)}"
         )
-    m = MECHANISMS[mech]
+    m = table[mech]
     if given is None:
         given = {}
     if not isinstance(given, Mapping):
@@ -652,11 +726,32 @@ def _from_dict(data: dict, base_dir: Path) -> CellDescription:
         extra = {k: v for k, v in (s or {}).items() if k in ION_DEFAULTS}
         if extra:
             ions_raw.setdefault(n, {}).update(extra)
-    mechanisms = {s: {m: _mech_params(s, m, p) for m, p in ms.items()} for s, ms in mechs.items()}
+    channels = _channels_from(data.get("channels"), base_dir)
+    table = {**MECHANISMS, **channels}
+    mechanisms = {s: {m: _mech_params(s, m, p, table) for m, p in ms.items()}
+                  for s, ms in mechs.items()}  # fmt: skip
     return CellDescription(
         str(name), **cell, sections=sections, mechanisms=mechanisms, ions=ions_raw,
-        parameters=data.get("parameters") or {},
+        parameters=data.get("parameters") or {}, channels=channels,
     )  # fmt: skip
+
+
+def _channels_from(raw, base_dir: Path) -> dict[str, Mechanism]:
+    """``channels:``: NAME -> an inline declaration or the path of a YAML channel file
+    (relative to the cell's file)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise CellError(f"channels: {raw!r}; allowed: a mapping NAME: DECLARATION or NAME: "
+                        "FILE.yaml")  # fmt: skip
+    out = {}
+    for name, decl in raw.items():
+        name = str(name)
+        if name in MECHANISMS:
+            raise CellError(f"channel {name!r} has the name of NEURON's built-in {name}; "
+                            f"allowed: another name than {', '.join(MECHANISMS)}")
+        out[name] = load_channel(name, decl, base_dir)
+    return out
 
 
 def _sections_from(raw) -> dict[str, Section]:

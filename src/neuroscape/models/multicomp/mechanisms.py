@@ -13,14 +13,49 @@ source), so more channels (e.g. from the equation models) can be declared the sa
 ``hh`` is NEURON's ``hh.mod`` (Hodgkin & Huxley 1952 in the modern sign convention, rest near
 -65 mV) with its exact rate functions (``usetable_hh = 0``), its ``vtrap`` and
 q10 = 3^((celsius - 6.3)/10); ``pas`` is NEURON's passive leak.
+
+Channels written as equations (``channel(name, declaration)``, a cell's ``channels:``) become
+the same data, in the spirit of an NMODL file and with the expression syntax and units of
+neuroscape's equation models (``neuroscape.models.equations``: Brian2-style arithmetic, every
+quantity with its unit, dimensions checked)::
+
+    kdr:                                   # Hodgkin & Huxley (1952)'s potassium current
+      description: delayed-rectifier K+
+      parameters:                          # NAME: QUANTITY, or {default, low, description}
+        gbar: 0.036 S/cm2                  # conductance densities in S/cm2 (NEURON's)
+      rates:                               # optional, in order (NMODL's PROCEDURE rates)
+        q10: 3**((celsius - 6.3)/10)
+      gates:                               # {alpha, beta} or {inf, tau}
+        n:                                 # (or alpha, beta with inf or with tau)
+          alpha: q10*0.1/exprel(-(v + 55*mV)/(10*mV))/ms
+          beta: q10*0.125*exp(-(v + 65*mV)/(80*mV))/ms
+      current: gbar*n**4*(v - ek)          # NMODL's BREAKPOINT: i = g (v - e), mA/cm2
+
+Expressions read ``v`` (mV), ``celsius`` (degC, a plain number as NEURON's), the section's
+reversal potentials ``ena`` and ``ek`` (mV; reading one is NMODL's USEION ... READ), the
+channel's parameters and the rates above them; the current also reads the gates, with their
+exponents written in it (``m**3*h``). A gate relaxes to inf with time constant tau (NEURON's
+cnexp step); alpha/beta give inf = alpha/(alpha + beta), tau = 1/(alpha + beta), as hh.mod.
+``exprel(x) = (exp(x) - 1)/x`` (Brian2's, 1 at x = 0) writes the rates with a removable
+singularity (NEURON's vtrap). The current must be ohmic, i = g (v - e) with g and e free of v
+(HH-type): g = di/dv and e are found by sympy. Each number is stored in NEURON's units: S/cm2,
+mV, ms, 1/ms, mA/cm2 (others in the unit written).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-FUNCTIONS = ("exp", "log", "sqrt", "fabs", "pow")  # as math.*; fabs is abs
+from neuroscape.models.contract import ModelError
+
+# functions an expression may call, as math.*; fabs is abs; BUILTINS are Python's (numba's)
+FUNCTIONS = ("exp", "log", "sqrt", "fabs", "pow", "tanh", "sinh", "cosh", "sin", "cos")
+BUILTINS = ("abs", "min", "max")
 
 
 @dataclass(frozen=True)
@@ -127,11 +162,13 @@ class Mechanism:
 
 
 def names_in(expr: str) -> set[str]:
-    """The variable names an expression reads (function names excluded)."""
+    """The variable names an expression reads (function names and ``math.`` excluded)."""
     tree = ast.parse(expr, mode="eval")
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)
               and isinstance(n.func, ast.Name)}  # fmt: skip
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
+    modules = {n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+               and isinstance(n.value, ast.Name)}  # fmt: skip
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called - modules
 
 
 # NEURON's hh.mod, FUNCTION vtrap: x/(exp(x/y) - 1) with its own guard near the removable
@@ -198,3 +235,344 @@ MECHANISMS: dict[str, Mechanism] = {m.name: m for m in (HH, PAS)}
 def get_mechanism(name: str) -> Mechanism:
     """The mechanism called ``name`` (KeyError when there is none)."""
     return MECHANISMS[name]
+
+
+# ---------------------------------------------------------------------- channels as equations
+
+
+class CellError(ModelError):
+    """A cell description that cannot be used (one line: the bad value and what is allowed)."""
+
+
+CHANNEL_KEYS = ("name", "description", "parameters", "rates", "gates", "current")
+PARAMETER_KEYS = ("default", "low", "description")
+# the forms of a gate: alpha/beta (inf = alpha/(alpha + beta), tau = 1/(alpha + beta)), inf/tau,
+# and alpha/beta with either given explicitly (NeuroML's gateHHratesInf and gateHHratesTau)
+GATE_FORMS = (("alpha", "beta"), ("inf", "tau"), ("alpha", "beta", "inf"),
+              ("alpha", "beta", "tau"))  # fmt: skip
+# what each gate expression must be: (dimension's unit, description)
+_GATE_DIMS = {"alpha": ("1/ms", "a rate (1/ms)"), "beta": ("1/ms", "a rate (1/ms)"),
+              "inf": ("1", "dimensionless"), "tau": ("ms", "a time (ms)")}  # fmt: skip
+# the reversal potentials a channel may read (NEURON's na_ion and k_ion, their defaults)
+CHANNEL_IONS = {i.reversal: i for i in HH.ions}
+SPECIALS = ("v", "celsius", *CHANNEL_IONS)
+RESERVED = (*SPECIALS, "t", "dt", "e_current", *FUNCTIONS, *BUILTINS, "exprel", "clip", "math")
+# NEURON's units (an expression or parameter of another dimension keeps the unit it was written
+# in): the unit as parsed, as shown
+_CANONICAL = (("1", "1"), ("mV", "mV"), ("ms", "ms"), ("1/ms", "1/ms"), ("S/cm^2", "S/cm2"),
+              ("mA/cm^2", "mA/cm2"), ("uF/cm^2", "uF/cm2"), ("mM", "mM"), ("um", "um"),
+              ("1/mV", "1/mV"))  # fmt: skip
+
+# the equation models' exprel (neuroscape.models.equations.codegen.HEADER), which the printed
+# expressions call: (exp(x) - 1)/x by expm1, its series near 0
+_EXPREL = '''
+@njit(inline="always", cache=True)
+def _exprel(x):
+    if abs(x) < 1e-6:
+        return 1.0 + x * (0.5 + x / 6.0)
+    return math.expm1(x) / x
+'''
+
+
+_NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _neuron_units(raw):
+    """A quantity's text with NEURON's spelling of powers read as such: S/cm2 -> S/cm^2."""
+    if not isinstance(raw, str):
+        return raw
+    m = _NUMBER.match(raw)
+    head, rest = (raw[: m.end()], raw[m.end():]) if m else ("", raw)
+    return head + re.sub(r"([A-Za-z])(\d+)", r"\1^\2", rest)
+
+
+@functools.cache
+def _canonical() -> tuple:
+    from neuroscape.models.equations.expressions import parse_unit
+
+    return tuple((parse_unit(u), shown) for u, shown in _CANONICAL)
+
+
+def _unit_for(dim, written: str):
+    """(the Dim numbers are stored in, its name): NEURON's unit of the dimension, else the unit
+    as written."""
+    for d, shown in _canonical():
+        if d.same(dim):
+            return d, shown
+    return dim, written
+
+
+class _StripMath(ast.NodeTransformer):
+    """math.f(x) -> f(x) (the cable engine maps FUNCTIONS back to math.*)."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        f = node.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "math":
+            node.func = ast.Name(f.attr, ast.Load())
+        return node
+
+
+def _code(e) -> str:
+    """A sympy expression (in NEURON's units) as the Python source the cable engine reads."""
+    from neuroscape.models.equations.codegen import Printer
+
+    text = Printer({}, "math")(e)
+    tree = _StripMath().visit(ast.parse(text, mode="eval"))
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _ident(name, what: str, err) -> str:
+    if not (isinstance(name, str) and name.isidentifier() and not name.startswith("_")):
+        raise err(f"{what} name {name!r}; allowed: a Python identifier not starting with _")
+    if name in RESERVED:
+        raise err(f"{what} name {name!r} is reserved; allowed: a name other than "
+                  f"{', '.join(RESERVED)}")  # fmt: skip
+    return name
+
+
+def channel(name: str, decl: Mapping, origin: str = "") -> Mechanism:
+    """The Mechanism of an HH-type channel declared as equations (see the module docstring);
+    ``origin`` (a file) is named in errors. One-line CellError for anything it cannot use."""
+    import sympy
+
+    from neuroscape.models.equations.expressions import (
+        ExpressionError,
+        convert,
+        parse,
+        parse_quantity,
+        parse_unit,
+        to_sympy,
+        unit_lookup,
+    )
+    from neuroscape.models.equations.units import Dim, describe_dims
+
+    w = f"channel {name!r}" + (f" ({origin})" if origin else "")
+
+    def err(msg: str, *path) -> CellError:
+        at = ".".join(str(p) for p in path)
+        return CellError(" ".join(f"{w}: {at + ': ' if at else ''}{msg}".split()))
+
+    _ident(name, "channel", err)
+    if not isinstance(decl, Mapping):
+        raise err(f"{decl!r}; allowed: a mapping of {', '.join(CHANNEL_KEYS)}")
+    bad = [k for k in decl if k not in CHANNEL_KEYS]
+    if bad:
+        raise err(f"unknown key {bad[0]!r}; allowed: {', '.join(CHANNEL_KEYS)}")
+    description = decl.get("description") or ""
+    if not isinstance(description, str):
+        raise err(f"description {description!r}; allowed: text")
+
+    volt = parse_unit("mV")
+    syms: dict[str, tuple] = {
+        "v": (sympy.Symbol("v") * volt.factor, volt.dims),
+        "celsius": (sympy.Symbol("celsius"), parse_unit("1").dims),
+        **{r: (sympy.Symbol(r) * volt.factor, volt.dims) for r in CHANNEL_IONS},
+    }
+    taken: dict[str, str] = {}
+
+    def claim(n: str, what: str, *path) -> None:
+        if n in taken:
+            raise err(f"{what} {n!r} is also a {taken[n]}; allowed: one meaning per name", *path)
+        taken[n] = what
+
+    # --- parameters: numbers in NEURON's units --------------------------------------------
+    params_in = decl.get("parameters") or {}
+    if not isinstance(params_in, Mapping):
+        raise err(f"{params_in!r}; allowed: a mapping NAME: QUANTITY or NAME: {{default, low}}",
+                  "parameters")  # fmt: skip
+    params: list[MechParameter] = []
+    for pname, pdecl in params_in.items():
+        at = ("parameters", pname)
+        _ident(pname, "parameter", lambda m, at=at: err(m, *at))
+        claim(pname, "parameter", *at)
+        if isinstance(pdecl, Mapping):
+            bad = [k for k in pdecl if k not in PARAMETER_KEYS]
+            if bad:
+                raise err(f"unknown key {bad[0]!r}; allowed: {', '.join(PARAMETER_KEYS)}", *at)
+            if "default" not in pdecl:
+                raise err("no default; allowed: {default: QUANTITY, low: QUANTITY}", *at)
+            raw, raw_low, pdesc = pdecl["default"], pdecl.get("low"), pdecl.get("description", "")
+        else:
+            raw, raw_low, pdesc = pdecl, None, ""
+        try:
+            x, dim, written = parse_quantity(_neuron_units(raw))
+        except ExpressionError as exc:
+            raise err(f"{exc}; allowed: a quantity such as 0.12 S/cm2 or -65 mV", *at) from None
+        cdim, unit = _unit_for(dim, written)
+        value = convert(x, dim, cdim)
+        low = 0.0 if unit == "S/cm2" else None  # densities cannot be negative
+        if raw_low is not None:
+            try:
+                lx, ldim, _ = parse_quantity(_neuron_units(raw_low))
+            except ExpressionError as exc:
+                raise err(f"low: {exc}; allowed: a quantity in {unit}", *at) from None
+            if not ldim.same(dim):
+                raise err(f"low={raw_low!r} is in {ldim.describe()}, the default in "
+                          f"{dim.describe()}; allowed: a quantity in {unit}", *at)  # fmt: skip
+            low = convert(lx, ldim, cdim)
+        if low is not None and value < low:
+            raise err(f"default={raw!r} is below its low ({low:g} {unit}); allowed: >= low", *at)
+        if not isinstance(pdesc, str):
+            raise err(f"description {pdesc!r}; allowed: text", *at)
+        params.append(MechParameter(pname, value, unit, low, pdesc))
+        syms[pname] = (sympy.Symbol(pname) * cdim.factor, cdim.dims)
+
+    gates_in = decl.get("gates") or {}
+    if not isinstance(gates_in, Mapping):
+        raise err(f"{gates_in!r}; allowed: a mapping GATE: {{alpha, beta}} or {{inf, tau}}",
+                  "gates")  # fmt: skip
+    gate_names = [_ident(g, "gate", err) for g in gates_in]
+    for g in gate_names:
+        claim(g, "gate", "gates", g)
+
+    def look(allow_gates: bool):
+        def lookup(n: str):
+            if n in syms:
+                return syms[n]
+            if n in gate_names:
+                if allow_gates:
+                    return sympy.Symbol(n), parse_unit("1").dims
+                raise ExpressionError(f"the gate {n!r} is read only by the current")
+            return unit_lookup(n)
+
+        return lookup
+
+    def expression(text, want: str | None, what: str, *path, gates: bool = False):
+        """(sympy expression in the unit numbers are kept in, that unit's Dim and name)."""
+        if isinstance(text, bool) or not isinstance(text, str | int | float):
+            raise err(f"{text!r}; allowed: an expression of "
+                      f"{', '.join(s for s in syms)}", *path)  # fmt: skip
+        try:
+            e, d = to_sympy(parse(str(text)), look(gates))
+        except ExpressionError as exc:
+            msg = str(exc)
+            names = ", ".join([*syms, *(gate_names if gates else ())])
+            if msg.startswith("unknown symbol"):
+                msg += f"; allowed: {names}, units (mV, ms...) and functions"
+            elif "allowed" not in msg:
+                msg += (f"; allowed: arithmetic of {names} with units, e.g. "
+                        "4*exp(-(v + 65*mV)/(18*mV))/ms")  # fmt: skip
+            raise err(msg, *path) from None
+        if want is not None and parse_unit(want).dims != d:
+            raise err(f"{text!r} is in {describe_dims(d)}; allowed: {what}", *path)
+        cdim, unit = _unit_for(Dim(d, sympy.Integer(1)), "SI")
+        return e / cdim.factor, cdim, unit
+
+    # --- rates, then the gates' own rates --------------------------------------------------
+    rates: list[tuple[str, str]] = []
+    rates_in = decl.get("rates") or {}
+    if not isinstance(rates_in, Mapping):
+        raise err(f"{rates_in!r}; allowed: a mapping NAME: EXPRESSION (in order)", "rates")
+    for rname, text in rates_in.items():
+        _ident(rname, "rate", lambda m, r=rname: err(m, "rates", r))
+        claim(rname, "rate", "rates", rname)
+        e, cdim, _ = expression(text, None, "", "rates", rname)
+        rates.append((rname, _code(e)))
+        syms[rname] = (sympy.Symbol(rname) * cdim.factor, cdim.dims)
+    gates: list[Gate] = []
+    for g, gdecl in gates_in.items():
+        at = ("gates", g)
+        if not isinstance(gdecl, Mapping):
+            raise err(f"{gdecl!r}; allowed: {{alpha, beta}} or {{inf, tau}} (expressions)", *at)
+        keys = tuple(k for k in ("alpha", "beta", "inf", "tau") if k in gdecl)
+        bad = [k for k in gdecl if k not in _GATE_DIMS]
+        if bad:
+            raise err(f"unknown key {bad[0]!r}; allowed: alpha, beta, inf, tau", *at)
+        if keys not in GATE_FORMS:
+            miss = "beta" if "alpha" in keys and "beta" not in keys else (
+                "alpha" if "beta" in keys and "alpha" not in keys else (
+                    "tau" if "inf" in keys else "inf"))
+            raise err(f"gives {', '.join(keys) or 'nothing'} (missing {miss}); allowed: "
+                      "alpha and beta, or inf and tau", *at)  # fmt: skip
+        for k in keys:
+            rn = f"{g}_{k}"
+            claim(rn, f"rate of gate {g}", *at, k)
+            unit, what = _GATE_DIMS[k]
+            e, cdim, _ = expression(gdecl[k], unit, what, *at, k)
+            rates.append((rn, _code(e)))
+            syms[rn] = (sympy.Symbol(rn) * cdim.factor, cdim.dims)
+        if "inf" not in keys:
+            claim(f"{g}_inf", f"rate of gate {g}", *at)
+            rates.append((f"{g}_inf", f"{g}_alpha / ({g}_alpha + {g}_beta)"))
+        if "tau" not in keys:
+            claim(f"{g}_tau", f"rate of gate {g}", *at)
+            rates.append((f"{g}_tau", f"1.0 / ({g}_alpha + {g}_beta)"))
+        gates.append(Gate(g, f"{g}_inf", f"{g}_tau"))
+
+    # --- the current: i = g (v - e) ----------------------------------------------------------
+    if "current" not in decl:
+        raise err("no current:; allowed: an expression such as gbar*m**3*h*(v - ena)")
+    units = ", ".join(f"{p.name} in {p.unit}" for p in params)
+    i_e, _, _ = expression(decl["current"], "mA/cm^2", "a current density (mA/cm2)"
+                           + (f"; the parameters: {units}" if units else ""), "current",
+                           gates=True)  # fmt: skip
+    v = sympy.Symbol("v")
+    unread = [g for g in gate_names if sympy.Symbol(g) not in i_e.free_symbols]
+    if unread:
+        raise err(f"{decl['current']!r} does not read the gate {unread[0]!r}; allowed: a "
+                  f"current of the gates {', '.join(gate_names)}", "current")
+    g_e = sympy.diff(i_e, v)
+    gate_syms = {sympy.Symbol(g) for g in gate_names}
+    if g_e == 0:
+        raise err(f"{decl['current']!r} does not depend on v; allowed: g*(v - e)", "current")
+    if v in g_e.free_symbols:
+        raise err(f"{decl['current']!r} is not ohmic (its conductance depends on v); allowed: "
+                  "g*(v - e) with g and e free of v (an HH-type current)", "current")
+    e_e = sympy.simplify(v - sympy.cancel(i_e / g_e))
+    if v in e_e.free_symbols or e_e.free_symbols & gate_syms:
+        raise err(f"{decl['current']!r}: its reversal potential depends on v or the gates; "
+                  "allowed: g*(v - e) with e a constant, a parameter, ena or ek", "current")
+    inputs = {p.name for p in params} | set(CHANNEL_IONS)
+    if isinstance(e_e, sympy.Symbol) and e_e.name in inputs:
+        e_name = e_e.name
+    else:
+        e_name = "e_current"
+        rates.append((e_name, _code(e_e)))
+    current = Current(f"i_{name}", _code(g_e), e_name)
+
+    # which reversal potentials it reads, which helpers it calls
+    used: set[str] = set(names_in(current.g)) | {current.e}
+    for _, text in rates:
+        used |= names_in(text)
+    ions = tuple(CHANNEL_IONS[r] for r in CHANNEL_IONS if r in used)
+    every = " ".join([current.g, *(t for _, t in rates)])
+    return Mechanism(
+        name=name,
+        description=description or f"channel {name} (written as equations)",
+        parameters=tuple(params),
+        currents=(current,),
+        ions=ions,
+        rates=tuple(rates),
+        gates=tuple(gates),
+        functions=_EXPREL if "_exprel(" in every else "",
+    )
+
+
+def load_channel(name: str, source, base_dir: Path | None = None) -> Mechanism:
+    """The channel ``name`` from a declaration (a mapping) or a YAML file of one (a path,
+    relative to ``base_dir``); a Mechanism is returned as it is (renamed check only)."""
+    if isinstance(source, Mechanism):
+        if source.name != name:
+            raise CellError(f"channel {name!r} is a Mechanism named {source.name!r}; allowed: "
+                            "the same name")  # fmt: skip
+        return source
+    if isinstance(source, Mapping):
+        return channel(name, source)
+    if isinstance(source, str | Path):
+        import yaml
+
+        path = Path(source).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise CellError(f"channel {name!r}: {source}: no such file ({path}); allowed: a YAML "
+                            "channel file or an inline declaration")  # fmt: skip
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise CellError(f"channel {name!r}: {path}: YAML error: "
+                            f"{' '.join(str(exc).split())}") from None  # fmt: skip
+        return channel(name, data, str(path))
+    raise CellError(f"channel {name!r}: {source!r}; allowed: a mapping (the declaration) or the "
+                    "path of a YAML channel file")  # fmt: skip
