@@ -34,7 +34,7 @@ def test_sections_parent_first_with_path_length_and_float32_points(name):
         if i:
             assert s.parent in names[:i], (k, s.parent)  # parents come first
             assert 0.0 <= s.parent_x <= 1.0
-        assert s.swc_type in ("soma", "axon", "dend", "apic")
+        assert s.swc_type in ("soma", "axon", "dend", "apic", "dend_5", "dend_6", "dend_7")
         pts = s.pt3d
         assert pts.shape[1] == 4 and len(pts) >= 2
         # NEURON keeps 3-D points in single precision: the values are float32 numbers
@@ -123,6 +123,13 @@ def test_branched_soma_and_no_soma():
     assert (secs["dend[3]"].parent, secs["dend[3]"].parent_x) == ("dend[0]", 0.0)
 
 
+def test_custom_type_codes_become_import3d_sections():
+    """SWC codes 5-7 (custom structures) are named as NEURON's Import3d names them."""
+    secs = read_swc(DATA / "custom_type.swc")
+    assert list(secs) == ["soma", "dend[0]", "dend_5[0]"]
+    assert secs["dend_5[0]"].swc_type == "dend_5" and secs["dend_5[0]"].parent == "dend[0]"
+
+
 def test_real_reconstruction_counts():
     secs = read_swc(DATA / "c91662.swc")
     counts = _counts(secs)
@@ -132,7 +139,8 @@ def test_real_reconstruction_counts():
 
 BAD = {
     "bad_missing_parent.swc": ("line 5", "parent id 9"),
-    "bad_type.swc": ("line 4", "type 7"),
+    "bad_type.swc": ("line 4", "type 9"),
+    "bad_type_zero.swc": ("line 3", "type 0"),
     "bad_type_fraction.swc": ("line 3", "type 3.5"),
     "bad_duplicate_id.swc": ("lines 3 and 4", "duplicate id 2"),
     "bad_malformed.swc": ("line 3", "'abc'"),

@@ -36,8 +36,8 @@ without running NEURON, so they are ported here by hand, one function per Import
 Refused with one line (``CellError``), where Import3d prints an error or fails: a line that is
 not seven numbers, an id or parent that is not a whole number, a duplicate id, ids out of
 order, a parent id that is not an earlier point, more than one root, a value that is not
-finite. Also refused, though Import3d accepts them: a type code other than 1 soma, 2 axon,
-3 dend, 4 apic (Import3d would make code 5 a section array ``dend_5``) and a radius <= 0 (a
+finite. Also refused, though Import3d accepts them: a type code below 1 or above 7 (codes 5-7,
+the format's custom ones, become sections ``dend_5[i]``... as in Import3d) and a radius <= 0 (a
 zero diameter makes the cable's axial resistance infinite).
 """
 
@@ -54,6 +54,14 @@ __all__ = ["read_swc", "SWC_TYPES", "pt3d_length"]
 
 # SWC type code -> NEURON's section array name (Import3d_GUI.type2name)
 SWC_TYPES: dict[int, str] = {1: "soma", 2: "axon", 3: "dend", 4: "apic"}
+# the custom codes of the SWC format (Cannon et al. 1998: 5 fork point, 6 end point, 7 custom;
+# NeuroMorpho.org uses them for custom structures): Import3d makes them sections dend_5, ...
+MAX_CUSTOM_TYPE = 7
+
+
+def type_name(code: int) -> str:
+    """NEURON's section array name of an SWC type code (Import3d_GUI.type2name)."""
+    return SWC_TYPES.get(code, f"dend_{code}")
 
 # hoc compares doubles within float_epsilon (code.cpp, Vector.eq, Vector.indvwhere)
 _EPS = 1e-11
@@ -144,11 +152,10 @@ def _parse(path: Path) -> _Points:
     for i in range(len(ids)):
         if ids[i] < 0:
             raise _error(f"{name} line {line[i]}: id {ids[i]} < 0; allowed: ids >= 0")
-        if types[i] not in SWC_TYPES:
-            alt = f" (NEURON's Import3d would call it dend_{types[i]})" if types[i] > 4 else ""
+        if not 1 <= types[i] <= MAX_CUSTOM_TYPE:
             raise _error(
-                f"{name} line {line[i]}: type {types[i]}{alt}; allowed: 1 soma, 2 axon, "
-                "3 dend, 4 apic"
+                f"{name} line {line[i]}: type {types[i]}; allowed: 1 soma, 2 axon, 3 dend, "
+                f"4 apic, 5-{MAX_CUSTOM_TYPE} custom (NEURON's Import3d names them dend_5...)"
             )
         if a[i, 5] <= 0:
             raise _error(
@@ -415,7 +422,7 @@ def read_swc(path: str | Path) -> dict[str, Section]:
     nsoma = sum(1 for s in sections if s.type == 1)
 
     def name(sec: _I3dSection) -> str:
-        base = SWC_TYPES[sec.type]
+        base = type_name(sec.type)
         if sec.type == 1 and nsoma == 1:
             return base
         return f"{base}[{sec.nameindex}]"
@@ -432,6 +439,6 @@ def read_swc(path: str | Path) -> dict[str, Section]:
             parent=None if sec.parent is None else name(sec.parent),
             parent_x=1.0 if sec.parent is None else float(sec.parentx),
             pt3d=pts,
-            swc_type=SWC_TYPES[sec.type],
+            swc_type=type_name(sec.type),
         )
     return out
