@@ -145,7 +145,7 @@ def test_failures_stay_with_their_task_and_hangs_are_cut(tmp_path):
     assert math.isnan(out[4].value) and out[4].error is None  # the pool does not judge values
     assert all(o.value is None for o in out if not o.ok)
     assert all("\n" not in o.error for o in out if not o.ok)
-    assert wall < 10.0  # the 60 s hang was cut
+    assert wall < 40.0  # the 60 s hang was cut (a loaded 2-core machine took 21 s for the rest)
     assert [o.ok for o in again] == [True, False, True]
     assert again[1].error == "timed out after 0.3 s" and again[2].value[1] == 25.0
     assert len(workers) == 2
