@@ -192,3 +192,28 @@ def test_a_leak_written_as_a_channel_runs_as_pas_bit_for_bit():
     b = run_cell(lk, {"dend.lk.g": np.array([1e-4, 3e-4])}, **kw)
     np.testing.assert_array_equal(a.v, b.v)
     assert a.v[1, 0, -1] > -70.0 + 1.0  # the step depolarised it
+
+
+def test_groups_of_sections_stand_for_their_sections():
+    """``groups:`` (NEURON's SectionLists; NeuroML's segment groups import as them) in
+    mechanisms: and in addresses."""
+    cell = load_cell({"sections": {"soma": {"L": 20, "diam": 20},
+                                   "a": {"L": 100, "diam": 1, "parent": "soma"},
+                                   "b": {"L": 100, "diam": 1, "parent": "soma"}},
+                      "groups": {"tree": ["b", "a"]},
+                      "mechanisms": {"all": {"pas": {"g": 1e-4}}, "tree": {"pas": {"g": 2e-4}}},
+                      "parameters": {"tree.pas.g": {"low": 0, "high": 1e-3}}})  # fmt: skip
+    assert cell.groups == {"tree": ("a", "b")}  # in the cell's order
+    assert cell.mechanisms["soma"]["pas"]["g"] == 1e-4 and cell.value("tree.pas.g") == 2e-4
+    new = cell.with_values({"tree.pas.g": 5e-4, "tree.cm": 2.0})
+    assert new.value("a.pas.g") == new.value("b.pas.g") == 5e-4 and new.value("b.cm") == 2.0
+    assert new.groups == cell.groups and new.digest() != cell.digest()
+    for groups, word in [({"soma": ["a"]}, "name of a section"), ({"t": ["x"]}, "'x'"),
+                         ({"t": []}, "non-empty"), ({"t.u": ["a"]}, "without '.'")]:
+        with pytest.raises(CellError, match=word) as info:
+            load_cell({"sections": {"soma": {"L": 20, "diam": 20},
+                                    "a": {"L": 100, "diam": 1, "parent": "soma"}},
+                       "groups": groups})  # fmt: skip
+        assert "allowed" in str(info.value)
+    with pytest.raises(CellError, match="L is set per section"):
+        cell.with_values({"tree.L": 50})

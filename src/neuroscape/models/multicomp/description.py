@@ -12,9 +12,11 @@ The same description comes from YAML or from a Python dict::
     sections:          # or  morphology: cell.swc  (+ nseg_per_um)
       soma: {L: 20, diam: 20, nseg: 1}
       dend: {L: 400, diam: 2, nseg: 41, parent: soma, parent_x: 1}
+    groups:            # optional: named sets of sections, used as SECTION keys
+      tree: [dend]
     channels:          # optional: HH-type channels written as equations (NAME: FILE or inline;
       ka: ka.yaml      #   the format: neuroscape.models.multicomp.mechanisms)
-    mechanisms:        # per section, per SWC type (soma, axon, dend, apic) or 'all'
+    mechanisms:        # per section, group, SWC type (soma, axon, dend, apic) or 'all'
       soma: {hh: {gnabar: 0.12}, ka: {gbar: 0.01}}
       dend: {pas: {g: 0.0005, e: -65}}
     ions:              # optional: reversal potentials per section / type / 'all' (mV)
@@ -23,9 +25,9 @@ The same description comes from YAML or from a Python dict::
       soma.hh.gnabar: {low: 0.06, high: 0.18}
 
 Addresses: ``Ra``, ``cm``, ``v_init``, ``celsius`` (the cell); ``SECTION.L|diam|Ra|cm|ena|ek``;
-``SECTION.MECH.PARAM`` (MECH: hh, pas or one of the cell's channels). An SWC type (``dend``) or
-``all`` in place of SECTION means every such section. ``nseg`` and ``parent_x`` are topology,
-not values.
+``SECTION.MECH.PARAM`` (MECH: hh, pas or one of the cell's channels). A group, an SWC type
+(``dend``) or ``all`` in place of SECTION means every such section. ``nseg`` and ``parent_x``
+are topology, not values.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from neuroscape.models.multicomp.mechanisms import (
     load_channel,
 )
 
-SWC_TYPES = ("soma", "axon", "dend", "apic")
+# NEURON's names of the SWC types (Import3d_GUI.type2name): codes 1-4, and 5-7 the custom ones
+SWC_TYPES = ("soma", "axon", "dend", "apic", "dend_5", "dend_6", "dend_7")
 ALL = "all"
 CELL_ATTRS = {"Ra": "ohm cm", "cm": "uF/cm2", "v_init": "mV", "celsius": "degC"}
 SECTION_ATTRS = {"L": "um", "diam": "um", "Ra": "ohm cm", "cm": "uF/cm2"}
@@ -57,7 +60,7 @@ ION_DEFAULTS = {
     ion.reversal: ion.default for mech in MECHANISMS.values() for ion in mech.ions
 }
 _TOP_KEYS = ("name", "Ra", "cm", "v_init", "celsius", "sections", "morphology", "nseg_per_um",
-             "channels", "mechanisms", "ions", "parameters")  # fmt: skip
+             "groups", "channels", "mechanisms", "ions", "parameters")  # fmt: skip
 _SECTION_KEYS = ("L", "diam", "nseg", "parent", "parent_x", "Ra", "cm", *ION_DEFAULTS)
 
 
@@ -229,6 +232,9 @@ class CellDescription:
     parameters: dict[str, tuple[float, float]] = field(default_factory=dict)  # ADDRESS -> bounds
     # the cell's own channels written as equations: NAME -> Mechanism (or its declaration)
     channels: dict[str, Mechanism] = field(default_factory=dict)
+    # named sets of sections (NEURON's SectionLists, NeuroML's segment groups): GROUP -> names;
+    # a group stands for its sections wherever a SECTION key does (mechanisms:, addresses)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -254,6 +260,7 @@ class CellDescription:
                 raise CellError(f"section {key!r} is named {s.name!r}; allowed: the same name")
             secs[key] = _check_section(s)
         set_(self, "sections", _order(secs))
+        set_(self, "groups", _check_groups(self.groups, self.sections))
         mechs: dict[str, dict[str, dict[str, float]]] = {}
         for sec, ms in dict(self.mechanisms).items():
             if sec not in self.sections:
@@ -330,12 +337,15 @@ class CellDescription:
         return next(iter(self.sections))
 
     def sections_of(self, key: str) -> list[str]:
-        """The sections a SECTION key means: the section itself, every section of an SWC type,
-        or every section for 'all' (an empty list when none matches)."""
+        """The sections a SECTION key means: the section itself, every section for 'all', the
+        sections of a group, or every section of an SWC type (an empty list when none
+        matches)."""
         if key in self.sections:
             return [key]
         if key == ALL:
             return list(self.sections)
+        if key in self.groups:
+            return list(self.groups[key])
         if key in SWC_TYPES:
             return [n for n, s in self.sections.items() if s.swc_type == key]
         return []
@@ -474,7 +484,7 @@ class CellDescription:
                     mechs[t[1]][t[2]][t[3]] = x
         return CellDescription(self.name, **cell, sections=secs, mechanisms=mechs, ions=ions,
                                parameters=dict(self.parameters),
-                               channels=dict(self.channels))  # fmt: skip
+                               channels=dict(self.channels), groups=dict(self.groups))  # fmt: skip
 
     def digest(self) -> str:
         """A content hash (sha256 hex) of the whole description."""
@@ -486,7 +496,34 @@ class CellDescription:
         }  # fmt: skip
         if self.channels:  # (absent otherwise: digests of cells without channels unchanged)
             payload["channels"] = {n: dataclasses.asdict(m) for n, m in self.channels.items()}
+        if self.groups:
+            payload["groups"] = {n: list(g) for n, g in self.groups.items()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _check_groups(raw, sections: Mapping[str, Section]) -> dict[str, tuple[str, ...]]:
+    """Groups as name -> section names (in the cell's order), or one line."""
+    if not isinstance(raw, Mapping):
+        raise CellError(f"groups: {raw!r}; allowed: a mapping GROUP: [SECTION, ...]")
+    out = {}
+    for name, members in raw.items():
+        if not isinstance(name, str) or not name or any(c in name for c in ". \t"):
+            raise CellError(f"group name {name!r}; allowed: a non-empty name without '.' or "
+                            "spaces")  # fmt: skip
+        if name in sections or name == ALL:
+            raise CellError(f"group {name!r} has the name of a section or of 'all'; allowed: "
+                            "another name")  # fmt: skip
+        if isinstance(members, str) or not isinstance(members, list | tuple) or not members:
+            raise CellError(f"group {name!r}: {members!r}; allowed: a non-empty list of "
+                            "sections")  # fmt: skip
+        bad = [m for m in members if m not in sections]
+        if bad:
+            raise CellError(f"group {name!r}: {bad[0]!r} is not a section; allowed: "
+                            f"{', '.join(list(sections)[:8])}"
+                            f"{' ...' if len(sections) > 8 else ''}")  # fmt: skip
+        keep = set(members)
+        out[name] = tuple(n for n in sections if n in keep)
+    return out
 
 
 def _topology(address: str) -> CellError:
@@ -719,7 +756,8 @@ def _from_dict(data: dict, base_dir: Path) -> CellDescription:
         raise CellError("no sections: and no morphology:; allowed: one of them")
     cell = {k: data[k] for k in CELL_ATTRS if k in data}
     sections = _order({n: _check_section(s) for n, s in sections.items()})
-    probe = CellDescription(str(name), **cell, sections=sections)  # checks the tree
+    groups = data.get("groups") or {}
+    probe = CellDescription(str(name), **cell, sections=sections, groups=groups)  # the tree
     mechs = _by_section(probe, data.get("mechanisms") or {}, "mechanisms", _merge_mechs)
     ions_raw = _by_section(probe, data.get("ions") or {}, "ions", _merge_flat)
     for n, s in data["sections"].items() if "sections" in data else ():
@@ -732,7 +770,7 @@ def _from_dict(data: dict, base_dir: Path) -> CellDescription:
                   for s, ms in mechs.items()}  # fmt: skip
     return CellDescription(
         str(name), **cell, sections=sections, mechanisms=mechanisms, ions=ions_raw,
-        parameters=data.get("parameters") or {}, channels=channels,
+        parameters=data.get("parameters") or {}, channels=channels, groups=groups,
     )  # fmt: skip
 
 
@@ -824,19 +862,20 @@ def _merge_flat(old: dict, new, where: str) -> dict:
 
 
 def _by_section(cell: CellDescription, raw, what: str, merge) -> dict:
-    """A per-key mapping (section, SWC type or 'all') resolved to sections: 'all' first, then
-    types, then single sections, each later one overriding the earlier."""
+    """A per-key mapping (section, group, SWC type or 'all') resolved to sections: 'all' first,
+    then groups and types, then single sections, each later one overriding the earlier."""
     if not isinstance(raw, Mapping):
         raise CellError(f"{what}: {raw!r}; allowed: a mapping SECTION|TYPE|all: ...")
-    rank = {ALL: 0, **{t: 1 for t in SWC_TYPES}}
+    rank = {ALL: 0, **{t: 1 for t in SWC_TYPES}, **{g: 1 for g in cell.groups}}
     keys = sorted(raw, key=lambda k: 2 if str(k) in cell.sections else rank.get(str(k), 2))
     out: dict = {}
     for key in keys:
         k = str(key)
-        if k not in cell.sections and k not in SWC_TYPES and k != ALL:
+        if k not in cell.sections and k not in SWC_TYPES and k != ALL and k not in cell.groups:
+            groups = "".join(f", {g}" for g in cell.groups)
             raise CellError(
-                f"{what}: {k!r} is not a section or an SWC type; allowed: {cell._names()}, "
-                f"{', '.join(SWC_TYPES)}, {ALL}"
+                f"{what}: {k!r} is not a section, a group or an SWC type; allowed: "
+                f"{cell._names()}{groups}, {', '.join(SWC_TYPES)}, {ALL}"
             )
         for s in cell.sections_of(k):
             out[s] = merge(out.get(s, {}), raw[key], f"{what}: {k}")

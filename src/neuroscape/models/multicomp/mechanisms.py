@@ -26,7 +26,7 @@ quantity with its unit, dimensions checked)::
       rates:                               # optional, in order (NMODL's PROCEDURE rates)
         q10: 3**((celsius - 6.3)/10)
       gates:                               # {alpha, beta} or {inf, tau}
-        n:                                 # (or alpha, beta with inf or with tau)
+        n:                                 # (or alpha, beta with inf and/or tau)
           alpha: q10*0.1/exprel(-(v + 55*mV)/(10*mV))/ms
           beta: q10*0.125*exp(-(v + 65*mV)/(80*mV))/ms
       current: gbar*n**4*(v - ek)          # NMODL's BREAKPOINT: i = g (v - e), mA/cm2
@@ -35,7 +35,8 @@ Expressions read ``v`` (mV), ``celsius`` (degC, a plain number as NEURON's), the
 reversal potentials ``ena`` and ``ek`` (mV; reading one is NMODL's USEION ... READ), the
 channel's parameters and the rates above them; the current also reads the gates, with their
 exponents written in it (``m**3*h``). A gate relaxes to inf with time constant tau (NEURON's
-cnexp step); alpha/beta give inf = alpha/(alpha + beta), tau = 1/(alpha + beta), as hh.mod.
+cnexp step); alpha/beta give inf = alpha/(alpha + beta), tau = 1/(alpha + beta), as hh.mod,
+unless inf or tau is written too (they may read the gate's own ``m_alpha``, ``m_beta``).
 ``exprel(x) = (exp(x) - 1)/x`` (Brian2's, 1 at x = 0) writes the rates with a removable
 singularity (NEURON's vtrap). The current must be ohmic, i = g (v - e) with g and e free of v
 (HH-type): g = di/dv and e are found by sympy. Each number is stored in NEURON's units: S/cm2,
@@ -249,7 +250,7 @@ PARAMETER_KEYS = ("default", "low", "description")
 # the forms of a gate: alpha/beta (inf = alpha/(alpha + beta), tau = 1/(alpha + beta)), inf/tau,
 # and alpha/beta with either given explicitly (NeuroML's gateHHratesInf and gateHHratesTau)
 GATE_FORMS = (("alpha", "beta"), ("inf", "tau"), ("alpha", "beta", "inf"),
-              ("alpha", "beta", "tau"))  # fmt: skip
+              ("alpha", "beta", "tau"), ("alpha", "beta", "inf", "tau"))  # fmt: skip
 # what each gate expression must be: (dimension's unit, description)
 _GATE_DIMS = {"alpha": ("1/ms", "a rate (1/ms)"), "beta": ("1/ms", "a rate (1/ms)"),
               "inf": ("1", "dimensionless"), "tau": ("ms", "a time (ms)")}  # fmt: skip

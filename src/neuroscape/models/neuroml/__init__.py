@@ -1,8 +1,10 @@
 """NeuroML2 cells imported as equation models, and LEMS simulations mapped onto neuron runs.
 
-``load_cell("cells.nml:CELL_ID")`` gives the NeuronModel of a NeuroML2 cell (the registry
-resolves that reference wherever a model name is accepted); ``read_lems_simulation(FILE.xml)``
-maps a LEMS ``<Simulation>`` of single cells (``neuroscape simulate FILE.xml`` runs it).
+``load_cell("cells.nml:CELL_ID")`` gives the NeuronModel of a NeuroML2 cell, or the CellModel
+of a multi-compartment ``<cell>`` (``multicomp``: sections, channels written as equations;
+the registry resolves that reference wherever a model name is accepted);
+``read_lems_simulation(FILE.xml)`` maps a LEMS ``<Simulation>`` of single cells
+(``neuroscape simulate FILE.xml`` runs it).
 See docs/neuroml.md for what is supported, refused, and what does not survive.
 """
 
@@ -26,7 +28,8 @@ def is_nml_ref(text: str) -> bool:
 
 def load_cell(ref: str):
     """The NeuronModel of cell ``CELL_ID`` in ``FILE.nml:CELL_ID`` (neuroscape's own defaults for
-    the scheme and spike timing; the same unchanged file gives the same object)."""
+    the scheme and spike timing), or the CellModel of a multi-compartment ``<cell>``; the same
+    unchanged file gives the same object."""
     from neuroscape.models.contract import ModelSource
     from neuroscape.models.equations import equation_model
     from neuroscape.models.equations.model import EquationError
@@ -45,10 +48,17 @@ def load_cell(ref: str):
     if el is None:
         raise NeuroMLError(f"{path_text}: no element with id {cid!r}; ids: "
                            f"{', '.join(doc.components) or 'none'}")
-    try:
-        model = equation_model(**cell_fields(el, doc))
-    except EquationError as exc:
-        raise NeuroMLError(f"{path_text}: cell {cid}: {exc}") from None
+    from neuroscape.models.neuroml.multicomp import cell_description, is_multicompartment
+
+    if is_multicompartment(el, doc):  # a CellModel (neuroscape.models.multicomp)
+        from neuroscape.models.multicomp.model import cell_model
+
+        model = cell_model(cell_description(el, doc))
+    else:
+        try:
+            model = equation_model(**cell_fields(el, doc))
+        except EquationError as exc:
+            raise NeuroMLError(f"{path_text}: cell {cid}: {exc}") from None
     object.__setattr__(model, "_ref", source.ref)
     object.__setattr__(model, "_source", source)
     _CELLS[key] = model

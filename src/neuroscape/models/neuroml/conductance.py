@@ -300,7 +300,9 @@ def _one_segment_area(cell, doc: Document) -> float:
     segs = _kids(morph, "segment")
     if len(segs) != 1:
         raise error(morph, f"a multi-compartment morphology ({len(segs)} segments) cannot be "
-                    "mapped; allowed: one segment (until neuroscape has multi-compartment cells)")
+                    "mapped into an equation model (a LEMS Simulation runs single-compartment "
+                    "cells); allowed: one segment, or FILE.nml:CELL_ID, which imports it as a "
+                    "multi-compartment cell")
     seg = segs[0]
     prox = _kids(seg, "proximal")
     dist = _kids(seg, "distal")
