@@ -42,6 +42,11 @@ def _rates(mech: Mechanism, v: float, celsius: float = 6.3, **inputs) -> dict[st
     return env
 
 
+def _vtrap(x: float, y: float) -> float:
+    """hh.mod's vtrap, with its guard at the removable singularity."""
+    return y * (1.0 - x / y / 2.0) if abs(x / y) < 1e-6 else x / (math.exp(x / y) - 1.0)
+
+
 def test_a_declaration_becomes_hh_data_in_neurons_units():
     na = channel("na", _na())
     assert na.parameters[0].default == pytest.approx(0.12, rel=1e-15)  # 120 mS/cm2 in S/cm2
@@ -55,8 +60,7 @@ def test_a_declaration_becomes_hh_data_in_neurons_units():
     # against hh.mod's own formulas (the built-in HH's rates) at several potentials
     for v in (-90.0, -65.0, -40.0, -39.999999, 0.0, 35.0):
         ours = _rates(na, v)
-        ref = _rates(HH, v, vtrap=lambda x, y: x / (math.exp(x / y) - 1.0) if abs(x / y) >= 1e-6
-                     else y * (1.0 - x / y / 2.0))  # fmt: skip
+        ref = _rates(HH, v, vtrap=_vtrap)
         assert ours["m_inf"] == pytest.approx(ref["minf"], rel=1e-12)
         assert ours["m_tau"] == pytest.approx(ref["mtau"], rel=1e-12)
         assert ours["h_inf"] == pytest.approx(ref["hinf"], rel=1e-12)
@@ -217,3 +221,28 @@ def test_groups_of_sections_stand_for_their_sections():
         assert "allowed" in str(info.value)
     with pytest.raises(CellError, match="L is set per section"):
         cell.with_values({"tree.L": 50})
+
+
+def test_an_equation_models_currents_as_a_channel():
+    """``{model: hh}``: the currents of the shipped equation model hh (its dV/dt's currents
+    per area, its gates, its sub-expressions), in NEURON's units, with hh.mod's rates."""
+    m = channel("hhm", {"model": "hh"})
+    assert m.defaults == {"g_Na": pytest.approx(0.12), "g_K": pytest.approx(0.036),
+                          "g_L": pytest.approx(0.0003), "E_Na": 50.0, "E_K": -77.0,
+                          "E_L": -54.3}  # no C (the section's cm), no celsius (the cell's)
+    assert sorted(c.e for c in m.currents) == ["E_K", "E_L", "E_Na"]
+    for v in (-80.0, -55.0, -40.0, 10.0):
+        ours = _rates(m, v, celsius=16.3)
+        ref = _rates(HH, v, celsius=16.3, vtrap=_vtrap)
+        for g in "mhn":
+            assert ours[f"{g}_inf"] == pytest.approx(ref[f"{g}inf"], rel=1e-12)
+            assert ours[f"{g}_tau"] == pytest.approx(ref[f"{g}tau"], rel=1e-12)
+    cs = channel("cs", {"model": "connor_stevens"})  # per mm2 in the file: S/cm2 here
+    assert cs.defaults["g_A"] == pytest.approx(0.0477) and len(cs.currents) == 4
+    for model, words in [("lif", "threshold"), ("wang_buzsaki", "instantaneous gate"),
+                         ("fhn", "membrane potential"), ("nothere", "shipped model")]:
+        with pytest.raises(CellError, match=words) as info:
+            channel("x", {"model": model})
+        assert "allowed" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(CellError, match="model: alone"):
+        channel("x", {"model": "hh", "current": "g*(v - e)"})

@@ -2,7 +2,8 @@
 
 (a) NEURON's hh rewritten as three channels (sodium and potassium in alpha/beta form from
     tests/data/channels/hh_*.yaml, a leak inline) gives the spike times of the built-in hh
-    (neuroscape's engine) and of NEURON's hh, at 6.3 and 10 degC;
+    (neuroscape's engine) and of NEURON's hh, at 6.3 and 10 degC; so does the equation model
+    hh (library/hh.yaml) taken as one channel;
 (b) channels NEURON does not ship, the A-current of Connor & Stevens (1971) and Ih of Huguenard
     & McCormick (1992), against NEURON running the same channels from hand-written NMODL files
     compiled by nrnivmodl (tests/data/channels/*.mod).
@@ -70,13 +71,15 @@ def hh_runs():
     chans = load_cell(CHANNELS / "ball_stick_hh_channels.yaml")
     amps = [a for _, a in HH_ROWS]
     vals = _values(HH_ROWS)
+    model = load_cell(CHANNELS / "ball_stick_hh_model.yaml")  # hh.yaml's currents
     return (_ours(builtin, vals, amps),
             _ours(chans, _values(HH_ROWS, {"soma.hh.gnabar": "soma.na.gbar"}), amps),
-            _neuron(builtin, vals, amps))  # fmt: skip
+            _neuron(builtin, vals, amps),
+            _ours(model, _values(HH_ROWS, {"soma.hh.gnabar": "soma.hhm.g_Na"}), amps))  # fmt: skip
 
 
 def test_hh_as_channels_gives_the_builtin_hh(hh_runs):
-    builtin, chans, _ = hh_runs
+    builtin, chans, _, _ = hh_runs
     for r in range(len(HH_ROWS)):
         d = np.abs(_first(chans.spikes[r]) - _first(builtin.spikes[r])).max()
         assert d <= TOL_MS, (r, d)
@@ -85,11 +88,21 @@ def test_hh_as_channels_gives_the_builtin_hh(hh_runs):
 
 
 def test_hh_as_channels_gives_neurons_hh(hh_runs):
-    _, chans, nrn = hh_runs
+    _, chans, nrn, _ = hh_runs
     for r in range(len(HH_ROWS)):
         d = np.abs(_first(chans.spikes[r]) - _first(nrn[r].spikes)).max()
         assert d <= TOL_MS, (r, d)
         assert np.abs(chans.v[r] - nrn[r].v).max() < 1e-7
+
+
+def test_the_equation_model_hh_as_a_channel_gives_neurons_hh(hh_runs):
+    """src/neuroscape/models/library/hh.yaml (the point model's equations) as the soma's
+    channel: NEURON's hh to rounding."""
+    _, _, nrn, model = hh_runs
+    for r in range(len(HH_ROWS)):
+        d = np.abs(_first(model.spikes[r]) - _first(nrn[r].spikes)).max()
+        assert d <= TOL_MS, (r, d)
+        assert np.abs(model.v[r] - nrn[r].v).max() < 1e-7
 
 
 @pytest.fixture(scope="module")

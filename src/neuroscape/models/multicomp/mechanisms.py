@@ -39,8 +39,14 @@ cnexp step); alpha/beta give inf = alpha/(alpha + beta), tau = 1/(alpha + beta),
 unless inf or tau is written too (they may read the gate's own ``m_alpha``, ``m_beta``).
 ``exprel(x) = (exp(x) - 1)/x`` (Brian2's, 1 at x = 0) writes the rates with a removable
 singularity (NEURON's vtrap). The current must be ohmic, i = g (v - e) with g and e free of v
-(HH-type): g = di/dv and e are found by sympy. Each number is stored in NEURON's units: S/cm2,
-mV, ms, 1/ms, mA/cm2 (others in the unit written).
+(HH-type): g = di/dv and e are found by sympy; a sum of such currents (hh's sodium, potassium
+and leak in one channel) is split by the products of gates it reads. A conductance that reads
+v through a rate (an instantaneous gate) is refused. Each number is stored in NEURON's units:
+S/cm2, mV, ms, 1/ms, mA/cm2 (others in the unit written).
+
+``{model: hh}`` (a shipped equation model's name, or an equation file) takes the membrane
+currents of an HH-type equation model as one channel (``equation_model_declaration``): its
+currents must be per area (hh's uA/cm^2, connor_stevens' nA/mm^2), its other states gates.
 """
 
 from __future__ import annotations
@@ -245,7 +251,7 @@ class CellError(ModelError):
     """A cell description that cannot be used (one line: the bad value and what is allowed)."""
 
 
-CHANNEL_KEYS = ("name", "description", "parameters", "rates", "gates", "current")
+CHANNEL_KEYS = ("name", "description", "parameters", "rates", "gates", "current", "model")
 PARAMETER_KEYS = ("default", "low", "description")
 # the forms of a gate: alpha/beta (inf = alpha/(alpha + beta), tau = 1/(alpha + beta)), inf/tau,
 # and alpha/beta with either given explicitly (NeuroML's gateHHratesInf and gateHHratesTau)
@@ -326,15 +332,18 @@ def _code(e) -> str:
 def _ident(name, what: str, err) -> str:
     if not (isinstance(name, str) and name.isidentifier() and not name.startswith("_")):
         raise err(f"{what} name {name!r}; allowed: a Python identifier not starting with _")
-    if name in RESERVED:
+    if name in RESERVED or name.startswith("e_current"):
         raise err(f"{what} name {name!r} is reserved; allowed: a name other than "
                   f"{', '.join(RESERVED)}")  # fmt: skip
     return name
 
 
-def channel(name: str, decl: Mapping, origin: str = "") -> Mechanism:
-    """The Mechanism of an HH-type channel declared as equations (see the module docstring);
-    ``origin`` (a file) is named in errors. One-line CellError for anything it cannot use."""
+def channel(name: str, decl: Mapping, origin: str = "", base_dir: Path | None = None
+            ) -> Mechanism:  # fmt: skip
+    """The Mechanism of an HH-type channel declared as equations (see the module docstring),
+    or of the currents of an equation model (``{model: hh}``: a shipped model's name or an
+    equation file, relative to ``base_dir``); ``origin`` (a file) is named in errors. One-line
+    CellError for anything it cannot use."""
     import sympy
 
     from neuroscape.models.equations.expressions import (
@@ -357,6 +366,15 @@ def channel(name: str, decl: Mapping, origin: str = "") -> Mechanism:
     _ident(name, "channel", err)
     if not isinstance(decl, Mapping):
         raise err(f"{decl!r}; allowed: a mapping of {', '.join(CHANNEL_KEYS)}")
+    if "model" in decl:  # the currents of an HH-type equation model
+        extra = [k for k in decl if k != "model"]
+        if extra:
+            raise err(f"model: with {extra[0]!r}; allowed: model: alone (an equation model's "
+                      "currents)")  # fmt: skip
+        try:
+            decl = equation_model_declaration(decl["model"], base_dir)
+        except CellError as exc:
+            raise err(str(exc)) from None
     bad = [k for k in decl if k not in CHANNEL_KEYS]
     if bad:
         raise err(f"unknown key {bad[0]!r}; allowed: {', '.join(CHANNEL_KEYS)}")
@@ -513,41 +531,250 @@ def channel(name: str, decl: Mapping, origin: str = "") -> Mechanism:
     if unread:
         raise err(f"{decl['current']!r} does not read the gate {unread[0]!r}; allowed: a "
                   f"current of the gates {', '.join(gate_names)}", "current")
-    g_e = sympy.diff(i_e, v)
     gate_syms = {sympy.Symbol(g) for g in gate_names}
-    if g_e == 0:
-        raise err(f"{decl['current']!r} does not depend on v; allowed: g*(v - e)", "current")
-    if v in g_e.free_symbols:
-        raise err(f"{decl['current']!r} is not ohmic (its conductance depends on v); allowed: "
-                  "g*(v - e) with g and e free of v (an HH-type current)", "current")
-    e_e = sympy.simplify(v - sympy.cancel(i_e / g_e))
-    if v in e_e.free_symbols or e_e.free_symbols & gate_syms:
-        raise err(f"{decl['current']!r}: its reversal potential depends on v or the gates; "
-                  "allowed: g*(v - e) with e a constant, a parameter, ena or ek", "current")
+    # i = sum over currents of g_k (v - e_k): the terms grouped by their product of gates (hh:
+    # m^3 h, n^4, 1), each group ohmic with a reversal free of v and of the gates
+    groups: dict = {}
+    for term in sympy.Add.make_args(i_e):
+        key = sympy.Mul(*[f for f in sympy.Mul.make_args(term)
+                          if f.free_symbols and f.free_symbols <= gate_syms])  # fmt: skip
+        groups[key] = groups.get(key, 0) + term
     inputs = {p.name for p in params} | set(CHANNEL_IONS)
-    if isinstance(e_e, sympy.Symbol) and e_e.name in inputs:
-        e_name = e_e.name
-    else:
-        e_name = "e_current"
-        rates.append((e_name, _code(e_e)))
-    current = Current(f"i_{name}", _code(g_e), e_name)
+    # rates of v (directly or through other rates): a conductance reading one is an
+    # instantaneous gate, whose di/dv the cable engine does not take (NEURON's numerical one)
+    of_v = {v}
+    for rname, text in rates:
+        if {sympy.Symbol(n) for n in names_in(text)} & of_v:
+            of_v.add(sympy.Symbol(rname))
+    currents = []
+    for k, part in enumerate(groups.values()):
+        shown = decl["current"] if len(groups) == 1 else str(part)
+        g_e = sympy.diff(part, v)
+        if g_e == 0:
+            raise err(f"{shown!r} does not depend on v; allowed: g*(v - e)", "current")
+        if g_e.free_symbols & of_v:
+            raise err(f"{shown!r} is not ohmic (its conductance depends on v: an instantaneous "
+                      "gate?); allowed: g*(v - e) with g and e free of v, gates with a time "
+                      "constant (an HH-type current)", "current")  # fmt: skip
+        e_e = sympy.simplify(v - sympy.cancel(part / g_e))
+        if e_e.free_symbols & (of_v | gate_syms):
+            raise err(f"{shown!r}: its reversal potential depends on v or the gates; allowed: "
+                      "g*(v - e) with e a constant, a parameter, ena or ek", "current")
+        suffix = f"_{k}" if len(groups) > 1 else ""
+        if isinstance(e_e, sympy.Symbol) and e_e.name in inputs:
+            e_name = e_e.name
+        else:
+            e_name = f"e_current{suffix}"
+            rates.append((e_name, _code(e_e)))
+        currents.append(Current(f"i_{name}{suffix}", _code(g_e), e_name))
 
     # which reversal potentials it reads, which helpers it calls
-    used: set[str] = set(names_in(current.g)) | {current.e}
+    used: set[str] = set()
+    for c in currents:
+        used |= names_in(c.g) | {c.e}
     for _, text in rates:
         used |= names_in(text)
     ions = tuple(CHANNEL_IONS[r] for r in CHANNEL_IONS if r in used)
-    every = " ".join([current.g, *(t for _, t in rates)])
+    every = " ".join([*(c.g for c in currents), *(t for _, t in rates)])
     return Mechanism(
         name=name,
         description=description or f"channel {name} (written as equations)",
         parameters=tuple(params),
-        currents=(current,),
+        currents=tuple(currents),
         ions=ions,
         rates=tuple(rates),
         gates=tuple(gates),
         functions=_EXPREL if "_exprel(" in every else "",
     )
+
+
+# ---------------------------------------------------------------- an equation model's channels
+
+_EQ_KEYS_REFUSED = ("threshold", "reset", "refractory")
+
+
+def _sympy_of(text: str, where: str):
+    """An equation model's expression as sympy, every name a Symbol and every function an
+    undefined Function (structure only: which states it reads, and how); parsed by ``ast``,
+    never evaluated; numbers exact."""
+    import sympy
+
+    from neuroscape.models.equations.expressions import ExpressionError, parse
+
+    try:
+        tree = parse(str(text))
+    except ExpressionError as exc:
+        raise CellError(f"{where}: {exc}; allowed: an equation model's expression") from None
+
+    def walk(n):
+        if isinstance(n, ast.Expression):
+            return walk(n.body)
+        if isinstance(n, ast.Constant) and isinstance(n.value, int | float) and not isinstance(
+                n.value, bool):  # fmt: skip
+            return sympy.Rational(repr(n.value))
+        if isinstance(n, ast.Name):
+            return sympy.Symbol(n.id)
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub | ast.UAdd):
+            return -walk(n.operand) if isinstance(n.op, ast.USub) else walk(n.operand)
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add | ast.Sub | ast.Mult | ast.Div
+                                                   | ast.Pow):  # fmt: skip
+            a, b = walk(n.left), walk(n.right)
+            return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b,
+                    ast.Div: a / b if b != 0 else sympy.nan,
+                    ast.Pow: a**b}[type(n.op)]  # fmt: skip
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and not n.keywords:
+            return sympy.Function(n.func.id)(*[walk(a) for a in n.args])
+        raise CellError(f"{where}: {ast.unparse(n)!r} cannot be read; allowed: arithmetic, names "
+                        "and functions")  # fmt: skip
+
+    return walk(tree)
+
+
+def _text(e) -> str:
+    """A sympy expression back as an equation model's text (exact rationals, ** powers)."""
+    return str(e)
+
+
+def equation_model_declaration(source, base_dir: Path | None = None) -> dict:
+    """The channel declaration of the membrane currents of an HH-type equation model (a
+    neuroscape equation file or a shipped model's name, e.g. ``hh``, ``connor_stevens``):
+    the current is what the model's dV/dt subtracts from its injected current times its
+    capacitance, so its currents must be densities (a current per area); each other state
+    must be a gate dx/dt = A(v) x + B(v) (inf = -B/A, tau = -1/A); its sub-expressions become
+    rates, its parameters the channel's (a parameter ``celsius`` is the cell's temperature;
+    the capacitance is the section's cm, not the channel's)."""
+    import sympy
+    import yaml
+
+    from neuroscape.models.library import FILES
+
+    if isinstance(source, str) and source in FILES:
+        path = FILES[source]
+    else:
+        path = Path(source).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise CellError(f"model: {source}: no such equation file or shipped model; allowed: "
+                            f"a YAML equation file or one of {', '.join(FILES)}")  # fmt: skip
+    w = f"model {path.name}"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise CellError(f"{w}: cannot read: {' '.join(str(exc).split())}; allowed: an equation "
+                        "file") from None  # fmt: skip
+    if not isinstance(data, Mapping) or "equations" not in data or "current" not in data:
+        raise CellError(f"{w}: not an equation model; allowed: a file with equations: and "
+                        "current:")  # fmt: skip
+    bad = [k for k in _EQ_KEYS_REFUSED if data.get(k)]
+    if bad:
+        raise CellError(f"{w}: has {bad[0]}: (an integrate-and-fire model); allowed: an HH-type "
+                        "model (gates of V, no reset)")  # fmt: skip
+    states: dict[str, str] = {}  # name -> rhs
+    subs: dict[str, str] = {}
+    first_unit = None
+    for raw in str(data["equations"]).split("\n"):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if ":" not in line or "=" not in line:
+            raise CellError(f"{w}: {line!r}; allowed: 'dx/dt = expr : unit' or 'y = expr : unit'")
+        body, unit = line.rsplit(":", 1)
+        lhs, rhs = body.split("=", 1)
+        m = re.fullmatch(r"\s*d\s*([A-Za-z_]\w*)\s*/\s*dt\s*", lhs)
+        if "(" in unit:
+            raise CellError(f"{w}: {line!r} has flags; allowed: an HH-type model without them")
+        if m:
+            states[m.group(1)] = rhs
+            first_unit = first_unit or unit.strip()
+        else:
+            subs[lhs.strip()] = rhs
+    if not states:
+        raise CellError(f"{w}: no dx/dt line; allowed: an HH-type model")
+    from neuroscape.models.equations.expressions import parse_unit
+
+    vname = next(iter(states))
+    if parse_unit(first_unit).dims != parse_unit("mV").dims:
+        raise CellError(f"{w}: its first state {vname} is in {first_unit}; allowed: a membrane "
+                        "potential (a voltage) first")  # fmt: skip
+    cur = str(data["current"].get("name", "I")) if isinstance(data["current"], Mapping) else "I"
+    v, i_sym = sympy.Symbol("v"), sympy.Symbol(cur)
+    params = dict(data.get("parameters") or {})
+    for n in ("v", *(k for k in subs if k == "v")):
+        if n != vname and (n in params or n in subs):
+            raise CellError(f"{w}: a name v besides the membrane potential {vname}; allowed: v "
+                            "only for the membrane potential")  # fmt: skip
+    rename = {sympy.Symbol(vname): v}
+    f = _sympy_of(states[vname], f"{w}: d{vname}/dt").subs(rename)
+    didi = sympy.diff(f, i_sym)
+    if didi == 0:
+        raise CellError(f"{w}: d{vname}/dt does not read the current {cur}; allowed: a model "
+                        f"driven by {cur}")  # fmt: skip
+    cap = sympy.simplify(1 / didi)
+    # the membrane current (outward): I - C dV/dt, by sympy's own flattening (terms kept as
+    # written: g*m**3*h*(V - E) stays one term)
+    i_m = -(cap * f.subs(i_sym, 0))
+    if i_sym in i_m.free_symbols or v in cap.free_symbols:
+        raise CellError(f"{w}: d{vname}/dt is not (I - currents)/C; allowed: an HH-type model")
+    gates: dict[str, dict] = {}
+    gate_syms = {sympy.Symbol(x) for x in list(states)[1:]}
+    taken_generated = {f"{x}_{k}" for x in list(states)[1:] for k in ("alpha", "beta", "inf",
+                                                                        "tau")}  # fmt: skip
+    sub_rename = {sympy.Symbol(n): sympy.Symbol(f"{n}_eq") for n in subs if n in taken_generated}
+    for x in list(states)[1:]:
+        r = _sympy_of(states[x], f"{w}: d{x}/dt").subs(rename).subs(sub_rename)
+        xs = sympy.Symbol(x)
+        a = sympy.diff(r, xs)
+        b = r.subs(xs, 0)
+        if sympy.diff(a, xs) != 0 or (a.free_symbols | b.free_symbols) & (gate_syms | {i_sym}):
+            raise CellError(f"{w}: d{x}/dt = {states[x].strip()!r} is not a gate of v (dx/dt = "
+                            "A(v) x + B(v)); allowed: an HH-type model")  # fmt: skip
+        gates[x] = {"inf": _text(sympy.simplify(-b / a)), "tau": _text(sympy.simplify(-1 / a))}
+    rates_in = {}
+    for n, text in subs.items():
+        e = _sympy_of(text, f"{w}: {n}").subs(rename).subs(sub_rename)
+        if e.free_symbols & (gate_syms | {i_sym}):
+            continue  # a sub-expression of the gates or the current (e.g. a named current)
+        rates_in[str(sub_rename.get(sympy.Symbol(n), n))] = e
+    # the sub-expressions the current reads through other ones are inlined (they read gates)
+    inline = {sympy.Symbol(n): _sympy_of(t, f"{w}: {n}").subs(rename)
+              for n, t in subs.items() if str(sub_rename.get(sympy.Symbol(n), n)) not in rates_in}
+    for _ in range(len(inline) + 1):
+        i_m = i_m.subs(inline)
+    # rates in an order that defines each before its use
+    order: list[str] = []
+    todo = dict(rates_in)
+    while todo:
+        ready = [n for n, e in todo.items()
+                 if not ({s.name for s in e.free_symbols} & (set(todo) - {n}))]  # fmt: skip
+        if not ready:
+            raise CellError(f"{w}: sub-expressions {', '.join(todo)} define each other; allowed: "
+                            "no cycle")  # fmt: skip
+        for n in ready:
+            order.append(n)
+            del todo[n]
+    used: set[str] = {s.name for s in i_m.free_symbols}
+    for g in gates.values():
+        used |= {s.name for t in g.values() for s in _sympy_of(t, w).free_symbols}
+    for n in order:
+        used |= {s.name for s in rates_in[n].free_symbols}
+    decl_params = {}
+    for pname, pdef in params.items():
+        if pname in (cur, "celsius", vname) or pname not in used:
+            continue  # the drive, the cell's temperature, the capacitance (the section's cm)
+        default = pdef.get("default") if isinstance(pdef, Mapping) else pdef
+        entry = {"default": default}
+        if isinstance(pdef, Mapping) and pdef.get("description"):
+            entry["description"] = str(pdef["description"])
+        decl_params[pname] = entry
+    return {
+        "description": f"the currents of {data.get('name', path.stem)}: "
+                       f"{str(data.get('description', '')).strip()}"[:300],
+        "parameters": decl_params,
+        "rates": {n: _text(rates_in[n]) for n in order},
+        "gates": gates,
+        "current": _text(i_m),
+    }  # fmt: skip
 
 
 def load_channel(name: str, source, base_dir: Path | None = None) -> Mechanism:
@@ -559,7 +786,7 @@ def load_channel(name: str, source, base_dir: Path | None = None) -> Mechanism:
                             "the same name")  # fmt: skip
         return source
     if isinstance(source, Mapping):
-        return channel(name, source)
+        return channel(name, source, base_dir=base_dir)
     if isinstance(source, str | Path):
         import yaml
 
@@ -574,6 +801,6 @@ def load_channel(name: str, source, base_dir: Path | None = None) -> Mechanism:
         except yaml.YAMLError as exc:
             raise CellError(f"channel {name!r}: {path}: YAML error: "
                             f"{' '.join(str(exc).split())}") from None  # fmt: skip
-        return channel(name, data, str(path))
+        return channel(name, data, str(path), path.parent)
     raise CellError(f"channel {name!r}: {source!r}; allowed: a mapping (the declaration) or the "
                     "path of a YAML channel file")  # fmt: skip
