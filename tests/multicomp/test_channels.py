@@ -185,15 +185,17 @@ def test_a_leak_written_as_a_channel_runs_as_pas_bit_for_bit():
     NEURON's pas, same values: the same generated arithmetic, so the same bits."""
     secs = {"soma": {"L": 20, "diam": 20}, "dend": {"L": 300, "diam": 1, "nseg": 9,
                                                      "parent": "soma"}}  # fmt: skip
+    # (declared as a NeuroML passive channel imports, so that tests/neuroml share the kernel)
     pas = load_cell({"sections": secs, "mechanisms": {"all": {"pas": {"g": 2e-4, "e": -70}}}})
-    lk = load_cell({"sections": secs, "mechanisms": {"all": {"lk": {"g": 2e-4, "e": -70}}},
-                    "channels": {"lk": {"parameters": {"g": "0.001 S/cm2", "e": "-70 mV"},
-                                        "current": "g*(v - e)"}}})  # fmt: skip
-    assert "m0_lk" in generate_source(lk.used_mechanisms())
+    lk = load_cell({"sections": secs, "mechanisms": {"all": {"pas_chan": {"gmax": 2e-4,
+                                                                          "erev": -70}}},
+                    "channels": {"pas_chan": {"parameters": {"gmax": "0 S/cm2", "erev": "0 mV"},
+                                              "current": "gmax * (v - erev)"}}})  # fmt: skip
+    assert "m0_pas_chan" in generate_source(lk.used_mechanisms())
     stim = make_stimulus("step", amp=np.array([0.05, 0.1]), t_on=1.0)
     kw = dict(stimulus=stim, dt_ms=0.025, duration_ms=20.0, record=[("soma", 0.5), ("dend", 1)])
     a = run_cell(pas, {"dend.pas.g": np.array([1e-4, 3e-4])}, **kw)
-    b = run_cell(lk, {"dend.lk.g": np.array([1e-4, 3e-4])}, **kw)
+    b = run_cell(lk, {"dend.pas_chan.gmax": np.array([1e-4, 3e-4])}, **kw)
     np.testing.assert_array_equal(a.v, b.v)
     assert a.v[1, 0, -1] > -70.0 + 1.0  # the step depolarised it
 

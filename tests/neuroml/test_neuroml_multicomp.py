@@ -134,14 +134,20 @@ def test_the_neuroml2_example_multicompartment_cell(tmp_path):
     assert c.Ra == 1e5 and set(c.channels) == {"passiveChan", "naChan", "kChan"}
 
 
-def test_simulate_and_params_through_the_command_line(capsys):
-    ref = f"{BALL}:ball_stick_hh"
-    assert main(["simulate", ref, "--current", "0.5", "--duration-ms", "150",
-                 "--set", "soma_group.kslow_chan.gmax=0", "--json"]) == 0  # fmt: skip
-    out = json.loads(capsys.readouterr().out)
-    assert out["kind"] == "cell" and out["spike_count"] >= 3
+def test_simulate_and_params_through_the_command_line(tmp_path, capsys):
+    """A passive two-section cell (its kernel is the one tests/multicomp/test_channels.py
+    compiles: a NeuroML passive channel is gmax (v - erev))."""
+    ref = f"{_cell(tmp_path)}:c"
     assert main(["params", ref]) == 0
-    assert "dendrite_group.hcn_chan.gmax" in capsys.readouterr().out
+    assert "all.pas_chan.gmax" in capsys.readouterr().out
+    args = ["simulate", ref, "--current", "0.02", "--duration-ms", "60", "--t-on", "5",
+            "--record", "dend(1)", "--json"]  # fmt: skip
+    assert main(args) == 0
+    low = json.loads(capsys.readouterr().out)
+    assert low["kind"] == "cell" and low["spike_count"] == 0
+    assert main([*args, "--set", "all.pas_chan.gmax=0.00005"]) == 0
+    high = json.loads(capsys.readouterr().out)
+    assert high["parameters"]["all.pas_chan.gmax"] == 5e-5
 
 
 def _refused(capsys, f: Path, *words) -> str:
