@@ -148,6 +148,9 @@ def test_length_and_diameter_overrides_on_3d_sections_as_neuron(imported):
     built = NeuronCell(cell)
     for row in range(3):
         built.update(cell.with_values({k: float(v[row]) for k, v in values.items()}))
+        # a diam given for a row is assigned, as `sec.diam = x` in NEURON sets every 3-D point
+        # even when x is the section's present mean (row 0)
+        built.sections["dend[2]"].diam = float(values["dend[2].diam"][row])
         geom = built.geometry()
         for k, sec in enumerate(d.section_names):
             nodes = d.first_node[k] + np.arange(d.nseg[k])

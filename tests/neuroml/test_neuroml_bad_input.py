@@ -64,7 +64,9 @@ def test_kinetic_scheme_channel(tmp_path, capsys):
     assert f"{f}:6" in err and "<ionChannelKS id='ks'>" in err and "KineticScheme" in err
 
 
-def test_multi_compartment_morphology(tmp_path, capsys):
+def test_multi_compartment_cell_without_biophysics(tmp_path, capsys):
+    """A multi-compartment cell imports into the cell description; without its
+    biophysicalProperties it cannot be simulated: one line naming the cell's element."""
     f = tmp_path / "mc.nml"
     f.write_text(NML.format(body="""<cell id="mc">
   <morphology id="m">
@@ -74,7 +76,7 @@ def test_multi_compartment_morphology(tmp_path, capsys):
 </cell>"""))  # noqa: E501
     rc, err = _run(capsys, ["params", f"{f}:mc"])
     assert rc == 2 and len(err.splitlines()) == 1
-    assert f"{f}:3" in err and "<morphology id='m'>" in err and "multi-compartment" in err
+    assert f"{f}:2" in err and "<cell id='mc'>" in err and "biophysicalProperties" in err
 
 
 def test_missing_include(tmp_path, capsys):

@@ -23,7 +23,6 @@ from neuroscape.models.multicomp.description import (
     CellDescription,
     CellError,
     load_cell,
-    unit_of,
 )
 from neuroscape.models.neuron import NEURON_OUTPUTS
 
@@ -106,7 +105,7 @@ def cell_model(cell: CellDescription, version: str = "1") -> CellModel:
                 _default(value, low, high),
                 float(low),
                 float(high),
-                unit_of(address),
+                cell.unit_of(address),  # the cell's channels' units included
                 f"{address} of the cell (written: {value:g})",
             )
         )
