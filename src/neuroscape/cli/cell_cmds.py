@@ -13,7 +13,14 @@ import sys
 
 import numpy as np
 
-from neuroscape.cli.common import CLIError, column_name, format_value, parse_number, print_json
+from neuroscape.cli.common import (
+    CLIError,
+    column_name,
+    format_value,
+    parse_number,
+    print_json,
+    spike_list,
+)
 
 _LOCATION = re.compile(r"\s*([A-Za-z_]\w*(?:\[\d+\])?)\s*(?:\(\s*([^)]*)\s*\))?\s*")
 # options of other model kinds that a cell does not take (refused, never ignored)
@@ -137,11 +144,9 @@ def simulate_cell(args, resolve_settings, stimulus) -> int:
             }
         )
     else:
-        first = ", ".join(f"{t:.2f}" for t in spikes[:5])
-        more = f" (+{len(spikes) - 5} more)" if len(spikes) > 5 else ""
         print(
             f"rate={format_value(rate, 'Hz')} at {cell.root}(0.5)  spikes={len(spikes)} in the "
-            f"run, {n_window} in the {window:g} ms window  spike times: {first or 'none'}{more} ms"
+            f"run, {n_window} in the {window:g} ms window  spike times: {spike_list(spikes)} ms"
         )
         if not ok:
             print("neuroscape: simulation failed: V became NaN or infinite", file=sys.stderr)

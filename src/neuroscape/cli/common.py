@@ -131,6 +131,13 @@ def parse_set(items: list[str] | None, spec, option: str = "--set") -> dict[str,
     return values
 
 
+def spike_list(spikes, n: int = 5) -> str:
+    """The first ``n`` spike times (ms, 2 decimals) and how many more there are."""
+    first = ", ".join(f"{t:.2f}" for t in spikes[:n])
+    more = f" (+{len(spikes) - n} more)" if len(spikes) > n else ""
+    return f"{first or 'none'}{more}"
+
+
 def parse_pairs(items: list[str] | None, option: str) -> dict[str, float]:
     """NAME=NUMBER options whose names the caller checks."""
     out = {}

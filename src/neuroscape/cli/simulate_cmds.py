@@ -25,6 +25,7 @@ from neuroscape.cli.common import (
     positive_float,
     positive_int,
     print_json,
+    spike_list,
     stimulus_from_args,
 )
 from neuroscape.core.integrators import SCHEMES
@@ -339,12 +340,10 @@ def _simulate_neuron(args, spec) -> int:
             }
         )
     else:
-        first = ", ".join(f"{t:.2f}" for t in spikes[:5])
-        more = f" (+{len(spikes) - 5} more)" if len(spikes) > 5 else ""
         print(
             f"rate={format_value(res.rates[0], out_units.get('rate', 'Hz'))}  "
             f"spikes={len(spikes)} in the run, {int(res.counts[0])} in the "
-            f"{res.window_ms:g} ms window  spike times: {first or 'none'}{more} ms"
+            f"{res.window_ms:g} ms window  spike times: {spike_list(spikes)} ms"
         )
         if not res.ok[0]:
             print(f"neuroscape: simulation failed: {res.errors[0]}", file=sys.stderr)
