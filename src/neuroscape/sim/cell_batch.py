@@ -15,7 +15,7 @@ import numpy as np
 
 from neuroscape.core.settings import ChunkResult, SettingsError, SimSettings
 from neuroscape.core.stimuli import Stimulus, make_stimulus
-from neuroscape.models.multicomp.model import CELL_SCHEMES, CellModel, check_location
+from neuroscape.models.multicomp.model import CellModel, check_location, check_scheme
 from neuroscape.models.neuron import classify_spikes
 
 
@@ -43,11 +43,7 @@ class CellBatch:
         return integrator or self.spec.settings.integrator
 
     def check_settings(self, settings: SimSettings) -> None:
-        if settings.integrator not in CELL_SCHEMES:
-            raise SettingsError(
-                f"integrator={settings.integrator!r}; allowed for a multi-compartment cell: "
-                f"{', '.join(CELL_SCHEMES)}"
-            )
+        check_scheme(settings.integrator)
         self.stimulus.check(settings.duration_ms)
 
     def describe(self) -> dict:
@@ -190,10 +186,7 @@ def cell_traces(
 
     p = model.spec.params_array(params, allow_outside=True)
     integ = integrator or model.spec.settings.integrator
-    if integ not in CELL_SCHEMES:
-        raise SettingsError(
-            f"integrator={integ!r}; allowed for a multi-compartment cell: {', '.join(CELL_SCHEMES)}"
-        )
+    check_scheme(integ)
     res = run_cell(
         model.cell, model.values(p), stimulus=stimulus, dt_ms=dt_ms, duration_ms=duration_ms,
         integrator=integ, workers=workers, record_every=record_every,

@@ -81,6 +81,17 @@ class CellModel(Model):
         return m
 
 
+def check_scheme(integrator: str) -> None:
+    """Refuse, in one line, a scheme the cable engine does not have."""
+    from neuroscape.core.settings import SettingsError
+
+    if integrator not in CELL_SCHEMES:
+        raise SettingsError(
+            f"integrator={integrator!r}; allowed for a multi-compartment cell: "
+            f"{', '.join(CELL_SCHEMES)}"
+        )
+
+
 def check_location(cell: CellDescription, section: str, x: float) -> None:
     """Refuse, in one line, a location ``SECTION(x)`` that is not on ``cell``."""
     if section not in cell.sections:
@@ -136,4 +147,11 @@ def load_cell_model(path: str | Path) -> CellModel:
     return model
 
 
-__all__ = ["CELL_SETTINGS", "CellModel", "cell_model", "check_location", "load_cell_model"]
+__all__ = [
+    "CELL_SETTINGS",
+    "CellModel",
+    "cell_model",
+    "check_location",
+    "check_scheme",
+    "load_cell_model",
+]
