@@ -1,0 +1,427 @@
+"""Networks of multi-compartment cells (``neuroscape.models.multicomp.network``), run batched
+over parameter sets as NEURON's fixed step runs them.
+
+Every cell of every parameter set is a row of its population's cable kernel
+(``cable_engine.generate_network_source``): B parameter sets of a population of N cells are
+B*N rows (row p*N + i: cell i of parameter set p), and rows of different parameter sets never
+interact. The run proceeds in windows of the shortest synaptic delay, as NEURON's
+ParallelContext exchanges spikes (Hines & Carnevale 2008, "Translating network models to
+parallel hardware in NEURON", J Neurosci Methods 169:425): each population's kernel advances
+its rows by one window, keeping V, the gates and the synapses in arrays between calls; then the
+spikes of the window become events in the targets' rings of pending weights
+(``_exchange``, numba, parallel over parameter sets), which later windows deliver. The ring
+(one slot per step) holds the sum of the weights due at a step; an event whose time is t_ev is
+delivered at the first step whose start t has t_ev <= t + dt/2 (NEURON's
+``deliver_net_events``); a spike detected at time point t_j (NEURON's threshold check: V above
+0 mV at t_j and not at t_{j-1}) is sent at t_j + 1e-10 ms (``ConditionEvent::check``'s teps),
+so it arrives at t_j + 1e-10 + delay.
+
+Poisson inputs are drawn before the run (``input_trains``): input k of the cell in global
+cell-row r (r = g * n_cells + c for the parameter set of global row g and the cell's index c
+over all populations in declaration order) is one train of rate n * rate, its exponential
+intervals from the counter-based stream (seed, r) of ``neuroscape.core.rng`` at counters
+k * 2^40 + 0, 1, 2, ...; so a row's input, and with it its whole run, does not depend on the
+batch size, on which rows share a chunk, or on the thread count (bitwise). The NEURON reference
+(``neuroscape.reference.neuron_network``) plays the same trains.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit, prange
+
+from neuroscape.core.rng import row_keys, unit_float_np, word_np
+from neuroscape.core.settings import SettingsError
+from neuroscape.models.multicomp.network import CellNetwork, CellNetworkError, Synapse
+from neuroscape.sim.cable_engine import (
+    INTEGRATORS,
+    ROOT,
+    _location,
+    _mechanism_arrays,
+    get_network_kernel,
+)
+
+SEND_EPS_MS = 1e-10  # NEURON's teps: a threshold event is sent at t + 1e-10 ms
+INPUT_STREAM_SHIFT = 40  # input k draws at counters k * 2^40 + j
+
+
+@dataclass
+class CellNetworkResult:
+    """Spike times (ms, interpolated upward 0-mV crossings at each cell's root middle) per
+    population, per parameter set, per cell; rates (Hz) per population (B,); V records."""
+
+    spikes: dict[str, list[list[np.ndarray]]]
+    rates: dict[str, np.ndarray]
+    duration_ms: float
+    t_ms: np.ndarray | None = None
+    v: dict[str, np.ndarray] = field(default_factory=dict)  # pop -> (B, size, n_rec, T)
+    graph: object = None
+
+    def outputs(self) -> np.ndarray:
+        """(B, n_pops): the populations' rates in declaration order."""
+        return np.stack([self.rates[p] for p in self.rates], axis=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# timing rules (NEURON's fixed step)
+
+
+def delivery_step(t_ev: np.ndarray | float, dt: float) -> np.ndarray:
+    """The step whose start t = m dt is the first with t_ev <= t + dt/2 (NEURON's
+    deliver_net_events delivers the events up to t + dt/2 before the step from t)."""
+    t = np.asarray(t_ev, dtype=float)
+    m = np.maximum(np.ceil(t / dt - 0.5), 0).astype(np.int64)
+    # the float condition itself decides at the boundary
+    lo = (m > 0) & (t <= (m - 1) * dt + 0.5 * dt)
+    m = np.where(lo, m - 1, m)
+    hi = t > m * dt + 0.5 * dt
+    return np.where(hi, m + 1, m)
+
+
+def delay_steps(delay_ms: float, dt: float) -> int:
+    """Steps from the time point of a spike to the step its events are delivered at."""
+    return int(delivery_step(SEND_EPS_MS + delay_ms, dt))
+
+
+def synapse_columns(syn: Synapse) -> tuple[float, float, float, float, float]:
+    """(tau1, tau2, e, fA, fB) of the kernel's synapse, as NEURON's INITIAL leaves them:
+    Exp2Syn's tau1 moved to 0.9999 tau2 when tau1/tau2 > 0.9999 (or up to 1e-9 tau2), and
+    its factor 1/(exp(-tp/tau2) - exp(-tp/tau1)) at the peak time tp (exp2syn.mod)."""
+    if syn.kind == "expsyn":
+        return (syn.tau2, syn.tau2, syn.e, 0.0, 1.0)
+    tau1, tau2 = syn.tau1, syn.tau2
+    if tau1 / tau2 > 0.9999:
+        tau1 = 0.9999 * tau2
+    if tau1 / tau2 < 1e-9:
+        tau1 = tau2 * 1e-9
+    tp = (tau1 * tau2) / (tau2 - tau1) * math.log(tau2 / tau1)
+    factor = -math.exp(-tp / tau1) + math.exp(-tp / tau2)
+    factor = 1.0 / factor
+    return (tau1, tau2, syn.e, factor, factor)
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def _offsets(net: CellNetwork) -> dict[str, int]:
+    off, n = {}, 0
+    for p in net.populations:
+        off[p.name] = n
+        n += p.size
+    return off
+
+
+def input_trains(net: CellNetwork, values: dict[str, np.ndarray], *, seed: int = 0,
+                 rows: np.ndarray | None = None, duration_ms: float | None = None
+                 ) -> list[list[list[np.ndarray]]]:  # fmt: skip
+    """The Poisson trains (ms, sorted) of every input: [input][param set][cell of the target].
+    Input k onto the cell of global cell-row r: intervals -ln(1 - u)/(n rate) with u the
+    stream (seed, r) at counters k 2^40 + j (module docstring)."""
+    b = len(next(iter(values.values()))) if values else 1
+    rows = np.arange(b) if rows is None else np.asarray(rows, dtype=np.int64)
+    t_end = net.duration_ms if duration_ms is None else float(duration_ms)
+    off = _offsets(net)
+    out = []
+    for k, inp in enumerate(net.inputs):
+        rate = (np.asarray(values[inp.rate], float) if isinstance(inp.rate, str)
+                else np.full(b, float(inp.rate)))  # fmt: skip
+        size = net.population(inp.target).size
+        per_p = []
+        for p in range(b):
+            lam = inp.n * float(rate[p]) * 1e-3  # events per ms
+            cells = []
+            keys = row_keys(seed, int(rows[p]) * net.n_cells + off[inp.target] + np.arange(size))
+            for i in range(size):
+                if not lam > 0:
+                    cells.append(np.zeros(0))
+                    continue
+                n = int(lam * t_end + 10 * math.sqrt(lam * t_end) + 20)
+                base = np.uint64(k) << np.uint64(INPUT_STREAM_SHIFT)
+                while True:
+                    ctr = base + np.arange(n, dtype=np.uint64)
+                    u = unit_float_np(word_np(keys[i : i + 1], ctr))[0]
+                    t = np.cumsum(-np.log1p(-u)) / lam
+                    if t[-1] >= t_end:
+                        break
+                    n *= 2
+                cells.append(t[t < t_end])
+            per_p.append(cells)
+        out.append(per_p)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# numba helpers between windows
+
+
+@njit(parallel=True, cache=True)
+def _exchange(ev_step, ev_n, size, n_sets, indptr, e_base, e_pstride, e_wcol, e_kd, weights,
+              ring, n_total, pend):  # fmt: skip
+    """The events of one population's spikes of a window into the targets' rings: parameter
+    sets in parallel (each writes its own rows), each in a fixed order (cell, spike, target)."""
+    for p in prange(n_sets):
+        for i in range(size):
+            r = p * size + i
+            for q in range(ev_n[r]):
+                j = ev_step[r, q]
+                for e in range(indptr[i], indptr[i + 1]):
+                    m = j + e_kd[e]
+                    if m < n_total:
+                        pend[e_base[e] + p * e_pstride[e] + m % ring] += weights[p, e_wcol[e]]
+
+
+@njit(cache=True)
+def _add_inputs(ptr, steps, idx, w, stop, ring, pend):
+    """Input events whose delivery step is before ``stop`` into the rings (in their order)."""
+    n = steps.shape[0]
+    while ptr < n and steps[ptr] < stop:
+        pend[idx[ptr] + steps[ptr] % ring] += w[ptr]
+        ptr += 1
+    return ptr
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def _param_values(net: CellNetwork, params) -> dict[str, np.ndarray]:
+    if isinstance(params, dict):
+        b = {len(np.atleast_1d(v)) for v in params.values()} - {1}
+        if len(b) > 1:
+            raise SettingsError("parameter values have different numbers of rows; allowed: 1 "
+                                "or one common count")
+        bn = b.pop() if b else 1
+        vals = {q.name: np.full(bn, q.default) for q in net.parameters}
+        for k, v in params.items():
+            if k not in vals:
+                raise CellNetworkError(f"unknown parameter {k!r}; allowed: "
+                                       f"{', '.join(vals) or '(none declared)'}")
+            vals[k] = np.broadcast_to(np.asarray(v, dtype=float), (bn,)).copy()
+        return vals
+    return net.values(params)
+
+
+def run_cell_network(
+    net: CellNetwork,
+    params: np.ndarray | dict | None = None,
+    *,
+    conn_seed: int = 0,
+    graph=None,
+    seed: int = 0,
+    rows: np.ndarray | None = None,
+    duration_ms: float | None = None,
+    dt_ms: float | None = None,
+    integrator: str = "crank_nicolson",
+    record: dict[str, list[tuple[str, float]]] | None = None,
+    record_every: int = 1,
+    workers: int | None = None,
+    trains: list | None = None,
+) -> CellNetworkResult:
+    """Simulate B parameter sets of ``net`` (``params``: rows (B, n_params) in the declared
+    order, or name -> values; default: the defaults) from NEURON's finitialize state (V =
+    v_init, gates at their steady state, synapses at 0) for ``duration_ms`` (default: the
+    description's) at ``dt_ms``. ``graph``: the edges (a Graph, default ``net.graph(conn_seed)``,
+    one for all sets). ``rows``: the sets' global row numbers (noise streams, module
+    docstring). ``record``: pop -> [(SECTION, x), ...] V recorded every ``record_every``
+    steps. ``trains``: the inputs' spike times as ``input_trains`` gives them (default: drawn
+    from ``seed``)."""
+    from neuroscape.models.multicomp.geometry import _row_values, discretize
+    from neuroscape.sim.engine import _set_threads
+
+    if integrator not in INTEGRATORS:
+        raise SettingsError(f"integrator={integrator!r}; allowed: {', '.join(INTEGRATORS)}")
+    dt = float(net.dt_ms if dt_ms is None else dt_ms)
+    dur = float(net.duration_ms if duration_ms is None else duration_ms)
+    if not (math.isfinite(dt) and dt > 0):
+        raise SettingsError(f"dt_ms={dt!r}; allowed: a number > 0 (ms)")
+    if not (math.isfinite(dur) and dur > 0):
+        raise SettingsError(f"duration_ms={dur!r}; allowed: a number > 0 (ms)")
+    n_total = round(dur / dt)
+    if n_total < 1 or abs(n_total * dt - dur) > 1e-9 * dur:
+        raise SettingsError(f"dt_ms={dt:g} does not divide duration_ms={dur:g}; allowed: "
+                            f"{dur:g}/k ms for a whole k")  # fmt: skip
+    for j in net.projections:
+        if j.delay < dt:
+            raise SettingsError(f"projection {j.name}: delay {j.delay:g} ms < dt {dt:g} ms; "
+                                "allowed: dt_ms <= the shortest delay")
+    if isinstance(record_every, bool) or not isinstance(record_every, int | np.integer) or (
+            record_every < 1 or n_total % record_every):  # fmt: skip
+        raise SettingsError(f"record_every={record_every!r}; allowed: a whole number >= 1 that "
+                            f"divides the {n_total} steps")
+    vals = _param_values(net, params)
+    b = len(next(iter(vals.values()))) if vals else (
+        1 if params is None else len(np.atleast_2d(params)))  # fmt: skip
+    rows = np.arange(b) if rows is None else np.asarray(rows, dtype=np.int64)
+    if rows.shape != (b,) or np.any(rows < 0):
+        raise SettingsError(f"rows has shape {rows.shape}; allowed: {b} non-negative integers")
+    g = net.graph(conn_seed) if graph is None else graph
+    record = dict(record or {})
+    for pn in record:
+        if pn not in net.sizes:
+            raise CellNetworkError(f"record: unknown population {pn!r}; allowed: "
+                                   f"{', '.join(net.sizes)}")
+
+    # weights (uS) per parameter set: one column per projection, then per input
+    wcols = []
+    for item in (*net.projections, *net.inputs):
+        w = item.weight
+        wcols.append(np.asarray(vals[w], float) if isinstance(w, str) else np.full(b, float(w)))
+    weights = np.ascontiguousarray(np.stack(wcols, axis=1)) if wcols else np.zeros((b, 1))
+
+    # the populations: their kernels' arrays, synapse slots and state
+    kds = [delay_steps(j.delay, dt) for j in net.projections]
+    win = max(1, min(kds)) if kds else n_total
+    ring = (max(kds) if kds else 0) + win + 1
+    pops = []
+    base = 0
+    for pop in net.populations:
+        cell = pop.cell
+        cv = {q.address: vals[q.name] for q in net.parameters if q.pop == pop.name}
+        try:
+            _, cv = _row_values(cell, cv or None)
+            cv = {a: np.broadcast_to(v, (b,)) for a, v in cv.items()}
+            disc = discretize(cell, cv or None)
+        except ValueError as exc:
+            raise CellNetworkError(f"population {pop.name}: {exc}") from None
+        mechs = _mechanism_arrays(cell, disc, cv, b)
+        syns = [(k, j.synapse) for k, j in enumerate(net.projections) if j.post == pop.name]
+        syns += [(len(net.projections) + k, i.synapse) for k, i in enumerate(net.inputs)
+                 if i.target == pop.name]  # fmt: skip
+        slot_of = {k: s for s, (k, _) in enumerate(syns)}
+        syn_node = np.array([disc.node(s.section, s.x) for _, s in syns], dtype=np.int64)
+        syn_par = np.array([[synapse_columns(s) for _, s in syns]], dtype=float).reshape(
+            1, len(syns), 5)
+        cell_v = {a: np.asarray(cv[a], float) if a in cv else np.array([getattr(cell, a)])
+                  for a in ("celsius", "v_init")}  # fmt: skip
+        area_f = np.ascontiguousarray(disc.area_um2 * 1e-2)
+        cap = np.ascontiguousarray(disc.cm * disc.area_um2 * 1e-5)
+        gax = np.ascontiguousarray(disc.g_axial_uS)
+        n_rows = b * pop.size
+        sel = np.arange(n_rows) // pop.size  # the parameter set of each row
+        per_row = [area_f, cell_v["celsius"], cell_v["v_init"], *[p for _, _, p in mechs],
+                   syn_par]  # fmt: skip
+        row_of = np.array([sel if a.shape[0] > 1 else np.zeros_like(sel) for a in per_row],
+                          dtype=np.int64).reshape(len(per_row), n_rows)  # fmt: skip
+        n_syn = len(syns)
+        locs = record.get(pop.name, [])
+        rec_nodes = np.array([_location(cell, disc, loc, "record location") for loc in locs],
+                             dtype=np.int64)  # fmt: skip
+        st = [np.zeros((n_rows, len(idx), max(len(m.gates), 1))) for m, idx, _ in mechs]
+        pops.append(dict(
+            pop=pop, kernel=get_network_kernel([m for m, _, _ in mechs]),
+            fixed=(disc.parent, area_f, cap, gax, cell_v["celsius"], cell_v["v_init"],
+                   *[a for _, idx, par in mechs for a in (idx, par)], row_of, syn_node,
+                   syn_par),
+            V=np.zeros((n_rows, disc.n_nodes)), ST=st, SA=np.zeros((n_rows, n_syn, 2)),
+            flag=np.zeros(n_rows, dtype=np.int64), base=base, n_syn=n_syn, slot_of=slot_of,
+            rec_nodes=rec_nodes,
+            vrec=np.zeros((n_rows, len(rec_nodes), n_total // record_every + 1) if len(locs)
+                          else (n_rows, 0, 1)),
+            spike_node=disc.node(cell.root, 0.5),
+            ev_step=np.zeros((n_rows, win + 2), dtype=np.int64),
+            ev_n=np.zeros(n_rows, dtype=np.int64),
+            spk_t=np.zeros((n_rows, win + 2)), spk_n=np.zeros(n_rows, dtype=np.int64),
+            out_r=[], out_t=[]))  # fmt: skip
+        base += n_rows * n_syn * ring
+    pend = np.zeros(max(base, 1))
+    by_name = {q["pop"].name: q for q in pops}
+    for q in pops:
+        q["pend"] = pend[q["base"] : q["base"] + b * q["pop"].size * q["n_syn"] * ring].reshape(
+            b * q["pop"].size, q["n_syn"], ring)
+
+    # the recurrent connections of each source population (CSR over its cells)
+    for q in pops:
+        src = q["pop"].name
+        ent = []  # (pre cell, base, pstride, wcol, kd)
+        for k, j in enumerate(net.projections):
+            if j.pre != src:
+                continue
+            t = by_name[j.post]
+            n_t, ns = t["pop"].size, t["n_syn"]
+            slot = t["slot_of"][k]
+            e = np.asarray(g.edges[j.name], dtype=np.int64)
+            for pre, post in zip(e[0], e[1], strict=True):
+                ent.append((int(pre), t["base"] + (int(post) * ns + slot) * ring,
+                            n_t * ns * ring, k, kds[k]))  # fmt: skip
+        ent.sort(key=lambda x: x[0])  # stable: projections in order within a cell
+        arr = np.array(ent, dtype=np.int64).reshape(-1, 5)
+        q["indptr"] = np.searchsorted(arr[:, 0], np.arange(q["pop"].size + 1)).astype(np.int64)
+        q["edges"] = [np.ascontiguousarray(arr[:, c]) for c in range(1, 5)]
+
+    # the inputs' events, in delivery order
+    if trains is None:
+        trains = input_trains(net, vals, seed=seed, rows=rows, duration_ms=dur)
+    st_l, ix_l, w_l = [], [], []
+    for k, inp in enumerate(net.inputs):
+        t = by_name[inp.target]
+        n_t, ns = t["pop"].size, t["n_syn"]
+        slot = t["slot_of"][len(net.projections) + k]
+        for p in range(b):
+            for i in range(n_t):
+                m = delivery_step(np.asarray(trains[k][p][i], float), dt)
+                m = m[m < n_total]
+                st_l.append(m)
+                ix_l.append(np.full(len(m), t["base"] + (((p * n_t + i) * ns) + slot) * ring))
+                w_l.append(np.full(len(m), weights[p, len(net.projections) + k]))
+    if st_l:
+        steps = np.concatenate(st_l)
+        order = np.argsort(steps, kind="stable")
+        in_steps = np.ascontiguousarray(steps[order])
+        in_idx = np.ascontiguousarray(np.concatenate(ix_l)[order])
+        in_w = np.ascontiguousarray(np.concatenate(w_l)[order])
+    else:
+        in_steps, in_idx, in_w = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+
+    _set_threads(workers)
+    second = INTEGRATORS[integrator] == 2
+    ptr = 0
+    a = 0
+    while a < n_total:
+        w = min(win, n_total - a)
+        ptr = _add_inputs(ptr, in_steps, in_idx, in_w, a + w, ring, pend)
+        for q in pops:
+            q["kernel"](*q["fixed"], q["V"], *q["ST"], q["SA"], q["pend"], q["flag"], a == 0,
+                        a, w, dt, second, q["rec_nodes"], record_every, q["vrec"],
+                        q["spike_node"], q["ev_step"], q["ev_n"], q["spk_t"], q["spk_n"])
+            n = q["spk_n"]
+            if n.any():
+                r, c = np.nonzero(np.arange(q["spk_t"].shape[1])[None, :] < n[:, None])
+                q["out_r"].append(r)
+                q["out_t"].append(q["spk_t"][r, c])
+        for q in pops:
+            if q["ev_n"].any() and len(q["edges"][0]):
+                _exchange(q["ev_step"], q["ev_n"], q["pop"].size, b, q["indptr"], *q["edges"],
+                          weights, ring, n_total, pend)
+        a += w
+
+    spikes, rates, vout = {}, {}, {}
+    for q in pops:
+        size = q["pop"].size
+        r = np.concatenate(q["out_r"]) if q["out_r"] else np.zeros(0, np.int64)
+        t = np.concatenate(q["out_t"]) if q["out_t"] else np.zeros(0)
+        order = np.argsort(r, kind="stable")  # windows in time order: times stay sorted
+        r, t = r[order], t[order]
+        cuts = np.searchsorted(r, np.arange(b * size + 1))
+        per = [t[cuts[k] : cuts[k + 1]].copy() for k in range(b * size)]
+        name = q["pop"].name
+        spikes[name] = [per[p * size : (p + 1) * size] for p in range(b)]
+        rates[name] = np.bincount(r // size, minlength=b)[:b] / (size * dur * 1e-3)
+        if len(q["rec_nodes"]):
+            vout[name] = q["vrec"].reshape(b, size, len(q["rec_nodes"]), -1)
+    t_ms = np.arange(n_total // record_every + 1) * (dt * record_every) if vout else None
+    return CellNetworkResult(spikes, rates, dur, t_ms, vout, g)
+
+
+__all__ = [
+    "CellNetworkResult",
+    "ROOT",
+    "delay_steps",
+    "delivery_step",
+    "input_trains",
+    "run_cell_network",
+    "synapse_columns",
+]
