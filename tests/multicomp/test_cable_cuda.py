@@ -281,3 +281,12 @@ def test_gpu_matches_cpu(tmp_path):
         res = {k: f[k] for k in f.files}
     for case in CASES:
         assert_same(res, f"{case}/cpu", f"{case}/gpu", tol=1e-6)
+
+
+def test_an_unknown_device_is_refused_in_one_line():
+    from neuroscape.core.settings import SettingsError
+    from neuroscape.sim.cable_cuda import get_cuda_kernel
+
+    with pytest.raises(SettingsError, match=r"^unknown device 'gpu' for a cell; allowed: cpu, "
+                                            r"cuda, cuda:N$"):  # fmt: skip
+        get_cuda_kernel(["pas"], device="gpu")

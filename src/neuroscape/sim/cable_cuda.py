@@ -34,6 +34,7 @@ Where it has run: in numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) and thr
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ from neuroscape.core.settings import SettingsError
 from neuroscape.models.multicomp.mechanisms import Mechanism, names_in
 from neuroscape.sim import cable_engine
 from neuroscape.sim.cable_engine import SPIKE_LEVEL_MV, _as_mechanisms, _closure, _MechCode
-from neuroscape.sim.neuron_cuda import device_index, register_numpy_math, simulator
+from neuroscape.sim.neuron_cuda import available, register_numpy_math, simulator
 
 THREADS = 128  # threads (rows) per block
 _KERNELS: dict[str, object] = {}
@@ -354,15 +355,22 @@ class CableKernel:
 def get_cuda_kernel(mechs: list[str | Mechanism], device: str = "cuda",
                     threads: int = THREADS) -> CableKernel:  # fmt: skip
     """The CUDA kernel for the mechanism set ``mechs`` on ``device`` ("cuda" or "cuda:N"),
-    called like ``cable_engine.get_kernel(mechs)`` (cached by the source's content)."""
-    from numba import cuda
+    called like ``cable_engine.get_kernel(mechs)`` (cached by the source's content); one line
+    where that GPU is not there (numba.cuda finds no driver, or fewer GPUs)."""
+    m = re.fullmatch(r"cuda(?::(\d+))?", device) if isinstance(device, str) else None
+    if m is None:
+        raise SettingsError(f"unknown device {device!r} for a cell; allowed: cpu, cuda, cuda:N")
+    gpu = int(m.group(1) or 0)
+    if simulator():
+        n = 1
+    else:
+        from numba import cuda
 
-    gpu = device_index(device)
-    n = 1 if simulator() else len(cuda.gpus)
+        n = len(cuda.gpus) if available() else 0
     if gpu >= n:
         raise SettingsError(
             f"device={device!r} asked for, but {n} CUDA GPU(s) are available; allowed here: "
-            "cpu, cuda" + "".join(f", cuda:{k}" for k in range(n)))  # fmt: skip
+            + ", ".join(["cpu", *(["cuda"] if n else []), *(f"cuda:{k}" for k in range(n))]))
     register_numpy_math()
     return CableKernel(_module(mechs), _codes(mechs), gpu, threads)
 
