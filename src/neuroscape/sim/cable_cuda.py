@@ -136,7 +136,7 @@ def generate_source(mechs: list[str | Mechanism]) -> str:
     row])."""
     codes = _codes(mechs)
     margs = "".join(f"idx_{c.prefix}, par_{c.prefix}, " for c in codes)
-    wargs = "".join(f"par_b_{c.prefix}, st_{c.prefix}, cst_{c.prefix}, " for c in codes)
+    work = [*_NODE_WORK, *[f"{a}_{c.prefix}" for c in codes for a in ("par_b", "st", "cst")]]
     names = ", ".join(c.m.name for c in codes) or "(none)"
     lvl = repr(SPIKE_LEVEL_MV)
     body = [
@@ -156,7 +156,7 @@ def generate_source(mechs: list[str | Mechanism]) -> str:
         "@cuda.jit(cache=True)",
         f"def run(parent, area_f, cap, gax, celsius, v_init, {margs}row_of,",
         "        stim_node, kind, stim, keys, n_steps, dt, second, rec_nodes, rec_every, vrec,",
-        f"        spike_node, spk_t, spk_n, {', '.join(_NODE_WORK)}, {wargs}):",
+        f"        spike_node, spk_t, spk_n, {', '.join(work)}):",
         "    r = cuda.grid(1)",
         "    n_rows = keys.shape[0]",
         "    if r < n_rows:",
