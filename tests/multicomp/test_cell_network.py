@@ -215,3 +215,28 @@ def test_bad_descriptions_are_refused_in_one_line(path, value, words):
         build_cell_network(_with(path, value), folder=CELLS)
     msg = str(exc.value)
     assert "\n" not in msg and words in msg, msg
+
+
+def test_a_network_of_cells_is_a_batch_of_the_engine():
+    """run_batch over chunks gives each row what it gets alone (rates over the rate window);
+    the recorded spikes are the cells' own."""
+    from neuroscape.core.settings import Recording, SimSettings
+    from neuroscape.models.multicomp.network import cell_network_model
+    from neuroscape.sim.cell_network import CellNetworkBatch
+    from neuroscape.sim.engine import run_batch
+
+    model = cell_network_model(build_cell_network(RING, folder=CELLS))
+    assert [o.name for o in model.spec.outputs] == ["rate_E"]
+    assert model.spec.parameters[2].unit == "S/cm2"
+    batch = CellNetworkBatch(model, conn_seed=1)
+    s = SimSettings.for_model(model.spec, window_ms=40.0)
+    params = np.array([[0.004, 20.0, 0.12], [0.012, 30.0, 0.10], [0.0, 20.0, 0.15]])
+    full = run_batch(batch, params, seed=5, settings=s, chunk_size=2,
+                     recording=Recording(spikes=True))
+    one = run_batch(batch, params[2:3], seed=5, settings=s, rows=np.array([2]))
+    assert full.outputs[2, 0] == one.outputs[0, 0] and full.outputs[2, 0] > 0
+    direct = run_cell_network(batch.net, params, graph=batch.graph, seed=5)
+    times, cells = full.spikes[0]
+    assert np.array_equal(np.sort(np.concatenate(direct.spikes["E"][0])), np.sort(times))
+    n_late = sum(int(np.count_nonzero(t >= 20.0)) for t in direct.spikes["E"][0])
+    assert full.outputs[0, 0] == n_late / (9 * 0.040)

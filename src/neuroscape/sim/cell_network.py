@@ -16,13 +16,14 @@ delivered at the first step whose start t has t_ev <= t + dt/2 (NEURON's
 0 mV at t_j and not at t_{j-1}) is sent at t_j + 1e-10 ms (``ConditionEvent::check``'s teps),
 so it arrives at t_j + 1e-10 + delay.
 
-Poisson inputs are drawn before the run (``input_trains``): input k of the cell in global
-cell-row r (r = g * n_cells + c for the parameter set of global row g and the cell's index c
-over all populations in declaration order) is one train of rate n * rate, its exponential
-intervals from the counter-based stream (seed, r) of ``neuroscape.core.rng`` at counters
-k * 2^40 + 0, 1, 2, ...; so a row's input, and with it its whole run, does not depend on the
-batch size, on which rows share a chunk, or on the thread count (bitwise). The NEURON reference
-(``neuroscape.reference.neuron_network``) plays the same trains.
+Poisson inputs are drawn before the run (``input_trains``): a parameter set's inputs come from
+its row's counter-based stream (seed, g) of ``neuroscape.core.rng`` (g: the set's global row,
+as every engine numbers rows), split into disjoint counter ranges, one per input k and cell c
+(the cell's index over all populations in declaration order): input k onto cell c is one train
+of rate n * rate whose exponential intervals -ln(1 - u)/(n rate) take u from counters
+k 2^44 + c 2^24 + j, j = 0, 1, 2, ... So a row's input, and with it its whole run, does not
+depend on the batch size, on which rows share a chunk, or on the thread count (bitwise). The
+NEURON reference (``neuroscape.reference.neuron_network``) plays the same trains.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ from neuroscape.sim.cable_engine import (
 )
 
 SEND_EPS_MS = 1e-10  # NEURON's teps: a threshold event is sent at t + 1e-10 ms
-INPUT_STREAM_SHIFT = 40  # input k draws at counters k * 2^40 + j
+# input k onto cell c draws at counters k 2^44 + c 2^24 + j (module docstring)
+INPUT_SHIFT, CELL_SHIFT, MAX_DRAWS = 44, 24, 1 << 24
 
 
 @dataclass
@@ -116,15 +118,23 @@ def _offsets(net: CellNetwork) -> dict[str, int]:
 
 
 def input_trains(net: CellNetwork, values: dict[str, np.ndarray], *, seed: int = 0,
-                 rows: np.ndarray | None = None, duration_ms: float | None = None
-                 ) -> list[list[list[np.ndarray]]]:  # fmt: skip
+                 rows: np.ndarray | None = None, keys: np.ndarray | None = None,
+                 duration_ms: float | None = None) -> list[list[list[np.ndarray]]]:  # fmt: skip
     """The Poisson trains (ms, sorted) of every input: [input][param set][cell of the target].
-    Input k onto the cell of global cell-row r: intervals -ln(1 - u)/(n rate) with u the
-    stream (seed, r) at counters k 2^40 + j (module docstring)."""
+    Input k onto cell c of the set with stream key K (``keys``, default ``row_keys(seed,
+    rows)``, rows default 0..B-1): intervals -ln(1 - u)/(n rate), u from word(K, k 2^44 +
+    c 2^24 + j) (module docstring)."""
     b = len(next(iter(values.values()))) if values else 1
-    rows = np.arange(b) if rows is None else np.asarray(rows, dtype=np.int64)
+    if keys is None:
+        keys = row_keys(seed, np.arange(b) if rows is None else np.asarray(rows, np.int64))
+    keys = np.asarray(keys, dtype=np.uint64)
+    if keys.shape != (b,):
+        raise SettingsError(f"keys has shape {keys.shape}; allowed: ({b},)")
     t_end = net.duration_ms if duration_ms is None else float(duration_ms)
     off = _offsets(net)
+    if len(net.inputs) >= 1 << (64 - INPUT_SHIFT) or net.n_cells >= 1 << (INPUT_SHIFT - CELL_SHIFT):
+        raise CellNetworkError(f"{len(net.inputs)} inputs and {net.n_cells} cells; allowed: fewer "
+                               f"than 2^20 of each (the streams' counter ranges)")
     out = []
     for k, inp in enumerate(net.inputs):
         rate = (np.asarray(values[inp.rate], float) if isinstance(inp.rate, str)
@@ -134,20 +144,24 @@ def input_trains(net: CellNetwork, values: dict[str, np.ndarray], *, seed: int =
         for p in range(b):
             lam = inp.n * float(rate[p]) * 1e-3  # events per ms
             cells = []
-            keys = row_keys(seed, int(rows[p]) * net.n_cells + off[inp.target] + np.arange(size))
             for i in range(size):
                 if not lam > 0:
                     cells.append(np.zeros(0))
                     continue
+                start = (np.uint64(k) << np.uint64(INPUT_SHIFT)) + (
+                    np.uint64(off[inp.target] + i) << np.uint64(CELL_SHIFT))
                 n = int(lam * t_end + 10 * math.sqrt(lam * t_end) + 20)
-                base = np.uint64(k) << np.uint64(INPUT_STREAM_SHIFT)
                 while True:
-                    ctr = base + np.arange(n, dtype=np.uint64)
-                    u = unit_float_np(word_np(keys[i : i + 1], ctr))[0]
+                    if n > MAX_DRAWS:
+                        raise CellNetworkError(
+                            f"input {inp.name}: {lam * t_end:.3g} spikes per cell; allowed: "
+                            f"fewer than {MAX_DRAWS} (the stream's counter range)")
+                    u = unit_float_np(word_np(keys[p : p + 1], start + np.arange(
+                        n, dtype=np.uint64)))[0]  # fmt: skip
                     t = np.cumsum(-np.log1p(-u)) / lam
                     if t[-1] >= t_end:
                         break
-                    n *= 2
+                    n = min(2 * n, MAX_DRAWS + 1)
                 cells.append(t[t < t_end])
             per_p.append(cells)
         out.append(per_p)
@@ -213,6 +227,7 @@ def run_cell_network(
     graph=None,
     seed: int = 0,
     rows: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
     duration_ms: float | None = None,
     dt_ms: float | None = None,
     integrator: str = "crank_nicolson",
@@ -225,10 +240,10 @@ def run_cell_network(
     order, or name -> values; default: the defaults) from NEURON's finitialize state (V =
     v_init, gates at their steady state, synapses at 0) for ``duration_ms`` (default: the
     description's) at ``dt_ms``. ``graph``: the edges (a Graph, default ``net.graph(conn_seed)``,
-    one for all sets). ``rows``: the sets' global row numbers (noise streams, module
-    docstring). ``record``: pop -> [(SECTION, x), ...] V recorded every ``record_every``
-    steps. ``trains``: the inputs' spike times as ``input_trains`` gives them (default: drawn
-    from ``seed``)."""
+    one for all sets). ``rows``: the sets' global row numbers, or ``keys`` their streams'
+    keys (``row_keys(seed, rows)``; module docstring). ``record``: pop -> [(SECTION, x), ...]
+    V recorded every ``record_every`` steps. ``trains``: the inputs' spike times as
+    ``input_trains`` gives them (default: drawn from the rows' streams)."""
     from neuroscape.models.multicomp.geometry import _row_values, discretize
     from neuroscape.sim.engine import _set_threads
 
@@ -258,6 +273,8 @@ def run_cell_network(
     rows = np.arange(b) if rows is None else np.asarray(rows, dtype=np.int64)
     if rows.shape != (b,) or np.any(rows < 0):
         raise SettingsError(f"rows has shape {rows.shape}; allowed: {b} non-negative integers")
+    if keys is not None and np.asarray(keys).shape != (b,):
+        raise SettingsError(f"keys has shape {np.asarray(keys).shape}; allowed: ({b},)")
     g = net.graph(conn_seed) if graph is None else graph
     record = dict(record or {})
     for pn in record:
@@ -354,7 +371,7 @@ def run_cell_network(
 
     # the inputs' events, in delivery order
     if trains is None:
-        trains = input_trains(net, vals, seed=seed, rows=rows, duration_ms=dur)
+        trains = input_trains(net, vals, seed=seed, rows=rows, keys=keys, duration_ms=dur)
     st_l, ix_l, w_l = [], [], []
     for k, inp in enumerate(net.inputs):
         t = by_name[inp.target]
@@ -416,7 +433,81 @@ def run_cell_network(
     return CellNetworkResult(spikes, rates, dur, t_ms, vout, g)
 
 
+# ---------------------------------------------------------------------------------------------
+# a batch of the engine (run_batch, sweeps, fits, surrogates)
+
+
+class CellNetworkBatch:
+    """``model`` (a ``CellNetworkModel``) on the graph of ``conn_seed`` as a batch of the
+    engine: rows are parameter sets, outputs the populations' rates over the rate window
+    (Hz); the recorded spikes are every cell's (neuron index: the cell's index over all
+    populations in declaration order)."""
+
+    kind = "cell_network"
+
+    def __init__(self, model, conn_seed: int = 0) -> None:
+        self.model = model
+        self.spec = model.spec
+        self.net: CellNetwork = model.network
+        self.conn_seed = conn_seed
+        self.graph = self.net.graph(conn_seed)
+
+    def integrator_for(self, device: str, integrator: str | None) -> str | None:
+        return integrator or self.spec.settings.integrator
+
+    def check_settings(self, settings) -> None:
+        if settings.integrator not in INTEGRATORS:
+            raise SettingsError(f"integrator={settings.integrator!r}; allowed for a network of "
+                                f"cells: {', '.join(INTEGRATORS)}")
+        for j in self.net.projections:
+            if j.delay < settings.dt_ms:
+                raise SettingsError(f"dt_ms={settings.dt_ms:g} > the delay {j.delay:g} ms of "
+                                    f"projection {j.name}; allowed: dt_ms <= the shortest delay")
+
+    def describe(self) -> dict:
+        return {"model": self.spec.name, "model_version": self.spec.version,
+                "conn_seed": self.conn_seed}
+
+    def run_chunk(self, params, keys, settings, device, recording):
+        import numba
+
+        from neuroscape.core.settings import ChunkResult
+
+        if device != "cpu":
+            raise SettingsError(f"device={device!r}: networks of cells run on: cpu")
+        if recording.v_neurons:
+            raise SettingsError("record_v: networks of cells record spikes only (or use "
+                                "run_cell_network(record=...))")
+        res = run_cell_network(self.net, np.asarray(params, float), graph=self.graph,
+                               keys=keys, duration_ms=settings.duration_ms,
+                               dt_ms=settings.dt_ms, integrator=settings.integrator,
+                               workers=numba.get_num_threads())  # fmt: skip
+        b = len(params)
+        t0 = settings.duration_ms - settings.window_ms
+        out = np.empty((b, len(self.net.populations)))
+        for k, pop in enumerate(self.net.populations):
+            for p in range(b):
+                n = sum(int(np.count_nonzero(t >= t0)) for t in res.spikes[pop.name][p])
+                out[p, k] = n / (pop.size * settings.window_ms * 1e-3)
+        ok = np.all(np.isfinite(out), axis=1)
+        spikes = None
+        if recording.spikes:
+            spikes = []
+            for p in range(b):
+                ts, ns, c = [], [], 0
+                for pop in self.net.populations:
+                    for t in res.spikes[pop.name][p]:
+                        ts.append(t)
+                        ns.append(np.full(len(t), c, dtype=np.int64))
+                        c += 1
+                t, n = np.concatenate(ts), np.concatenate(ns)
+                order = np.argsort(t, kind="stable")
+                spikes.append((t[order], n[order]))
+        return ChunkResult(out, ok, [None] * b, spikes=spikes)
+
+
 __all__ = [
+    "CellNetworkBatch",
     "CellNetworkResult",
     "ROOT",
     "delay_steps",

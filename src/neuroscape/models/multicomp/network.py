@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from neuroscape.core.connectivity import Graph, graph_rng
-from neuroscape.models.contract import ModelError
+from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
+from neuroscape.models.contract import Model, ModelError, ModelSource
 from neuroscape.models.equations.expressions import ExpressionError, parse_quantity, parse_unit
 from neuroscape.models.multicomp.description import CellDescription, CellError, load_cell
 
@@ -543,8 +544,59 @@ def _parameter(err, qn: str, qd, pops: dict[str, CellPopulation]) -> NetParamete
     return NetParameter(qn, float(default), float(low), float(high), unit, pop, address)
 
 
+# ---------------------------------------------------------------------------------------------
+# the model
+
+
+@dataclass(frozen=True, repr=False)
+class CellNetworkModel(Model):
+    """A network of cells as a model: its parameters (network values and cell addresses
+    ``POP.ADDRESS``), one output per population (its rate over the rate window, Hz) and its
+    settings (the description's duration and dt, Crank-Nicolson). Its batch is
+    ``neuroscape.sim.cell_network.CellNetworkBatch`` (one graph, ``conn_seed``)."""
+
+    kind = "cell_network"
+    run_options = ("conn_seed",)
+
+    spec: ModelSpec
+    network: CellNetwork
+
+    def batch(self, conn_seed: int = 0):  # pragma: no cover - the engine builds it (sim)
+        raise ModelError("networks of cells run through neuroscape.sim.cell_network."
+                         "CellNetworkBatch")
+
+
+def cell_network_model(net: CellNetwork, version: str = "1") -> CellNetworkModel:
+    """The model of ``net``."""
+    params = tuple(
+        Parameter(q.name, q.default, q.low, q.high, q.unit,
+                  f"{q.address} of population {q.pop}'s cells" if q.pop else
+                  f"network value ({q.unit})")
+        for q in net.parameters)  # fmt: skip
+    outputs = tuple(Output(f"rate_{p.name}", "Hz", f"mean rate of population {p.name} "
+                           f"({p.size} cells of {p.cell.name})") for p in net.populations)
+    settings = DefaultSettings(net.duration_ms, net.dt_ms, None, "crank_nicolson",
+                               "Crank-Nicolson (NEURON's secondorder = 2), the description's "
+                               "duration and dt")  # fmt: skip
+    name = net.name if net.name.isidentifier() else "cell_network"
+    spec = ModelSpec(name, version, net.description or f"network of cells ({net.n_cells} cells, "
+                     f"populations {', '.join(net.sizes)})", params, outputs, settings=settings)
+    return CellNetworkModel(spec, net)
+
+
+def load_cell_network_model(path: str | Path) -> CellNetworkModel:
+    """The model of the network-of-cells file ``path``."""
+    p = Path(path).expanduser()
+    model = cell_network_model(load_cell_network(p))
+    source = ModelSource.of(p)
+    object.__setattr__(model, "_ref", source.file)
+    object.__setattr__(model, "_source", source)
+    return model
+
+
 __all__ = [
     "CellInput",
+    "CellNetworkModel",
     "CellNetwork",
     "CellNetworkError",
     "CellPopulation",
@@ -552,6 +604,8 @@ __all__ = [
     "NetParameter",
     "Synapse",
     "build_cell_network",
+    "cell_network_model",
     "is_cell_network",
     "load_cell_network",
+    "load_cell_network_model",
 ]
