@@ -208,6 +208,10 @@ def _with(path: tuple, value) -> dict:
         (("parameters", "I.soma.hh.gnabar"), {"low": 0, "high": 1}, "no population 'I'"),
         (("parameters", "E.soma.kv.gbar"), {"low": 0, "high": 1}, "kv"),
         (("settings", "dt"), "0.035 ms", "does not divide duration"),
+        (("settings", "integrator"), "rk4", "integrator 'rk4'; allowed: crank_nicolson"),
+        (("outputs",), {"r": {"rate": "I"}}, "rate of 'I'; allowed: E"),
+        (("outputs",), {"r": {"cv": "E"}}, "allowed: {rate: POP or [POP, ...]}"),
+        (("populations", "E", "model"), "cell.swc", "an SWC file has no mechanisms"),
     ],
 )
 def test_bad_descriptions_are_refused_in_one_line(path, value, words):

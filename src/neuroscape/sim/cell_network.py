@@ -230,7 +230,7 @@ def run_cell_network(
     keys: np.ndarray | None = None,
     duration_ms: float | None = None,
     dt_ms: float | None = None,
-    integrator: str = "crank_nicolson",
+    integrator: str | None = None,
     record: dict[str, list[tuple[str, float]]] | None = None,
     record_every: int = 1,
     workers: int | None = None,
@@ -247,6 +247,7 @@ def run_cell_network(
     from neuroscape.models.multicomp.geometry import _row_values, discretize
     from neuroscape.sim.engine import _set_threads
 
+    integrator = net.integrator if integrator is None else integrator
     if integrator not in INTEGRATORS:
         raise SettingsError(f"integrator={integrator!r}; allowed: {', '.join(INTEGRATORS)}")
     dt = float(net.dt_ms if dt_ms is None else dt_ms)
@@ -484,11 +485,13 @@ class CellNetworkBatch:
                                workers=numba.get_num_threads())  # fmt: skip
         b = len(params)
         t0 = settings.duration_ms - settings.window_ms
-        out = np.empty((b, len(self.net.populations)))
-        for k, pop in enumerate(self.net.populations):
+        out = np.empty((b, len(self.net.outputs)))
+        for k, (_, pops) in enumerate(self.net.outputs):
+            size = sum(self.net.population(pn).size for pn in pops)
             for p in range(b):
-                n = sum(int(np.count_nonzero(t >= t0)) for t in res.spikes[pop.name][p])
-                out[p, k] = n / (pop.size * settings.window_ms * 1e-3)
+                n = sum(int(np.count_nonzero(t >= t0)) for pn in pops
+                        for t in res.spikes[pn][p])  # fmt: skip
+                out[p, k] = n / (size * settings.window_ms * 1e-3)
         ok = np.all(np.isfinite(out), axis=1)
         spikes = None
         if recording.spikes:

@@ -19,7 +19,9 @@ YAML file or the same mapping in Python and checked once::
     parameters:                                      # what sweeps and fits vary
       w_EE: {default: 0.004 uS, low: 0, high: 0.01}
       E.soma.hh.gnabar: {low: 0.06, high: 0.18}      # a cell address of population E
-    settings: {duration: 200 ms, dt: 0.025 ms}
+    outputs:                                         # optional; default rate_POP per population
+      rate_E: {rate: E}                              # pooled rate (Hz) of one or more populations
+    settings: {duration: 200 ms, dt: 0.025 ms}       # + window (rates), integrator
 
 Synapses are NEURON's point processes ``ExpSyn`` (tau, e) and ``Exp2Syn`` (tau1, tau2, e; its
 peak-normalising factor), at ``SECTION(x)`` of every cell of the post population; each
@@ -35,7 +37,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,12 +49,13 @@ from neuroscape.models.equations.expressions import ExpressionError, parse_quant
 from neuroscape.models.multicomp.description import CellDescription, CellError, load_cell
 
 TOP_KEYS = ("name", "description", "populations", "projections", "inputs", "parameters",
-            "settings")  # fmt: skip
+            "outputs", "settings")  # fmt: skip
 POP_KEYS = ("size", "model")
 PROJ_KEYS = ("pre", "post", "connect", "synapse", "weight", "delay")
 INPUT_KEYS = ("target", "rate", "n", "synapse", "weight")
 PARAM_KEYS = ("default", "low", "high", "unit")
-SETTING_KEYS = ("duration", "dt")
+SETTING_KEYS = ("duration", "dt", "window", "integrator", "note")
+INTEGRATORS = ("crank_nicolson", "backward_euler")
 # NEURON's point processes and their parameters (expsyn.mod, exp2syn.mod), with the units
 SYNAPSES = {"expsyn": ("tau", "e"), "exp2syn": ("tau1", "tau2", "e")}
 SYN_UNITS = {"tau": "ms", "tau1": "ms", "tau2": "ms", "e": "mV"}
@@ -136,7 +139,10 @@ class CellNetwork:
     dt_ms: float = 0.025
     origin: str = ""
     description: str = ""
-    _extra: dict = field(default_factory=dict, compare=False, repr=False)
+    window_ms: float | None = None  # rates over the last window_ms (None: the engine's rule)
+    integrator: str = "crank_nicolson"
+    # NAME -> the populations whose pooled rate (Hz) it is; default rate_POP for each
+    outputs: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -155,7 +161,7 @@ class CellNetwork:
 
     @property
     def output_names(self) -> tuple[str, ...]:
-        return tuple(f"rate_{p.name}" for p in self.populations)
+        return tuple(n for n, _ in self.outputs)
 
     @property
     def min_delay_ms(self) -> float:
@@ -252,9 +258,17 @@ def build_cell_network(data: Mapping, folder: str | Path = ".", origin: str = ""
     _keys(err, st, SETTING_KEYS, "settings")
     duration = _quantity(err, st.get("duration", 1000.0), "ms", "settings", "duration")
     dt = _quantity(err, st.get("dt", 0.025), "ms", "settings", "dt")
-    for what, v in (("duration", duration), ("dt", dt)):
-        if not v > 0:
+    window = _quantity(err, st["window"], "ms", "settings", "window") if "window" in st else None
+    for what, v in (("duration", duration), ("dt", dt), ("window", window)):
+        if v is not None and not v > 0:
             raise err(f"{what}={v:g} ms; allowed: > 0 ms", "settings", what)
+    if window is not None and window > duration:
+        raise err(f"window={window:g} ms > duration {duration:g} ms; allowed: 0 < window <= "
+                  "duration", "settings", "window")
+    integrator = st.get("integrator", "crank_nicolson")
+    if integrator not in INTEGRATORS:
+        raise err(f"integrator {integrator!r}; allowed: {', '.join(INTEGRATORS)}", "settings",
+                  "integrator")
 
     # populations
     pops_d = data.get("populations")
@@ -273,6 +287,9 @@ def build_cell_network(data: Mapping, folder: str | Path = ".", origin: str = ""
             raise err(f"size {size!r}; allowed: a positive integer", *at, "size")
         m = pd.get("model")
         src = ""
+        if isinstance(m, str) and m.lower().endswith(".swc"):
+            raise err(f"model {m!r}: an SWC file has no mechanisms; allowed: a cell YAML file "
+                      "with morphology: FILE.swc and its mechanisms", *at, "model")
         try:
             if isinstance(m, str):
                 f = Path(m).expanduser()
@@ -362,13 +379,36 @@ def build_cell_network(data: Mapping, folder: str | Path = ".", origin: str = ""
         weight = value(idef.get("weight"), "uS", *at, "weight")
         inputs.append(CellInput(str(iname), tgt, rate, n, syn, weight))
 
+    # outputs: pooled rates of populations
+    out_d = data.get("outputs")
+    outputs = []
+    if out_d is None:
+        outputs = [(f"rate_{pn}", (pn,)) for pn in pops]
+    elif not isinstance(out_d, Mapping) or not out_d:
+        raise err("outputs must be a mapping NAME: {rate: POP or [POP, ...]}", "outputs")
+    else:
+        for on, od in out_d.items():
+            at = ("outputs", on)
+            if not (isinstance(on, str) and on.isidentifier()):
+                raise err(f"output name {on!r}; allowed: an identifier", *at)
+            if not isinstance(od, Mapping) or list(od) != ["rate"]:
+                raise err(f"{od!r}; allowed: {{rate: POP or [POP, ...]}} (the pooled rate, Hz)",
+                          *at)
+            which = od["rate"] if isinstance(od["rate"], list) else [od["rate"]]
+            bad = [w for w in which if w not in pops]
+            if bad or not which:
+                raise err(f"rate of {bad[0] if bad else '[]'!r}; allowed: {', '.join(pops)}",
+                          *at, "rate")
+            outputs.append((on, tuple(which)))
+
     n_steps = round(duration / dt)
     if abs(n_steps * dt - duration) > 1e-9 * duration:
         raise err(f"dt {dt:g} ms does not divide duration {duration:g} ms; allowed: "
                   f"{duration:g}/k ms for a whole k", "settings", "dt")
     net = CellNetwork(name, tuple(pops.values()), tuple(projs), tuple(inputs),
                       tuple(params.values()), float(duration), float(dt), where,
-                      str(data.get("description", "")))  # fmt: skip
+                      str(data.get("description", "")), window, integrator,
+                      tuple(outputs))  # fmt: skip
     for j in projs:  # rules that cannot be drawn (in_degree > size...) refused here
         if j.rule["kind"] in ("in_degree", "out_degree", "one_to_one"):
             try:
@@ -573,11 +613,15 @@ def cell_network_model(net: CellNetwork, version: str = "1") -> CellNetworkModel
                   f"{q.address} of population {q.pop}'s cells" if q.pop else
                   f"network value ({q.unit})")
         for q in net.parameters)  # fmt: skip
-    outputs = tuple(Output(f"rate_{p.name}", "Hz", f"mean rate of population {p.name} "
-                           f"({p.size} cells of {p.cell.name})") for p in net.populations)
-    settings = DefaultSettings(net.duration_ms, net.dt_ms, None, "crank_nicolson",
-                               "Crank-Nicolson (NEURON's secondorder = 2), the description's "
-                               "duration and dt")  # fmt: skip
+    outputs = tuple(
+        Output(on, "Hz", "mean rate of " + " + ".join(
+            f"{pn} ({net.population(pn).size} cells of {net.population(pn).cell.name})"
+            for pn in pops))
+        for on, pops in net.outputs)  # fmt: skip
+    scheme = ("Crank-Nicolson (NEURON's secondorder = 2)" if net.integrator == "crank_nicolson"
+              else "backward Euler (NEURON's secondorder = 0)")
+    settings = DefaultSettings(net.duration_ms, net.dt_ms, net.window_ms, net.integrator,
+                               f"{scheme}, the description's duration and dt")
     name = net.name if net.name.isidentifier() else "cell_network"
     spec = ModelSpec(name, version, net.description or f"network of cells ({net.n_cells} cells, "
                      f"populations {', '.join(net.sizes)})", params, outputs, settings=settings)
