@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from neuroscape.core.rng import row_keys, unit_float_np, word_np
 from neuroscape.core.settings import SettingsError
@@ -172,12 +172,13 @@ def input_trains(net: CellNetwork, values: dict[str, np.ndarray], *, seed: int =
 # numba helpers between windows
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def _exchange(ev_step, ev_n, size, n_sets, indptr, e_base, e_pstride, e_wcol, e_kd, weights,
               ring, n_total, pend):  # fmt: skip
-    """The events of one population's spikes of a window into the targets' rings: parameter
-    sets in parallel (each writes its own rows), each in a fixed order (cell, spike, target)."""
-    for p in prange(n_sets):
+    """The events of one population's spikes of a window into the targets' rings, in a fixed
+    order (parameter set, cell, spike, target); serial: a window's events are few, and a
+    parallel region costs more to start than they take."""
+    for p in range(n_sets):
         for i in range(size):
             r = p * size + i
             for q in range(ev_n[r]):
