@@ -54,11 +54,12 @@ NET = {
     },
     "parameters": {"w_EE": {"default": "0.004 uS", "low": 0, "high": 0.02},
                    "rate": {"default": "20 Hz", "low": 0, "high": 50},
-                   "E.soma.hh.gnabar": {"low": 0.06, "high": 0.18}},
+                   "E.soma.hh.gnabar": {"low": 0.06, "high": 0.18},
+                   "E.dend.L": {"low": 200, "high": 800}},
     "settings": {"duration": "200 ms", "dt": "0.025 ms"},
 }  # fmt: skip
 
-PARAMS = np.array([[0.004, 20.0, 0.12], [0.010, 25.0, 0.10]])
+PARAMS = np.array([[0.004, 20.0, 0.12, 400.0], [0.010, 25.0, 0.10, 600.0]])
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,7 @@ def test_every_spike_time_as_neurons(net, integrator, secondorder):
     assert n_spikes > 100 and n_rec > 10, (n_spikes, n_rec)  # 121 and 83 seen (CN)
     assert worst < 1e-6, worst  # ms (2.6e-12 seen with CN, 2.3e-12 with BE)
     # and the recurrent synapses matter: without EE the E cells fire otherwise
-    quiet = run_cell_network(net, PARAMS[:1] * [0.0, 1.0, 1.0], seed=11, integrator=integrator)
+    quiet = run_cell_network(net, PARAMS[:1] * [0.0, 1.0, 1.0, 1.0], seed=11,
+                             integrator=integrator)
     assert any(not np.array_equal(a, b)
                for a, b in zip(quiet.spikes["E"][0], ours.spikes["E"][0], strict=True))
