@@ -244,3 +244,25 @@ def test_a_network_of_cells_is_a_batch_of_the_engine():
     assert np.array_equal(np.sort(np.concatenate(direct.spikes["E"][0])), np.sort(times))
     n_late = sum(int(np.count_nonzero(t >= 20.0)) for t in direct.spikes["E"][0])
     assert full.outputs[0, 0] == n_late / (9 * 0.040)
+
+
+def test_a_loader_can_tell_a_network_of_cells(tmp_path):
+    """is_cell_network: the hook a network loader uses to hand such a file over."""
+    import yaml
+
+    from neuroscape.models.multicomp.network import is_cell_network, load_cell_network
+
+    f = tmp_path / "net.yaml"
+    d = dict(RING, populations={"E": {"size": 3, "model": str(CELLS / "ball_stick.yaml")}})
+    f.write_text(yaml.safe_dump(d))
+    assert is_cell_network(yaml.safe_load(f.read_text()), tmp_path)
+    assert load_cell_network(f).sizes == {"E": 3}
+    assert not is_cell_network({"populations": {"E": {"size": 3, "model": "lif"}}}, tmp_path)
+
+
+def test_a_run_with_dt_above_the_shortest_delay_is_refused():
+    from neuroscape.core.settings import SettingsError
+
+    net = build_cell_network(RING, folder=CELLS)
+    with pytest.raises(SettingsError, match="delay 1.5 ms < dt 2 ms"):
+        run_cell_network(net, dt_ms=2.0)
