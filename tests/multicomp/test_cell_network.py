@@ -22,7 +22,10 @@ CELLS = Path(__file__).resolve().parents[1] / "data" / "cells"
 # with G the integral of the synaptic conductance (a closed form for ExpSyn and Exp2Syn)
 BALL = {"name": "ball", "cm": 1.0, "v_init": -65.0,
         "sections": {"soma": {"L": 20.0, "diam": 20.0, "nseg": 1}},
-        "mechanisms": {"soma": {"pas": {"g": 0.0, "e": -65.0}}}}  # fmt: skip
+        # hh with no conductance beside pas: the ball-and-stick's kernel (one compile for the
+        # file), no membrane current
+        "mechanisms": {"soma": {"hh": {"gnabar": 0.0, "gkbar": 0.0, "gl": 0.0},
+                                "pas": {"g": 0.0, "e": -65.0}}}}  # fmt: skip
 C_NF = 1.0 * math.pi * 20.0 * 20.0 * 1e-5  # uF/cm2 x um2 -> nF
 
 
