@@ -84,8 +84,6 @@ def simulate_cell(args, resolve_settings, stimulus) -> int:
         if getattr(args, flag, None):
             flag = flag.replace("_", "-")
             raise CLIError(f"--{flag} is not an option of multi-compartment cells")
-    if args.device != "cpu":
-        raise CLIError(f"--device {args.device}: multi-compartment cells run on: cpu")
     if args.params is not None:
         raise CLIError("--params: a table of cell parameter sets runs with `neuroscape sweep`")
     model, declared = cell_values(args.set, args.model)
@@ -111,6 +109,7 @@ def simulate_cell(args, resolve_settings, stimulus) -> int:
         record=record,
         seed=args.seed,
         workers=args.workers,
+        device=args.device,
     )
     spikes = np.asarray(res.spikes[0])
     ok = bool(np.all(np.isfinite(res.v[0])))

@@ -165,6 +165,10 @@ def resolve(model: Model | str) -> Model:
     if model.endswith((".yaml", ".yml")):
         # a network description (it has populations) or a neuron's equation file
         if _is_network_file(model):
+            if _is_cell_network_file(model):  # populations of multi-compartment cells
+                from neuroscape.models.multicomp.network import load_cell_network_model
+
+                return load_cell_network_model(model)
             from neuroscape.models.network import load_network_file
 
             return load_network_file(model)
@@ -207,3 +211,18 @@ def _is_network_file(path: str) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return re.search(r"^populations\s*:", text, flags=re.M) is not None
+
+
+def _is_cell_network_file(path: str) -> bool:
+    """Whether a network file's populations are multi-compartment cells."""
+    from pathlib import Path
+
+    import yaml
+
+    from neuroscape.models.multicomp.network import is_cell_network
+
+    try:
+        data = yaml.safe_load(Path(path).expanduser().read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # the network loader reports what is wrong with the file
+    return is_cell_network(data, Path(path).expanduser().parent)

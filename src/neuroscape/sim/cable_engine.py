@@ -482,6 +482,7 @@ def run_cell(
     record_every: int = 1,
     rows: np.ndarray | None = None,
     keys: np.ndarray | None = None,
+    device: str = "cpu",
 ) -> CableResult:
     """Simulate B rows of ``cell`` (``values``: per-row arrays, or numbers, of addresses)
     for ``duration_ms`` from V = v_init everywhere and the gates at their steady state there
@@ -491,7 +492,8 @@ def run_cell(
     the root section's middle. ``integrator``: crank_nicolson or backward_euler (NEURON's
     secondorder 2 or 0). ``workers``: numba threads (default: all). ``rows``: the global row
     numbers of the batch's rows (default 0..B-1): row r's noise is the stream (seed, r), so a
-    chunk of a larger batch draws what the whole batch would."""
+    chunk of a larger batch draws what the whole batch would. ``device``: cpu (numba threads)
+    or cuda / cuda:N (``cable_cuda``: one GPU thread per row, the same generated arithmetic)."""
     from neuroscape.sim.engine import _set_threads
 
     if integrator not in INTEGRATORS:
@@ -535,7 +537,12 @@ def run_cell(
         for a in ("celsius", "v_init")
     }  # fmt: skip
     mechs = _mechanism_arrays(cell, disc, vals, b)
-    kernel = get_kernel([m for m, _, _ in mechs])
+    if device == "cpu":
+        kernel = get_kernel([m for m, _, _ in mechs])
+    else:  # imported here: cable_cuda builds on this module's mechanism code
+        from neuroscape.sim.cable_cuda import get_cuda_kernel
+
+        kernel = get_cuda_kernel([m for m, _, _ in mechs], device)
     _set_threads(workers)
     area_f = np.ascontiguousarray(disc.area_um2 * 1e-2)  # S/cm2 -> uS, mA/cm2 -> nA
     cap = np.ascontiguousarray(disc.cm * disc.area_um2 * 1e-5)  # uF/cm2 x um2 -> nF

@@ -62,8 +62,6 @@ class CellBatch:
 
         from neuroscape.sim.cable_engine import run_cell
 
-        if device != "cpu":
-            raise SettingsError(f"device={device!r}: multi-compartment cells run on: cpu")
         if recording.v_neurons and tuple(recording.v_neurons) != (0,):
             raise SettingsError(
                 f"record_v={list(recording.v_neurons)}: a cell records soma(0.5) as neuron 0"
@@ -77,6 +75,7 @@ class CellBatch:
             duration_ms=settings.duration_ms,
             integrator=settings.integrator,
             keys=keys,
+            device=device,
             workers=numba.get_num_threads(),  # what the engine set
             # without a recording, V at the start and the end only: NaN persists, so the last
             # sample tells a failed row

@@ -146,6 +146,12 @@ def batch_for(model: Model | str, **options) -> BatchModel:
         from neuroscape.sim.cell_batch import CellBatch
 
         return CellBatch(m, **given)
+    from neuroscape.models.multicomp.network import CellNetworkModel
+
+    if isinstance(m, CellNetworkModel):
+        from neuroscape.sim.cell_network import CellNetworkBatch
+
+        return CellNetworkBatch(m, **given)
     return m.batch(**given)
 
 
