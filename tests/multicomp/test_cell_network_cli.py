@@ -30,6 +30,14 @@ def test_a_network_of_cells_resolves_and_runs_from_the_command_line(capsys, tmp_
     n_e = sum(len(t) for t in direct.spikes["E"][0])
     assert n_e > 0
     assert res["outputs"]["rate_E"] == n_e / 16 / 0.1
+    # the spike file holds every cell's spikes, cells numbered over E then I
+    rc, _, _ = run_cli(["simulate", NET, "--duration-ms", "100", "--window-ms", "100",
+                        "--set", "rate=30", "--save-spikes", str(tmp_path / "s.csv")], capsys)
+    assert rc == 0
+    saved = np.loadtxt(tmp_path / "s.csv", delimiter=",", skiprows=1, ndmin=2)
+    assert np.count_nonzero(saved[:, 1] < 16) == n_e
+    first = np.sort(np.concatenate(direct.spikes["E"][0]))[:5]
+    np.testing.assert_allclose(np.sort(saved[saved[:, 1] < 16, 0])[:5], first, rtol=1e-9)
 
 
 def test_a_bad_value_of_a_network_of_cells_is_refused(capsys, tmp_path):

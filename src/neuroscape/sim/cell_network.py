@@ -453,6 +453,7 @@ class CellNetworkBatch:
         self.net: CellNetwork = model.network
         self.conn_seed = conn_seed
         self.graph = self.net.graph(conn_seed)
+        self.connectivity = self.graph  # what the CLI reads for rasters and spike files
 
     def integrator_for(self, device: str, integrator: str | None) -> str | None:
         return integrator or self.spec.settings.integrator
