@@ -29,12 +29,13 @@ NEURON reference (``neuroscape.reference.neuron_network``) plays the same trains
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
 
-from neuroscape.core.rng import row_keys, unit_float_np, word_np
+from neuroscape.core.rng import row_keys, unit_float, unit_float_np, word, word_np
 from neuroscape.core.settings import SettingsError
 from neuroscape.models.multicomp.network import CellNetwork, CellNetworkError, Synapse
 from neuroscape.sim.cable_engine import (
@@ -48,6 +49,9 @@ from neuroscape.sim.cable_engine import (
 SEND_EPS_MS = 1e-10  # NEURON's teps: a threshold event is sent at t + 1e-10 ms
 # input k onto cell c draws at counters k 2^44 + c 2^24 + j (module docstring)
 INPUT_SHIFT, CELL_SHIFT, MAX_DRAWS = 44, 24, 1 << 24
+# a surrogate population's cell c draws its spikes at counters SURROGATE_K 2^44 + c 2^24 + j:
+# the last input index, which inputs may not take
+SURROGATE_K = (1 << (64 - INPUT_SHIFT)) - 1
 
 
 @dataclass
@@ -120,8 +124,9 @@ def _offsets(net: CellNetwork) -> dict[str, int]:
 def input_trains(net: CellNetwork, values: dict[str, np.ndarray], *, seed: int = 0,
                  rows: np.ndarray | None = None, keys: np.ndarray | None = None,
                  duration_ms: float | None = None) -> list[list[list[np.ndarray]]]:  # fmt: skip
-    """The Poisson trains (ms, sorted) of every input: [input][param set][cell of the target].
-    Input k onto cell c of the set with stream key K (``keys``, default ``row_keys(seed,
+    """The Poisson trains (ms, sorted) of every input: [input][param set][cell of the target]
+    (none for an input onto a surrogate population, whose rate the surrogate takes). Input k
+    onto cell c of the set with stream key K (``keys``, default ``row_keys(seed,
     rows)``, rows default 0..B-1): intervals -ln(1 - u)/(n rate), u from word(K, k 2^44 +
     c 2^24 + j) (module docstring)."""
     b = len(next(iter(values.values()))) if values else 1
@@ -132,11 +137,14 @@ def input_trains(net: CellNetwork, values: dict[str, np.ndarray], *, seed: int =
         raise SettingsError(f"keys has shape {keys.shape}; allowed: ({b},)")
     t_end = net.duration_ms if duration_ms is None else float(duration_ms)
     off = _offsets(net)
-    if len(net.inputs) >= 1 << (64 - INPUT_SHIFT) or net.n_cells >= 1 << (INPUT_SHIFT - CELL_SHIFT):
+    if len(net.inputs) >= SURROGATE_K or net.n_cells >= 1 << (INPUT_SHIFT - CELL_SHIFT):
         raise CellNetworkError(f"{len(net.inputs)} inputs and {net.n_cells} cells; allowed: fewer "
-                               f"than 2^20 of each (the streams' counter ranges)")
+                               f"than 2^20 - 1 inputs, 2^20 cells (the streams' counter ranges)")
     out = []
     for k, inp in enumerate(net.inputs):
+        if net.population(inp.target).is_surrogate:  # its rate enters the surrogate directly
+            out.append([[np.zeros(0)] * net.population(inp.target).size for _ in range(b)])
+            continue
         rate = (np.asarray(values[inp.rate], float) if isinstance(inp.rate, str)
                 else np.full(b, float(inp.rate)))  # fmt: skip
         size = net.population(inp.target).size
@@ -199,6 +207,63 @@ def _add_inputs(ptr, steps, idx, w, stop, ring, pend):
     return ptr
 
 
+@njit(cache=True)
+def running_average(pend, x, m0, m1, ring, decay, inv_tau):
+    """Exponential running average of the weights delivered at steps m0..m1-1 (in order):
+    x <- x exp(-dt/tau) + W_m / tau, W_m the summed weights (uS) in ring slot m % ring (which
+    is cleared). So x at step m is (1/tau) sum over events delivered at steps m' <= m of
+    w exp(-(m - m') dt / tau): for a train of weight w at rate r its mean is w r (1 -
+    exp(-t/tau)) (uS/ms for r per ms). ``pend`` (rows, slots, ring), ``x`` (rows, slots)."""
+    for m in range(m0, m1):
+        s = m % ring
+        for r in range(x.shape[0]):
+            for k in range(x.shape[1]):
+                x[r, k] = x[r, k] * decay + pend[r, k, s] * inv_tau
+                pend[r, k, s] = 0.0
+
+
+@njit(cache=True)
+def _poisson_window(keys, size, c0, r0, lam, t0, t1, dt, a, w, acc, thr, cnt, ev_step, ev_n,
+                    spk_t):  # fmt: skip
+    """Poisson spikes of rate lam[r] (per ms, constant over [t0, t1)) of the surrogate cells
+    r >= r0, by time rescaling: unit exponential intervals -ln(1 - u) (u from word(key of the
+    row's set, SURROGATE_K 2^44 + (c0 + r % size) 2^24 + j), j the cell's draw counter
+    ``cnt``) spaced on the integrated rate ``acc``; ``thr``: the next spike's integrated rate.
+    A spike at t counts as detected at the time point after it (step floor(t/dt) + 1, within
+    (a, a + w]). Returns -1 when done, the row to restart from when ``ev_step`` is full (its
+    state untouched), or -2 - r when row r has used up its counter range."""
+    cap = ev_step.shape[1]
+    base = np.uint64(SURROGATE_K) << np.uint64(INPUT_SHIFT)
+    for r in range(r0, lam.shape[0]):
+        key = keys[r // size]
+        cbase = base + (np.uint64(c0 + r % size) << np.uint64(CELL_SHIFT))
+        j = cnt[r]
+        th = thr[r]
+        if j == 0:
+            th = -math.log1p(-unit_float(word(key, cbase)))
+            j = 1
+        end = acc[r] + lam[r] * (t1 - t0)
+        n = 0
+        while th < end:
+            if n == cap:
+                return r
+            if j >= MAX_DRAWS:
+                return -2 - r
+            t = t0 + (th - acc[r]) / lam[r]
+            m = int(math.floor(t / dt)) + 1
+            m = min(max(m, a + 1), a + w)
+            ev_step[r, n] = m
+            spk_t[r, n] = t
+            n += 1
+            th += -math.log1p(-unit_float(word(key, cbase + np.uint64(j))))
+            j += 1
+        ev_n[r] = n
+        acc[r] = end
+        thr[r] = th
+        cnt[r] = j
+    return -1
+
+
 # ---------------------------------------------------------------------------------------------
 # the run
 
@@ -220,6 +285,114 @@ def _param_values(net: CellNetwork, params) -> dict[str, np.ndarray]:
     return net.values(params)
 
 
+def _check_rate_fns(net: CellNetwork, rate_fns) -> dict:
+    rate_fns = dict(rate_fns or {})
+    sur = [p.name for p in net.populations if p.is_surrogate]
+    for pn in rate_fns:
+        if pn not in sur:
+            raise CellNetworkError(f"rate_fns: {pn!r} is not a surrogate population; allowed: "
+                                   f"{', '.join(sur) or '(none in this network)'}")
+    for pn in sur:
+        if pn not in rate_fns:
+            raise CellNetworkError(
+                f"population {pn} is a surrogate: give its rate function (rate_fns={{'{pn}': "
+                "f}), or run the network with neuroscape.surrogate.hybrid")
+        for bd in net.population(pn).bindings:
+            if bd.value is None and (bd.n is None or bd.weight is None):
+                raise CellNetworkError(
+                    f"population {pn}: map: {bd.param}: the training input's n and weight are "
+                    "not given; allowed: map: {PARAM: {from, n, weight}} (or resolve them with "
+                    "neuroscape.surrogate.hybrid)")
+    return rate_fns
+
+
+def surrogate_inputs(
+    net: CellNetwork, pop, vals: dict[str, np.ndarray], weights: np.ndarray
+) -> tuple[np.ndarray, list[tuple[int, int, float]]]:
+    """The surrogate parameters of population ``pop``'s cells: (B, n_params) from fixed
+    values and inputs (an input of n sources at rate r and weight w gives n r w / (n_ref
+    w_ref): the rate per source of the training input of n_ref sources of weight w_ref with the
+    same mean conductance), and the projections' terms (slot, parameter, 1000 / (n_ref w_ref)),
+    which multiply the running average of their delivered weights (uS/ms)."""
+    n_proj = len(net.projections)
+    x0 = np.zeros((len(weights), len(pop.bindings)))
+    terms = []
+    slots = [k for k, j in enumerate(net.projections) if j.post == pop.name]
+    for pi, bd in enumerate(pop.bindings):
+        if bd.value is not None:
+            x0[:, pi] = bd.value
+            continue
+        ref = bd.n * bd.weight
+        for src in bd.sources:
+            for k, j in enumerate(net.projections):
+                if j.name == src:
+                    terms.append((slots.index(k), pi, 1000.0 / ref))
+            for k, inp in enumerate(net.inputs):
+                if inp.name == src:
+                    rate = (np.asarray(vals[inp.rate], float) if isinstance(inp.rate, str)
+                            else np.full(len(weights), float(inp.rate)))  # fmt: skip
+                    x0[:, pi] += inp.n * rate * weights[:, n_proj + k] / ref
+    return x0, terms
+
+
+def _surrogate_state(net, pop, vals, weights, b, ring, win, fn) -> dict:
+    """A surrogate population's arrays: ring slots for the projections onto it (their
+    delivered weights feed the running averages), the parameters' fixed part and the Poisson
+    generators' state (integrated rate, next threshold, draw counter per cell)."""
+    slots = [k for k, j in enumerate(net.projections) if j.post == pop.name]
+    n_rows = b * pop.size
+    x0, terms = surrogate_inputs(net, pop, vals, weights)
+    tau = pop.rate_tau_ms or 1.0  # unused without projections onto the population
+    return dict(
+        pop=pop, surrogate=True, fn=fn, n_syn=len(slots), slot_of={k: s for s, k in
+                                                                    enumerate(slots)},
+        x0=np.repeat(x0, pop.size, axis=0), terms=terms, tau=tau,
+        x=np.zeros((n_rows, len(slots))), done=-1, acc=np.zeros(n_rows), thr=np.zeros(n_rows),
+        cnt=np.zeros(n_rows, dtype=np.int64), ev_step=np.zeros((n_rows, win + 2), np.int64),
+        ev_n=np.zeros(n_rows, dtype=np.int64), spk_t=np.zeros((n_rows, win + 2)),
+        out_r=[], out_t=[], rate_calls=0)  # fmt: skip
+
+
+def _surrogate_window(q: dict, keys: np.ndarray, a: int, w: int, dt: float, ring: int) -> None:
+    """One window [a dt, (a + w) dt) of a surrogate population: the running averages up to
+    step a, the rates the surrogate gives for them (held over the window), their spikes."""
+    n_rows = len(q["acc"])
+    if q["n_syn"]:
+        running_average(q["pend"], q["x"], q["done"] + 1, a + 1, ring,
+                        math.exp(-dt / q["tau"]), 1.0 / q["tau"])  # fmt: skip
+        q["done"] = a
+    x = q["x0"].copy()
+    for slot, pi, coef in q["terms"]:
+        x[:, pi] += coef * q["x"][:, slot]
+    if not q["terms"] and "lam" in q:  # inputs only: the parameters never change
+        lam = q["lam"]
+    else:
+        lam = np.asarray(q["fn"](x), dtype=float).reshape(-1)
+        q["rate_calls"] += 1
+        if lam.shape != (n_rows,) or not np.all(np.isfinite(lam)):
+            raise CellNetworkError(
+                f"population {q['pop'].name}: its rate function gave "
+                f"{'shape ' + str(lam.shape) if lam.shape != (n_rows,) else 'a non-finite rate'}"
+                f"; allowed: {n_rows} finite rates (Hz), one per cell")
+        lam = np.maximum(lam, 0.0) * 1e-3  # Hz -> per ms; a negative prediction is no spikes
+        q["lam"] = lam
+    r0 = -1 if n_rows == 0 else 0
+    while r0 >= 0:
+        r0 = _poisson_window(keys, q["pop"].size, q["c0"], r0, lam, a * dt, (a + w) * dt, dt, a,
+                             w, q["acc"], q["thr"], q["cnt"], q["ev_step"], q["ev_n"],
+                             q["spk_t"])  # fmt: skip
+        if r0 <= -2:
+            raise CellNetworkError(f"population {q['pop'].name}: more than {MAX_DRAWS} spikes "
+                                   "in a cell; allowed: fewer (the stream's counter range)")
+        if r0 >= 0:  # more spikes in a window than room: grow the arrays, go on from row r0
+            cap = 2 * q["ev_step"].shape[1]
+            for k in ("ev_step", "spk_t"):
+                old = q[k]
+                q[k] = np.zeros((n_rows, cap), dtype=old.dtype)
+                q[k][:, : old.shape[1]] = old
+    q["spk_n"] = q["ev_n"]
+
+
 def run_cell_network(
     net: CellNetwork,
     params: np.ndarray | dict | None = None,
@@ -236,6 +409,7 @@ def run_cell_network(
     record_every: int = 1,
     workers: int | None = None,
     trains: list | None = None,
+    rate_fns: dict[str, Callable[[np.ndarray], np.ndarray]] | None = None,
 ) -> CellNetworkResult:
     """Simulate B parameter sets of ``net`` (``params``: rows (B, n_params) in the declared
     order, or name -> values; default: the defaults) from NEURON's finitialize state (V =
@@ -244,7 +418,10 @@ def run_cell_network(
     one for all sets). ``rows``: the sets' global row numbers, or ``keys`` their streams'
     keys (``row_keys(seed, rows)``; module docstring). ``record``: pop -> [(SECTION, x), ...]
     V recorded every ``record_every`` steps. ``trains``: the inputs' spike times as
-    ``input_trains`` gives them (default: drawn from the rows' streams)."""
+    ``input_trains`` gives them (default: drawn from the rows' streams). ``rate_fns``: for
+    each surrogate population, its rate function: (M, n_params) surrogate parameters per cell
+    (Hz for rates) -> (M,) rates (Hz), applied row by row (see ``surrogate_inputs``; loaded
+    from the surrogates by ``neuroscape.surrogate.hybrid``)."""
     from neuroscape.models.multicomp.geometry import _row_values, discretize
     from neuroscape.sim.engine import _set_threads
 
@@ -283,6 +460,13 @@ def run_cell_network(
         if pn not in net.sizes:
             raise CellNetworkError(f"record: unknown population {pn!r}; allowed: "
                                    f"{', '.join(net.sizes)}")
+        if net.population(pn).is_surrogate:
+            raise CellNetworkError(f"record: population {pn} is a surrogate, which has no "
+                                   "membrane potential; allowed: populations of cells")
+    rate_fns = _check_rate_fns(net, rate_fns)
+    if keys is None:
+        keys = row_keys(seed, rows)
+    keys = np.asarray(keys, dtype=np.uint64)
 
     # weights (uS) per parameter set: one column per projection, then per input
     wcols = []
@@ -297,7 +481,14 @@ def run_cell_network(
     ring = (max(kds) if kds else 0) + win + 1
     pops = []
     base = 0
+    off = _offsets(net)
     for pop in net.populations:
+        if pop.is_surrogate:
+            q = _surrogate_state(net, pop, vals, weights, b, ring, win, rate_fns[pop.name])
+            q.update(base=base, c0=off[pop.name])
+            pops.append(q)
+            base += b * pop.size * q["n_syn"] * ring
+            continue
         cell = pop.cell
         cv = {q.address: vals[q.name] for q in net.parameters if q.pop == pop.name}
         try:
@@ -344,7 +535,7 @@ def run_cell_network(
             ev_step=np.zeros((n_rows, win + 2), dtype=np.int64),
             ev_n=np.zeros(n_rows, dtype=np.int64),
             spk_t=np.zeros((n_rows, win + 2)), spk_n=np.zeros(n_rows, dtype=np.int64),
-            out_r=[], out_t=[]))  # fmt: skip
+            out_r=[], out_t=[], surrogate=False))  # fmt: skip
         base += n_rows * n_syn * ring
     pend = np.zeros(max(base, 1))
     by_name = {q["pop"].name: q for q in pops}
@@ -377,6 +568,8 @@ def run_cell_network(
     st_l, ix_l, w_l = [], [], []
     for k, inp in enumerate(net.inputs):
         t = by_name[inp.target]
+        if t["surrogate"]:
+            continue
         n_t, ns = t["pop"].size, t["n_syn"]
         slot = t["slot_of"][len(net.projections) + k]
         for p in range(b):
@@ -403,9 +596,12 @@ def run_cell_network(
         w = min(win, n_total - a)
         ptr = _add_inputs(ptr, in_steps, in_idx, in_w, a + w, ring, pend)
         for q in pops:
-            q["kernel"](*q["fixed"], q["V"], *q["ST"], q["SA"], q["pend"], q["flag"], a == 0,
-                        a, w, dt, second, q["rec_nodes"], record_every, q["vrec"],
-                        q["spike_node"], q["ev_step"], q["ev_n"], q["spk_t"], q["spk_n"])
+            if q["surrogate"]:
+                _surrogate_window(q, keys, a, w, dt, ring)
+            else:
+                q["kernel"](*q["fixed"], q["V"], *q["ST"], q["SA"], q["pend"], q["flag"],
+                            a == 0, a, w, dt, second, q["rec_nodes"], record_every, q["vrec"],
+                            q["spike_node"], q["ev_step"], q["ev_n"], q["spk_t"], q["spk_n"])
             n = q["spk_n"]
             if n.any():
                 r, c = np.nonzero(np.arange(q["spk_t"].shape[1])[None, :] < n[:, None])
@@ -429,7 +625,7 @@ def run_cell_network(
         name = q["pop"].name
         spikes[name] = [per[p * size : (p + 1) * size] for p in range(b)]
         rates[name] = np.bincount(r // size, minlength=b)[:b] / (size * dur * 1e-3)
-        if len(q["rec_nodes"]):
+        if not q["surrogate"] and len(q["rec_nodes"]):
             vout[name] = q["vrec"].reshape(b, size, len(q["rec_nodes"]), -1)
     t_ms = np.arange(n_total // record_every + 1) * (dt * record_every) if vout else None
     return CellNetworkResult(spikes, rates, dur, t_ms, vout, g)

@@ -50,7 +50,8 @@ from neuroscape.models.multicomp.description import CellDescription, CellError, 
 
 TOP_KEYS = ("name", "description", "populations", "projections", "inputs", "parameters",
             "outputs", "settings")  # fmt: skip
-POP_KEYS = ("size", "model")
+POP_KEYS = ("size", "model", "surrogate", "rate_tau", "map")
+MAP_KEYS = ("from", "n", "weight")
 PROJ_KEYS = ("pre", "post", "connect", "synapse", "weight", "delay")
 INPUT_KEYS = ("target", "rate", "n", "synapse", "weight")
 PARAM_KEYS = ("default", "low", "high", "unit")
@@ -84,11 +85,34 @@ class Synapse:
 
 
 @dataclass(frozen=True)
+class SurrogateBinding:
+    """How one parameter of a surrogate population's surrogate is computed from the network:
+    ``value`` fixed (in the parameter's unit), or the rate per source (Hz) of a training input
+    of ``n`` sources of weight ``weight`` (uS) that gives the same mean conductance as the
+    ``sources`` (inputs and projections onto the population): sum over sources of
+    (events/s per cell) x w_s / (n x weight). ``n``/``weight`` None: not resolved yet (the
+    surrogate's training network supplies them, ``neuroscape.surrogate.hybrid``)."""
+
+    param: str
+    sources: tuple[str, ...] = ()
+    n: int | None = None
+    weight: float | None = None
+    value: float | None = None
+
+
+@dataclass(frozen=True)
 class CellPopulation:
     name: str
     size: int
-    cell: CellDescription
+    cell: CellDescription | None  # None: a surrogate population
     source: str = ""  # the cell file ('' for a cell given as a mapping)
+    surrogate: str = ""  # a surrogate population: its saved surrogate's folder (absolute)
+    rate_tau_ms: float | None = None  # time constant of its projected rates' running average
+    bindings: tuple[SurrogateBinding, ...] = ()  # as written (``map``), or resolved
+
+    @property
+    def is_surrogate(self) -> bool:
+        return bool(self.surrogate)
 
 
 @dataclass(frozen=True)
@@ -97,7 +121,7 @@ class CellProjection:
     pre: str
     post: str
     rule: dict  # as the network descriptions' rules (models.network.description._draw)
-    synapse: Synapse
+    synapse: Synapse | None  # None onto a surrogate population
     weight: float | str  # uS, or a parameter's name
     delay: float  # ms
 
@@ -108,7 +132,7 @@ class CellInput:
     target: str
     rate: float | str  # Hz per source, or a parameter's name
     n: int
-    synapse: Synapse
+    synapse: Synapse | None  # None onto a surrogate population
     weight: float | str  # uS, or a parameter's name
 
 
@@ -219,6 +243,8 @@ def is_cell_network(data: Mapping, folder: str | Path = ".") -> bool:
     if not isinstance(pops, Mapping) or not pops:
         return False
     for pd in pops.values():
+        if isinstance(pd, Mapping) and "surrogate" in pd:
+            return True
         m = pd.get("model") if isinstance(pd, Mapping) else None
         if isinstance(m, Mapping) and ("sections" in m or "morphology" in m):
             return True
@@ -273,7 +299,8 @@ def build_cell_network(data: Mapping, folder: str | Path = ".", origin: str = ""
     # populations
     pops_d = data.get("populations")
     if not isinstance(pops_d, Mapping) or not pops_d:
-        raise err("populations: allowed: a mapping NAME: {size, model: CELL.yaml}", "populations")
+        raise err("populations: allowed: a mapping NAME: {size, model: CELL.yaml} or {size, "
+                  "surrogate: FOLDER}", "populations")
     pops: dict[str, CellPopulation] = {}
     for pn, pd in pops_d.items():
         at = ("populations", pn)
@@ -285,6 +312,13 @@ def build_cell_network(data: Mapping, folder: str | Path = ".", origin: str = ""
         size = pd.get("size")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise err(f"size {size!r}; allowed: a positive integer", *at, "size")
+        if "surrogate" in pd:
+            pops[pn] = _surrogate_population(err, pn, size, pd, folder)
+            continue
+        for k in ("rate_tau", "map"):
+            if k in pd:
+                raise err(f"{k}: allowed only with surrogate: FOLDER (a surrogate population)",
+                          *at, k)
         m = pd.get("model")
         src = ""
         if isinstance(m, str) and m.lower().endswith(".swc"):
@@ -347,6 +381,9 @@ def build_cell_network(data: Mapping, folder: str | Path = ".", origin: str = ""
         pre, post = jd["pre"], jd["post"]
         rule = _connect(err, jd.get("connect"), folder, *at, "connect")
         syn = _synapse(err, jd.get("synapse"), pops[post].cell, *at, "synapse")
+        if pops[pre].is_surrogate and pops[post].is_surrogate:
+            raise err(f"{pre} -> {post}: both are surrogate populations; allowed: a detailed "
+                      "population at one end at least", *at)
         weight = value(jd.get("weight"), "uS", *at, "weight")
         if "delay" not in jd:
             raise err(f"no delay; allowed: a time >= dt ({dt:g} ms)", *at, "delay")
@@ -378,6 +415,11 @@ def build_cell_network(data: Mapping, folder: str | Path = ".", origin: str = ""
         syn = _synapse(err, idef.get("synapse"), pops[tgt].cell, *at, "synapse")
         weight = value(idef.get("weight"), "uS", *at, "weight")
         inputs.append(CellInput(str(iname), tgt, rate, n, syn, weight))
+
+    # surrogate populations: what feeds each surrogate parameter
+    for pn, pop in list(pops.items()):
+        if pop.is_surrogate:
+            pops[pn] = _bindings(err, pop, pops_d[pn].get("map"), projs, inputs)
 
     # outputs: pooled rates of populations
     out_d = data.get("outputs")
@@ -464,7 +506,12 @@ def _location(err, text, cell: CellDescription, *at) -> tuple[str, float]:
     return sec, x
 
 
-def _synapse(err, sd, cell: CellDescription, *at) -> Synapse:
+def _synapse(err, sd, cell: CellDescription | None, *at) -> Synapse | None:
+    if cell is None:  # onto a surrogate population: its training input's synapse stands in
+        if sd is not None and not isinstance(sd, Mapping):
+            raise err(f"synapse {sd!r}; allowed: a mapping (unused: a surrogate population's "
+                      "synapse is its training input's)", *at)
+        return None
     if not isinstance(sd, Mapping):
         raise err(f"synapse {sd!r}; allowed: {{model: expsyn|exp2syn, ..., at: SECTION(x)}}",
                   *at)
@@ -533,6 +580,88 @@ def _connect(err, c, folder: Path, *at) -> dict:
             "autapses": aut}
 
 
+def _surrogate_population(err, pn: str, size: int, pd: Mapping, folder: Path) -> CellPopulation:
+    """A population of Poisson cells whose rate a surrogate gives (its folder checked here; the
+    surrogate itself is read by ``neuroscape.surrogate.hybrid``, a layer above)."""
+    at = ("populations", pn)
+    if "model" in pd:
+        raise err("model and surrogate both given; allowed: one of them", *at)
+    s = pd["surrogate"]
+    if not isinstance(s, str) or not s.strip():
+        raise err(f"surrogate {s!r}; allowed: the folder of a saved surrogate (relative to the "
+                  "network file)", *at, "surrogate")
+    f = Path(s).expanduser()
+    f = f if f.is_absolute() else folder / f
+    if not (f / "surrogate.json").is_file():
+        raise err(f"surrogate {s!r}: no saved surrogate there (surrogate.json); allowed: a "
+                  "folder written by neuroscape surrogate train or Surrogate.save", *at,
+                  "surrogate")
+    tau = None
+    if "rate_tau" in pd:
+        tau = _quantity(err, pd["rate_tau"], "ms", *at, "rate_tau")
+        if not (math.isfinite(tau) and tau > 0):
+            raise err(f"rate_tau={tau:g} ms; allowed: > 0 ms", *at, "rate_tau")
+    m = pd.get("map")
+    if m is not None and not isinstance(m, Mapping):
+        raise err(f"map {m!r}; allowed: a mapping PARAM: {{from: [SOURCE, ...], n, weight}} or "
+                  "PARAM: VALUE", *at, "map")
+    return CellPopulation(pn, size, None, "", str(f.resolve()), tau)
+
+
+def _bindings(err, pop: CellPopulation, m, projs, inputs) -> CellPopulation:
+    """``map`` of a surrogate population: PARAM: VALUE (fixed) or PARAM: {from: SOURCES, n,
+    weight} (SOURCES: inputs and projections onto the population; n, weight: the training
+    input's, filled from the training network when left out)."""
+    from dataclasses import replace
+
+    at = ("populations", pop.name, "map")
+    onto = [j.name for j in projs if j.post == pop.name] + [
+        i.name for i in inputs if i.target == pop.name]  # fmt: skip
+    if any(j.post == pop.name for j in projs) and pop.rate_tau_ms is None:
+        raise err("a projection feeds this surrogate population but no rate_tau is given; "
+                  "allowed: rate_tau: TIME (the running average of the incoming rates, e.g. "
+                  "20 ms)", "populations", pop.name)
+    out, used = [], {}
+    for param, b in (m or {}).items():
+        here = (*at, param)
+        if isinstance(b, bool):
+            raise err(f"{b!r}; allowed: a number or {{from, n, weight}}", *here)
+        if isinstance(b, int | float):
+            if not math.isfinite(b):
+                raise err(f"{b!r}; allowed: a finite number (in the parameter's unit)", *here)
+            out.append(SurrogateBinding(str(param), value=float(b)))
+            continue
+        if not isinstance(b, Mapping):
+            raise err(f"{b!r}; allowed: a number or {{from, n, weight}}", *here)
+        _keys(err, b, MAP_KEYS, *here)
+        src = b.get("from")
+        src = [src] if isinstance(src, str) else src
+        if not isinstance(src, list) or not src:
+            raise err(f"from {b.get('from')!r}; allowed: an input or projection onto "
+                      f"{pop.name} or a list of them ({', '.join(onto) or 'none declared'})",
+                      *here, "from")
+        for s_ in src:
+            if s_ not in onto:
+                raise err(f"from {s_!r}; allowed: inputs and projections onto {pop.name} "
+                          f"({', '.join(onto) or 'none declared'})", *here, "from")
+            if s_ in used:
+                raise err(f"from {s_!r}: already feeds {used[s_]}; allowed: each source feeds "
+                          "one parameter", *here, "from")
+            used[s_] = param
+        n = b.get("n")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise err(f"n {n!r}; allowed: a positive integer (the training input's sources)",
+                      *here, "n")
+        w = None
+        if b.get("weight") is not None:
+            w = _quantity(err, b["weight"], "uS", *here, "weight")
+            if not (math.isfinite(w) and w > 0):
+                raise err(f"weight {w:g} uS; allowed: > 0 uS (the training input's weight)",
+                          *here, "weight")
+        out.append(SurrogateBinding(str(param), tuple(src), n, w))
+    return replace(pop, bindings=tuple(out))
+
+
 def _parameter(err, qn: str, qd, pops: dict[str, CellPopulation]) -> NetParameter:
     at = ("parameters", qn)
     if not isinstance(qd, Mapping):
@@ -544,6 +673,9 @@ def _parameter(err, qn: str, qd, pops: dict[str, CellPopulation]) -> NetParamete
             raise err(f"{qn!r}: no population {head!r}; allowed: POP.ADDRESS with POP one of "
                       f"{', '.join(pops)}", *at)
         cell = pops[head].cell
+        if cell is None:
+            raise err(f"{qn!r}: population {head} is a surrogate, which has no cell values; "
+                      "allowed: POP.ADDRESS of a population of cells", *at)
         try:
             written = cell.value(rest)
             unit = cell.unit_of(rest)
@@ -615,7 +747,7 @@ def cell_network_model(net: CellNetwork, version: str = "1") -> CellNetworkModel
         for q in net.parameters)  # fmt: skip
     outputs = tuple(
         Output(on, "Hz", "mean rate of " + " + ".join(
-            f"{pn} ({net.population(pn).size} cells of {net.population(pn).cell.name})"
+            f"{pn} ({net.population(pn).size} {_kind_of(net.population(pn))})"
             for pn in pops))
         for on, pops in net.outputs)  # fmt: skip
     scheme = ("Crank-Nicolson (NEURON's secondorder = 2)" if net.integrator == "crank_nicolson"
@@ -626,6 +758,12 @@ def cell_network_model(net: CellNetwork, version: str = "1") -> CellNetworkModel
     spec = ModelSpec(name, version, net.description or f"network of cells ({net.n_cells} cells, "
                      f"populations {', '.join(net.sizes)})", params, outputs, settings=settings)
     return CellNetworkModel(spec, net)
+
+
+def _kind_of(pop: CellPopulation) -> str:
+    if pop.is_surrogate:
+        return f"Poisson cells at the rate of the surrogate {Path(pop.surrogate).name}"
+    return f"cells of {pop.cell.name}"
 
 
 def load_cell_network_model(path: str | Path) -> CellNetworkModel:
@@ -646,6 +784,7 @@ __all__ = [
     "CellPopulation",
     "CellProjection",
     "NetParameter",
+    "SurrogateBinding",
     "Synapse",
     "build_cell_network",
     "cell_network_model",
