@@ -643,11 +643,12 @@ class CellNetworkBatch:
 
     kind = "cell_network"
 
-    def __init__(self, model, conn_seed: int = 0) -> None:
+    def __init__(self, model, conn_seed: int = 0, rate_fns: dict | None = None) -> None:
         self.model = model
         self.spec = model.spec
         self.net: CellNetwork = model.network
         self.conn_seed = conn_seed
+        self.rate_fns = rate_fns  # the surrogate populations' rate functions (hybrid networks)
         self.graph = self.net.graph(conn_seed)
         self.connectivity = self.graph  # what the CLI reads for rasters and spike files
 
@@ -680,7 +681,8 @@ class CellNetworkBatch:
         res = run_cell_network(self.net, np.asarray(params, float), graph=self.graph,
                                keys=keys, duration_ms=settings.duration_ms,
                                dt_ms=settings.dt_ms, integrator=settings.integrator,
-                               workers=numba.get_num_threads())  # fmt: skip
+                               workers=numba.get_num_threads(),
+                               rate_fns=self.rate_fns)  # fmt: skip
         b = len(params)
         t0 = settings.duration_ms - settings.window_ms
         out = np.empty((b, len(self.net.outputs)))
@@ -715,5 +717,7 @@ __all__ = [
     "delivery_step",
     "input_trains",
     "run_cell_network",
+    "running_average",
+    "surrogate_inputs",
     "synapse_columns",
 ]
