@@ -30,6 +30,18 @@ sources) drive. A presynaptic cell's spikes are the crossings of 0 mV upward at 
 section's middle (NEURON's ``NetCon`` at ``soma(0.5)`` with threshold 0), each reaching its
 targets ``delay`` later; an input is ``n`` independent Poisson sources at ``rate`` per cell
 (one merged train of rate ``n * rate``). The run is ``neuroscape.sim.cell_network``'s.
+
+A population may instead be a surrogate of a detailed one (a hybrid network)::
+
+    A: {size: 16, surrogate: surrogate_A, rate_tau: 20 ms,   # a saved surrogate's folder
+        map: {rate: {from: [drive, XA], n: 20, weight: 0.005 uS}}}
+
+Its cells are Poisson sources at the rate the surrogate predicts from its inputs: ``map``
+says which inputs and projections onto it feed which of the surrogate's parameters, and the
+source count ``n`` and weight of the training input whose rate the parameter is (mean-
+conductance matching; ``SurrogateBinding``); ``rate_tau`` is the time constant of the running
+average of the projected spikes. ``neuroscape.surrogate.hybrid`` loads the surrogate and
+fills what ``map`` leaves out from the surrogate's training network.
 """
 
 from __future__ import annotations
