@@ -27,12 +27,14 @@ than the surrogate's training windows and the running average.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from numba import njit, prange
 
 from neuroscape.models.multicomp.network import (
     CellNetwork,
@@ -43,19 +45,81 @@ from neuroscape.models.multicomp.network import (
     load_cell_network,
 )
 from neuroscape.sim.cell_network import CellNetworkBatch, CellNetworkResult, run_cell_network
-from neuroscape.surrogate.core import Surrogate, SurrogateError, load_surrogate, one_cpu_thread
+from neuroscape.surrogate.core import Surrogate, SurrogateError, load_surrogate
+
+ACT_CODES = {"identity": 0, "sigmoid": 1, "relu": 2, "tanh": 3, "gelu": 4}
+
+
+def _flatten(sur: Surrogate) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The members' Linear layers as one float64 array of weights (out, in, row-major) and
+    biases, with per layer (offset, n_in, n_out, activation code); and the widest layer."""
+    import torch.nn as nn
+
+    act = ACT_CODES[sur.config.activation]
+    flat, meta, width = [], [], 0
+    off = 0
+    for m in sur.members:
+        layers = [layer for layer in m if isinstance(layer, nn.Linear)]
+        for k, layer in enumerate(layers):
+            w = layer.weight.detach().cpu().double().numpy()
+            b = layer.bias.detach().cpu().double().numpy()
+            n_out, n_in = w.shape
+            meta.append((off, n_in, n_out, act if k < len(layers) - 1 else 0))
+            flat += [w.reshape(-1), b]
+            off += w.size + b.size
+            width = max(width, n_in, n_out)
+    return (np.concatenate(flat), np.array(meta, dtype=np.int64),
+            np.array([len(meta) // len(sur.members)], dtype=np.int64), width)  # fmt: skip
+
+
+@njit(parallel=True, cache=True)
+def _forward(x, params, meta, n_layers, width, y_mean, y_std, j_out):
+    """The ensemble mean of output ``j_out`` for each row of ``x`` (scaled to the unit box),
+    each row computed alone in float64 with loops in a fixed order (numba)."""
+    n_rows = x.shape[0]
+    out = np.empty(n_rows)
+    n_mem = meta.shape[0] // n_layers
+    for r in prange(n_rows):
+        a = np.zeros(width)
+        h = np.zeros(width)
+        acc = 0.0
+        for mem in range(n_mem):
+            for i in range(x.shape[1]):
+                a[i] = x[r, i]
+            for li in range(mem * n_layers, (mem + 1) * n_layers):
+                off, n_in, n_out, act = meta[li, 0], meta[li, 1], meta[li, 2], meta[li, 3]
+                boff = off + n_in * n_out
+                for o in range(n_out):
+                    s = params[boff + o]
+                    for i in range(n_in):
+                        s += params[off + o * n_in + i] * a[i]
+                    if act == 1:
+                        s = 1.0 / (1.0 + math.exp(-s))
+                    elif act == 2:
+                        s = max(s, 0.0)
+                    elif act == 3:
+                        s = math.tanh(s)
+                    elif act == 4:
+                        s = 0.5 * s * (1.0 + math.erf(s / math.sqrt(2.0)))
+                    h[o] = s
+                for o in range(n_out):
+                    a[o] = h[o]
+            acc += a[j_out]
+        out[r] = acc / n_mem * y_std + y_mean
+    return out
 
 
 class RateFunction:
     """A surrogate's output ``output`` (Hz) as a rate function of its parameters, for
     ``run_cell_network(rate_fns=...)``: (M, n_params) -> (M,) rates.
 
-    Each distinct row is predicted on its own (a batch of one, on one torch thread) and
-    remembered: a row's rate then does not depend on which other rows share the call, so a
-    hybrid run, like every run, does not depend on the batch size or the thread count
-    (bitwise). Parameters outside the training box are clipped to it (counted in
-    ``clipped``): a surrogate does not extrapolate, and the running average of a projection
-    starts at 0 Hz, often below the box. Negative predictions are clipped to 0 by the engine."""
+    The surrogate's layers are evaluated here row by row in float64 (``_forward``, numba),
+    not by torch: a matrix product's rounding may depend on how many rows it multiplies, and
+    a hybrid run, like every run, must not depend on the batch size or the thread count
+    (bitwise). It agrees with ``Surrogate.predict`` (float32) to float32 rounding. Parameters
+    outside the training box are clipped to it (counted in ``clipped``): a surrogate does not
+    extrapolate, and the running average of a projection starts at 0 Hz, often below the box.
+    Negative predictions are clipped to 0 by the engine."""
 
     def __init__(self, sur: Surrogate, output: str | None = None) -> None:
         rates = [n for n, u in zip(sur.output_names, sur.output_units, strict=True)
@@ -73,29 +137,31 @@ class RateFunction:
         if sur.unit(output) not in ("Hz", ""):
             raise SurrogateError(f"output {output} of the surrogate of {sur.model} is in "
                                  f"{sur.unit(output)!r}; allowed: a rate in Hz")
+        if sur.config.activation not in ACT_CODES:
+            raise SurrogateError(f"activation {sur.config.activation!r}; allowed in a hybrid: "
+                                 f"{', '.join(a for a in ACT_CODES if a != 'identity')}")
         self.surrogate = sur
         self.output = output
         self._j = sur.output_names.index(output)
         self._lo, self._hi = sur.domain[:, 0], sur.domain[:, 1]
-        self._memo: dict[bytes, float] = {}
-        self.calls = self.rows = self.clipped = self.predicted = 0
+        self._params, self._meta, n_layers, self._width = _flatten(sur)
+        self._n_layers = int(n_layers[0])
+        self.calls = self.rows = self.clipped = 0
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.atleast_2d(np.asarray(x, dtype=float))
+        if x.shape[1] != len(self._lo):
+            raise SurrogateError(f"{x.shape[1]} parameters per row; the surrogate of "
+                                 f"{self.surrogate.model} takes {len(self._lo)} "
+                                 f"({', '.join(self.surrogate.parameter_names)})")
         xc = np.clip(x, self._lo, self._hi)
         self.calls += 1
         self.rows += len(x)
         self.clipped += int(np.count_nonzero(np.any(xc != x, axis=1)))
-        uniq, inv = np.unique(xc, axis=0, return_inverse=True)
-        out = np.empty(len(uniq))
-        with one_cpu_thread(self.surrogate.config.device):
-            for k, row in enumerate(uniq):
-                key = row.tobytes()
-                if key not in self._memo:
-                    self._memo[key] = float(self.surrogate.predict(row[None, :])[0, self._j])
-                    self.predicted += 1
-                out[k] = self._memo[key]
-        return out[np.asarray(inv).reshape(-1)]
+        xs = np.ascontiguousarray((xc - self._lo) / (self._hi - self._lo))
+        return _forward(xs, self._params, self._meta, self._n_layers, self._width,
+                        float(self.surrogate.y_mean[self._j]),
+                        float(self.surrogate.y_std[self._j]), self._j)  # fmt: skip
 
 
 @dataclass
