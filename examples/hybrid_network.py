@@ -138,13 +138,13 @@ def main() -> None:
     test_rates = [8.75, 16.25, 23.75, 31.25]
     res = compare(paths, test_rates, a.reps)
     print(f"\nrates over the last 200 ms, mean of {a.reps} runs per input rate; tolerance: 4 x "
-          "the counting SD of the difference (Poisson, x the Fano factor of the rows' counts "
-          "where above 1)")
-    print(f"{'input':>8} | {'A detailed':>10} {'A hybrid':>9} {'A tol':>6} | "
+          "the counting SD of the difference (Poisson variance x the Fano factor of the rows' "
+          "counts where above 1); A surrogate: the surrogate's prediction")
+    print(f"{'input':>8} | {'A detailed':>10} {'A hybrid':>9} {'A tol':>6} {'A surrogate':>11} | "
           f"{'B detailed':>10} {'B hybrid':>9} {'B tol':>6}")
-    for r, d, h, tol in table(test_rates, a.reps, res):
-        print(f"{r:6.2f}Hz | {d[0]:8.2f}Hz {h[0]:7.2f}Hz {tol[0]:4.1f}Hz | "
-              f"{d[1]:8.2f}Hz {h[1]:7.2f}Hz {tol[1]:4.1f}Hz")
+    for k, (r, d, h, tol) in enumerate(table(test_rates, a.reps, res)):
+        print(f"{r:6.2f}Hz | {d[0]:8.2f}Hz {h[0]:7.2f}Hz {tol[0]:4.1f}Hz "
+              f"{res['predicted'][k]:9.2f}Hz | {d[1]:8.2f}Hz {h[1]:7.2f}Hz {tol[1]:4.1f}Hz")
     n = len(test_rates) * a.reps
     print(f"\nwall time for {n} runs: detailed {res['t_detailed']:.1f} s, hybrid "
           f"{res['t_hybrid']:.1f} s (including loading the surrogate)")

@@ -213,5 +213,14 @@ def test_a_surrogate_population_needs_its_rate_function(sur_dir):
         run_cell_network(net, rate_fns={"S": np.sqrt, "P": np.sqrt})
     with pytest.raises(CellNetworkError, match="gave shape"):
         run_cell_network(net, rate_fns={"S": lambda x: np.zeros(1)})
+    unbound = build_cell_network({
+        "name": "unbound",
+        "populations": {"S": {"size": 2, "surrogate": str(sur_dir),
+                              "map": {"r": {"from": "a", "n": 1, "weight": 0.001}}}},
+        "inputs": {"a": {"target": "S", "rate": 1, "weight": 0.001},
+                   "b": {"target": "S", "rate": 1, "weight": 0.001}},
+        "settings": {"duration": 10, "dt": 0.025}})  # fmt: skip
+    with pytest.raises(CellNetworkError, match="b feeds it but no parameter"):
+        run_cell_network(unbound, rate_fns={"S": np.sqrt})
     with pytest.raises(CellNetworkError, match="which has no membrane potential"):
         run_cell_network(net, rate_fns={"S": np.sqrt}, record={"S": [("soma", 0.5)]})

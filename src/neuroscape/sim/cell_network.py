@@ -297,6 +297,15 @@ def _check_rate_fns(net: CellNetwork, rate_fns) -> dict:
             raise CellNetworkError(
                 f"population {pn} is a surrogate: give its rate function (rate_fns={{'{pn}': "
                 "f}), or run the network with neuroscape.surrogate.hybrid")
+        bound = {src for bd in net.population(pn).bindings for src in bd.sources}
+        onto = [j.name for j in net.projections if j.post == pn] + [
+            i.name for i in net.inputs if i.target == pn]  # fmt: skip
+        free = [src for src in onto if src not in bound]
+        if free:
+            raise CellNetworkError(
+                f"population {pn}: {free[0]} feeds it but no parameter of its surrogate; "
+                "allowed: map: {PARAM: {from: [SOURCE, ...], n, weight}} naming every input "
+                "and projection onto it")
         for bd in net.population(pn).bindings:
             if bd.value is None and (bd.n is None or bd.weight is None):
                 raise CellNetworkError(
