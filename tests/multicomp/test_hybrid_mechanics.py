@@ -174,6 +174,33 @@ def test_rows_do_not_depend_on_batch_or_threads(sur_dir):
                 assert np.array_equal(a, b) and np.array_equal(a, c), (pop, p)
 
 
+def test_a_recurrent_surrogate_settles_at_the_fixed_point(sur_dir):
+    """A surrogate population feeding itself (all-to-all, N = 100) with f = c + g r_in, r_in
+    its own mean rate (map: n = N, weight = the projection's): the stationary rate is the
+    fixed point r* = c / (1 - g) (20 Hz for c = 10 Hz, g = 0.5), reached with the time
+    constant rate_tau / (1 - g) = 20 ms. Over the last 600 ms of 1 s, within 4 SD of the
+    Poisson count, amplified by the loop's gain 1 / (1 - g) (as the fluctuations of a linear
+    loop are)."""
+    n, c, g = 100, 10.0, 0.5
+    net = build_cell_network({
+        "name": "loop",
+        "populations": {"S": {"size": n, "surrogate": str(sur_dir), "rate_tau": "10 ms",
+                              "map": {"r": {"from": "SS", "n": n, "weight": "0.001 uS"}}}},
+        "projections": {"SS": {"pre": "S", "post": "S", "connect": {"p": 1, "autapses": True},
+                               "weight": "0.001 uS", "delay": "1 ms"}},
+        "settings": {"duration": "1000 ms", "dt": "0.025 ms"},
+    })  # fmt: skip
+    res = run_cell_network(net, np.zeros((4, 0)), rate_fns={"S": lambda x: c + g * x[:, 0]},
+                           seed=11)  # fmt: skip
+    counts = np.array([sum(np.count_nonzero(t >= 400.0) for t in res.spikes["S"][p])
+                       for p in range(4)])  # fmt: skip
+    want = c / (1 - g) * n * 0.6 * 4
+    assert abs(counts.sum() - want) < 4 * math.sqrt(want) / (1 - g), (counts, want)
+    # the first 20 ms are near c, well below the fixed point: the loop builds up
+    early = sum(np.count_nonzero(t < 20.0) for p in range(4) for t in res.spikes["S"][p])
+    assert early < 0.8 * c / (1 - g) * n * 0.02 * 4, early
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

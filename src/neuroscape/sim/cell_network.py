@@ -129,7 +129,10 @@ def input_trains(net: CellNetwork, values: dict[str, np.ndarray], *, seed: int =
     onto cell c of the set with stream key K (``keys``, default ``row_keys(seed,
     rows)``, rows default 0..B-1): intervals -ln(1 - u)/(n rate), u from word(K, k 2^44 +
     c 2^24 + j) (module docstring)."""
-    b = len(next(iter(values.values()))) if values else 1
+    if values:
+        b = len(next(iter(values.values())))
+    else:  # no parameters: the rows are the keys' (or rows')
+        b = len(keys) if keys is not None else (1 if rows is None else len(rows))
     if keys is None:
         keys = row_keys(seed, np.arange(b) if rows is None else np.asarray(rows, np.int64))
     keys = np.asarray(keys, dtype=np.uint64)

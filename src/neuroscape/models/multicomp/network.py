@@ -393,9 +393,6 @@ def build_cell_network(data: Mapping, folder: str | Path = ".", origin: str = ""
         pre, post = jd["pre"], jd["post"]
         rule = _connect(err, jd.get("connect"), folder, *at, "connect")
         syn = _synapse(err, jd.get("synapse"), pops[post].cell, *at, "synapse")
-        if pops[pre].is_surrogate and pops[post].is_surrogate:
-            raise err(f"{pre} -> {post}: both are surrogate populations; allowed: a detailed "
-                      "population at one end at least", *at)
         weight = value(jd.get("weight"), "uS", *at, "weight")
         if "delay" not in jd:
             raise err(f"no delay; allowed: a time >= dt ({dt:g} ms)", *at, "delay")
