@@ -24,6 +24,15 @@ of rate n * rate whose exponential intervals -ln(1 - u)/(n rate) take u from cou
 k 2^44 + c 2^24 + j, j = 0, 1, 2, ... So a row's input, and with it its whole run, does not
 depend on the batch size, on which rows share a chunk, or on the thread count (bitwise). The
 NEURON reference (``neuroscape.reference.neuron_network``) plays the same trains.
+
+A surrogate population (a hybrid network) has no kernel: its cells are Poisson sources whose
+rate, held over each window, is what its rate function (``rate_fns``, a callable; the
+surrogates themselves are loaded a layer above, by ``neuroscape.surrogate.hybrid``) gives for
+its surrogate parameters at the window's start (``surrogate_inputs``: inputs onto it by their
+declared rates; projections by the exponential running average of the weights they deliver,
+``running_average``). Its spikes are drawn by time rescaling from its row's stream at
+counters SURROGATE_K 2^44 + c 2^24 + j (``_poisson_window``) and reach their targets as a
+cell's spike detected at the next time point would.
 """
 
 from __future__ import annotations
