@@ -13,7 +13,9 @@ neuroscape/models/library/hh.yaml. Truths the generated code did not produce:
 - the model written with its V in volts, and with NEURON's vtrap form (0/0 at one voltage) in
   place of exprel (the same functions);
 - Brian2 (Stimberg, Brette and Goodman 2019) running the same equation strings with RK4 at
-  dt 0.005 ms (slow).
+  dt 0.02 ms (slow; numpy target, a cost per step: RK4 at 0.02 ms is within 0.0006 ms of RK4 at
+  0.005 ms over the first 10 spikes of these rows, measured with neuroscape's rk4, 1% of the
+  bar; each run ends just after the 10th spike of its slowest row).
 
 Measured (this file's cases): generated hh against the hand-written one within 2e-12 ms over 1 s
 (every scheme; tables within 5e-13 relative); the staggered tables against Brian2 over the first
@@ -45,7 +47,7 @@ from neuroscape.sim.neuron_engine import simulate_neurons
 
 HERE = Path(__file__).resolve().parent
 HH_FILE = FILES["hh"]
-BAR_MS = 0.05  # the bar: the first 10 spike times against Brian2 (RK4, dt 0.005 ms)
+BAR_MS = 0.05  # the bar: the first 10 spike times against Brian2 (RK4)
 
 
 def _handwritten():
@@ -403,12 +405,17 @@ def run_brian2(path, params: list[dict], currents, dt_ms: float, duration_ms: fl
     return out
 
 
-# per model: run length (ms), then (parameter set, currents)
+# per model: run length (ms: the slowest row's 10th spike at 156 ms in hh, 112 ms in
+# connor_stevens; wang_buzsaki's 1 uA/cm2 row has 9 spikes in 150 ms), then
+# (parameter set, currents)
 BRIAN2_CASES = {
-    "hh": (200.0, [({}, [7.0, 40.0]), ({"celsius": 16.3}, [10.0])]),
+    "hh": (165.0, [({}, [7.0, 40.0]), ({"celsius": 16.3}, [10.0])]),
     "wang_buzsaki": (150.0, [({}, [1.0, 10.0]), ({"phi": 8.0, "g_Na": 45.0, "g_K": 12.0}, [2.0])]),
-    "connor_stevens": (150.0, [({}, [150.0, 400.0]), ({"g_A": 0.2}, [300.0])]),
+    "connor_stevens": (120.0, [({}, [150.0, 400.0]), ({"g_A": 0.2}, [300.0])]),
 }
+
+
+BRIAN2_DT_MS = 0.02  # converged: see the module docstring
 
 
 @pytest.fixture(scope="module")
@@ -418,7 +425,7 @@ def brian2_runs():
     for name, (duration, sets) in BRIAN2_CASES.items():
         params = [p for p, amps in sets for _ in amps]
         amps = [a for _, aa in sets for a in aa]
-        out[name] = (params, amps, run_brian2(FILES[name], params, amps, 0.005, duration))
+        out[name] = (params, amps, run_brian2(FILES[name], params, amps, BRIAN2_DT_MS, duration))
     return out
 
 
@@ -431,5 +438,5 @@ def test_defaults_against_brian2(name, brian2_runs):
     ours = simulate_neurons(m, params, make_stimulus("step", amp=amps), duration_ms=duration)
     assert ours.integrator == "dopri5"
     err = _first(ours.spike_times, theirs)
-    print(f"{name} default (dt {ours.dt_ms} ms) against Brian2 RK4 0.005 ms: {err:.4f} ms")
+    print(f"{name} default (dt {ours.dt_ms} ms) against Brian2 RK4 {BRIAN2_DT_MS} ms: {err:.4f} ms")
     assert err < BAR_MS
