@@ -42,9 +42,9 @@ import numpy as np
 from neuroscape.core import rng as rng_mod
 from neuroscape.core import stimuli as stimuli_mod
 from neuroscape.core.settings import SettingsError
-from neuroscape.models.multicomp.mechanisms import Mechanism, names_in
+from neuroscape.models.multicomp.mechanisms import Mechanism
 from neuroscape.sim import cable_engine
-from neuroscape.sim.cable_engine import SPIKE_LEVEL_MV, _as_mechanisms, _closure, _MechCode
+from neuroscape.sim.cable_engine import SPIKE_LEVEL_MV, _as_mechanisms, _MechCode
 from neuroscape.sim.neuron_cuda import available, register_numpy_math, simulator
 
 THREADS = 128  # threads (rows) per block
@@ -55,64 +55,11 @@ class _CudaMechCode(_MechCode):
     """``_MechCode``'s statements for one row per thread: the row ``r`` in place of the CPU
     block's lane loop; per-instance arrays [instance, column, row], node arrays [node, row]."""
 
-    def _head(self, ind: str) -> list[str]:
-        p = self.prefix
-        return [f"{ind}for k in range(idx_{p}.shape[0]):", f"{ind}    i = idx_{p}[k]",
-                f"{ind}    vv = v[i, r]",
-                *[f"{ind}    {self.names[n]} = par_b_{p}[k, {j}, r]"
-                  for j, n in enumerate(self.m.inputs)]]  # fmt: skip
+    LANE = "r"
+    DEPTH = 4
 
-    def _reading(self, ind: str, exprs: list[str], gates: bool) -> list[str]:
-        p = self.prefix
-        need = _closure(self.m, set().union(set(), *[names_in(e) for e in exprs]))
-        lines = self._head(ind)
-        if gates:
-            lines += [f"{ind}    {self.names[g.name]} = st_{p}[k, {j}, r]"
-                      for j, g in enumerate(self.m.gates)]  # fmt: skip
-        lines += [f"{ind}    {self.names[n]} = cst_{p}[k, {j}, r]"
-                  for j, n in enumerate(self.const_order) if n in need]  # fmt: skip
-        return lines + self._rates(ind + "    ", need & self.dep)
-
-    def init_lines(self, ind: str) -> list[str]:
-        p = self.prefix
-        body = ind + "    "
-        lines = self._head(ind) + self._rates(body, self.const | self.dep)
-        lines += [f"{body}cst_{p}[k, {j}, r] = {self.names[n]}"
-                  for j, n in enumerate(self.const_order)]  # fmt: skip
-        lines += [f"{body}st_{p}[k, {j}, r] = {self.expr(g.inf)}"
-                  for j, g in enumerate(self.m.gates)]  # fmt: skip
-        for c in self.static:
-            lines += [
-                f"{body}gs = ({self.expr(c.g)}) * af[i, r]",
-                f"{body}gc[i, r] += gs",
-                f"{body}ie[i, r] += gs * {self.names[c.e]}",
-            ]
-        return lines
-
-    def current_lines(self, ind: str) -> list[str]:
-        if not self.dynamic:
-            return []
-        body = ind + "    "
-        cur = " + ".join(f"({self.expr(c.g)}) * (vv - {self.names[c.e]})" for c in self.dynamic)
-        cond = " + ".join(f"({self.expr(c.g)})" for c in self.dynamic)
-        return [
-            *self._reading(ind, [c.g for c in self.dynamic], gates=True),
-            f"{body}a = af[i, r]",
-            f"{body}rhs[i, r] -= ({cur}) * a",
-            f"{body}d[i, r] += ({cond}) * a",
-        ]
-
-    def state_lines(self, ind: str) -> list[str]:
-        p = self.prefix
-        if not self.m.gates:
-            return []
-        exprs = [e for g in self.m.gates for e in (g.inf, g.tau)]
-        lines = self._reading(ind, exprs, gates=False)
-        for j, g in enumerate(self.m.gates):
-            x = f"st_{p}[k, {j}, r]"
-            lines.append(f"{ind}    {x} = {x} + (1.0 - math.exp(dt * (-1.0 / "
-                         f"{self.expr(g.tau)}))) * ({self.expr(g.inf)} - {x})")  # fmt: skip
-        return lines
+    def _lane_head(self, ind: str) -> list[str]:
+        return [f"{ind}    vv = v[i, r]"]  # cel_l: the thread's, set once
 
     @property
     def sizes(self) -> tuple[int, int, int]:

@@ -127,14 +127,22 @@ class _MechCode:
         return ast.unparse(ast.fix_missing_locations(tree))
 
     # every per-instance loop is ``for k`` (instances) then ``for l`` (the block's lanes); the
-    # block's arrays are [node or instance, ..., lane]
+    # block's arrays are [node or instance, ..., lane]. A layout with one row per thread
+    # (cable_cuda) changes only these three: the row's index, the depth of a row's statements
+    # and the lines that open them.
+    LANE = "l"
+    DEPTH = 8
+
+    def _lane_head(self, ind: str) -> list[str]:
+        """After ``i = idx[k]``: the loop over the lanes, V and the temperature of the lane."""
+        return [f"{ind}    for l in range(LANES):", f"{ind}        vv = v[i, l]",
+                f"{ind}        cel_l = cel[l]"]  # fmt: skip
 
     def _head(self, ind: str) -> list[str]:
-        p = self.prefix
+        p, r, body = self.prefix, self.LANE, ind + " " * self.DEPTH
         return [f"{ind}for k in range(idx_{p}.shape[0]):", f"{ind}    i = idx_{p}[k]",
-                f"{ind}    for l in range(LANES):", f"{ind}        vv = v[i, l]",
-                f"{ind}        cel_l = cel[l]",
-                *[f"{ind}        {self.names[n]} = par_b_{p}[k, {j}, l]"
+                *self._lane_head(ind),
+                *[f"{body}{self.names[n]} = par_b_{p}[k, {j}, {r}]"
                   for j, n in enumerate(self.m.inputs)]]  # fmt: skip
 
     def _rates(self, ind: str, which: set[str]) -> list[str]:
@@ -143,57 +151,57 @@ class _MechCode:
     def _reading(self, ind: str, exprs: list[str], gates: bool) -> list[str]:
         """The head of a per-instance, per-lane loop that evaluates ``exprs``: v, the inputs,
         the gates, and the rates they need (the constant ones from the row's table)."""
-        p = self.prefix
+        p, r, body = self.prefix, self.LANE, ind + " " * self.DEPTH
         need = _closure(self.m, set().union(set(), *[names_in(e) for e in exprs]))
         lines = self._head(ind)
         if gates:
-            lines += [f"{ind}        {self.names[g.name]} = st_{p}[k, {j}, l]"
+            lines += [f"{body}{self.names[g.name]} = st_{p}[k, {j}, {r}]"
                       for j, g in enumerate(self.m.gates)]  # fmt: skip
-        lines += [f"{ind}        {self.names[n]} = cst_{p}[k, {j}, l]"
+        lines += [f"{body}{self.names[n]} = cst_{p}[k, {j}, {r}]"
                   for j, n in enumerate(self.const_order) if n in need]  # fmt: skip
-        return lines + self._rates(ind + "        ", need & self.dep)
+        return lines + self._rates(body, need & self.dep)
 
     def init_lines(self, ind: str) -> list[str]:
         """The row's constants, its static currents folded into gc (uS) and ie (nA), and the
         gates at their steady state at v_init (NEURON's INITIAL)."""
-        p = self.prefix
+        p, r, body = self.prefix, self.LANE, ind + " " * self.DEPTH
         m = self.m
-        body = ind + "        "
         lines = self._head(ind) + self._rates(body, self.const | self.dep)
-        lines += [f"{body}cst_{p}[k, {j}, l] = {self.names[n]}"
+        lines += [f"{body}cst_{p}[k, {j}, {r}] = {self.names[n]}"
                   for j, n in enumerate(self.const_order)]  # fmt: skip
-        lines += [f"{body}st_{p}[k, {j}, l] = {self.expr(g.inf)}" for j, g in enumerate(m.gates)]
+        lines += [f"{body}st_{p}[k, {j}, {r}] = {self.expr(g.inf)}"
+                  for j, g in enumerate(m.gates)]  # fmt: skip
         for c in self.static:
             lines += [
-                f"{body}gs = ({self.expr(c.g)}) * af[i, l]",
-                f"{body}gc[i, l] += gs",
-                f"{body}ie[i, l] += gs * {self.names[c.e]}",
+                f"{body}gs = ({self.expr(c.g)}) * af[i, {r}]",
+                f"{body}gc[i, {r}] += gs",
+                f"{body}ie[i, {r}] += gs * {self.names[c.e]}",
             ]
         return lines
 
     def current_lines(self, ind: str) -> list[str]:
         if not self.dynamic:
             return []
-        body = ind + "        "
+        r, body = self.LANE, ind + " " * self.DEPTH
         cur = " + ".join(f"({self.expr(c.g)}) * (vv - {self.names[c.e]})" for c in self.dynamic)
         cond = " + ".join(f"({self.expr(c.g)})" for c in self.dynamic)
         return [
             *self._reading(ind, [c.g for c in self.dynamic], gates=True),
-            f"{body}a = af[i, l]",
-            f"{body}rhs[i, l] -= ({cur}) * a",
-            f"{body}d[i, l] += ({cond}) * a",
+            f"{body}a = af[i, {r}]",
+            f"{body}rhs[i, {r}] -= ({cur}) * a",
+            f"{body}d[i, {r}] += ({cond}) * a",
         ]
 
     def state_lines(self, ind: str) -> list[str]:
         """NEURON's cnexp with the new v: x += (1 - exp(-dt/tau)) (inf - x)."""
-        p = self.prefix
+        p, r, body = self.prefix, self.LANE, ind + " " * self.DEPTH
         if not self.m.gates:
             return []
         exprs = [e for g in self.m.gates for e in (g.inf, g.tau)]
         lines = self._reading(ind, exprs, gates=False)
         for j, g in enumerate(self.m.gates):
-            x = f"st_{p}[k, {j}, l]"
-            lines.append(f"{ind}        {x} = {x} + (1.0 - math.exp(dt * (-1.0 / "
+            x = f"st_{p}[k, {j}, {r}]"
+            lines.append(f"{body}{x} = {x} + (1.0 - math.exp(dt * (-1.0 / "
                          f"{self.expr(g.tau)}))) * ({self.expr(g.inf)} - {x})")  # fmt: skip
         return lines
 
@@ -226,6 +234,93 @@ def _as_mechanisms(mechs: list[str | Mechanism]) -> list[Mechanism]:
             raise CellError(f"unknown mechanism {m!r}; allowed: {', '.join(MECHANISMS)} or a "
                             "Mechanism (a cell's channel)")  # fmt: skip
     return out
+
+
+def _block_setup_lines(codes: list[_MechCode]) -> list[str]:
+    """The lines that start a block of LANES rows (both kernels): its rows (the last block
+    padded with copies of its first row), the geometry, V = v_init, each mechanism's inputs,
+    constants and steady-state gates, and the constant part of the diagonal."""
+    lines = [
+        "        rows = np.empty(LANES, np.int64)",
+        "        for l in range(LANES):",
+        "            r = blk * LANES + l",
+        "            rows[l] = r if r < n_rows else blk * LANES",
+        # row_of[j, r]: the row of the j-th per-row input that row r reads (0 where an input
+        # has one row for all): geometry, celsius, v_init, then each mechanism's inputs
+        "        af = np.empty((N, LANES))",
+        "        G = np.empty((N, LANES))",
+        "        v = np.empty((N, LANES))",
+        "        d = np.empty((N, LANES))",
+        "        rhs = np.empty((N, LANES))",
+        # per row, constant in time: the diagonal without the gated conductances (capacitance,
+        # static currents, axial conductances) and the static currents' parts gc v - ie
+        "        gc = np.zeros((N, LANES))",
+        "        ie = np.zeros((N, LANES))",
+        "        dbase = np.empty((N, LANES))",
+        "        cel = np.empty(LANES)",
+        "        for l in range(LANES):",
+        "            r = rows[l]",
+        "            bg = row_of[0, r]",
+        "            cel[l] = celsius[row_of[1, r]]",
+        "            v0 = v_init[row_of[2, r]]",
+        "            for i in range(N):",
+        "                af[i, l] = area_f[bg, i]",
+        "                G[i, l] = gax[bg, i]",
+        "                v[i, l] = v0",
+    ]
+    for j, c in enumerate(codes):
+        p = c.prefix
+        n_in, n_g, n_c = len(c.m.inputs), max(len(c.m.gates), 1), max(len(c.const_order), 1)
+        lines += [
+            f"        n_{p} = idx_{p}.shape[0]",
+            f"        par_b_{p} = np.empty((n_{p}, {n_in}, LANES))",
+            "        for l in range(LANES):",
+            f"            bp = row_of[{3 + j}, rows[l]]",
+            f"            for k in range(n_{p}):",
+            f"                for q in range({n_in}):",
+            f"                    par_b_{p}[k, q, l] = par_{p}[bp, k, q]",
+            f"        st_{p} = np.empty((n_{p}, {n_g}, LANES))",
+            f"        cst_{p} = np.empty((n_{p}, {n_c}, LANES))",
+        ]
+        lines += c.init_lines("        ")
+    return lines + [
+        "        for l in range(LANES):",
+        "            bg = row_of[0, rows[l]]",
+        "            for i in range(N):",
+        "                dbase[i, l] = cj * cap[bg, i] + gc[i, l] + G[i, l]",
+        "            for i in range(1, N):",
+        "                dbase[parent[i], l] += G[i, l]",
+    ]
+
+
+# Hines (1984): from the leaves (parent[i] < i) each node's axial current is added and the node
+# eliminated into its parent (d[i] then holds 1/d[i]); back substitution from the root, V(t +
+# dt) = V + dV (BE) or V + 2 dV (CN); v_old keeps the spike node's V before the step
+_HINES_LINES = [
+    "            for i in range(N - 1, 0, -1):",
+    "                p = parent[i]",
+    "                for l in range(LANES):",
+    "                    g = G[i, l]",
+    "                    ia = g * (v[p, l] - v[i, l])",
+    "                    ri = rhs[i, l] + ia",
+    "                    inv = 1.0 / d[i, l]",
+    "                    f = g * inv",
+    "                    d[i, l] = inv",
+    "                    rhs[i, l] = ri",
+    "                    d[p, l] -= f * g",
+    "                    rhs[p, l] += f * ri - ia",
+    "            for l in range(LANES):",
+    "                v_old[l] = v[spike_node, l]",
+    "                x = rhs[0, l] / d[0, l]",
+    "                rhs[0, l] = x",
+    "                v[0, l] += fac * x",
+    "            for i in range(1, N):",
+    "                p = parent[i]",
+    "                for l in range(LANES):",
+    "                    x = (rhs[i, l] + G[i, l] * rhs[p, l]) * d[i, l]",
+    "                    rhs[i, l] = x",
+    "                    v[i, l] += fac * x",
+]
 
 
 def generate_source(mechs: list[str | Mechanism]) -> str:
@@ -267,55 +362,9 @@ def generate_source(mechs: list[str | Mechanism]) -> str:
         "    max_spk = spk_t.shape[1]",
         "    n_rec = rec_nodes.shape[0]",
         "    for blk in prange((n_rows + LANES - 1) // LANES):",
-        "        rows = np.empty(LANES, np.int64)",
-        "        for l in range(LANES):",
-        "            r = blk * LANES + l",
-        "            rows[l] = r if r < n_rows else blk * LANES",
-        # row_of[j, r]: the row of the j-th per-row input that row r reads (0 where an input
-        # has one row for all): geometry, celsius, v_init, then each mechanism's inputs
-        "        af = np.empty((N, LANES))",
-        "        G = np.empty((N, LANES))",
-        "        v = np.empty((N, LANES))",
-        "        d = np.empty((N, LANES))",
-        "        rhs = np.empty((N, LANES))",
-        # per row, constant in time: the diagonal without the gated conductances (capacitance,
-        # static currents, axial conductances) and the static currents' parts gc v - ie
-        "        gc = np.zeros((N, LANES))",
-        "        ie = np.zeros((N, LANES))",
-        "        dbase = np.empty((N, LANES))",
-        "        cel = np.empty(LANES)",
-        "        for l in range(LANES):",
-        "            r = rows[l]",
-        "            bg = row_of[0, r]",
-        "            cel[l] = celsius[row_of[1, r]]",
-        "            v0 = v_init[row_of[2, r]]",
-        "            for i in range(N):",
-        "                af[i, l] = area_f[bg, i]",
-        "                G[i, l] = gax[bg, i]",
-        "                v[i, l] = v0",
     ]
-    for j, c in enumerate(codes):
-        p = c.prefix
-        n_in, n_g, n_c = len(c.m.inputs), max(len(c.m.gates), 1), max(len(c.const_order), 1)
-        body += [
-            f"        n_{p} = idx_{p}.shape[0]",
-            f"        par_b_{p} = np.empty((n_{p}, {n_in}, LANES))",
-            "        for l in range(LANES):",
-            f"            bp = row_of[{3 + j}, rows[l]]",
-            f"            for k in range(n_{p}):",
-            f"                for q in range({n_in}):",
-            f"                    par_b_{p}[k, q, l] = par_{p}[bp, k, q]",
-            f"        st_{p} = np.empty((n_{p}, {n_g}, LANES))",
-            f"        cst_{p} = np.empty((n_{p}, {n_c}, LANES))",
-        ]
-        body += c.init_lines("        ")
+    body += _block_setup_lines(codes)
     body += [
-        "        for l in range(LANES):",
-        "            bg = row_of[0, rows[l]]",
-        "            for i in range(N):",
-        "                dbase[i, l] = cj * cap[bg, i] + gc[i, l] + G[i, l]",
-        "            for i in range(1, N):",
-        "                dbase[parent[i], l] += G[i, l]",
         "        s0 = np.empty(LANES)",
         "        s1 = np.empty(LANES)",
         "        s2 = np.empty(LANES)",
@@ -349,33 +398,8 @@ def generate_source(mechs: list[str | Mechanism]) -> str:
         "                                                    t + 0.5 * dt, dt, s, key[l], isyn[l],",
         "                                                    v[stim_node, l])",
         "                    rhs[stim_node, l] += cur",
-        # Hines (1984): from the leaves (parent[i] < i) each node's axial current is added and
-        # the node eliminated into its parent; d[i] then holds 1/d[i]
-        "            for i in range(N - 1, 0, -1):",
-        "                p = parent[i]",
-        "                for l in range(LANES):",
-        "                    g = G[i, l]",
-        "                    ia = g * (v[p, l] - v[i, l])",
-        "                    ri = rhs[i, l] + ia",
-        "                    inv = 1.0 / d[i, l]",
-        "                    f = g * inv",
-        "                    d[i, l] = inv",
-        "                    rhs[i, l] = ri",
-        "                    d[p, l] -= f * g",
-        "                    rhs[p, l] += f * ri - ia",
-        # back substitution from the root; V(t + dt) = V + dV (BE) or V + 2 dV (CN)
-        "            for l in range(LANES):",
-        "                v_old[l] = v[spike_node, l]",
-        "                x = rhs[0, l] / d[0, l]",
-        "                rhs[0, l] = x",
-        "                v[0, l] += fac * x",
-        "            for i in range(1, N):",
-        "                p = parent[i]",
-        "                for l in range(LANES):",
-        "                    x = (rhs[i, l] + G[i, l] * rhs[p, l]) * d[i, l]",
-        "                    rhs[i, l] = x",
-        "                    v[i, l] += fac * x",
     ]
+    body += _HINES_LINES
     for c in codes:
         body += c.state_lines("            ")
     lvl = repr(SPIKE_LEVEL_MV)
@@ -614,9 +638,9 @@ def generate_network_source(mechs: list[str | Mechanism]) -> str:
     it. Spike events follow NEURON's threshold detection (``ConditionEvent::check``): at each
     time point a row whose V at the root's middle is above 0 mV, and was not at the one
     before, emits an event at that time point (``ev_step``); the output spike times are the
-    interpolated upward crossings, as ``run_cell`` reports them. Hand-written beside
-    ``generate_source`` rather than merged into it, so that a single cell's kernel stays as it
-    is (its bits and its cache)."""
+    interpolated upward crossings, as ``run_cell`` reports them. It shares ``generate_source``'s
+    block set-up and Hines lines; the rest stays beside it rather than merged into it, so that
+    a single cell's kernel stays as it is (its bits and its cache)."""
     mlist = _as_mechanisms(mechs)
     codes = [_MechCode(m, f"m{j}_{m.name}") for j, m in enumerate(mlist)]
     margs = "".join(f"idx_{c.prefix}, par_{c.prefix}, " for c in codes)
@@ -651,53 +675,9 @@ def generate_network_source(mechs: list[str | Mechanism]) -> str:
         "    n_rec = rec_nodes.shape[0]",
         f"    i_syn = {3 + len(codes)}",
         "    for blk in prange((n_rows + LANES - 1) // LANES):",
-        "        rows = np.empty(LANES, np.int64)",
-        "        for l in range(LANES):",
-        "            r = blk * LANES + l",
-        "            rows[l] = r if r < n_rows else blk * LANES",
-        "        af = np.empty((N, LANES))",
-        "        G = np.empty((N, LANES))",
-        "        v = np.empty((N, LANES))",
-        "        d = np.empty((N, LANES))",
-        "        rhs = np.empty((N, LANES))",
-        "        gc = np.zeros((N, LANES))",
-        "        ie = np.zeros((N, LANES))",
-        "        dbase = np.empty((N, LANES))",
-        "        cel = np.empty(LANES)",
-        "        for l in range(LANES):",
-        "            r = rows[l]",
-        "            bg = row_of[0, r]",
-        "            cel[l] = celsius[row_of[1, r]]",
-        "            v0 = v_init[row_of[2, r]]",
-        "            for i in range(N):",
-        "                af[i, l] = area_f[bg, i]",
-        "                G[i, l] = gax[bg, i]",
-        "                v[i, l] = v0",
     ]
-    for j, c in enumerate(codes):
-        p = c.prefix
-        n_in, n_g, n_c = len(c.m.inputs), max(len(c.m.gates), 1), max(len(c.const_order), 1)
-        body += [
-            f"        n_{p} = idx_{p}.shape[0]",
-            f"        par_b_{p} = np.empty((n_{p}, {n_in}, LANES))",
-            "        for l in range(LANES):",
-            f"            bp = row_of[{3 + j}, rows[l]]",
-            f"            for k in range(n_{p}):",
-            f"                for q in range({n_in}):",
-            f"                    par_b_{p}[k, q, l] = par_{p}[bp, k, q]",
-            f"        st_{p} = np.empty((n_{p}, {n_g}, LANES))",
-            f"        cst_{p} = np.empty((n_{p}, {n_c}, LANES))",
-        ]
-        # the row's constants every window (the same bits each time); the gates' steady state
-        # only starts the first window, later ones take the states the last one left
-        body += c.init_lines("        ")
+    body += _block_setup_lines(codes)
     body += [
-        "        for l in range(LANES):",
-        "            bg = row_of[0, rows[l]]",
-        "            for i in range(N):",
-        "                dbase[i, l] = cj * cap[bg, i] + gc[i, l] + G[i, l]",
-        "            for i in range(1, N):",
-        "                dbase[parent[i], l] += G[i, l]",
         # the synapses: parameters, decay factors (nocmodl's cnexp: 1 - exp(dt * (-1/tau)),
         # the same number every step) and states
         "        sA = np.empty((n_syn, LANES))",
@@ -779,30 +759,8 @@ def generate_network_source(mechs: list[str | Mechanism]) -> str:
         "                    g = sB[k, l] - sA[k, l]",
         "                    rhs[i, l] -= g * (v[i, l] - se[k, l])",
         "                    d[i, l] += g",
-        "            for i in range(N - 1, 0, -1):",
-        "                p = parent[i]",
-        "                for l in range(LANES):",
-        "                    g = G[i, l]",
-        "                    ia = g * (v[p, l] - v[i, l])",
-        "                    ri = rhs[i, l] + ia",
-        "                    inv = 1.0 / d[i, l]",
-        "                    f = g * inv",
-        "                    d[i, l] = inv",
-        "                    rhs[i, l] = ri",
-        "                    d[p, l] -= f * g",
-        "                    rhs[p, l] += f * ri - ia",
-        "            for l in range(LANES):",
-        "                v_old[l] = v[spike_node, l]",
-        "                x = rhs[0, l] / d[0, l]",
-        "                rhs[0, l] = x",
-        "                v[0, l] += fac * x",
-        "            for i in range(1, N):",
-        "                p = parent[i]",
-        "                for l in range(LANES):",
-        "                    x = (rhs[i, l] + G[i, l] * rhs[p, l]) * d[i, l]",
-        "                    rhs[i, l] = x",
-        "                    v[i, l] += fac * x",
     ]
+    body += _HINES_LINES
     for c in codes:
         body += c.state_lines("            ")
     body += [
