@@ -39,6 +39,13 @@ class ModelSource:
     def ref(self) -> str:
         return f"{self.file}:{self.name}" if self.name else self.file
 
+    def stamp(self, model: Model) -> Model:
+        """``model`` marked as loaded from this source (its reference and its hash; the model
+        objects are frozen, hence the setattr); returns it."""
+        object.__setattr__(model, "_ref", self.ref)
+        object.__setattr__(model, "_source", self)
+        return model
+
     def changed(self) -> bool:
         """The file now differs from (or no longer is) what was hashed."""
         try:

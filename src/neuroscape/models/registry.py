@@ -121,8 +121,7 @@ def load_file(ref: str) -> Model:
             f"{str(path)!r} has no {name!r}; models in it: {', '.join(found) or 'none'}"
         )
     model = _as_model(getattr(module, name), f"{name!r} in {str(path)!r}")
-    object.__setattr__(model, "_ref", source.ref)
-    object.__setattr__(model, "_source", source)
+    source.stamp(model)
     return model
 
 

@@ -163,8 +163,7 @@ def load_model_file(path: str | Path) -> NeuronModel:
         return _FILES[key]
     data, where = _yaml_with_lines(p)
     model = _guarded_build(data, where, origin=source.file)
-    object.__setattr__(model, "_ref", source.file)
-    object.__setattr__(model, "_source", source)
+    source.stamp(model)
     _FILES[key] = model
     return model
 

@@ -141,10 +141,7 @@ def load_cell_model(path: str | Path) -> CellModel:
     except CellError as exc:
         raise ModelError(f"{p}: {exc}") from None
     model = cell_model(cell)
-    source = ModelSource.of(p)
-    object.__setattr__(model, "_ref", source.file)
-    object.__setattr__(model, "_source", source)
-    return model
+    return ModelSource.of(p).stamp(model)
 
 
 __all__ = [

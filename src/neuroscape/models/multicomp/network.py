@@ -779,10 +779,7 @@ def load_cell_network_model(path: str | Path) -> CellNetworkModel:
     """The model of the network-of-cells file ``path``."""
     p = Path(path).expanduser()
     model = cell_network_model(load_cell_network(p))
-    source = ModelSource.of(p)
-    object.__setattr__(model, "_ref", source.file)
-    object.__setattr__(model, "_source", source)
-    return model
+    return ModelSource.of(p).stamp(model)
 
 
 __all__ = [

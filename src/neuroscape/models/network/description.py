@@ -430,8 +430,7 @@ def load_network_file(path: str | Path) -> NetworkModel:
     data, where = _yaml_with_lines(p)
     source = ModelSource.of(p)
     model = build_network(data, where=where, folder=p.parent)
-    object.__setattr__(model, "_ref", source.file)
-    object.__setattr__(model, "_source", source)
+    source.stamp(model)
     return model
 
 

@@ -491,6 +491,5 @@ def load_sonata(config: str | Path | None = None, **kwargs) -> NetworkModel:
     object.__setattr__(model, "sonata_nodes", node_map)
     if config is not None:
         source = ModelSource.of(Path(config).expanduser())
-        object.__setattr__(model, "_ref", source.file)
-        object.__setattr__(model, "_source", source)
+        source.stamp(model)
     return model

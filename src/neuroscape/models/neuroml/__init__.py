@@ -59,7 +59,6 @@ def load_cell(ref: str):
             model = equation_model(**cell_fields(el, doc))
         except EquationError as exc:
             raise NeuroMLError(f"{path_text}: cell {cid}: {exc}") from None
-    object.__setattr__(model, "_ref", source.ref)
-    object.__setattr__(model, "_source", source)
+    source.stamp(model)
     _CELLS[key] = model
     return model
