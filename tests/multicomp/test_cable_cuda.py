@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from neuroscape.sim.neuron_cuda import available, simulator
+
 TOL = 1e-12  # mV and ms, in the simulator
 DATA = Path(__file__).resolve().parents[1] / "data" / "channels"
 
@@ -256,19 +258,8 @@ def test_kernel_compiles_to_ptx():
     assert p.returncode == 0, p.stderr[-3000:]
 
 
-def _gpu() -> bool:
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        return False
-    try:
-        from numba import cuda
-
-        return bool(cuda.is_available())
-    except Exception:  # noqa: BLE001
-        return False
-
-
 @pytest.mark.gpu
-@pytest.mark.skipif(not _gpu(), reason="no CUDA GPU")
+@pytest.mark.skipif(simulator() or not available(), reason="no CUDA GPU")
 def test_gpu_matches_cpu(tmp_path):
     """On a GPU, libdevice's exp and pow and NVVM's fused multiply-adds differ from the CPU in
     the last bits: the same spike counts, spike times and V within 1e-6 (ms, mV)."""
