@@ -48,7 +48,6 @@ from neuroscape.sim.cable_engine import SPIKE_LEVEL_MV, _as_mechanisms, _MechCod
 from neuroscape.sim.neuron_cuda import available, register_numpy_math, simulator
 
 THREADS = 128  # threads (rows) per block
-_KERNELS: dict[str, object] = {}
 
 
 class _CudaMechCode(_MechCode):
@@ -196,14 +195,8 @@ def generate_source(mechs: list[str | Mechanism]) -> str:
 
 def _module(mechs: list[str | Mechanism]):
     """The generated module, cached by its source's content (and the files it depends on)."""
-    from neuroscape.core.codegen import load_generated
-
-    src = generate_source(mechs)
-    if src not in _KERNELS:
-        deps = [Path(__file__), cable_engine.__file__, stimuli_mod.__file__, rng_mod.__file__]
-        stem = "_".join(m.name for m in _as_mechanisms(mechs))[:48]
-        _KERNELS[src] = load_generated("cable_cuda_" + stem, src, deps)
-    return _KERNELS[src]
+    deps = [Path(__file__), cable_engine.__file__, stimuli_mod.__file__, rng_mod.__file__]
+    return cable_engine.load_kernel_module("cable_cuda_", generate_source(mechs), mechs, deps)
 
 
 class CableKernel:

@@ -426,21 +426,25 @@ def generate_source(mechs: list[str | Mechanism]) -> str:
     return "\n".join(body)
 
 
-_KERNELS: dict[str, object] = {}
+_MODULES: dict[str, object] = {}
+
+
+def load_kernel_module(prefix: str, src: str, mechs: list[str | Mechanism], deps: list):
+    """The generated module of source ``src`` (named ``prefix`` + the mechanisms' names),
+    compiled once per process and cached on disk by its content and the files ``deps``."""
+    from neuroscape.core.codegen import load_generated
+
+    if src not in _MODULES:
+        stem = "_".join(m.name for m in _as_mechanisms(mechs))[:48]
+        _MODULES[src] = load_generated(prefix + stem, src, deps)
+    return _MODULES[src]
 
 
 def get_kernel(mechs: list[str | Mechanism]):
     """The compiled kernel for the mechanism set ``mechs`` (names of built-ins or Mechanisms;
     cached by the source's content, so two cells whose channels are written alike share it)."""
-    from neuroscape.core.codegen import load_generated
-
-    src = generate_source(mechs)
-    if src not in _KERNELS:
-        deps = [Path(__file__), stimuli_mod.__file__, rng_mod.__file__]
-        stem = "_".join(m.name for m in _as_mechanisms(mechs))[:48]
-        mod = load_generated("cable_" + stem, src, deps)
-        _KERNELS[src] = mod.run
-    return _KERNELS[src]
+    deps = [Path(__file__), stimuli_mod.__file__, rng_mod.__file__]
+    return load_kernel_module("cable_", generate_source(mechs), mechs, deps).run
 
 
 # ---------------------------------------------------------------------- the run
@@ -821,12 +825,5 @@ def generate_network_source(mechs: list[str | Mechanism]) -> str:
 def get_network_kernel(mechs: list[str | Mechanism]):
     """The compiled window kernel (``generate_network_source``) for the mechanism set
     ``mechs``, cached by its source's content."""
-    from neuroscape.core.codegen import load_generated
-
     src = generate_network_source(mechs)
-    if src not in _KERNELS:
-        deps = [Path(__file__)]
-        stem = "_".join(m.name for m in _as_mechanisms(mechs))[:44]
-        mod = load_generated("cablenet_" + stem, src, deps)
-        _KERNELS[src] = mod.run_window
-    return _KERNELS[src]
+    return load_kernel_module("cablenet_", src, mechs, [Path(__file__)]).run_window
