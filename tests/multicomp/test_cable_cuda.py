@@ -70,7 +70,7 @@ CASES = {
         ("step", {"amp": [0.3, 0.5, 0.8], "t_on": 1.0}),
         {"integrator": "crank_nicolson"}),
 }  # fmt: skip
-COMMON = {"dt_ms": 0.025, "duration_ms": 10.0, "seed": 7}
+COMMON = {"dt_ms": 0.025, "duration_ms": 10.0, "seed": 7, "workers": 1}
 RECORD = [["<root>", 0.5], ["dend", 1.0], ["dend", 0.3]]
 
 DRIVER = r"""
@@ -89,8 +89,9 @@ cpu_kernel = cable_engine.get_kernel
 res = {}
 
 def on(device, threads=128):
+    # the CPU path appends the rows' block range (run_on_threads; one call: workers=1): dropped
     cable_engine.get_kernel = cpu_kernel if device == "cpu" else (
-        lambda m: cable_cuda.get_cuda_kernel(m, threads=threads))
+        lambda m: lambda *a: cable_cuda.get_cuda_kernel(m, threads=threads)(*a[:-2]))
 
 def run(name, **kw):
     cell, values, (kind, fields), settings = cases[name]
@@ -233,8 +234,8 @@ from neuroscape.sim import cable_cuda, cable_engine
 
 out = {}
 def grab(mechs):
-    def kernel(*args):
-        out["ptx"] = cable_cuda.ptx(mechs, args)
+    def kernel(*args):  # the CPU path's call: the rows' block range appended (dropped)
+        out["ptx"] = cable_cuda.ptx(mechs, args[:-2])
     return kernel
 
 cable_engine.get_kernel = grab

@@ -251,3 +251,11 @@ def test_a_surrogate_population_needs_its_rate_function(sur_dir):
         run_cell_network(unbound, rate_fns={"S": np.sqrt})
     with pytest.raises(CellNetworkError, match="which has no membrane potential"):
         run_cell_network(net, rate_fns={"S": np.sqrt}, record={"S": [("soma", 0.5)]})
+
+
+def test_neuron_refuses_a_hybrid_network_in_one_line(sur_dir):
+    """The NEURON reference runs cells only: a surrogate population is named, not skipped."""
+    from neuroscape.reference.neuron_network import neuron_cell_network
+
+    with pytest.raises(ValueError, match=r"^population S is a surrogate .*cells only$"):
+        neuron_cell_network(_alone(sur_dir), None, None, [])

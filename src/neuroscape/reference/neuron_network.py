@@ -54,6 +54,10 @@ def neuron_cell_network(
     """One parameter set of ``net`` in NEURON. ``values``: parameter name -> value (default:
     the defaults); ``graph``: the edges; ``trains``: per input, per cell of its target, the
     spike times (ms) that reach its synapse (``input_trains(...)[k][p]``)."""
+    hybrid = [p.name for p in net.populations if p.cell is None]
+    if hybrid:
+        raise ValueError(f"population {hybrid[0]} is a surrogate (a hybrid network); allowed in "
+                         "NEURON: populations of cells only")
     vals = {q.name: q.default for q in net.parameters}
     vals.update({k: float(v) for k, v in (values or {}).items()})
     dt = float(net.dt_ms if dt_ms is None else dt_ms)

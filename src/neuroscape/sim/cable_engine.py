@@ -13,10 +13,10 @@ carry no membrane: their rows are Kirchhoff's law.
 
 The kernel is generated from the cell's mechanisms (``neuroscape.models.multicomp.mechanisms``:
 NEURON's hh and pas, and the cell's own channels written as equations), written to the kernel
-cache and compiled by numba (``neuroscape.core.codegen``); rows run in
-parallel (``prange``), each with its own arrays, so a row's result does not depend on the batch
-size or the number of threads. A noisy stimulus draws row r's noise from the stream (seed, r).
-Units: V in mV, t in ms, currents in nA, conductances in uS, capacitances in nF.
+cache and compiled by numba (``neuroscape.core.codegen``); blocks of rows run on threads
+(``core.rows.run_on_threads``), each with its own arrays, so a row's result does not depend on
+the batch size or the number of threads. A noisy stimulus draws row r's noise from the stream
+(seed, r). Units: V in mV, t in ms, currents in nA, conductances in uS, capacitances in nF.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import numpy as np
 from neuroscape.core import rng as rng_mod
 from neuroscape.core import stimuli as stimuli_mod
 from neuroscape.core.rng import row_keys
+from neuroscape.core.rows import run_on_threads
 from neuroscape.core.settings import SettingsError
 from neuroscape.core.stimuli import Stimulus
 from neuroscape.models.multicomp.description import CellDescription, CellError
@@ -326,7 +327,8 @@ _HINES_LINES = [
 def generate_source(mechs: list[str | Mechanism]) -> str:
     """The kernel module's source for a cell with the mechanisms ``mechs`` (in this order; a
     built-in's name or a Mechanism, e.g. a cell's channel written as equations):
-    ``run(...)``, one block of LANES rows per ``prange`` iteration (the last block padded with
+    ``run(..., blk_lo, blk_hi)``, the blocks of LANES rows ``blk_lo..blk_hi-1`` (``run_on_threads``
+    spreads them over threads; the last block padded with
     copies of its first row, whose results are dropped), each block with its own arrays. A row's
     arithmetic is the same in every lane and block (no reductions across lanes, no fast-math),
     so its result does not depend on the batch."""
@@ -339,7 +341,7 @@ def generate_source(mechs: list[str | Mechanism]) -> str:
         "import math",
         "",
         "import numpy as np",
-        "from numba import njit, prange",
+        "from numba import njit",
         "",
         "from neuroscape.core.stimuli import stimulus_current",
         "",
@@ -351,17 +353,17 @@ def generate_source(mechs: list[str | Mechanism]) -> str:
             body += ["", c.helpers, ""]
     body += [
         "",
-        "@njit(parallel=True, cache=True, error_model=\"numpy\")",
+        "@njit(nogil=True, cache=True, error_model=\"numpy\")",
         f"def run(parent, area_f, cap, gax, celsius, v_init, {margs}row_of,",
         "        stim_node, kind, stim, keys, n_steps, dt, second, rec_nodes, rec_every, vrec,",
-        "        spike_node, spk_t, spk_n):",
+        "        spike_node, spk_t, spk_n, blk_lo, blk_hi):",
         "    n_rows = keys.shape[0]",
         "    N = parent.shape[0]",
         "    cj = (2.0 if second else 1.0) / dt",
         "    fac = 2.0 if second else 1.0",
         "    max_spk = spk_t.shape[1]",
         "    n_rec = rec_nodes.shape[0]",
-        "    for blk in prange((n_rows + LANES - 1) // LANES):",
+        "    for blk in range(blk_lo, blk_hi):",
     ]
     body += _block_setup_lines(codes)
     body += [
@@ -571,7 +573,7 @@ def run_cell(
         from neuroscape.sim.cable_cuda import get_cuda_kernel
 
         kernel = get_cuda_kernel([m for m, _, _ in mechs], device)
-    _set_threads(workers)
+    n_workers = _set_threads(workers)
     area_f = np.ascontiguousarray(disc.area_um2 * 1e-2)  # S/cm2 -> uS, mA/cm2 -> nA
     cap = np.ascontiguousarray(disc.cm * disc.area_um2 * 1e-5)  # uF/cm2 x um2 -> nF
     gax = np.ascontiguousarray(disc.g_axial_uS)
@@ -598,10 +600,14 @@ def run_cell(
         per_row = [area_f, cell_v["celsius"], cell_v["v_init"], *[p for _, _, p in mechs]]
         row_of = np.array([sel if a.shape[0] > 1 else np.zeros_like(sel) for a in per_row],
                           dtype=np.int64).reshape(len(per_row), len(sel))  # fmt: skip
-        kernel(disc.parent, area_f, cap, gax, cell_v["celsius"], cell_v["v_init"], *margs,
-               row_of, stim_node, kind, np.ascontiguousarray(stim[sel]), keys[sel], n_steps,
-               float(dt_ms), INTEGRATORS[integrator] == 2, rec_nodes, record_every, out_v,
-               spike_node, spk_t, spk_n)  # fmt: skip
+        args = (disc.parent, area_f, cap, gax, cell_v["celsius"], cell_v["v_init"], *margs,
+                row_of, stim_node, kind, np.ascontiguousarray(stim[sel]), keys[sel], n_steps,
+                float(dt_ms), INTEGRATORS[integrator] == 2, rec_nodes, record_every, out_v,
+                spike_node, spk_t, spk_n)  # fmt: skip
+        if device == "cpu":  # blocks of LANES rows on threads
+            run_on_threads(kernel, args, -(-len(sel) // LANES), n_workers)
+        else:  # one GPU thread per row: cable_cuda's launch
+            kernel(*args)
         return spk_t, spk_n
 
     all_rows = np.arange(b)
@@ -655,7 +661,7 @@ def generate_network_source(mechs: list[str | Mechanism]) -> str:
         "import math",
         "",
         "import numpy as np",
-        "from numba import njit, prange",
+        "from numba import njit",
         "",
         f"LANES = {LANES}",
         "",
@@ -665,11 +671,11 @@ def generate_network_source(mechs: list[str | Mechanism]) -> str:
             body += ["", c.helpers, ""]
     body += [
         "",
-        "@njit(parallel=True, cache=True, error_model=\"numpy\")",
+        "@njit(nogil=True, cache=True, error_model=\"numpy\")",
         f"def run_window(parent, area_f, cap, gax, celsius, v_init, {margs}row_of,",
         f"               syn_node, syn_par, V, {sargs}SA, pend, flag, first, s0, n_steps, dt,",
         "               second, rec_nodes, rec_every, vrec, spike_node, ev_step, ev_n, spk_t,",
-        "               spk_n):",
+        "               spk_n, blk_lo, blk_hi):",
         "    n_rows = V.shape[0]",
         "    N = parent.shape[0]",
         "    n_syn = syn_node.shape[0]",
@@ -678,7 +684,7 @@ def generate_network_source(mechs: list[str | Mechanism]) -> str:
         "    fac = 2.0 if second else 1.0",
         "    n_rec = rec_nodes.shape[0]",
         f"    i_syn = {3 + len(codes)}",
-        "    for blk in prange((n_rows + LANES - 1) // LANES):",
+        "    for blk in range(blk_lo, blk_hi):",
     ]
     body += _block_setup_lines(codes)
     body += [

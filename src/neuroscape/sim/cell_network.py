@@ -45,10 +45,12 @@ import numpy as np
 from numba import njit
 
 from neuroscape.core.rng import row_keys, unit_float, unit_float_np, word, word_np
+from neuroscape.core.rows import run_on_threads
 from neuroscape.core.settings import SettingsError
 from neuroscape.models.multicomp.network import CellNetwork, CellNetworkError, Synapse
 from neuroscape.sim.cable_engine import (
     INTEGRATORS,
+    LANES,
     ROOT,
     _location,
     _mechanism_arrays,
@@ -609,7 +611,7 @@ def run_cell_network(
     else:
         in_steps, in_idx, in_w = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
 
-    _set_threads(workers)
+    n_workers = _set_threads(workers)
     second = INTEGRATORS[integrator] == 2
     ptr = 0
     a = 0
@@ -620,9 +622,10 @@ def run_cell_network(
             if q["surrogate"]:
                 _surrogate_window(q, keys, a, w, dt, ring)
             else:
-                q["kernel"](*q["fixed"], q["V"], *q["ST"], q["SA"], q["pend"], q["flag"],
-                            a == 0, a, w, dt, second, q["rec_nodes"], record_every, q["vrec"],
-                            q["spike_node"], q["ev_step"], q["ev_n"], q["spk_t"], q["spk_n"])
+                args = (*q["fixed"], q["V"], *q["ST"], q["SA"], q["pend"], q["flag"], a == 0, a,
+                        w, dt, second, q["rec_nodes"], record_every, q["vrec"], q["spike_node"],
+                        q["ev_step"], q["ev_n"], q["spk_t"], q["spk_n"])
+                run_on_threads(q["kernel"], args, -(-q["V"].shape[0] // LANES), n_workers)
             n = q["spk_n"]
             if n.any():
                 r, c = np.nonzero(np.arange(q["spk_t"].shape[1])[None, :] < n[:, None])

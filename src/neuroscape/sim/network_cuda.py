@@ -1,18 +1,18 @@
 """CUDA back end of the network engine: one fused kernel per network description, one GPU thread
 per batch row (a parameter set), the whole time loop in the thread, the graph shared by all rows.
 
-Why numba.cuda (not Triton or a CuPy raw kernel): the CPU kernel is already generated numba
-source (``network_engine._Gen``) that calls the populations' @njit step, threshold and reset
-functions, the helpers of ``network_kernels`` and the counter-based generator of ``core.rng``.
-The same generator writes the CUDA kernel from the same row body (``_Gen(..., target="cuda")``):
-``@cuda.jit`` with ``b = cuda.grid(1)`` instead of ``@njit(parallel=True)`` with ``for b in
-prange(...)``. CPU and GPU thus share the declaration (Brian2's order of a step, delays, STP,
-STDP, modulators, inputs, outputs and records) and the random streams: row r draws from the
-stream (seed, r) at the same counters with the same 64-bit integer hash, so its random integers
-are identical, bit for bit. Triton works on blocks of tensors (a per-row time loop over spike
-lists, queues and data-dependent branches does not fit it), and a CuPy raw kernel would be a
-second copy of every network feature in CUDA C. The torch back end (``network_torch``) runs the
-same step as many small tensor operations per step, one launch each.
+Why numba.cuda (not Triton or a CuPy raw kernel): the CPU kernel is already generated numba source
+(``network_engine._Gen``) that calls the populations' @njit step, threshold and reset functions, the
+helpers of ``network_kernels`` and the counter-based generator of ``core.rng``. The same generator
+writes the CUDA kernel from the same row body (``_Gen(..., target="cuda")``): ``@cuda.jit`` with
+``b = cuda.grid(1)`` instead of ``@njit(nogil=True)`` with ``for b in range(row_lo, row_hi)``.
+CPU and GPU thus share the declaration (Brian2's order of a step, delays, STP, STDP, modulators,
+inputs, outputs and records) and the random streams: row r draws from the stream (seed, r) at the
+same counters with the same 64-bit integer hash, so its random integers are identical, bit for bit.
+Triton works on blocks of tensors (a per-row time loop over spike lists, queues and data-dependent
+branches does not fit it), and a CuPy raw kernel would be a second copy of every network feature in
+CUDA C. The torch back end (``network_torch``) runs the same step as many small tensor operations
+per step, one launch each.
 
 What differs on the GPU (the generator's ``cuda`` flag; the CPU source is unchanged): device
 code allocates nothing, so a row's arrays (states, spike lists, refractory counters, synaptic

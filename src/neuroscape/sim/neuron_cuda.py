@@ -6,7 +6,7 @@ source (``neuron_engine.generate_source``) that calls the model's @njit function
 generated step and ``core.stimuli.stimulus_current`` with the counter-based generator of
 ``core.rng``. The same generated row body compiles for the GPU: ``generate_source(model,
 scheme, target="cuda")`` wraps it in ``@cuda.jit`` with b = ``cuda.grid(1)`` instead of
-``@njit(parallel=True)`` with ``for b in prange(...)``, and nothing else differs. CPU and GPU
+``@njit(nogil=True)`` with ``for b in range(row_lo, row_hi)``, and nothing else differs. CPU and GPU
 thus share the model's declaration, the integrator's stage code, the spike and reset logic and
 the random streams: row r draws from the stream (seed, r) with the same 64-bit integer hash, bit
 for bit. Triton works on blocks of tensors (a per-row time loop with data-dependent branches,

@@ -34,8 +34,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from neuroscape.core.rows import run_on_threads
 from neuroscape.models.multicomp.network import (
     CellNetwork,
     CellNetworkError,
@@ -72,14 +73,12 @@ def _flatten(sur: Surrogate) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
             np.array([len(meta) // len(sur.members)], dtype=np.int64), width)  # fmt: skip
 
 
-@njit(parallel=True, cache=True)
-def _forward(x, params, meta, n_layers, width, y_mean, y_std, j_out):
+@njit(nogil=True, cache=True)
+def _forward(x, params, meta, n_layers, width, y_mean, y_std, j_out, out, r_lo, r_hi):
     """The ensemble mean of output ``j_out`` for each row of ``x`` (scaled to the unit box),
     each row computed alone in float64 with loops in a fixed order (numba)."""
-    n_rows = x.shape[0]
-    out = np.empty(n_rows)
     n_mem = meta.shape[0] // n_layers
-    for r in prange(n_rows):
+    for r in range(r_lo, r_hi):
         a = np.zeros(width)
         h = np.zeros(width)
         acc = 0.0
@@ -106,7 +105,6 @@ def _forward(x, params, meta, n_layers, width, y_mean, y_std, j_out):
                     a[o] = h[o]
             acc += a[j_out]
         out[r] = acc / n_mem * y_std + y_mean
-    return out
 
 
 class RateFunction:
@@ -159,9 +157,11 @@ class RateFunction:
         self.rows += len(x)
         self.clipped += int(np.count_nonzero(np.any(xc != x, axis=1)))
         xs = np.ascontiguousarray((xc - self._lo) / (self._hi - self._lo))
-        return _forward(xs, self._params, self._meta, self._n_layers, self._width,
-                        float(self.surrogate.y_mean[self._j]),
-                        float(self.surrogate.y_std[self._j]), self._j)  # fmt: skip
+        out = np.empty(len(xs))
+        run_on_threads(_forward, (xs, self._params, self._meta, self._n_layers, self._width,
+                            float(self.surrogate.y_mean[self._j]),
+                            float(self.surrogate.y_std[self._j]), self._j, out), len(xs))
+        return out
 
 
 @dataclass

@@ -19,8 +19,9 @@ form. Each rule is declared once (names, units, defaults, bounds) like every oth
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from neuroscape.core.rows import run_on_threads
 from neuroscape.core.spec import ModelSpec, Output, Parameter
 
 STP_SPEC = ModelSpec(
@@ -80,9 +81,9 @@ def stp_steady_state(rate_hz: float, p: dict) -> tuple[float, float, float]:
     return u, x, u * x
 
 
-@njit(parallel=True, cache=True)
-def _stp_kernel(params, spikes, out):
-    for r in prange(params.shape[0]):
+@njit(nogil=True, cache=True)
+def _stp_kernel(params, spikes, out, r_lo, r_hi):
+    for r in range(r_lo, r_hi):
         u_inc, tau_d, tau_f = params[r, 0], params[r, 1], params[r, 2]
         u = 0.0  # u relaxes to 0 between spikes, is incremented at each (Markram et al. 1998)
         x = 1.0
@@ -108,14 +109,15 @@ def tsodyks_markram(params: np.ndarray, spike_times_ms: np.ndarray) -> np.ndarra
     if spikes.ndim != 1 or np.any(np.diff(spikes) < 0):
         raise ValueError("spike_times_ms must be a sorted 1-D array (ms)")
     out = np.empty((len(p), len(spikes)))
-    _stp_kernel(p, spikes, out)
+    run_on_threads(_stp_kernel, (p, spikes, out), len(p))
     return out
 
 
-@njit(parallel=True, cache=True)
-def _stdp_kernel(params, pre, post, reward_t, reward_v, multiplicative, modulated, w_out):
+@njit(nogil=True, cache=True)
+def _stdp_kernel(params, pre, post, reward_t, reward_v, multiplicative, modulated, w_out, r_lo,
+                 r_hi):
     """Event-driven STDP (and R-STDP when ``modulated``): merge the three event streams."""
-    for r in prange(params.shape[0]):
+    for r in range(r_lo, r_hi):
         a_p, a_m, tau_p, tau_m, w_max, w = (
             params[r, 0],
             params[r, 1],
@@ -199,16 +201,9 @@ def stdp(params: np.ndarray, pre_ms, post_ms, rule: str = "additive") -> np.ndar
     p = STDP_SPEC.validate(np.atleast_2d(params))
     out = np.empty(len(p))
     empty = np.zeros(0)
-    _stdp_kernel(
-        p,
-        _sorted("pre_ms", pre_ms),
-        _sorted("post_ms", post_ms),
-        empty,
-        empty,
-        rule == "multiplicative",
-        False,
-        out,
-    )
+    args = (p, _sorted("pre_ms", pre_ms), _sorted("post_ms", post_ms), empty, empty,
+            rule == "multiplicative", False, out)
+    run_on_threads(_stdp_kernel, args, len(p))
     return out
 
 
@@ -223,14 +218,7 @@ def reward_stdp(
     rt = _sorted("reward_ms", reward_ms)
     rv = np.broadcast_to(np.asarray(reward_amount, dtype=float), rt.shape).copy()
     out = np.empty(len(p))
-    _stdp_kernel(
-        p,
-        _sorted("pre_ms", pre_ms),
-        _sorted("post_ms", post_ms),
-        rt,
-        rv,
-        rule == "multiplicative",
-        True,
-        out,
-    )
+    args = (p, _sorted("pre_ms", pre_ms), _sorted("post_ms", post_ms), rt, rv,
+            rule == "multiplicative", True, out)
+    run_on_threads(_stdp_kernel, args, len(p))
     return out

@@ -11,9 +11,10 @@ time is put at mid-step.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from neuroscape.core.rng import normal, unit_float, word
+from neuroscape.core.rows import run_on_threads
 from neuroscape.core.settings import SimSettings
 from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
 from neuroscape.models.theory.model import TheoryModel, TheoryRun, decision_labels
@@ -53,9 +54,9 @@ SPEC = ModelSpec(
 )
 
 
-@njit(parallel=True, cache=True)
-def _first_passage(params, keys, dt, n_steps, out):
-    for r in prange(params.shape[0]):
+@njit(nogil=True, cache=True)
+def _first_passage(params, keys, dt, n_steps, out, r_lo, r_hi):
+    for r in range(r_lo, r_hi):
         v, a, sig, z, tnd = params[r, 0], params[r, 1], params[r, 2], params[r, 3], params[r, 4]
         x = z * a
         s2dt = sig * sig * dt
@@ -94,9 +95,8 @@ def simulate_trials(
     """(B, 2) choices and decision times (ms) for parameter rows (B, 5) and stream keys (B,)."""
     p = np.ascontiguousarray(params, dtype=float)
     out = np.empty((len(p), 2))
-    _first_passage(
-        p, np.asarray(keys, np.uint64), dt_ms * 1e-3, int(round(duration_ms / dt_ms)), out
-    )
+    args = (p, np.asarray(keys, np.uint64), dt_ms * 1e-3, int(round(duration_ms / dt_ms)), out)
+    run_on_threads(_first_passage, args, len(p))
     out[:, 1] *= 1e3  # the kernel works in s, the drift's unit; decision times are reported in ms
     return out
 

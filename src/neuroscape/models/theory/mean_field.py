@@ -15,10 +15,12 @@ spike makes V jump by J (excitatory) or -g J (inhibitory) after the delay D.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.integrate import quad
 from scipy.optimize import brentq
 from scipy.special import erfcx
+
+from neuroscape.core.rows import run_on_threads
 
 N_E, N_I = 10_000, 2_500  # Brunel's network size
 
@@ -139,12 +141,12 @@ def lif_delta_step(v, held, decay, a, b, theta, v_r, n_ref):
     return v, held, False
 
 
-@njit(parallel=True, cache=True)
-def _lif_poisson(params, seeds, dt, n_steps, counts):
+@njit(nogil=True, cache=True)
+def _lif_poisson(params, seeds, dt, n_steps, counts, r_lo, r_hi):
     """Rows: (lam_E, lam_I (1/ms), J_E, J_I (mV, J_I < 0), tau, theta, V_r, t_ref) -> spikes.
     Input counts per step come from numba's Poisson sampler (PTRS for large means), seeded per
     row at the row's start: a row runs on one thread, so its draws depend only on its seed."""
-    for r in prange(params.shape[0]):
+    for r in range(r_lo, r_hi):
         np.random.seed(seeds[r])  # noqa: NPY002 (numba: per-thread state, seeded per row)
         le, li, je, ji = params[r, 0] * dt, params[r, 1] * dt, params[r, 2], params[r, 3]
         tau, theta, v_r, t_ref = params[r, 4], params[r, 5], params[r, 6], params[r, 7]
@@ -196,5 +198,6 @@ def lif_poisson_rates(
     )
     counts = np.zeros(len(rows))
     seeds = (np.asarray(keys, np.uint64) >> np.uint64(33)).astype(np.int64)  # 31-bit seeds
-    _lif_poisson(rows, seeds, dt_ms, int(round(duration_ms / dt_ms)), counts)
+    args = (rows, seeds, dt_ms, int(round(duration_ms / dt_ms)), counts)
+    run_on_threads(_lif_poisson, args, len(rows))
     return counts / (duration_ms * 1e-3)

@@ -13,9 +13,10 @@ analytic Jacobian; rows of a batch integrate with RK4 (numba, parallel over rows
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.optimize import brentq
 
+from neuroscape.core.rows import run_on_threads
 from neuroscape.core.settings import SettingsError, SimSettings
 from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
 from neuroscape.models.theory.model import TheoryModel, TheoryRun
@@ -70,11 +71,11 @@ def _rhs(e, i, p):
     return (-e + se) / p[10], (-i + si) / p[11]
 
 
-@njit(parallel=True, cache=True)
-def _integrate(params, y0, dt, n_steps, n_window, out):
+@njit(nogil=True, cache=True)
+def _integrate(params, y0, dt, n_steps, n_window, out, r_lo, r_hi):
     """RK4 per row; out[r] = (mean E, mean I over the last window, E peak-to-peak over the
     last window, over the window before it, upward crossings of the previous window's mean)."""
-    for r in prange(params.shape[0]):
+    for r in range(r_lo, r_hi):
         p = params[r]
         e, i = y0[r, 0], y0[r, 1]
         lo0, hi0, lo1, hi1, se, si = 1e9, -1e9, 1e9, -1e9, 0.0, 0.0
@@ -116,7 +117,7 @@ def _run(p, y0, duration_ms, window_ms, dt_ms):
             "the oscillation test compares the window with the one before it"
         )
     out = np.zeros((len(p), 5))
-    _integrate(p, y, dt_ms, n_steps, n_window, out)
+    run_on_threads(_integrate, (p, y, dt_ms, n_steps, n_window, out), len(p))
     return out
 
 

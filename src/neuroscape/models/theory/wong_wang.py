@@ -14,10 +14,11 @@ edges of the bistable range are refined with ``brentq`` (continuation of the fix
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.optimize import brentq
 
 from neuroscape.core.rng import normal
+from neuroscape.core.rows import run_on_threads
 from neuroscape.core.settings import SimSettings
 from neuroscape.core.spec import DefaultSettings, ModelSpec, Output, Parameter
 from neuroscape.models.theory.model import TheoryModel, TheoryRun, decision_labels
@@ -89,9 +90,9 @@ def _gate(s, h, dt):
     return s + dt * (-s / TAU_S + (1 - s) * GAMMA * h)
 
 
-@njit(parallel=True, cache=True)
-def _trials(params, keys, dt, n_steps, out):
-    for r in prange(params.shape[0]):
+@njit(nogil=True, cache=True)
+def _trials(params, keys, dt, n_steps, out, r_lo, r_hi):
+    for r in range(r_lo, r_hi):
         c, mu0, js, jc, i0, jext, sig, thr = params[r]
         i1, i2 = _stimuli(c, mu0, jext)
         s1, s2, n1, n2 = S_START, S_START, 0.0, 0.0
@@ -120,7 +121,8 @@ def simulate_trials(
     """(B, 2) choices and decision times (ms) for parameter rows (B, 8), one trial per row."""
     p = np.ascontiguousarray(np.atleast_2d(params), dtype=float)
     out = np.empty((len(p), 2))
-    _trials(p, np.asarray(keys, np.uint64), dt_ms * 1e-3, int(round(duration_ms / dt_ms)), out)
+    args = (p, np.asarray(keys, np.uint64), dt_ms * 1e-3, int(round(duration_ms / dt_ms)), out)
+    run_on_threads(_trials, args, len(p))
     return out
 
 
@@ -237,9 +239,9 @@ def regime_edges(
 
 
 # --------------------------------------------------------------- attractors from simulation
-@njit(parallel=True, cache=True)
-def _relax(q, y0, dt, n_steps, out):
-    for r in prange(y0.shape[0]):
+@njit(nogil=True, cache=True)
+def _relax(q, y0, dt, n_steps, out, r_lo, r_hi):
+    for r in range(r_lo, r_hi):
         c, mu0, js, jc, i0, jext = q[r, 0], q[r, 1], q[r, 2], q[r, 3], q[r, 4], q[r, 5]
         i1, i2 = _stimuli(c, mu0, jext)
         s1, s2 = y0[r, 0], y0[r, 1]
@@ -307,13 +309,9 @@ def simulated_attractors(
 
 def _relax_rows(rows: np.ndarray, y0: np.ndarray, duration_ms: float, dt_ms: float):
     out = np.empty_like(y0, dtype=float)
-    _relax(
-        np.ascontiguousarray(rows, dtype=float),
-        np.ascontiguousarray(y0, dtype=float),
-        dt_ms * 1e-3,
-        int(round(duration_ms / dt_ms)),
-        out,
-    )
+    args = (np.ascontiguousarray(rows, dtype=float), np.ascontiguousarray(y0, dtype=float),
+            dt_ms * 1e-3, int(round(duration_ms / dt_ms)), out)
+    run_on_threads(_relax, args, len(out))
     return out
 
 
