@@ -58,6 +58,26 @@ def test_fits_a_known_smooth_map(toy):
     assert np.all(err < 0.05 * y.std(0)), err  # far better than predicting the mean
 
 
+def test_an_output_undefined_in_part_of_the_box_leaves_the_other_outputs_whole():
+    """y2 is undefined (NaN) where a < 0.5 (as an ISI CV is where a cell fires once): y1 is
+    still fitted over the whole box, and y2 where it is defined."""
+    rng = np.random.default_rng(1)
+    x = DOMAIN[:, 0] + (DOMAIN[:, 1] - DOMAIN[:, 0]) * rng.random((1500, 3))
+    y = _truth(x)
+    y[x[:, 0] < 0.5, 1] = np.nan
+    sur = train_surrogate(x, y, DOMAIN, model="toy", model_version="1",
+                          parameter_names=["a", "b", "c"], output_names=["y1", "y2"],
+                          config=SurrogateConfig(seed=0, **SMALL))  # fmt: skip
+    xt = DOMAIN[:, 0] + (DOMAIN[:, 1] - DOMAIN[:, 0]) * np.random.default_rng(2).random((2000, 3))
+    truth, pred = _truth(xt), sur.predict(xt)
+    low = xt[:, 0] < 0.5  # the part where y2 was undefined: y1 is as good there as elsewhere
+    assert np.abs(pred[low, 0] - truth[low, 0]).mean() < 0.05 * truth[:, 0].std()
+    high = ~low
+    assert np.abs(pred[high, 1] - truth[high, 1]).mean() < 0.05 * truth[high, 1].std()
+    assert sur.provenance["n_dropped_nonfinite"] == 0
+    assert sur.provenance["n_undefined_outputs"] == {"y2": int((x[:, 0] < 0.5).sum())}
+
+
 def test_same_seed_same_network_and_save_load_round_trip(tmp_path, toy):
     x = DOMAIN.mean(1)[None, :] + 0.1
     again = _fit()

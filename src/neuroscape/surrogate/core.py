@@ -570,6 +570,11 @@ def train_surrogate(
         )
 
 
+def _masked_mse(pred, target, mask):
+    """Mean squared error over the defined outputs (``mask`` 1) only, in SD units."""
+    return ((pred - target) ** 2 * mask).sum() / mask.sum().clamp(min=1.0)
+
+
 def _train(
     params,
     outputs,
@@ -592,15 +597,28 @@ def _train(
 
     x = np.asarray(params, dtype=float)
     y = np.asarray(outputs, dtype=float)
-    keep = np.all(np.isfinite(y), axis=1) & np.all(np.isfinite(x), axis=1)
+    # a run keeps the outputs it has: an output that is undefined in a run (NaN: e.g. the ISI
+    # CV of a cell that fires once) is left out of that run's loss, not the run itself, else
+    # the other outputs would be fitted on a biased part of the box (only the regular firers)
+    keep = np.any(np.isfinite(y), axis=1) & np.all(np.isfinite(x), axis=1)
     x, y = x[keep], y[keep]
+    fin = np.isfinite(y)
     if len(x) < 10:
         raise SurrogateError(f"{len(x)} usable (finite) training pairs; at least 10 are needed")
     domain = np.asarray(domain, dtype=float)
     if np.any(domain[:, 1] <= domain[:, 0]):
         j = int(np.argmax(domain[:, 1] <= domain[:, 0]))
         raise SurrogateError(f"domain of {parameter_names[j]} has zero width: {domain[j]}")
-    y_mean, y_spread = y.mean(0), y.std(0)
+    n_fin = fin.sum(0)
+    for j in np.flatnonzero(n_fin < 10):
+        warnings.warn(
+            f"surrogate of {model}: output {output_names[j]} is defined in only "
+            f"{int(n_fin[j])} of {len(y)} runs; its predictions rest on those",
+            stacklevel=2,
+        )
+    y0 = np.where(fin, y, 0.0)
+    y_mean = y0.sum(0) / np.maximum(n_fin, 1)
+    y_spread = np.sqrt(np.where(fin, (y0 - y_mean) ** 2, 0.0).sum(0) / np.maximum(n_fin, 1))
     y_std = np.where(y_spread > 0, y_spread, 1.0)
     dev = torch.device(cfg.device)
     rng = np.random.default_rng(cfg.seed)
@@ -610,7 +628,9 @@ def _train(
     xs = torch.as_tensor(
         (x - domain[:, 0]) / (domain[:, 1] - domain[:, 0]), dtype=torch.float32, device=dev
     )
-    ys = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32, device=dev)
+    ys = torch.as_tensor(np.where(fin, (y0 - y_mean) / y_std, 0.0), dtype=torch.float32,
+                         device=dev)
+    ms = torch.as_tensor(fin, dtype=torch.float32, device=dev)  # 1 where an output is defined
     # the declaration is checked before training: a refused one wastes no time
     sur = Surrogate(
         model=model,
@@ -626,6 +646,9 @@ def _train(
             "n_train": int(len(tr)),
             "n_val": int(n_val),
             "n_dropped_nonfinite": int((~keep).sum()),
+            "n_undefined_outputs": {
+                n: int(len(y) - c) for n, c in zip(output_names, n_fin, strict=True) if c < len(y)
+            },
         },
         parameter_units=list(parameter_units or []),
         output_units=list(output_units or []),
@@ -645,6 +668,7 @@ def _train(
             )
         best, best_state, since = np.inf, None, 0
         xt, yt, xv, yv = xs[tr], ys[tr], xs[val], ys[val]
+        mt, mv = ms[tr], ms[val]
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -664,12 +688,12 @@ def _train(
                 for s in range(0, len(tr), cfg.batch_size):
                     idx = order[s : s + cfg.batch_size]
                     opt.zero_grad()
-                    loss = torch.mean((net(xt[idx]) - yt[idx]) ** 2)
+                    loss = _masked_mse(net(xt[idx]), yt[idx], mt[idx])
                     loss.backward()
                     opt.step()
                 net.eval()
                 with torch.no_grad():
-                    v = float(torch.mean((net(xv) - yv) ** 2))
+                    v = float(_masked_mse(net(xv), yv, mv))
                 if sched is not None:
                     sched.step(v)
                 if v < best - 1e-7:
@@ -702,10 +726,14 @@ def _train(
         )
     sur.members = members
     pred = sur.predict(x[val], allow_outside=True)
-    val_mae = np.abs(pred - y[val]).mean(0)
+    err = np.where(fin[val], pred - y0[val], np.nan)  # per output over the runs that define it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an output undefined in every val run
+        val_mae = np.nanmean(np.abs(err), axis=0)
+        val_rmse = np.sqrt(np.nanmean(err**2, axis=0))
     sur.metrics = {
         "val_mae": val_mae.tolist(),
-        "val_rmse": np.sqrt(((pred - y[val]) ** 2).mean(0)).tolist(),
+        "val_rmse": val_rmse.tolist(),
         "train_sd": y_spread.tolist(),
         "members": histories,
         "train_time_s": time.perf_counter() - t0,
