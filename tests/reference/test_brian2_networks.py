@@ -5,6 +5,13 @@ Bar: a mean output over noise seeds agrees within 3 combined standard errors,
 plasticity parameters. The Brian2 side (neuroscape.reference.brian2_networks) follows Brian2's own
 examples. The small checks at the end test the Brian2 references against closed forms, so a wrong
 reference cannot pass the paired bar by accident.
+
+Cost: each comparison's Brian2 runs (all its parameter sets and seeds) are independent copies of
+the network in ONE Brian2 network (``*_brian2_copies``: disjoint copies of the graph, each its
+own noise, the same model as one run); cuba and coba_stp run on Brian2's numpy target, which
+compiles nothing (Cython compiled their code objects for minutes on an empty cache), and
+song2000 (10^6 steps, where Python's cost per step dominates: Cython's runtime took about 2 min
+per copy) as one C++ standalone program for its three copies (about 30 s to build, 35 s to run).
 """
 
 import json
@@ -71,25 +78,33 @@ def graphs(tmp_path_factory):
     return Exported()
 
 
-def _paired(name: str, sets: list[dict], ref_fn, path) -> list[dict]:
+def _rows(out: dict, keys) -> list[dict]:
+    """The per-copy outputs of a ``*_brian2_copies`` run as one dict per copy."""
+    return [{k: float(out[k][c]) for k in keys} for c in range(len(out[keys[0]]))]
+
+
+def _paired(name: str, sets: list[dict], copies_fn, path) -> list[dict]:
     import neuroscape as ns
 
+    # N_B2 copies per parameter set, all in one Brian2 run (numpy target: nothing to compile)
+    ref = _rows(copies_fn(path, [p for p in sets for _ in range(N_B2)], seed=0, target="numpy"),
+                ("r_E", "r_I"))
     report = []
-    for p in sets:
+    for q, p in enumerate(sets):
         ours = ns.simulate(name, [p] * N_NS, seed=100, connectivity=path)
-        ref = [ref_fn(path, p, seed=s) for s in range(N_B2)]
-        report.append({"params": p, **_compare(ours, ref, ("r_E", "r_I"))})
+        mine = ref[q * N_B2:(q + 1) * N_B2]
+        report.append({"params": p, **_compare(ours, mine, ("r_E", "r_I"))})
     return report
 
 
 @pytest.fixture(scope="module")
 def cuba_report(graphs):
-    return _paired("cuba", CUBA_SETS, b2n.cuba_brian2, graphs["cuba"])
+    return _paired("cuba", CUBA_SETS, b2n.cuba_brian2_copies, graphs["cuba"])
 
 
 @pytest.fixture(scope="module")
 def coba_report(graphs):
-    return _paired("coba_stp", COBA_SETS, b2n.coba_stp_brian2, graphs["coba_stp"])
+    return _paired("coba_stp", COBA_SETS, b2n.coba_stp_brian2_copies, graphs["coba_stp"])
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +112,9 @@ def song_report(graphs):
     import neuroscape as ns
 
     ours = ns.simulate("song2000", [{}] * N_NS_SONG, seed=100, connectivity=graphs["song2000"])
-    ref = [b2n.song2000_brian2(graphs["song2000"], {}, seed=s) for s in range(N_B2_SONG)]
+    # 10^6 steps: one C++ standalone program runs the three copies
+    ref = _rows(b2n.song2000_brian2_copies(graphs["song2000"], [{}] * N_B2_SONG, seed=0,
+                                           target="cpp_standalone"), SONG_KEYS)
     return {"ref": ref, **_compare(ours, ref, SONG_KEYS)}
 
 
@@ -164,10 +181,14 @@ def test_cuba_reference_uncoupled_fires_at_the_lif_period():
     pytest.importorskip("brian2")
     # E_l = -45 mV above threshold: v relaxes from Vr = -60 to Vt = -50 mV with tau 20 ms
     # (exact steps), after 49 held steps (Brian2: refractory until timestep(t - lastspike) >= 50).
-    free = math.ceil(20.0 * math.log(15.0 / 5.0) / 0.1)
-    lo, hi = _periodic_rate_bounds(49 + free, 0.1, 500.0)
-    r = b2n.cuba_brian2(_uncoupled(), {"E_l": -45.0}, seed=1, duration_ms=600.0, window_ms=500.0)
-    assert lo <= r["r_E"] <= hi and lo <= r["r_I"] <= hi, (r, lo, hi)
+    # Two copies in one run (as the paired test runs them), E_l = -45 and -47 mV: each fires at
+    # its own period, so the copies neither share neurons nor mix up their parameters.
+    r = b2n.cuba_brian2_copies(_uncoupled(), [{"E_l": -45.0}, {"E_l": -47.0}], seed=1,
+                               duration_ms=600.0, window_ms=500.0, target="numpy")
+    for c, e_l in enumerate((-45.0, -47.0)):
+        free = math.ceil(20.0 * math.log((e_l + 60.0) / (e_l + 50.0)) / 0.1)
+        lo, hi = _periodic_rate_bounds(49 + free, 0.1, 500.0)
+        assert lo <= r["r_E"][c] <= hi and lo <= r["r_I"][c] <= hi, (c, r, lo, hi)
 
 
 @pytest.mark.slow
@@ -179,7 +200,8 @@ def test_coba_stp_reference_uncoupled_fires_at_the_euler_lif_period():
     v_inf = -60.0 + 150.0 / 9.99  # mV
     free = math.ceil(math.log((v_inf + 50.0) / (v_inf + 60.0)) / math.log(1 - 0.1 / tau))
     lo, hi = _periodic_rate_bounds(49 + free, 0.1, 500.0)
-    r = b2n.coba_stp_brian2(_uncoupled(), {}, seed=1, duration_ms=600.0, window_ms=500.0)
+    r = b2n.coba_stp_brian2(_uncoupled(), {}, seed=1, duration_ms=600.0, window_ms=500.0,
+                            target="numpy")
     assert lo <= r["r_E"] <= hi and lo <= r["r_I"] <= hi, (r, lo, hi)
 
 
@@ -190,7 +212,8 @@ def test_song2000_reference_runs_and_keeps_weights_in_bounds():
         "edges": {"input_to_post": np.stack([np.arange(1000), np.zeros(1000, dtype=int)])},
         "sizes": {"input": 1000, "post": 1},
     }
-    r = b2n.song2000_brian2(g, {"gmax": 0.02}, seed=1, duration_ms=1000.0, window_ms=500.0)
+    r = b2n.song2000_brian2(g, {"gmax": 0.02}, seed=1, duration_ms=1000.0, window_ms=500.0,
+                            target="numpy")
     assert r["r_post"] > 0.0
     assert 0.0 < r["w_mean"] < 0.02
     assert 0.0 <= r["w_low_frac"] <= 1.0 and 0.0 <= r["w_high_frac"] <= 1.0
