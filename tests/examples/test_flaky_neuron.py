@@ -32,7 +32,12 @@ FILE = HERE / "flaky_neuron.py"
 REF = f"{FILE}:MODEL"
 BIN = Path(sys.executable).parent
 NS = str(BIN / "neuroscape")
-N = 32
+# 16 rows of the Sobol sample of seed 2 (the sampler's, --sample-seed; SEED draws the noise)
+# cross every band once (rows 3, 8, 10, 11: one hang, one raise, one NaN, one missing output)
+# and leave 12 rows ok: each band's check can fail, at half the rows (and one 3-s hang instead
+# of three) of the 32 of sample seed 0 that this file used before
+N = 16
+SAMPLE_SEED = 2
 SEED = 4
 PARAMS = ["gnabar_hh", "gkbar_hh", "el_hh", "amp"]
 OUTPUTS = ["rate", "v_mean"]
@@ -53,9 +58,10 @@ def ns(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     )
 
 
-def sweep_args(db: Path, *extra: str, chunk: int = 4) -> list[str]:
+def sweep_args(db: Path, *extra: str, chunk: int = 4, workers: int = 2) -> list[str]:
     return ["sweep", REF, "--n", str(N), "--db", str(db), "--seed", str(SEED),
-            "--workers", "2", "--chunk", str(chunk), "--quiet", *extra]  # fmt: skip
+            "--sample-seed", str(SAMPLE_SEED), "--workers", str(workers), "--chunk", str(chunk),
+            "--quiet", *extra]  # fmt: skip
 
 
 def stored(db: Path) -> list[dict]:
@@ -84,8 +90,8 @@ def band(amp: float) -> str | None:
 
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory) -> tuple[Path, list[dict]]:
-    """One uninterrupted sweep in chunks of 8, the reference of the killed and the distributed
-    ones (chunks of 4)."""
+    """One uninterrupted sweep in chunks of 8 (two chunks), the reference of the killed and the
+    distributed ones (chunks of 4)."""
     db = tmp_path_factory.mktemp("flaky") / "whole.db"
     done = ns(*sweep_args(db, chunk=8))
     # some rows failed, as they must: the sweep went through, and says so
@@ -131,9 +137,9 @@ def test_sigkill_then_resume_stores_every_row_once(tmp_path, whole):
 
     proc = subprocess.Popen([NS, *sweep_args(db)], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    # the sweep and its worker processes
-    assert kill_after_runs(proc, db, 8, timeout_s=120, group=True) == -signal.SIGKILL
-    assert 8 <= stored_runs(db) < N
+    # the sweep and its worker processes, killed once a chunk of 4 is stored (3 chunks left)
+    assert kill_after_runs(proc, db, 4, timeout_s=120, group=True) == -signal.SIGKILL
+    assert 4 <= stored_runs(db) < N
     done = ns(*sweep_args(db))
     assert done.returncode == 0, done.stderr
     assert comparable(stored(db)) == comparable(whole[1])
@@ -147,7 +153,9 @@ def test_dask_worker_processes_store_the_same_rows(tmp_path, whole):
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
-        done = ns(*sweep_args(db, "--scheduler", cluster.scheduler_address))
+        # one function worker process per Dask worker (--workers 1): the two Dask workers
+        # still run two chunks at a time, with half the NEURON processes to start
+        done = ns(*sweep_args(db, "--scheduler", cluster.scheduler_address, workers=1))
     assert done.returncode == 0, done.stderr
     assert comparable(stored(db)) == comparable(whole[1])
 
@@ -171,12 +179,12 @@ def test_db_surrogate_tune_verify_and_fit(tmp_path, whole, capsys):
 
     sur = tmp_path / "sur"
     rc, _, err = cli("surrogate", "train", "--db", str(db), "--out", str(sur), "--hidden",
-                     "64,64", "--activation", "tanh", "--epochs", "1500", "--patience", "200",
+                     "64,64", "--activation", "tanh", "--epochs", "300", "--patience", "100",
                      "--quiet")  # fmt: skip
     assert rc == 0, err
     cands = tmp_path / "cands.csv"
     rc, _, err = cli("tune", "--surrogate", str(sur), "--target", "rate=80", "v_mean=-54",
-                     "--starts", "8", "--steps", "300", "--tol", "5", "--verify",
+                     "--starts", "4", "--steps", "300", "--tol", "5", "--verify",
                      "--out", str(cands), "--quiet")  # fmt: skip
     assert rc == 0, err
     import csv
@@ -192,7 +200,7 @@ def test_db_surrogate_tune_verify_and_fit(tmp_path, whole, capsys):
     target = tmp_path / "t.json"
     target.write_text(json.dumps({"outputs": {"rate": 80, "v_mean": {"value": -54, "sd": 2}}}))
     rc, _, err = cli("fit", REF, "--target", str(target), "--measure", "outputs", "--free", "amp",
-                     "--free", "gnabar_hh", "--budget", "24", "--seed", "0", "--workers", "2",
+                     "--free", "gnabar_hh", "--budget", "16", "--seed", "0", "--workers", "2",
                      "--out", str(tmp_path / "fit"), "--json")  # fmt: skip
     assert rc == 0, err
     res = json.loads((tmp_path / "fit" / "result.json").read_text())
