@@ -63,16 +63,20 @@ def test_assembly_cue_is_the_extra_drive_it_stands_for(net):
 def test_spiking_assembly_retrieved_by_a_cue():
     """E-I spiking network with Hebbian assemblies: 400-900 ms after a 100-ms cue to assembly 0
     the cued assembly fires well above the background excitatory rate and the other assemblies
-    stay low. Seed 1 also shows the switch: before the cue another assembly was the active one."""
+    stay low, and the cue makes the switch: before it another assembly was the active one.
+
+    One run (seed 1), which shows all three; this test ran seed 0 too, where assembly 0 was
+    already active before the cue, so it could not show the switch and repeated the retrieval
+    check at twice the cost (a run of this 10,000-neuron network is ~40-90 s on 2 cores). Seed 1
+    measured: cued 51.6 Hz against a background of 11.4 Hz (ratio 4.5, bar 3), the highest
+    other assembly 4.8 Hz (0.42 x background, bar 0.5), before the cue A2 at 37.7 Hz."""
     from neuroscape.analysis.theory import ASSEMBLY_GROUPS, assembly_retrieval
 
-    for seed in (0, 1):
-        t, r = assembly_retrieval(seed=seed)
-        assert r.shape == (30, len(ASSEMBLY_GROUPS)) and t[0] == 25.0
-        after = r[t > 1000].mean(0)  # 400-900 ms after the cue ended
-        cued, others, background = after[0], after[1:5], after[5]
-        assert cued > 3 * background and cued > 20.0, np.round(after, 1)
-        assert np.all(others < 0.5 * background), np.round(after, 1)
-        if seed == 1:
-            before = r[(t > 250) & (t < 500)].mean(0)[:5]
-            assert np.argmax(before) != 0 and before.max() > 20.0, np.round(before, 1)
+    t, r = assembly_retrieval(seed=1)
+    assert r.shape == (30, len(ASSEMBLY_GROUPS)) and t[0] == 25.0
+    after = r[t > 1000].mean(0)  # 400-900 ms after the cue ended
+    cued, others, background = after[0], after[1:5], after[5]
+    assert cued > 3 * background and cued > 20.0, np.round(after, 1)
+    assert np.all(others < 0.5 * background), np.round(after, 1)
+    before = r[(t > 250) & (t < 500)].mean(0)[:5]
+    assert np.argmax(before) != 0 and before.max() > 20.0, np.round(before, 1)
