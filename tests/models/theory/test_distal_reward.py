@@ -26,10 +26,17 @@ def test_no_reward_no_change():
 
 @pytest.mark.slow
 def test_distal_reward_problem_solved_in_one_hour():
-    """The truth: after one hour of network time the rewarded synapse is at its maximum and the
-    mean of all other excitatory synapses is within 10% of its start, in both of two runs (one
-    batched call: a row per core, independent noise per row)."""
-    res = ns.simulate(network(dr.NETWORK), [{}] * 2, seed=0, conn_seed=0)
+    """The truth: within the hour of network time the rewarded synapse reaches its maximum
+    while the mean of all other excitatory synapses stays within 10% of its start, in both of
+    two runs (one batched call: a row per core, independent noise per row).
+
+    Run for 45 min of the hour: in the full hour (the weights recorded every second) the two
+    rows first reached 0.99 w_max at 1896 s and 2060 s; the rewarded weight falls back at times
+    (row 0: 3.82 mV over 2100-2368 s and again near 3120 s; the bar is its value at the end of
+    the run), and at 2700 s both rows had been at w_max for 332 s and 641 s (at 3600 s: 429 s
+    and 1541 s). The others' mean was 1.04 mV at 2700 s, 1.067-1.083 mV at 3600 s."""
+    res = ns.simulate(network(dr.NETWORK), [{}] * 2, seed=0, conn_seed=0,
+                      duration_ms=2700e3, window_ms=2700e3)
     seen = [(round(w, 3), round(others, 4), int(n)) for w, others, n in
             zip(res["w_rewarded"], res["w_others"], res["rewards"], strict=True)]
     good = sum(w >= 0.99 * 4.0 and abs(others - 1.0) < 0.10 for w, others, _ in seen)
