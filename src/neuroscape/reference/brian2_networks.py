@@ -12,6 +12,10 @@ row 1 postsynaptic index within their populations, plus int scalars ``N_<POP>``)
 ``{"edges": {proj: (2, n) array}, "sizes": {pop: int}}``, or an object with ``.edges`` and
 ``.sizes``.
 Rates count the spikes on the steps whose time t = n*dt lies in [duration - window, duration).
+Each ``*_copies`` function runs several parameter sets (or seeds' worth of noise) as disjoint
+copies of the network in one Brian2 network, so that Brian2's costs per code object and per
+step are paid once; one copy is the single-network run of the same seed, number for number
+(checked with the numpy target: rates equal, mean weights to rounding).
 """
 
 from __future__ import annotations
@@ -168,26 +172,6 @@ def _run(b2, objects, duration_ms: float) -> float:
     t0 = time.perf_counter()
     net.run(duration_ms * b2.ms)
     return time.perf_counter() - t0
-
-
-def _rate(b2, mon, n: int, duration_ms: float, dt_ms: float, window_ms: float) -> float:
-    """Spikes per neuron per second (Hz) on the steps of the last window_ms."""
-    steps = np.round(np.asarray(mon.t / b2.ms) / dt_ms)
-    first = round((duration_ms - window_ms) / dt_ms)
-    return float(np.count_nonzero(steps >= first)) / n / (window_ms * 1e-3)
-
-
-def _run_rates(b2, groups: dict, syn: list, sizes: dict, duration_ms: float, dt_ms: float,
-               window_ms: float) -> tuple[dict, dict]:
-    """Runs the groups and synapses with a spike monitor per population: r_POP (Hz) over the
-    last window, wall_time_s, target; and the monitors by population."""
-    mons = {pop: b2.SpikeMonitor(g) for pop, g in groups.items()}
-    wall = _run(b2, [*groups.values(), *syn, *mons.values()], duration_ms)
-    out = {
-        f"r_{pop}": _rate(b2, mons[pop], sizes[pop], duration_ms, dt_ms, window_ms)
-        for pop in groups
-    }
-    return {**out, "wall_time_s": wall, "target": b2.prefs.codegen.target}, mons
 
 
 def _check_settings(duration_ms, dt_ms, window_ms, net):
