@@ -98,12 +98,13 @@ def _dim_text(dim) -> str:
     return " * ".join(parts) or "1"
 
 
-def _brian2_group(b2, name: str, currents, dt_ms: float, duration_ms: float,
-                  preset: str | None = None):
-    """The file ``name`` (its defaults, or the values of its preset ``preset`` over them) as a
-    Brian2 group with rk4 and its own clock of step dt_ms, one neuron per current, and a
-    monitor. Returns (the objects to run, a function giving the spike times (ms) per current
-    over the first duration_ms once the objects have run, for at least that long)."""
+def _brian2_group(b2, name: str, runs: list[tuple], dt_ms: float):
+    """The file ``name`` as ONE Brian2 group with rk4 and its own clock of step dt_ms, one
+    neuron per current of each run (preset or None for the defaults, currents, duration in
+    ms): the parameters are constant per-neuron variables, so runs that differ only in them
+    share the group's code. Returns (the objects to run, a function giving, per run, the spike
+    times (ms) per current over its first duration ms, once the objects have run at least that
+    long)."""
     d = _read(name)
     lines = []
     states = []
@@ -117,10 +118,15 @@ def _brian2_group(b2, name: str, currents, dt_ms: float, duration_ms: float,
             states.append(line.split("/dt")[0].strip()[1:])
     cur = d["current"]
     lines.append(f"{cur['name']} : {_base_unit(str(cur['unit']), b2)} (constant)")
-    params = {k: _brian_quantity(v["default"], b2) for k, v in d["parameters"].items()}
-    if preset is not None:
-        params.update({k: _brian_quantity(v, b2) for k, v in d["presets"][preset].items()})
-    for k, v in params.items():
+    defaults = {k: _brian_quantity(v["default"], b2) for k, v in d["parameters"].items()}
+    per_neuron = {k: [] for k in defaults}  # each parameter's value, neuron by neuron
+    for preset, currents, _ in runs:
+        params = dict(defaults)
+        if preset is not None:
+            params.update({k: _brian_quantity(v, b2) for k, v in d["presets"][preset].items()})
+        for k, v in params.items():
+            per_neuron[k] += [v] * len(currents)
+    for k, v in defaults.items():
         unit = "1" if isinstance(v, float) else _dim_text(v.dim)
         lines.append(f"{k} : {unit} (constant)")
     eqs = b2.Equations("\n".join(lines))
@@ -130,26 +136,34 @@ def _brian2_group(b2, name: str, currents, dt_ms: float, duration_ms: float,
         ref = d.get("refractory", "0 ms")
         # a parameter's name: Brian2 takes the refractory period as an expression too
         kw["refractory"] = ref if ref in d["parameters"] else _brian_quantity(ref, b2)
-    g = b2.NeuronGroup(len(currents), eqs, method="rk4", namespace={}, dt=dt_ms * b2.ms, **kw)
-    for k, v in params.items():
-        setattr(g, k, v)
+    n = sum(len(c) for _, c, _ in runs)
+    g = b2.NeuronGroup(n, eqs, method="rk4", namespace={}, dt=dt_ms * b2.ms, **kw)
+    for k, v in per_neuron.items():
+        setattr(g, k, np.array(v, dtype=float) if isinstance(defaults[k], float)
+                else b2.Quantity(v))  # fmt: skip
     for k, v in d["initial"].items():
         try:
             setattr(g, k, _brian_quantity(v, b2))
         except (AssertionError, SyntaxError, NameError):  # an expression of parameters
             setattr(g, k, str(v))
     unit = _brian_quantity(f"1 {cur['unit']}", b2)
-    setattr(g, cur["name"], np.asarray(currents, dtype=float) * unit)
+    setattr(g, cur["name"], np.concatenate([np.asarray(c, dtype=float) for _, c, _ in runs]) * unit)
     first = states[0]
-    # the steps n*dt < duration_ms: those of a run of duration_ms
-    end = duration_ms - dt_ms / 2
+    # per run: its neurons, and the end of its steps n*dt < duration (those of a run that long)
+    spans, start = [], 0
+    for _, currents, duration_ms in runs:
+        spans.append((range(start, start + len(currents)), duration_ms - dt_ms / 2))
+        start += len(currents)
     if "threshold" in d:
         spikes = b2.SpikeMonitor(g)
 
         def collect():
             trains = spikes.spike_trains()
-            out = [np.asarray(trains[i] / b2.ms) for i in range(len(currents))]
-            return [t[t < end] for t in out]
+            out = []
+            for neurons, end in spans:
+                times = [np.asarray(trains[i] / b2.ms) for i in neurons]
+                out.append([t[t < end] for t in times])
+            return out
 
         return [g, spikes], collect
     level = _brian_quantity(d["spike_level"], b2)
@@ -157,18 +171,21 @@ def _brian2_group(b2, name: str, currents, dt_ms: float, duration_ms: float,
     mon = b2.StateMonitor(g, first, record=True, clock=g.clock)
 
     def collect():
-        t = np.asarray(mon.t / b2.ms)
-        keep = t < end
-        t = t[keep]
+        t_all = np.asarray(mon.t / b2.ms)
         vu = getattr(mon, first)
         out = []
-        for i in range(len(currents)):
-            v = np.asarray(vu[i] / b2.get_unit(vu.dim)) if hasattr(vu, "dim") else np.asarray(
-                vu[i])
-            v = v[keep]
-            k = np.flatnonzero((v[:-1] < level) & (v[1:] >= level))
-            f = (level - v[k]) / (v[k + 1] - v[k])
-            out.append(t[k] + f * dt_ms)
+        for neurons, end in spans:
+            keep = t_all < end
+            t = t_all[keep]
+            trains = []
+            for i in neurons:
+                v = np.asarray(vu[i] / b2.get_unit(vu.dim)) if hasattr(vu, "dim") else (
+                    np.asarray(vu[i]))
+                v = v[keep]
+                k = np.flatnonzero((v[:-1] < level) & (v[1:] >= level))
+                f = (level - v[k]) / (v[k + 1] - v[k])
+                trains.append(t[k] + f * dt_ms)
+            out.append(trains)
         return out
 
     return [g, mon], collect
@@ -178,30 +195,36 @@ def run_brian2(cases: dict) -> dict:
     """Spike times (ms) per current of each case (``{case: dict(currents, dt, duration)}``, a
     case a file or FILE[preset]) run by Brian2 with rk4.
 
-    All cases are groups of ONE network, each on its own clock, built by Brian2's C++
-    standalone device into one program in a temporary directory (compiled once, about a minute
-    here; run to the longest duration, each case read over its own): the groups do not
-    interact, so each is its own run. Cython compiled each case's code objects separately
-    (about 30 s each on an empty cache, 15 cases), its numpy target costs about 0.3 ms per step
-    (1.2 million steps here). Brian2 returns to its runtime device afterwards.
+    The cases of one file and step are one group (its presets are per-neuron values), each
+    group on its own clock, all in ONE network built by Brian2's C++ standalone device into one
+    program in a temporary directory (compiled once, about a minute here; run to the longest
+    duration, each case read over its own): neurons do not interact, so each is its own run.
+    Cython compiled each case's code objects separately (about 30 s each on an empty cache, 15
+    cases), its numpy target costs about 0.3 ms per step (1.2 million steps here). Brian2
+    returns to its runtime device afterwards.
     """
     import tempfile
 
     import brian2 as b2
     from brian2.devices import reset_device
 
+    by_group: dict[tuple, list] = {}
+    for case, c in cases.items():
+        name, preset = _split(case)
+        by_group.setdefault((name, c["dt"]), []).append(
+            (case, (preset, c["currents"], c["duration"])))
     with tempfile.TemporaryDirectory(prefix="brian2_library_") as directory:
         b2.set_device("cpp_standalone", directory=directory, build_on_run=True)
         try:
             b2.start_scope()
-            built = {}
-            for case, c in cases.items():
-                name, preset = _split(case)
-                built[case] = _brian2_group(b2, name, c["currents"], c["dt"], c["duration"],
-                                            preset)
-            net = b2.Network(*[o for objects, _ in built.values() for o in objects])
+            built = [(members, *_brian2_group(b2, name, [r for _, r in members], dt))
+                     for (name, dt), members in by_group.items()]  # fmt: skip
+            net = b2.Network(*[o for _, objects, _ in built for o in objects])
             net.run(max(c["duration"] for c in cases.values()) * b2.ms, namespace={})
-            return {case: collect() for case, (_, collect) in built.items()}
+            out = {}
+            for members, _, collect in built:
+                out.update(zip([case for case, _ in members], collect(), strict=True))
+            return out
         finally:
             reset_device()
 
