@@ -206,11 +206,13 @@ def test_every_description_element_and_song2000_spike_for_spike():
     _same_spikes(a, b)
     np.testing.assert_allclose(b.outputs, a.outputs, rtol=1e-12, atol=0)
     np.testing.assert_array_equal(a.voltages, b.voltages)
-    # STDP onto one neuron from 1000 Poisson inputs (exact integration, on_post, clipping)
+    # STDP onto one neuron from 1000 Poisson inputs (exact integration, on_post, clipping); 1 s
+    # (was 3 s, 30,000 steps of torch's Python loop): 88 and 1400 Hz out over the 0.5 s window
+    # (measured) from 15,000 and 20,500 presynaptic spikes, each a clipped weight update
     song = NetworkBatch(network("song2000"), conn_seed=0)
-    a, b, _ = _run_both(song, _rows(song.model, [0.5]), SimSettings(3000.0, 0.1, 1000.0,
+    a, b, _ = _run_both(song, _rows(song.model, [0.5]), SimSettings(1000.0, 0.1, 500.0,
                                                                     "auto"), Recording())
-    assert np.all(a.outputs[:, 0] > 0)
+    assert np.all(a.outputs[:, 0] > 5)  # Hz: the post neuron fires through the window
     np.testing.assert_array_equal(a.outputs[:, [0, 2, 3]], b.outputs[:, [0, 2, 3]])
     np.testing.assert_allclose(b.outputs[:, 1], a.outputs[:, 1], rtol=1e-12, atol=0)
 
