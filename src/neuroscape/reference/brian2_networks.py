@@ -109,23 +109,35 @@ def _setup(seed: int, dt_ms: float, target: str | None):
 
 
 @contextmanager
-def _standalone(target: str | None):
-    """Brian2's C++ standalone device around one run (``target="cpp_standalone"``): the whole
-    network compiled into one program in a temporary directory (about 30 s), which runs without
-    Python's cost per step (long runs: 10^6 steps take seconds, Cython's runtime about 2 min);
-    Brian2 returns to its runtime device afterwards. Other targets: nothing."""
-    if target != "cpp_standalone":
-        yield
-        return
+def standalone_device():
+    """Brian2's C++ standalone device around one run: the network of the ``with`` block is
+    compiled into one program in a temporary directory (about 30 s), which runs without
+    Python's cost per step (long runs: 10^6 steps take seconds, Cython's runtime about 2 min).
+    Brian2 returns to its previous device afterwards; the device is reinitialised before and
+    after, so that one process (a test worker) may build several such programs."""
     import brian2 as b2
     from brian2.devices import reset_device
+    from brian2.devices.device import all_devices
 
+    device = all_devices["cpp_standalone"]
     with tempfile.TemporaryDirectory(prefix="brian2_standalone_") as d:
+        device.reinit()  # Brian2 runs a standalone device once unless reinitialised
         b2.set_device("cpp_standalone", directory=d, build_on_run=True)
         try:
             yield
         finally:
             reset_device()
+            device.reinit()
+
+
+@contextmanager
+def _standalone(target: str | None):
+    """:func:`standalone_device` for ``target="cpp_standalone"``; nothing for other targets."""
+    if target != "cpp_standalone":
+        yield
+        return
+    with standalone_device():
+        yield
 
 
 def _synapses(b2, groups, edges, name, namespace, **kw):

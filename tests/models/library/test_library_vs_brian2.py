@@ -203,30 +203,25 @@ def run_brian2(cases: dict) -> dict:
     cases), its numpy target costs about 0.3 ms per step (1.2 million steps here). Brian2
     returns to its runtime device afterwards.
     """
-    import tempfile
-
     import brian2 as b2
-    from brian2.devices import reset_device
+
+    from neuroscape.reference.brian2_networks import standalone_device
 
     by_group: dict[tuple, list] = {}
     for case, c in cases.items():
         name, preset = _split(case)
         by_group.setdefault((name, c["dt"]), []).append(
             (case, (preset, c["currents"], c["duration"])))
-    with tempfile.TemporaryDirectory(prefix="brian2_library_") as directory:
-        b2.set_device("cpp_standalone", directory=directory, build_on_run=True)
-        try:
-            b2.start_scope()
-            built = [(members, *_brian2_group(b2, name, [r for _, r in members], dt))
-                     for (name, dt), members in by_group.items()]  # fmt: skip
-            net = b2.Network(*[o for _, objects, _ in built for o in objects])
-            net.run(max(c["duration"] for c in cases.values()) * b2.ms, namespace={})
-            out = {}
-            for members, _, collect in built:
-                out.update(zip([case for case, _ in members], collect(), strict=True))
-            return out
-        finally:
-            reset_device()
+    with standalone_device():
+        b2.start_scope()
+        built = [(members, *_brian2_group(b2, name, [r for _, r in members], dt))
+                 for (name, dt), members in by_group.items()]  # fmt: skip
+        net = b2.Network(*[o for _, objects, _ in built for o in objects])
+        net.run(max(c["duration"] for c in cases.values()) * b2.ms, namespace={})
+        out = {}
+        for members, _, collect in built:
+            out.update(zip([case for case, _ in members], collect(), strict=True))
+        return out
 
 
 def _split(case: str) -> tuple[str, str | None]:
