@@ -71,9 +71,10 @@ def run_on_threads(
         kernel(*args, 0, int(n_rows))
         return
     edges = row_slices(n_rows, workers, min_rows, align)
+    pool = _pool(workers)
     futures = [
-        _pool(workers).submit(kernel, *args, int(edges[k]), int(edges[k + 1]))
-        for k in range(len(edges) - 1)
+        pool.submit(kernel, *args, int(lo), int(hi))
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
     ]
     for f in futures:  # every slice finishes before the outputs are read; errors re-raised
         f.result()

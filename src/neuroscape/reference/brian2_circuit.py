@@ -54,83 +54,11 @@ def simulate_brian2(
     """One run of the circuit in Brian2. Returns r_E, r_I (Hz) and the wall time (s).
 
     ``target`` is Brian2's code-generation target (None: its default, Cython if available).
+    (One copy of :func:`simulate_brian2_copies`.)
     """
-    import brian2 as b2
-
-    c = CONSTANTS
-    d = {k: float(v[0]) for k, v in derived_quantities(np.atleast_2d(params)).items()}
-    b2.start_scope()
-    if target is not None:
-        b2.prefs.codegen.target = target
-    b2.defaultclock.dt = dt_ms * b2.ms
-    b2.seed(seed)
-    n_e, n_i = connectivity.n_e, connectivity.n_i
-    ms = b2.ms
-    tau_l, tau_e, tau_i = c["tau_leak"] * ms, c["tau_E"] * ms, c["tau_I"] * ms
-    eqs = """
-    dv/dt = -v/tau_l - (v - V_E)*gE - (v - V_I)*gI : 1 (unless refractory)
-    dgE/dt = -gE/tau_e : Hz
-    dgI/dt = -gI/tau_i : Hz
-    lam_ext : 1 (constant)
-    jump_ext : Hz (constant)
-    """
-    namespace = {
-        "tau_l": tau_l,
-        "tau_e": tau_e,
-        "tau_i": tau_i,
-        "V_E": c["V_E"],
-        "V_I": c["V_I"],
-        "lam_amb": d["eta_amb"] * dt_ms * 1e-3,
-        "jump_amb": c["S_dr"] / tau_e,
-        "j_ee": d["S_EE"] / tau_e,
-        "j_ie": d["S_IE"] / tau_e,
-        "j_ei": d["S_EI"] / tau_i,
-        "j_ii": d["S_II"] / tau_i,
-        "beta_low": c["beta_low"],
-    }
-    g = b2.NeuronGroup(
-        n_e + n_i,
-        eqs,
-        threshold="v >= 1",
-        reset="v = 0",
-        refractory=c["t_ref"] * ms,
-        method="rk2",
-        namespace=namespace,
-    )
-    g.v = "rand()"
-    ge_, gi_ = g[:n_e], g[n_e:]
-    ge_.lam_ext = d["eta_ext_E"] * dt_ms * 1e-3
-    ge_.jump_ext = d["S_EE"] / tau_e
-    gi_.lam_ext = d["eta_ext_I"] * dt_ms * 1e-3
-    gi_.jump_ext = d["S_IE"] / tau_e
-    # Poisson counts per step, applied after resets like neuroscape's kicks
-    g.run_regularly("gE += poisson(lam_ext)*jump_ext + poisson(lam_amb)*jump_amb", when="end")
-    syn = []
-    for name, pre, post, on_pre in (
-        ("E_to_E", ge_, ge_, "gE_post += (beta_low + (1 - beta_low)*rand())*j_ee"),
-        ("E_to_I", ge_, gi_, "gE_post += j_ie"),
-        ("I_to_E", gi_, ge_, "gI_post += j_ei"),
-        ("I_to_I", gi_, gi_, "gI_post += j_ii"),
-    ):
-        s = b2.Synapses(pre, post, on_pre=on_pre, namespace=namespace, name=f"syn_{name}")
-        i, j = connectivity.edges[name]
-        s.connect(i=i, j=j)
-        syn.append(s)
-    mon = b2.SpikeMonitor(g)
-    net = b2.Network(g, *syn, mon)
-    t0 = time.perf_counter()
-    net.run(duration_ms * ms)
-    wall = time.perf_counter() - t0
-    t = np.asarray(mon.t / ms)
-    idx = np.asarray(mon.i)
-    sel = t >= duration_ms - window_ms
-    win_s = window_ms * 1e-3
-    return {
-        "r_E": np.count_nonzero(idx[sel] < n_e) / n_e / win_s,
-        "r_I": np.count_nonzero(idx[sel] >= n_e) / n_i / win_s,
-        "wall_time_s": wall,
-        "target": b2.prefs.codegen.target,
-    }
+    out = simulate_brian2_copies(np.atleast_2d(params)[:1], connectivity, seed, duration_ms,
+                                 dt_ms, window_ms, target)
+    return {k: (float(v[0]) if k.startswith("r_") else v) for k, v in out.items()}
 
 
 def simulate_brian2_copies(
@@ -146,9 +74,9 @@ def simulate_brian2_copies(
     with its own noise), run together as one Brian2 network. Returns r_E, r_I (Hz, one per
     row), the wall time (s) and the target.
 
-    The copies share no neuron or synapse, so each is one run of :func:`simulate_brian2`'s
-    model; running them together pays Brian2's cost per step and per code object once (with
-    the numpy target, which compiles nothing, 20 copies take about the time of two single runs).
+    The copies share no neuron or synapse, so each is one run of the circuit; running them together
+    pays Brian2's cost per step and per code object once (with the numpy target, which compiles
+    nothing, 20 copies take about the time of two single runs).
     """
     import brian2 as b2
 
