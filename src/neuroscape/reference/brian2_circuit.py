@@ -42,6 +42,12 @@ def derived_quantities(params: np.ndarray) -> dict[str, np.ndarray]:
     }  # fmt: skip
 
 
+def first_copy(out: dict) -> dict:
+    """The first copy's values of a ``*_copies`` result (one per copy) with the shared ones
+    (wall time, target): a single run's result."""
+    return {k: (v[0] if isinstance(v, np.ndarray) else v) for k, v in out.items()}
+
+
 def simulate_brian2(
     params: np.ndarray,
     connectivity: Connectivity,
@@ -58,7 +64,7 @@ def simulate_brian2(
     """
     out = simulate_brian2_copies(np.atleast_2d(params)[:1], connectivity, seed, duration_ms,
                                  dt_ms, window_ms, target)
-    return {k: (float(v[0]) if k.startswith("r_") else v) for k, v in out.items()}
+    return first_copy(out)
 
 
 def simulate_brian2_copies(

@@ -28,6 +28,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from neuroscape.reference.brian2_circuit import first_copy
+
 
 class Brian2ReferenceError(ValueError):
     """A bad graph or parameter given to a Brian2 reference (one line)."""
@@ -208,7 +210,7 @@ def cuba_brian2(
     ``params``: w_e (mV), w_i (mV), E_l (mV). Returns r_E, r_I (Hz), wall_time_s (s), target.
     """
     out = cuba_brian2_copies(graph, [params], seed, duration_ms, dt_ms, window_ms, target)
-    return {k: (v[0] if k.startswith("r_") else v) for k, v in out.items()}
+    return first_copy(out)
 
 
 def cuba_brian2_copies(
@@ -300,7 +302,7 @@ def coba_stp_brian2(
     Returns r_E, r_I (Hz), wall_time_s (s), target.
     """
     out = coba_stp_brian2_copies(graph, [params], seed, duration_ms, dt_ms, window_ms, target)
-    return {k: (v[0] if k.startswith("r_") else v) for k, v in out.items()}
+    return first_copy(out)
 
 
 def coba_stp_brian2_copies(
@@ -403,7 +405,7 @@ def song2000_brian2(
     wall_time_s (s), target.
     """
     out = song2000_brian2_copies(graph, [params], seed, duration_ms, dt_ms, window_ms, target)
-    return {k: (v[0] if isinstance(v, np.ndarray) else v) for k, v in out.items()}
+    return first_copy(out)
 
 
 def song2000_brian2_copies(

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from neuroscape.reference.brian2_circuit import first_copy
 from neuroscape.reference.brian2_networks import (
     EI_PROJECTIONS,
     Brian2ReferenceError,
@@ -107,7 +108,7 @@ def brunel_brian2(
     wall_time_s (s), target.
     """
     out = brunel_brian2_copies(graph, [params], seed, duration_ms, dt_ms, window_ms, c_e, target)
-    return {k: (v[0] if isinstance(v, np.ndarray) else v) for k, v in out.items()}
+    return first_copy(out)
 
 
 def brunel_brian2_copies(
