@@ -111,6 +111,10 @@ WINDOW_RMS_SD_MV = 1.0  # the scale of the window_rms objective (mV)
 SPIKE_FEATURES = ("time_to_first_spike", "mean_frequency", "ISI_CV", "adaptation_index2")
 SHAPE_FEATURES = ("AP_amplitude", "spike_half_width")
 VOLTAGE_FEATURES = ("voltage_base", "steady_state_voltage_stimend", "sag_amplitude")
+# a constant current added to every sweep's command, through the settle time, the baseline, the
+# step and after it (the model's current unit): a holding or leak current that the recorded
+# command does not show (SweepFitProblem: free or fixed like a parameter of the model)
+BIAS = "I_bias"
 
 
 
@@ -460,6 +464,11 @@ class SweepFitProblem(FitProblem):
         self.target = SweepTarget(sweeps, truth)
         self.free = dict(free)
         self.fixed = {k: float(v) for k, v in dict(fixed or {}).items()}
+        self.bias = _bias_parameter(m, self.free, self.fixed)
+        if self.bias is not None:  # the fit's view: the model's parameters, then the bias
+            from dataclasses import replace
+
+            self.spec = replace(m.spec, parameters=(*m.spec.parameters, self.bias))
         self.stimulus = None
         self.duration_ms = None
         self.dt_ms = dt_ms
@@ -642,6 +651,10 @@ class SweepFitProblem(FitProblem):
         n, s_n = len(x), len(data)
         p = np.repeat(self.full_params(x), s_n, axis=0)
         settle = self.n_settle * self.sample_ms
+        t_n = max(len(d.t_ms) for d in data)
+        if self.bias is not None:  # the last column: the bias, added to the commands
+            v, res = self._simulate_biased(p[:, :-1], p[:, -1], data, n)
+            return self._collect(v, res, data, n, t_n, settle)
         amp = np.tile([d.amp for d in data], n)
         t_on = np.tile([d.protocol.t_on_ms + settle for d in data], n)
         t_off = np.tile([d.protocol.t_off_ms + settle for d in data], n)
@@ -651,7 +664,6 @@ class SweepFitProblem(FitProblem):
             stim = make_stimulus("ramp", amp0=amp, amp1=amp1, t_on=t_on, t_off=t_off)
         else:
             stim = make_stimulus("step", amp=amp, t_on=t_on, t_off=t_off)
-        t_n = max(len(d.t_ms) for d in data)
         t, v, res = simulate_traces(
             self.model,
             p,
@@ -663,6 +675,12 @@ class SweepFitProblem(FitProblem):
             integrator=self.integrator,
             workers=self.workers,
         )
+        return self._collect(v, res, data, n, t_n, settle)
+
+    def _collect(self, v, res, data, n, t_n, settle) -> SweepOutput:
+        """The SweepOutput of a batched run: v (n * S, samples from t = 0, the settle first)
+        on the sweeps' samples, spikes per candidate and sweep, failures."""
+        s_n = len(data)
         v = v[:, self.n_settle : self.n_settle + t_n]
         if v.shape[1] != t_n:
             raise RuntimeError(f"the simulation returned {v.shape[1]} samples, {t_n} expected")
@@ -686,6 +704,68 @@ class SweepFitProblem(FitProblem):
             errors.append(err)
         t_ms = np.arange(t_n) * self.sample_ms
         return SweepOutput(t_ms, v, spikes, ok, errors, data)
+
+    def _simulate_biased(self, p: np.ndarray, bias: np.ndarray, data: list, n: int):
+        """V (rows, samples from t = 0) and the run's ok / errors / spike_times of the rows
+        (candidate-major, one per (candidate, sweep)) with ``bias`` (model current units, one per
+        row) added to each sweep's command at all times. The stimuli hold one window each, so
+        the run is cut at every edge of the commands into pieces of constant (or, for a ramp,
+        linear) current, each simulated from the state that ends the one before (``y0``); the
+        edges are those the engine gives a step (the first step whose midpoint is at or after
+        the edge), so with zero bias the pieces make the same current as one step stimulus.
+        What the engine holds outside the state (the refractory count) does not carry over an
+        edge: a spike within t_ref before an edge has its dead time cut there."""
+        from types import SimpleNamespace
+
+        from neuroscape.sim.neuron_engine import simulate_neurons
+
+        dt = self.sim_dt_ms
+        settle = self.n_settle * self.sample_ms
+        t_n = max(len(d.t_ms) for d in data)
+        n_steps = (self.n_settle + t_n) * self.record_every  # through the last compared sample
+
+        def edge(t_ms: float) -> int:
+            return min(max(int(np.ceil(t_ms / dt - 0.5 - 1e-9)), 0), n_steps)
+
+        on = np.tile([edge(d.protocol.t_on_ms + settle) for d in data], n)
+        off = np.tile([edge(d.protocol.t_off_ms + settle) for d in data], n)
+        t_on = np.tile([d.protocol.t_on_ms + settle for d in data], n)
+        t_off = np.tile([d.protocol.t_off_ms + settle for d in data], n)
+        a0 = np.tile([d.amp for d in data], n)
+        a1 = np.tile([d.amp_end for d in data], n)
+        slope = (a1 - a0) / np.maximum(t_off - t_on, 1e-300)  # a step: 0
+
+        def current(t: float, inside: np.ndarray) -> np.ndarray:
+            return np.where(inside, a0 + slope * (t - t_on), 0.0) + bias
+
+        integ = self.integrator or self.model.spec.settings.integrator
+        y = self.model.initial_state(p)
+        y_init = y.copy()
+        vs = [y[:, 0][:, None]]
+        spikes = [[] for _ in range(len(p))]
+        ok, errors = np.ones(len(p), bool), [None] * len(p)
+        cuts = sorted({0, n_steps, *on.tolist(), *off.tolist()})
+        for k0, k1 in zip(cuts[:-1], cuts[1:], strict=True):
+            length = (k1 - k0) * dt
+            inside = (on <= k0) & (k0 < off)
+            stim = make_stimulus("ramp", amp0=current(k0 * dt, inside),
+                                 amp1=current(k1 * dt, inside), t_on=0.0, t_off=length)  # fmt: skip
+            res = simulate_neurons(
+                self.model, p, stim, duration_ms=length, dt_ms=dt, window_ms=length,
+                integrator=integ, record_v=True, record_every=1, workers=self.workers, y0=y,
+            )  # fmt: skip
+            vs.append(res.states[:, 0, :])
+            y = np.array(res.states[:, :, -1])
+            bad = ~np.isfinite(y).all(axis=1)
+            y[bad] = y_init[bad]  # a failed row goes on from rest (it is failed already)
+            for r in range(len(p)):
+                if not res.ok[r] and ok[r]:
+                    ok[r], errors[r] = False, res.errors[r]
+                if res.spike_times is not None and len(res.spike_times[r]):
+                    spikes[r].append(np.asarray(res.spike_times[r], float) + k0 * dt)
+        v = np.concatenate(vs, axis=1)[:, :: self.record_every]
+        times = [np.concatenate(s) if s else np.zeros(0) for s in spikes]
+        return v, SimpleNamespace(ok=ok, errors=errors, spike_times=times)
 
     # ------------------------------------------------------------------ errors
     def feature_errors(self, out: SweepOutput) -> list[list[dict[str, float]]]:
@@ -847,6 +927,9 @@ class SweepFitProblem(FitProblem):
             "current_unit": self.model.current_unit,
             "current_per_nA": self.current_per_nA,
             "log_scale": list(self.log_scale),
+            "bias": None if self.bias is None else {
+                "name": BIAS, "unit": self.bias.unit,
+                "note": "a constant current added to every sweep's command at all times"},
             "tolerances": {k: list(v) if isinstance(v, tuple) else v
                            for k, v in self.feature_tolerances.items()},  # fmt: skip
             "seed": self.seed,
@@ -866,6 +949,34 @@ class SweepFitProblem(FitProblem):
 
     def _write_db(self, x, out) -> None:  # refused in __init__
         raise FitError("a sweep fit does not write a model database")
+
+
+def _bias_parameter(m, free: dict, fixed: dict):
+    """The Parameter ``BIAS`` (the model's current unit, default 0) when ``free`` or ``fixed``
+    name it and the model has no parameter of that name, else None; its domain is any constant
+    current, stated as the bounds given (and 0). Refused for multi-compartment cells."""
+    from neuroscape.core.spec import Parameter
+
+    if BIAS in m.spec.parameter_names or (BIAS not in free and BIAS not in fixed):
+        return None
+    if not isinstance(m, NeuronModel):
+        raise FitError(f"{BIAS}: a bias current is for single-neuron models; {m.name!r} is a cell")
+    vals = [0.0]
+    if BIAS in free:
+        try:
+            vals += [float(b) for b in free[BIAS]]
+        except (TypeError, ValueError):
+            raise FitError(f"bounds for {BIAS}: {free[BIAS]!r}; expected (low, high)") from None
+    if BIAS in fixed:
+        vals.append(float(fixed[BIAS]))
+    if not np.isfinite(vals).all():
+        raise FitError(f"{BIAS}: {vals[1:]!r}; allowed: finite currents ({m.current_unit})")
+    lo, hi = min(vals), max(vals)
+    if lo == hi:
+        lo, hi = lo - 1.0, hi + 1.0
+    return Parameter(BIAS, 0.0, lo, hi, m.current_unit,
+                     "constant current added to every sweep's command (a holding or leak "
+                     "current the recorded command does not show)")  # fmt: skip
 
 
 def warn_if_insensitive(problem: SweepFitProblem) -> bool:
