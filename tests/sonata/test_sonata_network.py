@@ -156,7 +156,7 @@ def test_edge_to_unknown_node(copy):
 
 
 def test_missing_on_pre_and_too_many_projections(copy):
-    with pytest.raises(SonataError, match=r"more than 3 distinct"):
+    with pytest.raises(SonataError, match=r"more than 3 \(populations, edge type\) groups"):
         load_sonata(copy / "circuit_config.json", max_projections=3)
     _edit(copy / "network" / "net_net_edge_types.csv", '"V += w*mV"', "NULL")
     with pytest.raises(SonataError, match=r"edge type 100: no on_pre statement"):

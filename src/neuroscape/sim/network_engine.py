@@ -57,6 +57,7 @@ from neuroscape.models.network.description import (
     NetworkModel,
     Population,
     _lambdified,
+    edge_arrays,
 )
 
 INIT = 1 << 63
@@ -76,9 +77,11 @@ K_VARIANTS = (2, 3, 4, K_FAST)
 K_OVF = 0.05
 
 
-def _rand_values(expr, keys: np.ndarray, base: int, ids: np.ndarray, rows: dict) -> np.ndarray:
+def _rand_values(expr, keys: np.ndarray, base: int, ids: np.ndarray, rows: dict,
+                 edge: dict | None = None) -> np.ndarray:
     """(B, n) values of ``expr``: its k-th draw at counter ``base | (id R + slot_k)``, where a
-    rand() takes one slot and a randn() two (Box-Muller), R the expression's slots."""
+    rand() takes one slot and a randn() two (Box-Muller), R the expression's slots; a per-edge
+    symbol ``edge_NAME`` reads ``edge[NAME]`` (n values, one per synapse)."""
     syms = sorted(expr.free_symbols, key=str)
     draws = sorted({s.name for s in syms if s.name.startswith(("rand_", "randn_"))},
                    key=lambda n: int(n.split("_")[1]))
@@ -95,6 +98,8 @@ def _rand_values(expr, keys: np.ndarray, base: int, ids: np.ndarray, rows: dict)
     for s in syms:
         if s.name in vals:
             args.append(vals[s.name])
+        elif edge is not None and s.name in edge:
+            args.append(edge[s.name][None, :])
         elif s.name in rows:
             args.append(rows[s.name][:, None])
         else:
@@ -110,7 +115,7 @@ def syn_initial(j, v, keys: np.ndarray, rows: dict, koff: int, nsyn: int) -> np.
     n_v = len(j.synvars)
     vi = [x.name for x in j.synvars].index(v.name)
     ids = (np.arange(nsyn, dtype=np.int64) + koff) * n_v + vi
-    return _rand_values(v.initial, keys, SYN_INIT, ids, rows)
+    return _rand_values(v.initial, keys, SYN_INIT, ids, rows, edge_arrays(j))
 
 
 # ------------------------------------------------------------------ code generation
@@ -564,7 +569,7 @@ class _Gen:
                     E(2, f"{J}_c{m} = {self.ft}({sign}({self._p(st.expr, {})}))")
             nsyn = f"{J}_pre.shape[0]"  # an argument, not a literal: one kernel for every graph
             for v in j.synvars:
-                if _has_rand(v.initial):
+                if _per_synapse(v.initial):
                     self.arg(f"{J}_i_{v.name}")
                     self.local(f"{J}_{v.name}", (nsyn,), "np.float64",
                                f"{J}_{v.name} = {J}_i_{v.name}[b].copy()",
@@ -585,7 +590,7 @@ class _Gen:
                 self.local(f"{J}_last", (nsyn,), "np.int64",
                            f"{J}_last = np.zeros({nsyn}, dtype=np.int64)", "0")
             # delays (steps): a constant, one per row (a parameter), or one per synapse (rand())
-            if _has_rand(j.delay):
+            if _per_synapse(j.delay):
                 reads = {s.name for st in j.on_pre for s in st.expr.free_symbols}
                 if j.on_post or any(v.b is not None or v.mod is not None for v in j.synvars) \
                         or any(n.startswith("post_") for n in reads) \
@@ -1126,8 +1131,9 @@ def _weight_arrays(o) -> list[tuple[str, str]]:
     return [(proj, var)]
 
 
-def _has_rand(expr) -> bool:
-    return any(s.name.startswith(("rand_", "randn_"))
+def _per_synapse(expr) -> bool:
+    """Whether ``expr`` takes one value per synapse: it draws rand() or reads per-edge values."""
+    return any(s.name.startswith(("rand_", "randn_", "edge_"))
                for s in getattr(sympy.sympify(expr), "free_symbols", ()))
 
 
@@ -1399,7 +1405,7 @@ class NetworkBatch:
             nsyn = g.n_synapses[j.name]
             ids = np.arange(nsyn, dtype=np.int64) + gen.syn_off[j.name]
             for v in j.synvars:
-                if _has_rand(v.initial):
+                if _per_synapse(v.initial):
                     vals[f"{J}_i_{v.name}"] = syn_initial(j, v, keys, rows, gen.syn_off[j.name],
                                                           nsyn)
             if gen.delays[j.name] == "row":
@@ -1428,7 +1434,7 @@ class NetworkBatch:
                         f"{net.origin}: projection {j.name}: bounds of {v}: low {lo_v[r]:g} {u} "
                         f"> high {hi_v[r]:g} {u} (row {r}); allowed: low <= high")
             if gen.delays[j.name] == "array":
-                d = _rand_values(j.delay, keys, SYN_INIT | (1 << 60), ids, rows)
+                d = _rand_values(j.delay, keys, SYN_INIT | (1 << 60), ids, rows, edge_arrays(j))
                 if np.any(d < 0):
                     raise NetworkError(
                         f"{net.origin}: projection {j.name}: a drawn delay is negative "

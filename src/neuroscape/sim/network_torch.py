@@ -70,14 +70,14 @@ from neuroscape.core.rng import (
 )
 from neuroscape.core.settings import ChunkResult, Recording, SettingsError, SimSettings
 from neuroscape.models.equations.codegen import TORCH_HEADER, Printer, _exprel_py
-from neuroscape.models.network.description import NetworkError
+from neuroscape.models.network.description import NetworkError, edge_arrays
 from neuroscape.sim.network_engine import (
     K_FAST,
     SYN,
     SYN_INIT,
     NetworkBatch,
     _Gen,
-    _has_rand,
+    _per_synapse,
     _rand_values,
     draw_slots,
     pop_scheme,
@@ -448,7 +448,7 @@ class _TorchRun:
             ids = np.arange(nsyn, dtype=np.int64) + J["koff"]
             J["syn"] = {}
             for v in j.synvars:
-                if _has_rand(v.initial):
+                if _per_synapse(v.initial):
                     a = syn_initial(j, v, self.keys, self.rows, J["koff"], nsyn)
                 else:
                     a = np.repeat(_row_scalars(v.initial, self.rows, b)[:, None], nsyn, axis=1)
@@ -463,7 +463,7 @@ class _TorchRun:
                          if J["evd"] or J["mod"] else None)
             J["stateful"] = bool(j.synvars)
             # the numba kernel adds such an on_pre statement by statement (add_spikes)
-            J["const_adds"] = self.gen._constant_adds(j) and not _has_rand(j.delay)
+            J["const_adds"] = self.gen._constant_adds(j) and not _per_synapse(j.delay)
             self._setup_delay(J, j, ids)
             if J["delay"] == "array":
                 self.gen._buffered(j)  # the numba engine's refusal of what cannot wait
@@ -488,8 +488,9 @@ class _TorchRun:
 
     def _setup_delay(self, J, j, ids) -> None:  # noqa: N803
         torch, net, dt = self.torch, self.net, self.dt
-        if _has_rand(j.delay):
-            d = _rand_values(j.delay, self.keys, SYN_INIT | (1 << 60), ids, self.rows)
+        if _per_synapse(j.delay):
+            d = _rand_values(j.delay, self.keys, SYN_INIT | (1 << 60), ids, self.rows,
+                             edge_arrays(j))
             if np.any(d < 0):
                 raise NetworkError(
                     f"projection {j.name}: a drawn delay is negative ({d.min():g} ms); "

@@ -13,7 +13,9 @@ Elements of a file (beside Brian2's statements), among them:
   presynaptic neurons per postsynaptic one), ``{out_degree: K}`` (K distinct postsynaptic
   neurons per presynaptic one; Izhikevich 2006's random targets), ``{file: PATH}``,
   ``{pairs: [[pre, ...], [post, ...]]}`` (an explicit edge list, e.g. a (2, n) array in a
-  Python description; SONATA's edges, ``neuroscape.models.network.sonata``), all with
+  Python description; SONATA's edges, ``neuroscape.models.network.sonata``) with optional
+  per-edge ``values: {NAME: [x, ...] or {values: [...], unit: U}}``, one per pair, read as the
+  symbol NAME in the projection's ``initial`` and ``delay`` (each synapse its own), all with
   ``autapses`` (default false), and ``{synapse: PROJ[k], end: pre|post}``: one edge from the pre
   (or post) neuron of synapse k of an earlier projection PROJ onto every neuron of this
   projection's post population (a detector that watches one synapse; k counts in the graph's
@@ -299,6 +301,15 @@ class NetworkModel(Model):
         """A projection whose rule names a synapse of another (``{synapse: P[k]}``) must hold
         the edges that synapse implies in the given graph too."""
         for j in self.projections:
+            if j.rule.get("values") is not None:  # per-edge values belong to these pairs
+                want = j.rule["edges"].array
+                got = g.edges[j.name]
+                if got.shape != want.shape or not np.array_equal(got, want):
+                    raise ConnectivityError(
+                        f"{what}: projection {j.name} has per-edge values for its {want.shape[1]}"
+                        f" pairs; the graph's {got.shape[1]} edges differ (allowed: the same "
+                        "pairs)")
+                continue
             if j.rule["kind"] != "synapse":
                 continue
             try:
@@ -883,6 +894,8 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path, earlier: tuple = ()
     eq_look = {**look, **ctx.mods}
 
     synvars = []
+    # per-edge values of explicit pairs: symbols of the initial values and the delay
+    edge_look = rule["values"].look() if rule.get("values") is not None else {}
     init_in = _mapping(ctx, jd.get("initial"), "initial", *at, "initial")
     bad = [k for k in init_in if k not in syn]
     if bad:
@@ -896,7 +909,8 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path, earlier: tuple = ()
     for v, (u, unit) in sorted(syn.items(), key=modulated_last):
         init = sympy.Integer(0)
         if v in init_in:
-            e, d = ctx.expr(init_in[v], ctx.rand_symbols({}), *at, "initial", v, rand=True)
+            e, d = ctx.expr(init_in[v], ctx.rand_symbols(edge_look), *at, "initial", v,
+                            rand=True)
             if d != u.dims:
                 raise ctx.err(f"initial {v} must be in {unit}", *at, "initial", v)
             init = e / u.factor
@@ -926,7 +940,7 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path, earlier: tuple = ()
         raise ctx.err("a projection needs on_pre (or on_post) statements", *at)
     delay = sympy.Integer(0)
     if jd.get("delay") is not None:
-        e, d = ctx.expr(jd["delay"], ctx.rand_symbols({}), *at, "delay", rand=True)
+        e, d = ctx.expr(jd["delay"], ctx.rand_symbols(edge_look), *at, "delay", rand=True)
         if d != parse_unit("ms").dims:
             raise ctx.err("delay must be a time (e.g. '1.5 ms')", *at, "delay")
         delay = sympy.nsimplify(e / MS) if e.is_Number else e / MS
@@ -939,6 +953,9 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path, earlier: tuple = ()
         raise ctx.err(f"delay_draw {draw!r}; allowed: {', '.join(DELAY_DRAWS)}", *at,
                       "delay_draw")
     if draw == "spike":
+        if any(s.name.startswith("edge_") for s in sympy.sympify(delay).free_symbols):
+            raise ctx.err("a delay drawn per spike cannot read per-edge values; allowed: "
+                          "delay_draw: synapse", *at, "delay_draw")
         _spike_delay_check(ctx, delay, *at, "delay_draw")
     bounds = []
     for v, lim in _mapping(ctx, jd.get("bounds"), "bounds", *at, "bounds").items():
@@ -1049,7 +1066,7 @@ def _rule(ctx: _Ctx, c, folder: Path, *at, pre: str = "", earlier: tuple = ()) -
             raise ctx.err(f"no such graph file {str(f)!r}", *at, "file")
         return {"kind": "file", "file": str(f), "autapses": aut}
     if "pairs" in c:
-        _keys(ctx, c, ("pairs", "autapses"), *at)
+        _keys(ctx, c, ("pairs", "autapses", "values"), *at)
         try:
             e = np.asarray(c["pairs"])
         except (ValueError, TypeError):
@@ -1057,12 +1074,82 @@ def _rule(ctx: _Ctx, c, folder: Path, *at, pre: str = "", earlier: tuple = ()) -
         if e.ndim != 2 or e.shape[0] != 2 or (e.size and not np.issubdtype(e.dtype, np.integer)):
             raise ctx.err("pairs must be two equal-length lists of integer indices [[pre, ...], "
                           "[post, ...]] (a (2, n) integer array)", *at, "pairs")
-        from neuroscape.core.connectivity import _canonical
-
-        return {"kind": "pairs", "edges": _Pairs(_canonical(e.astype(np.int64).reshape(2, -1))),
+        e = e.astype(np.int64).reshape(2, -1)
+        order = np.lexsort((e[1], e[0]))  # the graph's canonical order (connectivity._canonical)
+        rule = {"kind": "pairs", "edges": _Pairs(np.ascontiguousarray(e[:, order])),
                 "autapses": aut}
+        if c.get("values") is not None:
+            rule["values"] = _edge_values(ctx, c["values"], e.shape[1], order, *at, "values")
+        return rule
     raise ctx.err(f"connect {c!r}; allowed keys: p, in_degree, out_degree, synapse, file, pairs "
                   "(and autapses)", *at)
+
+
+def _edge_values(ctx: _Ctx, v, n: int, order: np.ndarray, *at) -> EdgeValues:
+    """Per-edge values of an explicit edge list: ``{NAME: [x, ...]}`` (dimensionless) or
+    ``{NAME: {values: [x, ...], unit: U}}``, one value per pair in the order given; held in the
+    graph's canonical order."""
+    v = _mapping(ctx, v, "values", *at)
+    out = {}
+    for name, d in v.items():
+        if not (isinstance(name, str) and name.isidentifier()):
+            raise ctx.err(f"edge value name {name!r}; allowed: a Python identifier", *at, name)
+        unit = "1"
+        if isinstance(d, Mapping):
+            _keys(ctx, d, ("values", "unit"), *at, name)
+            unit, d = str(d.get("unit", "1")), d.get("values")
+        try:
+            u = parse_unit(unit)
+        except ExpressionError as exc:
+            raise ctx.err(str(exc), *at, name, "unit") from None
+        try:
+            a = np.asarray(d, dtype=float)
+        except (ValueError, TypeError):
+            a = np.zeros((0, 0))
+        if a.shape != (n,) or not np.all(np.isfinite(a)):
+            raise ctx.err(f"values of {name}: {n} finite numbers are needed, one per pair "
+                          f"(got shape {a.shape})", *at, name)
+        out[name] = (np.ascontiguousarray(a[order]), unit, u)
+    return EdgeValues(out)
+
+
+class EdgeValues:
+    """Per-edge values of a projection given as explicit pairs, by name: (values in the graph's
+    canonical order, unit text, unit); usable as symbols ``edge_NAME`` in the projection's
+    ``initial`` and ``delay``. Equal by content."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict) -> None:
+        self.data = data
+        for a, _, _ in data.values():
+            a.setflags(write=False)
+
+    def look(self) -> dict:
+        """Expression lookup: NAME -> (SI sympy expression, dims)."""
+        return {k: (u.factor * sympy.Symbol(f"edge_{k}"), u.dims)
+                for k, (_, _, u) in self.data.items()}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """``edge_NAME`` -> values (the declared unit), one per synapse in graph order."""
+        return {f"edge_{k}": a for k, (a, _, _) in self.data.items()}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, EdgeValues) and self.data.keys() == other.data.keys() and all(
+            np.array_equal(self.data[k][0], other.data[k][0])
+            and self.data[k][1] == other.data[k][1] for k in self.data)
+
+    def __hash__(self) -> int:
+        return hash(tuple((k, a.tobytes(), u) for k, (a, u, _) in self.data.items()))
+
+    def __repr__(self) -> str:
+        return f"<edge values {', '.join(self.data)}>"
+
+
+def edge_arrays(j) -> dict[str, np.ndarray]:
+    """The per-edge value arrays of projection ``j`` (``edge_NAME`` -> values), or {}."""
+    ev = j.rule.get("values")
+    return ev.arrays() if ev is not None else {}
 
 
 class _Pairs:

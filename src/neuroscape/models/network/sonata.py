@@ -17,16 +17,16 @@ neuroscape's network description.
   type, overridden per edge by the edge group's datasets. The effect of an edge is a Brian2
   statement in which ``w`` stands for syn_weight (a number): the edge type's ``on_pre`` column
   (a neuroscape extension), or ``on_pre=`` of the reader.
-- The network engine holds one weight and one delay per projection, so the edges become one
-  projection per (source population, target population, edge type, syn_weight, delay), each with
-  its explicit (pre, post) pairs: exact, but at most ``max_projections`` projections (refused
-  beyond: per-synapse weights from arrays are not in the engine yet).
+- The edges become one projection per (source population, target population, edge type), with
+  its explicit (pre, post) pairs and each edge's syn_weight and delay as per-edge values of
+  those pairs (``connect: {pairs, values}``): ``w`` is then a synaptic variable initialised
+  from syn_weight, and the delay is read per synapse (a constant where the group has one).
 
 Refused, one line naming the element and the file: a node type missing from its CSV,
 biophysical (multi-compartment), single_compartment and virtual nodes, a model_template that maps
 to no neuroscape model, per-node dynamics_params or model_template, edges to unknown nodes or
 node populations, edge types missing from their CSV, nsyns other than 1, a weight_function, a
-synapse model other than a static synapse, repeated (source, target) pairs within one projection.
+synapse model other than a static synapse, a (source, target) pair repeated within one edge type.
 """
 
 from __future__ import annotations
@@ -338,6 +338,30 @@ def _per_edge(g, name: str, gid: np.ndarray, gidx: np.ndarray, h5py) -> np.ndarr
     return out
 
 
+def _projection(pre, post, ws, ds, s_pop: str, t_pop: str, stmt: str) -> dict:
+    """A projection of explicit pairs whose edges carry their own syn_weight (``w`` of the
+    statement) and delay (ms): constants where every edge has the same value."""
+    proj = {"pre": s_pop, "post": t_pop,
+            "connect": {"pairs": np.vstack([pre, post]).astype(np.int64),
+                        "autapses": s_pop == t_pop},
+            "on_pre": stmt}
+    values = {}
+    if np.all(ws == ws[0]):
+        proj["on_pre"] = re.sub(r"\bw\b", f"({float(ws[0])!r})", stmt)
+    else:  # w is a synaptic variable holding each edge's syn_weight
+        values["syn_weight"] = ws
+        proj["model"] = "w : 1"
+        proj["initial"] = {"w": "syn_weight"}
+    if np.all(ds == ds[0]):
+        proj["delay"] = f"{float(ds[0])!r} ms"
+    else:
+        values["delay_ms"] = {"values": ds, "unit": "ms"}
+        proj["delay"] = "delay_ms"
+    if values:
+        proj["connect"]["values"] = values
+    return proj
+
+
 def _read_edges(edges, lookup: dict, on_pre, max_projections: int) -> dict:
     h5py = _h5()
     projs: dict[str, dict] = {}
@@ -409,38 +433,36 @@ def _read_edges(edges, lookup: dict, on_pre, max_projections: int) -> dict:
             if np.any(d < 0):
                 raise SonataError(f"{at}: negative delay {d[d < 0][0]:g} ms; allowed: >= 0")
             (src_ns, src_loc), (tgt_ns, tgt_loc) = ends
-            keys = np.rec.fromarrays([src_ns.astype(str), tgt_ns.astype(str), et, w, d])
+            # one projection per (source population, target population, edge type); its
+            # edges' own syn_weight and delay go with their pairs as per-edge values (a
+            # constant when every edge of the group has the same)
+            keys = np.rec.fromarrays([src_ns.astype(str), tgt_ns.astype(str), et])
             uniq, inv = np.unique(keys, return_inverse=True)
-            by_type = {}
-            for u in uniq:
-                by_type.setdefault((u[0], u[1], int(u[2])), []).append(u)
             for k, u in enumerate(uniq):
                 s_pop, t_pop, t = str(u[0]), str(u[1]), int(u[2])
-                same = by_type[(s_pop, t_pop, t)]
-                name = f"{s_pop}_to_{t_pop}_t{t}"
+                base = f"{s_pop}_to_{t_pop}_t{t}"
                 if n_pops > 1 or len(edges) > 1:
-                    name = f"{ep}_{name}"
-                if len(same) > 1:
-                    name += f"_{same.index(u)}"
-                name = _ident(name)
-                sel = inv.reshape(-1) == k
-                pairs = np.vstack([src_loc[sel], tgt_loc[sel]]).astype(np.int64)
-                key = pairs[0] * (int(pairs[1].max(initial=0)) + 1) + pairs[1]
-                if len(np.unique(key)) != key.size:
-                    raise SonataError(f"{at}: repeated (source, target) pairs with edge type "
-                                      f"{t}, syn_weight {u[3]:g}, delay {u[4]:g} ms; "
-                                      "allowed: each pair once")
-                stmt = re.sub(r"\bw\b", f"({float(u[3])!r})", types[t]["_stmt"])
-                projs[name] = {"pre": s_pop, "post": t_pop,
-                               "connect": {"pairs": pairs, "autapses": s_pop == t_pop},
-                               "on_pre": stmt, "delay": f"{float(u[4])!r} ms"}
+                    base = f"{ep}_{base}"
+                sel = np.flatnonzero(inv.reshape(-1) == k)
+                # a pair connected more than once (several synapses of one type): its m-th
+                # edge goes to the group's m-th projection, so each projection has each pair
+                # once
+                pk = src_loc[sel].astype(np.int64) * (int(tgt_loc[sel].max(initial=0)) + 1) \
+                    + tgt_loc[sel]
+                o = np.argsort(pk, kind="stable")
+                first = np.r_[True, pk[o][1:] != pk[o][:-1]]
+                start = np.maximum.accumulate(np.where(first, np.arange(o.size), 0))
+                rank = np.empty(o.size, dtype=np.int64)
+                rank[o] = np.arange(o.size) - start
+                for m in range(int(rank.max(initial=-1)) + 1):
+                    e = sel[rank == m]
+                    name = _ident(base if m == 0 else f"{base}_m{m}")
+                    projs[name] = _projection(src_loc[e], tgt_loc[e], w[e], d[e], s_pop, t_pop,
+                                              types[t]["_stmt"])
                 if len(projs) > max_projections:
                     raise SonataError(
-                        f"{at}: more than {max_projections} distinct (populations, edge "
-                        "type, syn_weight, delay) groups; the network engine holds one "
-                        "weight and delay per projection (per-synapse weights from arrays "
-                        "are not supported yet); allowed: fewer distinct values or a larger "
-                        "max_projections")
+                        f"{at}: more than {max_projections} (populations, edge type) groups, "
+                        "each a projection; allowed: a larger max_projections")
     return projs
 
 
