@@ -67,6 +67,16 @@ def test_connection_to_missing_cell_refused(tmp_path, capsys):
     assert "net.xml:15" in err and "a[5]" in err
 
 
-def test_integrate_and_fire_cells_in_a_connected_network_refused(tmp_path, capsys):
-    err = _refused(tmp_path, capsys, cell="iaf")
-    assert "net.xml:15" in err and "integrate-and-fire" in err
+def test_integrate_and_fire_cells_beside_conductance_based_ones_refused(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, conn='<population id="b" component="iaf" size="1"/>'
+                   '<synapticConnection from="a[0]" to="b[0]" synapse="s" '
+                   'destination="synapses"/>')
+    assert "net.xml:15" in err and "integrate-and-fire" in err and "networks of one kind" in err
+
+
+def test_dimensionless_current_cells_with_synapses_refused(tmp_path, capsys):
+    """izhikevichCell takes a dimensionless current (basePointCurrentDL): NeuroML2 attaches no
+    current synapse to it."""
+    err = _refused(tmp_path, capsys, cell="izh", syn=EXP + '\n<izhikevichCell id="izh" '
+                   'v0="-70mV" thresh="30mV" a="0.02" b="0.2" c="-50.0" d="2"/>')
+    assert "net.xml:16" in err and "dimensionless current" in err

@@ -26,8 +26,12 @@ DISPLAY_UNITS = {
     "per_voltage": "1/mV", "length": "um", "area": "um**2",
 }  # fmt: skip
 # the abstract cells translated from their Dynamics (the conductance-based ones: conductance.py)
+# PyNN's standard current-based cells (NeuroML2 PyNN.xml) too: their parameters are plain
+# numbers in PyNN's units (mV, ms, nF, nA); the refractory exit 't .gt. lastSpikeTime +
+# (tau_refrac*MSEC)' makes tau_refrac a time in ms
 ABSTRACT_CELLS = ("iafCell", "iafRefCell", "iafTauCell", "iafTauRefCell", "izhikevichCell",
-                  "izhikevich2007Cell", "adExIaFCell", "fitzHughNagumoCell")  # fmt: skip
+                  "izhikevich2007Cell", "adExIaFCell", "fitzHughNagumoCell", "IF_curr_exp",
+                  "IF_curr_alpha")  # fmt: skip
 LEMS_NOTE = ("jLEMS's semantics (jNeuroML): forward Euler at the simulation's step, then the "
              "spike conditions, spikes and resets on the step grid")
 # the stimulus of cells with no synaptic attachment (in the first state's unit per ms)
@@ -135,6 +139,7 @@ def abstract_cell_fields(el, *, lems_semantics: bool = False, bias: bool = False
     tds = {t.get("variable"): t.get("value") for t in _children(dyn, "TimeDerivative")}
     conds = _children(dyn, "OnCondition")
     refractory = None
+    refractory_ms = None  # (a dimensionless parameter, ms per unit of it): PyNN's tau_refrac
     held: set[str] = set()
     entry_assign: list[tuple[str, str]] = []
     if regimes:
@@ -157,12 +162,19 @@ def abstract_cell_fields(el, *, lems_semantics: bool = False, bias: bool = False
                     continue
                 entry_assign.append((a.get("variable"), a.get("value")))
         exits = _children(refr, "OnCondition")
-        m = (re.fullmatch(r"\s*t\s*\.gt\.\s*lastSpikeTime\s*\+\s*(\w+)\s*", exits[0].get("test"))
+        m = (re.fullmatch(r"\s*t\s*\.gt\.\s*lastSpikeTime\s*\+\s*(?:(\w+)|\(\s*(\w+)\s*\*\s*(\w+)"
+                          r"\s*\))\s*", exits[0].get("test"))
              if len(exits) == 1 else None)  # fmt: skip
+        if m is not None and m.group(2) is not None:  # (P*C): a number P times a time constant C
+            const = info.constants.get(m.group(3))
+            if const is None or const[1] != "time" or info.parameters.get(m.group(2)) != "none":
+                m = None
+            else:
+                refractory_ms = (m.group(2), const[0] * 1e3)
         if m is None:
             raise refuse(f"regime {refr.get('name')} ends otherwise than 't .gt. lastSpikeTime "
                          "+ PARAMETER'")
-        refractory = m.group(1)
+        refractory = m.group(1) or m.group(2)
     states = [x for x in state_dims if x in tds]
     for x in state_dims:
         if x not in tds and x != "lastSpikeTime":
@@ -182,10 +194,11 @@ def abstract_cell_fields(el, *, lems_semantics: bool = False, bias: bool = False
             raise refuse(f"OnCondition {c.get('test')!r} emits no spike")
         if threshold is not None:
             raise refuse("more than one spike condition")
-        m = re.fullmatch(rf"\s*{first}\s*\.gt\.\s*(\w+)\s*", c.get("test"))
+        # 'v .gt. thresh', or PyNN's 'v .gt. v_thresh * MVOLT' (a parameter times a constant)
+        m = re.fullmatch(rf"\s*{first}\s*\.gt\.\s*(\w+(?:\s*\*\s*\w+)?)\s*", c.get("test"))
         if m is None:
             raise refuse(f"spike condition {c.get('test')!r}; allowed: '{first} .gt. PARAMETER'")
-        threshold = f"{first} > {m.group(1)}"
+        threshold = m.group(1)  # written with the constants' values below
         reset_assign += [(a.get("variable"), a.get("value"))
                          for a in _children(c, "StateAssignment")]  # fmt: skip
         if _children(c, "Transition"):
@@ -268,6 +281,7 @@ def abstract_cell_fields(el, *, lems_semantics: bool = False, bias: bool = False
         reset_lines.append(f"{x} = {lems_to_brian(v, rename)}")
     texts += reset_lines
     if threshold:
+        threshold = f"{first} > {lems_to_brian(threshold, rename)}"
         texts.append(threshold)
     if refractory is not None:
         texts.append(refractory)
@@ -277,6 +291,15 @@ def abstract_cell_fields(el, *, lems_semantics: bool = False, bias: bool = False
     for pname, dim in info.parameters.items():
         if pname in used:
             params[pname], values[pname], _ = parameter_entry(el, pname, dim, origin)
+    if refractory_ms is not None:  # a number times 1 ms: declared as a time in ms
+        pname, ms = refractory_ms
+        if any(pname in names_in(t) for t in texts if t != refractory):
+            raise refuse(f"{pname} is used beside the refractory period")
+        value = attr_si(el, pname, "none") * ms
+        lo, hi, hard = default_bounds(value, "time")
+        params[pname] = {"default": quantity_text(value, "ms"), "low": quantity_text(lo, "ms"),
+                         "high": quantity_text(hi, "ms"), "hard_low": quantity_text(hard, "ms"),
+                         "description": f"{pname} of {origin} (ms)"}  # fmt: skip
     for attr in el.attrib:
         if attr not in info.parameters and attr not in ("id", "metaid", "neuroLexId"):
             raise error(el, f"unknown attribute {attr!r}; {ctype} has "

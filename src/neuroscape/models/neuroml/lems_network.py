@@ -106,6 +106,11 @@ def run_network(sim) -> dict:
     "states" {i: (n_states, n_steps + 1)}, "spikes" {i: times in ms}}} (states recorded for
     every cell; row k holds the state after k steps, as jNeuroML writes a cell without
     Regimes)."""
+    iaf = [r for r in sim.runs if r.model.has_reset or r.model.refractory_param is not None]
+    if iaf and len(iaf) == len(sim.runs):
+        from neuroscape.models.neuroml.lems_iaf import run_iaf_network
+
+        return run_iaf_network(sim)
     dt = sim.step_ms
     n = int(round(sim.length_ms / dt))
     t_s = np.add.accumulate(np.full(n, dt * 1e-3))  # jLEMS's t at the end of each step (s)
@@ -118,8 +123,9 @@ def run_network(sim) -> dict:
             if m.has_reset or m.refractory_param is not None:
                 raise error(next(c.el for c in sim.connections),
                             f"cell {pop}[{i}] ({run.component}) is an integrate-and-fire "
-                            "type; in a network with connections neuroscape maps "
-                            "pointCellCondBased and one-segment cell only (yet)")
+                            "type in a network with conductance-based cells; allowed: "
+                            "networks of one kind (integrate-and-fire types, or "
+                            "pointCellCondBased and one-segment cells)")
             j = run.indices.index(i)
             p = np.array([run.params[j][nm] for nm in m.spec.parameter_names], dtype=float)
             y = np.asarray(m.initial_state(p[None, :]), dtype=float)[0].copy()

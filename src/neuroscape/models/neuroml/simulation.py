@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from neuroscape.models.neuroml.cells import ABSTRACT_CELLS, LEMS_DT
-from neuroscape.models.neuroml.core_types import NeuroMLError, quantity_si
+from neuroscape.models.neuroml.core_types import NeuroMLError, quantity_si, type_info
 from neuroscape.models.neuroml.document import (
     Document,
     attr_si,
@@ -34,8 +34,12 @@ INPUTS = ("pulseGenerator", "pulseGeneratorDL", "rampGenerator", "rampGeneratorD
 REFUSED_INPUTS = ("sineGenerator", "sineGeneratorDL", "spikeGenerator", "poissonFiringSynapse",
                   "voltageClamp", "compoundInput", "timedSynapticInput", "spikeArray")  # fmt: skip
 NETWORK_REFUSED = ("continuousProjection", "electricalProjection")
-# synapses a connection may name (conductance-based, i = g (erev - v); lems_network.py)
-SYNAPSES = ("expOneSynapse", "expTwoSynapse", "alphaSynapse")
+# synapses a connection may name: conductance-based, i = g (erev - v) (lems_network.py), and
+# current-based (i = I; PyNN.xml's expCurrSynapse and alphaCurrSynapse, Synapses.xml's
+# alphaCurrentSynapse: onto integrate-and-fire cells, lems_iaf.py)
+COND_SYNAPSES = ("expOneSynapse", "expTwoSynapse", "alphaSynapse")
+CURRENT_SYNAPSES = ("expCurrSynapse", "alphaCurrSynapse", "alphaCurrentSynapse")
+SYNAPSES = COND_SYNAPSES + CURRENT_SYNAPSES
 EVENT_FORMATS = ("TIME_ID", "ID_TIME")
 
 
@@ -51,6 +55,8 @@ class PopulationRun:
     params: list[dict]
     stim_kind: str
     stim_rows: list[dict]
+    refract_ms: float | None = None  # the file's refractory period (a cell with Regimes)
+    refract_s: float = 0.0  # the same, the double jLEMS compares (SI)
 
 
 @dataclass
@@ -103,6 +109,7 @@ class LemsSimulation:
     event_outputs: list[EventOutputFile] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
     sizes: dict = field(default_factory=dict)  # population -> size, in declaration order
+    step_s: float = 0.0  # the step as jLEMS reads it (SI double)
 
 
 def _time_ms(el, attr: str) -> float:
@@ -231,7 +238,8 @@ def read_lems_simulation(path: str) -> LemsSimulation:
     length, step = _time_ms(sim, "length"), _time_ms(sim, "step")
     if not (step > 0 and length > step):
         raise error(sim, f"step {step:g} ms and length {length:g} ms; allowed: 0 < step < length")
-    out = LemsSimulation(doc.path, sim.get("id"), length, step)
+    out = LemsSimulation(doc.path, sim.get("id"), length, step,
+                         step_s=attr_si(sim, "step", "time"))
     net = doc.component(sim.get("target"), sim)
     if tag(net) != "network":
         raise error(net, "the Simulation's target must be a <network>")
@@ -345,6 +353,12 @@ def read_lems_simulation(path: str) -> LemsSimulation:
         if LEMS_DT in defaults:
             defaults[LEMS_DT] = step
         ref = model.refractory_param
+        refract = None if ref is None else defaults[ref]
+        refract_s = 0.0
+        if ref is not None:  # the double jLEMS compares: SI, or PyNN's number times 1 ms
+            dim = type_info(tag(comp)).parameters.get(ref)
+            refract_s = (attr_si(comp, ref, "time") if dim == "time"
+                         else attr_si(comp, ref, "none") * quantity_si("1ms")[0])
         if ref is not None:  # jLEMS's regime timing (module docstring)
             defaults[ref] = (_held_steps(defaults[ref], step, length) + 1) * step
         groups: dict[str, list[int]] = {}
@@ -358,7 +372,7 @@ def read_lems_simulation(path: str) -> LemsSimulation:
                     p["I_bias"] = stims[i][2]
                 params.append(p)
             out.runs.append(PopulationRun(pop, comp.get("id"), model, idx, params, kind,
-                                          [stims[i][1] for i in idx]))
+                                          [stims[i][1] for i in idx], refract, refract_s))
 
     factors = {}
     for run in out.runs:

@@ -1,0 +1,294 @@
+"""A LEMS network of integrate-and-fire type cells (the abstract cells with a spike condition and
+a reset: iafCell, iafRefCell, izhikevich2007Cell, adExIaFCell, PyNN's IF_curr_exp...) connected by
+current or conductance synapses, stepped in jLEMS's order (jNeuroML's reference simulator;
+Cannon et al. 2014, Front. Neuroinform. 8:79), with the cells of a population as arrays.
+
+jLEMS's order (Sim.run, StateInstance.advance, StateType.eulerAdvance, ComponentRegime.advance,
+EventManager), as ``lems_network`` for conductance-based cells:
+- step k runs with t already incremented (``t += dt`` in seconds); the delayed events due
+  (send time + delay <= t) are delivered first, then every cell advances in the order of its
+  population's declaration and its index;
+- a cell's synapses (and inputs) advance first: each exposes its current from its states before
+  their Euler step (and the cell's present v), then takes that step;
+- a cell without Regimes (iafCell, izhikevich2007Cell): an Euler step of every state from the
+  same old values, then its spike condition (``v > thresh``: reset on the grid); its row k is the
+  state after k steps;
+- a cell with Regimes (iafRefCell, adExIaFCell, IF_curr_exp): its exposed states are
+  synchronised before the regime advances (row k holds the state after k - 1 steps); in the
+  integrating regime the rates update one after the other (a later rate reads the states already
+  advanced: the mapped equations' ``lems_dt``), then ``v > thresh`` emits the spike and enters
+  the refractory regime (``lastSpikeTime = t``, the resets); in the refractory regime the held
+  state (v) has no rate, the others update from the old values (``lems_dt`` = 0), then
+  ``t > lastSpikeTime + refract`` returns to integrating (v is not integrated in that step);
+  t, lastSpikeTime and refract are the same doubles jLEMS compares (SI, t accumulated);
+- a spike is sent at once: an undelayed event reaches a synapse of a cell later in the order
+  before that synapse's step (felt in the same step), of an earlier cell (or the spiking cell
+  itself) after it (felt in the next step).
+
+A step is computed for all cells at once, then corrected: from the first cell (in jLEMS's order)
+that spikes, its events are delivered and the cells after it are computed again, until no later
+cell spikes. Synapse instances of one synapse element on one cell are summed into one state
+(the synapses are linear in their states: the sum of their Euler steps is the Euler step of the
+sum, to rounding).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+import sympy
+
+from neuroscape.models.neuroml.cells import LEMS_DT
+from neuroscape.models.neuroml.document import attr_si, error, tag
+from neuroscape.models.neuroml.lems_network import E_ALPHA, _input_values
+
+PYNN_E = 2.7182818  # the constant written in PyNN.xml's alpha synapses
+
+
+class _SynType:
+    """A synapse element, summed over its instances on each cell: states (n_states, n_cells),
+    the rates, the current (pA) at v (mV), the increments of an event (per unit weight)."""
+
+    def __init__(self, el) -> None:
+        self.kind = kind = tag(el)
+        self.id = el.get("id")
+
+        def q(attr, dim, scale):
+            return attr_si(el, attr, dim) * scale
+
+        if kind in ("expCurrSynapse", "alphaCurrSynapse"):  # PyNN.xml: numbers in ms, nA
+            self.tau = (q("tau_syn", "none", 1.0),)
+        elif kind == "alphaCurrentSynapse":
+            self.tau = (q("tau", "time", 1e3),)
+            self.ibase = q("ibase", "current", 1e12)  # pA
+        elif kind == "expTwoSynapse":
+            self.tau = (q("tauRise", "time", 1e3), q("tauDecay", "time", 1e3))
+        elif kind == "expOneSynapse":
+            self.tau = (q("tauDecay", "time", 1e3),)
+        else:  # alphaSynapse
+            self.tau = (q("tau", "time", 1e3),)
+        if min(self.tau) <= 0:
+            raise error(el, "time constants must be > 0")
+        if kind in ("expOneSynapse", "expTwoSynapse", "alphaSynapse"):
+            self.gbase = q("gbase", "conductance", 1e9)  # nS
+            self.erev = q("erev", "voltage", 1e3)  # mV
+        if kind == "expTwoSynapse":
+            tr, td = self.tau
+            if not tr < td:
+                raise error(el, f"tauRise {tr:g} ms and tauDecay {td:g} ms; allowed: "
+                            "0 < tauRise < tauDecay")
+            tp = math.log(td / tr) * (tr * td) / (td - tr)
+            self.factor = 1.0 / (-math.exp(-tp / tr) + math.exp(-tp / td))
+        self.n = 1 if kind in ("expCurrSynapse", "expOneSynapse") else 2
+
+    def current(self, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+        k = self.kind
+        if k in ("expCurrSynapse", "alphaCurrSynapse"):
+            return s[0] * 1e3  # nA -> pA
+        if k == "alphaCurrentSynapse":
+            return s[0].copy()
+        g = self.gbase * (s[1] - s[0]) if k == "expTwoSynapse" else s[0]
+        return g * (self.erev - v)
+
+    def step(self, s: np.ndarray, dt: float) -> np.ndarray:
+        k, tau = self.kind, self.tau
+        out = np.empty_like(s)
+        if self.n == 1:
+            out[0] = s[0] + dt * (-s[0] / tau[0])
+        elif k == "expTwoSynapse":
+            out[0] = s[0] + dt * (-s[0] / tau[0])
+            out[1] = s[1] + dt * (-s[1] / tau[1])
+        else:  # alpha forms: (x, y) with dx = (e y - x)/tau, dy = -y/tau
+            e = PYNN_E if k == "alphaCurrSynapse" else E_ALPHA
+            out[0] = s[0] + dt * ((e * s[1] - s[0]) / tau[0])
+            out[1] = s[1] + dt * (-s[1] / tau[0])
+        return out
+
+    def increment(self, w: float) -> np.ndarray:
+        """The change of the states (n,) at an event of weight ``w``."""
+        k = self.kind
+        if k in ("expCurrSynapse",):
+            return np.array([w])
+        if k == "alphaCurrSynapse":
+            return np.array([0.0, w])
+        if k == "alphaCurrentSynapse":
+            return np.array([0.0, w * self.ibase])
+        if k == "expOneSynapse":
+            return np.array([w * self.gbase])
+        if k == "expTwoSynapse":
+            return np.array([w * self.factor, w * self.factor])
+        return np.array([0.0, w * self.gbase])  # alphaSynapse: A += gbase w
+
+
+class _Group:
+    """The cells of one mapped model in a population (one PopulationRun)."""
+
+    def __init__(self, run, offset: int, n_steps: int, dt_ms: float) -> None:
+        m = run.model
+        eq = m.equations
+        self.run = run
+        self.model = m
+        self.gidx = offset + np.asarray(run.indices, dtype=np.int64)
+        names = m.spec.parameter_names
+        self.p = np.array([[row[n] for n in names] for row in run.params], dtype=float)
+        self.y = np.asarray(m.initial_state(self.p), dtype=float).T.copy()  # (n_states, n)
+        args = [*eq.states, eq.current, *eq.params]
+        self.rhs = [sympy.lambdify(args, r, "numpy") for r in eq.rhs_free]
+        self.thr = sympy.lambdify([*eq.states, *eq.params], eq.threshold, "numpy")
+        self.reset = [sympy.lambdify([*eq.states, *eq.params], r, "numpy") for r in eq.reset]
+        self.regimes = run.refract_ms is not None
+        self.refract_s = run.refract_s if self.regimes else 0.0
+        self.lems_dt = names.index(LEMS_DT) if LEMS_DT in names else None
+        self.held = 0 if (self.regimes and m.hold_refractory) else None
+        n = len(run.indices)
+        self.refr = np.zeros(n, dtype=bool)
+        self.lst = np.zeros(n)
+        self.stim = np.array([_input_values(run.stim_kind, f, row.get("I_bias", 0.0), n_steps,
+                                            dt_ms)
+                              for f, row in zip(run.stim_rows, run.params, strict=True)])
+        self.rec = np.empty((self.y.shape[0], n, n_steps + 1))
+        self.rec[:, :, 0] = self.y
+        self.spikes: list[list[float]] = [[] for _ in range(n)]
+
+    def advance(self, sel: np.ndarray, isyn: np.ndarray, k: int, t_s: float, dt: float):
+        """(new states (n_states, |sel|), spiked (|sel|,), refractory, lastSpikeTime) of the
+        cells ``sel`` (local indices) for step k, from their present states."""
+        y = self.y[:, sel]
+        p = self.p[sel]
+        cur = self.stim[sel, k] + isyn
+        refr = self.refr[sel].copy()
+        lst = self.lst[sel].copy()
+        if self.lems_dt is not None and refr.any():
+            p = p.copy()
+            p[refr, self.lems_dt] = 0.0  # the refractory regime: rates from the old values
+        cols = [p[:, j] for j in range(p.shape[1])]
+        ynew = np.empty_like(y)
+        for q, f in enumerate(self.rhs):
+            ynew[q] = y[q] + dt * np.broadcast_to(f(*y, cur, *cols), (y.shape[1],))
+        if self.held is not None:
+            ynew[self.held, refr] = y[self.held, refr]
+        spk = np.asarray(self.thr(*ynew, *cols), dtype=bool) & ~refr
+        if self.regimes:
+            leave = refr & (t_s > lst + self.refract_s)
+            refr = refr & ~leave
+        if spk.any():
+            sub = [ynew[q, spk] for q in range(len(ynew))]
+            pc = [c[spk] for c in cols]
+            for q, f in enumerate(self.reset):
+                ynew[q, spk] = np.broadcast_to(f(*sub, *pc), (int(spk.sum()),))
+            if self.regimes:
+                refr = refr | spk
+                lst = np.where(spk, t_s, lst)
+        return ynew, spk, refr, lst
+
+
+def run_iaf_network(sim) -> dict:
+    """Run a LemsSimulation of integrate-and-fire type cells with connections in jLEMS's order
+    (module docstring): {population: {"t_ms", "states" {i: (n_states, n_steps + 1)}, "spikes"
+    {i: times in ms}}} (rows as jNeuroML writes them)."""
+    dt_s = sim.step_s
+    dt = sim.step_ms
+    n = int(round(sim.length_ms / dt))
+    t_s = np.add.accumulate(np.full(n, dt_s))  # jLEMS's t at the end of each step (s)
+    offsets, off = {}, 0
+    for pop, size in sim.sizes.items():
+        offsets[pop] = off
+        off += size
+    n_total = off
+    groups = [_Group(r, offsets[r.population], n, dt) for r in sim.runs]
+    groups.sort(key=lambda g: int(g.gidx[0]) if len(g.gidx) else 0)
+    owner = np.empty(n_total, dtype=np.int64)  # global index -> group, local index
+    local = np.empty(n_total, dtype=np.int64)
+    for gi, g in enumerate(groups):
+        owner[g.gidx] = gi
+        local[g.gidx] = np.arange(len(g.gidx))
+    for g in groups:
+        if g.model.current_unit == "1" and any(
+                offsets[c.post_pop] + c.post in set(g.gidx.tolist()) for c in sim.connections):
+            raise error(sim.connections[0].el, f"cells of {g.run.component} take a "
+                        "dimensionless current (a DL cell): synapses cannot drive them")
+    syn_types: dict[str, _SynType] = {}
+    outs: list[list] = [[] for _ in range(n_total)]  # per pre cell: (type id, post, incr, delay)
+    for c in sim.connections:
+        sid = c.synapse.get("id")
+        if sid not in syn_types:
+            syn_types[sid] = _SynType(c.synapse)
+        if c.delay_ms < 0:
+            raise error(c.el, f"delay {c.delay_ms:g} ms; allowed: >= 0 ms")
+        delay_s = attr_si(c.el, "delay", "time") if c.delay_ms > 0 else 0.0
+        outs[offsets[c.pre_pop] + c.pre].append(
+            (sid, offsets[c.post_pop] + c.post, syn_types[sid].increment(c.weight), delay_s))
+    s_pre = {sid: np.zeros((st.n, n_total)) for sid, st in syn_types.items()}
+    queue: list = []
+    order = 0
+    for k in range(n):
+        t = t_s[k]
+        while queue and queue[0][0] <= t:  # EventManager: due events before the cells
+            _, _, sid, post, inc = heapq.heappop(queue)
+            s_pre[sid][:, post] += inc
+        v_all = np.empty(n_total)
+        for g in groups:
+            v_all[g.gidx] = g.y[0]
+        s_post = {sid: np.empty_like(a) for sid, a in s_pre.items()}
+        pos = 0
+        while True:
+            isyn = np.zeros(n_total - pos)
+            for sid, st in syn_types.items():
+                s = s_pre[sid][:, pos:]
+                isyn += st.current(s, v_all[pos:])
+                s_post[sid][:, pos:] = st.step(s, dt)
+            first = None
+            results = []
+            for g in groups:
+                sel = np.flatnonzero(g.gidx >= pos)
+                if sel.size == 0:
+                    results.append(None)
+                    continue
+                res = g.advance(sel, isyn[g.gidx[sel] - pos], k, t, dt)
+                results.append((sel, res))
+                if res[1].any():
+                    c = int(g.gidx[sel][np.argmax(res[1])])
+                    first = c if first is None else min(first, c)
+            stop = n_total if first is None else first + 1
+            for g, r in zip(groups, results, strict=True):  # commit the cells before `stop`
+                if r is None:
+                    continue
+                sel, (ynew, spk, refr, lst) = r
+                keep = g.gidx[sel] < stop
+                if not keep.any():
+                    continue
+                li = sel[keep]
+                g.y[:, li] = ynew[:, keep]
+                g.refr[li] = refr[keep]
+                g.lst[li] = lst[keep]
+                for i in li[spk[keep]]:
+                    g.spikes[int(i)].append(t * 1e3)
+            if first is None:
+                break
+            for sid, post, inc, delay_s in outs[first]:
+                if delay_s > 0:
+                    order += 1
+                    heapq.heappush(queue, (t + delay_s, order, sid, post, inc))
+                elif post > first:  # before that synapse's step: felt in this step
+                    s_pre[sid][:, post] += inc
+                else:  # after it: felt in the next step
+                    s_post[sid][:, post] += inc
+            pos = first + 1
+            if pos >= n_total:
+                break
+        s_pre = s_post
+        for g in groups:
+            g.rec[:, :, k + 1] = g.y
+    out: dict = {}
+    t_ms = np.arange(n + 1) * dt
+    for g in groups:
+        pop = out.setdefault(g.run.population, {"t_ms": t_ms, "states": {}, "spikes": {}})
+        rec = g.rec
+        if g.regimes:  # the exposed state before the regime's step: row k after k - 1 steps
+            rec = np.concatenate([rec[:, :, :1], rec[:, :, :-1]], axis=2)
+        for j, i in enumerate(g.run.indices):
+            pop["states"][i] = rec[:, j, :]
+            pop["spikes"][i] = np.asarray(g.spikes[j], dtype=float)
+    return out
