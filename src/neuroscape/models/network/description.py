@@ -801,13 +801,27 @@ def _population(ctx: _Ctx, pn, pd, folder: Path) -> Population:
 
 
 def _spike_list(ctx: _Ctx, spec, size: int, *at):
-    """Spike generator: a list of [time, index] pairs, or of blocks {start, period, count,
-    indices}."""
+    """Spike generator: a list of [time, index] pairs, of blocks {start, period, count,
+    indices}, or of arrays {times, indices, unit} (a spike file's contents)."""
     if not isinstance(spec, list) or not spec:
         raise ctx.err("spikes must be a list of [time, index] or {start, period, count}", *at)
     times, idx = [], []
     for k, item in enumerate(spec):
-        if isinstance(item, dict):
+        if isinstance(item, dict) and "times" in item:  # arrays: a spike file's contents
+            _keys(ctx, item, ("times", "indices", "unit"), *at, k)
+            try:
+                f = parse_unit(str(item.get("unit", "ms")))
+                ta = np.asarray(item["times"], dtype=float) * float(f.factor / MS)
+                ia = np.asarray(item.get("indices"))
+            except (ExpressionError, ValueError, TypeError):
+                ta, ia = np.zeros(1), np.zeros(0)
+            if ta.ndim != 1 or ia.shape != ta.shape or not np.all(np.isfinite(ta)) \
+                    or not f.dims == parse_unit("ms").dims:
+                raise ctx.err("times and indices must be two equal-length lists (times in "
+                              "'unit', a time unit, default ms)", *at, k)
+            times.extend(ta.tolist())
+            idx.extend(ia.tolist())
+        elif isinstance(item, dict):
             _keys(ctx, item, ("start", "period", "count", "indices"), *at, k)
             t0 = _quantity_ms(ctx, item.get("start", "0 ms"), *at, k, "start")
             per = _quantity_ms(ctx, item.get("period", "0 ms"), *at, k, "period")
@@ -824,7 +838,9 @@ def _spike_list(ctx: _Ctx, spec, size: int, *at):
             idx.append(item[1])
         else:
             raise ctx.err(f"{item!r}; allowed: [time, index] or {{start, period, count}}", *at, k)
-    idx_a = np.asarray(idx)
+    idx_a = np.asarray(idx, dtype=np.int64 if not idx else None)
+    if not idx:  # a source that never fires (e.g. an input file without its spikes)
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
     if not np.issubdtype(idx_a.dtype, np.integer) or idx_a.min() < 0 or idx_a.max() >= size:
         raise ctx.err(f"spike indices must be integers in 0..{size - 1}", *at)
     t = np.asarray(times, dtype=float)

@@ -12,6 +12,9 @@ neuroscape's network description.
   found in the circuit's ``point_neuron_models_dir``. ``dynamics_params``: a JSON file there of
   the model's parameters (numbers in the parameter's declared unit, or quantities like
   ``"20 ms"``).
+- ``model_type`` ``virtual``: a spike source whose trains come from the simulation config's
+  ``inputs`` (``input_type: spikes``; SONATA spike files, HDF5 or bmtk's CSV), by node population
+  and node id.
 - Edges: ``/edges/<population>/{source_node_id, target_node_id, edge_type_id, edge_group_id,
   edge_group_index}`` with an edge types CSV; ``syn_weight`` and ``delay`` (ms) from the edge
   type, overridden per edge by the edge group's datasets. The effect of an edge is a Brian2
@@ -23,7 +26,7 @@ neuroscape's network description.
   from syn_weight, and the delay is read per synapse (a constant where the group has one).
 
 Refused, one line naming the element and the file: a node type missing from its CSV,
-biophysical (multi-compartment), single_compartment and virtual nodes, a model_template that maps
+biophysical (multi-compartment) and single_compartment nodes, a model_template that maps
 to no neuroscape model, per-node dynamics_params or model_template, edges to unknown nodes or
 node populations, edge types missing from their CSV, nsyns other than 1, a weight_function, a
 synapse model other than a static synapse, a (source, target) pair repeated within one edge type.
@@ -122,9 +125,10 @@ def read_circuit_config(path: str | Path) -> dict:
     base = p.parent.resolve()
     manifest = {k: str(v) for k, v in (cfg.get("manifest") or {}).items()}
     run = cfg.get("run") or {}
+    inputs = _inputs(cfg, manifest, base, p)
     if "networks" not in cfg and isinstance(cfg.get("network"), str):
         inner = read_circuit_config(_expand(cfg["network"], manifest, base))
-        return inner | ({"run": run} if run else {})
+        return inner | ({"run": run} if run else {}) | ({"inputs": inputs} if inputs else {})
     nets = cfg.get("networks")
     if not isinstance(nets, dict) or not nets.get("nodes"):
         raise SonataError(f"{p}: no networks.nodes; a circuit config lists its nodes files")
@@ -140,7 +144,116 @@ def read_circuit_config(path: str | Path) -> dict:
 
     return {"nodes": files("nodes", "nodes_file", "node_types_file"),
             "edges": files("edges", "edges_file", "edge_types_file"),
-            "components": comps, "run": run, "origin": str(p)}
+            "components": comps, "run": run, "origin": str(p), "inputs": inputs}
+
+
+SPIKE_MODULES = ("sonata", "h5", "hdf5", "csv")
+
+
+def _inputs(cfg: dict, manifest: dict, base: Path, p: Path) -> list[dict]:
+    """The spike inputs of a simulation config (``inputs: {NAME: {input_type: spikes, module,
+    input_file}}``): the spike trains of virtual nodes."""
+    out = []
+    for name, e in (cfg.get("inputs") or {}).items():
+        where = f"{p}: inputs.{name}"
+        if not isinstance(e, dict):
+            raise SonataError(f"{where}: not a mapping")
+        if e.get("input_type") != "spikes":
+            raise SonataError(f"{where}: input_type {e.get('input_type')!r} is not supported; "
+                              "allowed: spikes (spike trains of virtual nodes)")
+        mod = str(e.get("module", "sonata"))
+        if mod not in SPIKE_MODULES:
+            raise SonataError(f"{where}: module {mod!r}; allowed: {', '.join(SPIKE_MODULES)}")
+        if "input_file" not in e:
+            raise SonataError(f"{where}: no input_file")
+        out.append({"name": name, "module": mod, "node_set": e.get("node_set"),
+                    "file": _expand(str(e["input_file"]), manifest, base)})
+    return out
+
+
+def read_spike_file(path: Path, module: str = "sonata") -> dict[str | None, tuple]:
+    """Spike trains of a SONATA spike file by node population: {population: (node ids, times
+    ms)}: HDF5 ``/spikes/<population>/{node_ids, timestamps}`` (``timestamps`` in ``units``,
+    ms by default; an older layout without populations, ``/spikes/{gids or node_ids,
+    timestamps}``, under None), or bmtk's CSV (space separated: timestamps population
+    node_ids)."""
+    if not Path(path).is_file():
+        raise SonataError(f"{path}: no such spike file")
+    out: dict = {}
+    if module == "csv":
+        with open(path, newline="") as fh:
+            rows = [r for r in csv.reader(fh, delimiter=" ", skipinitialspace=True) if r]
+        head = rows[0] if rows else []
+        if not {"timestamps", "node_ids"} <= set(head):
+            raise SonataError(f"{path}: a spike CSV needs the columns timestamps and node_ids "
+                              f"(found {' '.join(head) or 'nothing'})")
+        ti, ni = head.index("timestamps"), head.index("node_ids")
+        pi = head.index("population") if "population" in head else None
+        acc: dict = {}
+        for n, r in enumerate(rows[1:], start=2):
+            try:
+                acc.setdefault(r[pi] if pi is not None else None, []).append(
+                    (int(r[ni]), float(r[ti])))
+            except (ValueError, IndexError):
+                raise SonataError(f"{path}:{n}: {' '.join(r)!r}; allowed: a number per "
+                                  "column") from None
+        return {k: (np.array([a for a, _ in v], dtype=np.int64), np.array([b for _, b in v]))
+                for k, v in acc.items()}
+    h5py = _h5()
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise SonataError(f"{path}: not an HDF5 file ({exc})") from None
+    with f:
+        if "spikes" not in f:
+            raise SonataError(f"{path}: no /spikes group; a SONATA spike file has one")
+        g = f["spikes"]
+
+        def read(grp, key):
+            ids_key = "node_ids" if "node_ids" in grp else "gids"
+            if ids_key not in grp or "timestamps" not in grp:
+                raise SonataError(f"{path}: /spikes/{key or ''} needs node_ids and timestamps")
+            ts = grp["timestamps"]
+            units = ts.attrs.get("units", "ms")
+            units = units.decode() if isinstance(units, bytes) else str(units)
+            if units not in ("ms", "s"):
+                raise SonataError(f"{path}: /spikes/{key or ''}/timestamps units {units!r}; "
+                                  "allowed: ms, s")
+            t = np.asarray(ts[()], dtype=float) * (1e3 if units == "s" else 1.0)
+            return np.asarray(grp[ids_key][()], dtype=np.int64), t
+
+        if isinstance(g.get("timestamps"), h5py.Dataset):
+            out[None] = read(g, None)
+        for k, grp in g.items():
+            if isinstance(grp, h5py.Group):
+                out[k] = read(grp, k)
+    return out
+
+
+def _virtual_spikes(inputs: list[dict], sp: str, sel: np.ndarray, where: str) -> list:
+    """The ``spikes`` entry of the virtual nodes ``sel`` (node ids) of node population ``sp``:
+    their trains from every input file (a file without populations counts for the input's
+    node_set)."""
+    times, idx = [], []
+    for inp in inputs:
+        trains = read_spike_file(inp["file"], inp["module"])
+        for pop, (ids, t) in trains.items():
+            if pop != sp and not (pop is None and inp.get("node_set") == sp):
+                continue
+            pos = np.clip(np.searchsorted(sel, ids), 0, max(sel.size - 1, 0))
+            mine = (sel.size > 0) & (sel[pos] == ids) if ids.size else np.zeros(0, bool)
+            if np.any(t[mine] < 0) or not np.all(np.isfinite(t[mine])):
+                raise SonataError(f"{inp['file']}: spike times must be finite and >= 0 ms")
+            times.append(t[mine])
+            idx.append(pos[mine])
+    t = np.concatenate(times) if times else np.zeros(0)
+    i = np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64)
+    if t.size == 0:
+        import warnings
+
+        warnings.warn(f"{where}: virtual nodes without spikes in any input file (they never "
+                      "fire)", stacklevel=3)
+    return [{"times": t, "indices": i.astype(np.int64), "unit": "ms"}]
 
 
 # ------------------------------------------------------------------------------- nodes
@@ -242,7 +355,8 @@ def _files(files, kind: str, type_key: str):
             yield h5, types_csv, types, f[kind]
 
 
-def _read_nodes(nodes, comps: dict, populations: Mapping) -> tuple[dict, dict, dict]:
+def _read_nodes(nodes, comps: dict, populations: Mapping,
+                inputs: list | None = None) -> tuple[dict, dict, dict]:
     """(populations of the description, node map {neuroscape pop: (sonata pop, node ids)},
     lookup {sonata pop: (node ids sorted, neuroscape pop per node, local index per node)})."""
     h5py = _h5()
@@ -285,18 +399,22 @@ def _read_nodes(nodes, comps: dict, populations: Mapping) -> tuple[dict, dict, d
                 if mt == "biophysical":
                     raise SonataError(f"{where}: model_type biophysical (a multi-compartment "
                                       "cell) is not supported; allowed: point_neuron")
-                if mt not in POINT_TYPES:
+                if mt not in (*POINT_TYPES, "virtual"):
                     raise SonataError(f"{where}: model_type {mt!r} is not supported; "
-                                      f"allowed: {', '.join(POINT_TYPES)}")
-                model = _resolve_template(row.get("model_template"), where, folder)
+                                      f"allowed: {', '.join(POINT_TYPES)}, virtual")
                 name = _ident(sp if len(type_ids) == 1 else f"{sp}_{t}")
                 if name in pops:
                     raise SonataError(f"{at}: two node groups map to population {name}")
                 sel = np.sort(nid[tid == t])
-                entry = {"size": int(sel.size), "model": model}
-                params = _dynamics(row.get("dynamics_params"), model, where, folder)
-                if params:
-                    entry["params"] = params
+                if mt == "virtual":  # spike sources: their trains from the inputs' files
+                    entry = {"kind": "spikes", "size": int(sel.size),
+                             "spikes": _virtual_spikes(inputs or [], sp, sel, where)}
+                else:
+                    model = _resolve_template(row.get("model_template"), where, folder)
+                    entry = {"size": int(sel.size), "model": model}
+                    params = _dynamics(row.get("dynamics_params"), model, where, folder)
+                    if params:
+                        entry["params"] = params
                 entry.update(populations.get(name, {}))
                 pops[name] = entry
                 node_map[name] = (sp, sel)
@@ -470,7 +588,8 @@ def _read_edges(edges, lookup: dict, on_pre, max_projections: int) -> dict:
 def sonata_description(config: str | Path | None = None, *, nodes=None, edges=None,
                        components: Mapping | None = None, on_pre=None, name: str | None = None,
                        populations: Mapping | None = None, extra: Mapping | None = None,
-                       max_projections: int = MAX_PROJECTIONS) -> tuple[dict, dict]:
+                       max_projections: int = MAX_PROJECTIONS,
+                       spike_files=None) -> tuple[dict, dict]:
     """(network description mapping, node map {population: (SONATA node population, node ids)})
     of a SONATA circuit: a circuit (or simulation) config JSON, or ``nodes``/``edges`` lists of
     (HDF5 file, types CSV) pairs with ``components`` ({"point_neuron_models_dir": folder}).
@@ -478,7 +597,9 @@ def sonata_description(config: str | Path | None = None, *, nodes=None, edges=No
     on_pre: the effect of an edge whose type has no ``on_pre`` column: one Brian2 statement
     with ``w`` = syn_weight, or {edge_type_id or "*": statement}. populations: keys added to the
     populations ({name: {current, initial, integrator}}); extra: top-level keys of the
-    description (inputs, outputs, parameters, constants, settings)."""
+    description (inputs, outputs, parameters, constants, settings). spike_files: SONATA spike
+    files (HDF5, or bmtk's CSV by a .csv suffix) of the virtual nodes, beside a simulation
+    config's ``inputs``."""
     if config is not None:
         c = read_circuit_config(config)
         origin = c["origin"]
@@ -489,7 +610,10 @@ def sonata_description(config: str | Path | None = None, *, nodes=None, edges=No
         origin = str(c["nodes"][0][0]) if c["nodes"] else "sonata"
         if not c["nodes"]:
             raise SonataError("no nodes files; allowed: a circuit config or nodes=[(H5, CSV)]")
-    pops, node_map, lookup = _read_nodes(c["nodes"], c["components"], populations or {})
+    inputs = list(c.get("inputs") or []) + [
+        {"name": str(f), "file": Path(f), "node_set": None,
+         "module": "csv" if str(f).endswith(".csv") else "sonata"} for f in spike_files or []]
+    pops, node_map, lookup = _read_nodes(c["nodes"], c["components"], populations or {}, inputs)
     projs = _read_edges(c["edges"], lookup, on_pre, max_projections)
     desc = {"name": _ident(name or Path(origin).stem.replace("circuit_config", "sonata")),
             "description": f"SONATA circuit {origin}", "populations": pops,
