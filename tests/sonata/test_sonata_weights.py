@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from neuroscape.api import simulate
-from neuroscape.models.network.sonata import load_sonata, sonata_description
+from neuroscape.models.network.sonata import SonataError, load_sonata, sonata_description
 
 CIRCUIT = Path(__file__).resolve().parents[1] / "data" / "sonata" / "circuit_weights"
 DRIVE = {"cw_100": {"current": "3 nA", "initial": {"V": "-65*mV + rand()*20*mV"}},
@@ -112,3 +113,40 @@ def test_the_circuit_runs(net):
     t, ids = r.spikes[0]
     assert t.size > 10
     assert set(np.unique(ids)) <= set(range(9))
+
+
+def _with_nsyns(tmp_path, value) -> Path:
+    dst = tmp_path / "c"
+    shutil.copytree(CIRCUIT, dst)
+    with h5py.File(dst / "network" / "cw_cw_edges.h5", "r+") as f:
+        g = f["edges/cw_to_cw"]
+        for k, grp in g.items():
+            if isinstance(grp, h5py.Group) and k.isdigit():
+                n = int(np.sum(g["edge_group_id"][()] == int(k)))
+                grp.create_dataset("nsyns", data=np.full(n, value))
+    return dst / "circuit_config.json"
+
+
+def _weights(config) -> dict:
+    desc, _ = sonata_description(config, populations=DRIVE)
+    out = {}
+    for name, j in desc["projections"].items():
+        vals = j["connect"].get("values", {})
+        if "syn_weight" in vals:
+            out[name] = np.asarray(vals["syn_weight"], dtype=float)
+        else:
+            out[name] = float(re.fullmatch(r"V \+= \((.+)\)\*mV", j["on_pre"]).group(1))
+    return out
+
+
+def test_nsyns_multiplies_the_weight_as_bmtk_pointnet_does(tmp_path):
+    # bmtk's PointNet (pointnet/property_map.py) gives an edge syn_weight * nsyns
+    plain, tripled = _weights(CIRCUIT / "circuit_config.json"), _weights(_with_nsyns(tmp_path, 3))
+    assert plain.keys() == tripled.keys()
+    for k in plain:
+        np.testing.assert_allclose(tripled[k], 3 * np.asarray(plain[k]), rtol=1e-15)
+
+
+def test_a_negative_nsyns_is_refused(tmp_path):
+    with pytest.raises(SonataError, match=r"nsyns -1; allowed: a whole number >= 0"):
+        sonata_description(_with_nsyns(tmp_path, -1))

@@ -28,7 +28,8 @@ neuroscape's network description.
 Refused, one line naming the element and the file: a node type missing from its CSV,
 biophysical (multi-compartment) and single_compartment nodes, a model_template that maps
 to no neuroscape model, per-node dynamics_params or model_template, edges to unknown nodes or
-node populations, edge types missing from their CSV, nsyns other than 1, a weight_function, a
+node populations, edge types missing from their CSV, an nsyns that is not a whole number >= 0
+(nsyns multiplies syn_weight, as in bmtk's PointNet), a weight_function, a
 synapse model other than a static synapse, a (source, target) pair repeated within one edge type.
 """
 
@@ -534,11 +535,15 @@ def _read_edges(edges, lookup: dict, on_pre, max_projections: int) -> dict:
                                               f"{types_csv} nor a dataset of {at})")
                         vals[miss] = float(row[col])
                     arr[sel] = vals
-                ns = (nsyns[sel] if nsyns is not None else
-                      np.full(int(sel.sum()), float(row.get("nsyns") or 1)))
-                if np.any(ns[~np.isnan(ns)] != 1):
-                    raise SonataError(f"{where}: nsyns other than 1 is not supported (a "
-                                      "simulator's multiplicity convention); allowed: 1")
+                ns = np.full(int(sel.sum()), np.nan) if nsyns is None else nsyns[sel].copy()
+                ns[np.isnan(ns)] = float(row.get("nsyns") if row.get("nsyns") is not None
+                                         else 1)
+                if np.any((ns < 0) | (ns != np.round(ns))):
+                    raise SonataError(f"{where}: nsyns {ns[(ns < 0) | (ns != np.round(ns))][0]:g}"
+                                      "; allowed: a whole number >= 0")
+                # a point neuron feels an edge's nsyns synapses as one of nsyns x syn_weight
+                # (bmtk's PointNet: pointnet/property_map.py, syn_weight * nsyns)
+                w[sel] *= ns
                 stmt = row.get("on_pre")
                 if stmt is None and on_pre is not None:
                     stmt = (on_pre.get(t, on_pre.get("*")) if isinstance(on_pre, Mapping)
