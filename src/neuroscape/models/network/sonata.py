@@ -30,7 +30,7 @@ biophysical (multi-compartment) and single_compartment nodes, a model_template t
 to no neuroscape model, per-node dynamics_params or model_template, edges to unknown nodes or
 node populations, edge types missing from their CSV, an nsyns that is not a whole number >= 0
 (nsyns multiplies syn_weight, as in bmtk's PointNet), a weight_function, a
-synapse model other than a static synapse, a (source, target) pair repeated within one edge type.
+synapse model other than a static synapse.
 """
 
 from __future__ import annotations
