@@ -9,7 +9,9 @@ EventManager), as ``lems_network`` for conductance-based cells:
   (send time + delay <= t) are delivered first, then every cell advances in the order of its
   population's declaration and its index;
 - a cell's synapses (and inputs) advance first: each exposes its current from its states before
-  their Euler step (and the cell's present v), then takes that step;
+  their Euler step and the cell's exposed v, then takes that step (the exposed v of a cell with
+  Regimes is synchronised before its regime's step: a conductance synapse reads v one step
+  old there, the state after k - 1 steps in step k);
 - a cell without Regimes (iafCell, izhikevich2007Cell): an Euler step of every state from the
   same old values, then its spike condition (``v > thresh``: reset on the grid); its row k is the
   state after k steps;
@@ -150,6 +152,10 @@ class _Group:
                               for f, row in zip(run.stim_rows, run.params, strict=True)])
         self.rec = np.empty((self.y.shape[0], n, n_steps + 1))
         self.rec[:, :, 0] = self.y
+        # a cell with Regimes exposes its states before the regime's step: a synapse reading v
+        # in step k sees the state after k - 1 steps (the initial one in the first step)
+        self.v_lag = self.y[0].copy()
+        self.v_pre = self.y[0].copy()
         self.spikes: list[list[float]] = [[] for _ in range(n)]
 
     def advance(self, sel: np.ndarray, isyn: np.ndarray, k: int, t_s: float, dt: float):
@@ -228,9 +234,10 @@ def run_iaf_network(sim) -> dict:
         while queue and queue[0][0] <= t:  # EventManager: due events before the cells
             _, _, sid, post, inc = heapq.heappop(queue)
             s_pre[sid][:, post] += inc
-        v_all = np.empty(n_total)
+        v_all = np.empty(n_total)  # the v a synapse reads: its cell's exposed v
         for g in groups:
-            v_all[g.gidx] = g.y[0]
+            v_all[g.gidx] = g.v_lag if g.regimes else g.y[0]
+            g.v_pre = g.y[0].copy()
         s_post = {sid: np.empty_like(a) for sid, a in s_pre.items()}
         pos = 0
         while True:
@@ -281,6 +288,7 @@ def run_iaf_network(sim) -> dict:
         s_pre = s_post
         for g in groups:
             g.rec[:, :, k + 1] = g.y
+            g.v_lag = g.v_pre
     out: dict = {}
     t_ms = np.arange(n + 1) * dt
     for g in groups:
