@@ -80,3 +80,10 @@ def test_dimensionless_current_cells_with_synapses_refused(tmp_path, capsys):
     err = _refused(tmp_path, capsys, cell="izh", syn=EXP + '\n<izhikevichCell id="izh" '
                    'v0="-70mV" thresh="30mV" a="0.02" b="0.2" c="-50.0" d="2"/>')
     assert "net.xml:16" in err and "dimensionless current" in err
+
+
+def test_synapse_onto_a_cell_without_attachments_refused(tmp_path, capsys):
+    """iafTauCell has no synaptic attachment in NeuroML2 (Cells.xml)."""
+    err = _refused(tmp_path, capsys, cell="tau", syn=EXP + '\n<iafTauCell id="tau" '
+                   'leakReversal="-50mV" thresh="-55mV" reset="-70mV" tau="20ms"/>')
+    assert "net.xml:16" in err and "no synaptic attachment" in err

@@ -312,6 +312,10 @@ def read_lems_simulation(path: str) -> LemsSimulation:
         for pop, i in ((c.pre_pop, c.pre), (c.post_pop, c.post)):
             if pop not in sizes or not 0 <= i < sizes[pop]:
                 raise error(c.el, f"cell {pop}[{i}] is not in network {net.get('id')!r}")
+        t = tag(comps[c.post_pop])
+        if t in ABSTRACT_CELLS and "synapses" not in type_info(t).attachments:
+            raise error(c.el, f"{t} {comps[c.post_pop].get('id')!r} has no synaptic attachment: "
+                        "a synapse cannot drive it (as in NeuroML2)")
     out.sizes = dict(sizes)
     for (pop, i), lst in inputs.items():
         if pop not in sizes:
