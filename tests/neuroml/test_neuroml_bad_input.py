@@ -90,13 +90,13 @@ def test_missing_include(tmp_path, capsys):
 def test_refused_input_named(tmp_path, capsys):
     f = tmp_path / "sine.xml"
     body = ('<iafCell id="c" leakConductance="0.2nS" leakReversal="-53mV" thresh="-55mV" '
-            'reset="-70mV" C="3.2pF"/>\n<sineGenerator id="s" delay="1ms" duration="5ms" '
-            'amplitude="1pA" period="2ms" phase="0"/>')  # fmt: skip
+            'reset="-70mV" C="3.2pF"/>\n<sineGeneratorDL id="s" delay="1ms" duration="5ms" '
+            'amplitude="1" period="2ms" phase="0"/>')  # fmt: skip
     text = LEMS.format(cell="c", body=body).replace(
         "</network>", '<explicitInput target="pop[0]" input="s"/>\n</network>')
     f.write_text(text)
     rc, err = _run(capsys, ["simulate", str(f)])
-    assert rc == 2 and "<sineGenerator id='s'>" in err and f"{f}:7" in err
+    assert rc == 2 and "<sineGeneratorDL id='s'>" in err and f"{f}:7" in err
 
 
 def test_nml_cell_is_a_model(tmp_path, capsys):

@@ -32,7 +32,8 @@ def run_lems(path: str, *, workers: int | None = None) -> dict:
     from neuroscape.sim.neuron_engine import simulate_neurons
 
     sim = read_lems_simulation(path)
-    if sim.connections:  # cells coupled by synapses: stepped together in jLEMS's order
+    if sim.connections or sim.runner_inputs:  # coupled cells, or inputs the runner evaluates:
+        # every cell stepped in jLEMS's order
         from neuroscape.models.neuroml.lems_network import run_network
 
         return {"simulation": sim, "populations": run_network(sim)}

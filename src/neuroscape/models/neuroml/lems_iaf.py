@@ -124,10 +124,37 @@ class _SynType:
         return np.array([0.0, w * self.gbase])  # alphaSynapse: A += gbase w
 
 
+def sine_values(f: dict, t_s: np.ndarray) -> np.ndarray:
+    """A sineGenerator's current (pA) in each step, as jLEMS reads it at the step's end time t
+    (Inputs.xml: weight amplitude sin(phase + 2 3.14159265 (t - delay)/period) for delay <= t <
+    duration + delay, else 0)."""
+    d, dur, per = f["delay_s"], f["duration_s"], f["period_s"]
+    on = (t_s >= d) & (t_s < dur + d)
+    return np.where(on, f["amp_pA"] * np.sin(f["phase"] + (2 * 3.14159265 * (t_s - d) / per)), 0.0)
+
+
+def poisson_steps(rate_hz: float, t_s: np.ndarray, rng) -> np.ndarray:
+    """The steps at which a poissonFiringSynapse emits (Inputs.xml): ideal times T_j, the
+    cumulative sums of exponential intervals (mean 1/averageRate); spike j in the first step
+    whose time t exceeds T_j, and at most one spike per step (a spike due while another is
+    emitted waits for the next step: tnextUsed = t + SMALL_TIME). jLEMS draws with Java's
+    generator: the same process, other numbers."""
+    t_end = float(t_s[-1]) if len(t_s) else 0.0
+    n_exp = int(rate_hz * t_end + 10 * math.sqrt(rate_hz * t_end + 1) + 10)
+    ideal = np.cumsum(rng.exponential(1.0 / rate_hz, n_exp))
+    while ideal[-1] <= t_end:  # pragma: no cover - more than ten SD above the mean
+        ideal = np.concatenate([ideal, ideal[-1] + np.cumsum(rng.exponential(1.0 / rate_hz,
+                                                                             n_exp))])
+    k = np.searchsorted(t_s, ideal, side="right")  # first step with t > T_j
+    j = np.arange(len(k))
+    k = j + np.maximum.accumulate(k - j)  # one spike per step at most
+    return k[k < len(t_s)]
+
+
 class _Group:
     """The cells of one mapped model in a population (one PopulationRun)."""
 
-    def __init__(self, run, offset: int, n_steps: int, dt_ms: float) -> None:
+    def __init__(self, run, offset: int, n_steps: int, dt_ms: float, t_s: np.ndarray) -> None:
         m = run.model
         eq = m.equations
         self.run = run
@@ -147,9 +174,14 @@ class _Group:
         n = len(run.indices)
         self.refr = np.zeros(n, dtype=bool)
         self.lst = np.zeros(n)
-        self.stim = np.array([_input_values(run.stim_kind, f, row.get("I_bias", 0.0), n_steps,
-                                            dt_ms)
-                              for f, row in zip(run.stim_rows, run.params, strict=True)])
+        self.stim = np.zeros((n, n_steps))
+        if run.stim_kind == "sine":
+            self.stim = np.array([sine_values(f, t_s) for f in run.stim_rows]).reshape(n, -1)
+        elif run.stim_kind != "poisson_synapse":  # step, ramp; Poisson synapses: the runner's
+            self.stim = np.array([_input_values(run.stim_kind, f, row.get("I_bias", 0.0),
+                                                n_steps, dt_ms)
+                                  for f, row in zip(run.stim_rows, run.params, strict=True)]
+                                 ).reshape(n, -1)  # fmt: skip
         self.rec = np.empty((self.y.shape[0], n, n_steps + 1))
         self.rec[:, :, 0] = self.y
         # a cell with Regimes exposes its states before the regime's step: a synapse reading v
@@ -203,7 +235,7 @@ def run_iaf_network(sim) -> dict:
         offsets[pop] = off
         off += size
     n_total = off
-    groups = [_Group(r, offsets[r.population], n, dt) for r in sim.runs]
+    groups = [_Group(r, offsets[r.population], n, dt, t_s) for r in sim.runs]
     groups.sort(key=lambda g: int(g.gidx[0]) if len(g.gidx) else 0)
     owner = np.empty(n_total, dtype=np.int64)  # global index -> group, local index
     local = np.empty(n_total, dtype=np.int64)
@@ -227,6 +259,26 @@ def run_iaf_network(sim) -> dict:
         outs[offsets[c.pre_pop] + c.pre].append(
             (sid, offsets[c.post_pop] + c.post, syn_types[sid].increment(c.weight), delay_s))
     s_pre = {sid: np.zeros((st.n, n_total)) for sid, st in syn_types.items()}
+    # poissonFiringSynapse inputs: a synapse of each cell driven by its own Poisson events, its
+    # current times the input's weight; an event comes after that synapse's step (next step)
+    rng = np.random.default_rng(sim.seed)
+    in_types: dict[str, _SynType] = {}
+    in_w: dict[str, np.ndarray] = {}
+    in_events: dict[int, list] = {}  # step -> [(type id, cell, increment)]
+    for g in groups:
+        if g.run.stim_kind != "poisson_synapse":
+            continue
+        for j, f in enumerate(g.run.stim_rows):
+            sid = f["synapse"].get("id")
+            if sid not in in_types:
+                in_types[sid] = _SynType(f["synapse"])
+                in_w[sid] = np.zeros(n_total)
+            cell = int(g.gidx[j])
+            in_w[sid][cell] = f["weight"]
+            inc = in_types[sid].increment(1.0)
+            for k in poisson_steps(f["rate_hz"], t_s, rng).tolist():
+                in_events.setdefault(k, []).append((sid, cell, inc))
+    in_s = {sid: np.zeros((st.n, n_total)) for sid, st in in_types.items()}
     queue: list = []
     order = 0
     for k in range(n):
@@ -239,9 +291,15 @@ def run_iaf_network(sim) -> dict:
             v_all[g.gidx] = g.v_lag if g.regimes else g.y[0]
             g.v_pre = g.y[0].copy()
         s_post = {sid: np.empty_like(a) for sid, a in s_pre.items()}
+        iin = np.zeros(n_total)
+        for sid, st in in_types.items():
+            iin += in_w[sid] * st.current(in_s[sid], v_all)
+            in_s[sid] = st.step(in_s[sid], dt)
+        for sid, cell, inc in in_events.get(k, ()):
+            in_s[sid][:, cell] += inc
         pos = 0
         while True:
-            isyn = np.zeros(n_total - pos)
+            isyn = iin[pos:].copy()
             for sid, st in syn_types.items():
                 s = s_pre[sid][:, pos:]
                 isyn += st.current(s, v_all[pos:])

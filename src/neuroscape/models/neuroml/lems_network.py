@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from neuroscape.models.neuroml.core_types import NeuroMLError
 from neuroscape.models.neuroml.document import attr_si, error, tag
 
 E_ALPHA = 2.7182818284590451  # the constant written in Synapses.xml's alphaSynapse
@@ -111,6 +112,12 @@ def run_network(sim) -> dict:
         from neuroscape.models.neuroml.lems_iaf import run_iaf_network
 
         return run_iaf_network(sim)
+    if sim.runner_inputs:
+        run = next(r for r in sim.runs if r.stim_kind in ("sine", "poisson_synapse"))
+        raise NeuroMLError(f"{sim.path}: population {run.population} ({run.component}): "
+                           "sineGenerator and poissonFiringSynapse inputs run with "
+                           "integrate-and-fire type cells only (yet); allowed for this cell: "
+                           "pulse and ramp generators")
     dt = sim.step_ms
     n = int(round(sim.length_ms / dt))
     t_s = np.add.accumulate(np.full(n, dt * 1e-3))  # jLEMS's t at the end of each step (s)

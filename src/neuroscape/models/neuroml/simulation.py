@@ -31,8 +31,11 @@ from neuroscape.models.neuroml.document import (
 )
 
 INPUTS = ("pulseGenerator", "pulseGeneratorDL", "rampGenerator", "rampGeneratorDL")
-REFUSED_INPUTS = ("sineGenerator", "sineGeneratorDL", "spikeGenerator", "poissonFiringSynapse",
-                  "voltageClamp", "compoundInput", "timedSynapticInput", "spikeArray")  # fmt: skip
+# inputs the LEMS network runner evaluates itself (integrate-and-fire type cells: lems_iaf.py)
+RUNNER_INPUTS = ("sineGenerator", "poissonFiringSynapse")
+REFUSED_INPUTS = ("sineGeneratorDL", "spikeGenerator", "voltageClamp", "compoundInput",
+                  "timedSynapticInput", "spikeArray", "transientPoissonFiringSynapse",
+                  "spikeGeneratorPoisson")  # fmt: skip
 NETWORK_REFUSED = ("continuousProjection", "electricalProjection")
 # synapses a connection may name: conductance-based, i = g (erev - v) (lems_network.py), and
 # current-based (i = I; PyNN.xml's expCurrSynapse and alphaCurrSynapse, Synapses.xml's
@@ -110,6 +113,12 @@ class LemsSimulation:
     connections: list[Connection] = field(default_factory=list)
     sizes: dict = field(default_factory=dict)  # population -> size, in declaration order
     step_s: float = 0.0  # the step as jLEMS reads it (SI double)
+    seed: int = 0  # the Simulation's seed (neuroscape's own draws of Poisson inputs)
+
+    @property
+    def runner_inputs(self) -> bool:
+        """Inputs only the LEMS network runner evaluates (sine, Poisson synapses)."""
+        return any(r.stim_kind in ("sine", "poisson_synapse") for r in self.runs)
 
 
 def _time_ms(el, attr: str) -> float:
@@ -175,11 +184,30 @@ def _stimulus(inp, cur_unit: str, weight: float, step_ms: float = 0.0,
     the step's midpoint, so the edges are put at those steps' starts and a ramp's ends are
     the values at the first and last-plus-one steps' ends."""
     t = tag(inp)
+    allowed = ", ".join((*INPUTS, *RUNNER_INPUTS))
     if t in REFUSED_INPUTS:
         raise error(inp, f"input {t!r} cannot be mapped to neuroscape's stimuli yet; allowed: "
-                    f"{', '.join(INPUTS)}")
-    if t not in INPUTS:
-        raise error(inp, f"input type {t!r} cannot be mapped; allowed: {', '.join(INPUTS)}")
+                    f"{allowed}")
+    if t not in INPUTS + RUNNER_INPUTS:
+        raise error(inp, f"input type {t!r} cannot be mapped; allowed: {allowed}")
+    if t == "sineGenerator":  # jLEMS's value at each step's end time: lems_iaf.input_values
+        if cur_unit == "1":
+            raise error(inp, f"{t} drives a current in amperes; the cell's current is "
+                        "dimensionless")
+        return "sine", {"delay_s": attr_si(inp, "delay", "time"),
+                        "duration_s": attr_si(inp, "duration", "time"),
+                        "period_s": attr_si(inp, "period", "time"),
+                        "amp_pA": weight * attr_si(inp, "amplitude", "current") * 1e12,
+                        "phase": attr_si(inp, "phase", "none")}, 0.0
+    if t == "poissonFiringSynapse":  # its own synapse, driven by Poisson events (lems_iaf)
+        if cur_unit == "1":
+            raise error(inp, f"{t} drives a current in amperes; the cell's current is "
+                        "dimensionless")
+        rate = attr_si(inp, "averageRate", "per_time")
+        if not rate > 0:
+            raise error(inp, f"averageRate {inp.get('averageRate')!r}; allowed: > 0 per_s")
+        return "poisson_synapse", {"rate_hz": rate, "synapse": inp.get("synapse"),
+                                   "weight": weight, "el": inp}, 0.0
     dl = t.endswith("DL")
     if dl != (cur_unit == "1"):
         raise error(inp, f"{t} drives a current in {'no unit' if dl else 'amperes'}; the cell's "
@@ -238,8 +266,12 @@ def read_lems_simulation(path: str) -> LemsSimulation:
     length, step = _time_ms(sim, "length"), _time_ms(sim, "step")
     if not (step > 0 and length > step):
         raise error(sim, f"step {step:g} ms and length {length:g} ms; allowed: 0 < step < length")
+    try:
+        seed = int(sim.get("seed", "0"))
+    except ValueError:
+        raise error(sim, f"seed={sim.get('seed')!r}; allowed: an integer") from None
     out = LemsSimulation(doc.path, sim.get("id"), length, step,
-                         step_s=attr_si(sim, "step", "time"))
+                         step_s=attr_si(sim, "step", "time"), seed=abs(seed))
     net = doc.component(sim.get("target"), sim)
     if tag(net) != "network":
         raise error(net, "the Simulation's target must be a <network>")
@@ -345,6 +377,9 @@ def read_lems_simulation(path: str) -> LemsSimulation:
                 raise error(r[2], f"{tag(comp)} {comp.get('id')!r} has no synaptic attachment: "
                             "inputs cannot drive it (as in NeuroML2)")
             stims.append(_stimulus(r[0], cur_unit, r[1], step, int(round(length / step))))
+            if stims[-1][0] == "poisson_synapse":  # the synapse element it drives
+                f = stims[-1][1]
+                f["synapse"] = _synapse_element(r[0], doc.component(f["synapse"], r[0]))
         bias = any(s[2] != 0.0 for s in stims)
         key = (comp.get("id"), bias)
         if key not in models:
@@ -446,7 +481,10 @@ def _synapse(el, doc: Document):
     """The synapse element a connection or projection names (refused unless mappable)."""
     if el.get("destination", "synapses") != "synapses":
         raise error(el, f"destination={el.get('destination')!r}; allowed: synapses")
-    syn = doc.component(el.get("synapse"), el)
+    return _synapse_element(el, doc.component(el.get("synapse"), el))
+
+
+def _synapse_element(el, syn):
     t = tag(syn)
     if t not in SYNAPSES:
         raise error(syn, f"synapse type {t!r} cannot be mapped in a network yet; allowed: "
