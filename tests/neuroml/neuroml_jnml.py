@@ -33,10 +33,11 @@ def cells_of(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def instrument(src: Path, dst_dir: Path, edits: dict[str, str] | None = None) -> Path:
+def instrument(src: Path, dst_dir: Path, edits: dict[str, str] | None = None,
+               no_v: tuple[str, ...] = ()) -> Path:
     """A copy of LEMS file ``src`` in ``dst_dir`` with ``edits`` (old text -> new text, each
-    must occur) applied and, in its Simulation, an EventOutputFile (TIME_ID) and an OutputFile
-    of V for every cell."""
+    must occur) applied and, in its Simulation, an EventOutputFile (TIME_ID) of every cell and
+    an OutputFile of V for every cell not in populations ``no_v`` (spike sources)."""
     text = src.read_text()
     for old, new in (edits or {}).items():
         assert old in text, f"{old!r} not in {src.name}"
@@ -45,7 +46,7 @@ def instrument(src: Path, dst_dir: Path, edits: dict[str, str] | None = None) ->
     sel = "".join(f'<EventSelection id="{k}" select="{p}[{i}]" eventPort="spike"/>\n'
                   for k, (p, i) in enumerate(cells))  # fmt: skip
     cols = "".join(f'<OutputColumn id="c{k}" quantity="{p}[{i}]/v"/>\n'
-                   for k, (p, i) in enumerate(cells))  # fmt: skip
+                   for k, (p, i) in enumerate(cells) if p not in no_v)  # fmt: skip
     extra = (f'<EventOutputFile id="ns_ev" fileName="{EVENTS}" format="TIME_ID">\n{sel}'
              f'</EventOutputFile>\n<OutputFile id="ns_of" fileName="{VOLTS}">\n{cols}'
              "</OutputFile>\n</Simulation>")
@@ -70,14 +71,18 @@ def run_neuroscape(lems: Path) -> None:
     assert main(["simulate", str(lems)]) == 0
 
 
-def run_both(name: str, edits: dict[str, str] | None, base: Path) -> dict:
+def run_both(name: str, edits: dict[str, str] | None, base: Path,
+             no_v: tuple[str, ...] = ()) -> dict:
     """The LEMS file ``name`` of DATA (with ``edits``) run by jNeuroML and by neuroscape in
-    folders under ``base``; ``compare``'s result per cell."""
-    ref = instrument(DATA / name, base / "jnml", edits)
-    ours = instrument(DATA / name, base / "neuroscape", edits)
+    folders under ``base``; ``compare``'s result per cell (``no_v``: populations without V,
+    spike sources)."""
+    ref = instrument(DATA / name, base / "jnml", edits, no_v)
+    ours = instrument(DATA / name, base / "neuroscape", edits, no_v)
     run_jnml(ref)
     run_neuroscape(ours)
-    return compare(ref.parent, ours.parent, len(cells_of(ref.read_text())))
+    cells = cells_of(ref.read_text())
+    return compare(ref.parent, ours.parent, len(cells),
+                   no_v={k for k, (p, _) in enumerate(cells) if p in no_v})
 
 
 def read_events(folder: Path) -> dict[int, np.ndarray]:
@@ -89,11 +94,13 @@ def read_events(folder: Path) -> dict[int, np.ndarray]:
     return {int(k): np.sort(ev[ev[:, 1] == k, 0]) * 1e3 for k in np.unique(ev[:, 1])}
 
 
-def compare(ref: Path, ours: Path, n_cells: int, window_ms: float = 2.0) -> dict:
+def compare(ref: Path, ours: Path, n_cells: int, window_ms: float = 2.0,
+            no_v: set[int] | frozenset = frozenset()) -> dict:
     """Per cell: spike counts, the largest spike-time difference over the first 10 spikes
-    (ms), and the largest V difference (mV) at samples more than ``window_ms`` from every spike
-    of either run, up to the 10th spike (later, a first-order difference in a chaotic cell is
-    allowed to grow)."""
+    (ms) and over all spikes (``all_ms``), and the largest V difference (mV) at samples more
+    than ``window_ms`` from every spike of either run, up to the 10th spike (later, a
+    first-order difference in a chaotic cell is allowed to grow); 0 for the cells ``no_v`` (no
+    V column)."""
     e_ref, e_ours = read_events(ref), read_events(ours)
     v_ref = np.loadtxt(ref / VOLTS, ndmin=2)
     v_ours = np.loadtxt(ours / VOLTS, ndmin=2)
@@ -111,7 +118,12 @@ def compare(ref: Path, ours: Path, n_cells: int, window_ms: float = 2.0) -> dict
         for s in np.concatenate([e_ref.get(k, []), e_ours.get(k, [])]):
             near |= np.abs(t - s) <= window_ms
         keep = ~near & (t <= end)
-        dv = float(np.max(np.abs(v_ref[keep, k + 1] - v_ours[keep, k + 1]))) * 1e3
+        col = 1 + k - sum(1 for j in no_v if j < k)  # the V columns skip cells without V
+        dv = 0.0 if k in no_v else float(
+            np.max(np.abs(v_ref[keep, col] - v_ours[keep, col]))) * 1e3
+        fa, fb = e_ref.get(k, np.zeros(0)), e_ours.get(k, np.zeros(0))
+        all_ms = (float(np.max(np.abs(fa - fb), initial=0.0)) if len(fa) == len(fb)
+                  else np.inf)  # fmt: skip
         out[k] = {"n_ref": len(e_ref.get(k, [])), "n_ours": len(e_ours.get(k, [])),
-                  "spike_ms": dt_spk, "v_mV": dv}  # fmt: skip
+                  "spike_ms": dt_spk, "v_mV": dv, "all_ms": all_ms}  # fmt: skip
     return out

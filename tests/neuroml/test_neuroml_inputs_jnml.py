@@ -59,7 +59,7 @@ def runs(tmp_path_factory):
 def test_sine_inputs_identical(runs):
     for k, r in runs["sine"].items():
         assert r["n_ref"] > 0 and r["n_ref"] == r["n_ours"], (k, r)
-        assert r["spike_ms"] == 0.0 and r["v_mV"] <= 1e-5, (k, r)
+        assert r["spike_ms"] == 0.0 and r["all_ms"] == 0.0 and r["v_mV"] <= 1e-5, (k, r)
 
 
 def test_poisson_mean_voltage_is_campbells(runs):

@@ -87,3 +87,16 @@ def test_synapse_onto_a_cell_without_attachments_refused(tmp_path, capsys):
     err = _refused(tmp_path, capsys, cell="tau", syn=EXP + '\n<iafTauCell id="tau" '
                    'leakReversal="-50mV" thresh="-55mV" reset="-70mV" tau="20ms"/>')
     assert "net.xml:16" in err and "no synaptic attachment" in err
+
+
+def test_connection_onto_a_spike_source_refused(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, cell="sg", syn=EXP + '\n<spikeGenerator id="sg" '
+                   'period="2ms"/>')
+    assert "net.xml:16" in err and "spike source has no synapses" in err
+
+
+def test_spike_source_beside_conductance_cells_refused(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, syn=EXP + '\n<spikeGenerator id="sg" period="2ms"/>',
+                   conn='<population id="b" component="sg" size="1"/><synapticConnection '
+                   'from="b[0]" to="a[1]" synapse="s" destination="synapses"/>')
+    assert "spikeGenerator populations run with integrate-and-fire type cells only" in err

@@ -139,10 +139,13 @@ def simulate_lems(args) -> int:
     written = write_outputs(args.model, out)
     sim = out["simulation"]
     n_cells = sum(len(r.indices) for r in sim.runs)
+    n_src = sum(sim.sizes[p] for p in sim.sources)
+    n_src = f", {n_src} spike sources" if n_src else ""
     n_conn = f", {len(sim.connections)} connections" if sim.connections else ""
     n_spk = sum(len(s) for p in out["populations"].values() for s in p["spikes"].values())
-    print(f"{args.model}: Simulation {sim.id}: {n_cells} cells{n_conn}, {sim.length_ms:g} ms at "
-          f"{sim.step_ms:g} ms (forward Euler, jLEMS's order), {n_spk} spikes", file=sys.stderr)
+    print(f"{args.model}: Simulation {sim.id}: {n_cells} cells{n_src}{n_conn}, "
+          f"{sim.length_ms:g} ms at {sim.step_ms:g} ms (forward Euler, jLEMS's order), "
+          f"{n_spk} spikes", file=sys.stderr)
     for w in written:
         print(f"-> {w}", file=sys.stderr)
     return 0

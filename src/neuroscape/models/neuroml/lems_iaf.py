@@ -1,6 +1,7 @@
 """A LEMS network of integrate-and-fire type cells (the abstract cells with a spike condition and
-a reset: iafCell, iafRefCell, izhikevich2007Cell, adExIaFCell, PyNN's IF_curr_exp...) connected by
-current or conductance synapses, stepped in jLEMS's order (jNeuroML's reference simulator;
+a reset: iafCell, iafRefCell, izhikevich2007Cell, adExIaFCell, PyNN's IF_curr_exp...) and
+spikeGenerator populations, connected by current or conductance synapses, with pulse, ramp,
+sine and Poisson-synapse inputs, stepped in jLEMS's order (jNeuroML's reference simulator;
 Cannon et al. 2014, Front. Neuroinform. 8:79), with the cells of a population as arrays.
 
 jLEMS's order (Sim.run, StateInstance.advance, StateType.eulerAdvance, ComponentRegime.advance,
@@ -222,6 +223,36 @@ class _Group:
         return ynew, spk, refr, lst
 
 
+SMALL_TIME_S = 1e-12  # Inputs.xml's SMALL_TIME, 1e-9 ms
+
+
+class _Source:
+    """A population of spikeGenerators (Inputs.xml): spike at the first step whose time t has
+    tnext - t < SMALL_TIME, then tnext += period (tnext starts at period; one spike per step).
+    Kept in the slots of a cell group: ``lst`` holds tnext, ``y`` is empty."""
+
+    def __init__(self, pop: str, comp, period_s: float, offset: int, size: int,
+                 n_steps: int) -> None:
+        from types import SimpleNamespace
+
+        self.run = SimpleNamespace(population=pop, indices=list(range(size)), stim_kind="none",
+                                   component=comp.get("id"))
+        self.gidx = offset + np.arange(size, dtype=np.int64)
+        self.period = period_s
+        self.regimes = False
+        self.y = np.zeros((1, size))
+        self.refr = np.zeros(size, dtype=bool)
+        self.lst = np.full(size, period_s)  # tnext
+        self.v_lag = self.v_pre = self.y[0]
+        self.rec = np.zeros((1, size, n_steps + 1))
+        self.spikes: list[list[float]] = [[] for _ in range(size)]
+
+    def advance(self, sel: np.ndarray, isyn: np.ndarray, k: int, t_s: float, dt: float):
+        tnext = self.lst[sel]
+        spk = (tnext - t_s) < SMALL_TIME_S
+        return (self.y[:, sel], spk, self.refr[sel], np.where(spk, tnext + self.period, tnext))
+
+
 def run_iaf_network(sim) -> dict:
     """Run a LemsSimulation of integrate-and-fire type cells with connections in jLEMS's order
     (module docstring): {population: {"t_ms", "states" {i: (n_states, n_steps + 1)}, "spikes"
@@ -236,6 +267,8 @@ def run_iaf_network(sim) -> dict:
         off += size
     n_total = off
     groups = [_Group(r, offsets[r.population], n, dt, t_s) for r in sim.runs]
+    groups += [_Source(pop, comp, per, offsets[pop], sim.sizes[pop], n)
+               for pop, (comp, per) in sim.sources.items()]  # fmt: skip
     groups.sort(key=lambda g: int(g.gidx[0]) if len(g.gidx) else 0)
     owner = np.empty(n_total, dtype=np.int64)  # global index -> group, local index
     local = np.empty(n_total, dtype=np.int64)
@@ -243,6 +276,8 @@ def run_iaf_network(sim) -> dict:
         owner[g.gidx] = gi
         local[g.gidx] = np.arange(len(g.gidx))
     for g in groups:
+        if isinstance(g, _Source):
+            continue
         if g.model.current_unit == "1" and any(
                 offsets[c.post_pop] + c.post in set(g.gidx.tolist()) for c in sim.connections):
             raise error(sim.connections[0].el, f"cells of {g.run.component} take a "

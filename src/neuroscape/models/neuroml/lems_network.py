@@ -108,16 +108,17 @@ def run_network(sim) -> dict:
     every cell; row k holds the state after k steps, as jNeuroML writes a cell without
     Regimes)."""
     iaf = [r for r in sim.runs if r.model.has_reset or r.model.refractory_param is not None]
-    if iaf and len(iaf) == len(sim.runs):
+    if len(iaf) == len(sim.runs) and (iaf or sim.sources):
         from neuroscape.models.neuroml.lems_iaf import run_iaf_network
 
         return run_iaf_network(sim)
     if sim.runner_inputs:
-        run = next(r for r in sim.runs if r.stim_kind in ("sine", "poisson_synapse"))
+        run = next(r for r in sim.runs if not (r.model.has_reset
+                                               or r.model.refractory_param is not None))
         raise NeuroMLError(f"{sim.path}: population {run.population} ({run.component}): "
-                           "sineGenerator and poissonFiringSynapse inputs run with "
-                           "integrate-and-fire type cells only (yet); allowed for this cell: "
-                           "pulse and ramp generators")
+                           "sineGenerator and poissonFiringSynapse inputs and spikeGenerator "
+                           "populations run with integrate-and-fire type cells only (yet); "
+                           "allowed with this cell: pulse and ramp generators")
     dt = sim.step_ms
     n = int(round(sim.length_ms / dt))
     t_s = np.add.accumulate(np.full(n, dt * 1e-3))  # jLEMS's t at the end of each step (s)

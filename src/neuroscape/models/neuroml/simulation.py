@@ -33,6 +33,8 @@ from neuroscape.models.neuroml.document import (
 INPUTS = ("pulseGenerator", "pulseGeneratorDL", "rampGenerator", "rampGeneratorDL")
 # inputs the LEMS network runner evaluates itself (integrate-and-fire type cells: lems_iaf.py)
 RUNNER_INPUTS = ("sineGenerator", "poissonFiringSynapse")
+# populations of spike sources (no cell; lems_iaf.py): spikeGenerator (Inputs.xml)
+SPIKE_SOURCES = ("spikeGenerator",)
 REFUSED_INPUTS = ("sineGeneratorDL", "spikeGenerator", "voltageClamp", "compoundInput",
                   "timedSynapticInput", "spikeArray", "transientPoissonFiringSynapse",
                   "spikeGeneratorPoisson")  # fmt: skip
@@ -114,11 +116,14 @@ class LemsSimulation:
     sizes: dict = field(default_factory=dict)  # population -> size, in declaration order
     step_s: float = 0.0  # the step as jLEMS reads it (SI double)
     seed: int = 0  # the Simulation's seed (neuroscape's own draws of Poisson inputs)
+    sources: dict = field(default_factory=dict)  # population -> (spikeGenerator, period in s)
 
     @property
     def runner_inputs(self) -> bool:
-        """Inputs only the LEMS network runner evaluates (sine, Poisson synapses)."""
-        return any(r.stim_kind in ("sine", "poisson_synapse") for r in self.runs)
+        """Inputs only the LEMS network runner evaluates (sine, Poisson synapses, spike
+        sources)."""
+        return bool(self.sources) or any(r.stim_kind in ("sine", "poisson_synapse")
+                                         for r in self.runs)  # fmt: skip
 
 
 def _time_ms(el, attr: str) -> float:
@@ -345,6 +350,9 @@ def read_lems_simulation(path: str) -> LemsSimulation:
             if pop not in sizes or not 0 <= i < sizes[pop]:
                 raise error(c.el, f"cell {pop}[{i}] is not in network {net.get('id')!r}")
         t = tag(comps[c.post_pop])
+        if t in SPIKE_SOURCES:
+            raise error(c.el, f"a connection onto {t} {comps[c.post_pop].get('id')!r}: a spike "
+                        "source has no synapses")
         if t in ABSTRACT_CELLS and "synapses" not in type_info(t).attachments:
             raise error(c.el, f"{t} {comps[c.post_pop].get('id')!r} has no synaptic attachment: "
                         "a synapse cannot drive it (as in NeuroML2)")
@@ -361,6 +369,16 @@ def read_lems_simulation(path: str) -> LemsSimulation:
 
     models: dict[tuple[str, bool], object] = {}
     for pop, comp in comps.items():
+        if tag(comp) in SPIKE_SOURCES:  # no cell: its spikes (lems_iaf)
+            if any(p == pop for p, _ in inputs):
+                raise error(next(x[0][2] for k, x in inputs.items() if k[0] == pop),
+                            f"an input to {tag(comp)} {comp.get('id')!r}: a spike source "
+                            "takes no input")
+            per = attr_si(comp, "period", "time")
+            if not per > 0:
+                raise error(comp, f"period {comp.get('period')!r}; allowed: > 0 s")
+            out.sources[pop] = (comp, per)
+            continue
         rows = []
         for i in range(sizes[pop]):
             got = inputs.get((pop, i))
