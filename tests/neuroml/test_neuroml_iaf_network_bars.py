@@ -35,7 +35,8 @@ CASES = {
         'refract="3ms"': 'refract="2.2ms"',
         'tauw="40ms" refract="0.5ms"': 'tauw="60ms" refract="0.3ms"',
         'amplitude="0.3nA"': 'amplitude="0.35nA"',
-        'finishAmplitude="0.3nA"': 'finishAmplitude="0.4nA"',
+        'finishAmplitude="0.3nA" baselineAmplitude="0nA"':
+            'finishAmplitude="0.4nA" baselineAmplitude="0.02nA"',  # a bias before and after
         'tau_refrac="2.0"': 'tau_refrac="3.0"',
         'tauDecay="3ms"': 'tauDecay="2.2ms"',
     },

@@ -23,6 +23,21 @@ CASES = {
             'leakConductance="0.3nS" leakReversal="-52mV"\n                thresh="-56mV"',
         'C="3.2pF" refract="5ms"': 'C="0.0041nF" refract="2.5ms"',
     }),
+    # PyNN.xml's current-based cells (plain numbers in mV, ms, nF, nA; tau_refrac in ms), one
+    # at a refractory period of a whole number of steps, one not, each with a pulse
+    "Ex0_pynn": ("LEMS_NML2_Ex0_IaF.xml", {
+        '<Include file="Cells.xml" />': '<Include file="Cells.xml" />\n<Include file="PyNN.xml"/>',
+        '<network id="net1">':
+            '<IF_curr_exp id="pexp" cm="0.25" i_offset="0.3" tau_m="15.0" v_rest="-66.0" '
+            'v_thresh="-52.0" v_reset="-71.0" tau_refrac="2.0" v_init="-60.0" tau_syn_E="5" '
+            'tau_syn_I="5"/>\n<IF_curr_alpha id="palpha" cm="0.3" i_offset="0" tau_m="22.0" '
+            'v_rest="-64.0" v_thresh="-54.5" v_reset="-69.0" tau_refrac="3.333" v_init="-64.0" '
+            'tau_syn_E="5" tau_syn_I="5"/>\n<pulseGenerator id="pg" delay="40ms" '
+            'duration="200ms" amplitude="0.45nA"/>\n<network id="net1">\n'
+            '<population id="pexpPop" component="pexp" size="1"/>\n'
+            '<population id="palphaPop" component="palpha" size="1"/>\n'
+            '<explicitInput target="palphaPop[0]" input="pg" destination="synapses"/>',
+    }),
     # HH (pointCellCondBased): jLEMS's rates read V two steps old; its Euler at 0.01 ms is
     # 0.6 ms off NEURON's CVODE over 4 spikes, and both neuroscape and jNeuroML reproduce it
     "Ex1": ("LEMS_NML2_Ex1_HH.xml", None),

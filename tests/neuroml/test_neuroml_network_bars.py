@@ -31,7 +31,7 @@ CASES = {
             '<explicitInput target="hh1pop[1]" input="ramp1" destination="synapses"/>',
         '<expOneSynapse id="syn1exp" gbase="0.5nS"':
             '<rampGenerator id="ramp1" delay="10ms" duration="60ms" startAmplitude="0.04nA" '
-            'finishAmplitude="0.1nA" baselineAmplitude="0nA"/>\n'
+            'finishAmplitude="0.1nA" baselineAmplitude="0.012nA"/>\n'
             '<expOneSynapse id="syn1exp" gbase="6nS"',
         '<expTwoSynapse id="syn2exp" gbase="0.5nS"': '<expTwoSynapse id="syn2exp" gbase="4nS"',
         '<alphaSynapse id="synalpha" gbase="0.5nS" erev="0mV" tau="2ms"':

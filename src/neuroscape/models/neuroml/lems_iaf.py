@@ -179,10 +179,9 @@ class _Group:
         if run.stim_kind == "sine":
             self.stim = np.array([sine_values(f, t_s) for f in run.stim_rows]).reshape(n, -1)
         elif run.stim_kind != "poisson_synapse":  # step, ramp; Poisson synapses: the runner's
-            self.stim = np.array([_input_values(run.stim_kind, f, row.get("I_bias", 0.0),
-                                                n_steps, dt_ms)
-                                  for f, row in zip(run.stim_rows, run.params, strict=True)]
-                                 ).reshape(n, -1)  # fmt: skip
+            # a ramp's baseline is I_bias, a parameter the equations add
+            self.stim = np.array([_input_values(run.stim_kind, f, 0.0, n_steps, dt_ms)
+                                  for f in run.stim_rows]).reshape(n, -1)
         self.rec = np.empty((self.y.shape[0], n, n_steps + 1))
         self.rec[:, :, 0] = self.y
         # a cell with Regimes exposes its states before the regime's step: a synapse reading v

@@ -138,7 +138,7 @@ def run_network(sim) -> dict:
             p = np.array([run.params[j][nm] for nm in m.spec.parameter_names], dtype=float)
             y = np.asarray(m.initial_state(p[None, :]), dtype=float)[0].copy()
             stim = _input_values(run.stim_kind, run.stim_rows[j],
-                                 run.params[j].get("I_bias", 0.0), n, dt)
+                                 0.0, n, dt)  # a baseline: I_bias in the equations
             index[(pop, i)] = len(cells)
             cells.append({"pop": pop, "i": i, "model": m, "rhs": m.functions().rhs,
                           "p": tuple(p), "y": y, "stim": stim, "syn": [], "out": [],
