@@ -48,6 +48,12 @@ CASES = {
         'rate="0.07per_ms" midpoint="-65mV" scale="-20mV"':
             'rate="0.06per_ms" midpoint="-66mV" scale="-21mV"',
     }),
+    # a sineGenerator instead of the pulse (the LEMS runner, the sine at each step's end time)
+    "Ex1_sine": ("LEMS_NML2_Ex1_HH.xml", {
+        '<pulseGenerator id="pulseGen1" delay="50ms" duration="50ms" amplitude="0.08 nA" />':
+            '<sineGenerator id="pulseGen1" delay="20.003ms" duration="110ms" amplitude="0.1 nA" '
+            'period="23ms" phase="0.7"/>',
+    }),
     "Ex2": ("LEMS_NML2_Ex2_Izh.xml", None),
     "Ex2_modified": ("LEMS_NML2_Ex2_Izh.xml", {
         'c = "-50" d = "2"': 'c = "-52" d = "3"',

@@ -112,16 +112,16 @@ def run_network(sim) -> dict:
         from neuroscape.models.neuroml.lems_iaf import run_iaf_network
 
         return run_iaf_network(sim)
-    if sim.runner_inputs:
+    if sim.sources or any(r.stim_kind == "poisson_synapse" for r in sim.runs):
         run = next(r for r in sim.runs if not (r.model.has_reset
                                                or r.model.refractory_param is not None))
         raise NeuroMLError(f"{sim.path}: population {run.population} ({run.component}): "
-                           "sineGenerator and poissonFiringSynapse inputs and spikeGenerator "
-                           "populations run with integrate-and-fire type cells only (yet); "
-                           "allowed with this cell: pulse and ramp generators")
+                           "poissonFiringSynapse inputs and spikeGenerator populations run "
+                           "with integrate-and-fire type cells only (yet); allowed with this "
+                           "cell: pulse, ramp and sine generators")
     dt = sim.step_ms
     n = int(round(sim.length_ms / dt))
-    t_s = np.add.accumulate(np.full(n, dt * 1e-3))  # jLEMS's t at the end of each step (s)
+    t_s = np.add.accumulate(np.full(n, sim.step_s))  # jLEMS's t at the end of each step (s)
     cells = []  # in jLEMS's order: populations as declared, then index
     index = {}
     for pop, size in sim.sizes.items():
@@ -137,8 +137,12 @@ def run_network(sim) -> dict:
             j = run.indices.index(i)
             p = np.array([run.params[j][nm] for nm in m.spec.parameter_names], dtype=float)
             y = np.asarray(m.initial_state(p[None, :]), dtype=float)[0].copy()
-            stim = _input_values(run.stim_kind, run.stim_rows[j],
-                                 0.0, n, dt)  # a baseline: I_bias in the equations
+            if run.stim_kind == "sine":  # at each step's end time, as jLEMS reads it
+                from neuroscape.models.neuroml.lems_iaf import sine_values
+
+                stim = sine_values(run.stim_rows[j], t_s)
+            else:  # a ramp's baseline is I_bias, in the equations
+                stim = _input_values(run.stim_kind, run.stim_rows[j], 0.0, n, dt)
             index[(pop, i)] = len(cells)
             cells.append({"pop": pop, "i": i, "model": m, "rhs": m.functions().rhs,
                           "p": tuple(p), "y": y, "stim": stim, "syn": [], "out": [],
