@@ -99,4 +99,13 @@ def test_spike_source_beside_conductance_cells_refused(tmp_path, capsys):
     err = _refused(tmp_path, capsys, syn=EXP + '\n<spikeGenerator id="sg" period="2ms"/>',
                    conn='<population id="b" component="sg" size="1"/><synapticConnection '
                    'from="b[0]" to="a[1]" synapse="s" destination="synapses"/>')
+    assert "net.xml:13" in err and "<spikeGenerator id='sg'>" in err
     assert "spikeGenerator populations run with integrate-and-fire type cells only" in err
+
+
+def test_poisson_input_to_a_conductance_cell_refused(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, syn=EXP + '\n<poissonFiringSynapse id="pin" '
+                   'averageRate="50 Hz" synapse="s" spikeTarget="./s"/>',
+                   conn='<explicitInput target="a[0]" input="pin" destination="synapses"/>')
+    assert "net.xml:13" in err and "<poissonFiringSynapse id='pin'>" in err
+    assert "integrate-and-fire type cells only" in err

@@ -26,7 +26,6 @@ import math
 
 import numpy as np
 
-from neuroscape.models.neuroml.core_types import NeuroMLError
 from neuroscape.models.neuroml.document import attr_si, error, tag
 
 E_ALPHA = 2.7182818284590451  # the constant written in Synapses.xml's alphaSynapse
@@ -115,10 +114,14 @@ def run_network(sim) -> dict:
     if sim.sources or any(r.stim_kind == "poisson_synapse" for r in sim.runs):
         run = next(r for r in sim.runs if not (r.model.has_reset
                                                or r.model.refractory_param is not None))
-        raise NeuroMLError(f"{sim.path}: population {run.population} ({run.component}): "
-                           "poissonFiringSynapse inputs and spikeGenerator populations run "
-                           "with integrate-and-fire type cells only (yet); allowed with this "
-                           "cell: pulse, ramp and sine generators")
+        # the element to name: a Poisson input's, else a spike source's
+        el = next((f["el"] for r in sim.runs if r.stim_kind == "poisson_synapse"
+                   for f in r.stim_rows), None)  # fmt: skip
+        el = el if el is not None else next(iter(sim.sources.values()))[0]
+        raise error(el, f"poissonFiringSynapse inputs and spikeGenerator populations run with "
+                    "integrate-and-fire type cells only (yet), not with "
+                    f"{run.component!r} of population {run.population}; allowed with it: "
+                    "pulse, ramp and sine generators")
     dt = sim.step_ms
     n = int(round(sim.length_ms / dt))
     t_s = np.add.accumulate(np.full(n, sim.step_s))  # jLEMS's t at the end of each step (s)
