@@ -1541,33 +1541,7 @@ class NetworkBatch:
         return self._masks[key]
 
     def _pop_arrays(self, P, p, params, keys, rows, off, dt) -> dict:  # noqa: N803
-        net, m = self.model, p.model
-        b = len(params)
-        par = np.column_stack([net.evaluate(e, params) for e in p.params]) if p.params \
-            else np.zeros((b, 0))
-        try:
-            from neuroscape.core.spec import ParameterError
-
-            m.spec.validate(par, allow_outside=True)
-        except ParameterError as exc:
-            raise SettingsError(f"population {p.name}: {exc}") from None
-        base = np.asarray(m.initial_state(par), dtype=float)  # (B, n_s)
-        y = np.repeat(base[:, None, :], p.size, axis=1)
-        n_s = len(m.states)
-        for i, e in enumerate(p.initial):
-            if e is not None:  # state i of neuron gid: its own counters (independent draws)
-                ids = (np.arange(p.size, dtype=np.int64) + off) * n_s + i
-                y[:, :, i] = _rand_values(e, keys, INIT, ids, rows)
-        if m.refractory_param is not None:
-            t_ref = par[:, m.spec.parameter_names.index(m.refractory_param)]
-        else:
-            t_ref = np.full(b, m.refractory_ms)
-        # Brian2's rule (its timestep(t_ref, dt)): refractory for int(t_ref/dt + 0.001) steps
-        # counted from the spike step
-        nref = np.maximum(np.floor(t_ref / dt + 1e-3), 1).astype(np.int64)
-        cur = net.evaluate(p.current, params)
-        return {f"{P}_y": np.ascontiguousarray(y), f"{P}_par": np.ascontiguousarray(par),
-                f"{P}_cur": cur, f"{P}_nref": nref}
+        return population_arrays(self.model, P, p, params, keys, rows, off, dt)
 
     def _outputs(self, vals, gen: _Gen, settings: SimSettings, params: np.ndarray) -> np.ndarray:
         net, g = self.model, self.connectivity
@@ -1629,3 +1603,55 @@ class NetworkBatch:
                     cmp = w > thr[:, None] if o.stat == "fraction_above" else w < thr[:, None]
                     out[:, oi] = cmp.mean(axis=1)
         return out
+
+
+def initial_states(net: NetworkModel, params: dict | None = None, seed: int = 0) -> dict:
+    """{population: (size, n_states) initial states, each state in its declared unit} of
+    ``net`` as a run with ``seed`` draws them for one parameter set ``params`` (row 0: each
+    neuron's own counters, so the values of that run)."""
+    from neuroscape.core.rng import row_keys
+
+    arr = net.spec.params_array(params or None)[:1]
+    keys = row_keys(int(seed), np.arange(1))
+    rows = net.row_values(arr)
+    out, off = {}, 0
+    for qi, p in enumerate(net.populations):
+        if p.kind == "neuron":
+            a = population_arrays(net, f"P{qi}", p, arr, keys, rows, off,
+                                  net.spec.settings.dt_ms)
+            out[p.name] = a[f"P{qi}_y"][0]
+        off += p.size
+    return out
+
+
+def population_arrays(net, P, p, params, keys, rows, off, dt) -> dict:  # noqa: N803
+    """The kernel's arrays of neuron population ``p`` (argument prefix ``P``, first global
+    index ``off``) for the rows ``params``: initial states (B, size, n_states), parameters,
+    current, refractory steps."""
+    m = p.model
+    b = len(params)
+    par = np.column_stack([net.evaluate(e, params) for e in p.params]) if p.params \
+        else np.zeros((b, 0))
+    try:
+        from neuroscape.core.spec import ParameterError
+
+        m.spec.validate(par, allow_outside=True)
+    except ParameterError as exc:
+        raise SettingsError(f"population {p.name}: {exc}") from None
+    base = np.asarray(m.initial_state(par), dtype=float)  # (B, n_s)
+    y = np.repeat(base[:, None, :], p.size, axis=1)
+    n_s = len(m.states)
+    for i, e in enumerate(p.initial):
+        if e is not None:  # state i of neuron gid: its own counters (independent draws)
+            ids = (np.arange(p.size, dtype=np.int64) + off) * n_s + i
+            y[:, :, i] = _rand_values(e, keys, INIT, ids, rows)
+    if m.refractory_param is not None:
+        t_ref = par[:, m.spec.parameter_names.index(m.refractory_param)]
+    else:
+        t_ref = np.full(b, m.refractory_ms)
+    # Brian2's rule (its timestep(t_ref, dt)): refractory for int(t_ref/dt + 0.001) steps
+    # counted from the spike step
+    nref = np.maximum(np.floor(t_ref / dt + 1e-3), 1).astype(np.int64)
+    cur = net.evaluate(p.current, params)
+    return {f"{P}_y": np.ascontiguousarray(y), f"{P}_par": np.ascontiguousarray(par),
+            f"{P}_cur": cur, f"{P}_nref": nref}
