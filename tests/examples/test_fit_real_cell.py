@@ -52,6 +52,22 @@ def test_held_out_spike_counts_within_bar(tmp_path, capsys):
         assert (tmp_path / f).stat().st_size > 1000
 
 
+@pytest.mark.slow
+def test_bias_current_lever_on_the_shipped_cell(tmp_path, monkeypatch):
+    """With the bias lever on (FIT_REAL_CELL_BIAS), I_bias is fitted within +-20 mV / R_in of
+    0 pA, reported in pA, and the held-out spike counts still meet the bar on the shipped cell
+    (measured 6 of 6 at seeds 0-2)."""
+    import neuroscape.cli.example_cmds as ex
+
+    monkeypatch.setattr(ex, "FIT_REAL_CELL_BIAS", True)
+    d = ex.fit_real_cell(tmp_path)
+    box = 1e3 * ex.BIAS_SPAN_MV / d["passive"]["r_in_MOhm"]  # pA
+    assert 100 < box < 250 and abs(d["best"]["I_bias"]) <= box
+    assert d["parameter_units"]["I_bias"] == "pA"
+    assert d["held_out_spiking_within"] >= 0.8 * d["held_out_spiking"] == 0.8 * 6
+    assert "I_bias = " in (tmp_path / "spike_counts.md").read_text()
+
+
 def test_example_options_refused(tmp_path, capsys):
     for argv, needle in (
         (["example", "pavlov", "--budget", "10"], "--budget is for fit-real-cell"),

@@ -1,0 +1,160 @@
+"""AdEx fitted to real step families: held-out spike counts, per cell and seed.
+
+Runs ``neuroscape example fit-real-cell`` (``neuroscape.cli.example_cmds.fit_real_cell``, the
+defaults a user gets: CMA-ES, budget 2,000) on each recording, seeds 0, 1, 2 by default, one
+fit at a time, and tallies the held-out spiking sweeps whose spike count is within max(1 spike,
+15%) of the recording's (issue 20's bar: at least 80% of them, over real cells).
+
+The recordings: the shipped tests/data/recordings/171116sh_0018.abf and four more of pyABF's
+sample recordings (Scott W. Harden, MIT licence; github.com/swharden/pyABF, data/abfs/), which
+are not shipped: give the folder holding them.
+
+    python benchmarks/real_cells.py --abfs DIR [--cells a.abf,b.abf] [--seeds 0,1,2]
+        [--budget 2000] [--method cmaes] [--set NAME=JSON ...] [--json OUT.json]
+        [--markdown OUT.md]
+
+Measured (2 shared cores, seeds 0-2, held-out spiking sweeps within; wall per fit):
+
+    defaults                                   101/129 = 78%  (117 outside block: 86%), 40 s
+    --set FIT_REAL_CELL_BIAS=true               99/129 = 77%, 45 s
+    spike_count scale (1 spike, 15%)            95/129 = 74%, 39 s
+    voltage features scaled by the SD of the
+      baselines across the fitted sweeps        97/129 = 75%, 45 s
+
+The misses: 171116sh_0019's depolarisation-block sweeps (4 per seed, beyond AdEx) and its
+kinked f-I curve (16 spikes at 900 pA, 48 at 1100 pA); the fast-spiking cell's 0-pA sweep (10
+spontaneous spikes where its neighbours fire 2 and 18 with the step); 17o05028's near-rheobase
+sweeps (the model 2-4 spikes over).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import neuroscape.cli.example_cmds as ex
+from neuroscape.cli.example_cmds import FIT_REAL_CELL_BUDGET, SHIPPED_RECORDING
+
+CELLS = (
+    "171116sh_0018.abf",
+    "2019_07_24_0055_fsi.abf",
+    "17o05028_ic_steps.abf",
+    "171116sh_0019.abf",
+    "18711001.abf",
+)
+
+
+def run(paths, seeds, budget, method) -> list[dict]:
+    rows = []
+    for path in paths:
+        for seed in seeds:
+            with tempfile.TemporaryDirectory() as out, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                d = ex.fit_real_cell(out, path, budget=budget, seed=seed, method=method)
+                wall = time.perf_counter() - t0
+            row = {
+                "cell": Path(path).name,
+                "seed": seed,
+                "within": d["held_out_spiking_within"],
+                "spiking": d["held_out_spiking"],
+                "within_outside_block": d["held_out_spiking_within_outside_block"],
+                "spiking_outside_block": d["held_out_spiking_outside_block"],
+                "misses": [
+                    (e["sweep"], round(e["current_pA"]), e["spikes_recorded"], e["spikes_model"])
+                    for e in d["held_out"]
+                    if e["spikes_recorded"] > 0
+                    and not (
+                        e["spikes_model"] is not None
+                        and abs(e["spikes_model"] - e["spikes_recorded"])
+                        <= max(1.0, 0.15 * e["spikes_recorded"])
+                    )
+                ],
+                "best": d["best"],
+                "error_sd": d["error_sd"],
+                "wall_s": wall,
+            }
+            rows.append(row)
+            print(
+                f"{row['cell']} seed {seed}: {row['within']}/{row['spiking']} within "
+                f"(misses: sweep, pA, recorded, model {row['misses']}), {wall:.0f} s",
+                flush=True,
+            )
+    return rows
+
+
+def table(rows) -> str:
+    lines = [
+        "| cell | seeds | held-out spiking within max(1, 15%) | outside block | wall per fit (s) |",
+        "|---|---|---|---|---:|",
+    ]
+    for cell in dict.fromkeys(r["cell"] for r in rows):
+        rr = [r for r in rows if r["cell"] == cell]
+        per = ", ".join(f"{r['within']}/{r['spiking']}" for r in rr)
+        per_nb = ", ".join(f"{r['within_outside_block']}/{r['spiking_outside_block']}" for r in rr)
+        wall = sum(r["wall_s"] for r in rr) / len(rr)
+        seeds = ",".join(str(r["seed"]) for r in rr)
+        lines.append(f"| {cell} | {seeds} | {per} | {per_nb} | {wall:.0f} |")
+    w, s = sum(r["within"] for r in rows), sum(r["spiking"] for r in rows)
+    wb = sum(r["within_outside_block"] for r in rows)
+    sb = sum(r["spiking_outside_block"] for r in rows)
+    lines.append(
+        f"| all | | {w}/{s} = {100 * w / max(s, 1):.0f}% | {wb}/{sb} = "
+        f"{100 * wb / max(sb, 1):.0f}% | {sum(r['wall_s'] for r in rows) / len(rows):.0f} |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--abfs", default=None, help="folder with pyABF's sample recordings")
+    ap.add_argument("--cells", default=",".join(CELLS))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--budget", type=int, default=FIT_REAL_CELL_BUDGET)
+    ap.add_argument("--method", default="cmaes")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
+                    help="an experiment: set a constant of neuroscape.cli.example_cmds (e.g. "
+                    "FIT_REAL_CELL_BIAS=true, FIT_REAL_CELL_TOLERANCES='{\"spike_count\": "
+                    "[1, 0.15]}')")  # fmt: skip
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--markdown", default=None)
+    a = ap.parse_args(argv)
+    paths = []
+    for name in a.cells.split(","):
+        p = Path(a.abfs) / name if a.abfs else None
+        if p is None or not p.is_file():
+            if name == SHIPPED_RECORDING.name:
+                p = SHIPPED_RECORDING
+            else:
+                print(f"{name}: not found in --abfs {a.abfs!r}; allowed: a folder holding it",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+        paths.append(p)
+    for item in a.set:
+        name, _, value = item.partition("=")
+        if not hasattr(ex, name):
+            print(f"--set {name}: not a constant of neuroscape.cli.example_cmds", file=sys.stderr)
+            return 2
+        v = json.loads(value)
+        if isinstance(v, dict):  # tolerances: pairs as tuples
+            v = {k: tuple(x) if isinstance(x, list) else x for k, x in v.items()}
+        setattr(ex, name, v)
+        print(f"{name} = {v!r}", flush=True)
+    seeds = [int(s) for s in a.seeds.split(",")]
+    rows = run(paths, seeds, a.budget, a.method)
+    md = table(rows)
+    print(md)
+    if a.json:
+        Path(a.json).write_text(json.dumps(rows, indent=1))
+    if a.markdown:
+        Path(a.markdown).write_text(md + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
