@@ -46,6 +46,7 @@ import sympy
 from neuroscape.models.neuroml.cells import LEMS_DT
 from neuroscape.models.neuroml.document import attr_si, error, tag
 from neuroscape.models.neuroml.lems_network import E_ALPHA, _input_values
+from neuroscape.models.neuroml.plasticity import Plasticity, has_plasticity
 
 PYNN_E = 2.7182818  # the constant written in PyNN.xml's alpha synapses
 
@@ -55,7 +56,10 @@ class _SynType:
     the rates, the current (pA) at v (mV), the increments of an event (per unit weight)."""
 
     def __init__(self, el) -> None:
-        self.kind = kind = tag(el)
+        kind = tag(el)
+        # blockingPlasticSynapse: expTwoSynapse's Dynamics, an event scaled by its plasticity
+        # factor (the runner's); no blockMechanism (refused), so blockFactor is 1
+        self.kind = kind = "expTwoSynapse" if kind == "blockingPlasticSynapse" else kind
         self.id = el.get("id")
 
         def q(attr, dim, scale):
@@ -282,7 +286,9 @@ def run_iaf_network(sim) -> dict:
             raise error(sim.connections[0].el, f"cells of {g.run.component} take a "
                         "dimensionless current (a DL cell): synapses cannot drive them")
     syn_types: dict[str, _SynType] = {}
-    outs: list[list] = [[] for _ in range(n_total)]  # per pre cell: (type id, post, incr, delay)
+    # per pre cell: (type id, post, increment, delay, plasticity instance or -1)
+    outs: list[list] = [[] for _ in range(n_total)]
+    n_plastic: dict[str, int] = {}  # synapse id -> instances (connections) with plasticity
     for c in sim.connections:
         sid = c.synapse.get("id")
         if sid not in syn_types:
@@ -290,8 +296,25 @@ def run_iaf_network(sim) -> dict:
         if c.delay_ms < 0:
             raise error(c.el, f"delay {c.delay_ms:g} ms; allowed: >= 0 ms")
         delay_s = attr_si(c.el, "delay", "time") if c.delay_ms > 0 else 0.0
+        pj = -1
+        if has_plasticity(c.synapse):
+            pj = n_plastic.get(sid, 0)
+            n_plastic[sid] = pj + 1
         outs[offsets[c.pre_pop] + c.pre].append(
-            (sid, offsets[c.post_pop] + c.post, syn_types[sid].increment(c.weight), delay_s))
+            (sid, offsets[c.post_pop] + c.post, syn_types[sid].increment(c.weight), delay_s, pj))
+    # short-term plasticity: one instance per connection (plasticity.py); an event uses the
+    # factor its synapse last evaluated, then acts on the mechanism's states
+    plastic = {sid: Plasticity(syn_types_el, n_plastic[sid]) for sid, syn_types_el in
+               {c.synapse.get("id"): c.synapse for c in sim.connections}.items()
+               if sid in n_plastic}
+    deferred: list = []  # events after their synapse's step: (type id, post, incr, instance)
+
+    def scaled(sid, inc, pj):
+        if pj < 0:
+            return inc
+        out = inc * plastic[sid].factor[pj]
+        plastic[sid].event(pj)
+        return out
     s_pre = {sid: np.zeros((st.n, n_total)) for sid, st in syn_types.items()}
     # poissonFiringSynapse inputs: a synapse of each cell driven by its own Poisson events, its
     # current times the input's weight; an event comes after that synapse's step (next step)
@@ -318,8 +341,8 @@ def run_iaf_network(sim) -> dict:
     for k in range(n):
         t = t_s[k]
         while queue and queue[0][0] <= t:  # EventManager: due events before the cells
-            _, _, sid, post, inc = heapq.heappop(queue)
-            s_pre[sid][:, post] += inc
+            _, _, sid, post, inc, pj = heapq.heappop(queue)
+            s_pre[sid][:, post] += scaled(sid, inc, pj)
         v_all = np.empty(n_total)  # the v a synapse reads: its cell's exposed v
         for g in groups:
             v_all[g.gidx] = g.v_lag if g.regimes else g.y[0]
@@ -366,17 +389,24 @@ def run_iaf_network(sim) -> dict:
                     g.spikes[int(i)].append(t * 1e3)
             if first is None:
                 break
-            for sid, post, inc, delay_s in outs[first]:
+            for sid, post, inc, delay_s, pj in outs[first]:
                 if delay_s > 0:
                     order += 1
-                    heapq.heappush(queue, (t + delay_s, order, sid, post, inc))
+                    heapq.heappush(queue, (t + delay_s, order, sid, post, inc, pj))
                 elif post > first:  # before that synapse's step: felt in this step
-                    s_pre[sid][:, post] += inc
-                else:  # after it: felt in the next step
+                    s_pre[sid][:, post] += scaled(sid, inc, pj)
+                elif pj < 0:  # after it: felt in the next step
                     s_post[sid][:, post] += inc
+                else:  # after it, with the factor of its step (below)
+                    deferred.append((sid, post, inc, pj))
             pos = first + 1
             if pos >= n_total:
                 break
+        for p in plastic.values():  # the mechanisms' step (each synapse's, in this step)
+            p.advance(dt_s)
+        for sid, post, inc, pj in deferred:
+            s_post[sid][:, post] += scaled(sid, inc, pj)
+        deferred.clear()
         s_pre = s_post
         for g in groups:
             g.rec[:, :, k + 1] = g.y

@@ -38,8 +38,18 @@ def _q(el, attr: str, dim: str, scale: float) -> float:
 class Synapse:
     """One synapse instance: states, current (pA) at V (mV), Euler step (ms), event."""
 
-    def __init__(self, el, weight: float) -> None:
-        self.kind = tag(el)
+    def __init__(self, el, weight: float, dt_s: float = 0.0) -> None:
+        kind = tag(el)
+        # blockingPlasticSynapse: expTwoSynapse's Dynamics, each event scaled by the
+        # plasticityFactor it last evaluated (plasticity.py); no blockMechanism (refused)
+        self.kind = "expTwoSynapse" if kind == "blockingPlasticSynapse" else kind
+        self.plastic = None
+        self.dt_s = dt_s
+        if kind == "blockingPlasticSynapse":
+            from neuroscape.models.neuroml.plasticity import Plasticity, has_plasticity
+
+            if has_plasticity(el):
+                self.plastic = Plasticity(el, 1)
         self.w = weight
         self.gbase = _q(el, "gbase", "conductance", 1e9)  # nS
         self.erev = _q(el, "erev", "voltage", 1e3)  # mV
@@ -65,7 +75,10 @@ class Synapse:
         return self.s[0]
 
     def advance(self, v: float, dt: float) -> float:
-        """The current (pA) from the present states and V, then the states' Euler step."""
+        """The current (pA) from the present states and V, then the states' Euler step (the
+        plasticity mechanisms, its children, first)."""
+        if self.plastic is not None:
+            self.plastic.advance(self.dt_s)
         i = self.g() * (self.erev - v)
         s = self.s
         if self.kind == "expOneSynapse":
@@ -79,6 +92,12 @@ class Synapse:
         return i
 
     def event(self) -> None:
+        if self.plastic is not None:  # A, B += weight plasticityFactor waveformFactor
+            f = float(self.plastic.factor[0])
+            self.s[0] += self.w * f * self.factor
+            self.s[1] += self.w * f * self.factor
+            self.plastic.event(0)
+            return
         if self.kind == "expOneSynapse":
             self.s[0] += self.w * self.gbase
         elif self.kind == "expTwoSynapse":
@@ -154,7 +173,7 @@ def run_network(sim) -> dict:
             cells[-1]["rec"][:, 0] = y
     for c in sim.connections:
         post = cells[index[(c.post_pop, c.post)]]
-        s = Synapse(c.synapse, c.weight)
+        s = Synapse(c.synapse, c.weight, sim.step_s)
         post["syn"].append(s)
         if c.delay_ms < 0:
             raise error(c.el, f"delay {c.delay_ms:g} ms; allowed: >= 0 ms")

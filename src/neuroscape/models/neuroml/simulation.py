@@ -42,7 +42,7 @@ NETWORK_REFUSED = ("continuousProjection", "electricalProjection")
 # synapses a connection may name: conductance-based, i = g (erev - v) (lems_network.py), and
 # current-based (i = I; PyNN.xml's expCurrSynapse and alphaCurrSynapse, Synapses.xml's
 # alphaCurrentSynapse: onto integrate-and-fire cells, lems_iaf.py)
-COND_SYNAPSES = ("expOneSynapse", "expTwoSynapse", "alphaSynapse")
+COND_SYNAPSES = ("expOneSynapse", "expTwoSynapse", "alphaSynapse", "blockingPlasticSynapse")
 CURRENT_SYNAPSES = ("expCurrSynapse", "alphaCurrSynapse", "alphaCurrentSynapse")
 SYNAPSES = COND_SYNAPSES + CURRENT_SYNAPSES
 EVENT_FORMATS = ("TIME_ID", "ID_TIME")
@@ -398,6 +398,10 @@ def read_lems_simulation(path: str) -> LemsSimulation:
             if stims[-1][0] == "poisson_synapse":  # the synapse element it drives
                 f = stims[-1][1]
                 f["synapse"] = _synapse_element(r[0], doc.component(f["synapse"], r[0]))
+                if any(tag(c) == "plasticityMechanism" for c in f["synapse"]):
+                    raise error(r[0], f"poissonFiringSynapse with synapse "
+                                f"{f['synapse'].get('id')!r}: short-term plasticity in an "
+                                "input's synapse cannot be mapped yet; allowed: in connections")
         bias = any(s[2] != 0.0 for s in stims)
         key = (comp.get("id"), bias)
         if key not in models:
@@ -508,10 +512,21 @@ def _synapse_element(el, syn):
         raise error(syn, f"synapse type {t!r} cannot be mapped in a network yet; allowed: "
                     f"{', '.join(SYNAPSES)}")
     for c in syn:
-        if tag(c) not in ("notes", "annotation", "property"):
-            raise error(c, f"<{tag(c)}> of synapse {syn.get('id')!r} cannot be mapped yet "
-                        "(short-term plasticity and voltage-dependent blocks); allowed: "
-                        f"plain {', '.join(SYNAPSES)}")
+        if tag(c) in ("notes", "annotation", "property"):
+            continue
+        if t == "blockingPlasticSynapse" and tag(c) == "plasticityMechanism":
+            from neuroscape.models.neuroml.plasticity import MECHANISMS
+
+            if c.get("type") not in MECHANISMS:
+                raise error(c, f"plasticityMechanism type {c.get('type')!r}; allowed: "
+                            f"{', '.join(MECHANISMS)}")
+            continue
+        if t == "blockingPlasticSynapse" and tag(c) == "blockMechanism":
+            raise error(c, f"<blockMechanism> of synapse {syn.get('id')!r} (a voltage-"
+                        "dependent block) cannot be mapped yet; allowed: plasticityMechanism")
+        raise error(c, f"<{tag(c)}> of synapse {syn.get('id')!r} cannot be mapped (NeuroML2 "
+                    "defines plasticityMechanism children only for blockingPlasticSynapse); "
+                    f"allowed: plain {', '.join(SYNAPSES)}")
     return syn
 
 
