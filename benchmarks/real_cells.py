@@ -20,6 +20,10 @@ Measured (2 shared cores, seeds 0-2, held-out spiking sweeps within; wall per fi
     spike_count scale (1 spike, 15%)            95/129 = 74%, 39 s
     voltage features scaled by the SD of the
       baselines across the fitted sweeps        97/129 = 75%, 45 s
+    objectives spike_count, fI, subthreshold
+      (no spike_timing)                        102/129 = 79%, 38 s
+    seeds 3-5 on 17o05028, 171116sh_0019 and the fast-spiking cell: defaults 50/78, bias 50/78,
+      no spike_timing 49/78 (over seeds 0-5 of those three: 100, 98 and 100 of 156)
 
 The misses: 171116sh_0019's depolarisation-block sweeps (4 per seed, beyond AdEx) and its
 kinked f-I curve (16 spikes at 900 pA, 48 at 1100 pA); the fast-spiking cell's 0-pA sweep (10
