@@ -46,12 +46,11 @@ def _rates(ids: np.ndarray) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from neuroscape.cli.export_cmds import network_initial
     from neuroscape.cli.main import main
     from neuroscape.core.settings import Recording, SimSettings
     from neuroscape.models import resolve
     from neuroscape.models.neuroml.export_network import resized
-    from neuroscape.sim.network_engine import NetworkBatch
+    from neuroscape.sim.network_engine import NetworkBatch, initial_states
 
     out = tmp_path_factory.mktemp("export_cuba")
     assert main(["export-neuroml", "cuba", "--out", str(out), "--size", "E=320", "--size",
@@ -78,7 +77,7 @@ def run(tmp_path_factory):
         "jnml": (_spikes(out / "cuba.spikes.dat"), np.loadtxt(out / "cuba.v.dat")),
         "lems": (_spikes(ns_dir / "cuba.spikes.dat"), np.loadtxt(ns_dir / "cuba.v.dat")),
         "own": {k: np.array([x[k] for x in own_rates]) for k in SIZES},
-        "initial": network_initial(net, {}, 0),
+        "initial": initial_states(net, {}, 0),
     }
 
 

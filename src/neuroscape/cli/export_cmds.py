@@ -11,8 +11,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from neuroscape.cli.common import (
     DEFAULT_T_ON_MS,
     CLIError,
@@ -71,31 +69,12 @@ def _sizes(items) -> dict[str, int]:
     return out
 
 
-def network_initial(net, params: dict, seed: int) -> dict:
-    """{population: (size, n_states) initial states} as the network engine draws them for row 0
-    of ``seed`` (its counters per neuron: the same values as a run with that seed)."""
-    from neuroscape.core.rng import row_keys
-    from neuroscape.sim.network_engine import NetworkBatch
-
-    arr = net.spec.params_array(params or None)[:1]
-    keys = row_keys(int(seed), np.arange(1))
-    rows = net.row_values(arr)
-    batch = NetworkBatch.__new__(NetworkBatch)  # only its per-population arrays: no graph
-    batch.model = net
-    out, off = {}, 0
-    for qi, p in enumerate(net.populations):
-        if p.kind == "neuron":
-            a = batch._pop_arrays(f"P{qi}", p, arr, keys, rows, off, net.spec.settings.dt_ms)
-            out[p.name] = a[f"P{qi}_y"][0]
-        off += p.size
-    return out
-
-
 def _export_network(args, net) -> int:
     from neuroml.writers import NeuroMLWriter
 
     from neuroscape.cli.neuroml_cmds import write_text_atomic
     from neuroscape.models.neuroml.export_network import export_network, resized
+    from neuroscape.sim.network_engine import initial_states
 
     for flag in ("amp", "t_on", "t_off", "preset"):
         v = getattr(args, flag, None)
@@ -106,7 +85,7 @@ def _export_network(args, net) -> int:
     params = parse_set(args.set, net.spec)
     conn_seed = 0 if args.conn_seed is None else args.conn_seed
     seed = 0 if args.seed is None else args.seed
-    init = network_initial(net, params, seed)
+    init = initial_states(net, params, seed)
     dt = None if args.dt_ms is None else args.dt_ms
     ex = export_network(net, net.graph(conn_seed), {k: v[:, 0] for k, v in init.items()},
                         params=params, duration_ms=args.duration_ms, dt_ms=dt)
