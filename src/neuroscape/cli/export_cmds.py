@@ -26,9 +26,7 @@ DEFAULT_DT_MS = 0.005  # jLEMS's forward Euler step: small enough to agree with 
 
 
 def cmd_export_neuroml(args) -> int:
-    from neuroml.writers import NeuroMLWriter
 
-    from neuroscape.cli.neuroml_cmds import write_text_atomic
     from neuroscape.models import resolve
     from neuroscape.models.neuroml.export import export_cell
 
@@ -43,7 +41,17 @@ def cmd_export_neuroml(args) -> int:
     ex = export_cell(model, values=values, amp=args.amp, t_on_ms=args.t_on, t_off_ms=args.t_off,
                      duration_ms=args.duration_ms,
                      dt_ms=DEFAULT_DT_MS if args.dt_ms is None else args.dt_ms)
-    out = Path(args.out)
+    _write(ex, Path(args.out), f"{model.name}: {ex.element} {ex.cell_id}")
+    return 0
+
+
+def _write(ex, out: Path, what: str) -> None:
+    """The export's NeuroML2 document and LEMS file into ``out`` (each written whole, then
+    moved into place), and one line of what was written."""
+    from neuroml.writers import NeuroMLWriter
+
+    from neuroscape.cli.neuroml_cmds import write_text_atomic
+
     out.mkdir(parents=True, exist_ok=True)
     nml_path = out / ex.nml_file
     tmp = out / f".{ex.nml_file}.tmp"
@@ -51,9 +59,8 @@ def cmd_export_neuroml(args) -> int:
     tmp.replace(nml_path)
     lems_path = out / ex.lems_file
     write_text_atomic(lems_path, ex.lems)
-    print(f"{model.name}: {ex.element} {ex.cell_id}; " + "; ".join(ex.notes), file=sys.stderr)
+    print(f"{what}; " + "; ".join(ex.notes), file=sys.stderr)
     print(f"-> {nml_path}\n-> {lems_path}", file=sys.stderr)
-    return 0
 
 
 def _sizes(items) -> dict[str, int]:
@@ -70,9 +77,7 @@ def _sizes(items) -> dict[str, int]:
 
 
 def _export_network(args, net) -> int:
-    from neuroml.writers import NeuroMLWriter
 
-    from neuroscape.cli.neuroml_cmds import write_text_atomic
     from neuroscape.models.neuroml.export_network import export_network, resized
     from neuroscape.sim.network_engine import initial_states
 
@@ -89,17 +94,7 @@ def _export_network(args, net) -> int:
     dt = None if args.dt_ms is None else args.dt_ms
     ex = export_network(net, net.graph(conn_seed), {k: v[:, 0] for k, v in init.items()},
                         params=params, duration_ms=args.duration_ms, dt_ms=dt)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    nml_path = out / ex.nml_file
-    tmp = out / f".{ex.nml_file}.tmp"
-    NeuroMLWriter.write(ex.doc, str(tmp))
-    tmp.replace(nml_path)
-    lems_path = out / ex.lems_file
-    write_text_atomic(lems_path, ex.lems)
-    print(f"{net.name} (conn-seed {conn_seed}, seed {seed}): " + "; ".join(ex.notes),
-          file=sys.stderr)
-    print(f"-> {nml_path}\n-> {lems_path}", file=sys.stderr)
+    _write(ex, Path(args.out), f"{net.name} (conn-seed {conn_seed}, seed {seed})")
     return 0
 
 
