@@ -101,11 +101,23 @@ def _version(pkg: str) -> str:
 
 
 def cpu_model() -> str:
+    """The CPU's name, with its family, model and clock where /proc/cpuinfo gives them (a name
+    such as "AMD EPYC" covers generations that differ several-fold in speed), and whether it
+    has AVX-512."""
     try:
+        info = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
+            k, _, v = line.partition(":")
+            info.setdefault(k.strip(), v.strip())
+        if "model name" in info:
+            extra = [f"family {info[k]}" if k == "cpu family" else f"model {info[k]}"
+                     for k in ("cpu family", "model") if k in info]
+            if "cpu MHz" in info:
+                extra.append(f"{float(info['cpu MHz']):.0f} MHz")
+            extra.append("AVX-512" if "avx512f" in info.get("flags", "").split() else
+                         "no AVX-512")
+            return f"{info['model name']} ({', '.join(extra)})"
+    except (OSError, ValueError):
         pass
     return platform.processor() or platform.machine()
 
