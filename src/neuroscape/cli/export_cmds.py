@@ -118,8 +118,8 @@ def add_parsers(sub) -> None:
                    help=f"jLEMS's forward Euler step in ms (default {DEFAULT_DT_MS:g}; a "
                    "network: its own step)")
     p.add_argument("--size", action="append", metavar="POP=N",
-                   help="network: a population's size (a reduced network; the connection rules "
-                   "drawn over the new sizes)")
+                   help="network: a population's size, repeatable (a reduced network; the "
+                   "connection rules drawn over the new sizes; default: the declared sizes)")
     p.add_argument("--conn-seed", type=nonneg_int,
                    help="network: the seed of its connections (default 0)")
     p.add_argument("--seed", type=nonneg_int,
