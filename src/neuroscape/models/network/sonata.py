@@ -233,12 +233,11 @@ def read_spike_file(path: Path, module: str = "sonata") -> dict[str | None, tupl
 
 def _virtual_spikes(inputs: list[dict], sp: str, sel: np.ndarray, where: str) -> list:
     """The ``spikes`` entry of the virtual nodes ``sel`` (node ids) of node population ``sp``:
-    their trains from every input file (a file without populations counts for the input's
-    node_set)."""
+    their trains from every input's ``trains`` (``read_spike_file``; a file without populations
+    counts for the input's node_set)."""
     times, idx = [], []
     for inp in inputs:
-        trains = read_spike_file(inp["file"], inp["module"])
-        for pop, (ids, t) in trains.items():
+        for pop, (ids, t) in inp["trains"].items():
             if pop != sp and not (pop is None and inp.get("node_set") == sp):
                 continue
             pos = np.clip(np.searchsorted(sel, ids), 0, max(sel.size - 1, 0))
@@ -618,6 +617,8 @@ def sonata_description(config: str | Path | None = None, *, nodes=None, edges=No
     inputs = list(c.get("inputs") or []) + [
         {"name": str(f), "file": Path(f), "node_set": None,
          "module": "csv" if str(f).endswith(".csv") else "sonata"} for f in spike_files or []]
+    for inp in inputs:  # each file read once, whatever the number of virtual node types
+        inp["trains"] = read_spike_file(inp["file"], inp["module"])
     pops, node_map, lookup = _read_nodes(c["nodes"], c["components"], populations or {}, inputs)
     projs = _read_edges(c["edges"], lookup, on_pre, max_projections)
     desc = {"name": _ident(name or Path(origin).stem.replace("circuit_config", "sonata")),
