@@ -838,9 +838,9 @@ def _spike_list(ctx: _Ctx, spec, size: int, *at):
             idx.append(item[1])
         else:
             raise ctx.err(f"{item!r}; allowed: [time, index] or {{start, period, count}}", *at, k)
-    idx_a = np.asarray(idx, dtype=np.int64 if not idx else None)
     if not idx:  # a source that never fires (e.g. an input file without its spikes)
         return np.zeros(0), np.zeros(0, dtype=np.int64)
+    idx_a = np.asarray(idx)
     if not np.issubdtype(idx_a.dtype, np.integer) or idx_a.min() < 0 or idx_a.max() >= size:
         raise ctx.err(f"spike indices must be integers in 0..{size - 1}", *at)
     t = np.asarray(times, dtype=float)
