@@ -124,7 +124,8 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
                     help="an experiment: set a constant of neuroscape.cli.example_cmds (e.g. "
                     "FIT_REAL_CELL_BIAS=true, FIT_REAL_CELL_TOLERANCES='{\"spike_count\": "
-                    "[1, 0.15]}')")  # fmt: skip
+                    "[1, 0.15]}'), or of another module's "
+                    "(neuroscape.fit.protocols.MISSING_SD=20)")  # fmt: skip
     ap.add_argument("--json", default=None)
     ap.add_argument("--markdown", default=None)
     a = ap.parse_args(argv)
@@ -141,13 +142,23 @@ def main(argv=None) -> int:
         paths.append(p)
     for item in a.set:
         name, _, value = item.partition("=")
-        if not hasattr(ex, name):
-            print(f"--set {name}: not a constant of neuroscape.cli.example_cmds", file=sys.stderr)
+        mod, attr = ex, name
+        if "." in name:  # a constant of another module: neuroscape.fit.protocols.MISSING_SD
+            import importlib
+
+            mod_name, _, attr = name.rpartition(".")
+            try:
+                mod = importlib.import_module(mod_name)
+            except ImportError:
+                mod = None
+        if mod is None or not hasattr(mod, attr):
+            print(f"--set {name}: not a constant of neuroscape.cli.example_cmds, nor a "
+                  "module's (allowed: NAME or package.module.NAME)", file=sys.stderr)  # fmt: skip
             return 2
         v = json.loads(value)
         if isinstance(v, dict):  # tolerances: pairs as tuples
             v = {k: tuple(x) if isinstance(x, list) else x for k, x in v.items()}
-        setattr(ex, name, v)
+        setattr(mod, attr, v)
         print(f"{name} = {v!r}", flush=True)
     seeds = [int(s) for s in a.seeds.split(",")]
     rows = run(paths, seeds, a.budget, a.method)

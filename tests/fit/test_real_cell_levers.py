@@ -139,3 +139,35 @@ def test_ipop_restarts_grow_the_population(monkeypatch):
     for opts in ({"popsize_growth": 0.5}, {"first_share": 0.0}, {"first_share": 1.5}):
         with pytest.raises(FitError, match=next(iter(opts))):
             run_method(p, "cmaes", **opts)
+
+
+def test_best_of_k_runs_share_the_budget_from_the_start(monkeypatch):
+    """runs=3: three CMA-ES runs of a third of the budget each, every one from the given start
+    with its own seed; the result is the best candidate of all of them."""
+    import neuroscape.fit.methods.cmaes as cm
+
+    sweeps, _ = lif_sweep(2.0, 0)
+    fixed = {k: v for k, v in LIF_TRUTH.items() if k not in LIF_BOX}
+    seen = []
+    real = cm.search
+
+    def spy(problem, u0, seed, budget, sigma0=0.25, popsize=None):
+        n0 = problem.n_sims
+        out = real(problem, u0, seed, budget, sigma0, popsize)
+        seen.append((tuple(np.round(u0, 12)), seed, budget, problem.n_sims - n0, out[1]))
+        return out
+
+    monkeypatch.setattr(cm, "search", spy)
+    p = SweepFitProblem("lif", sweeps, dict(LIF_BOX), fixed=fixed, objectives=["spike_count"],
+                        budget=400)  # fmt: skip
+    start = {"V_rest": -75.0, "tau": 30.0}
+    res = run_method(p, "cmaes", start=start, runs=3, seed=5)
+    u0 = tuple(np.round(p.to_unit(p.check_start(start)), 12))
+    assert [s[0] for s in seen] == [u0] * 3
+    assert [s[1] for s in seen] == [5, 1005, 2005] and [s[2] for s in seen] == [133] * 3
+    assert all(s[3] <= 133 for s in seen) and p.n_sims <= 400
+    assert res.best_error == pytest.approx(min(s[4] for s in seen))
+    for opts in ({"runs": 0}, {"runs": 1.5}, {"runs": True}, {"runs": 2, "first_share": 0.5},
+                 {"runs": 30}):  # fmt: skip
+        with pytest.raises(FitError, match="runs"):
+            run_method(p, "cmaes", **opts)

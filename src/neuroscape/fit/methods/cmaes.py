@@ -71,18 +71,36 @@ def run(
     threshold: float | None = None,
     popsize_growth: float = 1.0,
     first_share: float = 1.0,
+    runs: int = 1,
     **_,
 ):
     """CMA-ES from ``start``, then restarts from random points while budget remains.
     popsize_growth: each restart's population is this many times the previous one (2: IPOP,
     Auger and Hansen 2005; 1: the same population). first_share: the fraction of the budget
-    the first run may spend (1: all; less leaves the restarts a share)."""
+    the first run may spend (1: all; less leaves the restarts a share). runs: best-of-k, the
+    budget split into ``runs`` equal CMA-ES runs, every one from ``start`` with its own seed
+    (as BluePyOpt's users run several seeds and keep the lowest training error; the result
+    is the best candidate of all of them either way); with runs > 1 first_share must be 1."""
     if not (isinstance(popsize_growth, int | float) and 1.0 <= popsize_growth <= 10.0):
         raise FitError(f"popsize_growth={popsize_growth!r}; allowed: 1 to 10")
     if not (isinstance(first_share, int | float) and 0.0 < first_share <= 1.0):
         raise FitError(f"first_share={first_share!r}; allowed: > 0 and <= 1")
+    if isinstance(runs, bool) or not (isinstance(runs, int | np.integer) and runs >= 1):
+        raise FitError(f"runs={runs!r}; allowed: a whole number >= 1")
+    if runs > 1 and first_share != 1.0:
+        raise FitError(f"first_share={first_share!r} with runs={runs}; allowed: first_share 1")
     pop = population(problem.n_free, popsize)
     u0 = problem.to_unit(problem.check_start(start))
+    if runs > 1:
+        share = problem.budget // runs
+        if share < pop:
+            raise FitError(
+                f"runs={runs}: {share} candidates a run, under one generation of {pop}; "
+                f"allowed: at most {problem.budget // pop} runs for budget {problem.budget}"
+            )
+        for j in range(runs):
+            search(problem, u0, seed + 1000 * j, share, sigma0, pop)
+        return make_result(problem, "cmaes", threshold)
     search(problem, u0, seed, max(pop, int(first_share * problem.budget)), sigma0, pop)
     # restarts (from random points) while budget remains: more of the solution space
     rng = np.random.default_rng(seed)
