@@ -7,7 +7,9 @@ Models come from three places, looked up in this order:
    ``[project.entry-points."neuroscape.models"] my_cell = "my_pkg.cells:MODEL"``);
 3. a reference ``path/to/file.py:NAME`` to an object in a Python file;
 4. an equation file ``path/to/model.yaml`` (``neuroscape.models.equations``);
-5. a NeuroML2 cell ``path/to/cells.nml:CELL_ID`` (``neuroscape.models.neuroml``);
+5. a NeuroML2 cell ``path/to/cells.nml:CELL_ID`` (``neuroscape.models.neuroml``), or a NeuroML2
+   network of integrate-and-fire cells ``path/to/net.nml:NETWORK_ID`` or ``LEMS_FILE.xml`` (the
+   network its Simulation runs; ``neuroscape.models.neuroml.network_map``);
 6. a multi-compartment cell ``path/to/cell.yaml`` with ``sections`` or a ``morphology``
    (``neuroscape.models.multicomp``).
 
@@ -157,6 +159,10 @@ def resolve(model: Model | str) -> Model:
         from neuroscape.models.neuroml import load_cell
 
         return load_cell(model)
+    if model.endswith(".xml"):  # a LEMS file: the network its Simulation runs, on the engine
+        from neuroscape.models.neuroml import load_network
+
+        return load_network(model)
     if model.endswith(".json"):  # a SONATA circuit (or simulation) config of point neurons
         from neuroscape.models.network.sonata import load_sonata
 
@@ -179,7 +185,8 @@ def resolve(model: Model | str) -> Model:
 
         return load_model_file(model)
     hint = ("; or path/to/file.py:NAME, an equation file MODEL.yaml, a network NET.yaml, a "
-            "NeuroML2 cell CELLS.nml:CELL_ID or a SONATA circuit_config.json")
+            "NeuroML2 cell CELLS.nml:CELL_ID, a NeuroML2 network NET.nml:NETWORK_ID or LEMS.xml, "
+            "or a SONATA circuit_config.json")
     raise UnknownModelError(f"unknown model {model!r}; allowed: {', '.join(available())}{hint}")
 
 

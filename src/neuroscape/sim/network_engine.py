@@ -58,6 +58,7 @@ from neuroscape.models.network.description import (
     Population,
     _lambdified,
     edge_arrays,
+    stimulus_trace,
 )
 
 INIT = 1 << 63
@@ -413,7 +414,9 @@ class _Gen:
                     E(2, f"{P}_p{j} = {ft}({P}_par[b, {j}])")
                 # float32: the refractory steps in int32 as well, so that the fused loop's
                 # lanes are all 32 bits wide (16 per vector instead of 8)
-                E(2, f"{P}_c = {ft}({P}_cur[b])", f"{P}_nr = {P}_nref[b]")
+                # a stimulus: the current of each step, (B, n_steps); else one per row
+                E(2, f"{P}_c = {ft}({P}_cur[b{', 0' if p.stimulus else ''}])",
+                  f"{P}_nr = {P}_nref[b]")
                 self.local(f"{P}_ref", (p.size,), self.it,
                            f"{P}_ref = np.zeros({npad}, dtype={self.it})", "0")
                 if npad > n:  # the padding lanes: refractory for ever
@@ -452,6 +455,8 @@ class _Gen:
                 ts = ", ".join(f"a{i}" for i in range(n_s))
                 ps = ", ".join(f"{P}_p{j}" for j in range(len(m.spec.parameters)))
                 one = "," if n_s == 1 else ""
+                if p.stimulus:
+                    E(3, f"{P}_c = {self.ft}({P}_cur[b, s])")
                 E(3, "anyf = False", f"for i in range({self.padn[p.name]}):")
                 E(4, f"{ts}{one} = step_{qi}({ys}, dts, {P}_c{', ' + ps if ps else ''})",
                   f"free = {P}_ref[i] <= si")
@@ -1370,6 +1375,9 @@ class NetworkBatch:
             off = gen.offsets[p.name]
             if p.kind == "neuron":
                 vals.update(self._pop_arrays(P, p, params, keys, rows, off, dt))
+                if p.stimulus:  # time-dependent inputs: the current of every step
+                    vals[f"{P}_cur"] = stimulus_trace(net, p, params, n_steps, dt,
+                                                      vals[f"{P}_cur"])
             elif p.kind == "poisson":
                 lam = net.evaluate(p.rate, params) * dt * 1e-3
                 if np.any(lam >= 1) or np.any(lam < 0):

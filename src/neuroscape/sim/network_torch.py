@@ -70,7 +70,7 @@ from neuroscape.core.rng import (
 )
 from neuroscape.core.settings import ChunkResult, Recording, SettingsError, SimSettings
 from neuroscape.models.equations.codegen import TORCH_HEADER, Printer, _exprel_py
-from neuroscape.models.network.description import NetworkError, edge_arrays
+from neuroscape.models.network.description import NetworkError, edge_arrays, stimulus_trace
 from neuroscape.sim.network_engine import (
     K_FAST,
     SYN,
@@ -360,6 +360,14 @@ class _TorchRun:
                 P["y"] = [self._t(y[:, :, i]) for i in range(y.shape[2])]
                 P["p"] = [self._t(par[:, j : j + 1]) for j in range(par.shape[1])]
                 P["cur"] = self._t(np.asarray(cur, dtype=float).reshape(b, 1))
+                P["curt"] = None
+                if p.stimulus:  # time-dependent inputs: the current of every step (B, n)
+                    if scheme == EXACT:
+                        raise SettingsError(
+                            f"population {p.name}: a stimulus with the exact scheme on the "
+                            "torch back end; allowed: another integrator, or device cpu")
+                    P["curt"] = self._t(stimulus_trace(net, p, self.params, self.n_steps, dt,
+                                                       np.asarray(cur, dtype=float)))
                 P["nref"] = self._t(nref.reshape(b, 1), torch.int64)
                 P["ref"] = torch.zeros((b, p.size), dtype=torch.int64, device=self.dev)
                 P["hold"] = m.hold_refractory
@@ -671,7 +679,8 @@ class _TorchRun:
                         acc = t if acc is None else acc + t
                     new.append(self._full(c[i] if acc is None else acc + c[i], shape))
             else:
-                out = P["fns"].step(*y, dt, P["cur"], *P["p"])
+                cur = P["cur"] if P["curt"] is None else P["curt"][:, s:s + 1]
+                out = P["fns"].step(*y, dt, cur, *P["p"])
                 new = [self._full(x, shape) for x in out]
             if P["hold"]:
                 new[0] = self.torch.where(P["ref"] > s, P["hv"], new[0])

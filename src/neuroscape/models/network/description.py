@@ -85,7 +85,17 @@ KEYS = ("name", "version", "description", "parameters", "constants", "derived", 
         "modulators", "projections", "inputs", "outputs", "records", "settings",
         "output_domain")  # fmt: skip
 POP_KEYS = ("size", "model", "params", "initial", "current", "kind", "rate", "spikes",
-            "integrator")  # fmt: skip
+            "integrator", "stimulus")  # fmt: skip
+# time-dependent inputs of a neuron population (every neuron the same, added to its current):
+# the fields of each kind, and their dimension (the current's unit, a time, none)
+STIMULI = {
+    "pulse": {"amplitude": "current", "delay": "time", "duration": "time"},
+    "ramp": {"start_amplitude": "current", "finish_amplitude": "current",
+             "baseline": "current", "delay": "time", "duration": "time"},
+    "sine": {"amplitude": "current", "delay": "time", "duration": "time", "period": "time",
+             "phase": "none"},
+}  # fmt: skip
+STIMULUS_READ = ("start", "end")
 PROJ_KEYS = ("pre", "post", "connect", "model", "initial", "on_pre", "on_post", "delay",
              "delay_draw", "bounds")  # fmt: skip
 DELAY_DRAWS = ("synapse", "spike")
@@ -152,6 +162,52 @@ class Population:
     spike_times: np.ndarray | None = None  # ms, spike generators
     spike_indices: np.ndarray | None = None
     integrator: str | None = None
+    stimulus: tuple = ()  # StimulusBlock, added to ``current`` step by step
+
+
+@dataclass(frozen=True)
+class StimulusBlock:
+    """A time-dependent input of a neuron population (NeuroML's pulseGenerator, rampGenerator
+    and sineGenerator; Inputs.xml): ``fields`` name -> row expression (amplitudes in the
+    model's current unit, times in ms, phase in radians), read at each step's start time t_s
+    (``read: start``), or at its end t_s + dt (``read: end``: jLEMS's order, forward Euler from
+    t to t + dt with the input at t + dt, t accumulated as t += dt in seconds)."""
+
+    kind: str
+    fields: tuple  # ((name, expr), ...)
+    read: str = "start"
+
+    def values(self, net, params, n_steps: int, dt_ms: float) -> np.ndarray:
+        """(B, n_steps) values of the input in each step."""
+        f = {k: net.evaluate(e, params)[:, None] for k, e in self.fields}
+        if self.read == "end":  # jLEMS's t: the step's end, accumulated in seconds
+            t = np.add.accumulate(np.full(n_steps, dt_ms * 1e-3))[None, :] * 1e3
+        else:
+            t = (np.arange(n_steps) * dt_ms)[None, :]
+        # compared in seconds, as jLEMS compares its SI doubles
+        ts, d_s, dur_s = t * 1e-3, f["delay"] * 1e-3, f["duration"] * 1e-3
+        on = (ts >= d_s) & (ts < dur_s + d_s)
+        if self.kind == "pulse":
+            return np.where(on, f["amplitude"], 0.0)
+        if self.kind == "ramp":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                val = f["start_amplitude"] + (f["finish_amplitude"] - f["start_amplitude"]) \
+                    * (ts - d_s) / dur_s
+            return np.where(on, val, f["baseline"])
+        with np.errstate(divide="ignore", invalid="ignore"):  # sine (Inputs.xml's 3.14159265)
+            val = f["amplitude"] * np.sin(f["phase"] + 2 * 3.14159265 * (ts - d_s)
+                                          / (f["period"] * 1e-3))
+        return np.where(on, val, 0.0)
+
+
+def stimulus_trace(net, p: Population, params, n_steps: int, dt_ms: float,
+                   cur: np.ndarray) -> np.ndarray:
+    """(B, n_steps) current of neuron population ``p`` in each step: its constant current
+    ``cur`` (B,) plus its stimulus blocks."""
+    out = np.repeat(np.asarray(cur, dtype=float).reshape(-1, 1), n_steps, axis=1)
+    for blk in p.stimulus:
+        out += blk.values(net, params, n_steps, dt_ms)
+    return np.ascontiguousarray(out)
 
 
 @dataclass(frozen=True)
@@ -796,8 +852,43 @@ def _population(ctx: _Ctx, pn, pd, folder: Path) -> Population:
         else:
             initial.append(None)  # the model's own initial value
     integ = pd.get("integrator")
+    stim = _stimulus(ctx, pd.get("stimulus"), model, *at, "stimulus")
     return Population(pn, size, kind, model, tuple(values), cur, tuple(initial),
-                      integrator=str(integ) if integ else None)
+                      integrator=str(integ) if integ else None, stimulus=stim)
+
+
+def _stimulus(ctx: _Ctx, spec, model: NeuronModel, *at) -> tuple:
+    """A neuron population's time-dependent inputs: a list of ``{kind: pulse|ramp|sine, read:
+    start|end, FIELD: value, ...}`` (``STIMULI``), the values expressions of parameters."""
+    if spec is None:
+        return ()
+    if not isinstance(spec, list):
+        raise ctx.err("stimulus must be a list of {kind: pulse|ramp|sine, ...}", *at)
+    dims = {"current": parse_unit(model.current_unit), "time": parse_unit("ms"),
+            "none": parse_unit("1")}
+    out = []
+    for k, blk in enumerate(spec):
+        blk = _mapping(ctx, blk, "a stimulus", *at, k)
+        kind = blk.get("kind")
+        if kind not in STIMULI:
+            raise ctx.err(f"kind {kind!r}; allowed: {', '.join(STIMULI)}", *at, k, "kind")
+        _keys(ctx, blk, ("kind", "read", *STIMULI[kind]), *at, k)
+        read = blk.get("read", "start")
+        if read not in STIMULUS_READ:
+            raise ctx.err(f"read {read!r}; allowed: {', '.join(STIMULUS_READ)}", *at, k, "read")
+        fields = []
+        for name, dim in STIMULI[kind].items():
+            if name not in blk:
+                raise ctx.err(f"missing key {name!r} (a {kind} needs "
+                              f"{', '.join(STIMULI[kind])})", *at, k)
+            e, d = ctx.expr(blk[name], None, *at, k, name)
+            u = dims[dim]
+            if d != u.dims:
+                unit = {"current": model.current_unit, "time": "ms", "none": "1"}[dim]
+                raise ctx.err(f"{name} must be in {unit}", *at, k, name)
+            fields.append((name, e / u.factor))
+        out.append(StimulusBlock(kind, tuple(fields), read))
+    return tuple(out)
 
 
 def _spike_list(ctx: _Ctx, spec, size: int, *at):

@@ -2,7 +2,9 @@
 
 ``load_cell("cells.nml:CELL_ID")`` gives the NeuronModel of a NeuroML2 cell, or the CellModel
 of a multi-compartment ``<cell>`` (``multicomp``: sections, channels written as equations;
-the registry resolves that reference wherever a model name is accepted);
+the registry resolves that reference wherever a model name is accepted), or with a network's
+id the NetworkModel of that network (``network_map``; ``load_network`` for a LEMS file's
+Simulation target);
 ``read_lems_simulation(FILE.xml)`` maps a LEMS ``<Simulation>`` of single cells
 (``neuroscape simulate FILE.xml`` runs it).
 See docs/neuroml.md for what is supported, refused, and what does not survive.
@@ -15,7 +17,16 @@ from pathlib import Path
 from neuroscape.models.neuroml.core_types import NeuroMLError
 from neuroscape.models.neuroml.simulation import cell_fields, read_lems_simulation
 
-__all__ = ["NeuroMLError", "cell_fields", "is_nml_ref", "load_cell", "read_lems_simulation"]
+__all__ = ["NeuroMLError", "cell_fields", "is_nml_ref", "load_cell", "load_network",
+           "read_lems_simulation"]
+
+
+def load_network(path: str, network_id: str | None = None):
+    """The NetworkModel of a NeuroML2 network of integrate-and-fire cells: ``network_id`` of a
+    NeuroML2 or LEMS file, or a LEMS file's Simulation target (its step and length)."""
+    from neuroscape.models.neuroml.network_map import load_network as _load
+
+    return _load(path, network_id)
 
 _CELLS: dict = {}
 
@@ -48,6 +59,12 @@ def load_cell(ref: str):
     if el is None:
         raise NeuroMLError(f"{path_text}: no element with id {cid!r}; ids: "
                            f"{', '.join(doc.components) or 'none'}")
+    from neuroscape.models.neuroml.document import tag
+
+    if tag(el) == "network":  # a network of integrate-and-fire cells on the network engine
+        from neuroscape.models.neuroml.network_map import load_network
+
+        return load_network(p, cid)
     from neuroscape.models.neuroml.multicomp import cell_description, is_multicompartment
 
     if is_multicompartment(el, doc):  # a CellModel (neuroscape.models.multicomp)

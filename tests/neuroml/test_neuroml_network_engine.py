@@ -1,0 +1,131 @@
+"""NeuroML2 networks on the network engine (``neuroscape.models.neuroml.network_map``): a network
+of ``FILE.nml:NETWORK_ID`` resolves to a network model whose spikes equal the closed form of
+jLEMS's forward Euler (an iafCell driven by a pulse), whose parameters a sweep varies through
+the command line, and whose unmappable elements are refused in one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuroscape.cli.main import main
+from neuroscape.core.rng import row_keys
+from neuroscape.core.settings import Recording, SimSettings
+from neuroscape.models.neuroml import NeuroMLError
+from neuroscape.models.neuroml.network_map import spike_times
+from neuroscape.models.registry import resolve
+from neuroscape.sim.engine import batch_for
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "neuroml"
+NML = DATA / "engine_pulse.nml"
+# the file's values: iafCell C dV/dt = gL (EL - V) + I, a pulse of I on [delay, delay + dur)
+C, GL, EL, THRESH, RESET = 100.0, 10.0, -65.0, -55.0, -70.0  # pF, nS, mV
+DELAY, DUR, DT = 10.005, 150.0, 0.01  # ms
+
+
+def euler_spikes(amp_pa: float, length_ms: float) -> np.ndarray:
+    """jLEMS's spike times (ms) of the pulsed cell, from the closed form of forward Euler:
+    V_k = V_inf + (V_0 - V_inf) a^k with a = 1 - dt gL / C while the pulse is on (jLEMS reads
+    it at the step's end: on in steps k with (k + 1) dt in [delay, delay + dur)); a spike in
+    the first step whose new V exceeds thresh, after n = floor(log(r) / log a) + 1 steps with
+    r = (V_inf - thresh) / (V_inf - V_0); its time is that step's end."""
+    a = 1.0 - DT * GL / C
+    v_inf = EL + amp_pa / GL
+    if v_inf <= THRESH:
+        return np.zeros(0)
+    k_on = math.ceil(DELAY / DT) - 1  # the first step with the pulse on
+    k_off = math.ceil((DELAY + DUR) / DT) - 1  # the first step with it off again
+    out, k, v0 = [], k_on, EL
+    while True:
+        n = math.floor(math.log((v_inf - THRESH) / (v_inf - v0)) / math.log(a)) + 1
+        k += n  # the spike in step k - 1, at its end k dt
+        if k - 1 >= min(k_off, round(length_ms / DT)):
+            break
+        out.append(k * DT)
+        v0 = RESET
+    return np.asarray(out)
+
+
+def run(model, length_ms: float, params: dict | None = None):
+    b = batch_for(model, conn_seed=0)
+    s = SimSettings.for_model(model.spec, duration_ms=length_ms, window_ms=length_ms)
+    res = b.run_chunk(model.spec.params_array([params or {}]), row_keys(0, np.arange(1)), s,
+                      "cpu", Recording(spikes=True))
+    return spike_times(model, res.spikes[0], s.dt_ms), res
+
+
+def test_a_pulsed_iafcell_fires_at_the_closed_form_of_forward_euler():
+    model = resolve(f"{NML}:net")
+    assert model.kind == "network"
+    # the pulsed cell and the silent one: two sub-populations of one NeuroML population
+    assert model.sizes == {"cells_g0": 1, "cells_g1": 1}
+    assert {"lif_thresh", "pg_amplitude", "pg_delay", "pg_duration"} <= set(
+        model.spec.parameter_names)
+    got, _ = run(model, 200.0)
+    want = euler_spikes(200.0, 200.0)
+    assert want.size == 16
+    np.testing.assert_allclose(got["cells"][0], want, rtol=0, atol=1e-9)
+    assert got["cells"][1].size == 0
+    # and the continuous solution (first spike delay + tau ln((V_inf - EL)/(V_inf - thresh)),
+    # the ISI tau ln((V_inf - reset)/(V_inf - thresh))) within forward Euler's error
+    tau = C / GL
+    assert abs(got["cells"][0][0] - (DELAY + tau * math.log(20.0 / 10.0))) < 0.05
+    assert abs(np.diff(got["cells"][0]).mean() - tau * math.log(25.0 / 10.0)) < 0.05
+
+
+def test_a_parameter_of_the_file_moves_the_spikes_as_the_closed_form_says():
+    model = resolve(f"{NML}:net")
+    got, _ = run(model, 200.0, {"pg_amplitude": 300.0})  # pA, the declared unit
+    np.testing.assert_allclose(got["cells"][0], euler_spikes(300.0, 200.0), rtol=0, atol=1e-9)
+
+
+def test_sweep_over_the_input_amplitude_gives_the_closed_form_rates(tmp_path, capsys):
+    model = resolve(f"{NML}:net")
+    db = str(tmp_path / "nml.db")
+    fix = [a for p in model.spec.parameters if p.name != "pg_amplitude"
+           for a in ("--fix", f"{p.name}={p.default}")]
+    rc = main(["sweep", f"{NML}:net", "--sampler", "grid", "--n", "2", "--bounds",
+               "pg_amplitude=150:300", *fix, "--db", db, "--duration-ms", "200",
+               "--window-ms", "200", "--quiet"])
+    assert rc == 0
+    capsys.readouterr()
+    assert main(["db", "query", db, "SELECT pg_amplitude, r_cells FROM runs ORDER BY "
+                 "pg_amplitude"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))[1:]
+    assert [float(r[0]) for r in rows] == [150.0, 300.0]
+    for amp, rate in rows:  # two cells, one pulsed, over 0.2 s
+        want = euler_spikes(float(amp), 200.0).size / 2 / 0.2
+        assert float(rate) == pytest.approx(want, abs=1e-9)
+    assert float(rows[1][1]) > float(rows[0][1]) > 0
+
+
+def _nml(tmp_path, extra: str, before: str) -> Path:
+    p = tmp_path / "net.nml"
+    p.write_text(NML.read_text().replace(before, extra + before))
+    return p
+
+
+@pytest.mark.parametrize("extra, before, edit, message", [
+    ('<fitzHughNagumoCell id="fhn" I="0.8"/>', "<pulseGenerator",
+     ('component="lif"', 'component="fhn"'),
+     r"<fitzHughNagumoCell id='fhn'>: fitzHughNagumoCell has no spike condition and reset"),
+    ('<voltageClamp id="vc" delay="1ms" duration="1ms" targetVoltage="-60mV" '
+     'simpleSeriesResistance="1e6ohm"/>', "<network", ('input="pg"', 'input="vc"'),
+     r"input type 'voltageClamp' cannot be mapped onto the network engine; allowed: "
+     r"pulseGenerator"),
+])
+def test_what_does_not_map_is_refused_in_one_line(tmp_path, capsys, extra, before, edit,
+                                                  message):
+    p = _nml(tmp_path, extra, before)
+    p.write_text(p.read_text().replace(*edit))
+    with pytest.raises(NeuroMLError, match=message) as info:
+        resolve(f"{p}:net")
+    assert "\n" not in str(info.value) and "net.nml:" in str(info.value)
+    rc = main(["sweep", f"{p}:net", "--n", "2", "--db", str(tmp_path / "x.db")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "net.nml:" in err and len(err.strip().splitlines()) == 1
