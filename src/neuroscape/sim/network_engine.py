@@ -1352,6 +1352,11 @@ class NetworkBatch:
         max_spk = 0
         if recording.spikes:
             max_spk = max(1024, int(n_total * settings.duration_ms * 1e-3 * 50))
+            for p in net.populations:  # Poisson sources: their mean count and 10 SD more
+                if p.kind == "poisson":
+                    mu = p.size * float(net.evaluate(p.rate, params).max()) \
+                        * settings.duration_ms * 1e-3
+                    max_spk += int(mu + 10 * math.sqrt(mu) + 100)
         spk_step = np.zeros((b, max_spk), dtype=np.int32)
         spk_idx = np.zeros((b, max_spk), dtype=np.int32)
         spk_n = np.zeros(b, dtype=np.int64)

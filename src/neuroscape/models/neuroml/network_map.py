@@ -63,7 +63,6 @@ from neuroscape.models.neuroml.simulation import (
     COND_SYNAPSES,
     SYNAPSES,
     _cell_id,
-    _held_steps,
     _synapse,
     _synapse_element,
     _target,
@@ -390,7 +389,7 @@ def network_description(path: str | Path, network_id: str | None = None, *,
         if ref is not None:  # jLEMS holds V for _held_steps steps: the engine's period is
             # one step more (it counts the spike step); an offset kept as the parameter moves
             default = next(p.default for p in model.spec.parameters if p.name == ref)
-            want = (_held_steps(default, dt_ms, length_ms) + 1) * dt_ms
+            want = (jlems_steps(default, dt_ms, length_ms, "held") + 1) * dt_ms
             pparams[ref] = f"{pparams[ref]} + {want - default!r}*ms"
         # sub-populations: cells with the same time-dependent inputs
         groups: dict[tuple, list[int]] = {}
@@ -432,7 +431,7 @@ def network_description(path: str | Path, network_id: str | None = None, *,
             split[r].append(e)
         for r, es in enumerate(split):
             name = _ident(f"{a}_to_{b}_{sid}" + (f"_m{r}" if r else ""))
-            projs[name] = _projection(a, b, es, dt_ms)
+            projs[name] = _projection(a, b, es, dt_ms, length_ms)
     # Poisson inputs: a source per target cell, one population per input element
     targets: dict[str, list] = {}
     for (pop, i), lst in n.inputs.items():
@@ -459,7 +458,7 @@ def network_description(path: str | Path, network_id: str | None = None, *,
             # as the engine's event, so no delay
             by_post.setdefault(name, []).append((k, loc, w, dt_ms, syn))
         for post, es in by_post.items():
-            projs[_ident(f"{iid}_to_{post}")] = _projection(src, post, es, dt_ms)
+            projs[_ident(f"{iid}_to_{post}")] = _projection(src, post, es, dt_ms, length_ms)
     desc = {"name": _ident(net.get("id")),
             "description": f"NeuroML2 network {net.get('id')} of {where(net)}",
             "parameters": params, "populations": pops, "projections": projs,
@@ -499,7 +498,23 @@ def _stimulus_block(inp, w: float, declare) -> dict:
     return blk
 
 
-def _projection(pre: str, post: str, edges: list, dt_ms: float) -> dict:
+def jlems_steps(span_ms: float, dt_ms: float, length_ms: float, what: str) -> int:
+    """The steps jLEMS takes to pass ``span_ms`` after an event, the count most steps of a run
+    of ``length_ms`` give: its t is accumulated as t += dt in seconds (Sim.run), so where the
+    span is a whole number of steps the count is that number or one more, event by event.
+    ``held``: the steps a refractory regime holds V (it leaves at the first step whose t
+    exceeds lastSpikeTime + refract); ``deliver``: the steps after which a delayed event is
+    delivered (the first step with send time + delay <= t)."""
+    dt_s, span_s = dt_ms * 1e-3, span_ms * 1e-3
+    n = int(round(length_ms / dt_ms)) + 1
+    t = np.add.accumulate(np.full(n + int(span_ms / dt_ms) + 4, dt_s))
+    side = "right" if what == "held" else "left"
+    k = np.searchsorted(t, t[:n] + span_s, side=side) - np.arange(n)
+    vals, counts = np.unique(k, return_counts=True)
+    return int(vals[np.argmax(counts)])
+
+
+def _projection(pre: str, post: str, edges: list, dt_ms: float, length_ms: float) -> dict:
     """A projection of explicit pairs (pre, post, weight, delay ms, synapse element): the
     weight added to the synapse's states at each event; the delay one step shorter than the
     file's (jLEMS delivers a delayed event before the cells step, the engine after)."""
@@ -508,9 +523,11 @@ def _projection(pre: str, post: str, edges: list, dt_ms: float) -> dict:
     post_i = np.array([e[1] for e in edges], dtype=np.int64)
     w = np.array([e[2] for e in edges], dtype=float)
     d = np.array([e[3] for e in edges], dtype=float)
-    # jLEMS delivers an event D = ceil(d/dt) steps after its spike, before the cells step; the
-    # engine's event of delay m steps acts after them: m = D - 1 steps, written as m dt
-    d = np.maximum(np.ceil(d / dt_ms - 1e-9) - 1, 0) * dt_ms
+    # jLEMS delivers an event D steps after its spike (jlems_steps), before the cells step;
+    # the engine's event of delay m steps acts after them: m = D - 1 steps, written as m dt
+    steps = {x: max(jlems_steps(x, dt_ms, length_ms, "deliver") - 1, 0) if x > 0 else 0
+             for x in set(d.tolist())}
+    d = np.array([steps[x] for x in d.tolist()], dtype=float) * dt_ms
     proj = {"pre": pre, "post": post,
             "connect": {"pairs": np.vstack([pre_i, post_i]), "autapses": pre == post}}
     values = {}
