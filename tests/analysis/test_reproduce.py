@@ -22,6 +22,7 @@ TINY = Plan(
 )
 
 
+@pytest.mark.slow  # the whole reproduction end to end (./dev demo runs it too)
 def test_reproduce_tiny(tmp_path):
     report = reproduce(tmp_path, plan=TINY, log=lambda m: None)
     text = report.read_text()

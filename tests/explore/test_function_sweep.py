@@ -109,6 +109,7 @@ def test_cli_sweep_of_a_model_file_stores_every_row_once_as_direct_calls_give_it
     assert _check_against_direct_calls(db) == kinds
 
 
+@pytest.mark.slow  # kills a sweep process and resumes it
 def test_sigkill_midway_then_resume_stores_every_row_once(tmp_path):
     db = tmp_path / "k.db"
     argv = _sweep_argv(MODEL_FILE, db, "--chunk", "2", "--workers", "1")
@@ -263,6 +264,7 @@ def test_a_database_without_a_stored_declaration_still_opens_and_is_upgraded(tmp
     store.close()
 
 
+@pytest.mark.slow  # starts a Dask cluster and kills a worker
 def test_dask_worker_processes_sweep_a_model_file_and_losing_one_loses_nothing(tmp_path):
     """A LocalCluster of worker processes (daemons, as Dask starts them); one is SIGKILLed
     while it runs a chunk: Dask redoes that chunk, and every row is stored exactly once."""

@@ -1,9 +1,11 @@
 import numpy as np
+import pytest
 
 import neuroscape as ns
 from neuroscape.models.cortical import SPEC, in_output_domain
 
 
+@pytest.mark.slow  # a sweep of the circuit over its box
 def test_fraction_of_the_domain_that_lands_in_O():
     """Uniform P over the physiological box: the paper saw about 10% in the output domain O."""
     rng = np.random.default_rng(2024)

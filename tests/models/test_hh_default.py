@@ -191,6 +191,7 @@ def test_block_kernel_matches_row_kernel(kind):
     assert n_spk > 100 and fast.ok.all()
 
 
+@pytest.mark.slow  # a reference simulator (NEURON)
 @pytest.mark.parametrize("integrator,bar", [(None, BAR_MS), (TABLES, TABLES_BAR_MS)])
 def test_against_neuron_over_one_second(integrator, bar):
     # truth: NEURON's own hh mechanism with exact rates (usetable off), CVODE at atol 1e-10

@@ -70,6 +70,7 @@ def test_recorded_spikes_agree_with_the_rates():
     assert len(n230) > 0 and np.all(v[1, np.round(n230 / 0.1).astype(int)] == 0.0)
 
 
+@pytest.mark.slow  # four schemes and three steps of the circuit: about a minute
 def test_integrators_and_finer_steps_converge_to_the_same_rates():
     # 500 ms transient as before, 500 ms window (was 1000 ms): the bar's noise part is 4 standard
     # errors estimated from the rows themselves, so it widens by ~sqrt(2) with the shorter window;

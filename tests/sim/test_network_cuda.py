@@ -188,6 +188,7 @@ def sim(tmp_path_factory):
     return data, json.loads(Path(out + ".json").read_text())
 
 
+@pytest.mark.slow  # the CUDA simulator runs both networks' kernels in Python: a minute
 @pytest.mark.parametrize("name", ["cortical", "features"])
 def test_spike_trains_are_identical(sim, name):
     d, _ = sim
@@ -200,6 +201,7 @@ def test_spike_trains_are_identical(sim, name):
     assert n_spikes > 40  # the comparison has spikes to compare
 
 
+@pytest.mark.slow  # the CUDA simulator runs both networks' kernels in Python: a minute
 @pytest.mark.parametrize("name", ["cortical", "features"])
 def test_states_outputs_and_records_agree(sim, name):
     d, _ = sim
@@ -214,6 +216,7 @@ def test_states_outputs_and_records_agree(sim, name):
         np.testing.assert_allclose(d[k.replace("/cpu/", "/cuda/")], d[k], rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow  # the CUDA simulator runs both networks' kernels in Python: a minute
 def test_rows_differ_and_plasticity_acts(sim):
     """The comparison is not vacuous: the two rows differ, and the weights moved."""
     d, _ = sim
@@ -222,12 +225,14 @@ def test_rows_differ_and_plasticity_acts(sim):
     assert np.all(out[:, 10] > 0)  # w_da: the reward-modulated weights spread out
 
 
+@pytest.mark.slow  # the CUDA simulator runs both networks' kernels in Python: a minute
 def test_run_batch_on_cuda_gives_the_cpu_results(sim):
     d, _ = sim
     np.testing.assert_allclose(d["features/cuda/run_batch"], d["features/cpu/run_batch"],
                                rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow  # the CUDA simulator runs both networks' kernels in Python: a minute
 def test_routing_and_a_stated_fallback(sim):
     _, meta = sim
     assert meta["routes"] == {"cuda": True, "cuda:0": True, "torch-cpu": False, "cpu": False}

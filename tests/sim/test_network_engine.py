@@ -436,6 +436,7 @@ def _stdp_rows():
     return rows
 
 
+@pytest.mark.slow  # compiles and runs a plastic network per case
 def test_stdp_weight_change_is_the_pair_rule_and_clips(stdp):
     rows = _stdp_rows()
     res = ns.simulate(stdp, rows, record_spikes=True)

@@ -286,6 +286,7 @@ def _closed_form(t_rew: float, T: float, eta=0.01, tau_c=1000.0, tau_d=200.0) ->
     return eta * c0 * np.exp(-(t_rew - 15.1) / tau_c) * 0.5 * tp * (1 - np.exp(-(T - t_rew) / tp))
 
 
+@pytest.mark.slow  # seconds of network time, twice
 def test_records_of_a_modulated_weight_follow_its_closed_form_and_leave_the_run_alone():
     out_plain = ns.simulate(_da_pair(False), [{}]).outputs
     rec = _da_pair(True)

@@ -87,6 +87,7 @@ def _reference(keys: np.ndarray) -> np.ndarray:
     return out
 
 
+@pytest.mark.slow  # re-draws every count of the stream in Python
 @pytest.mark.parametrize("precision", ["float32", "float64"])
 def test_poisson_counts_are_the_inverse_cdf_samples_of_the_stream(precision):
     net = _net(precision)

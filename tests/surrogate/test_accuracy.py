@@ -17,6 +17,7 @@ def _data(n, seed):
     return x, np.column_stack([np.sin(4 * x[:, 0]) * x[:, 1], np.exp(x[:, 0] - x[:, 1])])
 
 
+@pytest.mark.slow  # trains a network per training-set size
 def test_test_error_falls_with_the_training_set_as_a_power_law():
     tp, to = _data(2000, 0)
     sp, so = _data(1000, 1)

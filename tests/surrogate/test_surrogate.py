@@ -58,6 +58,7 @@ def test_fits_a_known_smooth_map(toy):
     assert np.all(err < 0.05 * y.std(0)), err  # far better than predicting the mean
 
 
+@pytest.mark.slow  # trains a network
 def test_an_output_undefined_in_part_of_the_box_leaves_the_other_outputs_whole():
     """y2 is undefined (NaN) where a < 0.5 (as an ISI CV is where a cell fires once): y1 is
     still fitted over the whole box, and y2 where it is defined."""
@@ -121,6 +122,7 @@ def test_bad_configurations():
         _fit(n=5)
 
 
+@pytest.mark.slow  # a circuit sweep, then training
 def test_trained_on_a_circuit_sweep_beats_the_mean(tmp_path):
     db = tmp_path / "runs.db"
     run_sweep(

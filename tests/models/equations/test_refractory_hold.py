@@ -29,7 +29,8 @@ def _isi(v_inf, v0, v_th=-50.0, tau=10.0):
 
 
 @pytest.mark.parametrize("grid", [False, True])
-@pytest.mark.parametrize("device", ["cpu", "torch-cpu"])
+# torch launches every step from Python: 60,000 steps take tens of seconds
+@pytest.mark.parametrize("device", ["cpu", pytest.param("torch-cpu", marks=pytest.mark.slow)])
 def test_unless_refractory_holds_v_and_its_absence_does_not(grid, device):
     timing = {"spike_timing": "grid"} if grid else {}
     held = equation_model(name="lif_held", equations=EQ + " (unless refractory)", **FIELDS,

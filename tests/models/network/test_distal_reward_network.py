@@ -35,6 +35,7 @@ def test_the_graph_has_the_papers_layout(net):
     assert net.spec.output_names == ["w_rewarded", "w_others", "rewards", "rate"]
 
 
+@pytest.mark.slow  # minutes of network time
 def test_the_critic_rewards_each_first_pairing_within_10_ms_after_1_to_3_s(net):
     dur = 300_000.0  # ms
     res = ns.simulate(net, [{}], seed=1, conn_seed=1, duration_ms=dur, window_ms=dur,

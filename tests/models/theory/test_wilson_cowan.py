@@ -26,6 +26,7 @@ def test_fixed_point_is_a_root_and_jacobian_matches_differences():
     np.testing.assert_allclose(wc.jacobian(e, i, p), num, rtol=1e-5, atol=1e-8)
 
 
+@pytest.mark.slow  # long simulations on both sides of the bifurcation
 def test_limit_cycle_appears_at_the_hopf_point():
     """The truth: simulations start to oscillate where the linearization's complex pair crosses
     the imaginary axis, within 1% in the swept drive P."""

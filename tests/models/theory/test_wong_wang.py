@@ -19,6 +19,7 @@ def test_psychometric_curve_rises_monotonically_from_chance():
     assert ps[-1] > 0.95
 
 
+@pytest.mark.slow  # a simulated scan of the input
 def test_bistable_range_edges_by_simulation_match_continuation():
     """The truth: the diagram from simulations shows a bistable range in the stimulus mu0 whose
     edges fall within 2% of those from the fixed points (continuation)."""
