@@ -71,7 +71,9 @@ from neuroscape.models.neuroml.simulation import (
 
 E_ALPHA = 2.7182818284590451  # Synapses.xml's alphaSynapse and alphaCurrentSynapse
 PYNN_E = 2.7182818  # PyNN.xml's alphaCurrSynapse
-STIM_INPUTS = {"pulseGenerator": "pulse", "rampGenerator": "ramp", "sineGenerator": "sine"}
+STIM_INPUTS = {"pulseGenerator": "pulse", "rampGenerator": "ramp", "sineGenerator": "sine",
+               "pulseGeneratorDL": "pulse", "rampGeneratorDL": "ramp",
+               "sineGeneratorDL": "sine"}  # fmt: skip
 INPUTS = (*STIM_INPUTS, "poissonFiringSynapse")
 ENGINE_SYNAPSES = tuple(s for s in SYNAPSES if s != "blockingPlasticSynapse")
 DEFAULT_DT_MS = 0.01  # FILE.nml:NETWORK_ID (no Simulation): jNeuroML's examples' step
@@ -370,6 +372,17 @@ def network_description(path: str | Path, network_id: str | None = None, *,
             continue
         syns = syns_of.get(pop, {})
         fields, own = _cell_model(comp, doc, syns, dt_ms, length_ms)
+        cur_unit = fields["current"]["unit"]
+        for i in range(size):
+            for inp, _, el in n.inputs.get((pop, i), []):
+                if fields["current"]["name"].startswith("I_drive"):
+                    raise error(el, f"{tag(comp)} {comp.get('id')!r} has no synaptic "
+                                "attachment: inputs cannot drive it (as in NeuroML2)")
+                dl = tag(inp).endswith("DL")
+                if tag(inp) in STIM_INPUTS and dl != (cur_unit == "1"):
+                    raise error(inp, f"{tag(inp)} drives a current in "
+                                f"{'no unit' if dl else 'amperes'}; the cell's current is in "
+                                f"{cur_unit!r} (use the {'non-' if dl else ''}DL input)")
         from neuroscape.models.equations import equation_model
 
         model = equation_model(**fields)
@@ -479,6 +492,8 @@ def _stimulus_block(inp, w: float, declare) -> dict:
     at = f"{tag(inp)} {inp.get('id')} ({where(inp)})"
 
     def par(attr: str, dim: str, scaled: bool = False) -> str:
+        if dim == "current" and tag(inp).endswith("DL"):
+            dim = "none"
         entry, _, _ = parameter_entry(inp, attr, dim, at)
         name = declare(f"{iid}_{attr}", entry, inp)
         return f"{w!r}*{name}" if scaled and w != 1.0 else name
