@@ -324,6 +324,30 @@ def test_step_family_and_a_ramp():
     assert max(rel.values()) < 0.02, (rel, res.best)
 
 
+def test_noise_on_a_plateau_at_the_threshold_is_not_a_spike():
+    """Four spikes (+30 mV, at 50, 80, 110 and 145 ms), the last repolarising only to a plateau
+    at the -20 mV threshold (a cell going into depolarisation block) that lasts to 300 ms with
+    0.5 mV of noise, then a spike cut off by the trace's end: the noise crosses the threshold
+    dozens of times (eFEL's rule counts each), the spikes are the five peaks."""
+    rng = np.random.default_rng(3)
+    dt = 0.05
+    t = np.arange(0.0, 400.0, dt)
+    v = np.full(len(t), -65.0)
+    plateau = (t >= 146.0) & (t < 300.0)
+    v[plateau] = -20.0 + 0.5 * rng.standard_normal(plateau.sum())
+    for ts in (50.0, 80.0, 110.0, 145.0):
+        v = np.maximum(v, -65.0 + 95.0 * np.exp(-0.5 * ((t - ts) / 0.3) ** 2))
+    v[t >= 399.0] = np.linspace(-60.0, 10.0, int((t >= 399.0).sum()))  # rising at the end
+    eFEL_rule = detect_peaks(t, v, min_height_mV=0.0)
+    assert len(eFEL_rule) > 50
+    got = detect_peaks(t, v)
+    np.testing.assert_allclose(got, [50.0, 80.0, 110.0, 145.0, t[-1]], atol=dt / 2)
+    # no plateau: the same spikes under either rule
+    v[plateau] = -65.0
+    v = np.maximum(v, -65.0 + 95.0 * np.exp(-0.5 * ((t - 145.0) / 0.3) ** 2))
+    np.testing.assert_allclose(detect_peaks(t, v), detect_peaks(t, v, min_height_mV=0.0))
+
+
 def test_single_step_window_and_spontaneous_spikes():
     """The ABF's protocol: its first step ends at 646.85 ms, the next epoch starts at 1146.85
     ms (its README); a recording that fires before its step has no voltage_base."""

@@ -221,10 +221,27 @@ def ramp_protocol(t_ms: np.ndarray, i_nA: np.ndarray, index: int = 0) -> StepPro
 
 
 # ------------------------------------------------------------------------------ features
-def detect_peaks(t_ms: np.ndarray, v: np.ndarray, threshold_mV: float = -20.0) -> np.ndarray:
+# a spike rises and falls at least this far on both sides, down to the lowest V between it and
+# its neighbouring crossings: the recorded spikes of the pyABF sample cells rise 36-138 mV above
+# those troughs, while noise on a plateau at the threshold (a cell in depolarisation block sitting
+# at -20 mV: 171116sh_0019 at 1100-1200 pA) crosses it again and again with 2 mV or less
+MIN_SPIKE_HEIGHT_MV = 10.0
+
+
+def detect_peaks(
+    t_ms: np.ndarray,
+    v: np.ndarray,
+    threshold_mV: float = -20.0,
+    min_height_mV: float = MIN_SPIKE_HEIGHT_MV,
+) -> np.ndarray:
     """Spike times (ms) of a recorded trace by eFEL's ``peak_time`` rule: the time of the
     maximum between each upward crossing of ``threshold_mV`` and the next downward one (a
-    crossing still up at the trace's end counts)."""
+    crossing still up at the trace's end counts); a crossing whose maximum stands less than
+    ``min_height_mV`` above the lowest V between it and the previous crossing, or between it
+    and the next, is noise riding on a plateau at the threshold, not a spike, and is left out
+    (the Allen Institute's feature extractor likewise drops events under a minimum height;
+    eFEL counts them). A side that the trace cuts off (above the threshold at its start or
+    end) is not held against it."""
     v = np.asarray(v, float)
     above = v > threshold_mV
     d = np.diff(above.astype(np.int8))
@@ -232,12 +249,24 @@ def detect_peaks(t_ms: np.ndarray, v: np.ndarray, threshold_mV: float = -20.0) -
     downs = np.flatnonzero(d == -1) + 1
     if above[0]:
         ups = np.r_[0, ups]
-    times = []
+    peaks = []
     for u in ups:
         j = np.searchsorted(downs, u)
         e = int(downs[j]) if j < len(downs) else len(v)
-        times.append(t_ms[u + int(np.argmax(v[u:e]))])
-    return np.asarray(times, float)
+        peaks.append(u + int(np.argmax(v[u:e])))
+    if len(peaks) and min_height_mV > 0:
+        pk = np.asarray(peaks, int)
+        bounds = np.r_[0, pk, len(v)]
+        keep = []
+        for i, k in enumerate(pk):
+            left = v[bounds[i] : k + 1].min()
+            right = v[k : bounds[i + 2]].min()
+            cut_left = i == 0 and above[0]
+            cut_right = i == len(pk) - 1 and above[-1]
+            h = [v[k] - x for x, cut in ((left, cut_left), (right, cut_right)) if not cut]
+            keep.append(min(h, default=np.inf) >= min_height_mV)
+        peaks = [k for k, ok in zip(peaks, keep, strict=True) if ok]
+    return np.asarray([t_ms[k] for k in peaks], float)
 
 
 def spike_features(spikes: np.ndarray, p: StepProtocol) -> dict[str, float]:
