@@ -98,9 +98,11 @@ def test_depolarisation_block_on_f_i_sequences():
 
 def test_depolarisation_block_of_a_real_cell():
     """pyABF's sample 171116sh_0019.abf (Scott W. Harden): steps of -100 to 2000 pA by 100 pA;
-    spikes in each step (eFEL's -20 mV peak rule, read from the file): the cell fires 48 at
-    1100 pA and 1-2 from 1300 pA on, in depolarisation block."""
-    counts = [0, 0, 3, 6, 9, 11, 13, 14, 15, 15, 16, 22, 48, 47, 2, 2, 1, 1, 1, 1, 1, 1]
+    spikes in each step (``detect_peaks``, read from the file): the cell fires at most 16 (at
+    1000 pA), 14 and 12 at 1100 and 1200 pA, and 1-2 from 1300 pA on, in depolarisation block
+    (eFEL's rule, which also counts noise crossing -20 mV on the block's plateau, reads 22, 48
+    and 47 at 1000-1200 pA; the block sweeps are the same)."""
+    counts = [0, 0, 3, 6, 9, 11, 13, 14, 15, 15, 15, 16, 14, 12, 2, 2, 1, 1, 1, 1, 1, 1]
     amps = -0.1 + 0.1 * np.arange(len(counts))
     flags = depolarisation_block(amps, counts)
     assert np.flatnonzero(flags).tolist() == list(range(14, 22))
