@@ -113,7 +113,7 @@ def _nml(tmp_path, extra: str, before: str) -> Path:
 @pytest.mark.parametrize("extra, before, edit, message", [
     ('<fitzHughNagumoCell id="fhn" I="0.8"/>', "<pulseGenerator",
      ('component="lif"', 'component="fhn"'),
-     r"<fitzHughNagumoCell id='fhn'>: fitzHughNagumoCell has no spike condition and reset"),
+     r"<fitzHughNagumoCell id='fhn'>: fitzHughNagumoCell has no spike condition"),
     ('<voltageClamp id="vc" delay="1ms" duration="1ms" targetVoltage="-60mV" '
      'simpleSeriesResistance="1e6ohm"/>', "<network", ('input="pg"', 'input="vc"'),
      r"input type 'voltageClamp' cannot be mapped onto the network engine; allowed: "
@@ -129,3 +129,57 @@ def test_what_does_not_map_is_refused_in_one_line(tmp_path, capsys, extra, befor
     rc = main(["sweep", f"{p}:net", "--n", "2", "--db", str(tmp_path / "x.db")])
     err = capsys.readouterr().err
     assert rc == 2 and "net.nml:" in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ the engine's extensions
+def _integrator_net(read: str):
+    """An integrator without reset, C dv/dt = I (a spike at each upward crossing of 10.5 mV, as
+    conductance-based NeuroML cells spike), driven by three pulses of the population's
+    stimulus: +A on [1.05, 3.05) ms, -A on [4.05, 6.05) ms, +A on [7.05, 9.05) ms, A/C = 10
+    mV/ms (the edges inside steps of 0.1 ms: no step is on or off by rounding)."""
+    from neuroscape.models.network.description import network_model
+
+    model = {"name": "integrator", "equations": "dv/dt = I/C : mV",
+             "current": {"name": "I", "unit": "pA"}, "initial": {"v": "0 mV"},
+             "parameters": {"C": {"default": "100 pF", "low": "50 pF", "high": "200 pF"}},
+             "spike_level": "10.5 mV"}
+    pulses = [{"kind": "pulse", "read": read, "amplitude": a, "delay": d, "duration": "2 ms"}
+              for a, d in (("A", "1.05 ms"), ("-A", "4.05 ms"), ("A", "7.05 ms"))]
+    return network_model({
+        "name": "integrators",
+        "parameters": {"A": {"default": "1000 pA", "low": "500 pA", "high": "2000 pA"}},
+        "populations": {"x": {"size": 2, "model": model, "integrator": "euler",
+                              "stimulus": pulses}},
+        "settings": {"duration": "12 ms", "dt": "0.1 ms"}})
+
+
+@pytest.mark.parametrize("read, first", [("start", 21), ("end", 20)])
+def test_stimulus_and_upward_crossings_against_the_closed_form(read, first):
+    """Forward Euler of C dv/dt = I is the running sum v_s = (dt/C) sum_{j <= s} I_j: each
+    step of a pulse adds 1 mV; read at the step's start (t = j dt), step j sees the pulse from
+    j = 11, v exceeds 10.5 mV after step 21 (11 mV); read at its end ((j + 1) dt), from j = 10,
+    after step 20. Down to 0 mV during the negative pulse (re-armed), up again 60 steps
+    later."""
+    net = _integrator_net(read)
+    b = batch_for(net, conn_seed=0)
+    s = SimSettings.for_model(net.spec)
+    keys = row_keys(0, np.arange(2))
+    params = net.spec.params_array([{}, {"A": 2000.0}])
+    res = b.run_chunk(params, keys, s, "cpu", Recording(spikes=True, v_neurons=(0,)))
+    t, i = res.spikes[0]
+    np.testing.assert_allclose(np.sort(t[i == 0]), [first * 0.1, (first + 60) * 0.1],
+                               atol=1e-9)
+    assert np.sum(i == 1) == 2
+    v = res.voltages[0][0]  # after each step: the running sum
+    assert v[first] == pytest.approx(11.0) and v[60] == pytest.approx(0.0, abs=1e-5)
+    # row 2: A doubled, 2 mV a step: above 10.5 mV after 6 steps (12 mV)
+    t2, i2 = res.spikes[1]
+    np.testing.assert_allclose(np.sort(t2[i2 == 0]),
+                               [(first - 10 + 5) * 0.1, (first + 50 + 5) * 0.1], atol=1e-9)
+    torch = pytest.importorskip("torch")  # noqa: F841 - the torch back end: the same spikes
+    from neuroscape.sim.network_torch import run_chunk_torch
+
+    rt = run_chunk_torch(b, params, keys, s, "torch-cpu", Recording(spikes=True))
+    for (ta, ia), (tb, ib) in zip(res.spikes, rt.spikes, strict=True):
+        np.testing.assert_array_equal(ta, tb)
+        np.testing.assert_array_equal(ia, ib)

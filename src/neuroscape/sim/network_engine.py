@@ -157,6 +157,10 @@ def _step_def32(q: int, pop: Population, scheme: str) -> str:
     from neuroscape.models.equations.codegen import jit_function
 
     m, eq = pop.model, pop.model.equations
+    if not m.has_reset:
+        raise NetworkError(
+            f"population {pop.name}: precision float32 needs a model with threshold and reset; "
+            f"{m.name} spikes at upward crossings (allowed: precision float64)")
     if eq is None:
         raise NetworkError(
             f"population {pop.name}: precision float32 needs a model written as equations; "
@@ -194,7 +198,8 @@ def _step_def(q: int, pop: Population, scheme: str) -> tuple[list[str], str]:
     else:
         imports.append(("rhs", f"rhs_{q}"))
         src = step_source(get_tableau(scheme), n_s, n_p + 1, name=name, rhs=f"rhs_{q}")
-    imports += [("threshold", f"threshold_{q}"), ("reset", f"reset_{q}")]
+    if m.has_reset:  # a model without reset spikes at upward crossings (written inline)
+        imports += [("threshold", f"threshold_{q}"), ("reset", f"reset_{q}")]
     lines = [f"from {m.module} import "
              + ", ".join(f"{m.function_name(r)} as {a}" for r, a in imports)]
     return lines, src
@@ -460,12 +465,18 @@ class _Gen:
                 E(3, "anyf = False", f"for i in range({self.padn[p.name]}):")
                 E(4, f"{ts}{one} = step_{qi}({ys}, dts, {P}_c{', ' + ps if ps else ''})",
                   f"free = {P}_ref[i] <= si")
-                if m.hold_refractory:
+                if not m.has_reset:  # the V before the step: an upward crossing
+                    E(4, f"yo = {P}_y0[i]")
+                if m.hold_refractory and m.has_reset:
                     E(4, f"a0 = a0 if free else {P}_hv[i]")
                 for i in range(n_s):
                     E(4, f"{P}_y{i}[i] = a{i}")
-                E(4, f"f = free and threshold_{qi}({ts}{', ' + ps if ps else ''})",
-                  f"{P}_fl[i] = f", "anyf |= f")
+                if m.has_reset:
+                    E(4, f"f = free and threshold_{qi}({ts}{', ' + ps if ps else ''})")
+                else:  # a spike where V crosses spike_level upward on the step grid
+                    lv = repr(float(m.spike_level))
+                    E(4, f"f = yo <= {lv} and a0 > {lv}")
+                E(4, f"{P}_fl[i] = f", "anyf |= f")
                 E(3, "if anyf:", f"    for i in range({p.size}):",
                   f"        if {P}_fl[i]:",
                   f"            {P}_sp[{P}_nsp] = i", f"            {P}_nsp += 1")
@@ -504,9 +515,10 @@ class _Gen:
                 ys = ", ".join(f"{P}_y{i}[i]" for i in range(len(m.states)))
                 ps = ", ".join(f"{P}_p{j}" for j in range(len(m.spec.parameters)))
                 one = "," if len(m.states) == 1 else ""
-                E(4, f"{ys}{one} = reset_{qi}({ys}{', ' + ps if ps else ''})",
-                  f"{P}_ref[i] = s + {P}_nr")
-                if m.hold_refractory:
+                if m.has_reset:
+                    E(4, f"{ys}{one} = reset_{qi}({ys}{', ' + ps if ps else ''})")
+                E(4, f"{P}_ref[i] = s + {P}_nr")
+                if m.hold_refractory and m.has_reset:
                     E(4, f"{P}_hv[i] = {P}_y0[i]")
             E(4, "if s >= rec_start:", f"    cnt[b, {off} + i] += 1")
             E(4, "if n_sp < max_spk:", "    spk_step[b, n_sp] = s",

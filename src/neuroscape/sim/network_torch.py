@@ -682,15 +682,21 @@ class _TorchRun:
                 cur = P["cur"] if P["curt"] is None else P["curt"][:, s:s + 1]
                 out = P["fns"].step(*y, dt, cur, *P["p"])
                 new = [self._full(x, shape) for x in out]
-            if P["hold"]:
+            if P["hold"] and P["pop"].model.has_reset:
                 new[0] = self.torch.where(P["ref"] > s, P["hv"], new[0])
+            P["yo"] = P["y"][0]  # the V before the step (upward crossings)
             P["y"] = new
 
     def _thresholds(self, s: int, soff: int) -> None:
         torch = self.torch
         for P in self.pops:
             P["ev"] = None
-            if P["kind"] == "neuron":
+            if P["kind"] == "neuron" and not P["pop"].model.has_reset:
+                lv = float(P["pop"].model.spike_level)  # an upward crossing on the grid
+                shape = (self.b, P["n"])
+                P["mask"] = (self._full(P["yo"], shape) <= lv) & (self._full(P["y"][0], shape)
+                                                                  > lv)
+            elif P["kind"] == "neuron":
                 th = P["fns"].threshold(*P["y"], *P["p"])
                 P["mask"] = (P["ref"] <= s) & self._full(th, (self.b, P["n"]), torch.bool)
             elif P["kind"] == "poisson":
@@ -983,7 +989,7 @@ class _TorchRun:
         counted = s >= st.rec_start
         for P in self.pops:
             mask = P["mask"]
-            if P["kind"] == "neuron":
+            if P["kind"] == "neuron" and P["pop"].model.has_reset:
                 new = P["fns"].reset(*P["y"], *P["p"])
                 shape = (self.b, P["n"])
                 P["y"] = [torch.where(mask, self._full(x, shape), y)

@@ -808,9 +808,8 @@ def _population(ctx: _Ctx, pn, pd, folder: Path) -> Population:
         warnings.warn(f"{ctx.origin}: population {pn}: model {model.name} finds its spike times "
                       "inside the step; in a network spikes fall on the step grid (Brian2's "
                       "semantics)", stacklevel=2)
-    if not model.has_reset:
-        raise ctx.err(f"model {model.name!r} has no threshold and reset; a network population "
-                      "needs a spiking model with threshold/reset", *at, "model")
+    # a model without threshold and reset (a conductance-based cell) spikes where its first
+    # state crosses its spike_level upward on the step grid
     names = model.spec.parameter_names
     given = _mapping(ctx, pd.get("params"), "params", *at, "params")
     for k in given:

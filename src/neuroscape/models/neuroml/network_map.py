@@ -8,8 +8,10 @@ parameters):
 
 - a ``population`` of an abstract cell with a spike condition (iafCell, iafRefCell, iafTauCell,
   iafTauRefCell, izhikevichCell, izhikevich2007Cell, adExIaFCell, PyNN's IF_curr_exp and
-  IF_curr_alpha) -> neuron populations whose model is the cell's equations (``cells.py``, jLEMS's
-  semantics: forward Euler, spikes and resets on the step grid) plus the states of every
+  IF_curr_alpha) or of a conductance-based cell (pointCellCondBased, one-segment cell: a spike
+  where V crosses thresh upward, the engine's populations without reset) -> neuron populations
+  whose model is the cell's equations (``cells.py``, ``conductance.py``, jLEMS's semantics:
+  forward Euler, spikes and resets on the step grid) plus the states of every
   synapse element the population receives (Synapses.xml, PyNN.xml): expOneSynapse (g),
   expTwoSynapse (A, B), alphaSynapse and alphaCurrentSynapse (x, y), expCurrSynapse (I) and
   alphaCurrSynapse (x, y), each state dimensionless (the event adds the connection's weight),
@@ -39,9 +41,9 @@ Parameters: each referenced component's numeric attributes, as ``COMPONENT_ATTRI
 the file's value as default and the default box of ``cells.default_bounds`` (voltages +-20 mV,
 other quantities x/2 to 2x), a Poisson rate as ``COMPONENT_averageRate`` in Hz.
 
-Refused, one line naming the element, the file and the line: conductance-based cells in a
-network (they run in ``neuroscape simulate LEMS.xml``), short-term plasticity, inputs other than
-the above, a dimensionless (DL) cell with synapses, and what ``simulation.py`` refuses.
+Refused, one line naming the element, the file and the line: fitzHughNagumoCell (no spike
+condition), short-term plasticity, inputs other than the above, a dimensionless (DL) cell with
+synapses, and what ``simulation.py`` refuses.
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ from pathlib import Path
 import numpy as np
 
 from neuroscape.models.neuroml.cells import (
-    ABSTRACT_CELLS,
     LEMS_DT,
     default_bounds,
     parameter_entry,
@@ -146,14 +147,11 @@ def _cell_model(comp, doc, syns: dict, dt_ms: float, length_ms: float):
     """(model fields, the cell's own parameter names) of cell element ``comp`` with the states
     of the synapse elements ``syns`` (id -> element)."""
     t = tag(comp)
-    if t not in ABSTRACT_CELLS:
-        raise error(comp, f"{t} cells in a network run in neuroscape simulate LEMS.xml only "
-                    "(jLEMS's order); on the network engine allowed: integrate-and-fire "
-                    f"cells ({', '.join(c for c in ABSTRACT_CELLS if c != 'fitzHughNagumoCell')})")
-    f = cell_fields(comp, doc, lems_semantics=True)
-    if "threshold" not in f:
-        raise error(comp, f"{t} has no spike condition and reset; a network population needs "
-                    "one (allowed: integrate-and-fire cells)")
+    f = cell_fields(comp, doc, lems_semantics=True)  # refuses what maps onto no model
+    if t == "fitzHughNagumoCell":
+        raise error(comp, f"{t} has no spike condition (NeuroML2 emits no spike from it); a "
+                    "network population needs one (allowed: integrate-and-fire and "
+                    "conductance-based cells)")
     cur, unit = f["current"]["name"], f["current"]["unit"]
     eqs = f["equations"]
     v = re.match(r"\s*d(\w+)/dt", eqs).group(1)
