@@ -20,8 +20,9 @@ parameters):
   ``inputList``: pulseGenerator, rampGenerator, sineGenerator, with their weights) form one
   sub-population ``POP`` (or ``POP_gK`` when there are several), the inputs its ``stimulus``;
 - ``spikeGenerator`` populations -> ``kind: spikes`` populations (their trains written up to
-  the run's length); ``poissonFiringSynapse`` inputs -> a ``kind: poisson`` population per
-  input element (one source per target cell) and projections onto the synapse's states;
+  10 s, or the declared length if longer); ``poissonFiringSynapse`` inputs -> a ``kind:
+  poisson`` population per input element (one source per target cell) and projections onto
+  the synapse's states;
 - connections (``projection`` with ``connection``/``connectionWD``, ``synapticConnection``)
   grouped by (pre sub-population, post sub-population, synapse element) -> projections with
   their explicit pairs and each edge's weight and delay (``connect: {pairs, values}``).
@@ -79,6 +80,7 @@ INPUTS = (*STIM_INPUTS, "poissonFiringSynapse")
 ENGINE_SYNAPSES = tuple(s for s in SYNAPSES if s != "blockingPlasticSynapse")
 DEFAULT_DT_MS = 0.01  # FILE.nml:NETWORK_ID (no Simulation): jNeuroML's examples' step
 DEFAULT_LENGTH_MS = 1000.0
+GENERATOR_HORIZON_MS = 10_000.0  # spikeGenerator trains written up to this time at least
 _ID = re.compile(r"\W")
 V_LAG, LAG_DT = "v_lems", "lems_lag_dt"  # the V a conductance synapse reads (one step old)
 I_IN = "I_in"  # the stimulus symbol of a mapped cell (inputs and the constant current)
@@ -323,7 +325,6 @@ def network_description(path: str | Path, network_id: str | None = None, *,
     projs: dict[str, dict] = {}
     cell_map: dict[str, list] = {}
     outputs: dict[str, dict] = {}
-    n_steps = int(round(length_ms / dt_ms))
 
     def declare(name: str, entry: dict, el) -> str:
         if name in params and params[name]["default"] != entry["default"]:
@@ -356,9 +357,14 @@ def network_description(path: str | Path, network_id: str | None = None, *,
             if not per >= dt_ms:
                 raise error(comp, f"period {comp.get('period')!r}; allowed: >= the step "
                             f"({dt_ms:g} ms)")
-            k = np.arange(1, int(length_ms / per) + 2)
+            # the train up to 10 s (or the declared length, if longer or if that would be
+            # more than 5 million spikes), so that longer runs than declared keep it
+            horizon = max(length_ms, GENERATOR_HORIZON_MS)
+            if size * horizon / per > 5e6:
+                horizon = length_ms
+            k = np.arange(1, int(horizon / per) + 2)
             steps = np.ceil(k * per / dt_ms - 1e-9) - 1  # jLEMS's step of spike k
-            t = steps[steps < n_steps] * dt_ms  # engine step k: jLEMS's time (k + 1) dt
+            t = steps[steps < int(round(horizon / dt_ms))] * dt_ms  # step k: jLEMS's (k + 1) dt
             name = _ident(pop)
             pops[name] = {"kind": "spikes", "size": size,
                           "spikes": [{"times": np.repeat(t, size),
