@@ -69,6 +69,27 @@ def test_passive_properties_without_hyperpolarising_steps():
     assert p.rest_mV == pytest.approx(-65.0, abs=0.05)
 
 
+def test_rest_is_the_median_of_the_sweeps_baselines():
+    """A spontaneously firing cell whose baseline drifts down in its last sweeps: four sweeps
+    sit at -50 mV with a spontaneous spike (+20 mV for 1 ms) before the step, two at -60 mV
+    without one. The rest read in the lab is the median over sweeps of each baseline, -50 mV
+    (the sweeps without a spontaneous spike alone, ``quiet_rest_mV``, give the drift's -60)."""
+    rests = [-50.0, -50.0, -50.0, -50.0, -60.0, -60.0]
+    out = []
+    for k, rest in enumerate(rests):
+        sw = rc_family([0.05], rest=rest, seed=k).sweeps[0]
+        v = np.array(sw.v_mV)
+        if rest == -50.0:
+            v[(sw.t_ms >= 40.0) & (sw.t_ms < 41.0)] = 20.0
+        out.append(Sweep(k, sw.t_ms, v, sw.i_nA))
+    p = passive_properties(SweepSet(tuple(out), "drift", DT))
+    assert p.rest_mV == pytest.approx(-50.0, abs=0.05)
+    assert p.quiet_rest_mV == pytest.approx(-60.0, abs=0.05)
+    assert p.as_dict()["quiet_rest_mV"] == p.quiet_rest_mV
+    # every sweep fires before its step: no quiet rest
+    assert passive_properties(SweepSet(tuple(out[:4]), "firing", DT)).quiet_rest_mV is None
+
+
 def test_passive_properties_of_the_recording():
     """The shipped cell (pyABF's 171116sh_0018): its hyperpolarising steps of -100 to -25 pA
     deflect it by about 11 mV at -100 pA (R_in near 110 MOhm; pyABF's memtest of the same

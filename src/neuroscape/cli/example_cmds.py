@@ -139,7 +139,14 @@ def fit_real_cell(
       the family when the family has no hyperpolarising step); E_L's box lies around the
       rest, and the search starts from g_L = 1 / R_in, C = tau / R_in, E_L = rest (adex's
       boxes, C 10-500 pF and g_L 0.5-60 nS, hold cortical cells from ~45-pF interneurons
-      to large pyramidal cells, so the recorded current is used as it is);
+      to large pyramidal cells, so the recorded current is used as it is). E_L's rest is
+      the quiet one (``PassiveEstimate.quiet_rest_mV``, the sweeps without a spike before
+      their step) where there is one: a spontaneously firing cell's baseline between its
+      spikes lies on the way to its threshold, not at a model's leak reversal. Measured on
+      pyABF's 17o05028 (baselines -45 mV, quiet sweeps -59 mV; E_L's box [-70, -55] mV
+      either way, so only the start moves), held-out spiking sweeps within over seeds 0-5:
+      40 of 48 from -59 mV, 33 from -55 mV (the box's edge), 35 from -60 mV (its centre):
+      CMA-ES's sensitivity to its start as much as the rest;
     - C, g_L and tau_w are searched in log space (``FitProblem.log_scale``); the absolute
       refractory period t_ref is free (the f-I curve of a fast-spiking cell saturates);
     - sweeps in depolarisation block (``fit.protocols.depolarisation_block``: above the f-I
@@ -228,8 +235,8 @@ def fit_real_cell(
         )
     spec = resolve(ADEX_MODEL).spec
     # E_L around the rest, within adex's declared domain (a cell that rests above it, e.g.
-    # firing spontaneously, gets the domain's top 15 mV)
-    rest = passive.rest_mV
+    # firing spontaneously, gets the domain's top 15 mV); the quiet sweeps' rest where any
+    rest = passive.rest_mV if passive.quiet_rest_mV is None else passive.quiet_rest_mV
     dom = spec.parameter("E_L")
     centre = min(max(rest, dom.low + E_L_BELOW_REST_MV), dom.high - E_L_ABOVE_REST_MV)
     lo, hi = centre - E_L_BELOW_REST_MV, centre + E_L_ABOVE_REST_MV
@@ -304,7 +311,11 @@ def fit_real_cell(
         f"Fitted on sweeps {', '.join(map(str, fit_idx))} by {method} ({res.n_sims} candidates, "
         f"each on {len(fit_idx)} sweeps, {wall:.1f} s); sweeps {', '.join(map(str, even))} "
         f"held out. Sweeps cut to {win} ms of the file (the family's step), re-based to 0 ms. "
-        f"Passive properties of the fitted sweeps: rest {passive.rest_mV:.1f} mV, R_in "
+        f"Passive properties of the fitted sweeps: rest {passive.rest_mV:.1f} mV"
+        + (f" (the sweeps without a spike before the step: {rest:.1f} mV, E_L's box and "
+           "start)"
+           if abs(rest - passive.rest_mV) > 0.05 else "")
+        + ", R_in "
         + (f"{passive.r_in_MOhm:.0f} MOhm" if passive.r_in_MOhm else "n/a")
         + ", tau "
         + (f"{passive.tau_ms:.1f} ms" if passive.tau_ms else "n/a")

@@ -1131,12 +1131,15 @@ class PassiveEstimate:
     the current of the hyperpolarising steps), membrane time constant ``tau_ms`` (the median of
     one-exponential fits to their onsets), and what follows for a one-compartment cell:
     ``g_nS`` = 1 / R_in and ``c_pF`` = tau / R_in; ``sweeps``: the file indices used (None
-    values: no hyperpolarising sweep without spikes to read them from)."""
+    values: no hyperpolarising sweep without spikes to read them from); ``quiet_rest_mV``:
+    the median baseline of the sweeps without a spike before their step (None when every
+    sweep fires there): where a spontaneously firing cell sits when it is quiet."""
 
     rest_mV: float
     r_in_MOhm: float | None
     tau_ms: float | None
     sweeps: tuple[int, ...]
+    quiet_rest_mV: float | None = None
 
     @property
     def g_nS(self) -> float | None:
@@ -1150,7 +1153,8 @@ class PassiveEstimate:
 
     def as_dict(self) -> dict:
         return {"rest_mV": self.rest_mV, "r_in_MOhm": self.r_in_MOhm, "tau_ms": self.tau_ms,
-                "g_nS": self.g_nS, "c_pF": self.c_pF, "sweeps": list(self.sweeps)}  # fmt: skip
+                "g_nS": self.g_nS, "c_pF": self.c_pF, "sweeps": list(self.sweeps),
+                "quiet_rest_mV": self.quiet_rest_mV}  # fmt: skip
 
 
 TAU_FIT_SKIP_MS = 1.0  # the onset's first ms is left out of the tau fit (the bridge's jump)
@@ -1186,13 +1190,17 @@ def _onset_tau(t: np.ndarray, v: np.ndarray, p: StepProtocol) -> float | None:
 def passive_properties(sweeps, spike_threshold_mV: float = -20.0) -> PassiveEstimate:
     """Rest, input resistance and membrane time constant of a step family, the way they are
     read in the lab (e.g. the Allen Cell Types Database's electrophysiology white paper):
-    the rest is the median V before the steps (over the sweeps without a spike there, else all);
+    the rest is the median over sweeps of each sweep's pre-step baseline (its median V before
+    the step), every sweep counted, also one that fires there: a spontaneously firing cell's
+    rest is where it sits between its spikes, and a family whose baseline drifts (e.g. down
+    after the strong steps of its last sweeps) is read at its typical sweep, not at the drift
+    (``quiet_rest_mV``: the median over the sweeps without a spike before the step alone);
     R_in the least-squares slope through the origin of the steady-state deflection (mean V over
     the last 10% of the step minus the sweep's baseline) against the current of the
     hyperpolarising steps in which the cell does not fire; tau the median over those sweeps of
     one-exponential fits from 1 ms after the onset to the trace's minimum. Refused (FitError)
     when no sweep has a baseline before its step."""
-    base, clean, di, dv, taus, used = [], [], [], [], [], []
+    base, quiet, di, dv, taus, used = [], [], [], [], [], []
     for sw in sweeps.sweeps:
         p = step_protocol(sweeps, sw.index)
         t, v = np.asarray(sw.t_ms, float), np.asarray(sw.v_mV, float)
@@ -1203,7 +1211,7 @@ def passive_properties(sweeps, spike_threshold_mV: float = -20.0) -> PassiveEsti
         b = float(np.median(v[pre]))
         base.append(b)
         if not np.any(spikes < p.t_on_ms):
-            clean.append(b)
+            quiet.append(b)
         if p.ramp_end_nA is not None or p.amp_nA >= 0:
             continue
         if np.any((spikes >= p.t_on_ms) & (spikes <= p.t_off_ms)):
@@ -1222,13 +1230,14 @@ def passive_properties(sweeps, spike_threshold_mV: float = -20.0) -> PassiveEsti
             f"{getattr(sweeps, 'source', '') or 'the sweeps'}: no sweep has a baseline before "
             "its step (the recorded rest)"
         )
-    rest = float(np.median(clean if clean else base))
+    rest = float(np.median(base))
     di, dv = np.asarray(di), np.asarray(dv)
     r_in = float(np.dot(di, dv) / np.dot(di, di)) if len(di) else None  # mV / nA = MOhm
     if r_in is not None and not r_in > 0:
         r_in = None
     tau = float(np.median(taus)) if taus else None
-    return PassiveEstimate(rest, r_in, tau, tuple(used))
+    quiet_rest = float(np.median(quiet)) if quiet else None
+    return PassiveEstimate(rest, r_in, tau, tuple(used), quiet_rest)
 
 
 BLOCK_FRACTION = 0.5  # of the f-I curve's peak count
