@@ -183,3 +183,50 @@ def test_stimulus_and_upward_crossings_against_the_closed_form(read, first):
     for (ta, ia), (tb, ib) in zip(res.spikes, rt.spikes, strict=True):
         np.testing.assert_array_equal(ta, tb)
         np.testing.assert_array_equal(ia, ib)
+
+
+def _leak_net(early: bool, order=("src", "x"), delay="0 ms"):
+    """A spike source firing at 1 ms (step 10 of 0.1 ms) onto a leak dv/dt = -v/tau (10 ms)
+    with v += 1 mV, early or not."""
+    from neuroscape.models.network.description import network_model
+
+    model = {"name": "leak", "equations": "dv/dt = -v/tau + I/nF : mV",
+             "current": {"name": "I", "unit": "pA"}, "initial": {"v": "0 mV"},
+             "parameters": {"tau": {"default": "10 ms", "low": "5 ms", "high": "20 ms"}},
+             "threshold": "v > 100*mV", "reset": "v = 0*mV", "spike_timing": "grid"}
+    pops = {"src": {"kind": "spikes", "size": 1, "spikes": [["1 ms", 0]]},
+            "x": {"size": 1, "model": model, "integrator": "euler"}}
+    return network_model({
+        "name": "leak_net", "populations": {k: pops[k] for k in order},
+        "projections": {"j": {"pre": "src", "post": "x", "connect": "all_to_all",
+                              "on_pre": "v_post += 1*mV", "delay": delay, "early": early}},
+        "outputs": {"r": {"rate": "x"}},
+        "settings": {"duration": "2 ms", "dt": "0.1 ms"}})
+
+
+@pytest.mark.parametrize("early, after_step_10", [(True, 1.0 - 0.1 / 10.0), (False, 1.0)])
+def test_early_events_act_before_the_later_population_steps(early, after_step_10):
+    """Early (jLEMS's order): the jump acts before x's Euler step of step 10, which then decays
+    it by (1 - dt/tau); else (Brian2's order) after it: 1 mV at the end of step 10; the decay
+    of forward Euler after that, (1 - dt/tau)^n, in both."""
+    net = _leak_net(early)
+    b = batch_for(net, conn_seed=0)
+    s = SimSettings.for_model(net.spec)
+    res = b.run_chunk(net.spec.params_array([{}]), row_keys(0, np.arange(1)), s, "cpu",
+                      Recording(v_neurons=(1,)))
+    v = res.voltages[0][0].astype(float)
+    assert np.all(v[:10] == 0.0)
+    want = after_step_10 * (1 - 0.1 / 10.0) ** np.arange(10)
+    np.testing.assert_allclose(v[10:], want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"order": ("x", "src")}, r"early: the pre population src must be declared before the "
+                              r"post population x"),
+    ({"delay": "1 ms"}, r"early: allowed with delay 0 and on_pre only"),
+])
+def test_early_events_refused_where_they_cannot_act_early(kw, message):
+    from neuroscape.models.network.description import NetworkError
+
+    with pytest.raises(NetworkError, match=message):
+        _leak_net(True, **kw)

@@ -444,7 +444,8 @@ class _Gen:
         self._inputs_setup()
 
         E(2, f"dts = {self.ft}(dt)", "for s in range(n_steps):", f"    si = {self.it}(s)")
-        E(3, f"base_s = np.uint64(s) * np.uint64({N})")
+        E(3, f"base_s = np.uint64(s) * np.uint64({N})",
+          "base_syn = np.uint64(s) * np.uint64(n_syn_all)")
         # 1-2. integrate, hold the refractory ones and test the threshold in one vectorizable
         # pass per population that also finds the first and last neuron that crossed, then
         # gather the spiking neurons between those two only: the gather's store index depends
@@ -488,12 +489,13 @@ class _Gen:
             else:
                 E(3, f"for c in range({P}_sptr[s], {P}_sptr[s + 1]):",
                   f"    {P}_sp[{P}_nsp] = {P}_sidx[c]", f"    {P}_nsp += 1")
+            self._early(p)  # jLEMS's order: its events before later populations step
         # 3. reward signals, then the synapses in Brian2's order: every on_pre pathway, the
         # Poisson inputs, every on_post pathway
         self._modulators_step()
-        E(3, "base_syn = np.uint64(s) * np.uint64(n_syn_all)")
         for ji, j in enumerate(self.net.projections):
-            self._pre_step(ji, j)
+            if not j.early:  # early ones acted after their pre population stepped (above)
+                self._pre_step(ji, j)
         self._inputs_step()
         for ji, j in enumerate(self.net.projections):
             self._post_step(ji, j)
@@ -544,6 +546,13 @@ class _Gen:
         else:
             E(2, "ok[b] = " + (" and ".join(f"np.all(np.isfinite({y}))" for y in fin)
                                if fin else "True"))
+
+    def _early(self, p) -> None:
+        """The on_pre of the early projections from population ``p``: in its spike's step,
+        before the populations declared after ``p`` step (jLEMS's order)."""
+        for ji, j in enumerate(self.net.projections):
+            if j.early and j.pre == p.name:
+                self._pre_step(ji, j)
 
     def _written(self, pop: str) -> set[str]:
         """Variables of population ``pop`` that synaptic statements or inputs write."""

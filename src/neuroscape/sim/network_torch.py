@@ -345,6 +345,10 @@ class _TorchRun:
     # ------------------------------------------------------------------------- setup
     def _setup_pops(self) -> None:
         torch, net, b, dt = self.torch, self.net, self.b, self.dt
+        early = [j.name for j in net.projections if j.early]
+        if early:
+            raise SettingsError(f"projection {early[0]}: early events (jLEMS's order) run on "
+                                "the numba engine; allowed: device cpu (or cuda)")
         self.pops = []
         n_total = self.gen.n_total
         for qi, p in enumerate(net.populations):

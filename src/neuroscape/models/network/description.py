@@ -24,6 +24,10 @@ Elements of a file (beside Brian2's statements), among them:
   of every synapse (from the row's counters at the synapse's on_pre slots after the block's own
   draws), not once per synapse (``synapse``, the default); the delay must be affine in each
   rand() (no randn()), so that its largest value, the length of the queue, is known.
+- ``early: true`` (delay 0, on_pre only, the pre population declared before the post one): a
+  spike's on_pre acts in its own step before the post population steps, as in jLEMS, where
+  the cells step one after another (NeuroML networks); else, Brian2's order, after every
+  population has stepped (felt in the next step).
 - ``bounds: {VAR: [low, high]}``: a synaptic variable clipped into [low, high] (row constants)
   after every statement block and every closed-form update between events (the initial value
   is as declared). For a modulated weight dW/dt = T (k0 + k1 M) with T and M of one sign
@@ -97,7 +101,7 @@ STIMULI = {
 }  # fmt: skip
 STIMULUS_READ = ("start", "end")
 PROJ_KEYS = ("pre", "post", "connect", "model", "initial", "on_pre", "on_post", "delay",
-             "delay_draw", "bounds")  # fmt: skip
+             "delay_draw", "bounds", "early")  # fmt: skip
 DELAY_DRAWS = ("synapse", "spike")
 # a synapse of a projection: PROJ[k], the k-th in the graph's canonical order (by pre, then post)
 _SYN_REF = re.compile(r"^\s*([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]\s*$")
@@ -222,6 +226,10 @@ class Projection:
     delay: sympy.Expr = sympy.Integer(0)  # ms; may draw rand() (per synapse and row)
     delay_draw: str = "synapse"  # when rand() of the delay is drawn: per synapse, or per spike
     bounds: tuple = ()  # (variable, low, high): values in the variable's unit, row constants
+    # early: on_pre acts in its spike's step, before the populations declared after the pre
+    # population step (jLEMS's order, cells stepped one after another); else after every
+    # population has stepped (Brian2's order)
+    early: bool = False
 
 
 @dataclass(frozen=True)
@@ -1078,8 +1086,22 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path, earlier: tuple = ()
                 raise ctx.err(f"bounds of {v} must be in {unit}", *at, "bounds", v)
             ends.append(e / u.factor)
         bounds.append((v, *ends))
+    early = jd.get("early", False)
+    if not isinstance(early, bool):
+        raise ctx.err(f"early {early!r}; allowed: true or false", *at, "early")
+    if early:
+        order = list(pops)
+        if order.index(pre.name) >= order.index(post.name):
+            raise ctx.err(f"early: the pre population {pre.name} must be declared before the "
+                          f"post population {post.name} (its events act before that one steps)",
+                          *at, "early")
+        if not (delay.is_Number and delay == 0) or on_post:
+            raise ctx.err("early: allowed with delay 0 and on_pre only", *at, "early")
+        if any(st.where == "pre" for st in on_pre):
+            raise ctx.err("early: on_pre may write the post population and the synapses only",
+                          *at, "early")
     return Projection(jn, pre.name, post.name, rule, tuple(synvars), on_pre, on_post, delay,
-                      draw, tuple(bounds))
+                      draw, tuple(bounds), early)
 
 
 def _spike_delay_check(ctx: _Ctx, delay, *at) -> None:

@@ -433,11 +433,19 @@ def network_description(path: str | Path, network_id: str | None = None, *,
         outputs[f"r_{_ident(pop)}"] = {"rate": names if len(names) > 1 else names[0]}
 
     # connections: one projection per (pre, post, synapse element), repeated pairs apart
+    # an undelayed event onto a cell after its source in jLEMS's order (population
+    # declaration, then index) acts in the spike's step: an early projection, where the
+    # engine steps the source's population before the target's (not within one population)
     groups_c: dict[tuple, list] = {}
+    nml_order = {pop: k for k, pop in enumerate(n.sizes)}
+    eng_order = {name: k for k, name in enumerate(pops)}
     for pre, i, post, j, syn, w, d, _el in n.conns:
         a, b = locate[(pre, i)], locate[(post, j)]
-        groups_c.setdefault((a[0], b[0], syn.get("id")), []).append((a[1], b[1], w, d, syn))
-    for (a, b, sid), edges in groups_c.items():
+        early = (d == 0 and (nml_order[pre], i) < (nml_order[post], j)
+                 and eng_order[a[0]] < eng_order[b[0]])
+        groups_c.setdefault((a[0], b[0], syn.get("id"), early), []).append(
+            (a[1], b[1], w, d, syn))
+    for (a, b, sid, early), edges in groups_c.items():
         ranks: dict = {}
         split: list[list] = []
         for e in edges:
@@ -447,8 +455,11 @@ def network_description(path: str | Path, network_id: str | None = None, *,
                 split.append([])
             split[r].append(e)
         for r, es in enumerate(split):
-            name = _ident(f"{a}_to_{b}_{sid}" + (f"_m{r}" if r else ""))
+            name = _ident(f"{a}_to_{b}_{sid}" + ("_early" if early else "")
+                          + (f"_m{r}" if r else ""))
             projs[name] = _projection(a, b, es, dt_ms, length_ms)
+            if early:
+                projs[name]["early"] = True
     # Poisson inputs: a source per target cell, one population per input element
     targets: dict[str, list] = {}
     for (pop, i), lst in n.inputs.items():
