@@ -230,3 +230,20 @@ def test_early_events_refused_where_they_cannot_act_early(kw, message):
 
     with pytest.raises(NetworkError, match=message):
         _leak_net(True, **kw)
+
+
+def test_jlems_clocks_off_the_grid_are_the_plain_counts():
+    """Where a refractory period or delay is not a whole number of steps, the rounding of
+    jLEMS's accumulated t cannot change its count: V held floor(r/dt) + 1 steps after the spike
+    step (the engine counts that step too: + 1), an event delivered ceil(d/dt) steps after its
+    spike, acting one step before (the engine's events act after the cells step)."""
+    from neuroscape.models.network.description import lems_delay_steps, lems_refractory_steps
+
+    dt, n = 0.01, 20000
+    r = lems_refractory_steps(np.array([3.005, 0.505]), n, dt)
+    assert np.all(r[0] == 302) and np.all(r[1] == 52)
+    d = lems_delay_steps(np.array([1.505, 0.005, 0.0]), n, dt)
+    assert np.all(d[0] == 150) and np.all(d[1] == 0) and np.all(d[2] == 0)
+    # a whole number of steps: n or n + 1, spike by spike, with both in a run of 200 ms
+    w = lems_refractory_steps(np.array([3.0]), n, dt)[0] - 1
+    assert set(np.unique(w)) == {300, 301}

@@ -58,6 +58,8 @@ from neuroscape.models.network.description import (
     Population,
     _lambdified,
     edge_arrays,
+    lems_delay_steps,
+    lems_refractory_steps,
     stimulus_trace,
 )
 
@@ -421,7 +423,7 @@ class _Gen:
                 # lanes are all 32 bits wide (16 per vector instead of 8)
                 # a stimulus: the current of each step, (B, n_steps); else one per row
                 E(2, f"{P}_c = {ft}({P}_cur[b{', 0' if p.stimulus else ''}])",
-                  f"{P}_nr = {P}_nref[b]")
+                  f"{P}_nr = {P}_nref[b{', 0' if p.refractory_clock == 'lems' else ''}]")
                 self.local(f"{P}_ref", (p.size,), self.it,
                            f"{P}_ref = np.zeros({npad}, dtype={self.it})", "0")
                 if npad > n:  # the padding lanes: refractory for ever
@@ -519,7 +521,8 @@ class _Gen:
                 one = "," if len(m.states) == 1 else ""
                 if m.has_reset:
                     E(4, f"{ys}{one} = reset_{qi}({ys}{', ' + ps if ps else ''})")
-                E(4, f"{P}_ref[i] = s + {P}_nr")
+                nr = f"{P}_nref[b, s]" if p.refractory_clock == "lems" else f"{P}_nr"
+                E(4, f"{P}_ref[i] = s + {nr}")
                 if m.hold_refractory and m.has_reset:
                     E(4, f"{P}_hv[i] = {P}_y0[i]")
             E(4, "if s >= rec_start:", f"    cnt[b, {off} + i] += 1")
@@ -635,11 +638,12 @@ class _Gen:
                 self.arg(f"{J}_dmax")
                 E(2, f"{J}_D = {J}_dmax + 1")
                 n_d = f"{J}_dmax + 1"
-            elif sympy.sympify(j.delay).free_symbols:
+            elif sympy.sympify(j.delay).free_symbols or j.delay_clock == "lems":
                 self.arg(f"{J}_dr")
                 self.arg(f"{J}_dmax")
-                self.delays[j.name] = "row"
-                E(2, f"{J}_d = {J}_dr[b]", f"{J}_D = {J}_dmax + 1")
+                self.delays[j.name] = "row"  # lems: (B, n_steps), read at every spike's step
+                lems = j.delay_clock == "lems"
+                E(2, f"{J}_d = {J}_dr[b{', 0' if lems else ''}]", f"{J}_D = {J}_dmax + 1")
                 n_d = f"{J}_dmax + 1"
             else:
                 steps = int(round(float(j.delay) / self.settings.dt_ms))
@@ -852,6 +856,8 @@ class _Gen:
         qpre, qpost = self.q(j.pre), self.q(j.post)
         post = self.net.population(j.post)
         mode = self.delays[j.name]
+        if j.delay_clock == "lems":  # jLEMS's count for a spike in this step
+            E(3, f"{J}_d = {J}_dr[b, s]")
         if self._constant_adds(j) and mode not in ("array", "spike"):
             if mode == 0:
                 sp, n = f"P{qpre}_sp", f"P{qpre}_nsp"
@@ -1404,6 +1410,14 @@ class NetworkBatch:
                 if p.stimulus:  # time-dependent inputs: the current of every step
                     vals[f"{P}_cur"] = stimulus_trace(net, p, params, n_steps, dt,
                                                       vals[f"{P}_cur"])
+                if p.refractory_clock == "lems":  # jLEMS's count, spike by spike
+                    m = p.model
+                    if m.refractory_param is not None:
+                        i_ref = m.spec.parameter_names.index(m.refractory_param)
+                        t_ref = vals[f"{P}_par"][:, i_ref]
+                    else:
+                        t_ref = np.full(b, m.refractory_ms)
+                    vals[f"{P}_nref"] = lems_refractory_steps(t_ref, n_steps, dt)
             elif p.kind == "poisson":
                 lam = net.evaluate(p.rate, params) * dt * 1e-3
                 if np.any(lam >= 1) or np.any(lam < 0):
@@ -1448,7 +1462,8 @@ class NetworkBatch:
                     raise SettingsError(
                         f"{net.origin}: projection {j.name}: delay {d.min():g} ms; allowed: "
                         ">= 0 ms")
-                ds = np.round(d / dt).astype(np.int64)
+                ds = (lems_delay_steps(d, n_steps, dt) if j.delay_clock == "lems"
+                      else np.round(d / dt).astype(np.int64))
                 vals[f"{J}_dr"], vals[f"{J}_dmax"] = ds, int(ds.max(initial=0))
             if gen.delays[j.name] == "spike":
                 lo, hi = spike_delay_range(j, rows)

@@ -349,6 +349,12 @@ class _TorchRun:
         if early:
             raise SettingsError(f"projection {early[0]}: early events (jLEMS's order) run on "
                                 "the numba engine; allowed: device cpu (or cuda)")
+        lems = [p.name for p in net.populations if p.kind == "neuron"
+                and p.refractory_clock == "lems"]
+        lems += [j.name for j in net.projections if j.delay_clock == "lems"]
+        if lems:
+            raise SettingsError(f"{lems[0]}: jLEMS's clock (refractory_clock, delay_clock lems) "
+                                "runs on the numba engine; allowed: device cpu (or cuda)")
         self.pops = []
         n_total = self.gen.n_total
         for qi, p in enumerate(net.populations):

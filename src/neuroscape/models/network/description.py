@@ -24,6 +24,11 @@ Elements of a file (beside Brian2's statements), among them:
   of every synapse (from the row's counters at the synapse's on_pre slots after the block's own
   draws), not once per synapse (``synapse``, the default); the delay must be affine in each
   rand() (no randn()), so that its largest value, the length of the queue, is known.
+- populations: ``refractory_clock: lems`` (jLEMS's count of refractory steps, spike by
+  spike, from its t accumulated in seconds; NeuroML networks), ``stimulus`` (pulse, ramp, sine
+  inputs: ``StimulusBlock``).
+- ``delay_clock: lems``: a projection's delay counted in steps as jLEMS counts it, spike by
+  spike (``lems_delay_steps``; NeuroML networks).
 - ``early: true`` (delay 0, on_pre only, the pre population declared before the post one): a
   spike's on_pre acts in its own step before the post population steps, as in jLEMS, where
   the cells step one after another (NeuroML networks); else, Brian2's order, after every
@@ -89,7 +94,11 @@ KEYS = ("name", "version", "description", "parameters", "constants", "derived", 
         "modulators", "projections", "inputs", "outputs", "records", "settings",
         "output_domain")  # fmt: skip
 POP_KEYS = ("size", "model", "params", "initial", "current", "kind", "rate", "spikes",
-            "integrator", "stimulus")  # fmt: skip
+            "integrator", "stimulus", "refractory_clock")  # fmt: skip
+# how a refractory period becomes a number of steps: round(t_ref/dt) from the spike step
+# (Brian2's rule), or jLEMS's: V held until the first step whose t, accumulated as t += dt in
+# seconds, exceeds the spike's t + t_ref (spike by spike: n or n + 1 where t_ref is n steps)
+REFRACTORY_CLOCKS = ("steps", "lems")
 # time-dependent inputs of a neuron population (every neuron the same, added to its current):
 # the fields of each kind, and their dimension (the current's unit, a time, none)
 STIMULI = {
@@ -101,7 +110,7 @@ STIMULI = {
 }  # fmt: skip
 STIMULUS_READ = ("start", "end")
 PROJ_KEYS = ("pre", "post", "connect", "model", "initial", "on_pre", "on_post", "delay",
-             "delay_draw", "bounds", "early")  # fmt: skip
+             "delay_draw", "bounds", "early", "delay_clock")  # fmt: skip
 DELAY_DRAWS = ("synapse", "spike")
 # a synapse of a projection: PROJ[k], the k-th in the graph's canonical order (by pre, then post)
 _SYN_REF = re.compile(r"^\s*([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]\s*$")
@@ -167,6 +176,7 @@ class Population:
     spike_indices: np.ndarray | None = None
     integrator: str | None = None
     stimulus: tuple = ()  # StimulusBlock, added to ``current`` step by step
+    refractory_clock: str = "steps"  # REFRACTORY_CLOCKS
 
 
 @dataclass(frozen=True)
@@ -230,6 +240,10 @@ class Projection:
     # population step (jLEMS's order, cells stepped one after another); else after every
     # population has stepped (Brian2's order)
     early: bool = False
+    # how a delay becomes steps: round(delay/dt) (steps), or jLEMS's clock (lems): the event
+    # acts in the step before the first one whose t, accumulated as t += dt in seconds,
+    # reaches the spike's t + delay (jLEMS delivers then, before the cells step), spike by spike
+    delay_clock: str = "steps"
 
 
 @dataclass(frozen=True)
@@ -860,8 +874,28 @@ def _population(ctx: _Ctx, pn, pd, folder: Path) -> Population:
             initial.append(None)  # the model's own initial value
     integ = pd.get("integrator")
     stim = _stimulus(ctx, pd.get("stimulus"), model, *at, "stimulus")
+    clock = pd.get("refractory_clock", "steps")
+    if clock not in REFRACTORY_CLOCKS:
+        raise ctx.err(f"refractory_clock {clock!r}; allowed: {', '.join(REFRACTORY_CLOCKS)}",
+                      *at, "refractory_clock")
     return Population(pn, size, kind, model, tuple(values), cur, tuple(initial),
-                      integrator=str(integ) if integ else None, stimulus=stim)
+                      integrator=str(integ) if integ else None, stimulus=stim,
+                      refractory_clock=clock)
+
+
+def lems_refractory_steps(t_ref_ms: np.ndarray, n_steps: int, dt_ms: float) -> np.ndarray:
+    """(B, n_steps) refractory steps of a spike in each step under jLEMS's clock: its t is
+    accumulated as t += dt in seconds; a spike in step k (t_k, the step's end) holds V until the
+    first step j with t_j > t_k + t_ref, V not integrated in steps k + 1..j; the engine counts
+    the spike step too: j - k + 1."""
+    t_ref_s = np.asarray(t_ref_ms, dtype=float) * 1e-3
+    extra = int(np.ceil(float(np.max(t_ref_ms, initial=0.0)) / dt_ms)) + 4
+    t = np.add.accumulate(np.full(n_steps + extra, dt_ms * 1e-3))
+    k = np.arange(n_steps)
+    out = np.empty((t_ref_s.size, n_steps), dtype=np.int64)
+    for r, tr in enumerate(t_ref_s):
+        out[r] = np.searchsorted(t, t[:n_steps] + tr, side="right") - k + 1
+    return np.maximum(out, 1)
 
 
 def _stimulus(ctx: _Ctx, spec, model: NeuronModel, *at) -> tuple:
@@ -1100,8 +1134,31 @@ def _projection(ctx: _Ctx, jn, jd, pops: dict, folder: Path, earlier: tuple = ()
         if any(st.where == "pre" for st in on_pre):
             raise ctx.err("early: on_pre may write the post population and the synapses only",
                           *at, "early")
+    clock = jd.get("delay_clock", "steps")
+    if clock not in ("steps", "lems"):
+        raise ctx.err(f"delay_clock {clock!r}; allowed: steps, lems", *at, "delay_clock")
+    if clock == "lems" and (any(s.name.startswith(("rand", "edge_"))
+                                for s in sympy.sympify(delay).free_symbols)):
+        raise ctx.err("delay_clock lems needs one delay for the projection (a constant or a "
+                      "parameter)", *at, "delay_clock")
     return Projection(jn, pre.name, post.name, rule, tuple(synvars), on_pre, on_post, delay,
-                      draw, tuple(bounds), early)
+                      draw, tuple(bounds), early, clock)
+
+
+def lems_delay_steps(delay_ms: np.ndarray, n_steps: int, dt_ms: float) -> np.ndarray:
+    """(B, n_steps) engine delays (steps) of a spike in each step under jLEMS's clock: jLEMS
+    delivers the event at the first step j whose t (accumulated as t += dt in seconds) is >=
+    the spike's t + delay, before the cells step; the engine's event acts after them, so in
+    step j - 1 (a delay of 0 stays 0)."""
+    d_s = np.asarray(delay_ms, dtype=float) * 1e-3
+    extra = int(np.ceil(float(np.max(delay_ms, initial=0.0)) / dt_ms)) + 4
+    t = np.add.accumulate(np.full(n_steps + extra, dt_ms * 1e-3))
+    k = np.arange(n_steps)
+    out = np.zeros((d_s.size, n_steps), dtype=np.int64)
+    for r, d in enumerate(d_s):
+        if d > 0:
+            out[r] = np.maximum(np.searchsorted(t, t[:n_steps] + d, side="left") - k - 1, 0)
+    return out
 
 
 def _spike_delay_check(ctx: _Ctx, delay, *at) -> None:

@@ -28,15 +28,15 @@ parameters):
   their explicit pairs and each edge's weight and delay (``connect: {pairs, values}``).
 
 jLEMS's order (jNeuroML's simulator, Cannon et al. 2014) is kept where the engine allows it
-(docs/neuroml.md, "NeuroML networks on the engine"): a spike in step k is jLEMS's time
-t = (k + 1) dt; inputs are read at the step's end (``read: end``); a delayed event is felt in
-the step jLEMS delivers it (the engine's delay is one step shorter); a generator spikes in
-jLEMS's step; a refractory period holds V for jLEMS's number of
-steps. What differs: an undelayed event reaches a cell declared after its source one step
-later than in jLEMS (the engine's events act after every cell has stepped, Brian2's order); a
-conductance synapse on a cell with Regimes reads the present V (jLEMS: the V one step old);
-adExIaFCell's w in the refractory regime reads V advanced by a step; Poisson inputs draw
-neuroscape's own numbers.
+(docs/neuroml.md, "NeuroML networks on the network engine"): a spike in step k is jLEMS's time
+t = (k + 1) dt; inputs are read at the step's end (``read: end``); a delayed event acts in the
+step jLEMS delivers it and a refractory regime holds V for jLEMS's count of steps, spike by
+spike, from its t accumulated in seconds (``delay_clock`` and ``refractory_clock: lems``); an
+undelayed event onto a cell after its source acts in the spike's step (``early``); a conductance
+synapse on a cell with Regimes reads the V one step old (a state that forward Euler sets to
+it). What differs: an undelayed event onto a later cell of the same engine population acts in
+the next step; adExIaFCell's w in the refractory regime reads V advanced by a step; Poisson
+inputs draw neuroscape's own numbers.
 
 Parameters: each referenced component's numeric attributes, as ``COMPONENT_ATTRIBUTE``, with
 the file's value as default and the default box of ``cells.default_bounds`` (voltages +-20 mV,
@@ -81,6 +81,7 @@ ENGINE_SYNAPSES = tuple(s for s in SYNAPSES if s != "blockingPlasticSynapse")
 DEFAULT_DT_MS = 0.01  # FILE.nml:NETWORK_ID (no Simulation): jNeuroML's examples' step
 DEFAULT_LENGTH_MS = 1000.0
 GENERATOR_HORIZON_MS = 10_000.0  # spikeGenerator trains written up to this time at least
+MAX_DELAY_GROUPS = 16  # distinct delays of one (pre, post, synapse) group kept apart
 _ID = re.compile(r"\W")
 V_LAG, LAG_DT = "v_lems", "lems_lag_dt"  # the V a conductance synapse reads (one step old)
 I_IN = "I_in"  # the stimulus symbol of a mapped cell (inputs and the constant current)
@@ -402,12 +403,9 @@ def network_description(path: str | Path, network_id: str | None = None, *,
         for k in (LEMS_DT, LAG_DT):
             if k in fields["parameters"]:
                 pparams[k] = f"{dt_ms!r}*ms"
-        ref = model.refractory_param
-        if ref is not None:  # jLEMS holds V for _held_steps steps: the engine's period is
-            # one step more (it counts the spike step); an offset kept as the parameter moves
-            default = next(p.default for p in model.spec.parameters if p.name == ref)
-            want = (jlems_steps(default, dt_ms, length_ms, "held") + 1) * dt_ms
-            pparams[ref] = f"{pparams[ref]} + {want - default!r}*ms"
+        # a cell with Regimes holds V for jLEMS's count of steps, spike by spike (its t
+        # accumulated in seconds): the engine's refractory_clock lems
+        clock = {"refractory_clock": "lems"} if model.refractory_param is not None else {}
         # sub-populations: cells with the same time-dependent inputs
         groups: dict[tuple, list[int]] = {}
         for i in range(size):
@@ -418,7 +416,7 @@ def network_description(path: str | Path, network_id: str | None = None, *,
         for g, (sig, cells) in enumerate(groups.items()):
             name = _ident(pop if len(groups) == 1 else f"{pop}_g{g}")
             entry = {"size": len(cells), "model": model, "params": pparams,
-                     "integrator": "euler"}
+                     "integrator": "euler", **clock}
             stim = []
             for iid, w in sig:
                 inp = doc.components[iid]
@@ -445,21 +443,29 @@ def network_description(path: str | Path, network_id: str | None = None, *,
                  and eng_order[a[0]] < eng_order[b[0]])
         groups_c.setdefault((a[0], b[0], syn.get("id"), early), []).append(
             (a[1], b[1], w, d, syn))
-    for (a, b, sid, early), edges in groups_c.items():
-        ranks: dict = {}
-        split: list[list] = []
-        for e in edges:
-            r = ranks.get(e[:2], 0)
-            ranks[e[:2]] = r + 1
-            while len(split) <= r:
-                split.append([])
-            split[r].append(e)
-        for r, es in enumerate(split):
-            name = _ident(f"{a}_to_{b}_{sid}" + ("_early" if early else "")
-                          + (f"_m{r}" if r else ""))
-            projs[name] = _projection(a, b, es, dt_ms, length_ms)
-            if early:
-                projs[name]["early"] = True
+    for (a, b, sid, early), all_edges in groups_c.items():
+        # one projection per delay value (jLEMS's clock counts each delay's steps spike by
+        # spike), unless there are many: then per-edge delays at the count most steps give
+        delays = sorted({e[3] for e in all_edges})
+        by_delay = ([[e for e in all_edges if e[3] == x] for x in delays]
+                    if len(delays) <= MAX_DELAY_GROUPS else [all_edges])
+        for g, edges in enumerate(by_delay):
+            ranks: dict = {}
+            split: list[list] = []
+            for e in edges:
+                r = ranks.get(e[:2], 0)
+                ranks[e[:2]] = r + 1
+                while len(split) <= r:
+                    split.append([])
+                split[r].append(e)
+            for r, es in enumerate(split):
+                name = _ident(f"{a}_to_{b}_{sid}" + ("_early" if early else "")
+                              + (f"_d{g}" if len(by_delay) > 1 else "")
+                              + (f"_m{r}" if r else ""))
+                projs[name] = _projection(a, b, es, dt_ms, length_ms,
+                                          lems_clock=len(delays) <= MAX_DELAY_GROUPS)
+                if early:
+                    projs[name]["early"] = True
     # Poisson inputs: a source per target cell, one population per input element
     targets: dict[str, list] = {}
     for (pop, i), lst in n.inputs.items():
@@ -544,7 +550,8 @@ def jlems_steps(span_ms: float, dt_ms: float, length_ms: float, what: str) -> in
     return int(vals[np.argmax(counts)])
 
 
-def _projection(pre: str, post: str, edges: list, dt_ms: float, length_ms: float) -> dict:
+def _projection(pre: str, post: str, edges: list, dt_ms: float, length_ms: float,
+                lems_clock: bool = False) -> dict:
     """A projection of explicit pairs (pre, post, weight, delay ms, synapse element): the
     weight added to the synapse's states at each event; the delay one step shorter than the
     file's (jLEMS delivers a delayed event before the cells step, the engine after)."""
@@ -553,6 +560,10 @@ def _projection(pre: str, post: str, edges: list, dt_ms: float, length_ms: float
     post_i = np.array([e[1] for e in edges], dtype=np.int64)
     w = np.array([e[2] for e in edges], dtype=float)
     d = np.array([e[3] for e in edges], dtype=float)
+    if lems_clock and np.all(d == d[0]) and d[0] > 0:  # the engine's jLEMS clock
+        d_lems = float(d[0])
+    else:
+        d_lems = None
     # jLEMS delivers an event D steps after its spike (jlems_steps), before the cells step;
     # the engine's event of delay m steps acts after them: m = D - 1 steps, written as m dt
     steps = {x: max(jlems_steps(x, dt_ms, length_ms, "deliver") - 1, 0) if x > 0 else 0
@@ -569,7 +580,10 @@ def _projection(pre: str, post: str, edges: list, dt_ms: float, length_ms: float
         proj["initial"] = {"w": "weight"}
         wt = "w"
     proj["on_pre"] = "\n".join(f"{s}_post += {wt}" for s in _increment_states(syn))
-    if np.all(d == d[0]):
+    if d_lems is not None:
+        proj["delay"] = f"{d_lems!r} ms"
+        proj["delay_clock"] = "lems"
+    elif np.all(d == d[0]):
         proj["delay"] = f"{float(d[0])!r} ms"
     else:
         values["delay_ms"] = {"values": d, "unit": "ms"}
