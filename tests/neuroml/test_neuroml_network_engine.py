@@ -163,8 +163,8 @@ def test_stimulus_and_upward_crossings_against_the_closed_form(read, first):
     net = _integrator_net(read)
     b = batch_for(net, conn_seed=0)
     s = SimSettings.for_model(net.spec)
-    keys = row_keys(0, np.arange(2))
-    params = net.spec.params_array([{}, {"A": 2000.0}])
+    keys = row_keys(0, np.arange(3))
+    params = net.spec.params_array([{}, {"A": 2000.0}, {}])  # rows 0 and 2 share a trace
     res = b.run_chunk(params, keys, s, "cpu", Recording(spikes=True, v_neurons=(0,)))
     t, i = res.spikes[0]
     np.testing.assert_allclose(np.sort(t[i == 0]), [first * 0.1, (first + 60) * 0.1],
@@ -176,6 +176,7 @@ def test_stimulus_and_upward_crossings_against_the_closed_form(read, first):
     t2, i2 = res.spikes[1]
     np.testing.assert_allclose(np.sort(t2[i2 == 0]),
                                [(first - 10 + 5) * 0.1, (first + 50 + 5) * 0.1], atol=1e-9)
+    np.testing.assert_array_equal(res.spikes[2][0], t)
     torch = pytest.importorskip("torch")  # noqa: F841 - the torch back end: the same spikes
     from neuroscape.sim.network_torch import run_chunk_torch
 

@@ -422,8 +422,16 @@ class _Gen:
                 # float32: the refractory steps in int32 as well, so that the fused loop's
                 # lanes are all 32 bits wide (16 per vector instead of 8)
                 # a stimulus: the current of each step, (B, n_steps); else one per row
-                E(2, f"{P}_c = {ft}({P}_cur[b{', 0' if p.stimulus else ''}])",
-                  f"{P}_nr = {P}_nref[b{', 0' if p.refractory_clock == 'lems' else ''}]")
+                # tables of the steps (B' distinct rows x n_steps, a row index per row): the
+                # current with a stimulus, jLEMS's refractory counts
+                if p.stimulus:
+                    self.arg(f"{P}_cti")
+                    E(2, f"{P}_cr = {P}_cti[b]")
+                if p.refractory_clock == "lems":
+                    self.arg(f"{P}_nri")
+                    E(2, f"{P}_rr = {P}_nri[b]")
+                E(2, f"{P}_c = {ft}({P}_cur[{f'{P}_cr, 0' if p.stimulus else 'b'}])",
+                  f"{P}_nr = {P}_nref[{f'{P}_rr, 0' if p.refractory_clock == 'lems' else 'b'}]")
                 self.local(f"{P}_ref", (p.size,), self.it,
                            f"{P}_ref = np.zeros({npad}, dtype={self.it})", "0")
                 if npad > n:  # the padding lanes: refractory for ever
@@ -464,7 +472,7 @@ class _Gen:
                 ps = ", ".join(f"{P}_p{j}" for j in range(len(m.spec.parameters)))
                 one = "," if n_s == 1 else ""
                 if p.stimulus:
-                    E(3, f"{P}_c = {self.ft}({P}_cur[b, s])")
+                    E(3, f"{P}_c = {self.ft}({P}_cur[{P}_cr, s])")
                 E(3, "anyf = False", f"for i in range({self.padn[p.name]}):")
                 E(4, f"{ts}{one} = step_{qi}({ys}, dts, {P}_c{', ' + ps if ps else ''})",
                   f"free = {P}_ref[i] <= si")
@@ -521,7 +529,7 @@ class _Gen:
                 one = "," if len(m.states) == 1 else ""
                 if m.has_reset:
                     E(4, f"{ys}{one} = reset_{qi}({ys}{', ' + ps if ps else ''})")
-                nr = f"{P}_nref[b, s]" if p.refractory_clock == "lems" else f"{P}_nr"
+                nr = f"{P}_nref[{P}_rr, s]" if p.refractory_clock == "lems" else f"{P}_nr"
                 E(4, f"{P}_ref[i] = s + {nr}")
                 if m.hold_refractory and m.has_reset:
                     E(4, f"{P}_hv[i] = {P}_y0[i]")
@@ -643,7 +651,10 @@ class _Gen:
                 self.arg(f"{J}_dmax")
                 self.delays[j.name] = "row"  # lems: (B, n_steps), read at every spike's step
                 lems = j.delay_clock == "lems"
-                E(2, f"{J}_d = {J}_dr[b{', 0' if lems else ''}]", f"{J}_D = {J}_dmax + 1")
+                if lems:
+                    self.arg(f"{J}_dri")
+                    E(2, f"{J}_dq = {J}_dri[b]")
+                E(2, f"{J}_d = {J}_dr[{f'{J}_dq, 0' if lems else 'b'}]", f"{J}_D = {J}_dmax + 1")
                 n_d = f"{J}_dmax + 1"
             else:
                 steps = int(round(float(j.delay) / self.settings.dt_ms))
@@ -857,7 +868,7 @@ class _Gen:
         post = self.net.population(j.post)
         mode = self.delays[j.name]
         if j.delay_clock == "lems":  # jLEMS's count for a spike in this step
-            E(3, f"{J}_d = {J}_dr[b, s]")
+            E(3, f"{J}_d = {J}_dr[{J}_dq, s]")
         if self._constant_adds(j) and mode not in ("array", "spike"):
             if mode == 0:
                 sp, n = f"P{qpre}_sp", f"P{qpre}_nsp"
@@ -1407,9 +1418,16 @@ class NetworkBatch:
             off = gen.offsets[p.name]
             if p.kind == "neuron":
                 vals.update(self._pop_arrays(P, p, params, keys, rows, off, dt))
-                if p.stimulus:  # time-dependent inputs: the current of every step
-                    vals[f"{P}_cur"] = stimulus_trace(net, p, params, n_steps, dt,
-                                                      vals[f"{P}_cur"])
+                if p.stimulus:  # time-dependent inputs: the current of every step, once per
+                    # distinct (current, stimulus fields) of the rows
+                    cur = np.asarray(vals[f"{P}_cur"], dtype=float).reshape(-1)
+                    key = np.column_stack([cur] + [net.evaluate(e, params) for blk in p.stimulus
+                                                   for _, e in blk.fields])
+                    _, first, inv = np.unique(key, axis=0, return_index=True,
+                                              return_inverse=True)
+                    vals[f"{P}_cur"] = stimulus_trace(net, p, params[first], n_steps, dt,
+                                                      cur[first])
+                    vals[f"{P}_cti"] = inv.reshape(-1).astype(np.int64)
                 if p.refractory_clock == "lems":  # jLEMS's count, spike by spike
                     m = p.model
                     if m.refractory_param is not None:
@@ -1417,7 +1435,9 @@ class NetworkBatch:
                         t_ref = vals[f"{P}_par"][:, i_ref]
                     else:
                         t_ref = np.full(b, m.refractory_ms)
-                    vals[f"{P}_nref"] = lems_refractory_steps(t_ref, n_steps, dt)
+                    u, inv = np.unique(t_ref, return_inverse=True)
+                    vals[f"{P}_nref"] = lems_refractory_steps(u, n_steps, dt).astype(np.int32)
+                    vals[f"{P}_nri"] = inv.reshape(-1).astype(np.int64)
             elif p.kind == "poisson":
                 lam = net.evaluate(p.rate, params) * dt * 1e-3
                 if np.any(lam >= 1) or np.any(lam < 0):
@@ -1462,8 +1482,12 @@ class NetworkBatch:
                     raise SettingsError(
                         f"{net.origin}: projection {j.name}: delay {d.min():g} ms; allowed: "
                         ">= 0 ms")
-                ds = (lems_delay_steps(d, n_steps, dt) if j.delay_clock == "lems"
-                      else np.round(d / dt).astype(np.int64))
+                if j.delay_clock == "lems":  # jLEMS's count, once per distinct delay
+                    u, inv = np.unique(d, return_inverse=True)
+                    ds = lems_delay_steps(u, n_steps, dt).astype(np.int32)
+                    vals[f"{J}_dri"] = inv.reshape(-1).astype(np.int64)
+                else:
+                    ds = np.round(d / dt).astype(np.int64)
                 vals[f"{J}_dr"], vals[f"{J}_dmax"] = ds, int(ds.max(initial=0))
             if gen.delays[j.name] == "spike":
                 lo, hi = spike_delay_range(j, rows)
