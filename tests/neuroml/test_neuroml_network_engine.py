@@ -248,3 +248,46 @@ def test_jlems_clocks_off_the_grid_are_the_plain_counts():
     # a whole number of steps: n or n + 1, spike by spike, with both in a run of 200 ms
     w = lems_refractory_steps(np.array([3.0]), n, dt)[0] - 1
     assert set(np.unique(w)) == {300, 301}
+
+
+_CUDASIM = r'''
+import os, sys
+os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # before numba.cuda is imported
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from neuroscape.core.rng import row_keys
+from neuroscape.core.settings import Recording, SimSettings
+from neuroscape.models.neuroml.network_map import load_network
+from neuroscape.sim.engine import batch_for
+import test_neuroml_network_engine as T
+
+nets = [(load_network(sys.argv[2]), 10.0, {"p1_amplitude": 400.0}),
+        (T._integrator_net("end"), 12.0, {"A": 2000.0}), (T._leak_net(True), 2.0, {})]
+for m, dur, other in nets:
+    b = batch_for(m, conn_seed=0)
+    s = SimSettings.for_model(m.spec, duration_ms=dur, window_ms=dur)
+    p, k = m.spec.params_array([{}, other]), row_keys(0, np.arange(2))
+    a = b.run_chunk(p, k, s, "cpu", Recording(spikes=True))
+    c = b.run_chunk(p, k, s, "cuda", Recording(spikes=True))
+    assert sum(len(x[0]) for x in a.spikes) > 0, m.name
+    for (ta, ia), (tc, ic) in zip(a.spikes, c.spikes):
+        assert np.array_equal(ta, tc) and np.array_equal(ia, ic), m.name
+    assert np.allclose(a.outputs, c.outputs, rtol=1e-12, equal_nan=True), m.name
+print("same")
+'''
+
+
+def test_the_fused_cuda_kernel_gives_the_cpu_spikes(tmp_path):
+    """The generated kernel on numba's CUDA target (its simulator: no GPU needed) with the
+    stimulus and jLEMS's clocks (the IaF network for 10 ms), upward crossings without reset and
+    early events: the CPU kernel's spikes, step for step."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("numba.cuda")
+    script = tmp_path / "cudasim.py"
+    script.write_text(_CUDASIM)
+    r = subprocess.run([sys.executable, str(script), str(Path(__file__).parent),
+                        str(DATA / "LEMS_iaf_network.xml")], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0 and "same" in r.stdout, r.stdout[-2000:] + r.stderr[-3000:]
