@@ -277,6 +277,7 @@ print("same")
 '''
 
 
+@pytest.mark.slow  # the CUDA simulator runs each thread's Python (about 15 s)
 def test_the_fused_cuda_kernel_gives_the_cpu_spikes(tmp_path):
     """The generated kernel on numba's CUDA target (its simulator: no GPU needed) with the
     stimulus and jLEMS's clocks (the IaF network for 10 ms), upward crossings without reset and
