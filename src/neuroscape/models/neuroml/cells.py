@@ -53,16 +53,50 @@ def si_to_display(value_si: float, dimension: str) -> tuple[float, str]:
     return float(value_si / float(parse_unit(unit).factor)), unit
 
 
-def default_bounds(value: float, dimension: str) -> tuple[float, float, float | None]:
-    """The default box around a file's value (in its display unit): voltages +-20 mV; other
-    quantities a factor of 2 either way (x/2 to 2x, for a negative x 2x to x/2); a zero value
-    -1 to 1 unit (0 to 1 for times). Returns (low, high, hard_low): times, capacitances and
-    conductances cannot go below 0."""
-    hard = 0.0 if dimension in ("time", "capacitance") else None
-    if dimension == "voltage":
+# strictly positive quantities whatever their dimension, by the core type (or a type it extends)
+# that has them: times and capacitances are positive by their dimension; these are the slope
+# factors, conductances, rates and PyNN's plain-number time constants and capacitances that
+# the cells' equations need positive (a negative one is not the cell the paper describes)
+POSITIVE_DIMENSIONS = ("time", "capacitance")
+POSITIVE_PARAMETERS = {
+    "iafCell": ("leakConductance",),
+    # Brette & Gerstner (2005): the slope factor Delta_T in exp((V - V_T) / Delta_T); the
+    # adaptation coupling a may be negative (Naud et al. 2008), so it is not here
+    "adExIaFCell": ("gL", "delT"),
+    # Izhikevich (2007): k (nS/mV) and the recovery rate a; b may be negative
+    "izhikevich2007Cell": ("k", "a"),
+    "izhikevichCell": ("a",),  # Izhikevich (2003): the time scale of the recovery variable
+    "basePyNNCell": ("cm", "tau_syn_E", "tau_syn_I", "tau_refrac"),
+    "basePyNNIaFCell": ("tau_m",),
+    "baseConductanceBasedSynapse": ("gbase",),
+    "basePynnSynapse": ("tau_syn",),
+}  # fmt: skip
+
+
+def is_positive(ctype: str, pname: str, dimension: str) -> bool:
+    """Whether parameter ``pname`` of core type ``ctype`` is a strictly positive quantity."""
+    if dimension in POSITIVE_DIMENSIONS:
+        return True
+    try:
+        chain = type_info(ctype).chain
+    except NeuroMLError:  # not a core type (a gate's rate element): by its dimension only
+        return False
+    return any(pname in POSITIVE_PARAMETERS.get(t, ()) for t in chain)
+
+
+def default_bounds(value: float, dimension: str,
+                   positive: bool = False) -> tuple[float, float, float | None]:
+    """The default box around a file's value (in its display unit): a strictly positive
+    quantity (``positive``, or a time or a capacitance) a factor of 2 either way (x/2 to 2x)
+    whatever its unit, never below 0 (a zero value 0 to 1); other voltages +-20 mV (0 too);
+    other quantities x/2 to 2x (for a negative x 2x to x/2), a zero value -1 to 1. Returns (low,
+    high, hard_low): 0 for the strictly positive quantities, else None."""
+    positive = positive or dimension in POSITIVE_DIMENSIONS
+    hard = 0.0 if positive else None
+    if dimension == "voltage" and not positive:
         return value - 20.0, value + 20.0, hard
     if value == 0:
-        return (0.0 if hard is not None else -1.0), 1.0, hard
+        return (0.0 if positive else -1.0), 1.0, hard
     lo, hi = sorted((value / 2.0, value * 2.0))
     return lo, hi, hard
 
@@ -88,10 +122,16 @@ def parameter_entry(el, pname: str, dimension: str, doc_where: str,
                     factor_box: bool = False) -> tuple[dict, float, str]:
     """The declared parameter of attribute ``pname`` of element ``el`` (SI value converted to
     the display unit), with the default box (factor_box: a factor of 2 even for a voltage, for
-    the scale of a rate, which must not cross 0)."""
+    the scale of a rate, which must not cross 0; a strictly positive quantity, ``is_positive``:
+    a factor of 2 and never below 0). A negative value of a strictly positive quantity is
+    refused in one line."""
     si = attr_si(el, pname, dimension)
     value, unit = si_to_display(si, dimension)
-    lo, hi, hard = default_bounds(value, "scale" if factor_box else dimension)
+    positive = not factor_box and is_positive(tag(el), pname, dimension)
+    if positive and value < 0:
+        raise error(el, f"{pname}={el.get(pname)!r} is negative; allowed: > 0 (a strictly "
+                    "positive quantity)")
+    lo, hi, hard = default_bounds(value, "scale" if factor_box else dimension, positive)
     entry = {"default": quantity_text(value, unit), "low": quantity_text(lo, unit),
              "high": quantity_text(hi, unit), "description": f"{pname} of {doc_where}"}  # fmt: skip
     if hard is not None:
@@ -342,5 +382,6 @@ def _model_name(el) -> str:
     return name if name.isidentifier() else f"nml_{name}"
 
 
-__all__ = ["ABSTRACT_CELLS", "DISPLAY_UNITS", "abstract_cell_fields", "default_bounds",
-           "describe", "lems_to_brian", "parameter_entry", "si_to_display"]  # fmt: skip
+__all__ = ["ABSTRACT_CELLS", "DISPLAY_UNITS", "POSITIVE_PARAMETERS", "abstract_cell_fields",
+           "default_bounds", "describe", "is_positive", "lems_to_brian", "parameter_entry",
+           "si_to_display"]  # fmt: skip
