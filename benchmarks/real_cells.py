@@ -32,6 +32,8 @@ fires 14 and 12; the other four cells' spikes are unchanged):
 
     defaults                                   103/129 = 79.8%  (0019: 4, 3, 4 of 10,
                                                  was 2, 4, 3; seeds 3-5: 4, 4, 4, was 3, 3, 3)
+    seeds 3-5 on fsi, 17o05028 and 0019: 21 + 20 + 12 = 53/78 (was 50/78); seeds 0-5 of
+      those three: 105 of 156 (was 100)
     on fsi, 17o05028 and 0019 (defaults there: 21 + 20 + 11 = 52/78):
     --set neuroscape.fit.protocols.MISSING_SD=5  47/78 (0019 +3, 17o05028 -6: the 250 penalty
                                                  for a missing ISI_CV is what makes the model
