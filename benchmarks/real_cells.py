@@ -35,9 +35,12 @@ fires 14 and 12; the other four cells' spikes are unchanged):
     seeds 3-5 on fsi, 17o05028 and 0019: 21 + 20 + 12 = 53/78 (was 50/78); seeds 0-5 of
       those three: 105 of 156 (was 100)
     on fsi, 17o05028 and 0019 (defaults there: 21 + 20 + 11 = 52/78):
-    --set neuroscape.fit.protocols.MISSING_SD=5  47/78 (0019 +3, 17o05028 -6: the 250 penalty
-                                                 for a missing ISI_CV is what makes the model
-                                                 fire spontaneously, as 17o05028 does)
+    --set neuroscape.fit.protocols.MISSING_SD=5  47/78, measured with 17o05028's E_L starting
+                                                 at -55 mV (defaults in that setting: 50/78):
+                                                 0019 5, 5, 4 (+3), 17o05028 4, 4, 4 (was 6, 5,
+                                                 7): the 250 penalty for a missing ISI_CV is
+                                                 what makes the model fire spontaneously, as
+                                                 17o05028 does
     spike_count and fI_rate weighted 3x
       (FIT_REAL_CELL_TOLERANCES spike_count
       (0.333, 0), fI_rate (0.333, 0.0333))      50/78
