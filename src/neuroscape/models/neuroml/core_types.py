@@ -9,7 +9,9 @@ Gleeson et al. 2010, NeuroML, PLoS Comput. Biol. 6:e1000815).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import math
 import re
 import zipfile
@@ -35,9 +37,24 @@ class Unit:
         return value * self.scale * 10.0**self.power + self.offset
 
 
+@contextlib.contextmanager
+def root_logger_kept():
+    """Import pyNeuroML inside this: its import calls ``logging.basicConfig(level=INFO)`` on the
+    root logger, after which every INFO record of every library (neuroscape's own model notes
+    among them) reached the user's terminal. The root logger's level and handlers are put back."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+
+
 def _jar_path() -> str:
     try:
-        from pyneuroml.utils.misc import get_path_to_jnml_jar
+        with root_logger_kept():
+            from pyneuroml.utils.misc import get_path_to_jnml_jar
     except ImportError:
         raise NeuroMLError("reading NeuroML needs pyNeuroML (pip install 'neuroscape[neuroml]')"
                            ) from None

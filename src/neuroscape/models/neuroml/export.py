@@ -537,7 +537,10 @@ def export_cell(model, *, values: dict[str, float] | None = None, amp: float = 0
 
 
 def _lems_xml(name: str, nml_file: str, duration_ms: float, dt_ms: float) -> str:
-    from pyneuroml.lems import LEMSSimulation
+    from neuroscape.models.neuroml.core_types import root_logger_kept
+
+    with root_logger_kept():
+        from pyneuroml.lems import LEMSSimulation
 
     sim = LEMSSimulation(f"sim_{name}", duration_ms, dt_ms, target="net")
     sim.include_neuroml2_file(nml_file, include_included=False)

@@ -261,7 +261,10 @@ def export_network(net, graph, initial: dict[str, np.ndarray], *, params: dict |
 
 
 def _lems_xml(net, nml_file: str, duration_ms: float, dt_ms: float, record_v: int) -> str:
-    from pyneuroml.lems import LEMSSimulation
+    from neuroscape.models.neuroml.core_types import root_logger_kept
+
+    with root_logger_kept():
+        from pyneuroml.lems import LEMSSimulation
 
     name = net.name
     sim = LEMSSimulation(f"sim_{name}", duration_ms, dt_ms, target="net")
