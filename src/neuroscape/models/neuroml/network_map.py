@@ -39,8 +39,9 @@ the next step; adExIaFCell's w in the refractory regime reads V advanced by a st
 inputs draw neuroscape's own numbers.
 
 Parameters: each referenced component's numeric attributes, as ``COMPONENT_ATTRIBUTE``, with
-the file's value as default and the default box of ``cells.default_bounds`` (voltages +-20 mV,
-other quantities x/2 to 2x), a Poisson rate as ``COMPONENT_averageRate`` in Hz.
+the file's value as default and the default box of ``cells.default_bounds`` (strictly positive
+quantities x/2 to 2x, never below 0; other voltages +-20 mV; other quantities x/2 to 2x), a
+Poisson rate as ``COMPONENT_averageRate`` in Hz.
 
 Refused, one line naming the element, the file and the line: fitzHughNagumoCell (no spike
 condition), short-term plasticity, inputs other than the above, a dimensionless (DL) cell with
