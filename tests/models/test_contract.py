@@ -258,7 +258,7 @@ def test_a_function_model_runs_from_a_script_read_on_stdin():
     [
         (["status"], ["y"], "'status' is a column of the model database's own"),
         (["x"], ["Seed"], "'Seed' is a column of the model database's own"),
-        (["Y"], ["y"], "cannot hold both 'Y' and 'y' (SQL column names ignore case)"),
+        (["Y", "y", "Y__U"], ["z"], "cannot hold both 'Y' and 'Y__U' (their columns 'Y__U'"),
     ],
 )
 def test_names_the_database_uses_are_refused_by_a_sweep(params, outputs, message, tmp_path):
@@ -271,6 +271,35 @@ def test_names_the_database_uses_are_refused_by_a_sweep(params, outputs, message
     with pytest.raises(ValueError) as e:
         run_sweep(m, 4, tmp_path / "m.db", progress=False)
     assert message in str(e.value) and list(tmp_path.iterdir()) == []
+
+
+def _c_minus_twice_c(params: dict, seed: int) -> dict:
+    return {"d": params["C"] - 2.0 * params["c"], "D": params["C"]}
+
+
+def test_names_that_differ_only_in_case_get_their_own_columns(tmp_path):
+    # Izhikevich 2007's capacitance C and reset c, and outputs d and D: each value must land in
+    # its own column and be read back under its own name (SQL ignores the case of column names)
+    from neuroscape.explore import open_for_reading, run_sweep
+    from neuroscape.surrogate import training_data
+
+    m = FunctionModel("cc", [Parameter("C", 0.5, 0.0, 1.0), Parameter("c", 2.5, 2.0, 3.0)],
+                      [Output("d"), Output("D")], _c_minus_twice_c)  # fmt: skip
+    assert m.spec.columns == {"C": "C__U", "c": "c", "d": "d", "D": "D__U"}
+    db = tmp_path / "cc.db"
+    run_sweep(m, 16, db, progress=False, workers=1)
+    store = open_for_reading(db)
+    try:
+        _, rows = store.query('SELECT "C__U", "c", "d", "D__U" FROM runs')
+    finally:
+        store.close()
+    big_c, small_c, d, big_d = np.array(rows, dtype=float).T
+    assert len(rows) == 16 and np.all(big_c < 1.0) and np.all(small_c >= 2.0)
+    np.testing.assert_allclose(d, big_c - 2.0 * small_c)
+    np.testing.assert_allclose(big_d, big_c)
+    _, p, o, _, _ = training_data(db)  # a reader that selects the columns by declared name
+    np.testing.assert_allclose(o[:, 0], p[:, 0] - 2.0 * p[:, 1])
+    np.testing.assert_allclose(o[:, 1], p[:, 0])
 
 
 def test_hard_limits_must_contain_the_bounds():

@@ -229,7 +229,7 @@ def _plot(store, args) -> None:
     cols = spec.parameter_names + spec.output_names
     _, rows = store.query(
         "SELECT "
-        + ", ".join(f'"{c}"' for c in cols)
+        + ", ".join(f'"{spec.columns[c]}"' for c in cols)
         + f" FROM runs WHERE status = 'ok' AND sweep_id IN ({', '.join(map(str, ids)) or 'NULL'})"
     )
     if not rows:

@@ -259,23 +259,39 @@ class ModelSpec:
                     f"an output; outputs: {', '.join(self.output_names)}"
                 )
 
+    @property
+    def columns(self) -> dict[str, str]:
+        """Declared name (parameters, then outputs) -> its column in the model database. SQL
+        ignores the case of column names, so of names that differ only in case (Izhikevich
+        2007's capacitance C and reset c) each one with a capital letter gets a suffix that
+        spells the case of its letters (``C`` -> ``C__U``, ``izh_C`` -> ``izh_C__lllU``); every
+        other name is its own column."""
+        names = [*self.parameter_names, *self.output_names]
+        folded: dict[str, int] = {}
+        for n in names:
+            folded[n.lower()] = folded.get(n.lower(), 0) + 1
+        return {n: n if folded[n.lower()] == 1 or n.islower() else
+                n + "__" + "".join("U" if c.isupper() else "l" for c in n if c.isalpha())
+                for n in names}  # fmt: skip
+
     def check_storable(self) -> None:
         """Refuse names the model database cannot hold as its columns: its own columns'
-        (``RESERVED_NAMES``) and two that differ only in case (SQL ignores case). Sweeps call
-        this before anything is written; simulating and fitting need no such check."""
+        (``RESERVED_NAMES``), and names whose columns (``columns``) would still coincide. Sweeps
+        call this before anything is written; simulating and fitting need no such check."""
         seen: dict[str, str] = {}
-        for n in [*self.parameter_names, *self.output_names]:
-            if n.lower() in RESERVED_NAMES:
+        for n, col in self.columns.items():
+            if col.lower() in RESERVED_NAMES:
                 raise ParameterError(
                     f"model {self.name!r}: {n!r} is a column of the model database's own; "
                     f"reserved: {', '.join(sorted(RESERVED_NAMES))}"
                 )
-            if n.lower() in seen:
+            if col.lower() in seen:
+                other = seen[col.lower()]
                 raise ParameterError(
-                    f"model {self.name!r}: the model database cannot hold both {seen[n.lower()]!r}"
-                    f" and {n!r} (SQL column names ignore case)"
+                    f"model {self.name!r}: the model database cannot hold both {other!r} and "
+                    f"{n!r} (their columns {col!r} coincide: SQL column names ignore case)"
                 )
-            seen[n.lower()] = n
+            seen[col.lower()] = n
 
     @property
     def parameter_names(self) -> list[str]:

@@ -9,6 +9,8 @@ Tables
                           declaration when it ran (``model_info``), versions, time
   runs(sweep_id, row_index, <parameters>, <outputs>, status, error, label, wall_time_s, ...)
                           one row per simulated point, parameters and outputs as named columns
+                          (names that differ only in case, e.g. Izhikevich 2007's C and c, get
+                          columns that spell their case: ``C__U`` and ``c``; ``ModelSpec.columns``)
   results (view)          runs joined with their sweep's settings: everything about a run
 
 Every chunk of runs is written in one transaction (WAL journal), so a killed sweep loses at most
@@ -416,8 +418,9 @@ class ModelStore:
     def _create(self) -> None:
         from neuroscape import __version__
 
-        pcols = ", ".join(f"{_q(n)} REAL NOT NULL" for n in self.spec.parameter_names)
-        ocols = ", ".join(f"{_q(n)} REAL" for n in self.spec.output_names)
+        col = self.spec.columns
+        pcols = ", ".join(f"{_q(col[n])} REAL NOT NULL" for n in self.spec.parameter_names)
+        ocols = ", ".join(f"{_q(col[n])} REAL" for n in self.spec.output_names)
         self.con.executescript(
             f"""
             BEGIN;
@@ -631,8 +634,7 @@ class ModelStore:
         cols = [
             "sweep_id",
             "row_index",
-            *self.spec.parameter_names,
-            *self.spec.output_names,
+            *self.spec.columns.values(),
             "status",
             "error",
             "label",
@@ -686,10 +688,11 @@ class ModelStore:
         return [r[0] for r in rows]
 
     def units(self) -> dict[str, str]:
-        """The declared unit of every parameter and output column."""
+        """The declared unit of every parameter and output column, by column name."""
+        col = self.spec.columns
         return {
-            **{p.name: p.unit for p in self.spec.parameters},
-            **{o.name: o.unit for o in self.spec.outputs},
+            **{col[p.name]: p.unit for p in self.spec.parameters},
+            **{col[o.name]: o.unit for o in self.spec.outputs},
         }
 
     @property

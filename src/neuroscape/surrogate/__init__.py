@@ -97,7 +97,7 @@ def training_data(db: str | Path, n: int | None = None, seed: int = 0, group: in
         cols = spec.parameter_names + spec.output_names
         _, rows = store.query(
             "SELECT "
-            + ", ".join(f'"{c}"' for c in cols)
+            + ", ".join(f'"{spec.columns[c]}"' for c in cols)
             + f" FROM runs WHERE status = 'ok' AND {where} ORDER BY sweep_id, row_index"
         )
         _, failed = store.query(f"SELECT COUNT(*) FROM runs WHERE status = 'failed' AND {where}")

@@ -51,7 +51,7 @@ def _from_db(problem: FitProblem, path: str, threshold: float | None):
         # each run with the settings of its sweep (the results view lacks the stimulus, ``extra``)
         _, rows = store.query(
             "SELECT "
-            + ", ".join(f'r."{c}"' for c in names)
+            + ", ".join(f'r."{spec.columns[c]}"' for c in names)
             + ", s.model, s.duration_ms, s.window_ms, s.dt_ms, s.extra "
             "FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.status = 'ok'"
         )
