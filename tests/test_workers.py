@@ -120,6 +120,7 @@ def test_order_values_processes_and_one_load_per_worker(tmp_path):
     assert pids <= {int(p) for p in loads}
 
 
+@pytest.mark.slow  # waits out a hung worker's timeout: 15 s
 @needs_proc
 def test_failures_stay_with_their_task_and_hangs_are_cut(tmp_path):
     log = tmp_path / "loads.txt"

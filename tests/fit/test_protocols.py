@@ -268,6 +268,7 @@ def hh_family(settle=200.0, dur=300.0, t_on=50.0, t_off=250.0):
     return SweepSet(tuple(sweeps), "HH, rk4 at 0.002 ms", 0.05)
 
 
+@pytest.mark.slow  # an rk4 reference family at 0.002 ms, then a fit: 20 s
 def test_hh_family_from_a_finer_integrator_is_recovered():
     """A model with action potentials: AP shape is an objective and spikes are peaks on both
     sides; g_Na, g_K and g_L within 1% (measured 0.002-0.074% over 4 seeds)."""

@@ -36,6 +36,7 @@ def pair():
     return out
 
 
+@pytest.mark.slow  # the circuit in both precisions over seeds: 15 s
 def test_float32_rates_agree_with_float64(pair):
     a, b = pair["f32"], pair["f64"]
     active = b[:, 1] > 1.0

@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import neuroscape as ns
 from neuroscape.testing import assert_refused, run_cli
@@ -146,6 +147,7 @@ def test_fit_reaches_its_target_rate(capsys, tmp_path):
     assert abs(r["rate_hz"] - 20.0) <= 3.0
 
 
+@pytest.mark.slow  # compiles the model under several schemes: 12 s
 def test_integrator_override_and_refusal(capsys, tmp_path):
     lif = tmp_path / "lif.yaml"
     lif.write_text(LIF)
