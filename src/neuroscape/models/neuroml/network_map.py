@@ -65,11 +65,9 @@ from neuroscape.models.neuroml.document import attr_si, error, read_document, ta
 from neuroscape.models.neuroml.simulation import (
     COND_SYNAPSES,
     SYNAPSES,
-    _cell_id,
-    _synapse,
     _synapse_element,
-    _target,
     cell_fields,
+    network_elements,
 )
 
 E_ALPHA = 2.7182818284590451  # Synapses.xml's alphaSynapse and alphaCurrentSynapse
@@ -207,71 +205,11 @@ class _Net:
 
     def __init__(self, doc, net) -> None:
         self.doc, self.net = doc, net
-        self.sizes: dict[str, int] = {}
-        self.comps: dict[str, object] = {}
-        self.conns: list[tuple] = []  # (pre pop, i, post pop, j, synapse, weight, delay ms, el)
-        self.inputs: dict[tuple[str, int], list] = {}  # (pop, i) -> [(input el, weight, el)]
-        for el in net:
-            t = tag(el)
-            if t in ("population", "populationList"):
-                comp = doc.component(el.get("component"), el)
-                n = (int(el.get("size")) if t == "population" and el.get("size") is not None
-                     else len([c for c in el if tag(c) == "instance"]))
-                self.sizes[el.get("id")] = n
-                self.comps[el.get("id")] = comp
-            elif t == "explicitInput":
-                pop, i = _target(el, el.get("target"))
-                self.inputs.setdefault((pop, i), []).append(
-                    (doc.component(el.get("input"), el), 1.0, el))
-            elif t == "inputList":
-                comp = doc.component(el.get("component"), el)
-                for c in el:
-                    if tag(c) in ("input", "inputW"):
-                        pop, i = _target(c, c.get("target"))
-                        if pop != el.get("population"):
-                            raise error(c, f"target population {pop!r} is not the inputList's "
-                                        f"{el.get('population')!r}")
-                        self.inputs.setdefault((pop, i), []).append(
-                            (comp, float(c.get("weight", "1")), c))
-            elif t in ("synapticConnection", "synapticConnectionWD"):
-                pre, i = _cell_id(el, el.get("from"))
-                post, j = _cell_id(el, el.get("to"))
-                wd = t.endswith("WD")
-                self.conns.append((pre, i, post, j, _synapse(el, doc),
-                                   float(el.get("weight", "1")) if wd else 1.0,
-                                   attr_si(el, "delay", "time") * 1e3 if wd else 0.0, el))
-            elif t == "projection":
-                syn = _synapse(el, doc)
-                for c in el:
-                    ct = tag(c)
-                    if ct in ("notes", "annotation", "property"):
-                        continue
-                    if ct not in ("connection", "connectionWD"):
-                        raise error(c, f"<{ct}> in a projection cannot be mapped; allowed: "
-                                    "connection, connectionWD")
-                    pre, i = _cell_id(c, c.get("preCellId"))
-                    post, j = _cell_id(c, c.get("postCellId"))
-                    for end, pop, want in (("pre", pre, "presynapticPopulation"),
-                                           ("post", post, "postsynapticPopulation")):
-                        if pop != el.get(want):
-                            raise error(c, f"{end} cell in {pop!r}, not the projection's "
-                                        f"{want} {el.get(want)!r}")
-                    wd = ct == "connectionWD"
-                    self.conns.append((pre, i, post, j, syn,
-                                       float(c.get("weight", "1")) if wd else 1.0,
-                                       attr_si(c, "delay", "time") * 1e3 if wd else 0.0, c))
-            elif t.endswith("Projection"):
-                raise error(el, f"<{t}> cannot be mapped (gap junctions and continuous "
-                            "connections are not in neuroscape's networks); allowed: projection, "
-                            "synapticConnection")
-            elif t in ("notes", "annotation", "property", "region"):
-                continue
-            else:
-                raise error(el, f"<{t}> in a network cannot be mapped")
+        self.sizes, self.comps, conns, self.inputs = network_elements(doc, net)
+        # (pre pop, i, post pop, j, synapse, weight, delay ms, el)
+        self.conns: list[tuple] = [(c.pre_pop, c.pre, c.post_pop, c.post, c.synapse, c.weight,
+                                    c.delay_ms, c.el) for c in conns]
         for c in self.conns:
-            for pop, i in ((c[0], c[1]), (c[2], c[3])):
-                if pop not in self.sizes or not 0 <= i < self.sizes[pop]:
-                    raise error(c[7], f"cell {pop}[{i}] is not in network {net.get('id')!r}")
             if tag(self.comps[c[2]]) == "spikeGenerator":
                 raise error(c[7], f"a connection onto spikeGenerator "
                             f"{self.comps[c[2]].get('id')!r}: a spike source has no synapses")

@@ -250,6 +250,85 @@ def _stimulus(inp, cur_unit: str, weight: float, step_ms: float = 0.0,
     return "ramp", {"amp0": a0, "amp1": a1, "t_on": on, "t_off": off}, base  # fmt: skip
 
 
+def network_elements(doc: Document, net) -> tuple[dict, dict, list[Connection], dict]:
+    """(cells per population, component per population, connections, inputs per cell
+    (pop, i) -> [(input element, weight, element)]) of a <network>: populations,
+    explicitInput and inputList, synapticConnection(WD) and the connection(WD) elements of
+    projections (weights, delays in ms), every connected cell checked against its
+    population. Shared by the LEMS runners and the network engine's mapping
+    (``network_map``); each refuses the rest in its own terms."""
+    sizes: dict[str, int] = {}
+    comps: dict[str, object] = {}
+    inputs: dict[tuple[str, int], list] = {}
+    connections: list[Connection] = []
+    for el in net:
+        t = tag(el)
+        if t in ("population", "populationList"):
+            comp = doc.component(el.get("component"), el)
+            if t == "population" and el.get("size") is not None:
+                n = int(el.get("size"))
+            else:
+                n = len([c for c in el if tag(c) == "instance"])
+            sizes[el.get("id")] = n
+            comps[el.get("id")] = comp
+        elif t == "explicitInput":
+            pop, i = _target(el, el.get("target"))
+            inputs.setdefault((pop, i), []).append((doc.component(el.get("input"), el), 1.0, el))
+        elif t == "inputList":
+            comp = doc.component(el.get("component"), el)
+            for c in el:
+                if tag(c) in ("input", "inputW"):
+                    pop, i = _target(c, c.get("target"))
+                    if pop != el.get("population"):
+                        raise error(c, f"target population {pop!r} is not the inputList's "
+                                    f"{el.get('population')!r}")
+                    w = float(c.get("weight", "1"))
+                    inputs.setdefault((pop, i), []).append((comp, w, c))
+        elif t in ("synapticConnection", "synapticConnectionWD"):
+            pre, i = _cell_id(el, el.get("from"))
+            post, j = _cell_id(el, el.get("to"))
+            wd = t.endswith("WD")
+            w = float(el.get("weight", "1")) if wd else 1.0
+            d = _time_ms(el, "delay") if wd else 0.0
+            connections.append(Connection(pre, i, post, j, _synapse(el, doc), w, d, el))
+        elif t == "projection":
+            syn = _synapse(el, doc)
+            for c in el:
+                ct = tag(c)
+                if ct in ("notes", "annotation", "property"):
+                    continue
+                if ct not in ("connection", "connectionWD"):
+                    raise error(c, f"<{ct}> in a projection cannot be mapped; allowed: "
+                                "connection, connectionWD")
+                pre, i = _cell_id(c, c.get("preCellId"))
+                post, j = _cell_id(c, c.get("postCellId"))
+                for end, pop, want in (("pre", pre, "presynapticPopulation"),
+                                       ("post", post, "postsynapticPopulation")):
+                    if pop != el.get(want):
+                        raise error(c, f"{end} cell in {pop!r}, not the projection's {want} "
+                                    f"{el.get(want)!r}")
+                for a in ("preSegmentId", "postSegmentId"):
+                    if c.get(a, "0") != "0":
+                        raise error(c, f"{a}={c.get(a)!r}; allowed: 0 (single-compartment "
+                                    "cells)")
+                w = float(c.get("weight", "1")) if ct == "connectionWD" else 1.0
+                d = _time_ms(c, "delay") if ct == "connectionWD" else 0.0
+                connections.append(Connection(pre, i, post, j, syn, w, d, c))
+        elif t in NETWORK_REFUSED or t.endswith("Projection"):
+            raise error(el, f"<{t}> cannot be mapped (gap junctions and continuous connections "
+                        "are not in neuroscape's networks); allowed: projection, "
+                        "synapticConnection")
+        elif t in ("notes", "annotation", "property", "region"):
+            continue
+        else:
+            raise error(el, f"<{t}> in a network cannot be mapped")
+    for c in connections:
+        for pop, i in ((c.pre_pop, c.pre), (c.post_pop, c.post)):
+            if pop not in sizes or not 0 <= i < sizes[pop]:
+                raise error(c.el, f"cell {pop}[{i}] is not in network {net.get('id')!r}")
+    return sizes, comps, connections, inputs
+
+
 def read_lems_simulation(path: str) -> LemsSimulation:
     """The runs and outputs of a LEMS file's ``<Simulation>`` (its <Target>, or its only one)."""
     from neuroscape.models.equations import equation_model
@@ -281,74 +360,8 @@ def read_lems_simulation(path: str) -> LemsSimulation:
     if tag(net) != "network":
         raise error(net, "the Simulation's target must be a <network>")
 
-    sizes: dict[str, int] = {}
-    comps: dict[str, object] = {}
-    inputs: dict[tuple[str, int], list] = {}
-    for el in net:
-        t = tag(el)
-        if t in ("population", "populationList"):
-            comp = doc.component(el.get("component"), el)
-            if t == "population" and el.get("size") is not None:
-                n = int(el.get("size"))
-            else:
-                n = len([c for c in el if tag(c) == "instance"])
-            sizes[el.get("id")] = n
-            comps[el.get("id")] = comp
-        elif t == "explicitInput":
-            pop, i = _target(el, el.get("target"))
-            inputs.setdefault((pop, i), []).append((doc.component(el.get("input"), el), 1.0, el))
-        elif t == "inputList":
-            comp = doc.component(el.get("component"), el)
-            for c in el:
-                if tag(c) in ("input", "inputW"):
-                    pop, i = _target(c, c.get("target"))
-                    if pop != el.get("population"):
-                        raise error(c, f"target population {pop!r} is not the inputList's "
-                                    f"{el.get('population')!r}")
-                    w = float(c.get("weight", "1"))
-                    inputs.setdefault((pop, i), []).append((comp, w, c))
-        elif t in ("synapticConnection", "synapticConnectionWD"):
-            pre, i = _cell_id(el, el.get("from"))
-            post, j = _cell_id(el, el.get("to"))
-            wd = t.endswith("WD")
-            w = float(el.get("weight", "1")) if wd else 1.0
-            d = _time_ms(el, "delay") if wd else 0.0
-            out.connections.append(Connection(pre, i, post, j, _synapse(el, doc), w, d, el))
-        elif t == "projection":
-            syn = _synapse(el, doc)
-            for c in el:
-                ct = tag(c)
-                if ct in ("notes", "annotation", "property"):
-                    continue
-                if ct not in ("connection", "connectionWD"):
-                    raise error(c, f"<{ct}> in a projection cannot be mapped; allowed: "
-                                "connection, connectionWD")
-                pre, i = _cell_id(c, c.get("preCellId"))
-                post, j = _cell_id(c, c.get("postCellId"))
-                for end, pop, want in (("pre", pre, "presynapticPopulation"),
-                                       ("post", post, "postsynapticPopulation")):
-                    if pop != el.get(want):
-                        raise error(c, f"{end} cell in {pop!r}, not the projection's {want} "
-                                    f"{el.get(want)!r}")
-                for a in ("preSegmentId", "postSegmentId"):
-                    if c.get(a, "0") != "0":
-                        raise error(c, f"{a}={c.get(a)!r}; allowed: 0 (single-compartment "
-                                    "cells)")
-                w = float(c.get("weight", "1")) if ct == "connectionWD" else 1.0
-                d = _time_ms(c, "delay") if ct == "connectionWD" else 0.0
-                out.connections.append(Connection(pre, i, post, j, syn, w, d, c))
-        elif t in NETWORK_REFUSED or t.endswith("Projection"):
-            raise error(el, f"<{t}> cannot be mapped (gap junctions and continuous connections "
-                        "are not in neuroscape's networks); allowed: projection, "
-                        "synapticConnection")
-        elif t in ("notes", "annotation", "property", "region"):
-            continue
-        else:
-            raise error(el, f"<{t}> in a network cannot be mapped")
+    sizes, comps, out.connections, inputs = network_elements(doc, net)
     for c in out.connections:
-        for pop, i in ((c.pre_pop, c.pre), (c.post_pop, c.post)):
-            if pop not in sizes or not 0 <= i < sizes[pop]:
-                raise error(c.el, f"cell {pop}[{i}] is not in network {net.get('id')!r}")
         t = tag(comps[c.post_pop])
         if t in SPIKE_SOURCES:
             raise error(c.el, f"a connection onto {t} {comps[c.post_pop].get('id')!r}: a spike "
