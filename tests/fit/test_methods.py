@@ -10,6 +10,7 @@ from neuroscape.fit.targets import Target
 KW = dict(stimulus=STEP, dt_ms=0.025)
 
 
+@pytest.mark.slow  # a CMA-ES fit of HH: 10 s
 def test_cmaes_recovers_hh_conductances():
     """g_Na, g_K, g_L free within +-50% of their defaults, a neuroscape-made trace with 1 mV
     noise: CMA-ES recovers each within 2% with at most 3,000 simulations (one seed; the bar

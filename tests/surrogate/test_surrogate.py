@@ -20,6 +20,10 @@ from neuroscape.surrogate import (  # noqa: E402
     train_surrogate,
 )
 
+# trains networks (a shared fixture of 24 s, then more training per test): all slow
+pytestmark = pytest.mark.slow
+
+
 DOMAIN = np.array([[0.0, 1.0], [-2.0, 2.0], [10.0, 20.0]])
 SMALL = dict(hidden=(64, 64), max_epochs=400, patience=40, batch_size=64)
 

@@ -162,6 +162,7 @@ def cli(*args):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow  # CLI processes that compile a model: 10 s
 def test_cli_params_and_simulate(tmp_path):
     r = cli("params", str(ADEX))
     assert r.returncode == 0, r.stderr

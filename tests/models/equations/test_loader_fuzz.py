@@ -76,6 +76,7 @@ def _on_alarm(signum, frame):
     raise Hang()
 
 
+@pytest.mark.slow  # hundreds of mutated model files loaded: 14 s
 def test_random_edits_give_a_model_or_one_line(tmp_path):
     outcomes: list[str] = []
 
