@@ -127,3 +127,27 @@ def compare(ref: Path, ours: Path, n_cells: int, window_ms: float = 2.0,
         out[k] = {"n_ref": len(e_ref.get(k, [])), "n_ours": len(e_ours.get(k, [])),
                   "spike_ms": dt_spk, "v_mV": dv, "all_ms": all_ms}  # fmt: skip
     return out
+
+
+# LEMS_iaf_network.xml's modified copy (the post populations first, so events from later cells
+# land in the next step; a connection back, other weights, delays, refractory periods, inputs
+# and time constants): text replacements, shared by the LEMS runner's and the engine's tests
+IAF_NETWORK_MODIFIED = {
+    '<population id="izhpop" component="izh" size="2"/>\n'
+    '        <population id="refpop" component="iafref" size="3"/>':
+        '<population id="refpop" component="iafref" size="3"/>\n'
+        '<population id="izhpop" component="izh" size="2"/>',
+    '<population id="pynnpop" component="pynn" size="2"/>':
+        '<population id="pynnpop" component="pynn" size="2"/>\n'
+        '<synapticConnection from="pynnpop[1]" to="refpop[1]" synapse="icur" '
+        'destination="synapses"/>',
+    'weight="2"\n                          delay="1.5ms"':
+        'weight="3.5"\n                          delay="0.73ms"',
+    'refract="3ms"': 'refract="2.2ms"',
+    'tauw="40ms" refract="0.5ms"': 'tauw="60ms" refract="0.3ms"',
+    'amplitude="0.3nA"': 'amplitude="0.35nA"',
+    'finishAmplitude="0.3nA" baselineAmplitude="0nA"':
+        'finishAmplitude="0.4nA" baselineAmplitude="0.02nA"',
+    'tau_refrac="2.0"': 'tau_refrac="3.0"',
+    'tauDecay="3ms"': 'tauDecay="2.2ms"',
+}

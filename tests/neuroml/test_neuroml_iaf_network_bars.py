@@ -11,7 +11,7 @@ digits jNeuroML writes (the issue's bar: 0.1 ms over the first 10 spikes, 0.5 mV
 from __future__ import annotations
 
 import pytest
-from neuroml_jnml import jnml_available, run_both
+from neuroml_jnml import IAF_NETWORK_MODIFIED, jnml_available, run_both
 
 pytestmark = [
     pytest.mark.slow,
@@ -20,26 +20,7 @@ pytestmark = [
 
 CASES = {
     "iaf_network": None,
-    "iaf_network_modified": {
-        # the post populations first: events from later cells land in the next step
-        '<population id="izhpop" component="izh" size="2"/>\n'
-        '        <population id="refpop" component="iafref" size="3"/>':
-            '<population id="refpop" component="iafref" size="3"/>\n'
-            '<population id="izhpop" component="izh" size="2"/>',
-        '<population id="pynnpop" component="pynn" size="2"/>':
-            '<population id="pynnpop" component="pynn" size="2"/>\n'
-            '<synapticConnection from="pynnpop[1]" to="refpop[1]" synapse="icur" '
-            'destination="synapses"/>',
-        'weight="2"\n                          delay="1.5ms"':
-            'weight="3.5"\n                          delay="0.73ms"',
-        'refract="3ms"': 'refract="2.2ms"',
-        'tauw="40ms" refract="0.5ms"': 'tauw="60ms" refract="0.3ms"',
-        'amplitude="0.3nA"': 'amplitude="0.35nA"',
-        'finishAmplitude="0.3nA" baselineAmplitude="0nA"':
-            'finishAmplitude="0.4nA" baselineAmplitude="0.02nA"',  # a bias before and after
-        'tau_refrac="2.0"': 'tau_refrac="3.0"',
-        'tauDecay="3ms"': 'tauDecay="2.2ms"',
-    },
+    "iaf_network_modified": IAF_NETWORK_MODIFIED,
 }
 
 

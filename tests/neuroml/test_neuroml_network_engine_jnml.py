@@ -18,7 +18,17 @@ import math
 
 import numpy as np
 import pytest
-from neuroml_jnml import DATA, cells_of, instrument, jnml_available, read_events, run_jnml
+from neuroml_jnml import (
+    DATA,
+    cells_of,
+    instrument,
+    jnml_available,
+    read_events,
+    run_jnml,
+)
+from neuroml_jnml import (
+    IAF_NETWORK_MODIFIED as MODIFIED,
+)
 
 from neuroscape.core.rng import row_keys
 from neuroscape.core.settings import Recording, SimSettings
@@ -35,28 +45,6 @@ OFF_GRID = {  # every refractory period and delay inside a step of 0.01 ms
     'refract="0.5ms"': 'refract="0.505ms"', 'delay="1ms"': 'delay="1.005ms"',
     'delay="1.5ms"': 'delay="1.505ms"', 'delay="2ms"': 'delay="2.005ms"',
     'delay="0.5ms"': 'delay="0.505ms"',
-}
-# the LEMS runner's modified copy (test_neuroml_iaf_network_bars.py): populations in another
-# order, a connection back, other weights, delays (0.73 ms), whole-step refractory periods
-# (2.2, 0.3, 3 ms), inputs and time constants
-MODIFIED = {
-    '<population id="izhpop" component="izh" size="2"/>\n'
-    '        <population id="refpop" component="iafref" size="3"/>':
-        '<population id="refpop" component="iafref" size="3"/>\n'
-        '<population id="izhpop" component="izh" size="2"/>',
-    '<population id="pynnpop" component="pynn" size="2"/>':
-        '<population id="pynnpop" component="pynn" size="2"/>\n'
-        '<synapticConnection from="pynnpop[1]" to="refpop[1]" synapse="icur" '
-        'destination="synapses"/>',
-    'weight="2"\n                          delay="1.5ms"':
-        'weight="3.5"\n                          delay="0.73ms"',
-    'refract="3ms"': 'refract="2.2ms"',
-    'tauw="40ms" refract="0.5ms"': 'tauw="60ms" refract="0.3ms"',
-    'amplitude="0.3nA"': 'amplitude="0.35nA"',
-    'finishAmplitude="0.3nA" baselineAmplitude="0nA"':
-        'finishAmplitude="0.4nA" baselineAmplitude="0.02nA"',
-    'tau_refrac="2.0"': 'tau_refrac="3.0"',
-    'tauDecay="3ms"': 'tauDecay="2.2ms"',
 }
 
 
