@@ -1430,11 +1430,7 @@ class NetworkBatch:
                     vals[f"{P}_cti"] = inv.reshape(-1).astype(np.int64)
                 if p.refractory_clock == "lems":  # jLEMS's count, spike by spike
                     m = p.model
-                    if m.refractory_param is not None:
-                        i_ref = m.spec.parameter_names.index(m.refractory_param)
-                        t_ref = vals[f"{P}_par"][:, i_ref]
-                    else:
-                        t_ref = np.full(b, m.refractory_ms)
+                    t_ref = _refractory_ms(m, vals[f"{P}_par"])
                     u, inv = np.unique(t_ref, return_inverse=True)
                     vals[f"{P}_nref"] = lems_refractory_steps(u, n_steps, dt).astype(np.int32)
                     vals[f"{P}_nri"] = inv.reshape(-1).astype(np.int64)
@@ -1697,6 +1693,13 @@ def initial_states(net: NetworkModel, params: dict | None = None, seed: int = 0)
     return out
 
 
+def _refractory_ms(m, par: np.ndarray) -> np.ndarray:
+    """(B,) refractory period of each row (ms): its parameter's value, else the model's."""
+    if m.refractory_param is not None:
+        return par[:, m.spec.parameter_names.index(m.refractory_param)]
+    return np.full(len(par), m.refractory_ms)
+
+
 def population_arrays(net, P, p, params, keys, rows, off, dt) -> dict:  # noqa: N803
     """The kernel's arrays of neuron population ``p`` (argument prefix ``P``, first global
     index ``off``) for the rows ``params``: initial states (B, size, n_states), parameters,
@@ -1718,10 +1721,7 @@ def population_arrays(net, P, p, params, keys, rows, off, dt) -> dict:  # noqa: 
         if e is not None:  # state i of neuron gid: its own counters (independent draws)
             ids = (np.arange(p.size, dtype=np.int64) + off) * n_s + i
             y[:, :, i] = _rand_values(e, keys, INIT, ids, rows)
-    if m.refractory_param is not None:
-        t_ref = par[:, m.spec.parameter_names.index(m.refractory_param)]
-    else:
-        t_ref = np.full(b, m.refractory_ms)
+    t_ref = _refractory_ms(m, par)
     # Brian2's rule (its timestep(t_ref, dt)): refractory for int(t_ref/dt + 0.001) steps
     # counted from the spike step
     nref = np.maximum(np.floor(t_ref / dt + 1e-3), 1).astype(np.int64)
