@@ -1,11 +1,12 @@
 """Poisson input counts of the compiled network kernels against the stream's definition.
 
-Each input's count in step s for neuron i is the inverse-CDF sample of its 32-bit uniform: the low
-or high half of word(key, ((s * N + off + i) << SUB_BITS) | pair). The kernels count it by
-branch-free comparisons with the first few table entries and an exact second pass for the rest
-(float32 on the CPU: int32 comparisons, a per-row number of entries, populations padded to whole
-vectors); whatever the shortcut, the counts must be those of the definition, computed here with
-NumPy from the words and the table.
+Each input's count in step s for neuron i is the inverse-CDF sample of its 32-bit uniform,
+mix32(seed + LANE[off + i]), the seed being the low or high half of the step's word
+word(key, ((s * N + off) << SUB_BITS) | pair) (``core.rng.input_uniforms_np``). The kernels
+count it by branch-free comparisons with the first few table entries and an exact second pass
+for the rest (float32 on the CPU: int32 comparisons, a per-row number of entries, populations
+padded to whole vectors); whatever the shortcut, the counts must be those of the definition,
+computed here with NumPy from the words and the table.
 
 A takes four inputs (both words, both halves; each row picks another number of fast comparisons
 per input), B one (its offset in the counter, no padding): the float32 kernel generates a loop
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroscape.core.rng import SUB_BITS, poisson_thresholds, row_keys, word_np
+from neuroscape.core.rng import input_uniforms_np, poisson_thresholds, row_keys
 from neuroscape.core.settings import Recording, SimSettings
 from neuroscape.models.network import network_model
 from neuroscape.sim.network_engine import NetworkBatch
@@ -64,25 +65,18 @@ def _net(precision: str):
 
 
 def _reference(keys: np.ndarray) -> np.ndarray:
-    """(rows, N, steps) increments of v (mV) from the words and the tables."""
+    """(rows, N, steps) increments of v (mV) from the stream's definition and the tables."""
     n_total = sum(SIZES.values())
     out = np.zeros((len(keys), n_total, N_STEPS))
-    s = np.arange(N_STEPS, dtype=np.uint64)[:, None]
     off = 0
     for pop, n in SIZES.items():
-        i = np.arange(n, dtype=np.uint64)[None, :]
-        for pair in range((N_INPUTS[pop] + 1) // 2):
-            ctr = (((s * np.uint64(n_total) + np.uint64(off) + i) << np.uint64(SUB_BITS))
-                   | np.uint64(pair)).ravel()
-            for r, key in enumerate(keys):
-                w = word_np(np.array([key]), ctr)[0].reshape(N_STEPS, n)
-                for half, u in enumerate((w & np.uint64(0xFFFFFFFF), w >> np.uint64(32))):
-                    m = 2 * pair + half
-                    if m >= N_INPUTS[pop]:
-                        continue
-                    tab = poisson_thresholds(np.array([ROWS[r, m] * DT * 1e-3]))[0]
-                    counts = np.searchsorted(tab, u.astype(np.int64), side="right")
-                    out[r, off:off + n, :] += (BASE**m * counts).T
+        for m in range(N_INPUTS[pop]):
+            tabs = poisson_thresholds(ROWS[:, m] * DT * 1e-3)
+            for s in range(N_STEPS):
+                u = input_uniforms_np(keys, s, n_total, off, m // 2, m % 2, n)
+                for r in range(len(keys)):
+                    counts = np.searchsorted(tabs[r], u[r].astype(np.int64), side="right")
+                    out[r, off:off + n, s] += BASE**m * counts
         off += n
     return out
 

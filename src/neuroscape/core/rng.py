@@ -12,7 +12,9 @@ random numbers.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 MASK64 = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15
@@ -132,6 +134,115 @@ def poisson_from_table(u, table):
     return k
 
 
+# ------------------------------------------- 32-bit uniforms of the Poisson inputs, 8 lanes wide
+#
+# A Poisson input onto a neuron population draws one 32-bit uniform per neuron and step. Drawing
+# each from its own SplitMix64 word costs two 64-bit multiplies per neuron, which AVX2 lacks (it
+# emulates each with three 32-bit ones, 4 lanes wide): on the cortical circuit that was a third of
+# the kernel's time. Instead one word is drawn per (row, step, population, pair of inputs): its
+# low and high halves are the step's seeds a and b of the pair's two inputs, and neuron j's
+# uniforms are ``mix32(a + LANE[j])`` and ``mix32(b + LANE[j])`` (mod 2**32), where LANE is a
+# fixed table of random 32-bit offsets (``lane_offsets``) and ``mix32`` is Wellons' "lowbias32"
+# integer hash (hash-prospector, 2018-2020; constants of its improved version): two 32-bit
+# multiplies, 8 lanes per AVX2 instruction. Every (row, step) still has its own seeds, so a row's
+# draws depend only on its key; the random offsets (not a counter) keep two steps whose seeds
+# happen to be close from sharing runs of values. numba types every integer operation at 64 bits
+# or more, which keeps LLVM from using 32-bit vector multiplies, so the CPU hash is written as
+# LLVM instructions (``numba.extending.intrinsic``); ``mix32_u64`` is the same function in plain
+# integer arithmetic (for numba.cuda and its simulator), ``mix32_np``/``torch_mix32`` its twins.
+# The statistics of the counts are tested in tests/sim/test_network_input_stream.py.
+
+LB_M1 = 0x21F0AAAD
+LB_M2 = 0x735A2D97
+LANE_KEY = 0x6A09E667F3BCC909  # the table's stream (the first 64 bits of frac(sqrt(2)))
+M32 = 0xFFFFFFFF
+
+
+def lane_offsets(n: int) -> np.ndarray:
+    """The fixed random offsets LANE[0..n) of the input uniforms (uint32)."""
+    return (word_np(np.array([LANE_KEY], np.uint64), np.arange(n, dtype=np.uint64))[0]
+            & np.uint64(M32)).astype(np.uint32)
+
+
+@intrinsic
+def _xsr32(typingctx, x, s):  # noqa: ARG001
+    def cg(context, builder, sig, args):  # noqa: ARG001
+        return builder.xor(args[0], builder.lshr(args[0], args[1]))
+
+    return types.uint32(types.uint32, types.uint32), cg
+
+
+@intrinsic
+def _mul32(typingctx, a, b):  # noqa: ARG001
+    def cg(context, builder, sig, args):  # noqa: ARG001
+        return builder.mul(args[0], args[1])
+
+    return types.uint32(types.uint32, types.uint32), cg
+
+
+@intrinsic
+def add32(typingctx, a, b):  # noqa: ARG001
+    """a + b mod 2**32 on uint32 values, kept at 32 bits."""
+
+    def cg(context, builder, sig, args):  # noqa: ARG001
+        return builder.add(args[0], args[1])
+
+    return types.uint32(types.uint32, types.uint32), cg
+
+
+@intrinsic
+def flip32(typingctx, x):  # noqa: ARG001
+    """u - 2**31 as an int32 (u a uint32): the order of u is the order of the result."""
+
+    def cg(context, builder, sig, args):  # noqa: ARG001
+        return builder.xor(args[0], ir.Constant(ir.IntType(32), 0x80000000))
+
+    return types.int32(types.uint32), cg
+
+
+_U16 = np.uint32(16)
+_U15 = np.uint32(15)
+_UM1 = np.uint32(LB_M1)
+_UM2 = np.uint32(LB_M2)
+
+
+@njit(inline="always", cache=True)
+def mix32(x):
+    """lowbias32 of a uint32 (CPU kernels)."""
+    x = _mul32(_xsr32(x, _U16), _UM1)
+    x = _mul32(_xsr32(x, _U15), _UM2)
+    return _xsr32(x, _U15)
+
+
+@njit(inline="always", cache=True)
+def mix32_u64(x):
+    """``mix32`` in 64-bit integer arithmetic on a value below 2**32 (numba.cuda); the same
+    bits, as a uint64."""
+    x = x ^ (x >> np.uint64(16))
+    x = (x * np.uint64(LB_M1)) & np.uint64(M32)
+    x = x ^ (x >> np.uint64(15))
+    x = (x * np.uint64(LB_M2)) & np.uint64(M32)
+    return x ^ (x >> np.uint64(15))
+
+
+def mix32_np(x: np.ndarray) -> np.ndarray:
+    """NumPy twin of ``mix32`` (uint32 arrays wrap as the CPU kernel does)."""
+    x = np.asarray(x, np.uint32)
+    x = (x ^ (x >> np.uint32(16))) * np.uint32(LB_M1)
+    x = (x ^ (x >> np.uint32(15))) * np.uint32(LB_M2)
+    return x ^ (x >> np.uint32(15))
+
+
+def input_uniforms_np(keys: np.ndarray, step: int, n_total: int, off: int, pair: int,
+                      half: int, n: int) -> np.ndarray:
+    """(B, n) 32-bit uniforms of input ``2 * pair + half`` onto the population at ``off`` (size
+    n) in ``step`` of a network of ``n_total`` neurons: the definition the kernels implement."""
+    w = word_np(keys, np.array([((step * n_total + off) << SUB_BITS) | pair], np.uint64))[:, 0]
+    seed = (w >> np.uint64(32 * half)) & np.uint64(M32)
+    lane = lane_offsets(off + n)[off:]
+    return mix32_np(seed.astype(np.uint32)[:, None] + lane[None, :])
+
+
 # ---------------------------------------------------------------- torch twin (for device="cuda")
 
 
@@ -167,3 +278,12 @@ def normal(key, counter):
     u1 = unit_float(word(key, np.uint64(2) * counter))
     u2 = unit_float(word(key, np.uint64(2) * counter + np.uint64(1)))
     return np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def torch_mix32(x):
+    """``mix32`` on int64 tensors holding values below 2**32 (the same bits)."""
+    x = x ^ (x >> 16)
+    x = (x * LB_M1) & M32
+    x = x ^ (x >> 15)
+    x = (x * LB_M2) & M32
+    return x ^ (x >> 15)

@@ -11,8 +11,10 @@ grid.
 
 Random numbers come from the counter-based generator of ``neuroscape.core.rng`` at positions fixed
 by (row, step, neuron or synapse), so a row's result never depends on the batch it runs in.
-Counters: state i of neuron gid starts from ``INIT | ((gid n_states + i) R + r)``; Poisson inputs
-and sources draw ``(s N + gid) << SUB | pair``; the draws of a synaptic statement block
+Counters: state i of neuron gid starts from ``INIT | ((gid n_states + i) R + r)``; Poisson
+sources draw ``(s N + gid) << SUB``; Poisson inputs onto the population at offset off draw one
+word per step and pair of inputs, ``(s N + off) << SUB | pair``, whose halves seed each neuron's
+32-bit uniform (``core.rng.mix32``: 8 lanes wide on AVX2); the draws of a synaptic statement block
 ``SYN | ((((s S + k) 2 + side) M) + slot)`` (``draw_slots``; a delay drawn per spike takes the
 on_pre block's slots after its statements' own, ``delay_draw_slots``); synaptic variable vi of
 synapse k starts from ``SYN_INIT | ((k V + vi) R + r)``. No two draws of a row share a counter.
@@ -48,7 +50,13 @@ from neuroscape.core.integrators import (
     get_tableau,
     step_source,
 )
-from neuroscape.core.rng import GAMMA, SUB_BITS, poisson_thresholds, unit_float_np, word_np
+from neuroscape.core.rng import (
+    SUB_BITS,
+    lane_offsets,
+    poisson_thresholds,
+    unit_float_np,
+    word_np,
+)
 from neuroscape.core.rows import run_on_threads
 from neuroscape.core.settings import ChunkResult, Recording, SettingsError, SimSettings
 from neuroscape.models.equations.codegen import Printer
@@ -68,6 +76,7 @@ SYN = 1 << 62
 SYN_INIT = 3 << 61
 DENSE_MAX = 1 << 22  # largest dense projection mask (entries; 32 MiB)
 TARGETS = ("cpu", "cuda")  # the kernels _Gen writes: numba CPU (rows on threads) and numba.cuda
+M32_LIT = "np.uint64(4294967295)"
 K_FAST = 6  # branch-free Poisson comparisons per draw (the rare larger counts: a second pass)
 # CPU: a population's state arrays are padded to a whole number of vectors (16 float32 or 8
 # float64 lanes) when that adds at most this fraction of neurons, so that the fused integration
@@ -330,8 +339,8 @@ class _Gen:
             "import numpy as np",
             "from numba import njit",
             "from neuroscape.core.integrators import phi1",
-            "from neuroscape.core.rng import hi32, lo32, mix64, poisson_from_table, unit_float, "
-            "word",
+            "from neuroscape.core.rng import add32, flip32, hi32, lo32, mix32, mix32_u64, mix64, "
+            "poisson_from_table, unit_float, word",
             "from neuroscape.sim.network_kernels import add_dense, add_spikes, push_spikes",
         ]
         if self.cuda:
@@ -348,6 +357,7 @@ class _Gen:
                 "add_spikes = _dev(_nk.add_spikes.py_func)",
                 "push_spikes = _dev(_nk.push_spikes.py_func)",
                 "poisson_from_table = _dev(_rng.poisson_from_table.py_func)",
+                "mix32_u64 = _dev(_rng.mix32_u64.py_func)",
                 "from neuroscape.sim.network_cuda import device_word",
                 "",
                 "word = device_word()",
@@ -923,6 +933,8 @@ class _Gen:
     def _inputs_setup(self) -> None:
         E = self.emit  # noqa: N806
         self.input_groups: dict[str, list[int]] = {}
+        if self.net.inputs:
+            self.arg("LANE")  # core.rng.lane_offsets, one per neuron and padding lane
         for k, inp in enumerate(self.net.inputs):
             self.input_groups.setdefault(inp.target, []).append(k)
             self.arg(f"I{k}_tab")
@@ -968,7 +980,8 @@ class _Gen:
             # the same, so a window never moves another input's noise)
             for k in ks:
                 E(3, f"I{k}_w = I{k}_v if s >= I{k}_a and s < I{k}_z else {self.ft}(0.0)")
-            # one 64-bit word per neuron and pair of inputs: its low and high 32 bits (float32
+            # one 64-bit word per step and pair of inputs; its low and high 32 bits seed the
+            # pair's uniforms, mix32(seed + LANE[j]) for neuron j (core.rng explains why; float32
             # state: each shifted by -2**31 into an int32, so that the comparisons run 16 lanes
             # wide, as the state does; the counts are the same)
             # padded populations (CPU): the draw and comparison loops run over the padding
@@ -976,27 +989,29 @@ class _Gen:
             # below looks at the population's own neurons only
             npad = self.padn[tgt]
             pairs = range(0, len(ks), 2)
-            if self.cuda:
-                E(3, f"for i in range({n}):")
-                for h in pairs:
-                    E(4, f"x{h // 2} = word(key, ((base_s + np.uint64({off} + i)) << "
-                         f"np.uint64({SUB_BITS})) | np.uint64({h // 2}))")
-            else:
-                # word(key, c) = mix64(key + c * GAMMA) with c = ((s * N + off + i) << SUB_BITS)
-                # | h: the argument grows by GAMMA << SUB_BITS per neuron, an induction
-                # variable (a vector add instead of a 64-bit multiply per word; same bits)
-                for h in pairs:
-                    E(3, f"z{h // 2} = key + (((base_s + np.uint64({off})) << "
-                         f"np.uint64({SUB_BITS})) | np.uint64({h // 2})) * np.uint64({GAMMA})")
-                E(3, f"for i in range({npad}):")
-                for h in pairs:
-                    E(4, f"x{h // 2} = mix64(z{h // 2})",
-                      f"z{h // 2} += np.uint64({(GAMMA << SUB_BITS) & ((1 << 64) - 1)})")
             for h in pairs:
-                for hh, half in ((h, "lo32"), (h + 1, "hi32")):
-                    if hh < len(ks):
-                        E(4, f"{U}_{hh}[i] = np.int32(np.int64({half}(x{h // 2})) - 2147483648)"
-                          if self.f32 else f"{U}_{hh}[i] = np.int64({half}(x{h // 2}))")
+                E(3, f"w{h // 2} = word(key, ((base_s + np.uint64({off})) << "
+                     f"np.uint64({SUB_BITS})) | np.uint64({h // 2}))")
+            if self.cuda:  # 64-bit integer arithmetic (numba.cuda and its simulator)
+                E(3, f"for i in range({n}):",
+                  f"    lane = np.uint64(LANE[{off} + i])")
+                for h in pairs:
+                    for hh, half in ((h, "lo32"), (h + 1, "hi32")):
+                        if hh < len(ks):
+                            x = f"mix32_u64((np.uint64({half}(w{h // 2})) + lane) & {M32_LIT})"
+                            E(4, f"{U}_{hh}[i] = np.int32(np.int64({x}) - 2147483648)"
+                              if self.f32 else f"{U}_{hh}[i] = np.int64({x})")
+            else:
+                for h in pairs:
+                    E(3, f"sa{h // 2} = np.uint32(lo32(w{h // 2}))",
+                      f"sb{h // 2} = np.uint32(hi32(w{h // 2}))")
+                E(3, f"for i in range({npad}):", f"    lane = LANE[{off} + i]")
+                for h in pairs:
+                    for hh, sd in ((h, "sa"), (h + 1, "sb")):
+                        if hh < len(ks):
+                            x = f"mix32(add32({sd}{h // 2}, lane))"
+                            E(4, f"{U}_{hh}[i] = flip32({x})" if self.f32
+                              else f"{U}_{hh}[i] = np.int64({x})")
             if self.kvar:
                 self._inputs_kvar(ks, qi, n, npad, pop)
                 continue
@@ -1411,6 +1426,7 @@ class NetworkBatch:
                     "without a membrane potential; allowed: neurons of a neuron population")
         vtrace = np.zeros((b, vidx.size, n_steps if vidx.size else 0), dtype=np.float32)
         vals = {"keys": keys, "rv": rv, "n_steps": n_steps, "rec_start": settings.rec_start,
+                "LANE": lane_offsets(n_total + 64),
                 "dt": dt, "cnt": cnt, "ok": ok, "spk_step": spk_step, "spk_idx": spk_idx,
                 "spk_n": spk_n, "vidx": vidx, "vtrace": vtrace, "n_syn_all": gen.n_syn}
         for qi, p in enumerate(net.populations):

@@ -38,8 +38,9 @@ Statements run at once are Brian2's sequential statements only when no synapse r
 state that the block changes, and neuron states only take += and -=; other blocks are refused
 with one line (they run on device "cpu").
 
-Random numbers are ``core.rng``'s words at the numba kernel's counters: Poisson sources and
-inputs ``((s N + gid) << SUB_BITS) | pair`` (low and high 32 bits, the same inverse-CDF tables,
+Random numbers are ``core.rng``'s words at the numba kernel's counters: Poisson sources at
+``(s N + gid) << SUB_BITS``, inputs from one word per step and pair at ``((s N + off) <<
+SUB_BITS) | pair`` whose halves seed ``mix32(seed + LANE[gid])`` (the same inverse-CDF tables,
 compared as integers), rand() and randn() (Box-Muller on two words) of a statement block at
 ``SYN | (((s S + k) 2 + side) M + slot)`` (``draw_slots``); initial values are drawn by the numba
 path's own numpy code (``syn_initial``, ``_pop_arrays``), row constants by the same printed
@@ -65,7 +66,9 @@ from neuroscape.core.rng import (
     MASK64,
     SUB_BITS,
     as_signed64,
+    lane_offsets,
     poisson_thresholds,
+    torch_mix32,
     torch_mix64,
 )
 from neuroscape.core.settings import ChunkResult, Recording, SettingsError, SimSettings
@@ -569,11 +572,10 @@ class _TorchRun:
         for tgt, ks in groups.items():
             P = self.by_name[tgt]  # noqa: N806
             off, n = P["off"], P["n"]
-            kb = []
-            for h2 in range((len(ks) + 1) // 2):
-                ctr = [_goff(((off + i) << SUB_BITS) | h2) for i in range(n)]
-                kb.append(self.key[:, None] + torch.as_tensor(ctr, dtype=torch.int64,
-                                                               device=self.dev)[None, :])
+            # the pair's step word is at counter ((s N + off) << SUB_BITS) | h2 (``_inputs``)
+            kb = [self.key[:, None] + _goff((off << SUB_BITS) | h2)
+                  for h2 in range((len(ks) + 1) // 2)]
+            lane = self._t(lane_offsets(off + n)[off:].astype(np.int64), torch.int64)[None, :]
             items = []
             for k in ks:
                 inp = net.inputs[k]
@@ -595,7 +597,7 @@ class _TorchRun:
                         f"{on[r, 1] * dt:g}) ms; allowed: 0 <= start < stop")
                 win = (self._t(on[:, :1], torch.int64), self._t(on[:, 1:], torch.int64))
                 items.append((P["pop"].model.states.index(inp.var), tab, val, win))
-            self.inputs.append((P, kb, items))
+            self.inputs.append((P, kb, lane, items))
 
     def _setup_outputs(self) -> None:
         torch, b, st, dt = self.torch, self.b, self.st, self.dt
@@ -977,11 +979,12 @@ class _TorchRun:
     # ------------------------------------------------------------------------- inputs, resets
     def _inputs(self, s: int, soff: int) -> None:
         torch = self.torch
-        for P, kb, items in self.inputs:
+        for P, kb, lane, items in self.inputs:
             us = []
             for h2 in range(len(kb)):
-                x = torch_mix64(kb[h2] + soff)
-                us += [x & 0xFFFFFFFF, _srl(x, 32)]
+                x = torch_mix64(kb[h2] + soff)  # (B, 1): the step's seeds of the pair
+                us += [torch_mix32(((x & 0xFFFFFFFF) + lane) & 0xFFFFFFFF),
+                       torch_mix32((_srl(x, 32) + lane) & 0xFFFFFFFF)]
             counts, kicks = [], []
             for h, (vi, tab, val, (a, z)) in enumerate(items):
                 # outside its window an input kicks by 0 (its words are drawn all the same)
