@@ -26,8 +26,11 @@ class InputFileError(ValueError):
     """A parameter file that cannot be read as the model's parameter table."""
 
 
-def read_params_csv(path: str | Path, spec: ModelSpec) -> np.ndarray:
-    """(B, n_params) array from a CSV whose header holds the model's parameter names."""
+def read_params_csv(
+    path: str | Path, spec: ModelSpec, fill: dict[str, float] | None = None
+) -> np.ndarray:
+    """(B, n_params) array from a CSV whose header holds the model's parameter names; a
+    column missing from the file takes its value from ``fill`` where it has one."""
     path = Path(path)
     if path.is_dir():
         raise InputFileError(f"parameter file {str(path)!r} is a folder; expected a CSV file")
@@ -57,18 +60,24 @@ def read_params_csv(path: str | Path, spec: ModelSpec) -> np.ndarray:
     dup = next((h for i, h in enumerate(header) if h in header[:i]), None)
     if dup is not None:
         raise InputFileError(f"{path}: column {dup!r} appears twice; allowed: once")
-    missing = [n for n in spec.parameter_names if n not in header]
+    fill = {k: v for k, v in (fill or {}).items() if k not in header}
+    missing = [n for n in spec.parameter_names if n not in header and n not in fill]
     if missing:
         raise InputFileError(f"{path}: missing column(s) {', '.join(missing)}")
     if len(rows) == 1:
         raise InputFileError(f"{path}: no data rows")
-    order = [header.index(n) for n in spec.parameter_names]
+    order = [header.index(n) if n in header else None for n in spec.parameter_names]
     out = np.empty((len(rows) - 1, len(order)))
+    for j, n in enumerate(spec.parameter_names):
+        if order[j] is None:
+            out[:, j] = fill[n]
     for r, row in enumerate(rows[1:]):
         line = r + 2
         if len(row) != len(header):
             raise InputFileError(f"{path}, line {line}: {len(row)} cells, expected {len(header)}")
         for j, col in enumerate(order):
+            if col is None:
+                continue
             cell = row[col].strip()
             name = spec.parameter_names[j]
             if cell == "":

@@ -451,3 +451,47 @@ def test_a_surrogate_saved_before_declarations_were_recorded_still_loads(made, t
     toy = load_surrogate(made / "toy")  # trained from arrays under a name nothing declares
     assert toy.spec.parameter_names == ["a", "b"] and toy.spec.output_domain is None
     assert toy.spec.bounds.tolist() == [[0.0, 1.0], [0.0, 1.0]]
+
+
+# --- a parameter fixed in every training sweep need not be repeated -----------------------------
+
+
+def test_predict_fills_a_parameter_fixed_in_training_and_refuses_another_value(tmp_path, capsys):
+    """A surrogate of a sweep with --fix c=-60 predicts from a table without c (c at its
+    training value, said on stderr with its unit), equal to the table with c=-60 given; c at a
+    value it never saw is refused in one line unless --allow-outside; a free column is still
+    required."""
+    db, sur = tmp_path / "iz.db", tmp_path / "sur"
+    assert main(["sweep", "izhikevich", "--n", "64", "--db", str(db), "--duration-ms", "200",
+                 "--current", "10", "--fix", "c=-60", "--quiet"]) == 0
+    assert main(["surrogate", "train", "--db", str(db), "--out", str(sur), *TINY]) == 0
+    assert load_surrogate(sur).provenance["fixed"] == {"c": -60.0}
+    rows = "0.02,0.2,8\n0.1,0.25,2\n"
+    (tmp_path / "free.csv").write_text("a,b,d\n" + rows)
+    (tmp_path / "all.csv").write_text("a,b,c,d\n" + "".join(
+        f"{r.split(',')[0]},{r.split(',')[1]},-60,{r.split(',')[2]}\n" for r in rows.split()))
+    (tmp_path / "other.csv").write_text("a,b,c,d\n0.02,0.2,-50,8\n")
+    (tmp_path / "nob.csv").write_text("a,d\n0.02,8\n")
+    pred = ["surrogate", "predict", str(sur), "--out"]
+    capsys.readouterr()
+    rc, _, err = run([*pred, str(tmp_path / "p1.csv"), "--params", str(tmp_path / "free.csv")],
+                     capsys)
+    assert rc == 0 and "held at their training value: c=-60 mV" in err, err
+    rc, _, _ = run([*pred, str(tmp_path / "p2.csv"), "--params", str(tmp_path / "all.csv")],
+                   capsys)
+    assert rc == 0
+    p1 = np.genfromtxt(tmp_path / "p1.csv", delimiter=",", names=True)
+    p2 = np.genfromtxt(tmp_path / "p2.csv", delimiter=",", names=True)
+    assert p1.dtype.names == p2.dtype.names and np.all(p1["c"] == -60.0)
+    for name in p1.dtype.names:
+        np.testing.assert_array_equal(p1[name], p2[name])
+    rc, _, err = run([*pred, str(tmp_path / "p3.csv"), "--params", str(tmp_path / "other.csv")],
+                     capsys)
+    assert_refused(rc, err, "c=-50 mV, but the surrogate was trained with c held at -60 mV")
+    assert not (tmp_path / "p3.csv").exists()
+    rc, _, _ = run([*pred, str(tmp_path / "p3.csv"), "--params", str(tmp_path / "other.csv"),
+                    "--allow-outside"], capsys)
+    assert rc == 0
+    rc, _, err = run([*pred, str(tmp_path / "p4.csv"), "--params", str(tmp_path / "nob.csv")],
+                     capsys)
+    assert_refused(rc, err, "missing column(s) b")

@@ -120,6 +120,8 @@ def training_data(db: str | Path, n: int | None = None, seed: int = 0, group: in
     domain = np.column_stack([box[:, :, 0].min(0), box[:, :, 1].max(0)])
     # a parameter held fixed in every sweep carries no information: give it a nominal width
     flat = domain[:, 1] <= domain[:, 0]
+    # ... and remember its value, so that a prediction need not repeat it
+    fixed = {n: float(domain[i, 0]) for i, n in enumerate(spec.parameter_names) if flat[i]}
     domain[flat] = spec.bounds[flat]
     if n is not None:
         if n > len(p):
@@ -133,6 +135,8 @@ def training_data(db: str | Path, n: int | None = None, seed: int = 0, group: in
         # how to find the model again: {"ref", "kind", "source"} (the declaration is ``spec``)
         "model_info": {k: v for k, v in info.items() if k != "spec"},
         "n_runs_used": int(len(p)),
+        # parameters held at one value in every sweep (name -> value in its declared unit)
+        "fixed": fixed,
         "n_failed_in_db": int(failed[0][0]),
         "group": group,
         # what the runs were simulated with, so that a verification simulates the same map
