@@ -29,11 +29,30 @@ disassembled with objdump; samples are summed per loop (backward-jump ranges):
   exact second pass about 10 %, dense delivery (0/1 mask rows from L2) 5 %, E->E delivery with
   its per-synapse failure draws 4 %.
 
+On the 2-core AMD EPYC Zen 1 (family 23 model 1, AVX2 only) of a later session, shared with
+other jobs, so 1 numba thread, B = 32 (the circuit's box, seeded), median core-ms per run over 5
+rounds, variants of the generated source interleaved in one session:
+- the kernel as above: 53.7 core-ms per run; its integration loop alone (a copy with the same
+  arithmetic) 28.3, of which the refractory hold 7; the Poisson words 19.7 (SplitMix64 has two
+  64-bit multiplies per word, which AVX2 emulates with three 32-bit ones each, 4 lanes wide);
+  the comparisons past the first about 5.
+- one SplitMix64 word per step and pair of inputs, each neuron's uniform its half plus a
+  random per-neuron offset through Wellons' 32-bit lowbias32 hash (two 32-bit multiplies, 8
+  lanes; written as LLVM integer instructions, since numba widens integer arithmetic to 64
+  bits and LLVM then keeps the 64-bit vector multiplies): the words' share falls from 19.7 to
+  about 8.8 core-ms; whole kernel x 0.85 (62.6 -> 53.4 ms per run at B = 128, 2 threads, loaded).
+- the float32 Runge-Kutta step with fewer multiplies (the conductances' stability polynomials,
+  V's right-hand side collected in V): the loop, bound by the float multiply port (one 8-lane
+  multiply per cycle on Zen 1), from 28.3 to 21.4 core-ms; whole kernel 53.7 -> 47.9.
+- not kept: '&' instead of 'and' for the refractory flag (no change in the kernel); FMA
+  contraction (fastmath 'contract'; no gain, within the noise).
+
 Tried and dropped: event-driven (geometric) Poisson arrivals: the circuit's inputs have 0.2-0.7
 arrivals per neuron and step, a scalar draw of the next arrival (hash, logarithm, branch) costs
 more than the whole vectorized count of all 600 draws of a step (about 500 cycles); SIMD across
 rows: the neuron loops already run 16 lanes wide and delivery would turn into per-lane
-scatters; a cheaper mix than SplitMix64: no measurable gain, and it would change every stream.
+scatters; a cheaper mix than SplitMix64 on the Zen 4 (AVX-512 multiplies 64 bits natively): no
+measurable gain there (on AVX2, above, it is the larger part of the words' cost).
 """
 
 from __future__ import annotations
