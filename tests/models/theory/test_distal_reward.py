@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 import neuroscape as ns
+from neuroscape.core.settings import SimSettings
 from neuroscape.models.network import network
 from neuroscape.models.theory import distal_reward as dr
+from neuroscape.sim.engine import batch_for
 
 
 def test_the_studys_default_run_is_the_networks_declared_duration():
@@ -26,19 +28,30 @@ def test_no_reward_no_change():
 
 @pytest.mark.slow
 def test_distal_reward_problem_solved_in_one_hour():
-    """The truth: within the hour of network time the rewarded synapse reaches its maximum
-    while the mean of all other excitatory synapses stays within 10% of its start, in both of
-    two runs (one batched call: a row per core, independent noise per row).
+    """The truth (Izhikevich 2007, Fig. 1): within the hour of network time the rewarded
+    synapse reaches its maximum while the mean of all other excitatory synapses stays within
+    10% of its start, in both of two runs (one batched call: a row per core, independent noise
+    per row).
 
-    Run for 45 min of the hour: in the full hour (the weights recorded every second) the two
-    rows first reached 0.99 w_max at 1896 s and 2060 s; the rewarded weight falls back at times
-    (row 0: 3.82 mV over 2100-2368 s and again near 3120 s; the bar is its value at the end of
-    the run), and at 2700 s both rows had been at w_max for 332 s and 641 s (at 3600 s: 429 s
-    and 1541 s). The others' mean was 1.04 mV at 2700 s, 1.067-1.083 mV at 3600 s."""
-    res = ns.simulate(network(dr.NETWORK), [{}] * 2, seed=0, conn_seed=0,
-                      duration_ms=2700e3, window_ms=2700e3)
-    seen = [(round(w, 3), round(others, 4), int(n)) for w, others, n in
-            zip(res["w_rewarded"], res["w_others"], res["rewards"], strict=True)]
-    good = sum(w >= 0.99 * 4.0 and abs(others - 1.0) < 0.10 for w, others, _ in seen)
-    assert good == 2, seen
+    Read from the weights recorded every second over 45 min of the hour: the first second at
+    which the rewarded weight is at 0.99 w_max or above, and the others' mean at every second.
+    Not its value at one instant: once found, the rewarded weight still falls back at times
+    (with these streams row 0 first reaches w_max at 1600 s, stays 763 s and is at 3.59 mV at
+    2700 s; row 1 first reaches it at 2443 s; with the streams before the Poisson inputs' 32-bit
+    draws, at 1896 s and 2060 s, row 0 at 3.82 mV over 2100-2368 s). The others' mean stays
+    within 5.3% of its start throughout."""
+    net = network(dr.NETWORK)
+    st = SimSettings.for_model(net.spec, duration_ms=2700e3, window_ms=2700e3)
+    res = batch_for(net, conn_seed=0).run([{}] * 2, seed=0, settings=st)
     assert np.all(res.ok)
+    w, others = res.records["w_rewarded"], res.records["w_others"]
+    t_s = res.record_times_ms / 1e3
+    assert t_s[-1] == pytest.approx(2700.0) and w.shape == (2, t_s.size)
+    w_max = 4.0  # mV, the description's bound of E_to_E.w
+    first = [t_s[np.argmax(row >= 0.99 * w_max)] if np.any(row >= 0.99 * w_max) else None
+             for row in w]
+    drift = np.abs(others - 1.0).max(axis=1)
+    assert all(f is not None and f <= 3600.0 for f in first), (first, w[:, -1])
+    assert np.all(drift < 0.10), drift
+    # the rewarded synapse is singled out: no other synapse's mean moves like it
+    assert np.all(w.max(axis=1) > 3.0 * others.max(axis=1))
