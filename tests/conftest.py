@@ -24,3 +24,32 @@ def domain_sample():
     rng = np.random.default_rng(12345)
     lo, hi = SPEC.bounds.T
     return lo + (hi - lo) * rng.random((8, len(lo)))
+
+
+# Under xdist's --dist loadfile (./dev test) a worker takes whole files, in collection order,
+# as it frees up: a long file collected last leaves the other worker idle at the end. The files
+# below took the longest in the full suite's durations (worker seconds, slow tests included);
+# they go first, longest first (the longest-processing-time-first rule of Graham 1969), the
+# rest keep their order. Order within a file is unchanged.
+LONG_FILES = (
+    "tests/models/theory/test_distal_reward.py",
+    "tests/reference/test_brian2_networks.py",
+    "tests/examples/test_examples.py",
+    "tests/reference/test_brian2_networks_extra.py",
+    "tests/fit/test_sbi.py",
+    "tests/models/library/test_gate_tables.py",
+    "tests/examples/test_fit_real_cell.py",
+    "tests/models/network/test_assembly_network.py",
+    "tests/sim/test_network_cuda.py",
+    "tests/models/library/test_library_vs_brian2.py",
+    "tests/sim/test_network_torch.py",
+    "tests/test_bench_page.py",
+    "tests/models/equations/test_refractory_hold.py",
+    "tests/sim/test_engine.py",
+    "tests/neuroml/test_neuroml_export_cuba_jnml.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's hook signature
+    rank = {f: k for k, f in enumerate(LONG_FILES)}
+    items.sort(key=lambda it: rank.get(it.nodeid.split("::", 1)[0], len(LONG_FILES)))
