@@ -63,3 +63,32 @@ def test_the_linear_states_take_their_stability_polynomial():
     ret = src.splitlines()[-1]
     assert "y1 * (" in ret and "y2 * (" in ret and "z1 = dt * " in src and "z2 = dt * " in src
     assert "y0 + " in ret and "y3 + " in ret and "z0" not in src and "z3" not in src
+
+
+@pytest.mark.parametrize(("scheme", "order"), [("euler", 1), ("midpoint", 2), ("rk4", 4)])
+def test_converges_to_the_closed_form_at_the_schemes_order(scheme, order):
+    """A truth the code did not produce: dV/dt = -V/tau + g, dg/dt = -g/tau_s has V(t) =
+    V0 e^(-t/tau) + g0 (e^(-t/tau_s) - e^(-t/tau)) / (1/tau - 1/tau_s); the step's error at
+    t = 10 falls by 2**order when dt halves, and g (a linear decay, taken through the stability
+    polynomial) converges alike."""
+    v, g = sympy.symbols("y0 y1")
+    tau, tau_s = 4.0, 1.5
+    src = rk_step_source32(get_tableau(scheme), [-v / tau + g, -g / tau_s], 2, 0, "step",
+                           _F32Printer({}))
+    assert "y1 * (" in src.splitlines()[-1]
+    ns = {"np": np, "math": math}
+    exec(src.replace("np.float32", "np.float64"), ns)  # noqa: S102 - generated from the test's data
+    step = ns["step"]
+    t_end, v0, g0 = 10.0, 1.0, 2.0
+    exact_g = g0 * math.exp(-t_end / tau_s)
+    exact_v = (v0 * math.exp(-t_end / tau) + g0 * (math.exp(-t_end / tau_s)
+               - math.exp(-t_end / tau)) / (1 / tau - 1 / tau_s))
+    errs = []
+    for n in (200, 400):
+        dt, y = t_end / n, (v0, g0)
+        for _ in range(n):
+            y = step(*y, dt, 0.0)
+        errs.append((abs(y[0] - exact_v), abs(y[1] - exact_g)))
+    for k in range(2):
+        ratio = errs[0][k] / errs[1][k]
+        assert 2**order * 0.8 < ratio < 2**order * 1.25, (k, errs)

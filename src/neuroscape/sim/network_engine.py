@@ -241,23 +241,17 @@ def rk_step_source32(tab, rhs: list, n_s: int, n_p: int, name: str, pr) -> str:
         lines.append(f"    z{i} = dt * {pr(c)}")
     hs: dict[float, str] = {}
 
-    def coef(a: float) -> str:  # dt * a as one row constant where that is exact
+    def term(a: float, k: str) -> str:  # dt a k, with dt a one row constant where exact
         if not _power_of_two(a):
-            return f"dt * {_f32(a)}"
+            return f"dt * ({_f32(a)} * {k})"
         if a not in hs:
             hs[a] = f"h{len(hs)}"
             lines.append(f"    {hs[a]} = {_f32(a)} * dt")
-        return hs[a]
+        return f"{hs[a]} * {k}"
 
-    def combo(i: int, coeffs, stage: str) -> str:  # y_i + dt sum_k a_k k_k,i
-        terms = []
-        for k, a in enumerate(coeffs):
-            if a == 0.0:
-                continue
-            cf = coef(a)
-            terms.append(f"{cf} * k{k}_{i}" if cf.startswith("h") else
-                         f"dt * ({_f32(a)} * k{k}_{i})")
-        return f"{stage}{i} = y{i} + " + " + ".join(terms) if terms else f"{stage}{i} = y{i}"
+    def combo(i: int, coeffs) -> str:  # y_i + dt sum_k a_k k_k,i
+        terms = [term(a, f"k{k}_{i}") for k, a in enumerate(coeffs) if a != 0.0]
+        return " + ".join([f"y{i}", *terms])
 
     forms = [form(f) for f in rhs]
     for j, row in enumerate(tab.a):
@@ -268,7 +262,7 @@ def rk_step_source32(tab, rhs: list, n_s: int, n_p: int, name: str, pr) -> str:
                     continue
                 lines.append(f"    Y{j}_{i} = y{i} * ({poly(R[j], f'z{i}')})")
             else:
-                lines.append("    " + combo(i, row, f"Y{j}_"))
+                lines.append(f"    Y{j}_{i} = {combo(i, row)}")
             sub[ysym[i]] = sympy.Symbol(f"Y{j}_{i}")
         for i in range(n_s):
             if i not in lin:
@@ -278,7 +272,7 @@ def rk_step_source32(tab, rhs: list, n_s: int, n_p: int, name: str, pr) -> str:
         if i in lin:
             outs.append(f"y{i} * ({poly(r_fin, f'z{i}')})")
         else:
-            outs.append(combo(i, tab.b, "_").split(" = ", 1)[1])
+            outs.append(combo(i, tab.b))
     lines.append(f"    return {', '.join(outs)}" + ("," if n_s == 1 else ""))
     return "\n".join(lines) + "\n"
 
