@@ -27,10 +27,14 @@ class InputFileError(ValueError):
 
 
 def read_params_csv(
-    path: str | Path, spec: ModelSpec, fill: dict[str, float] | None = None
+    path: str | Path,
+    spec: ModelSpec,
+    fill: dict[str, float] | None = None,
+    filled: list[str] | None = None,
 ) -> np.ndarray:
     """(B, n_params) array from a CSV whose header holds the model's parameter names; a
-    column missing from the file takes its value from ``fill`` where it has one."""
+    column missing from the file takes its value from ``fill`` where it has one (and its name
+    is appended to ``filled`` when that list is given)."""
     path = Path(path)
     if path.is_dir():
         raise InputFileError(f"parameter file {str(path)!r} is a folder; expected a CSV file")
@@ -71,6 +75,8 @@ def read_params_csv(
     for j, n in enumerate(spec.parameter_names):
         if order[j] is None:
             out[:, j] = fill[n]
+            if filled is not None:
+                filled.append(n)
     for r, row in enumerate(rows[1:]):
         line = r + 2
         if len(row) != len(header):

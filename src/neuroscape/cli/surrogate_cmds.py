@@ -252,17 +252,20 @@ def _predict(args) -> int:
     # the surrogate's own declaration: no registry, no model file needed; a parameter held
     # fixed in every training sweep may be left out (it takes its training value)
     fixed = (sur.provenance or {}).get("fixed") or {}
-    table = read_params_csv(args.params, sur.spec, fill=fixed)
-    filled = [n for n in fixed if n not in _csv_header(args.params)]
+    filled: list[str] = []
+    table = read_params_csv(args.params, sur.spec, fill=fixed, filled=filled)
+
+    def unit(n: str) -> str:  # " mV", or "" for a dimensionless parameter
+        return f" {sur.unit(n)}" if sur.unit(n) not in ("1", "") else ""
+
     for n, v in fixed.items():  # a value it never saw is outside its training data
         col = table[:, sur.spec.parameter_names.index(n)]
         bad = col[~np.isclose(col, v, rtol=1e-9, atol=0.0)]
         if bad.size and not args.allow_outside:
-            u = sur.unit(n)
-            u = f" {u}" if u not in ("1", "") else ""
             raise CLIError(
-                f"{args.params}: {n}={bad[0]:g}{u}, but the surrogate was trained with {n} held "
-                f"at {v:g}{u}; allowed: {v:g} (or leave the column out), or --allow-outside"
+                f"{args.params}: {n}={bad[0]:g}{unit(n)}, but the surrogate was trained with {n} "
+                f"held at {v:g}{unit(n)}; allowed: {v:g} (or leave the column out), or "
+                "--allow-outside"
             )
     table = table[:, [sur.spec.parameter_names.index(n) for n in sur.parameter_names]]
     mean, std = sur.predict(
@@ -285,22 +288,10 @@ def _predict(args) -> int:
     ]
     shown = f" (units: {', '.join(units)})" if units else ""
     if filled:
-        held = ", ".join(f"{n}={fixed[n]:g}" + (f" {sur.unit(n)}" if sur.unit(n) not in ("1", "")
-                                                 else "") for n in filled)  # fmt: skip
+        held = ", ".join(f"{n}={fixed[n]:g}{unit(n)}" for n in filled)
         shown += f"; not in {args.params}, held at their training value: {held}"
     print(f"{len(table)} predictions -> {args.out}{shown}", file=sys.stderr)
     return 0
-
-
-def _csv_header(path) -> list[str]:
-    """The column names of a CSV file read by ``read_params_csv`` (which checked it)."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        for row in csv.reader(fh):
-            if any(c.strip() for c in row):
-                return [c.strip() for c in row]
-    return []
 
 
 def cmd_surrogate(args) -> int:
