@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from neuroscape.core.spec import ModelSpec, Output
 from neuroscape.models.contract import Model
@@ -35,25 +36,58 @@ RUNAWAY = "runaway"
 
 
 def classify_spikes(times_ms: np.ndarray, t_start: float, t_end: float) -> tuple[str, float]:
-    """Behaviour class of a spike train in [t_start, t_end) and the CV of its intervals.
+    """Behaviour class of a spike train in [t_start, t_end) (ms) and the CV of its intervals.
 
     silent: fewer than 3 spikes; bursting: the sorted intervals split, at a jump of more than
     3x, into short intra-burst intervals (>= 25% of them) and at least 2 long inter-burst
     intervals; tonic: CV < 0.3; irregular: anything else.
     """
-    t = np.asarray(times_ms)
-    t = t[(t >= t_start) & (t < t_end)]
-    if len(t) < 3:
-        return "silent", float("nan")
-    isi = np.diff(t)
-    cv = float(isi.std() / isi.mean())
-    s = np.sort(isi)
-    ratios = s[1:] / np.maximum(s[:-1], 1e-12)
-    k = int(np.argmax(ratios))
-    n_short, n_long = k + 1, len(s) - k - 1
-    if ratios[k] > 3.0 and n_short >= 0.25 * len(s) and n_long >= 2:
-        return "bursting", cv
-    return ("tonic" if cv < 0.3 else "irregular"), cv
+    labels, cvs = classify_spike_trains([times_ms], t_start, t_end)
+    return labels[0], float(cvs[0])
+
+
+def classify_spike_trains(
+    trains: list[np.ndarray], t_start: float, t_end: float
+) -> tuple[list[str], np.ndarray]:
+    """``classify_spikes`` of every train (spike times in ms) in one compiled pass: (labels,
+    CVs). Per-train NumPy calls cost about 60 us of interpreter time per row, more than a 1-s
+    LIF run; a batch of 10^5 rows then spent a third of its time here, holding the GIL."""
+    lens = np.fromiter((len(t) for t in trains), dtype=np.int64, count=len(trains))
+    off = np.zeros(len(trains) + 1, dtype=np.int64)
+    np.cumsum(lens, out=off[1:])
+    flat = (np.concatenate([np.asarray(t, dtype=np.float64).ravel() for t in trains])
+            if len(trains) else np.empty(0))  # fmt: skip
+    code, cv = _classify_flat(flat, off, float(t_start), float(t_end))
+    return [BEHAVIOURS[c] for c in code.tolist()], cv
+
+
+@njit(cache=True, error_model="numpy")
+def _classify_flat(t, off, t_start, t_end):
+    """Codes (indices into BEHAVIOURS) and CVs of the trains t[off[r]:off[r + 1]]."""
+    b = len(off) - 1
+    code = np.zeros(b, dtype=np.int64)
+    cv = np.full(b, np.nan)
+    for r in range(b):
+        w = np.empty(off[r + 1] - off[r])
+        n = 0
+        for k in range(off[r], off[r + 1]):
+            if t[k] >= t_start and t[k] < t_end:
+                w[n] = t[k]
+                n += 1
+        if n < 3:
+            continue  # silent
+        isi = w[1:n] - w[: n - 1]
+        c = isi.std() / isi.mean()
+        s = np.sort(isi)
+        ratios = s[1:] / np.maximum(s[:-1], 1e-12)
+        k = np.argmax(ratios)
+        n_short, n_long = k + 1, len(s) - k - 1
+        if ratios[k] > 3.0 and n_short >= 0.25 * len(s) and n_long >= 2:
+            code[r] = 2  # bursting
+        else:
+            code[r] = 1 if c < 0.3 else 3  # tonic, irregular
+        cv[r] = c
+    return code, cv
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from neuroscape.models import get_neuron_model
 from neuroscape.models.equations.codegen import Printer, jit_function
 from neuroscape.models.equations.expressions import exprel
 from neuroscape.models.equations.gates import DOPRI5, scheme_name
-from neuroscape.models.neuron import RUNAWAY, NeuronModel, classify_spikes
+from neuroscape.models.neuron import RUNAWAY, NeuronModel, classify_spike_trains
 
 ROW_KERNEL_ARGS = (
     "params, y_init, kind, stim, keys, n_steps, dt, rec_start, n_held, level,\n"
@@ -1787,11 +1787,14 @@ def neuron_result(
     labels: list[str | None] = [None] * b
     cvs = np.full(b, np.nan)
     t_start = duration_ms - window_ms
-    for r in range(b):
-        if runaway[r]:
-            labels[r] = RUNAWAY
-        elif ok[r] and record_spikes:
-            labels[r], cvs[r] = classify_spikes(spike_times[r], t_start, duration_ms)
+    for r in np.flatnonzero(runaway):
+        labels[r] = RUNAWAY
+    if record_spikes:
+        done = np.flatnonzero(ok)
+        found, cvs[done] = classify_spike_trains([spike_times[r] for r in done], t_start,
+                                                 duration_ms)  # fmt: skip
+        for r, label in zip(done.tolist(), found, strict=True):
+            labels[r] = label
     return NeuronResult(
         model=m.ref,  # the name, or the file of a model loaded from one
         parameter_names=m.spec.parameter_names,
