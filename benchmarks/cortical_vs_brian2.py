@@ -53,6 +53,21 @@ more than the whole vectorized count of all 600 draws of a step (about 500 cycle
 rows: the neuron loops already run 16 lanes wide and delivery would turn into per-lane
 scatters; a cheaper mix than SplitMix64 on the Zen 4 (AVX-512 multiplies 64 bits natively): no
 measurable gain there (on AVX2, above, it is the larger part of the words' cost).
+
+Back on a Zen 4 (family 25 model 17, AVX-512, 2 cores) with the kernel of both changes above,
+1 numba thread, B = 32-64, medians over 5-7 interleaved rounds (the host's noise was +-10%):
+the kernel 12.2-13.5 core-ms per run; without the lowbias32 hash (the seed plus the lane
+offset used as it is: timing only) or without the E->E failure draws, no measurable change;
+without the Poisson comparisons and their exact second pass 8.4 (so about 4-5 core-ms is
+theirs: 105 comparison levels over the E population's 15 vectors and 45 over the I
+population's 5, per step, about 3 cycles each as a compare, a masked move and an add); with a
+stand-in integration step of a few multiplies 10.5 (the midpoint step about 2). Tried, not
+kept: the counts accumulated as masked adds into one float (bit-identical, 9% faster in a
+micro-benchmark, no gain in the kernel); int32 counts (numba widens their sum to int64: 23%
+slower); fewer comparisons per row (K = 2 for the ambient inputs, or for all four, with the
+exact second pass run by 16-lane blocks): 9% and 85% slower, the second pass runs on a third
+of the steps or more. Measured whole (bench_page.network_runner, 2 threads): 6.3-6.9 ms per run
+at B = 256 and 1,024 in a quiet hour, 7.7-7.9 on the benchmark page's run.
 """
 
 from __future__ import annotations

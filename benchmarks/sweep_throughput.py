@@ -43,9 +43,19 @@ rest 0.03-0.06 s against 6.9-8.2 s in the engine.
 
 Where the engine itself loses (not the sweep's work): ``run_batch``'s default CPU chunk of 64
 rows makes 16,384 LIF runs take 3.96 s against 1.85 s in chunks of 1,024 rows (identical outputs;
-the kernel alone 2.5x slower per row when launched on 64 rows), and ``classify_spikes`` runs in
-Python per row. A sweep leaves the engine its default chunks, so that both sides of this
-comparison run the same engine calls.
+the kernel alone 2.5x slower per row when launched on 64 rows). A sweep leaves the engine its
+default chunks, so that both sides of this comparison run the same engine calls.
+
+On a 2-core AMD EPYC Zen 4 (LIF 8,300 engine runs/s, 1.8x the older host's), the behaviour
+classes were the engine's largest Python cost: ``classify_spikes`` per row, about 60 us of
+NumPy calls in the main thread under the GIL, against which the writer thread's inserts
+contended (overhead +11.8% wall on the benchmark page). Now one compiled pass per chunk
+(``classify_spike_trains``): the engine 15.5 -> 13.5 s per 100,000 runs, and the overhead
++6.5% wall, +6.8% CPU (median of 6 rounds; single runs of 3 rounds gave +3.2% and +8.9%), the
+sweep's own work 0.4%. What is left is SQLite's insert, about 4 us of CPU per row (16
+columns, the unique (sweep, row) index about 1 us of it; a WITHOUT ROWID table keyed by
+(sweep, row) 3.7 against 4.2 us, not worth a schema change), i.e. 3-4% of a 1-s LIF run's
+100-130 us: the 5% bar holds only where the writer finds a free core.
 """
 
 from __future__ import annotations
