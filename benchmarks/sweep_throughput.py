@@ -51,8 +51,9 @@ classes were the engine's largest Python cost: ``classify_spikes`` per row, abou
 NumPy calls in the main thread under the GIL, against which the writer thread's inserts
 contended (overhead +11.8% wall on the benchmark page). Now one compiled pass per chunk
 (``classify_spike_trains``): the engine 15.5 -> 13.5 s per 100,000 runs, and the overhead
-+6.5% wall, +6.8% CPU (median of 6 rounds; single runs of 3 rounds gave +3.2% and +8.9%), the
-sweep's own work 0.4%. What is left is SQLite's insert, about 4 us of CPU per row (16
++3.2% to +8.9% wall over 6 runs of this script (3-6 rounds each; medians +6.5%, +3.2%,
++8.9%, +3.7%, and +3.3%, +4.9% with the writer thread at nice 10, which did not help and was not
+kept), the sweep's own work 0.4%. What is left is SQLite's insert, about 4 us of CPU per row (16
 columns, the unique (sweep, row) index about 1 us of it; a WITHOUT ROWID table keyed by
 (sweep, row) 3.7 against 4.2 us, not worth a schema change), i.e. 3-4% of a 1-s LIF run's
 100-130 us: the 5% bar holds only where the writer finds a free core.
