@@ -50,6 +50,15 @@ fires 14 and 12; the other four cells' spikes are unchanged):
       from the baselines): 100/129 against 99/129 in the same setting; no narrower spread
       (17o05028: 5, 6, 7)
 
+On a Zen 4 host (2 cores, 15-33 s per fit) the defaults give the same 103/129 = 79.8% (0018 6, 6,
+6 of 6; fsi 7, 7, 7 of 8; 17o05028 6, 6, 8 of 8; 0019 4, 3, 4 of 10; 18711001 11, 11, 11 of 11).
+There, on fsi, 17o05028 and 0019 (defaults 52/78):
+
+    --budget 4000                               48/78 (17o05028: 6, 5, 5), 28 s per fit
+
+and on 17o05028 the seed that predicts best (8/8) has the worst fitted-sweep error (121 against
+92 and 101): a better optimum of this objective does not predict the held-out sweeps better.
+
 The rest read from the baselines of every sweep (``passive_properties``; 17o05028: -45 mV)
 rather than from the sweeps without a spontaneous spike (-59 mV) moves only E_L's start on
 17o05028 (its box is [-70, -55] mV either way): over seeds 0-5 it gives 33 of 48 (E_L starting
