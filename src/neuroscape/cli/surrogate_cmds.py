@@ -256,7 +256,8 @@ def _predict(args) -> int:
     table = read_params_csv(args.params, sur.spec, fill=fixed, filled=filled)
 
     def unit(n: str) -> str:  # " mV", or "" for a dimensionless parameter
-        return f" {sur.unit(n)}" if sur.unit(n) not in ("1", "") else ""
+        u = sur.unit(n)
+        return f" {u}" if u not in ("1", "") else ""
 
     for n, v in fixed.items():  # a value it never saw is outside its training data
         col = table[:, sur.spec.parameter_names.index(n)]

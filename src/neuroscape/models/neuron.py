@@ -67,8 +67,8 @@ def _classify_flat(t, off, t_start, t_end):
     b = len(off) - 1
     code = np.zeros(b, dtype=np.int64)
     cv = np.full(b, np.nan)
+    w = np.empty(np.max(np.diff(off)) if b else 0)  # one buffer for every train's window
     for r in range(b):
-        w = np.empty(off[r + 1] - off[r])
         n = 0
         for k in range(off[r], off[r + 1]):
             if t[k] >= t_start and t[k] < t_end:
