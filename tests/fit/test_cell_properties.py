@@ -101,6 +101,21 @@ def test_passive_properties_of_the_recording():
     assert -70 < p.rest_mV < -55
 
 
+def test_a_rest_no_living_neuron_has_is_flagged(recwarn):
+    """The shipped cell read with 60 mV added (a monitor offset left in, or a dead cell near
+    0 mV, as pyABF's sample 2020_03_02_0000 rests at -3.4 mV): one warning naming the value and
+    the range; the true reading gives none."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none at -62 mV
+        passive_properties(read_sweeps(ABF, window_ms=(0, 1146.85)))
+    off = read_sweeps(ABF, window_ms=(0, 1146.85), v_offset_mV=-60.0)
+    with pytest.warns(UserWarning, match=r"rest is -[0-9]\.[0-9] mV, outside -100\.\.-30 mV"):
+        p = passive_properties(off)
+    assert -5.0 < p.rest_mV < 0.0
+
+
 def test_depolarisation_block_on_f_i_sequences():
     amps = np.arange(9) * 0.1
     flags = depolarisation_block(amps, [0, 3, 6, 9, 12, 15, 2, 1, 1])

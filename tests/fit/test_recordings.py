@@ -19,6 +19,7 @@ from neuroscape.fit.targets import TargetError, write_nwb, write_trace_csv
 DATA = Path(__file__).resolve().parents[1] / "data" / "recordings"
 ABF = DATA / "171116sh_0018.abf"
 TIV = DATA / "efel_current.txt"
+ABF1 = DATA / "190619B_0003.abf"
 
 # tests/data/recordings/README.md and the pyABF sample's description: 17 sweeps at 20 kHz,
 # 500-ms steps from -100 to +300 pA by 25 pA, onset near 147 ms, rest near -62 mV
@@ -145,19 +146,71 @@ def _patched_abf(tmp_path: Path, name: str, offset: int, data: bytes) -> Path:
     return out
 
 
-def test_abf_without_a_faithful_command_needs_current_nA(tmp_path):
+def _ramp_abf(tmp_path: Path) -> Path:
+    """The shipped file with epoch B of DAC 0 turned into a ramp (nEpochType = 2 at byte 4 of its
+    48-byte entry, per neo's section table): neo would still draw a step there."""
     from neo.io import AxonIO
 
-    # epoch B of DAC 0 turned into a ramp (nEpochType = 2 at byte 4 of its 48-byte entry, per
-    # neo's section table): neo would still draw a step, so the file has no command we trust
     sec = AxonIO(str(ABF))._axon_info["sections"]["EpochPerDACSection"]
     at = sec["uBlockIndex"] * 512 + 1 * sec["uBytes"] + 4
-    ramp = _patched_abf(tmp_path, "ramp.abf", at, np.int16(2).tobytes())
+    return _patched_abf(tmp_path, "ramp.abf", at, np.int16(2).tobytes())
+
+
+def test_abf_without_a_faithful_command_needs_current_nA(tmp_path, monkeypatch):
+    import sys
+
+    ramp = _ramp_abf(tmp_path)
+    monkeypatch.setitem(sys.modules, "pyabf", None)  # no pyabf: no one rebuilds the ramp
     msg = one_line_error(read_sweeps, ramp, match="no command waveform.*current_nA")
-    assert "ramp" in msg
+    assert "ramp" in msg and "pyabf" in msg
     given = np.zeros((2, 60000))
     ss = read_sweeps(ramp, current_nA=given, sweeps=[0, 1])  # rows: the chosen sweeps
     assert ss.current_source == "given (current_nA)" and ss.step_of(1).amp_nA == 0.0
+
+
+def test_a_ramp_epoch_is_rebuilt_by_pyabf(tmp_path, abf):
+    ramp = read_sweeps(_ramp_abf(tmp_path))
+    assert "pyabf" in ramp.current_source
+    for k in (0, 8, 16):  # -100, 100 and 300 pA at epoch B's end
+        t, i, i_step = ramp.sweep(k).t_ms, ramp.sweep(k).i_nA, abf.sweep(k).i_nA
+        b = (t >= 146.85) & (t < 646.85)  # epoch B: a line from the holding 0 pA to the level
+        slope, icpt = np.polyfit(t[b] - 146.85, i[b], 1)
+        assert slope * 500.0 == pytest.approx(ABF_AMPS_PA[k] * 1e-3, rel=1e-3)
+        assert abs(icpt) < 1e-4 and np.ptp(i[b] - (icpt + slope * (t[b] - 146.85))) < 1e-6
+        assert np.array_equal(i[~b], i_step[~b])  # the other epochs: the steps neo rebuilds
+
+
+def test_pyabf_rebuilds_the_step_protocol_that_neo_does(abf):
+    from neuroscape.fit.recordings import _pyabf_command
+
+    # two independent readers of the epoch table (neo's read_raw_protocol, Harden's pyabf)
+    w, how = _pyabf_command(str(ABF), 0, 17, len(abf.sweep(0).t_ms), "test")
+    assert "pyabf" in how
+    assert np.array_equal(w, np.array([s.i_nA for s in abf.sweeps]))
+
+
+def test_abf1_step_family_through_pyabf():
+    """An ABF1 file (pCLAMP 8-era; neo reads its samples but not its protocol): its I-V/f-I
+    family (protocol "IV_FI_IN0_saray", 10 sweeps of 3,064 ms at 10 kHz, a 1-s step from
+    -120 pA by 60 pA) is rebuilt by pyabf, and the cell's own trace confirms the timing: the
+    electrode's instantaneous drop lands on the command's edge, not a sample or 1/64 of a
+    sweep (48 ms) away."""
+    ss = read_sweeps(ABF1)
+    assert len(ss) == 10 and ss.dt_ms == pytest.approx(0.1) and "pyabf" in ss.current_source
+    for k in ss.indices():  # sweep 2 (0 pA) takes the family's times
+        amp, t_on, t_off = ss.step_of(k)
+        assert amp == pytest.approx((-120 + 60 * k) * 1e-3, abs=1e-12)
+        assert t_on == pytest.approx(1047.8) and t_off - t_on == pytest.approx(1000.0)
+    s = ss.sweep(0)  # -120 pA
+    e = int(np.searchsorted(s.t_ms, 1047.8))
+    assert s.i_nA[e - 1] == 0.0 and s.i_nA[e] == pytest.approx(-0.12)
+    base = np.median(s.v_mV[e - 200 : e - 20])
+    assert abs(np.median(s.v_mV[e - 20 : e]) - base) < 0.3  # nothing before the edge
+    assert np.median(s.v_mV[e + 1 : e + 10]) < base - 1.5  # the drop right after it
+    # spikes: eFEL's rule (upward crossings of -20 mV) in the step, rising with the current
+    counts = [crossings(ss.sweep(k).v_mV, ss.sweep(k).t_ms, 1047.8, 2047.8, -20.0)
+              for k in ss.indices()]
+    assert counts[:6] == [0, 0, 0, 0, 3, 6], counts
 
 
 def test_voltage_clamp_abf_is_refused(tmp_path):

@@ -1187,6 +1187,12 @@ def _onset_tau(t: np.ndarray, v: np.ndarray, p: StepProtocol) -> float | None:
     return float(tau) if np.isfinite(tau) else None
 
 
+# where a whole-cell recording's rest may lie and still be a living neuron's (mV): cortical and
+# hippocampal cells rest near -60 to -75 mV, depolarised ones and spontaneously firing ones
+# higher; a rest near 0 is a dead cell, a lost seal or a unit off by 10^3
+REST_RANGE_MV = (-100.0, -30.0)
+
+
 def passive_properties(sweeps, spike_threshold_mV: float = -20.0) -> PassiveEstimate:
     """Rest, input resistance and membrane time constant of a step family, the way they are
     read in the lab (e.g. the Allen Cell Types Database's electrophysiology white paper):
@@ -1231,6 +1237,14 @@ def passive_properties(sweeps, spike_threshold_mV: float = -20.0) -> PassiveEsti
             "its step (the recorded rest)"
         )
     rest = float(np.median(base))
+    if not REST_RANGE_MV[0] <= rest <= REST_RANGE_MV[1]:
+        warnings.warn(
+            f"{getattr(sweeps, 'source', '') or 'the sweeps'}: the recorded rest is {rest:.1f} "
+            f"mV, outside {REST_RANGE_MV[0]:g}..{REST_RANGE_MV[1]:g} mV where living neurons "
+            "rest: a lost seal or a dying cell, a wrong unit or gain, or an offset to correct "
+            "(v_offset_mV)",
+            stacklevel=2,
+        )
     di, dv = np.asarray(di), np.asarray(dv)
     r_in = float(np.dot(di, dv) / np.dot(di, di)) if len(di) else None  # mV / nA = MOhm
     if r_in is not None and not r_in > 0:

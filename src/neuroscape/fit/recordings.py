@@ -8,8 +8,10 @@ Formats (by extension):
   (``read_raw_protocol``: the DAC's holding level for the first 1/64 of the sweep, then each
   epoch in turn, at level ``init + sweep x increment`` for ``init + sweep x increment``
   samples, then the holding level), in the DAC's unit (pA, nA); protocols neo does not rebuild
-  faithfully (ramps, trains, stimulus files, ABF1) count as none. Without a command: a recorded
-  current channel (pA, nA). A command in volts (voltage clamp) is refused.
+  faithfully (ramps, trains, ABF1) are rebuilt by ``pyabf`` instead (Harden's ``sweepC``, which
+  equals neo's waveform sample for sample where both rebuild one), a stimulus file counts as
+  none. Without a command: a recorded current channel (pA, nA). A command in volts (voltage
+  clamp) is refused.
 - ``.nwb``: NWB icephys through ``pynwb``: each ``CurrentClampSeries`` (V) with its
   ``CurrentClampStimulusSeries`` (I), paired by the intracellular recordings table, else by
   ``sweep_number``, else when the file holds one of each; ``data x conversion + offset`` in
@@ -415,7 +417,8 @@ def _abf_command(io, n_sweeps: int, n_samples: int):
     description; (None, reason) when the file has none neo rebuilds faithfully."""
     info = io._axon_info  # neo's parsed header: the only place epoch types and DAC flags are
     if info.get("fFileVersionNumber", 0) < 2.0:
-        return None, "an ABF1 file (neo rebuilds protocols of ABF2 files only)"
+        return _pyabf_command(io.filename, 0, n_sweeps, n_samples,
+                              "an ABF1 file (neo rebuilds protocols of ABF2 files only)")
     dacs = info.get("listDACInfo", [])
     epochs = info.get("dictEpochInfoPerDAC", {})
     active = [d for d in range(len(dacs)) if d in epochs and dacs[d].get("nWaveformEnable", 0)]
@@ -433,10 +436,10 @@ def _abf_command(io, n_sweeps: int, n_samples: int):
         used = e["lEpochInitDuration"] > 0 or e["lEpochDurationInc"] > 0
         if used and e["nEpochType"] != 1:
             kind = _EPOCH_TYPES.get(int(e["nEpochType"]), f"type {e['nEpochType']}")
-            return None, (
+            return _pyabf_command(io.filename, d, n_sweeps, n_samples, (
                 f"{name}'s epoch {chr(65 + int(e['nEpochNum']))} is a {kind}; neo rebuilds step "
                 "epochs only"
-            )
+            ))
     if dac.get("nInterEpisodeLevel", 0):
         last = list(epochs[d].values())[-1]
         hold = dac.get("fDACHoldingLevel", 0.0)
@@ -463,6 +466,42 @@ def _abf_command(io, n_sweeps: int, n_samples: int):
             f"({n_sweeps}, {n_samples})"
         )
     return w, f"command waveform of {name} ({units[d]}) from the ABF protocol"
+
+
+def _pyabf_command(src: str, dac: int, n_sweeps: int, n_samples: int, why_neo: str):
+    """The command waveform of DAC ``dac`` per sweep in nA as pyabf rebuilds it from the
+    protocol's epoch table (ABF1 and ABF2; steps, ramps, pulse trains), where neo does not
+    (``why_neo``); (None, reason) when pyabf is missing, fails, or finds no waveform."""
+    try:
+        import pyabf
+    except ImportError:
+        return None, f"{why_neo}; pyabf, which rebuilds it, is not installed"
+    try:
+        abf = pyabf.ABF(src)
+        if dac >= abf.channelCount:  # pyabf pairs DAC k's command with ADC channel k
+            return None, (f"{why_neo}; pyabf rebuilds DAC {dac}'s command only beside input "
+                          f"channel {dac}, and the file has {abf.channelCount}")
+        waves = []
+        for k in range(abf.sweepCount):
+            abf.setSweep(k, channel=dac)
+            waves.append(np.asarray(abf.sweepC, float))
+        unit = str(abf.sweepUnitsC)
+    except Exception as e:  # pyabf raises many types on protocols it cannot rebuild
+        return None, f"{why_neo}; pyabf could not rebuild it ({_one_line(e)})"
+    name = f"DAC {dac}"
+    scale = _per_nA(unit)
+    if scale is None:
+        raise RecordingError(
+            f"{src}: its command {name} is in {unit!r}, not a current (a voltage-clamp "
+            "recording); allowed: current clamp"
+        )
+    w = np.asarray(waves) / scale
+    if w.shape != (n_sweeps, n_samples):
+        return None, (f"{why_neo}; pyabf's waveform has shape {w.shape}, the recording "
+                      f"({n_sweeps}, {n_samples})")
+    if not np.any(np.ptp(w, axis=1) > 0):  # a protocol without epochs: holding only
+        return None, f"{why_neo}; pyabf finds no epoch waveform (the holding level only)"
+    return w, f"command waveform of {name} ({unit}) from the ABF protocol, rebuilt by pyabf"
 
 
 def _read_tiv(path: Path):
