@@ -65,6 +65,14 @@ rather than from the sweeps without a spontaneous spike (-59 mV) moves only E_L'
 at -55 mV) or 35 (starting at the box's centre, -60 mV) against 40 from -59 mV, so E_L comes
 from the quiet sweeps (``PassiveEstimate.quiet_rest_mV``) and the rest is reported as read.
 
+Cells not in the pool, seed 0, defaults (pyABF's other sample recordings; most of its 83 files
+are voltage clamp, gap-free or single sweeps, which are refused in one line): 18713001 11 of 11
+held-out spiking sweeps; 190619B_0003 (an ABF1 file, readable since its protocol is rebuilt by
+pyabf; shipped in tests/data/recordings) 1 of 3 (1 of 2 outside block: its f-I curve falls
+from 180 pA, 6 then 5 spikes, and it is in block from 300 pA); File_axon_6 16 of 16 (sixteen
+repeats of one 2-nA pulse, one spike each); 2020_03_02_0000 5 of 8, a cell that rests at
+-3.4 mV (now flagged by ``passive_properties``), not a living neuron's recording.
+
 The misses: 171116sh_0019's depolarisation-block sweeps (4 per seed, beyond AdEx), its rheobase
 (3 spikes at 100 pA, the model 0) and its f-I curve falling before the block (16 spikes at
 1000 pA, 14 at 1100 pA, the model 17-19); the fast-spiking cell's 0-pA sweep (10 spontaneous
