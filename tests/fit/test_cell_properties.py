@@ -101,7 +101,7 @@ def test_passive_properties_of_the_recording():
     assert -70 < p.rest_mV < -55
 
 
-def test_a_rest_no_living_neuron_has_is_flagged(recwarn):
+def test_a_rest_no_living_neuron_has_is_flagged():
     """The shipped cell read with 60 mV added (a monitor offset left in, or a dead cell near
     0 mV, as pyABF's sample 2020_03_02_0000 rests at -3.4 mV): one warning naming the value and
     the range; the true reading gives none."""

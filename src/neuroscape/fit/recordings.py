@@ -452,20 +452,25 @@ def _abf_command(io, n_sweeps: int, n_samples: int):
         waves, names, units = io.read_raw_protocol()
     except Exception as e:
         return None, f"neo could not rebuild the protocol ({_one_line(e)})"
-    scale = _per_nA(units[d])
-    if scale is None:
-        # a command in volts is voltage clamp: its "V" channel would be the command monitor
-        raise RecordingError(
-            f"{io.filename}: its command {name} is in {units[d]!r}, not a current (a "
-            "voltage-clamp recording); allowed: current clamp"
-        )
-    w = np.asarray([np.asarray(waves[k][d], float) for k in range(len(waves))]) / scale
+    w = _command_nA(io.filename, name, units[d], [waves[k][d] for k in range(len(waves))])
     if w.shape != (n_sweeps, n_samples):
         return None, (
             f"{name}'s rebuilt waveform has shape {w.shape}, the recording "
             f"({n_sweeps}, {n_samples})"
         )
     return w, f"command waveform of {name} ({units[d]}) from the ABF protocol"
+
+
+def _command_nA(src: str, name: str, unit: str, waves) -> np.ndarray:
+    """A rebuilt command waveform (one row per sweep, in ``unit``) in nA; a command in volts is
+    voltage clamp (its "V" channel would be the command monitor) and is refused."""
+    scale = _per_nA(unit)
+    if scale is None:
+        raise RecordingError(
+            f"{src}: its command {name} is in {unit!r}, not a current (a voltage-clamp "
+            "recording); allowed: current clamp"
+        )
+    return np.asarray([np.asarray(x, float) for x in waves]) / scale
 
 
 def _pyabf_command(src: str, dac: int, n_sweeps: int, n_samples: int, why_neo: str):
@@ -484,24 +489,17 @@ def _pyabf_command(src: str, dac: int, n_sweeps: int, n_samples: int, why_neo: s
         waves = []
         for k in range(abf.sweepCount):
             abf.setSweep(k, channel=dac)
-            waves.append(np.asarray(abf.sweepC, float))
+            waves.append(abf.sweepC)  # a new array per sweep
         unit = str(abf.sweepUnitsC)
     except Exception as e:  # pyabf raises many types on protocols it cannot rebuild
         return None, f"{why_neo}; pyabf could not rebuild it ({_one_line(e)})"
-    name = f"DAC {dac}"
-    scale = _per_nA(unit)
-    if scale is None:
-        raise RecordingError(
-            f"{src}: its command {name} is in {unit!r}, not a current (a voltage-clamp "
-            "recording); allowed: current clamp"
-        )
-    w = np.asarray(waves) / scale
+    w = _command_nA(src, f"DAC {dac}", unit, waves)
     if w.shape != (n_sweeps, n_samples):
         return None, (f"{why_neo}; pyabf's waveform has shape {w.shape}, the recording "
                       f"({n_sweeps}, {n_samples})")
     if not np.any(np.ptp(w, axis=1) > 0):  # a protocol without epochs: holding only
         return None, f"{why_neo}; pyabf finds no epoch waveform (the holding level only)"
-    return w, f"command waveform of {name} ({unit}) from the ABF protocol, rebuilt by pyabf"
+    return w, f"command waveform of DAC {dac} ({unit}) from the ABF protocol, rebuilt by pyabf"
 
 
 def _read_tiv(path: Path):
