@@ -15,8 +15,11 @@ from neuroscape.fit.problem import FitError
 from neuroscape.fit.protocols import (
     MISSING_SD,
     OBJECTIVES,
+    ONSET_SKIP_MS,
+    StepProtocol,
     SweepFitProblem,
     detect_peaks,
+    onset_end_ms,
     single_step_window,
     spike_features,
     step_protocol,
@@ -227,6 +230,56 @@ def test_protocols_of_the_recording(recorded):
     assert "ap_shape" not in p.measures
     with pytest.raises(FitError, match="integrate-and-fire"):
         SweepFitProblem("adex", recorded, {"g_L": (5, 60)}, objectives=["ap_shape"])
+
+
+def test_onset_rise_reads_the_membrane_charging():
+    """onset_rise against the closed form of an RC membrane's charging, V = E + I R (1 -
+    exp(-(t - t_on) / tau)), with a bridge jump I R_s at the onset that it must not see; its
+    window ends ahead of the first spike; undefined after a spike just before the step, on a
+    ramp and on a 0-pA step."""
+    dt, t_on, t_off, tau, ir, jump = 0.05, 100.0, 600.0, 25.0, 12.0, 3.0
+    t = np.arange(int(round(700.0 / dt))) * dt
+    x = np.clip(t - t_on, 0.0, None)
+    v = -65.0 + ir * (1.0 - np.exp(-x / tau)) + jump * ((t >= t_on) & (t < t_off))
+    p = StepProtocol(0, 0.2, t_on, t_off, 700.0, 0.0)
+
+    def closed(end: float) -> float:
+        a, e = ONSET_SKIP_MS, end - t_on  # mean of exp(-s/tau) over [a, e], less its value at a
+        mean = tau * (np.exp(-a / tau) - np.exp(-e / tau)) / (e - a)
+        return ir * (np.exp(-a / tau) - mean)
+
+    end = onset_end_ms(p, np.array([]))
+    assert end == pytest.approx(t_on + 20.0)
+    got = float(voltage_features(t, v, p, 0.0, end)["onset_rise"][0])
+    assert got == pytest.approx(closed(end), abs=0.02)  # the sampled mean against the integral
+    assert 3.0 < got < 6.0  # the jump (3 mV) is not in it
+    end = onset_end_ms(p, np.array([50.0, t_on + 9.0]))  # a first spike 9 ms into the step
+    assert end == pytest.approx(t_on + 7.0)
+    got = float(voltage_features(t, v, p, 0.0, end)["onset_rise"][0])
+    assert got == pytest.approx(closed(end), abs=0.02)
+    assert np.isnan(onset_end_ms(p, np.array([t_on - 5.0])))  # its afterhyperpolarisation
+    assert np.isnan(onset_end_ms(p, np.array([t_on + 3.0])))  # no 2 ms before the spike
+    ramp = StepProtocol(0, 0.0, t_on, t_off, 700.0, 0.0, ramp_end_nA=0.4)
+    assert np.isnan(onset_end_ms(ramp, np.array([])))
+    assert np.isnan(onset_end_ms(StepProtocol(0, 0.0, t_on, t_off, 700.0, 0.0), np.array([])))
+    assert np.isnan(voltage_features(t, v, p, 0.0)["onset_rise"][0])  # no window given
+
+
+def test_onset_rise_of_the_engine_matches_the_closed_form_family():
+    """The model's side: LIF simulated by the engine at the closed form's parameters gives the
+    closed-form family's onset_rise on every sweep where it is defined (the subthreshold ones
+    and the spiking ones ahead of their first spike)."""
+    sweeps, _ = lif_family()
+    p = lif_problem(sweeps, budget=16)
+    defined = [d for d in p.sweep_data if np.isfinite(d.features["onset_rise"])]
+    assert len(defined) >= 4  # -1, 0.5 and the spiking 1.6 and 2.5 nA at least
+    x = [LIF_TRUTH[n] for n in p.free_names]
+    out = p.simulate(np.array([x]))
+    fe = p.feature_errors(out)[0]
+    for d, errs in zip(p.sweep_data, fe, strict=True):
+        if np.isfinite(d.features["onset_rise"]):
+            model = errs["_model"]["onset_rise"]
+            assert model == pytest.approx(d.features["onset_rise"], abs=0.05), d.protocol
 
 
 # ------------------------------------------------------------------------------- recovery

@@ -34,7 +34,9 @@ Features per sweep (``FEATURE_SD``: the scale of each, with its unit):
   recording fires no spike in the step): a mean over action potentials is their shape, which
   integrate-and-fire models do not have; ``sag_amplitude`` (that steady state minus the
   minimum V in the step, on hyperpolarising steps); V smoothed over ``smooth_ms`` first, so
-  that recording noise does not deepen the minimum.
+  that recording noise does not deepen the minimum; ``onset_rise`` (the charging in the
+  first ms of a step, ahead of its first spike: mean V over the window less V at its start,
+  see ``ONSET_SKIP_MS``), which reads C and g_L in sweeps that fire.
 
 Spikes of the recording: eFEL's ``peak_time`` rule (the maximum between an upward and the next
 downward crossing of ``spike_threshold_mV``, eFEL's default -20 mV); spikes of the model: the
@@ -83,6 +85,7 @@ FEATURE_SD: dict[str, tuple[float, float]] = {
     "voltage_base": (1.0, 0.0),  # mV
     "steady_state_voltage_stimend": (1.0, 0.0),  # mV
     "sag_amplitude": (0.5, 0.2),  # mV
+    "onset_rise": (0.5, 0.1),  # mV
     "fI_rate": (1.0, 0.1),  # Hz (the f-I objective)
 }
 FEATURE_UNITS = {
@@ -96,6 +99,7 @@ FEATURE_UNITS = {
     "voltage_base": "mV",
     "steady_state_voltage_stimend": "mV",
     "sag_amplitude": "mV",
+    "onset_rise": "mV",
     "fI_rate": "Hz",
 }
 OBJECTIVES: dict[str, tuple[str, ...]] = {
@@ -103,14 +107,29 @@ OBJECTIVES: dict[str, tuple[str, ...]] = {
     "fI": ("fI_rate",),
     "spike_timing": ("time_to_first_spike", "mean_frequency", "ISI_CV", "adaptation_index2"),
     "ap_shape": ("AP_amplitude", "spike_half_width"),
-    "subthreshold": ("voltage_base", "steady_state_voltage_stimend", "sag_amplitude"),
+    "subthreshold": ("voltage_base", "steady_state_voltage_stimend", "sag_amplitude",
+                     "onset_rise"),
     "window_rms": (),
 }
 MISSING_SD = 250.0  # defined in the recording, undefined in the model (BluePyOpt's penalty)
 WINDOW_RMS_SD_MV = 1.0  # the scale of the window_rms objective (mV)
 SPIKE_FEATURES = ("time_to_first_spike", "mean_frequency", "ISI_CV", "adaptation_index2")
 SHAPE_FEATURES = ("AP_amplitude", "spike_half_width")
-VOLTAGE_FEATURES = ("voltage_base", "steady_state_voltage_stimend", "sag_amplitude")
+VOLTAGE_FEATURES = ("voltage_base", "steady_state_voltage_stimend", "sag_amplitude", "onset_rise")
+# onset_rise: the membrane's charging at a step's onset, the mean of V over [t_on + ONSET_SKIP_MS,
+# end] less V at t_on + ONSET_SKIP_MS, end = the earliest of t_on + ONSET_WINDOW_MS, the
+# recording's first spike in the step less ONSET_SPIKE_LEAD_MS and the step's end (NaN when
+# that leaves less than ONSET_MIN_MS, on ramps, and after a spike in the ONSET_WINDOW_MS before
+# the step). Its slope is I / C and its bend tau = C / g_L, so it reads C and g_L in sweeps that
+# fire, where the steady-state features are undefined: without it a family whose only
+# hyperpolarising step is held out leaves R_in to the spikes alone (pyABF's 171116sh_0019: the
+# fit put g_L at 33 nS against the 9.4 nS of its held-out -100 pA step). Measured from t_on +
+# ONSET_SKIP_MS, so the bridge's jump at the onset (I times an uncompensated series resistance)
+# cancels.
+ONSET_SKIP_MS = 1.0
+ONSET_WINDOW_MS = 20.0
+ONSET_SPIKE_LEAD_MS = 2.0
+ONSET_MIN_MS = 2.0
 # a constant current added to every sweep's command, through the settle time, the baseline, the
 # step and after it (the model's current unit): a holding or leak current that the recorded
 # command does not show (SweepFitProblem: free or fixed like a parameter of the model)
@@ -306,12 +325,32 @@ def _moving_average(v: np.ndarray, k: int) -> np.ndarray:
     return uniform_filter1d(v, k, axis=-1, mode="nearest")
 
 
+def onset_end_ms(p: StepProtocol, spikes: np.ndarray) -> float:
+    """The end (ms) of ``onset_rise``'s window for the step ``p`` given the recording's spike
+    times; NaN where the feature is undefined (see ONSET_SKIP_MS's comment)."""
+    s = np.asarray(spikes, float)
+    if p.ramp_end_nA is not None or p.amp_nA == 0:
+        return float("nan")
+    if np.any((s >= p.t_on_ms - ONSET_WINDOW_MS) & (s < p.t_on_ms)):
+        return float("nan")
+    first = s[s >= p.t_on_ms]
+    end = min(p.t_on_ms + ONSET_WINDOW_MS, p.t_off_ms)
+    if len(first):
+        end = min(end, float(first[0]) - ONSET_SPIKE_LEAD_MS)
+    return end if end - (p.t_on_ms + ONSET_SKIP_MS) >= ONSET_MIN_MS else float("nan")
+
+
 def voltage_features(
-    t_ms: np.ndarray, v: np.ndarray, p: StepProtocol, smooth_ms: float = 1.0
+    t_ms: np.ndarray,
+    v: np.ndarray,
+    p: StepProtocol,
+    smooth_ms: float = 1.0,
+    onset_end: float = float("nan"),
 ) -> dict[str, np.ndarray]:
-    """voltage_base, steady_state_voltage_stimend and sag_amplitude (mV) of the rows of v
-    (R, T) on t_ms for the step ``p`` (eFEL's windows; V smoothed over ``smooth_ms``); sag is
-    NaN unless the step is hyperpolarising."""
+    """voltage_base, steady_state_voltage_stimend, sag_amplitude and onset_rise (mV) of the
+    rows of v (R, T) on t_ms for the step ``p`` (eFEL's windows; V smoothed over
+    ``smooth_ms``); sag is NaN unless the step is hyperpolarising, onset_rise unless
+    ``onset_end`` (ms; ``onset_end_ms``) is finite."""
     v = np.atleast_2d(np.asarray(v, float))
     dt = float(t_ms[1] - t_ms[0])
     v = _moving_average(v, int(round(smooth_ms / dt)))
@@ -324,7 +363,15 @@ def voltage_features(
     sag = vss - v[:, step].min(1) if (p.amp_nA < 0 and step.any()) else np.full(r, np.nan)
     if p.ramp_end_nA is not None:  # a ramp has no steady state to sag to
         vss, sag = np.full(r, np.nan), np.full(r, np.nan)
-    return {"voltage_base": vb, "steady_state_voltage_stimend": vss, "sag_amplitude": sag}
+    rise = np.full(r, np.nan)
+    if np.isfinite(onset_end):
+        a = p.t_on_ms + ONSET_SKIP_MS
+        k = int(np.searchsorted(t_ms, a - 0.5 * dt))
+        w = (t_ms >= a) & (t_ms <= onset_end)
+        if k < len(t_ms) and w.any():
+            rise = v[:, w].mean(1) - v[:, k]
+    return {"voltage_base": vb, "steady_state_voltage_stimend": vss, "sag_amplitude": sag,
+            "onset_rise": rise}  # fmt: skip
 
 
 def shape_features(t_ms: np.ndarray, v: np.ndarray, p: StepProtocol) -> dict[str, np.ndarray]:
@@ -362,6 +409,7 @@ class _SweepData:
     features: dict[str, float]
     amp: float  # the step (a ramp's start) in the model's current unit
     amp_end: float  # the ramp's end (a step's amp), in the model's current unit
+    onset_end_ms: float = float("nan")  # onset_rise's window's end (ms), from the recording
 
 
 def _prepare(
@@ -411,13 +459,16 @@ def _prepare(
         if shape:
             f.update({k: float(x[0]) for k, x in shape_features(t, v, p).items()})
         t, v = t[::decimate], v[::decimate]
-        f.update({k: float(x[0]) for k, x in voltage_features(t, v, p, smooth_ms).items()})
+        onset = onset_end_ms(p, spikes)
+        f.update({k: float(x[0]) for k, x in voltage_features(t, v, p, smooth_ms, onset).items()})
         # a mean over action potentials is their shape (see the module docstring)
         if np.any((spikes >= p.t_on_ms) & (spikes <= p.t_off_ms)):
             f["steady_state_voltage_stimend"] = float("nan")
         if np.any(spikes < p.t_on_ms):
             f["voltage_base"] = float("nan")
-        out.append(_SweepData(p, t, v, spikes, f, p.amp_nA * scale, p.end_amp_nA * scale))
+        out.append(
+            _SweepData(p, t, v, spikes, f, p.amp_nA * scale, p.end_amp_nA * scale, onset)
+        )
     return out
 
 
@@ -806,7 +857,8 @@ class SweepFitProblem(FitProblem):
         for j, d in enumerate(out.sweeps):
             p, tn = d.protocol, len(d.t_ms)
             vrows = out.v[:, j, :tn]
-            vf = voltage_features(d.t_ms, np.nan_to_num(vrows), p, self.smooth_ms)
+            vf = voltage_features(d.t_ms, np.nan_to_num(vrows), p, self.smooth_ms,
+                                  d.onset_end_ms)  # fmt: skip
             sf = None
             want_shape = self.shape and "ap_shape" in self.measures
             if want_shape and np.isfinite(d.features.get("AP_amplitude", np.nan)):
