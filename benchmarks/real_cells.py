@@ -73,6 +73,17 @@ from 180 pA, 6 then 5 spikes, and it is in block from 300 pA); File_axon_6 16 of
 repeats of one 2-nA pulse, one spike each); 2020_03_02_0000 5 of 8, a cell that rests at
 -3.4 mV (now flagged by ``passive_properties``), not a living neuron's recording.
 
+With ``onset_rise`` in the subthreshold objective (the charging in the first 20 ms of a step,
+ahead of its first spike; ``fit.protocols.ONSET_SKIP_MS``), on the same Zen 4 host: 104/129 =
+80.6% (0018 6, 6, 6 of 6; fsi 7, 7, 7 of 8; 17o05028 7, 6, 7 of 8; 0019 4, 4, 4 of 10; 18711001
+11, 11, 11 of 11); seeds 3-5 on fsi, 17o05028 and 0019: 21 + 18 + 14 = 53/78 (the same as
+without it); over seeds 0-5 of those three 106 of 156 (was 105). Its point is the passive
+membrane: 0019's fitted half has no hyperpolarising step (its -100 pA sweep is held out), and
+without the feature the fit put g_L at 33 nS and C at 417 pF against the 9.4 nS and 336 pF of
+that held-out step; with it 14 nS and 215 pF, and the 100-pA sweep's model count rises from 0
+to 1 (recorded 3). The unseen cells at seed 0 are unchanged (18713001 11/11, 190619B_0003 1/3,
+File_axon_6 16/16, 2020_03_02_0000 5/8).
+
 The misses: 171116sh_0019's depolarisation-block sweeps (4 per seed, beyond AdEx), its rheobase
 (3 spikes at 100 pA, the model 0) and its f-I curve falling before the block (16 spikes at
 1000 pA, 14 at 1100 pA, the model 17-19); the fast-spiking cell's 0-pA sweep (10 spontaneous
