@@ -434,6 +434,30 @@ def test_nwb_mismatched_sampling_and_nan(tmp_path):
     assert read_sweeps(path, sweeps=[0]).indices() == [0]  # the NaN sweep is not chosen
 
 
+def test_nwb_reads_only_the_chosen_sweeps(tmp_path):
+    """A cell's NWB file holds sweeps of other protocols; one whose stimulus and response
+    differ in length (no part of a sweep is dropped to pair them) is refused when chosen, by
+    its label, and does not stop the others from being read."""
+    from pynwb.icephys import CurrentClampSeries, CurrentClampStimulusSeries
+
+    nwb, elec = _nwbfile()
+    for k in (0, 1, 2):
+        v, i = _arrays(k)
+        if k == 1:
+            i = i[:-20]
+        kw = {"electrode": elec, "rate": RATE, "gain": 1.0, "sweep_number": np.uint32(k)}
+        nwb.add_stimulus(CurrentClampStimulusSeries(name=f"s{k}", data=i, conversion=1e-12, **kw))
+        nwb.add_acquisition(CurrentClampSeries(name=f"r{k}", data=v, conversion=1e-3, **kw))
+    path = _write(nwb, tmp_path / "mixed.nwb")
+    one_line_error(read_sweeps, path, match="sweep 1: V starts at 0 ms with 300 samples, I")
+    one_line_error(read_sweeps, path, sweeps=[2, 1], match="sweep 1: V starts")
+    ss = read_sweeps(path, sweeps=[2, 0])
+    assert ss.indices() == [2, 0]
+    for k in (2, 0):
+        assert np.allclose(ss.sweep(k).i_nA, _arrays(k)[1].astype(float) * 1e-3, atol=1e-9)
+    one_line_error(read_sweeps, path, sweeps=[3], match="sweep 3; allowed: 0-2")
+
+
 def test_neuroscape_nwb_and_csv_traces_load_as_one_sweep(tmp_path):
     t = np.arange(2000) * 0.05
     v = -65.0 + np.sin(t)

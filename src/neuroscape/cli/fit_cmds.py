@@ -332,6 +332,8 @@ def cmd_fit_recording(args) -> int:
         v_offset_mV=0.0 if args.v_offset is None else args.v_offset,
         current_nA=current,
         window_ms=_window(args.window_ms, "--window-ms"),
+        # only the chosen sweeps are read and checked (a cell's file holds other protocols)
+        sweeps=None if fit_idx is None else [*fit_idx, *held_idx],
     )
     if fit_idx is None:
         fit_idx = [k for k in sweeps.indices() if k not in held_idx]

@@ -289,8 +289,11 @@ def read_sweeps(
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
         raise RecordingError(f"recording {src!r} {what}; expected a file")
-    reader = {"abf": _read_abf, "nwb": _read_nwb, "tiv": _read_tiv, "csv": _read_csv}[fmt]
-    raw, dts, how = reader(path)
+    if fmt == "nwb":  # an NWB file's series are read only for the chosen sweeps
+        raw, dts, how = _read_nwb(path, sweeps)
+    else:
+        reader = {"abf": _read_abf, "tiv": _read_tiv, "csv": _read_csv}[fmt]
+        raw, dts, how = reader(path)
     if not raw:
         raise RecordingError(f"{src}: no current-clamp sweeps")
     if sweeps is not None:  # checks below concern the chosen sweeps only
@@ -555,11 +558,16 @@ def _read_csv(path: Path):
     return [(0, tg.v_mV, cur)], [tg.dt_ms], how
 
 
-def _read_nwb(path: Path):
+def _read_nwb(path: Path, wanted: Sequence[int] | None = None):
+    """The NWB reader; ``wanted``: the sweep labels to read (default all). A lab's file holds
+    every protocol of a cell (the Allen Institute's: ramps, short and long squares, noise, each
+    at 50-200 kHz), so only the chosen sweeps' series are loaded and checked."""
     src = str(path)
     io, nwb = open_nwb(src, RecordingError)
     with io:
         pairs, how = _nwb_pairs(nwb, src)
+        if wanted is not None:
+            pairs = [pairs[k] for k in _positions(src, [p[0] for p in pairs], wanted)]
         raw, dts = [], []
         for label, resp, stim in pairs:
             v, t0, dt = _nwb_values(src, resp, "volts", 1e3)
