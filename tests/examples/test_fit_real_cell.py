@@ -75,7 +75,21 @@ def test_example_options_refused(tmp_path, capsys):
         (["example", "fit-real-cell", "--method", "nsga2"], "invalid choice"),
         (["example", "fit-real-cell", "--offset-ms", "5"], "--offset-ms is for pavlov"),
         (["example", "fit-real-cell", "--recording", str(tmp_path / "no.abf")], "does not exist"),
+        (["example", "pavlov", "--sweeps", "1,2"], "--sweeps is for fit-real-cell"),
+        (["example", "fit-real-cell", "--sweeps", "3,40"], "sweep 40; allowed: 0-16"),
+        (["example", "fit-real-cell", "--sweeps", "3,3"], "names a sweep twice"),
     ):
         rc, _, err = run_cli([*argv, "--out", str(tmp_path / "o")], capsys)
         assert_refused(rc, err, needle)
     assert not (tmp_path / "o").exists()
+
+
+def test_a_chosen_family_alternates_in_file_order(tmp_path, capsys):
+    """--sweeps picks the family out of a file: its 2nd, 4th, ... sweeps in file order are
+    fitted and the others held out, whatever the order given."""
+    rc, out, err = run_cli(["example", "fit-real-cell", "--out", str(tmp_path), "--budget", "24",
+                            "--sweeps", "16,9,10,11,12"], capsys)  # fmt: skip
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["fitted_sweeps"] == [10, 12] and d["held_out_sweeps"] == [9, 11, 16]
+    assert [e["spikes_recorded"] for e in d["held_out"]] == [RECORDED[k] for k in (9, 11, 16)]

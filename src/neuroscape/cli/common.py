@@ -333,3 +333,16 @@ def compile_notice(key: str):
         marker.touch()
     except OSError:  # a read-only cache only costs the notice next time
         pass
+
+
+def sweep_list(text: str | None, option: str) -> list[int] | None:
+    """--sweeps 1,3,5 or START:STOP:STEP (file indices, 0-based)."""
+    if text is None:
+        return None
+    vals = parse_range(text, option)
+    if not np.all(vals == np.round(vals)) or np.any(vals < 0):
+        raise CLIError(f"{option} {text!r}: allowed: sweep indices (whole numbers >= 0)")
+    out = [int(v) for v in vals]
+    if len(set(out)) != len(out):
+        raise CLIError(f"{option} {text!r} names a sweep twice; allowed: once each")
+    return out

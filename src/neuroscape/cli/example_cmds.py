@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from neuroscape.cli.common import (
     positive_float,
     positive_int,
     print_json,
+    sweep_list,
 )
 
 
@@ -123,10 +125,13 @@ def fit_real_cell(
     v_offset_mV: float = 0.0,
     workers: int | None = None,
     method: str = "cmaes",
+    sweeps: Sequence[int] | None = None,
 ) -> dict:
     """Fit the shipped ``adex`` model by CMA-ES (``method``: one of ``FIT_REAL_CELL_METHODS``)
     to the odd sweeps of a step-family recording (default: the shipped pyABF sample) and
-    predict the even ones. Writes result.json,
+    predict the even ones; ``sweeps``: the family's file indices in a file that holds other
+    protocols too (default: every sweep), of which the 2nd, 4th, ... in file order are fitted
+    and the others predicted. Writes result.json,
     sweeps.png, fi.png, convergence.png and spike_counts.md (per sweep: current, recorded and
     model spike counts) into ``out``; returns the summary (units in the keys).
 
@@ -192,12 +197,14 @@ def fit_real_cell(
             f"the example's recording {str(path)!r} ships with the source repository "
             "(tests/data/recordings); run from a checkout, or give --recording FILE"
         )
-    raw = sweeps = read_sweeps(path, v_offset_mV=v_offset_mV)
+    raw = sweeps = read_sweeps(
+        path, v_offset_mV=v_offset_mV, sweeps=None if sweeps is None else sorted(sweeps)
+    )
     t_start, t_stop = family_step_window(sweeps)
     if t_start > 0 or t_stop < sweeps.duration_ms - 1e-9:
         sweeps = sweeps.window(t_start, t_stop)
-    odd = [k for k in sweeps.indices() if k % 2 == 1]
-    even = [k for k in sweeps.indices() if k % 2 == 0]
+    order = sorted(sweeps.indices())  # all of a file's: its odd sweeps fitted, even held out
+    odd, even = order[1::2], order[0::2]
     if not odd or not even:
         raise FitError(
             f"{path}: {len(sweeps)} sweep(s); the example fits the odd sweeps and predicts the "
@@ -377,7 +384,7 @@ def fit_real_cell(
 def _pavlov(args) -> int:
     for flag, v in (("--budget", args.budget), ("--seed", args.seed),
                     ("--recording", args.recording), ("--v-offset", args.v_offset),
-                    ("--method", args.method)):
+                    ("--method", args.method), ("--sweeps", args.sweeps)):
         if v is not None:
             raise CLIError(f"{flag} is for fit-real-cell, not pavlov")  # fmt: skip
     offset = 7.0 if args.offset_ms is None else args.offset_ms
@@ -396,6 +403,7 @@ def _fit_real_cell(args) -> int:
             seed=0 if args.seed is None else args.seed,
             v_offset_mV=0.0 if args.v_offset is None else args.v_offset,
             method="cmaes" if args.method is None else args.method,
+            sweeps=sweep_list(args.sweeps, "--sweeps"),
         )
     )
     return 0
@@ -441,6 +449,10 @@ def add_parsers(sub) -> None:
                    help="fit-real-cell: cmaes (CMA-ES from the cell's passive properties) or "
                    "hybrid (Achard and De Schutter 2006: CMA-ES runs from random starts, the "
                    "segments between them, L-BFGS-B; default cmaes)")
+    p.add_argument("--sweeps", default=None, metavar="LIST",
+                   help="fit-real-cell: the family's sweeps in a file that holds other "
+                   "protocols too (file indices: 30:45 or 30,32,35; default every sweep); the "
+                   "2nd, 4th, ... in file order are fitted, the others predicted")  # fmt: skip
     p.add_argument("--v-offset", type=finite_float, default=None, metavar="MV",
                    help="fit-real-cell: liquid-junction offset subtracted from V (mV; default "
                    "0)")  # fmt: skip

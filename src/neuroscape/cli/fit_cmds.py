@@ -30,6 +30,7 @@ from neuroscape.cli.common import (
     positive_int,
     print_json,
     stimulus_from_args,
+    sweep_list,
 )
 
 
@@ -256,19 +257,6 @@ def _is_recording(args) -> bool:
     return any(getattr(args, k, None) is not None for k in _RECORDING_OPTIONS)
 
 
-def _sweep_list(text: str | None, option: str) -> list[int] | None:
-    """--sweeps 1,3,5 or START:STOP:STEP (file indices, 0-based)."""
-    if text is None:
-        return None
-    vals = parse_range(text, option)
-    if not np.all(vals == np.round(vals)) or np.any(vals < 0):
-        raise FitCLIError(f"{option} {text!r}: allowed: sweep indices (whole numbers >= 0)")
-    out = [int(v) for v in vals]
-    if len(set(out)) != len(out):
-        raise FitCLIError(f"{option} {text!r} names a sweep twice; allowed: once each")
-    return out
-
-
 def _window(text: str | None, option: str) -> tuple[float, float] | None:
     if text is None:
         return None
@@ -311,8 +299,8 @@ def cmd_fit_recording(args) -> int:
             raise FitCLIError(
                 f"{flag} is not used by {args.method}; allowed with: {', '.join(methods)}"
             )
-    fit_idx = _sweep_list(args.sweeps, "--sweeps")
-    held_idx = _sweep_list(args.validate_sweeps, "--validate-sweeps") or []
+    fit_idx = sweep_list(args.sweeps, "--sweeps")
+    held_idx = sweep_list(args.validate_sweeps, "--validate-sweeps") or []
     both = sorted(set(fit_idx or []) & set(held_idx))
     if both:
         raise FitCLIError(
