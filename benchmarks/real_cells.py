@@ -82,7 +82,9 @@ membrane: 0019's fitted half has no hyperpolarising step (its -100 pA sweep is h
 without the feature the fit put g_L at 33 nS and C at 417 pF against the 9.4 nS and 336 pF of
 that held-out step; with it 14 nS and 215 pF, and the 100-pA sweep's model count rises from 0
 to 1 (recorded 3). The unseen cells at seed 0 are unchanged (18713001 11/11, 190619B_0003 1/3,
-File_axon_6 16/16, 2020_03_02_0000 5/8).
+File_axon_6 16/16, 2020_03_02_0000 5/8). A 50-ms window (``--set
+neuroscape.fit.protocols.ONSET_WINDOW_MS=50``) on fsi, 17o05028 and 0019, seeds 0-2: 53/78, as
+with 20 ms (fsi 7, 7, 7; 17o05028 7, 6, 5; 0019 4, 5, 5).
 
 The misses: 171116sh_0019's depolarisation-block sweeps (4 per seed, beyond AdEx), its rheobase
 (3 spikes at 100 pA, the model 0) and its f-I curve falling before the block (16 spikes at
