@@ -68,6 +68,17 @@ slower); fewer comparisons per row (K = 2 for the ambient inputs, or for all fou
 exact second pass run by 16-lane blocks): 9% and 85% slower, the second pass runs on a third
 of the steps or more. Measured whole (bench_page.network_runner, 2 threads): 6.3-6.9 ms per run
 at B = 256 and 1,024 in a quiet hour, 7.7-7.9 on the benchmark page's run.
+
+A later session on a Zen 4 host (1 numba thread, B = 64, 7 interleaved rounds, core-ms per run):
+- FMA contraction on the whole kernel (fastmath {"contract"}, as the neuron engine has; the
+  populations' inlined steps and the Poisson counts' multiply-adds fuse, one rounding instead
+  of two): 10.80 -> 9.86 (10.8 -> 9.9 with the flag on the steps as well), faster in each of
+  the 7 rounds, in a second run 11.59 -> 10.92; kept. A hand-written step in the form
+  B - V A (the conductances' sum and drive computed once per stage): 10.76, no more than the
+  flag alone.
+- not kept: the two inputs' comparison loops fused into one (16 variants for the K pairs;
+  bit-identical): 12.41 against 11.53, slower; "nsz" and "arcp" with "contract": 12.24
+  against 12.56 (bit-identical, within the noise).
 """
 
 from __future__ import annotations

@@ -461,7 +461,12 @@ class _Gen:
             steps += ["", "", '@njit(inline="always", cache=True)', src]
         self._body()
         # a slice of the rows (core.rows.run_on_threads spreads the slices over threads)
-        head = ["", "", "@njit(nogil=True, cache=True)",
+        # contract: LLVM fuses a multiply and the add after it into one FMA (one rounding
+        # instead of two; no reassociation, NaN and inf kept), as the neuron engine and every
+        # CUDA compiler do; the populations' inlined steps and the Poisson counts compile with
+        # it. Measured on the circuit (Zen 4, 1 thread, 7 interleaved rounds): 10.8 -> 9.9
+        # core-ms per run, faster in every round
+        head = ["", "", '@njit(nogil=True, cache=True, fastmath={"contract"})',
                 "def run(" + ", ".join(self.args) + ", row_lo, row_hi):",
                 "    for b in range(row_lo, row_hi):"]
         if self.cuda:  # one thread per row
