@@ -197,13 +197,11 @@ def fit_real_cell(
             f"the example's recording {str(path)!r} ships with the source repository "
             "(tests/data/recordings); run from a checkout, or give --recording FILE"
         )
-    raw = sweeps = read_sweeps(
-        path, v_offset_mV=v_offset_mV, sweeps=None if sweeps is None else sorted(sweeps)
-    )
+    raw = sweeps = read_sweeps(path, v_offset_mV=v_offset_mV, sweeps=sweeps)
     t_start, t_stop = family_step_window(sweeps)
     if t_start > 0 or t_stop < sweeps.duration_ms - 1e-9:
         sweeps = sweeps.window(t_start, t_stop)
-    order = sorted(sweeps.indices())  # all of a file's: its odd sweeps fitted, even held out
+    order = sorted(sweeps.indices())  # file order, whatever order --sweeps gave
     odd, even = order[1::2], order[0::2]
     if not odd or not even:
         raise FitError(
