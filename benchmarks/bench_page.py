@@ -58,6 +58,8 @@ FULL = {
     "hh_neurons": HH_BAR_NEURONS,
     "sweep_circuit_n": 2048,
     "sweep_lif_n": 100_000,
+    # the overhead is a few % under a host whose single runs vary by 10-15%: more rounds
+    "sweep_rounds": 7,
     "floor_batch": CLI_BATCH,
     "quick": False,
 }
@@ -71,6 +73,7 @@ QUICK = {
     "hh_neurons": 200,
     "sweep_circuit_n": 32,
     "sweep_lif_n": 512,
+    "sweep_rounds": 1,
     "floor_batch": 16,
     "quick": True,
 }
@@ -552,6 +555,7 @@ def sweeps(cfg: dict, rounds: int, log) -> dict:
     from neuroscape.models.cortical import SPEC
 
     settings = SimSettings.for_model(SPEC, duration_ms=cfg["duration_ms"]["cortical"])
+    rounds = max(rounds, cfg.get("sweep_rounds", 1))
     return {
         "circuit": circuit_case(cfg["sweep_circuit_n"], rounds, settings=settings, log=log),
         "lif": lif_case(cfg["sweep_lif_n"], rounds, log=log),
@@ -724,7 +728,8 @@ def render(res: dict) -> str:
                              ("LIF, 1 s under a 2-nA step", sw_l))],
         ),  # fmt: skip
         "",
-        "Overheads: the sweep's time over the engine's, minus 1, timed one after the other; the "
+        f"Overheads: medians over {len(sw_l['rounds'])} rounds of the sweep's time over the "
+        "engine's, minus 1, timed one after the other (which goes first alternates); the "
         "sweep's own work: its wall time less the time inside its engine calls, over that engine "
         "time (both in the same seconds, so a busy machine cannot skew it).",
         "",

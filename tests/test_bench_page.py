@@ -36,7 +36,7 @@ def _results(gpu=False):
     }  # fmt: skip
     sweep = {"n": 2048, "duration_ms": 3000.0, "engine_runs_per_s": 50.0,
              "sweep_runs_per_s": 49.0, "overhead": 0.0204, "cpu_overhead": 0.01,
-             "own_overhead": 0.013,
+             "own_overhead": 0.013, "rounds": [{}] * 7,
              "identical_outputs": True,
              "projected_training_set_min": 20000 / 49.0 / 60}  # fmt: skip
     return {
@@ -83,6 +83,7 @@ def test_the_page_states_the_machine_every_section_and_its_own_arithmetic():
     assert "**Ratio: 300x.**" in page and "**Ratio: 30.0x**" in page
     assert "**6.80 min**" in page  # 20,000 runs at 49 runs/s
     assert "| +2.0% | +1.0% | 1.3% |" in page and "**2.20 ms per run**" in page
+    assert "Overheads: medians over 7 rounds" in page
     assert "eLife 12:e86365" in page and "Quick mode" not in page
 
 
