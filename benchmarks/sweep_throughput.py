@@ -57,6 +57,16 @@ kept), the sweep's own work 0.4%. What is left is SQLite's insert, about 4 us of
 columns, the unique (sweep, row) index about 1 us of it; a WITHOUT ROWID table keyed by
 (sweep, row) 3.7 against 4.2 us, not worth a schema change), i.e. 3-4% of a 1-s LIF run's
 100-130 us: the 5% bar holds only where the writer finds a free core.
+
+Later, on a faster minute of the same host (LIF 9,500-11,700 engine runs/s), the per-round ratio
+varied more than the overhead itself: 3 rounds of the benchmark page gave +17.6% (1.176, 1.241,
+1.064), this script's 5 rounds right after it -4.5% (0.94-1.12), and a sweep whose writer stored
+nothing at all (``write_chunk`` replaced by a no-op after the first chunk; 30,000 runs, 5 rounds)
++5.6% and +11.0% in two runs against +2.2% and +3.1% for the real sweep in the runs between them.
+The same 30,000 runs of the bare engine, whole or in the sweep's slices of 8,192 or 10,240 rows,
+took 2.6-3.6 s from one round to the next (medians 3.28, 2.99, 3.02 s). So the benchmark page
+takes the median of 7 rounds (``sweep_rounds``); the sweep's own work (0.3-0.4% of its engine
+time) is the figure that the host's noise does not move.
 """
 
 from __future__ import annotations
