@@ -555,7 +555,7 @@ def sweeps(cfg: dict, rounds: int, log) -> dict:
     from neuroscape.models.cortical import SPEC
 
     settings = SimSettings.for_model(SPEC, duration_ms=cfg["duration_ms"]["cortical"])
-    rounds = max(rounds, cfg.get("sweep_rounds", 1))
+    rounds = max(rounds, cfg["sweep_rounds"])
     return {
         "circuit": circuit_case(cfg["sweep_circuit_n"], rounds, settings=settings, log=log),
         "lif": lif_case(cfg["sweep_lif_n"], rounds, log=log),
