@@ -79,6 +79,12 @@ A later session on a Zen 4 host (1 numba thread, B = 64, 7 interleaved rounds, c
 - not kept: the two inputs' comparison loops fused into one (16 variants for the K pairs;
   bit-identical): 12.41 against 11.53, slower; "nsz" and "arcp" with "contract": 12.24
   against 12.56 (bit-identical, within the noise).
+- not kept (a later session, same host, 1 thread, B = 64, 11 interleaved rounds): the spiking
+  neurons gathered by 16-lane vectors (an OR over each vector's flags, the scalar scan only
+  where one is set; E fires in about a quarter of the steps, I in about two fifths):
+  11.67 against 11.64 core-ms per run, bit-identical, no gain (a first 9-round run read 3%).
+  The same session's two benchmark pages read 5.30 and 6.11 ms per run at B = 256 for this
+  kernel, an hour apart; the floor on them 3.35 and 3.82 ms.
 """
 
 from __future__ import annotations

@@ -67,6 +67,22 @@ The same 30,000 runs of the bare engine, whole or in the sweep's slices of 8,192
 took 2.6-3.6 s from one round to the next (medians 3.28, 2.99, 3.02 s). So the benchmark page
 takes the median of 7 rounds (``sweep_rounds``); the sweep's own work (0.3-0.4% of its engine
 time) is the figure that the host's noise does not move.
+
+With more rounds the overhead is not only noise. 15 rounds of this script (100,000 LIF runs)
+gave +6.1% wall and +5.5% CPU (per-round ratios 0.90-1.19, 11 of 15 above 1), and two pages of
+7 rounds +5.6% and -0.0%; so the LIF case now takes 15 rounds (``sweep_lif_rounds``). Where it
+comes from, measured by parts (50,000 LIF runs in the sweep's 4,096-row engine calls, 9
+interleaved rounds, medians): storing each chunk after simulating it +3.9% wall (+1.6% CPU),
+on the writer thread +3.0% (+3.1% CPU), against the same engine calls storing nothing. The
+engine calls themselves cost what one call on every row costs (ratio 1.004, with or without
+row indices), and an engine launch about 0.4 ms. ``write_chunk`` alone takes 3.1 us of CPU per
+row (0.5 us building the rows, 2.7 us in ``executemany``); with the per-chunk constants as SQL
+literals 2.8 us; without the unique (sweep, row) index 2.3-2.9 us; an in-memory table without
+it 2.2 us (the sqlite3 module's binding and SQLite's insert, the floor of this path); the whole
+chunk as one JSON text read by ``json_each`` 14 us (slower). Against a 1-s LIF run of 60-80 us
+on 2 cores that is 3-5%: the bar's margin on the cheapest model is SQLite's insert, and it
+grows with the engine's speed (single-neuron batches in 1,024-row chunks, as ``run_batch``
+meant them to run, made the LIF engine 20% faster: 81 -> 64 us per run).
 """
 
 from __future__ import annotations
