@@ -150,3 +150,30 @@ def test_single_neurons_run_in_wide_chunks_by_default_and_networks_in_narrow_one
         run_batch(model, np.tile(model.spec.params_from_mapping({}), (n, 1)), settings=settings,
                   workers=2)  # fmt: skip
         assert sizes == want
+
+
+def test_every_library_batch_declares_the_kind_that_sizes_its_chunks():
+    """run_batch reads ``model.kind`` to size its chunks; a batch class without it once made every
+    single neuron run in network-sized chunks, silently. Every library model's batch declares it,
+    and the batch's kind is the model's (a batch without one fails loudly in run_batch)."""
+    import neuroscape.models as models
+
+    seen = set()
+    for name in models.names():
+        model = models.get_model(name)
+        kind = batch_for(name).kind
+        assert kind == model.kind, name
+        seen.add(kind)
+    assert {"neuron", "network", "theory"} <= seen
+
+    class NoKind:
+        spec = SPEC
+
+        def check_settings(self, settings):
+            pass
+
+        def run_chunk(self, *args):
+            raise AssertionError("never reached")
+
+    with pytest.raises(AttributeError, match="kind"):
+        run_batch(NoKind(), np.tile(SPEC.params_from_mapping({}), (2, 1)))

@@ -132,9 +132,12 @@ class ChunkResult:
 
 
 class BatchModel(Protocol):
-    """What the engine needs from a model: its declaration and a batched run of a chunk."""
+    """What the engine needs from a model: its declaration, its kind (neuron, network, cell,
+    cell_network, function, theory: the engine sizes its chunks by it) and a batched run of a
+    chunk."""
 
     spec: ModelSpec
+    kind: str
 
     def check_settings(self, settings: SimSettings) -> None: ...
 

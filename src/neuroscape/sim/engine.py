@@ -247,7 +247,7 @@ def run_batch(
         # GPU: wide chunks, the device is only efficient on many rows.
         if device != "cpu":
             chunk_size = 4096
-        elif getattr(model, "kind", "") == "neuron":
+        elif model.kind == "neuron":
             chunk_size = 1024
         else:
             chunk_size = max(8 * (workers or 1), 64)

@@ -1372,6 +1372,8 @@ class NetworkChunkResult(ChunkResult):
 class NetworkBatch:
     """A network on one graph: B parameter sets per call, each row its own noise stream."""
 
+    kind = "network"
+
     def __init__(self, model: NetworkModel, conn_seed: int = 0, connectivity=None) -> None:
         self.model = model
         self.spec = model.spec

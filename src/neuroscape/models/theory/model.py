@@ -85,6 +85,8 @@ class TheoryBatch:
     """A theory model as the engine's BatchModel: the shared settings rules, the model's own
     check, and the chunked run with labels, failed rows and unfinished rows."""
 
+    kind = "theory"
+
     def __init__(self, model: TheoryModel) -> None:
         self.model = model
         self.spec = model.spec
