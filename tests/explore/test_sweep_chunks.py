@@ -212,6 +212,33 @@ def test_a_row_stored_twice_rolls_back_its_whole_chunk(tmp_path):
     st.close()
 
 
+def test_a_chunk_longer_than_one_insert_statement_is_stored_whole_or_not_at_all(tmp_path):
+    """write_chunk binds as many rows per INSERT as SQLite allows; with the limit at two rows
+    a 5-row chunk takes three statements: every row lands once, in order, and a duplicate in the
+    last statement rolls back the first two."""
+    st, sid = _store(tmp_path)
+    n_cols = len(st.query("SELECT * FROM runs LIMIT 0")[0]) - 1  # less the id
+    st.con.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 2 * n_cols + 1)
+    p = np.arange(30, dtype=float).reshape(5, 6)
+    o = np.array([[1.0, 2.0], [np.nan, 3.0], [4.0, 5.0], [6.0, np.inf], [7.0, 8.0]])
+    okk = np.array([True, True, False, True, True])
+    labels = ["a", None, "c", None, "e"]
+    st.write_chunk(sid, np.arange(5), p, o, okk, [None, None, "x", None, None], labels, 0.5)
+    got = st.query("SELECT row_index, V_rest, t_ref, rate, cv_isi, status, error, label "
+                   "FROM runs ORDER BY id")[1]  # fmt: skip
+    assert got == [
+        (0, 0.0, 5.0, 1.0, 2.0, "ok", None, "a"),
+        (1, 6.0, 11.0, None, 3.0, "ok", None, None),
+        (2, 12.0, 17.0, 4.0, 5.0, "failed", "x", "c"),
+        (3, 18.0, 23.0, 6.0, None, "ok", None, None),
+        (4, 24.0, 29.0, 7.0, 8.0, "ok", None, "e"),
+    ]
+    with pytest.raises(sqlite3.IntegrityError):
+        st.write_chunk(sid, np.array([5, 6, 7, 8, 0]), p, o, okk, [None] * 5, [None] * 5, 0.5)
+    assert st.query("SELECT COUNT(*) FROM runs")[1] == [(5,)]
+    st.close()
+
+
 # --- crash safety with adaptive chunks --------------------------------------------------------
 
 _SWEEP = textwrap.dedent(
