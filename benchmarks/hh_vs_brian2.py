@@ -90,15 +90,17 @@ from neuroscape.models.hh import SPEC
 from neuroscape.sim.neuron_engine import simulate_neurons
 
 
-def brian2_run(g_na, g_k, amps, duration_ms, dt_ms):
+def brian2_run(g_na, g_k, amps, duration_ms, dt_ms, target=None):
     """Brian2's warm run of the same neurons: (seconds, spikes)."""
-    return brian2_timed(g_na, g_k, amps, duration_ms, dt_ms)[::2]
+    return brian2_timed(g_na, g_k, amps, duration_ms, dt_ms, target)[::2]
 
 
-def brian2_timed(g_na, g_k, amps, duration_ms, dt_ms):
-    """(wall s, CPU s of the process, spikes) of Brian2's warm run of the neurons."""
+def brian2_timed(g_na, g_k, amps, duration_ms, dt_ms, target=None):
+    """(wall s, CPU s of the process, spikes) of Brian2's warm run of the neurons; ``target``:
+    Brian2's code generation target (None: its default, "auto")."""
     import brian2 as b2
 
+    b2.prefs.codegen.target = target or "auto"
     b2.start_scope()
     b2.defaultclock.dt = dt_ms * b2.ms
     eqs = """

@@ -158,4 +158,7 @@ def test_a_quick_run_renders_the_whole_page(tmp_path):
     assert res["sweeps"]["circuit"]["identical_outputs"] is True
     assert res["sweeps"]["lif"]["identical_outputs"] is True
     assert res["processes"]["ratio"] > 0 and res["hh"]["ratio"] > 0
+    # a smoke run compiles nothing for Brian2 (its Cython builds were most of this test's time)
+    assert res["processes"]["target"] == res["brian2_circuit"]["target"] == "numpy"
+    assert {n["target"] for n in res["brian2_networks"]} == {"numpy"}
     assert sys.modules.get("neuroscape") is not None
