@@ -130,26 +130,60 @@ def test_non_finite_rows_are_flagged(monkeypatch):
     assert not res.ok[0] and res.errors[0] == "non-finite state"
 
 
-def test_single_neurons_run_in_wide_chunks_by_default_and_networks_in_narrow_ones():
+def _chunk_sizes(model, n, monkeypatch=None, target_s=None, **kw):
+    """The rows of every chunk run_batch gives ``model`` for ``n`` rows of 5 ms."""
+    import neuroscape.sim.engine as engine
+
+    if target_s is not None:
+        monkeypatch.setattr(engine, "CHUNK_TARGET_S", target_s)
+    real, sizes = model.run_chunk, []
+
+    def spy(params, keys, settings, device, recording):
+        sizes.append(len(params))
+        return real(params, keys, settings, device, recording)
+
+    model.run_chunk = spy
+    settings = SimSettings.for_model(model.spec, duration_ms=5.0, window_ms=5.0)
+    run_batch(model, np.tile(model.spec.params_from_mapping({}), (n, 1)), settings=settings,
+              workers=2, **kw)  # fmt: skip
+    return sizes
+
+
+def test_single_neurons_start_in_wide_chunks_networks_in_narrow_ones_then_chunks_grow(
+    monkeypatch,
+):
     """A launch on 64 single neurons costs about 25% more per row than one on 1,024 (measured
-    on LIF): run_batch's default CPU chunk is 1,024 rows for a single-neuron batch (a sweep's
-    batch included), 64 or more for a network (its per-synapse arrays are per row)."""
+    on LIF): run_batch's CPU chunk is 1,024 rows for a single-neuron batch (a sweep's batch
+    included), and the first one 64 for a network on 2 threads (its per-synapse arrays are per
+    row). A network's later chunks take about CHUNK_TARGET_S at the rate of the one before, in
+    whole first chunks, up to 16 of them: with no time to fill they stay at the first size, with
+    all the time in the world the rest comes in one chunk; a recording run keeps 16-row chunks."""
+    from neuroscape.core.settings import Recording
     from neuroscape.core.stimuli import make_stimulus
 
-    for model, n, want in ((batch_for("lif", stimulus=make_stimulus("step", amp=2.0)), 2500,
-                            [1024, 1024, 452]),
-                           (batch_for("cortical", conn_seed=0), 130, [64, 64, 2])):  # fmt: skip
-        real, sizes = model.run_chunk, []
+    def lif():
+        return batch_for("lif", stimulus=make_stimulus("step", amp=2.0))
 
-        def spy(params, keys, settings, device, recording, real=real, sizes=sizes):
-            sizes.append(len(params))
-            return real(params, keys, settings, device, recording)
+    def circuit():
+        return batch_for("cortical", conn_seed=0)
 
-        model.run_chunk = spy
-        settings = SimSettings.for_model(model.spec, duration_ms=5.0, window_ms=5.0)
-        run_batch(model, np.tile(model.spec.params_from_mapping({}), (n, 1)), settings=settings,
-                  workers=2)  # fmt: skip
-        assert sizes == want
+    assert _chunk_sizes(lif(), 2500, monkeypatch, 0.0) == [1024, 1024, 452]
+    assert _chunk_sizes(circuit(), 130, monkeypatch, 0.0) == [64, 64, 2]
+    assert _chunk_sizes(lif(), 2500, monkeypatch, 1e9) == [1024, 1024, 452]
+    assert _chunk_sizes(circuit(), 1100, monkeypatch, 1e9) == [64, 1024, 12]
+    assert _chunk_sizes(circuit(), 40, monkeypatch, 1e9,
+                        recording=Recording(spikes=True)) == [16, 16, 8]  # fmt: skip
+    assert _chunk_sizes(circuit(), 130, monkeypatch, 1e9, chunk_size=50) == [50, 50, 30]
+
+
+def test_a_chunk_takes_about_the_target_time_in_whole_units():
+    from neuroscape.sim.engine import chunk_rows
+
+    assert chunk_rows(0.01, 64, 2.0, 1024) == 192  # 2 s / 10 ms = 200 rows: 3 units
+    assert chunk_rows(1e-4, 64, 2.0, 1024) == 1024  # capped
+    assert chunk_rows(10.0, 64, 2.0, 1024) == 64  # at least one unit
+    assert chunk_rows(0.0, 64, 2.0, 1024) == 1024  # too fast to time: the largest
+    assert chunk_rows(float("nan"), 64, 2.0, 1024) == 1024
 
 
 def test_every_library_batch_declares_the_kind_that_sizes_its_chunks():

@@ -24,7 +24,7 @@ from neuroscape.core.settings import SettingsError, SimSettings
 from neuroscape.explore.space import ParameterSpace, SpaceError
 from neuroscape.explore.store import ModelStore, StoreError, SweepLock, model_info_of
 from neuroscape.models import Model, ModelError, resolve
-from neuroscape.sim.engine import batch_for, given_options, run_batch
+from neuroscape.sim.engine import batch_for, chunk_rows, given_options, run_batch
 
 
 class SchedulerError(ValueError):
@@ -73,10 +73,7 @@ def next_chunk(seconds_per_row: float) -> int:
     """Rows of the next chunk of a local sweep whose rows took ``seconds_per_row`` (s, wall
     time per row of the chunks so far, simulation and storage): about ``CHUNK_TARGET_S`` of
     work in whole ``CHUNK_UNIT``s, between one unit and ``CHUNK_MAX``."""
-    if not seconds_per_row > 0:  # too fast to time, or no rate yet
-        return CHUNK_MAX
-    units = int(CHUNK_TARGET_S / (seconds_per_row * CHUNK_UNIT))
-    return int(min(max(units, 1) * CHUNK_UNIT, CHUNK_MAX))
+    return chunk_rows(seconds_per_row, CHUNK_UNIT, CHUNK_TARGET_S, CHUNK_MAX)
 
 
 # --- the remote side: what runs in a Dask worker ----------------------------------------------
