@@ -463,3 +463,64 @@ def test_stdp_weight_change_is_the_pair_rule_and_clips(stdp):
             clipped_high += want == row["gmax"]
             clipped_low += want == 0.0
     assert clipped_high >= 3 and clipped_low >= 2
+
+
+def _two_state_net(stimulus: bool):
+    """A population of passive cells with a decaying synaptic input g on V (two coupled linear
+    states: the exact step has an off-diagonal entry), tau_m a row parameter; the current I is
+    a constant of the row or, with ``stimulus``, a pulse of 5 mV on [1.05, 5.05) ms that each
+    step reads at its start (edges inside steps)."""
+    model = {"name": "vg_cell",
+             "equations": "dv/dt = (g - v + I)/tau_m : mV\ndg/dt = -g/(3*ms) : mV\n",
+             "current": {"name": "I", "unit": "mV"},
+             "threshold": "v > 1000*mV", "reset": "v = 0*mV", "spike_timing": "grid",
+             "initial": {"v": "-1 mV", "g": "4 mV"},
+             "parameters": {"tau_m": {"default": "10 ms", "low": "1 ms", "high": "50 ms"}}}
+    pop = {"size": 2, "model": model, "integrator": "exact", "params": {"tau_m": "tau_m"}}
+    if stimulus:
+        pop["stimulus"] = [{"kind": "pulse", "amplitude": "5 mV", "delay": "1.05 ms",
+                            "duration": "4 ms"}]
+    else:
+        pop["current"] = "I_0"
+    return network_model({
+        "name": "vg_stim" if stimulus else "vg_const",
+        "parameters": {"tau_m": {"default": "10 ms", "low": "1 ms", "high": "50 ms"},
+                       "I_0": {"default": "2 mV", "low": "0 mV", "high": "10 mV"}},
+        "populations": {"x": pop},
+        "settings": {"duration": "8 ms", "dt": f"{DT} ms"}})
+
+
+def _vg_closed_form(tau_m: float, current: np.ndarray) -> np.ndarray:
+    """V after each step of the solution with the input held over each step: over h, from
+    (v, g) with input u, v(h) = v e^(-h/tau_m) + u (1 - e^(-h/tau_m)) + g tau_g / (tau_g -
+    tau_m) (e^(-h/tau_g) - e^(-h/tau_m)), g(h) = g e^(-h/tau_g)."""
+    tg, h = 3.0, DT
+    em, eg = np.exp(-h / tau_m), np.exp(-h / tg)
+    v, g, out = -1.0, 4.0, []
+    for u in current:
+        v = v * em + u * (1 - em) + g * tg / (tg - tau_m) * (eg - em)
+        g = g * eg
+        out.append(v)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("stimulus", [False, True])
+def test_the_exact_scheme_in_a_network_is_the_closed_form_of_a_coupled_linear_cell(stimulus):
+    """The network kernel runs the 'exact' step as y' = A y + c (A per row, c per row or, with
+    a stimulus, per step): V equals the hand-derived solution on every step, for rows with
+    their own tau_m and current."""
+    net = _two_state_net(stimulus)
+    rows = [{"tau_m": 10.0}, {"tau_m": 2.5, "I_0": 7.0}, {"tau_m": 40.0, "I_0": 0.0}]
+    s = SimSettings.for_model(net.spec)
+    res = run_batch(batch_for(net, conn_seed=0), rows, settings=s,
+                    recording=Recording(v_neurons=(0, 1)))  # fmt: skip
+    n = s.n_steps
+    for r, row in enumerate(rows):
+        if stimulus:
+            t = np.arange(n) * DT
+            cur = np.where((t >= 1.05 - 1e-12) & (t < 5.05), 5.0, 0.0)
+        else:
+            cur = np.full(n, row.get("I_0", 2.0))
+        want = _vg_closed_form(row["tau_m"], cur)
+        for k in range(2):
+            np.testing.assert_allclose(res.voltages[r, k], want, rtol=1e-5, atol=1e-6)
