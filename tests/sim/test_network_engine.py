@@ -395,6 +395,47 @@ def test_tsodyks_markram_release_follows_the_recursion_and_its_steady_state(tm_r
         assert release[-1] == pytest.approx(u_ss * x_ss, rel=2e-4), (row, release[-1])
 
 
+def test_tsodyks_markram_release_over_gaps_longer_than_the_exp_table(tm_run):
+    """The kernel reads exp(b n dt) from a table for gaps of n < EXP_TABLE steps and calls exp
+    beyond: spikes 1,000 ms apart (10,000 steps), then 40 ms, then 1,000 ms again release what
+    the recursion gives (float32 records: relative 2e-4)."""
+    from neuroscape.sim.network_engine import EXP_TABLE
+
+    times = [5.0, 1005.0, 1045.0, 2045.0]  # ms
+    assert (times[1] - times[0]) / DT > EXP_TABLE > (times[2] - times[1]) / DT
+    lib = yaml.safe_load(FILES["coba_stp"].read_text())
+    syn = lib["projections"]["E_to_E"]
+    m = network_model({
+        "name": "tm_gaps",
+        "parameters": {k: lib["parameters"][k] for k in ("w_e", "U_0", "Omega_d", "Omega_f")},
+        "populations": {
+            "src": {"kind": "spikes", "size": 1, "spikes": [[f"{t} ms", 0] for t in times]},
+            "post": {"size": 1, "model": COND},
+        },
+        "projections": {"src_to_post": {"pre": "src", "post": "post", "connect": "all_to_all",
+                                        "model": syn["model"], "initial": syn["initial"],
+                                        "on_pre": syn["on_pre"]}},
+        "settings": {"duration": "2060 ms", "dt": f"{DT} ms", "window": "100 ms"},
+    })
+    rows = [{"w_e": 0.1, "U_0": 0.3, "Omega_d": 0.5, "Omega_f": 1.0},  # slow: the gaps matter
+            {"w_e": 0.1, "U_0": 0.6, "Omega_d": 2.0, "Omega_f": 3.33}]
+    res = ns.simulate(m, rows, record_v=[1])
+    for b, row in enumerate(rows):
+        idx, dg = _jumps(res.voltages[b, 0])
+        assert idx.tolist() == [round(t / DT) for t in times]
+        U, od, of = row["U_0"], row["Omega_d"], row["Omega_f"]
+        u, x, want, last = 0.0, 1.0, [], 0.0
+        for t in times:
+            gap = (t - last) * 1e-3
+            u *= np.exp(-of * gap)
+            x = 1 - (1 - x) * np.exp(-od * gap)
+            u += U * (1 - u)
+            want.append(u * x)
+            x -= u * x
+            last = t
+        np.testing.assert_allclose(dg / (row["w_e"] * 1e-9), want, rtol=2e-4, atol=2e-6)
+
+
 # --------------------------------------------------------------------------- pair-based STDP
 LAGS = (-15.0, -3.0, 0.0, 3.0, 15.0)  # t_post - t_pre (ms)
 KICK = 100.0  # ms: a strong input at this step makes the post neuron fire on the next one
