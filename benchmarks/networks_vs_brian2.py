@@ -6,6 +6,19 @@ compiling warm-up), neuroscape at B = 1 and B = 16 (the batch's wall time over B
 time), and the ratios Brian2 / neuroscape.
 
     python benchmarks/networks_vs_brian2.py [--n-brian2 3] [--duration-ms 1000] [--json FILE]
+
+Where the time went (issue 19; 2-core AMD EPYC Zen 4, medians of 5 runs of 1 s at B = 1):
+- cuba spent 0.29 s per run, the same with its synaptic weights at zero (its cells fire on their
+  own, E_l above threshold): the neuron loop, not the delivery. The generated kernel called the
+  'exact' step per neuron and step, whose exponentials and divided differences (constants of
+  the row) LLVM did not hoist. Now the kernel reads the step once per row as y' = A y + c
+  (``network_engine._Gen._affine_lines``): 0.036 s per run at B = 1 and 0.016 at B = 16, the same
+  rates; this script then gave cuba 21.5x Brian2 at B = 1 and 44x at B = 16.
+- coba_stp (forward Euler, Tsodyks-Markram synapses) spends its time in the synaptic events:
+  about 5.8 million per simulated second at its defaults, each bringing u and x over the gap
+  since the synapse's last event with two exponentials. Read from per-row tables of exp(b n
+  dt) for gaps under 8,192 steps (``EXP_TABLE``; bitwise the same values): 0.118 -> 0.084 s per
+  run at B = 1; 8.5x -> about 10.6x Brian2.
 """
 
 from __future__ import annotations
