@@ -1206,7 +1206,6 @@ class _Gen:
               f"            P{qi}_y{vi}[i] += np.float32(poisson_from_table("
               f"np.int64({U}_{h}[i]) + 2147483648, I{k}_T) - I{k}_K) * I{k}_w")
 
-    # -------------------------------------------------------------- outputs
     def _affine_lines(self, qi: int, p: Population) -> list[str]:
         """The 'exact' step of population ``qi`` as y' = A y + c: c from the model's step at the
         origin, A's columns at the unit vectors less c (the step is affine in the states; A
@@ -1230,6 +1229,7 @@ class _Gen:
             lines += [f"{P}_xa{i}_{j} = {P}_xu{i} - {P}_xc{i}" for i in range(n_s) if pat[i][j]]
         return lines
 
+    # -------------------------------------------------------------- outputs
     def _outputs_setup(self) -> None:
         for oi, o in enumerate(self.net.outputs):
             if _windowed(o):
