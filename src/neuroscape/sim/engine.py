@@ -263,6 +263,7 @@ def run_batch(
     b = len(arr)
     adaptive = chunk_size is None and device == "cpu" and not (
         recording.spikes or recording.v_neurons)
+    max_rows = chunk_size  # a given chunk size is kept
     if chunk_size is None:
         # CPU: enough rows per chunk to keep every thread busy, few enough for a live progress bar
         # and bounded memory (a network's per-synapse arrays are per row); single neurons are

@@ -319,14 +319,10 @@ def exact_pattern(model) -> list[list[bool]]:
     system = linear_system(model.equations) if model.equations is not None else None
     if system is None:
         return [[True] * n for _ in range(n)]
-    m = system[0]
-    reach = [[i == j or m[i, j] != 0 for j in range(n)] for i in range(n)]
-    for k in range(n):  # transitive closure (Warshall)
-        for i in range(n):
-            if reach[i][k]:
-                for j in range(n):
-                    reach[i][j] = reach[i][j] or reach[k][j]
-    return reach
+    # paths of any length: the nonzeros of (I + |M|)^n
+    step = np.eye(n, dtype=np.int64) + np.array(
+        [[int(system[0][i, j] != 0) for j in range(n)] for i in range(n)], dtype=np.int64)
+    return (np.linalg.matrix_power(step, n) > 0).tolist()
 
 
 def draw_slots(stmts) -> list[tuple[str, int]]:
@@ -476,12 +472,14 @@ class _Gen:
                 "word = device_word()",
             ]
         steps = []
-        self.schemes = {}
+        self.schemes, self.patterns = {}, {}
         for qi, p in enumerate(self.pops):
             if p.kind != "neuron":
                 continue
             scheme = pop_scheme(p, st)
             self.schemes[p.name] = scheme
+            if scheme == EXACT:
+                self.patterns[p.name] = exact_pattern(p.model)
             if self.f32:
                 steps += ["", "", _step_def32(qi, p, scheme)]
                 continue
@@ -610,7 +608,7 @@ class _Gen:
                         E(3, *self._affine_lines(qi, p))
                 E(3, "anyf = False", f"for i in range({self.padn[p.name]}):")
                 if exact:
-                    pat = exact_pattern(m)
+                    pat = self.patterns[p.name]
                     E(4, *(f"a{i} = {P}_xc{i} + " + " + ".join(
                         f"{P}_xa{i}_{j} * {P}_y{j}[i]" for j in range(n_s) if pat[i][j])
                         for i in range(n_s)))  # fmt: skip
@@ -1219,7 +1217,7 @@ class _Gen:
         ps = ", ".join(f"{P}_p{j}" for j in range(len(m.spec.parameters)))
         args = f"dts, {P}_c{', ' + ps if ps else ''}"
         one = "," if n_s == 1 else ""
-        pat = exact_pattern(m)
+        pat = self.patterns[p.name]
         us = ", ".join(f"{P}_xu{i}" for i in range(n_s))
         lines = [f"{', '.join(f'{P}_xc{i}' for i in range(n_s))}{one} = "
                  f"step_{qi}({', '.join(['0.0'] * n_s)}, {args})"]
